@@ -1,0 +1,150 @@
+// Local mode of the zerocell CLI: load, run with the in-process engine, deliver outputs.
+#include "client/local_run.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/cli_values.h"
+#include "client/exit_codes.h"
+#include "client/result_proto.h"
+#include "sandbox/engine.h"
+
+namespace zerocell::client {
+namespace {
+
+// The cancel token's eventfd and the signal that fired, for the async-signal handler. Plain
+// sig_atomic_t values: constant-initialised, and the only state a handler may touch.
+volatile sig_atomic_t g_cancel_fd = -1;
+volatile sig_atomic_t g_cancel_signal = 0;
+
+void OnInterrupt(int sig) {
+  const int saved_errno = errno;
+  g_cancel_signal = sig;
+  // CancelToken's fd is an eventfd that is "readable once cancelled"; writing to it is
+  // async-signal-safe, unlike calling arbitrary code from a handler.
+  const uint64_t one = 1;
+  if (g_cancel_fd >= 0) {
+    [[maybe_unused]] ssize_t n = ::write(g_cancel_fd, &one, sizeof one);
+  }
+  errno = saved_errno;
+}
+
+// Routes SIGINT/SIGTERM/SIGHUP to a CancelToken for the lifetime of one run. Handlers (unlike a
+// blocked signal mask) are reset by exec, so the sandbox does not inherit anything from this.
+class ScopedInterruptCancel {
+ public:
+  explicit ScopedInterruptCancel(const sandbox::CancelToken& token) {
+    g_cancel_signal = 0;
+    g_cancel_fd = token.fd();
+    struct sigaction action = {};
+    action.sa_handler = OnInterrupt;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &action, &old_[i]);
+  }
+  ~ScopedInterruptCancel() {
+    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &old_[i], nullptr);
+    g_cancel_fd = -1;
+  }
+  ScopedInterruptCancel(const ScopedInterruptCancel&) = delete;
+  ScopedInterruptCancel& operator=(const ScopedInterruptCancel&) = delete;
+
+  int signal() const { return g_cancel_signal; }
+
+ private:
+  static constexpr std::array<int, 3> kSignals = {SIGINT, SIGTERM, SIGHUP};
+  std::array<struct sigaction, 3> old_ = {};
+};
+
+}  // namespace
+
+int Fail(int exit_code, absl::string_view message) {
+  std::string line = absl::StrCat("zerocell: ", message, "\n");
+  (void)WriteAllToFd(STDERR_FILENO, line);
+  return exit_code;
+}
+
+LoadedProgram LoadProgram(const std::string& path) {
+  LoadedProgram out;
+  absl::StatusOr<std::shared_ptr<const sandbox::Image>> image = sandbox::Image::FromFile(path);
+  if (image.ok()) {
+    out.image = *std::move(image);
+    return out;
+  }
+  const absl::Status& s = image.status();
+  out.exit_code = (s.code() == absl::StatusCode::kNotFound ||
+                   s.code() == absl::StatusCode::kPermissionDenied)
+                      ? kExitProgramNotFound
+                      : kExitProgramRefused;
+  // Image errors already name the path; add it only when they do not.
+  out.error = absl::StrContains(s.message(), path) ? std::string(s.message())
+                                                   : absl::StrCat(path, ": ", s.message());
+  return out;
+}
+
+absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(const sandbox::Image& image,
+                                                         const sandbox::Manifest& manifest,
+                                                         const std::string& loader_path,
+                                                         int* interrupt_signal) {
+  *interrupt_signal = 0;
+  absl::StatusOr<std::unique_ptr<sandbox::Engine>> engine =
+      sandbox::Engine::Create(sandbox::EngineOptions{.loader_path = loader_path});
+  if (!engine.ok()) return engine.status();
+  sandbox::CancelToken token;
+  absl::StatusOr<sandbox::Result> result;
+  {
+    ScopedInterruptCancel interrupts(token);
+    result = (*engine)->Run(image, manifest, &token);
+    *interrupt_signal = interrupts.signal();
+  }
+  if (*interrupt_signal != 0) {
+    // Whatever Run answered (CANCELLED, or an error from a syscall the signal interrupted), the
+    // run was cut short on the user's request.
+    return absl::CancelledError(absl::StrFormat("interrupted by signal %d", *interrupt_signal));
+  }
+  if (!result.ok()) return result.status();
+  return ResultToProto(*result, image.sha256_hex());
+}
+
+bool IsTerminalTarget(const std::string& path) {
+  return path == "-" || path == "/dev/stdout" || path == "/dev/stderr";
+}
+
+bool WriteChannelOutputs(const zerocell::v1::ExecuteResponse& response,
+                         absl::Span<const OutputBinding> bindings, bool json) {
+  bool ok = true;
+  for (const OutputBinding& binding : bindings) {
+    if (json && IsTerminalTarget(binding.path)) continue;
+    for (const zerocell::v1::ChannelResult& channel : response.channels()) {
+      if (channel.alias() != binding.alias || !channel.writable()) continue;
+      absl::Status s = WriteOutputFile(absl::StrCat("channel ", binding.alias, " output"),
+                                       binding.path, channel.output());
+      if (!s.ok()) {
+        Fail(0, s.message());
+        ok = false;
+      }
+    }
+  }
+  return ok;
+}
+
+bool PrintJson(const zerocell::v1::ExecuteResponse& response) {
+  absl::StatusOr<std::string> json = ExecuteResponseToJson(response);
+  if (!json.ok()) {
+    Fail(0, json.status().message());
+    return false;
+  }
+  json->push_back('\n');
+  return WriteAllToFd(STDOUT_FILENO, *json).ok();
+}
+
+}  // namespace zerocell::client

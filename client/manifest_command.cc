@@ -1,0 +1,131 @@
+// `zerocell manifest`: run a classic ZeroVM manifest locally, with channels bound to host files.
+#include "client/manifest_command.h"
+
+#include <unistd.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/classic_report.h"
+#include "client/cli_args.h"
+#include "client/cli_values.h"
+#include "client/exit_codes.h"
+#include "sandbox/manifest/classic_parser.h"
+#include "sandbox/status_macros.h"
+
+namespace zerocell::client {
+namespace {
+
+constexpr FlagSpec kManifestFlags[] = {
+    {"report", "", false, "print the labelled ZeroVM-style report on stdout after the run"},
+    {"json", "", false, "print the ExecuteResponse as JSON instead of the report and the "
+                        "channels bound to /dev/stdout or /dev/stderr"},
+    {"output-limit", "BYTES", false, "total bytes the guest may write (default 64M)"},
+    {"loader", "PATH", false, "zerocell-loader to use (default: the one beside this binary)"},
+    {"help", "", false, "show this help"},
+};
+
+absl::Status WithPrefix(const absl::Status& status, absl::string_view prefix) {
+  return absl::Status(status.code(), absl::StrCat(prefix, ": ", status.message()));
+}
+
+}  // namespace
+
+std::string ManifestHelp() {
+  return absl::StrCat(
+      "Usage: zerocell manifest [FLAGS] FILE\n"
+      "Runs a classic ZeroVM manifest (Version, Program, Timeout, Memory, Channel = uri, alias,\n"
+      "type, etag, gets, get_size, puts, put_size). Readable channels serve the contents of the\n"
+      "host file named by their uri; writable channels are written back to their uri after the\n"
+      "run (uri /dev/stdout and /dev/stderr are this process's own; /dev/stdin is read from its\n"
+      "stdin). Program names the ELF to run.\n\nFlags:\n",
+      FormatFlagHelp(kManifestFlags), "\n", ExitCodeHelp());
+}
+
+absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t output_limit) {
+  absl::StatusOr<std::string> text = ReadInputFile("manifest", path);
+  if (!text.ok()) return text.status();
+  absl::StatusOr<sandbox::ClassicManifest> classic = sandbox::ParseClassicManifest(*text);
+  if (!classic.ok()) return WithPrefix(classic.status(), path);
+
+  std::vector<std::string> inputs(classic->channels.size());
+  std::vector<OutputBinding> outputs;
+  for (size_t i = 0; i < classic->channels.size(); ++i) {
+    const sandbox::ClassicChannel& channel = classic->channels[i];
+    if (channel.spec.readable()) {
+      // The guest reads the host file the uri names, as ZeroVM's preloaded channels do.
+      const std::string what = absl::StrFormat("%s: line %d: Channel uri", path, channel.line);
+      const std::string source = channel.uri == "/dev/stdin" ? "-" : channel.uri;
+      ASSIGN_OR_RETURN(inputs[i], ReadInputFile(what, source));
+    }
+    if (channel.spec.writable()) outputs.push_back({channel.spec.alias, channel.uri});
+  }
+  absl::StatusOr<sandbox::ManifestBuilder> builder =
+      sandbox::ToManifestBuilder(*classic, std::move(inputs));
+  if (!builder.ok()) return WithPrefix(builder.status(), path);
+  builder->set_output_limit_bytes(output_limit);
+  absl::StatusOr<sandbox::Manifest> manifest = builder->Build();
+  if (!manifest.ok()) return WithPrefix(manifest.status(), path);
+  return ManifestPlan{classic->program, *std::move(manifest), std::move(outputs)};
+}
+
+int ManifestCommand(absl::Span<const std::string> args) {
+  absl::StatusOr<ParsedArgs> parsed = ParseFlags(args, kManifestFlags);
+  if (!parsed.ok()) {
+    return Fail(kExitUsage, absl::StrCat("manifest: ", parsed.status().message(),
+                                         " (see zerocell manifest --help)"));
+  }
+  if (parsed->GetBool("help")) {
+    (void)WriteAllToFd(STDOUT_FILENO, ManifestHelp());
+    return 0;
+  }
+  if (parsed->positional().size() != 1) {
+    return Fail(kExitUsage, "manifest: expected exactly one manifest FILE "
+                            "(see zerocell manifest --help)");
+  }
+  const bool json = parsed->GetBool("json");
+  const bool report = parsed->GetBool("report");
+  if (json && report) return Fail(kExitUsage, "manifest: --json and --report exclude each other");
+  int64_t output_limit = sandbox::ManifestBuilder::kDefaultOutputLimitBytes;
+  if (parsed->Has("output-limit")) {
+    absl::StatusOr<int64_t> limit = ParseByteSize("--output-limit", parsed->Get("output-limit"));
+    if (!limit.ok()) return Fail(kExitUsage, absl::StrCat("manifest: ", limit.status().message()));
+    if (*limit <= 0) return Fail(kExitUsage, "manifest: --output-limit: must be > 0");
+    output_limit = *limit;
+  }
+
+  absl::StatusOr<ManifestPlan> plan = BuildManifestPlan(parsed->positional()[0], output_limit);
+  if (!plan.ok()) {
+    const absl::StatusCode code = plan.status().code();
+    const bool bad_input = code == absl::StatusCode::kInvalidArgument ||
+                           code == absl::StatusCode::kNotFound ||
+                           code == absl::StatusCode::kPermissionDenied;
+    return Fail(bad_input ? kExitUsage : kExitInternal, plan.status().message());
+  }
+  LoadedProgram program = LoadProgram(plan->program);
+  if (program.image == nullptr) {
+    return Fail(program.exit_code, absl::StrCat(parsed->positional()[0], ": Program ",
+                                                program.error));
+  }
+
+  int interrupt_signal = 0;
+  absl::StatusOr<zerocell::v1::ExecuteResponse> response =
+      RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal);
+  if (interrupt_signal != 0) return Fail(128 + interrupt_signal, response.status().message());
+  if (!response.ok()) {
+    return Fail(ExitCodeForStatus(response.status()), response.status().ToString());
+  }
+  // Channels go back to their uris even when the guest did not exit normally: ZeroVM writes
+  // them as the session goes, so partial outputs are what a user of a failed session expects.
+  bool delivered = WriteChannelOutputs(*response, plan->outputs, json);
+  if (json) delivered = PrintJson(*response) && delivered;
+  if (report) delivered = WriteAllToFd(STDOUT_FILENO, FormatClassicReport(*response)).ok() &&
+                          delivered;
+  if (std::string summary = OutcomeSummary(*response); !summary.empty()) {
+    (void)WriteAllToFd(STDERR_FILENO, summary + "\n");
+  }
+  if (!delivered) return kExitInternal;
+  return ExitCodeForResponse(*response);
+}
+
+}  // namespace zerocell::client

@@ -1,0 +1,89 @@
+// Conversion of the engine's Result into zerocell.v1.ExecuteResponse.
+#include "client/result_proto.h"
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace zerocell::client {
+
+namespace v1 = ::zerocell::v1;
+
+v1::Outcome OutcomeToProto(sandbox::Outcome outcome) {
+  switch (outcome) {
+    case sandbox::Outcome::kExited: return v1::OUTCOME_EXITED;
+    case sandbox::Outcome::kSignaled: return v1::OUTCOME_SIGNALED;
+    case sandbox::Outcome::kTimeout: return v1::OUTCOME_TIMEOUT;
+    case sandbox::Outcome::kCpuLimit: return v1::OUTCOME_CPU_LIMIT;
+    case sandbox::Outcome::kMemoryLimit: return v1::OUTCOME_MEMORY_LIMIT;
+    case sandbox::Outcome::kOutputLimit: return v1::OUTCOME_OUTPUT_LIMIT;
+    case sandbox::Outcome::kPolicyViolation: return v1::OUTCOME_POLICY_VIOLATION;
+  }
+  return v1::OUTCOME_UNSPECIFIED;  // unreachable: the switch covers the enum
+}
+
+absl::string_view OutcomeProtoName(v1::Outcome outcome) {
+  switch (outcome) {
+    case v1::OUTCOME_UNSPECIFIED: return "UNSPECIFIED";
+    case v1::OUTCOME_EXITED: return "EXITED";
+    case v1::OUTCOME_SIGNALED: return "SIGNALED";
+    case v1::OUTCOME_TIMEOUT: return "TIMEOUT";
+    case v1::OUTCOME_CPU_LIMIT: return "CPU_LIMIT";
+    case v1::OUTCOME_MEMORY_LIMIT: return "MEMORY_LIMIT";
+    case v1::OUTCOME_OUTPUT_LIMIT: return "OUTPUT_LIMIT";
+    case v1::OUTCOME_POLICY_VIOLATION: return "POLICY_VIOLATION";
+    default: return "UNKNOWN";
+  }
+}
+
+v1::ExecuteResponse ResultToProto(const sandbox::Result& result, absl::string_view image_id) {
+  v1::ExecuteResponse out;
+  out.set_outcome(OutcomeToProto(result.outcome));
+  if (result.outcome == sandbox::Outcome::kExited) out.set_exit_code(result.exit_code);
+  if (result.outcome == sandbox::Outcome::kSignaled) out.set_signal(result.term_signal);
+  if (result.outcome == sandbox::Outcome::kPolicyViolation) {
+    v1::Violation* violation = out.mutable_violation();
+    violation->set_syscall(result.violation.syscall);
+    violation->set_number(result.violation.number);
+    violation->set_detail(result.violation.detail);
+  }
+  out.set_detail(result.detail);
+  for (const sandbox::ChannelResult& ch : result.channels) {
+    v1::ChannelResult* c = out.add_channels();
+    c->set_alias(ch.alias);
+    c->set_reads(ch.reads);
+    c->set_read_bytes(ch.read_bytes);
+    c->set_writes(ch.writes);
+    c->set_write_bytes(ch.write_bytes);
+    c->set_get_quota_exceeded(ch.get_quota_exceeded);
+    c->set_put_quota_exceeded(ch.put_quota_exceeded);
+    c->set_etag(ch.etag);
+    c->set_writable(ch.writable);
+    c->set_output(ch.output);
+  }
+  v1::Usage* usage = out.mutable_usage();
+  usage->set_wall_ns(absl::ToInt64Nanoseconds(result.usage.wall));
+  usage->set_user_cpu_ns(absl::ToInt64Nanoseconds(result.usage.user_cpu));
+  usage->set_system_cpu_ns(absl::ToInt64Nanoseconds(result.usage.system_cpu));
+  usage->set_peak_memory_bytes(result.usage.peak_memory_bytes);
+  usage->set_notified_syscalls(result.usage.notified_syscalls);
+  for (const std::string& line : result.nondeterminism) out.add_nondeterminism(line);
+  out.set_image_id(std::string(image_id));
+  return out;
+}
+
+absl::StatusOr<std::string> ExecuteResponseToJson(const v1::ExecuteResponse& response) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  options.always_print_primitive_fields = true;
+  options.always_print_enums_as_ints = false;
+  options.preserve_proto_field_names = false;
+  std::string json;
+  auto status = google::protobuf::util::MessageToJsonString(response, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(absl::StrCat("ExecuteResponse to JSON: ", status.ToString()));
+  }
+  return json;
+}
+
+}  // namespace zerocell::client

@@ -1,0 +1,192 @@
+// `zerocell run`: run one program locally under a manifest built from flags.
+#include "client/run_command.h"
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "client/cli_values.h"
+#include "client/exit_codes.h"
+#include "sandbox/status_macros.h"
+
+namespace zerocell::client {
+namespace {
+
+constexpr FlagSpec kRunFlags[] = {
+    {"timeout", "S", false, "wall-clock limit of the whole run: 2, 1.5, 500ms, 2m (default 10)"},
+    {"cpu", "S", false, "CPU time limit, same forms (default: the timeout)"},
+    {"memory", "BYTES", false, "guest address-space limit: 64M, 1G, ... (default 256M)"},
+    {"output-limit", "BYTES", false, "total bytes the guest may write (default 64M)"},
+    {"stdin", "FILE", false, "data for the guest's stdin ('-': this process's stdin; default none)"},
+    {"channel", "SPEC", true,
+     "ALIAS=FILE[,type=T][,gets=N][,get_size=N][,puts=N][,put_size=N][,etag][,out=FILE]"},
+    {"env", "K=V", true, "an environment entry for the guest (default: empty environment)"},
+    {"argv0", "NAME", false, "the guest's argv[0] (default: PROGRAM's base name)"},
+    {"seed", "N", false, "seed of getrandom and AT_RANDOM (default 0)"},
+    {"clock", "UNIX_SECONDS", false, "start of the guest's virtual clock (default 0, the epoch)"},
+    {"json", "", false, "print the ExecuteResponse as JSON instead of the guest's output"},
+    {"loader", "PATH", false, "zerocell-loader to use (default: the one beside this binary)"},
+    {"help", "", false, "show this help"},
+};
+
+// Applies one --channel; a standard alias (/dev/stdin, /dev/stdout, /dev/stderr) replaces the
+// default channel the CLI declares for it.
+absl::Status AddChannelFlag(const std::string& text, std::vector<sandbox::ChannelSpec>& channels,
+                            std::vector<OutputBinding>& outputs) {
+  ASSIGN_OR_RETURN(ChannelFlag flag, ParseChannelFlag(text));
+  const std::string what = absl::StrCat("--channel=", flag.spec.alias);
+  if (!flag.input_path.empty()) {
+    ASSIGN_OR_RETURN(flag.spec.initial_bytes, ReadInputFile(what, flag.input_path));
+  }
+  auto same_alias = [&](const OutputBinding& b) { return b.alias == flag.spec.alias; };
+  outputs.erase(std::remove_if(outputs.begin(), outputs.end(), same_alias), outputs.end());
+  if (!flag.output_path.empty()) outputs.push_back({flag.spec.alias, flag.output_path});
+
+  for (sandbox::ChannelSpec& existing : channels) {
+    if (existing.alias != flag.spec.alias) continue;
+    const bool standard = existing.alias == sandbox::kStdinAlias ||
+                          existing.alias == sandbox::kStdoutAlias ||
+                          existing.alias == sandbox::kStderrAlias;
+    if (!standard) return absl::InvalidArgumentError(absl::StrCat(what, ": alias given twice"));
+    existing = std::move(flag.spec);
+    return absl::OkStatus();
+  }
+  channels.push_back(std::move(flag.spec));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string RunHelp() {
+  return absl::StrCat(
+      "Usage: zerocell run [FLAGS] PROGRAM [ARGS...]\n"
+      "Runs a static x86-64 ELF program in a local sandbox. Flags come before PROGRAM; everything\n"
+      "after PROGRAM is passed to it untouched. The guest's stdout and stderr are written to this\n"
+      "process's stdout and stderr after it ends (not streamed).\n\nFlags:\n",
+      FormatFlagHelp(kRunFlags),
+      "\n--channel: FILE is read as the channel's data (readable, unlimited quotas); out=FILE\n"
+      "makes it writable and names where its output is written after the run. Explicit gets,\n"
+      "get_size, puts, put_size (sizes take K/M/G) override those defaults. A standard alias\n"
+      "(/dev/stdin, /dev/stdout, /dev/stderr) replaces the CLI's default for it.\n\n",
+      ExitCodeHelp());
+}
+
+absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
+  if (args.positional().empty()) return absl::InvalidArgumentError("missing PROGRAM");
+  sandbox::ManifestBuilder builder;
+
+  absl::Duration timeout = sandbox::ManifestBuilder::kDefaultTimeout;
+  if (args.Has("timeout")) {
+    ASSIGN_OR_RETURN(timeout, ParsePositiveDuration("--timeout", args.Get("timeout")));
+    if (timeout > sandbox::ManifestLimits::kMaxTimeout) {
+      return absl::InvalidArgumentError("--timeout: must be at most 24h");
+    }
+    builder.set_timeout(timeout);
+  }
+  if (args.Has("cpu")) {
+    ASSIGN_OR_RETURN(absl::Duration cpu, ParsePositiveDuration("--cpu", args.Get("cpu")));
+    builder.set_cpu_limit(std::min(cpu, timeout));
+  }
+  if (args.Has("memory")) {
+    ASSIGN_OR_RETURN(int64_t memory, ParseByteSize("--memory", args.Get("memory")));
+    if (memory < sandbox::ManifestLimits::kMinMemoryBytes ||
+        memory > sandbox::ManifestLimits::kMaxMemoryBytes) {
+      return absl::InvalidArgumentError(absl::StrCat("--memory: must be between 1M and 64G (got ",
+                                                     args.Get("memory"), ")"));
+    }
+    builder.set_memory_bytes(memory);
+  }
+  int64_t output_limit = sandbox::ManifestBuilder::kDefaultOutputLimitBytes;
+  if (args.Has("output-limit")) {
+    ASSIGN_OR_RETURN(output_limit, ParseByteSize("--output-limit", args.Get("output-limit")));
+    if (output_limit <= 0) return absl::InvalidArgumentError("--output-limit: must be > 0");
+    builder.set_output_limit_bytes(output_limit);
+  }
+  if (args.Has("seed")) {
+    ASSIGN_OR_RETURN(uint64_t seed, ParseUint64("--seed", args.Get("seed")));
+    builder.set_random_seed(seed);
+  }
+  if (args.Has("clock")) {
+    ASSIGN_OR_RETURN(absl::Time start, ParseUnixSeconds("--clock", args.Get("clock")));
+    builder.set_clock_start(start);
+  }
+  for (const std::string& kv : args.GetAll("env")) {
+    if (kv.find('=') == std::string::npos || kv[0] == '=') {
+      return absl::InvalidArgumentError(absl::StrCat("--env: expected KEY=VALUE (got \"", kv, "\")"));
+    }
+  }
+  builder.set_env(args.GetAll("env"));
+
+  std::vector<std::string> argv(args.positional().begin(), args.positional().end());
+  if (args.Has("argv0")) {
+    argv[0] = args.Get("argv0");
+  } else if (size_t slash = argv[0].rfind('/'); slash != std::string::npos) {
+    argv[0] = argv[0].substr(slash + 1);
+  }
+  builder.set_argv(std::move(argv));
+
+  // Standard channels: stdin from --stdin; stdout/stderr without a quota of their own so that
+  // only the output limit binds (an over-long output is OUTPUT_LIMIT, not a silent EDQUOT).
+  std::string stdin_data;
+  if (args.Has("stdin")) {
+    ASSIGN_OR_RETURN(stdin_data, ReadInputFile("--stdin", args.Get("stdin")));
+  }
+  std::vector<sandbox::ChannelSpec> channels = {sandbox::StdinChannel(std::move(stdin_data)),
+                                                sandbox::StdoutChannel(kUnlimitedQuota),
+                                                sandbox::StderrChannel(kUnlimitedQuota)};
+  std::vector<OutputBinding> outputs = {{std::string(sandbox::kStdoutAlias), "/dev/stdout"},
+                                        {std::string(sandbox::kStderrAlias), "/dev/stderr"}};
+  for (const std::string& text : args.GetAll("channel")) {
+    RETURN_IF_ERROR(AddChannelFlag(text, channels, outputs));
+  }
+  for (sandbox::ChannelSpec& channel : channels) builder.add_channel(std::move(channel));
+
+  absl::StatusOr<sandbox::Manifest> manifest = builder.Build();
+  if (!manifest.ok()) {
+    return absl::Status(manifest.status().code(),
+                        absl::StrCat("manifest: ", manifest.status().message()));
+  }
+  return RunPlan{args.positional()[0], *std::move(manifest), std::move(outputs)};
+}
+
+int RunCommand(absl::Span<const std::string> args) {
+  absl::StatusOr<ParsedArgs> parsed = ParseFlags(args, kRunFlags);
+  if (!parsed.ok()) {
+    return Fail(kExitUsage, absl::StrCat("run: ", parsed.status().message(),
+                                         " (see zerocell run --help)"));
+  }
+  if (parsed->GetBool("help")) {
+    (void)WriteAllToFd(STDOUT_FILENO, RunHelp());
+    return 0;
+  }
+  absl::StatusOr<RunPlan> plan = BuildRunPlan(*parsed);
+  if (!plan.ok()) {
+    const absl::StatusCode code = plan.status().code();
+    const bool usage = code == absl::StatusCode::kInvalidArgument ||
+                       code == absl::StatusCode::kNotFound ||
+                       code == absl::StatusCode::kPermissionDenied;
+    return Fail(usage ? kExitUsage : kExitInternal,
+                absl::StrCat("run: ", plan.status().message()));
+  }
+  LoadedProgram program = LoadProgram(plan->program);
+  if (program.image == nullptr) return Fail(program.exit_code, program.error);
+
+  int interrupt_signal = 0;
+  absl::StatusOr<zerocell::v1::ExecuteResponse> response =
+      RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal);
+  if (interrupt_signal != 0) return Fail(128 + interrupt_signal, response.status().message());
+  if (!response.ok()) {
+    return Fail(ExitCodeForStatus(response.status()), response.status().ToString());
+  }
+  const bool json = parsed->GetBool("json");
+  bool delivered = WriteChannelOutputs(*response, plan->outputs, json);
+  if (json) delivered = PrintJson(*response) && delivered;
+  if (std::string summary = OutcomeSummary(*response); !summary.empty()) {
+    (void)WriteAllToFd(STDERR_FILENO, summary + "\n");
+  }
+  if (!delivered) return kExitInternal;
+  return ExitCodeForResponse(*response);
+}
+
+}  // namespace zerocell::client

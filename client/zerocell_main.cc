@@ -1,0 +1,66 @@
+// The zerocell CLI: `zerocell run|manifest|help ...` (local mode, the engine in this process).
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "client/cli_values.h"
+#include "client/exit_codes.h"
+#include "client/local_run.h"
+#include "client/manifest_command.h"
+#include "client/run_command.h"
+
+namespace zerocell::client {
+namespace {
+
+constexpr absl::string_view kUsage =
+    R"(Usage: zerocell COMMAND [FLAGS] ...
+Runs untrusted static x86-64 Linux programs in a sandbox (ZeroVM-style channels and limits).
+
+Commands:
+  run [FLAGS] PROGRAM [ARGS...]   run a program here, no server; stdout/stderr are the guest's
+  manifest [FLAGS] FILE           run a classic ZeroVM manifest, channels bound to host files
+  help [COMMAND]                  show this help or a command's flags
+
+Examples:
+  zerocell run --timeout=2 --stdin=words.txt /bin/busybox sort -r
+  zerocell run --json --memory=64M ./guest arg1
+  zerocell manifest --report job.manifest
+
+)";
+
+int Help(const std::vector<std::string>& rest) {
+  std::string text;
+  if (!rest.empty() && rest[0] == "run") {
+    text = RunHelp();
+  } else if (!rest.empty() && rest[0] == "manifest") {
+    text = ManifestHelp();
+  } else if (!rest.empty()) {
+    return Fail(kExitUsage, absl::StrCat("help: unknown command \"", rest[0], "\""));
+  } else {
+    text = absl::StrCat(kUsage, ExitCodeHelp());
+  }
+  (void)WriteAllToFd(STDOUT_FILENO, text);
+  return 0;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    (void)WriteAllToFd(STDERR_FILENO, kUsage);
+    return kExitUsage;
+  }
+  const std::string command = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "run") return RunCommand(rest);
+  if (command == "manifest") return ManifestCommand(rest);
+  if (command == "help" || command == "--help" || command == "-h") return Help(rest);
+  return Fail(kExitUsage, absl::StrCat("unknown command \"", command,
+                                       "\" (commands: run, manifest, help)"));
+}
+
+}  // namespace
+}  // namespace zerocell::client
+
+int main(int argc, char** argv) { return zerocell::client::Main(argc, argv); }

@@ -1,0 +1,57 @@
+// The engine: runs one image under one manifest in a fresh sandbox process and returns a Result.
+#ifndef ZEROCELL_SANDBOX_ENGINE_H_
+#define ZEROCELL_SANDBOX_ENGINE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "sandbox/image.h"
+#include "sandbox/manifest/manifest.h"
+#include "sandbox/result.h"
+
+namespace zerocell::sandbox {
+
+class CompiledPolicy;
+
+struct EngineOptions {
+  // Path of zerocell-loader. Empty: "zerocell-loader" beside the running executable.
+  std::string loader_path;
+};
+
+// Cancels a run from another thread; the sandbox is killed at once. Thread-safe.
+class CancelToken {
+ public:
+  CancelToken();
+  ~CancelToken();
+  CancelToken(const CancelToken&) = delete;
+  CancelToken& operator=(const CancelToken&) = delete;
+  void Cancel();
+  int fd() const { return fd_; }  // eventfd, readable once cancelled
+
+ private:
+  int fd_;
+};
+
+// Thread-safe: one Engine serves concurrent Run calls, each on its caller's thread. The calling
+// thread must stay alive until Run returns (it is the sandbox's parent-death reference).
+class Engine {
+ public:
+  static absl::StatusOr<std::unique_ptr<Engine>> Create(EngineOptions options = {});
+  ~Engine();
+
+  // Runs to completion. A guest's outcome (exit, signal, limits, violation) is an OK Result;
+  // a non-OK status means the run could not happen (bad manifest for this image, loader missing,
+  // host out of resources) or was cancelled (CANCELLED) — in every case no process is left.
+  absl::StatusOr<Result> Run(const Image& image, const Manifest& manifest,
+                             const CancelToken* cancel = nullptr) const;
+
+ private:
+  Engine(std::string loader_path, std::unique_ptr<CompiledPolicy> policy);
+  std::string loader_path_;
+  std::unique_ptr<CompiledPolicy> policy_;
+};
+
+}  // namespace zerocell::sandbox
+
+#endif  // ZEROCELL_SANDBOX_ENGINE_H_

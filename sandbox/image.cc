@@ -1,0 +1,141 @@
+// Builds an Image: checks the ELF, copies it into a sealed memfd and hashes it.
+#include "sandbox/image.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "sandbox/status_macros.h"
+
+namespace zerocell::sandbox {
+namespace {
+
+// Seals that make the memfd immutable: no write, no resize, no removing the seals. Sandboxes
+// map it after the check, so its bytes must be the ones that were checked.
+constexpr int kImageSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
+
+// errno of a failed call on `path`, as a status naming both.
+absl::Status PathError(int error, const std::string& path, absl::string_view what) {
+  const std::string message = absl::StrCat(path, ": ", what, ": ", std::strerror(error));
+  switch (error) {
+    case ENOENT:
+    case ENOTDIR:
+      return absl::NotFoundError(message);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(message);
+    case EISDIR:
+      return absl::FailedPreconditionError(message);
+    default:
+      return absl::ErrnoToStatus(error, message);
+  }
+}
+
+absl::StatusOr<std::string> Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
+    return absl::InternalError("SHA-256 of the image failed (EVP_Digest)");
+  }
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
+}
+
+absl::Status WriteAll(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::ErrnoToStatus(errno, "write to the image memfd");
+    }
+    if (n == 0) return absl::InternalError("write to the image memfd made no progress");
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
+// Reads the whole file, refusing more than kMaxImageBytes even if it grows while read.
+absl::StatusOr<std::string> ReadImageFile(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file.
+  int raw = -1;
+  do {
+    raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  } while (raw < 0 && errno == EINTR);
+  if (raw < 0) return PathError(errno, path, "cannot open the image file");
+  const sys::UniqueFd fd(raw);
+
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return PathError(errno, path, "cannot stat the image file");
+  if (S_ISDIR(st.st_mode)) {
+    return absl::FailedPreconditionError(absl::StrCat(path, ": is a directory, not an image file"));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": not a regular file, cannot be an image"));
+  }
+  const auto limit = elf::kMaxImageBytes;
+  if (static_cast<uint64_t>(st.st_size) > limit) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": image is ", st.st_size,
+                                                   " bytes, above the limit of ", limit, " bytes"));
+  }
+
+  // One spare byte past the limit detects a file that grew after fstat.
+  std::string bytes(static_cast<size_t>(st.st_size) + 1, '\0');
+  size_t used = 0;
+  while (true) {
+    if (used == bytes.size()) {
+      if (used > limit) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": image grew above the limit of ", limit, " bytes while read"));
+      }
+      bytes.resize(std::min<uint64_t>(uint64_t{2} * used, limit + 1));
+    }
+    const ssize_t n = ::read(fd.get(), bytes.data() + used, bytes.size() - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return PathError(errno, path, "cannot read the image file");
+    }
+    if (n == 0) break;
+    used += static_cast<size_t>(n);
+  }
+  bytes.resize(used);
+  return bytes;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view bytes) {
+  ASSIGN_OR_RETURN(elf::ElfLayout layout, elf::ParseElf(bytes));
+  ASSIGN_OR_RETURN(std::string sha256_hex, Sha256Hex(bytes));
+
+  sys::UniqueFd memfd(::memfd_create("zerocell-image", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!memfd.valid()) return absl::ErrnoToStatus(errno, "memfd_create for the image");
+  RETURN_IF_ERROR(WriteAll(memfd.get(), bytes));
+  if (::fcntl(memfd.get(), F_ADD_SEALS, kImageSeals) != 0) {
+    return absl::ErrnoToStatus(errno, "sealing the image memfd (F_ADD_SEALS)");
+  }
+  // Private constructor: make_shared cannot reach it.
+  return std::shared_ptr<const Image>(
+      new Image(std::move(layout), std::move(memfd), bytes.size(), std::move(sha256_hex)));
+}
+
+absl::StatusOr<std::shared_ptr<const Image>> Image::FromFile(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string bytes, ReadImageFile(path));
+  absl::StatusOr<std::shared_ptr<const Image>> image = FromBytes(bytes);
+  if (!image.ok()) {
+    return absl::Status(image.status().code(), absl::StrCat(path, ": ", image.status().message()));
+  }
+  return image;
+}
+
+}  // namespace zerocell::sandbox

@@ -1,0 +1,41 @@
+// A program image: checked ELF bytes in a sealed memfd, ready to be mapped by the loader.
+#ifndef ZEROCELL_SANDBOX_IMAGE_H_
+#define ZEROCELL_SANDBOX_IMAGE_H_
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "sandbox/elf/elf_image.h"
+#include "sandbox/sys/unique_fd.h"
+
+namespace zerocell::sandbox {
+
+// Immutable and shareable between concurrent executions.
+class Image {
+ public:
+  // Checks the ELF and copies the bytes into a sealed memfd. INVALID_ARGUMENT on a bad image.
+  static absl::StatusOr<std::shared_ptr<const Image>> FromBytes(std::string_view bytes);
+  // Reads a host file; NOT_FOUND / PERMISSION_DENIED name the path.
+  static absl::StatusOr<std::shared_ptr<const Image>> FromFile(const std::string& path);
+
+  const elf::ElfLayout& layout() const { return layout_; }
+  int memfd() const { return memfd_.get(); }
+  uint64_t size_bytes() const { return size_; }
+  const std::string& sha256_hex() const { return sha256_hex_; }
+
+ private:
+  Image(elf::ElfLayout layout, sys::UniqueFd memfd, uint64_t size, std::string sha256_hex)
+      : layout_(std::move(layout)), memfd_(std::move(memfd)), size_(size),
+        sha256_hex_(std::move(sha256_hex)) {}
+
+  elf::ElfLayout layout_;
+  sys::UniqueFd memfd_;
+  uint64_t size_;
+  std::string sha256_hex_;
+};
+
+}  // namespace zerocell::sandbox
+
+#endif  // ZEROCELL_SANDBOX_IMAGE_H_

@@ -1,0 +1,88 @@
+// Wire format between the engine and zerocell-loader: fixed fds, the launch spec, the handshake.
+// Plain data only: the loader is freestanding and includes this header without a C++ library.
+#ifndef ZEROCELL_SANDBOX_LAUNCH_LAUNCH_SPEC_H_
+#define ZEROCELL_SANDBOX_LAUNCH_LAUNCH_SPEC_H_
+
+#include <stdint.h>
+
+namespace zerocell::sandbox::launch {
+
+// Descriptors the loader finds after exec; it closes all of them before the guest runs.
+inline constexpr int kControlFd = 3;  // SOCK_SEQPACKET to the engine: handshake + listener
+inline constexpr int kImageFd = 4;    // sealed memfd with the ELF bytes
+inline constexpr int kSpecFd = 5;     // sealed memfd with a LaunchSpec and its payload
+
+inline constexpr uint32_t kSpecMagic = 0x314c435a;   // "ZCL1"
+inline constexpr uint32_t kReadyMagic = 0x3152435a;  // "ZCR1"
+inline constexpr int kMaxSegments = 16;
+
+// Fixed guest layout: identical on every run and host, so addresses never leak entropy.
+inline constexpr uint64_t kPieBase = 0x400000;           // static-pie load bias
+inline constexpr uint64_t kStackTop = 0x7ff000000000;    // guest stack ends here
+inline constexpr uint64_t kPageSize = 4096;
+
+struct SpecSegment {
+  uint64_t addr;    // absolute start (bias applied), not page aligned
+  uint64_t memsz;
+  uint64_t offset;  // file offset of addr; offset % page == addr % page
+  uint64_t filesz;
+  uint32_t prot;    // PROT_* bits, never PROT_WRITE together with PROT_EXEC
+  uint32_t pad;
+};
+
+struct SpecRlimit {
+  uint32_t resource;
+  uint32_t pad;
+  uint64_t soft, hard;
+};
+
+struct LaunchSpec {
+  uint32_t magic;
+  uint32_t segment_count;
+  SpecSegment segments[kMaxSegments];
+  uint64_t entry;          // absolute
+  uint64_t stack_low;      // guest stack mapping [stack_low, kStackTop)
+  uint64_t initial_sp;     // rsp at entry; points at argc
+  uint64_t stack_image_offset;  // payload offset of the bytes copied to [top - size, top)
+  uint64_t stack_image_size;
+  uint64_t filter_offset;  // payload offset of struct sock_filter[filter_len]
+  uint64_t filter_len;
+  uint32_t parent_pid;     // for the parent-death race check
+  uint32_t rlimit_count;
+  SpecRlimit rlimits[8];
+  uint32_t drop_to_uid;    // when the loader starts as root: uid/gid to switch to
+  uint32_t drop_to_gid;
+  // Payload (stack image, filter) follows the struct in the same memfd.
+};
+
+// Which loader step failed; sent in the handshake so the engine can name it.
+enum class LoaderStep : uint32_t {
+  kNone = 0,
+  kSignals,
+  kPrctl,
+  kRlimits,
+  kReadSpec,
+  kMapSegments,
+  kMapStack,
+  kDropPrivileges,
+  kUnmapVdso,
+  kCloseFds,
+  kInstallFilter,
+  kHandoff,
+};
+
+inline constexpr uint32_t kReadyTscTrapped = 1u << 0;  // rdtsc raises SIGSEGV in the guest
+inline constexpr uint32_t kReadyVdsoRemoved = 1u << 1;
+
+// Loader -> engine, over kControlFd. On success it carries the seccomp listener (SCM_RIGHTS).
+struct Ready {
+  uint32_t magic;
+  uint32_t step;   // LoaderStep that failed, kNone on success
+  int32_t error;   // errno of the failed step, 0 on success
+  uint32_t flags;  // kReady* bits
+  uint64_t brk;    // the program break the guest starts with
+};
+
+}  // namespace zerocell::sandbox::launch
+
+#endif  // ZEROCELL_SANDBOX_LAUNCH_LAUNCH_SPEC_H_

@@ -1,0 +1,74 @@
+// Loader spawning with clone(CLONE_VM|CLONE_VFORK); see spawner.h.
+#include "sandbox/launch/spawner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/personality.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "sandbox/launch/launch_spec.h"
+#include "sandbox/sys/syscalls.h"
+
+namespace zerocell::sandbox::launch {
+namespace {
+
+// Everything the child needs, prepared by the parent: the child must not allocate.
+struct ChildArgs {
+  const char* loader_path;
+  SpawnFds fds;
+  volatile int exec_errno;  // written by the child (shared memory) when exec fails
+};
+
+// Runs in the child between clone and exec: async-signal-safe raw syscalls only, in order.
+int ChildMain(void* raw) {
+  auto* args = static_cast<ChildArgs*>(raw);
+  const int sources[3] = {args->fds.control, args->fds.image, args->fds.spec};
+  int moved[3];
+  // Step 1: move the three fds out of the way (above 9) so placing them cannot clobber another.
+  for (int i = 0; i < 3; ++i) {
+    moved[i] = static_cast<int>(syscall(SYS_fcntl, sources[i], F_DUPFD, 10));
+    if (moved[i] < 0) goto fail;
+  }
+  // Step 2: place them at their fixed numbers (dup2 clears close-on-exec).
+  for (int i = 0; i < 3; ++i) {
+    if (syscall(SYS_dup2, moved[i], kControlFd + i) < 0) goto fail;
+  }
+  // Step 3: nothing else crosses exec, whatever the server had open.
+  if (syscall(SYS_close_range, kSpecFd + 1, ~0u, 0) < 0) goto fail;
+  // Step 4: the same addresses on every run: the guest layout is part of determinism.
+  if (syscall(SYS_personality, ADDR_NO_RANDOMIZE) < 0) goto fail;
+  // Step 5: become the loader, with an empty environment.
+  {
+    char* const argv[] = {const_cast<char*>("zerocell-loader"), nullptr};
+    char* const envp[] = {nullptr};
+    syscall(SYS_execve, args->loader_path, argv, envp);
+  }
+fail:
+  args->exec_errno = errno;
+  syscall(SYS_exit_group, 127);
+  return 127;
+}
+
+}  // namespace
+
+absl::StatusOr<sys::Process> SpawnLoader(const std::string& loader_path, const SpawnFds& fds) {
+  ChildArgs args = {loader_path.c_str(), fds, 0};
+  sys::UniqueFd pidfd;
+  absl::StatusOr<pid_t> pid = sys::CloneVfork(ChildMain, &args, &pidfd);
+  if (!pid.ok()) return pid.status();
+  sys::Process process(*pid, std::move(pidfd));
+  if (args.exec_errno != 0) {
+    int status;
+    rusage usage;
+    (void)process.Reap(&status, &usage);
+    return sys::ErrnoStatus(args.exec_errno, absl::StrCat("exec loader ", loader_path));
+  }
+  return process;
+}
+
+}  // namespace zerocell::sandbox::launch

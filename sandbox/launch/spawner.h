@@ -1,0 +1,26 @@
+// Starts zerocell-loader in a fresh process and owns that process until it is reaped.
+#ifndef ZEROCELL_SANDBOX_LAUNCH_SPAWNER_H_
+#define ZEROCELL_SANDBOX_LAUNCH_SPAWNER_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "sandbox/sys/process.h"
+
+namespace zerocell::sandbox::launch {
+
+struct SpawnFds {
+  int control = -1;  // becomes launch::kControlFd in the child
+  int image = -1;    // becomes launch::kImageFd
+  int spec = -1;     // becomes launch::kSpecFd
+};
+
+// Clones, places the three fds at their fixed numbers, closes every other fd, disables address
+// randomization (fixed layout), and execs the loader. Async-signal-safe in the child.
+absl::StatusOr<sys::Process> SpawnLoader(const std::string& loader_path, const SpawnFds& fds);
+
+}  // namespace zerocell::sandbox::launch
+
+#endif  // ZEROCELL_SANDBOX_LAUNCH_SPAWNER_H_

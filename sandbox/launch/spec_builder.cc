@@ -1,0 +1,171 @@
+// Launch spec construction; see spec_builder.h. The stack follows the x86-64 SysV process ABI.
+#include "sandbox/launch/spec_builder.h"
+
+#include <elf.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "sandbox/launch/launch_spec.h"
+#include "sandbox/supervisor/guest_state.h"
+
+namespace zerocell::sandbox::launch {
+namespace {
+
+uint64_t PageDown(uint64_t v) { return v & ~(kPageSize - 1); }
+uint64_t PageUp(uint64_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
+
+// Writes the initial stack top-down into `image` (which ends at kStackTop) and returns rsp.
+class StackWriter {
+ public:
+  explicit StackWriter(uint64_t capacity) : buffer_(capacity, '\0') {}
+
+  // Copies bytes just below the current cursor; returns their guest address, or 0 when full.
+  uint64_t Push(const void* data, size_t len) {
+    if (len > buffer_.size() - used_) {
+      overflow_ = true;
+      return 0;
+    }
+    used_ += len;
+    memcpy(buffer_.data() + buffer_.size() - used_, data, len);
+    return kStackTop - used_;
+  }
+  uint64_t PushString(const std::string& s) { return Push(s.c_str(), s.size() + 1); }
+  void AlignTo(uint64_t alignment) {
+    const uint64_t pad = (kStackTop - used_) % alignment;
+    std::string zeros(pad, '\0');
+    Push(zeros.data(), zeros.size());
+  }
+  bool overflow() const { return overflow_; }
+  uint64_t used() const { return used_; }
+  std::string_view image() const {
+    return std::string_view(buffer_).substr(buffer_.size() - used_);
+  }
+
+ private:
+  std::string buffer_;  // the top `used_` bytes are the image
+  uint64_t used_ = 0;
+  bool overflow_ = false;
+};
+
+}  // namespace
+
+uint64_t StackBytesFor(int64_t memory_bytes) {
+  return std::clamp<uint64_t>(PageUp(static_cast<uint64_t>(memory_bytes) / 8), kMinStackBytes,
+                              kMaxStackBytes);
+}
+
+absl::StatusOr<BuiltSpec> BuildLaunchSpec(const elf::ElfLayout& layout, const Manifest& manifest,
+                                          const std::string& filter_bpf, pid_t parent_pid) {
+  if (layout.segments.size() > static_cast<size_t>(kMaxSegments)) {
+    return absl::InvalidArgumentError("image: too many PT_LOAD segments");
+  }
+  BuiltSpec built;
+  LaunchSpec spec = {};
+  spec.magic = kSpecMagic;
+  const uint64_t bias = layout.pie ? kPieBase : 0;
+  for (const elf::LoadSegment& seg : layout.segments) {
+    SpecSegment& s = spec.segments[spec.segment_count++];
+    s.addr = bias + seg.vaddr;
+    s.memsz = seg.memsz;
+    s.offset = seg.offset;
+    s.filesz = seg.filesz;
+    s.prot = (seg.read ? PROT_READ : 0) | (seg.write ? PROT_WRITE : 0) | (seg.exec ? PROT_EXEC : 0);
+    built.image_bytes += PageUp(s.addr + s.memsz) - PageDown(s.addr);
+  }
+  spec.entry = bias + layout.entry;
+  built.stack_bytes = StackBytesFor(manifest.memory_bytes());
+  spec.stack_low = kStackTop - built.stack_bytes;
+  if (built.image_bytes + built.stack_bytes > static_cast<uint64_t>(manifest.memory_bytes())) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "memory_bytes: %d bytes cannot hold the image (%u bytes) and its stack (%u bytes)",
+        manifest.memory_bytes(), built.image_bytes, built.stack_bytes));
+  }
+
+  // Strings first (top of the stack), then the pointer block that rsp points at.
+  StackWriter w(built.stack_bytes / 2);
+  w.Push("\0\0\0\0\0\0\0\0", 8);
+  const uint64_t execfn = w.PushString("/program");
+  const uint64_t platform = w.PushString("x86_64");
+  const std::string random =
+      supervisor::SeededBytes(manifest.random_seed(), "zerocell-at-random", 0, 16);
+  const uint64_t at_random = w.Push(random.data(), random.size());
+  std::vector<uint64_t> argv, envp;
+  for (const std::string& s : manifest.env()) envp.push_back(w.PushString(s));
+  for (const std::string& s : manifest.argv()) argv.push_back(w.PushString(s));
+  w.AlignTo(16);
+
+  const uint64_t auxv[][2] = {
+      {AT_PHDR, bias + layout.phdr_vaddr},
+      {AT_PHENT, layout.phentsize},
+      {AT_PHNUM, layout.phnum},
+      {AT_PAGESZ, kPageSize},
+      {AT_BASE, 0},
+      {AT_FLAGS, 0},
+      {AT_ENTRY, spec.entry},
+      {AT_UID, supervisor::kGuestUid},
+      {AT_EUID, supervisor::kGuestUid},
+      {AT_GID, supervisor::kGuestGid},
+      {AT_EGID, supervisor::kGuestGid},
+      {AT_SECURE, 0},
+      {AT_CLKTCK, 100},
+      {AT_HWCAP, 0},
+      {AT_HWCAP2, 0},
+      {AT_RANDOM, at_random},
+      {AT_PLATFORM, platform},
+      {AT_EXECFN, execfn},
+      {AT_NULL, 0},
+  };
+  std::vector<uint64_t> block;
+  block.push_back(argv.size());
+  block.insert(block.end(), argv.begin(), argv.end());
+  block.push_back(0);
+  block.insert(block.end(), envp.begin(), envp.end());
+  block.push_back(0);
+  for (const auto& pair : auxv) block.insert(block.end(), {pair[0], pair[1]});
+  if (block.size() % 2) w.Push("\0\0\0\0\0\0\0\0", 8);  // keep rsp 16-byte aligned
+  w.Push(block.data(), block.size() * sizeof(uint64_t));
+  if (w.overflow()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "argv: argv and env need more than half of the %u-byte guest stack; raise memory_bytes",
+        built.stack_bytes));
+  }
+  spec.initial_sp = kStackTop - w.used();
+
+  spec.parent_pid = static_cast<uint32_t>(parent_pid);
+  spec.drop_to_uid = kUnprivilegedId;
+  spec.drop_to_gid = kUnprivilegedId;
+  const uint64_t cpu_seconds =
+      static_cast<uint64_t>(absl::ToInt64Seconds(absl::Ceil(manifest.cpu_limit(), absl::Seconds(1))));
+  const SpecRlimit rlimits[] = {
+      // Backstops only: the supervisor enforces the exact limits and names them.
+      {RLIMIT_AS, 0, static_cast<uint64_t>(manifest.memory_bytes()) + kLoaderAddressSlack,
+       static_cast<uint64_t>(manifest.memory_bytes()) + kLoaderAddressSlack},
+      {RLIMIT_CPU, 0, cpu_seconds + 1, cpu_seconds + 2},
+      {RLIMIT_CORE, 0, 0, 0},
+      {RLIMIT_FSIZE, 0, 0, 0},
+      {RLIMIT_NOFILE, 0, 16, 16},
+      {RLIMIT_MEMLOCK, 0, 0, 0},
+      {RLIMIT_MSGQUEUE, 0, 0, 0},
+  };
+  spec.rlimit_count = sizeof(rlimits) / sizeof(rlimits[0]);
+  std::copy(std::begin(rlimits), std::end(rlimits), spec.rlimits);
+
+  built.bytes.assign(reinterpret_cast<const char*>(&spec), sizeof(spec));
+  spec.stack_image_offset = built.bytes.size();
+  spec.stack_image_size = w.image().size();
+  built.bytes.append(w.image());
+  while (built.bytes.size() % 8) built.bytes.push_back('\0');
+  spec.filter_offset = built.bytes.size();
+  spec.filter_len = filter_bpf.size() / 8;
+  built.bytes += filter_bpf;
+  memcpy(built.bytes.data(), &spec, sizeof(spec));
+  return built;
+}
+
+}  // namespace zerocell::sandbox::launch

@@ -1,0 +1,291 @@
+// zerocell-loader: turns a fresh process into a sealed guest (limits, mappings, stack, filter).
+//
+// Freestanding (no libc): every step is a raw syscall, nothing allocates, and the steps run in the
+// order ARCHITECTURE.md gives. Any failure is reported over kControlFd and the loader exits.
+#include <asm/unistd.h>
+#include <linux/filter.h>
+#include <linux/prctl.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sandbox/launch/launch_spec.h"
+
+namespace {
+
+using namespace zerocell::sandbox::launch;
+
+// --- raw syscalls ------------------------------------------------------------------------------
+
+long Syscall6(long nr, long a, long b, long c, long d, long e, long f) {
+  long ret;
+  register long r10 __asm__("r10") = d;
+  register long r8 __asm__("r8") = e;
+  register long r9 __asm__("r9") = f;
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                   : "rcx", "r11", "memory");
+  return ret;
+}
+long Sys(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
+  return Syscall6(nr, a, b, c, d, e, f);
+}
+bool Failed(long r) { return r < 0 && r > -4096; }
+
+constexpr int kProtRead = 1, kProtWrite = 2, kProtExec = 4;
+constexpr int kMapPrivate = 0x02, kMapFixed = 0x10, kMapAnonymous = 0x20;
+constexpr int kSigKill = 9;
+constexpr int kAtSysinfoEhdr = 33;
+
+[[noreturn]] void Exit(int code) {
+  for (;;) Sys(__NR_exit_group, code);
+}
+
+// Reports the failed step to the engine and exits; the engine turns it into a clear error.
+[[noreturn]] void Fail(LoaderStep step, long error) {
+  Ready ready = {kReadyMagic, static_cast<uint32_t>(step), static_cast<int32_t>(-error), 0, 0};
+  Sys(__NR_write, kControlFd, reinterpret_cast<long>(&ready), sizeof(ready));
+  Exit(127);
+}
+
+void Check(long r, LoaderStep step) {
+  if (Failed(r)) Fail(step, r);
+}
+
+uint64_t PageDown(uint64_t v) { return v & ~(kPageSize - 1); }
+uint64_t PageUp(uint64_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
+
+// --- steps -------------------------------------------------------------------------------------
+
+// Default dispositions and an empty mask: the guest must not inherit the server's signal state.
+void ResetSignals() {
+  struct KernelSigaction {
+    uint64_t handler, flags, restorer, mask;
+  } dfl = {0, 0, 0, 0};
+  for (int sig = 1; sig <= 64; ++sig) {
+    if (sig == 9 || sig == 19) continue;  // SIGKILL, SIGSTOP cannot be changed
+    Sys(__NR_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, 8);
+  }
+  uint64_t empty = 0;
+  Check(Sys(__NR_rt_sigprocmask, 2 /*SIG_SETMASK*/, reinterpret_cast<long>(&empty), 0, 8),
+        LoaderStep::kSignals);
+}
+
+uint32_t ApplyPrctls(const LaunchSpec& spec) {
+  // No setuid/file-capability gains, ever; also required to install a filter unprivileged.
+  Check(Sys(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), LoaderStep::kPrctl);
+  // The sandbox must not outlive the engine thread that supervises it.
+  Check(Sys(__NR_prctl, PR_SET_PDEATHSIG, kSigKill, 0, 0, 0), LoaderStep::kPrctl);
+  if (static_cast<uint32_t>(Sys(__NR_getppid)) != spec.parent_pid) Exit(127);  // parent already gone
+  uint32_t flags = 0;
+  // rdtsc would read the host clock: make it fault instead (reported when the host can't).
+  if (!Failed(Sys(__NR_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0))) flags |= kReadyTscTrapped;
+  return flags;
+}
+
+void ApplyRlimits(const LaunchSpec& spec) {
+  for (uint32_t i = 0; i < spec.rlimit_count && i < 8; ++i) {
+    uint64_t limit[2] = {spec.rlimits[i].soft, spec.rlimits[i].hard};
+    Check(Sys(__NR_prlimit64, 0, spec.rlimits[i].resource, reinterpret_cast<long>(limit), 0),
+          LoaderStep::kRlimits);
+  }
+}
+
+const LaunchSpec* MapSpec(uint64_t* out_len) {
+  uint64_t len = static_cast<uint64_t>(Sys(__NR_lseek, kSpecFd, 0, 2 /*SEEK_END*/));
+  if (Failed(static_cast<long>(len)) || len < sizeof(LaunchSpec)) Fail(LoaderStep::kReadSpec, -22);
+  long addr = Sys(__NR_mmap, 0, len, kProtRead, kMapPrivate, kSpecFd, 0);
+  Check(addr, LoaderStep::kReadSpec);
+  auto* spec = reinterpret_cast<const LaunchSpec*>(addr);
+  if (spec->magic != kSpecMagic || spec->segment_count > kMaxSegments ||
+      spec->stack_image_offset + spec->stack_image_size > len ||
+      spec->filter_offset + spec->filter_len * sizeof(sock_filter) > len) {
+    Fail(LoaderStep::kReadSpec, -22);
+  }
+  *out_len = len;
+  return spec;
+}
+
+void Zero(uint64_t from, uint64_t to) {
+  for (auto* p = reinterpret_cast<volatile char*>(from); p < reinterpret_cast<char*>(to); ++p) *p = 0;
+}
+
+// Maps one PT_LOAD: file pages privately from the sealed image, the bss tail zeroed, the rest
+// anonymous. Writable+executable never happens: the engine refused such images.
+void MapSegment(const SpecSegment& s) {
+  const uint64_t start = PageDown(s.addr);
+  const uint64_t file_end = s.addr + s.filesz;
+  const uint64_t mem_end = s.addr + s.memsz;
+  const uint64_t file_map_end = s.filesz ? PageUp(file_end) : start;
+  const bool zero_tail = s.memsz > s.filesz && file_map_end > file_end;
+  if (s.filesz) {
+    int prot = static_cast<int>(s.prot) | (zero_tail ? kProtWrite : 0);
+    if (zero_tail) prot &= ~kProtExec;  // never W+X, even for a moment
+    Check(Sys(__NR_mmap, start, file_map_end - start, prot, kMapPrivate | kMapFixed, kImageFd,
+              PageDown(s.offset)),
+          LoaderStep::kMapSegments);
+    if (zero_tail) {
+      Zero(file_end, file_map_end < mem_end ? file_map_end : mem_end);
+      Check(Sys(__NR_mprotect, start, file_map_end - start, s.prot), LoaderStep::kMapSegments);
+    }
+  }
+  const uint64_t anon_end = PageUp(mem_end);
+  if (anon_end > file_map_end) {
+    Check(Sys(__NR_mmap, file_map_end, anon_end - file_map_end, s.prot,
+              kMapPrivate | kMapFixed | kMapAnonymous, -1, 0),
+          LoaderStep::kMapSegments);
+  }
+}
+
+void MapStack(const LaunchSpec& spec, const char* payload) {
+  Check(Sys(__NR_mmap, spec.stack_low, kStackTop - spec.stack_low, kProtRead | kProtWrite,
+            kMapPrivate | kMapFixed | kMapAnonymous, -1, 0),
+        LoaderStep::kMapStack);
+  char* dst = reinterpret_cast<char*>(kStackTop - spec.stack_image_size);
+  const char* src = payload + spec.stack_image_offset;
+  for (uint64_t i = 0; i < spec.stack_image_size; ++i) dst[i] = src[i];
+}
+
+// Root never runs guest code: switch to an unprivileged uid/gid with no supplementary groups.
+void DropPrivileges(const LaunchSpec& spec) {
+  if (Sys(__NR_geteuid) != 0) return;
+  Check(Sys(__NR_setgroups, 0, 0), LoaderStep::kDropPrivileges);
+  Check(Sys(__NR_setresgid, spec.drop_to_gid, spec.drop_to_gid, spec.drop_to_gid),
+        LoaderStep::kDropPrivileges);
+  Check(Sys(__NR_setresuid, spec.drop_to_uid, spec.drop_to_uid, spec.drop_to_uid),
+        LoaderStep::kDropPrivileges);
+}
+
+uint64_t ParseHex(const char*& p) {
+  uint64_t v = 0;
+  for (;; ++p) {
+    char c = *p;
+    if (c >= '0' && c <= '9') v = v * 16 + (c - '0');
+    else if (c >= 'a' && c <= 'f') v = v * 16 + (c - 'a' + 10);
+    else return v;
+  }
+}
+
+bool Contains(const char* begin, const char* end, const char* needle) {
+  for (const char* p = begin; p < end; ++p) {
+    const char* a = p;
+    const char* b = needle;
+    while (*b && a < end && *a == *b) ++a, ++b;
+    if (!*b) return true;
+  }
+  return false;
+}
+
+// The vDSO and vvar pages would let the guest read the host clock without a syscall.
+uint32_t UnmapVdso(char* buf, uint64_t buf_len) {
+  long fd = Sys(__NR_open, reinterpret_cast<long>("/proc/self/maps"), 0 /*O_RDONLY*/, 0);
+  if (Failed(fd)) return 0;
+  uint64_t len = 0;
+  for (;;) {
+    long n = Sys(__NR_read, fd, reinterpret_cast<long>(buf + len), buf_len - 1 - len);
+    if (n <= 0) break;
+    len += static_cast<uint64_t>(n);
+    if (len >= buf_len - 1) break;
+  }
+  Sys(__NR_close, fd);
+  bool all = true, any = false;
+  for (const char* line = buf; line < buf + len;) {
+    const char* eol = line;
+    while (eol < buf + len && *eol != '\n') ++eol;
+    if (Contains(line, eol, "[vdso]") || Contains(line, eol, "[vvar")) {
+      const char* p = line;
+      uint64_t lo = ParseHex(p);
+      ++p;
+      uint64_t hi = ParseHex(p);
+      any = true;
+      if (Failed(Sys(__NR_munmap, lo, hi - lo))) all = false;
+    }
+    line = eol + 1;
+  }
+  return any && all ? kReadyVdsoRemoved : 0;
+}
+
+// Sends the handshake and the seccomp listener to the engine. The filter allows exactly this
+// sendmsg (fd kControlFd) and the close_range that follows; nothing else reaches the kernel.
+void Handoff(int listener, uint32_t flags, uint64_t brk) {
+  Ready ready = {kReadyMagic, 0, 0, flags, brk};
+  struct {
+    uint64_t iov_base, iov_len;
+  } iov = {reinterpret_cast<uint64_t>(&ready), sizeof(ready)};
+  union {
+    char buf[24];  // CMSG_SPACE(sizeof(int))
+    uint64_t align;
+  } control = {};
+  struct {
+    uint64_t len;
+    int32_t level, type;
+    int32_t fd;
+  } * cmsg = reinterpret_cast<decltype(cmsg)>(control.buf);
+  cmsg->len = 20;   // CMSG_LEN(sizeof(int))
+  cmsg->level = 1;  // SOL_SOCKET
+  cmsg->type = 1;   // SCM_RIGHTS
+  cmsg->fd = listener;
+  struct {
+    uint64_t name;
+    uint32_t namelen, pad0;
+    uint64_t iov, iovlen, control, controllen;
+    int32_t flags, pad1;
+  } msg = {0, 0, 0, reinterpret_cast<uint64_t>(&iov), 1, reinterpret_cast<uint64_t>(control.buf),
+           sizeof(control.buf), 0, 0};
+  if (Failed(Sys(__NR_sendmsg, kControlFd, reinterpret_cast<long>(&msg), 0))) Exit(127);
+}
+
+}  // namespace
+
+extern "C" {
+
+void* memset(void* dst, int c, size_t n) {
+  auto* d = static_cast<volatile unsigned char*>(dst);
+  for (size_t i = 0; i < n; ++i) d[i] = static_cast<unsigned char>(c);
+  return dst;
+}
+void* memcpy(void* dst, const void* src, size_t n) {
+  auto* d = static_cast<volatile unsigned char*>(dst);
+  auto* s = static_cast<const unsigned char*>(src);
+  for (size_t i = 0; i < n; ++i) d[i] = s[i];
+  return dst;
+}
+
+[[noreturn]] void enter_guest(uint64_t entry, uint64_t sp);
+
+[[noreturn]] void loader_main(uint64_t* initial_stack) {
+  (void)initial_stack;
+  ResetSignals();
+  uint64_t spec_len = 0;
+  const LaunchSpec* spec = MapSpec(&spec_len);
+  DropPrivileges(*spec);  // first: a credential change would clear the parent-death signal
+  uint32_t flags = ApplyPrctls(*spec);
+  ApplyRlimits(*spec);
+  const char* payload = reinterpret_cast<const char*>(spec);
+  for (uint32_t i = 0; i < spec->segment_count; ++i) MapSegment(spec->segments[i]);
+  MapStack(*spec, payload);
+  static char maps_buf[16384];
+  flags |= UnmapVdso(maps_buf, sizeof(maps_buf));
+
+  // Close everything but the control socket: the guest inherits no descriptor at all.
+  Check(Sys(__NR_close_range, 0, kControlFd - 1, 0), LoaderStep::kCloseFds);
+  Check(Sys(__NR_close_range, kControlFd + 1, ~0u, 0), LoaderStep::kCloseFds);
+
+  sock_fprog prog = {static_cast<unsigned short>(spec->filter_len),
+                     const_cast<sock_filter*>(
+                         reinterpret_cast<const sock_filter*>(payload + spec->filter_offset))};
+  const uint64_t entry = spec->entry;
+  const uint64_t brk = static_cast<uint64_t>(Sys(__NR_brk, 0));
+  const uint64_t sp = spec->initial_sp;
+  long listener = Sys(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                      reinterpret_cast<long>(&prog));
+  Check(listener, LoaderStep::kInstallFilter);
+  // From here on the filter is in force: only munmap, the handoff sendmsg and close_range pass.
+  Sys(__NR_munmap, reinterpret_cast<long>(spec), spec_len);
+  Handoff(static_cast<int>(listener), flags, brk);
+  Sys(__NR_close_range, 0, ~0u, 0);
+  enter_guest(entry, sp);
+}
+
+}  // extern "C"

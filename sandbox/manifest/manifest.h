@@ -1,0 +1,131 @@
+// Typed, immutable execution manifest (ZeroVM-style channels and limits) and its builder.
+#ifndef ZEROCELL_SANDBOX_MANIFEST_MANIFEST_H_
+#define ZEROCELL_SANDBOX_MANIFEST_MANIFEST_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace zerocell::sandbox {
+
+// ZeroVM channel access types: how reads and writes use the offset.
+enum class ChannelType : int {
+  kSeqReadSeqWrite = 0,    // both directions sequential; offsets are ignored
+  kRandReadSeqWrite = 1,   // pread honours the offset; writes append
+  kSeqReadRandWrite = 2,   // reads sequential; pwrite honours the offset
+  kRandReadRandWrite = 3,  // file-like in both directions
+};
+
+inline constexpr std::string_view kStdinAlias = "/dev/stdin";
+inline constexpr std::string_view kStdoutAlias = "/dev/stdout";
+inline constexpr std::string_view kStderrAlias = "/dev/stderr";
+
+// One declared channel. Direction comes from the limits, as in ZeroVM:
+// readable <=> gets > 0 && get_size > 0; writable <=> puts > 0 && put_size > 0.
+struct ChannelSpec {
+  std::string alias;
+  ChannelType type = ChannelType::kSeqReadSeqWrite;
+  bool etag = false;
+  int64_t gets = 0;      // max read calls
+  int64_t get_size = 0;  // max bytes read
+  int64_t puts = 0;      // max write calls
+  int64_t put_size = 0;  // max bytes written
+  std::string initial_bytes;  // readable channels: the data the guest reads
+
+  bool readable() const { return gets > 0 && get_size > 0; }
+  bool writable() const { return puts > 0 && put_size > 0; }
+  bool random_read() const {
+    return type == ChannelType::kRandReadSeqWrite || type == ChannelType::kRandReadRandWrite;
+  }
+  bool random_write() const {
+    return type == ChannelType::kSeqReadRandWrite || type == ChannelType::kRandReadRandWrite;
+  }
+};
+
+// Hard bounds every manifest is checked against (the server narrows them further).
+struct ManifestLimits {
+  static constexpr absl::Duration kMaxTimeout = absl::Hours(24);
+  static constexpr int64_t kMaxMemoryBytes = int64_t{64} << 30;
+  static constexpr int64_t kMinMemoryBytes = int64_t{1} << 20;
+  static constexpr size_t kMaxChannels = 1024;
+  static constexpr size_t kMaxAliasBytes = 255;
+  static constexpr size_t kMaxArgvEnvBytes = size_t{1} << 20;  // argv + env strings together
+  static constexpr size_t kMaxArgs = 4096;
+};
+
+// A validated manifest. Construct with ManifestBuilder; never mutated afterwards.
+class Manifest {
+ public:
+  absl::Duration timeout() const { return timeout_; }
+  absl::Duration cpu_limit() const { return cpu_limit_; }  // never above timeout()
+  int64_t memory_bytes() const { return memory_bytes_; }
+  int64_t output_limit_bytes() const { return output_limit_bytes_; }
+  const std::vector<ChannelSpec>& channels() const { return channels_; }
+  const std::vector<std::string>& argv() const { return argv_; }
+  const std::vector<std::string>& env() const { return env_; }
+  absl::Time clock_start() const { return clock_start_; }
+  uint64_t random_seed() const { return random_seed_; }
+
+  // Indices into channels() in handle (fd) order: stdin, stdout, stderr at fds 0..2 (all three
+  // are mandatory, as in ZeroVM), then every other channel in byte order of its alias.
+  const std::vector<int>& handle_order() const { return handle_order_; }
+
+ private:
+  friend class ManifestBuilder;
+  Manifest() = default;
+
+  absl::Duration timeout_;
+  absl::Duration cpu_limit_;
+  int64_t memory_bytes_ = 0;
+  int64_t output_limit_bytes_ = 0;
+  std::vector<ChannelSpec> channels_;
+  std::vector<std::string> argv_;
+  std::vector<std::string> env_;
+  absl::Time clock_start_;
+  uint64_t random_seed_ = 0;
+  std::vector<int> handle_order_;
+};
+
+// Builds a Manifest; Build() validates every field and names the offending one in its error
+// (INVALID_ARGUMENT, e.g. "channels[2].alias: duplicate alias \"/dev/in\"").
+class ManifestBuilder {
+ public:
+  static constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
+  static constexpr int64_t kDefaultMemoryBytes = int64_t{256} << 20;
+  static constexpr int64_t kDefaultOutputLimitBytes = int64_t{64} << 20;
+
+  ManifestBuilder& set_timeout(absl::Duration d);       // wall clock, whole run; > 0
+  ManifestBuilder& set_cpu_limit(absl::Duration d);     // default: the timeout
+  ManifestBuilder& set_memory_bytes(int64_t bytes);     // guest address space bound
+  ManifestBuilder& set_output_limit_bytes(int64_t bytes);  // total bytes across writable channels
+  ManifestBuilder& add_channel(ChannelSpec channel);
+  ManifestBuilder& set_argv(std::vector<std::string> argv);  // argv[0] included; default {"program"}
+  ManifestBuilder& set_env(std::vector<std::string> env);    // "KEY=VALUE" entries
+  ManifestBuilder& set_clock_start(absl::Time t);            // default: the Unix epoch
+  ManifestBuilder& set_random_seed(uint64_t seed);           // default 0
+
+  absl::StatusOr<Manifest> Build() const;
+
+ private:
+  absl::Duration timeout_ = kDefaultTimeout;
+  absl::Duration cpu_limit_ = absl::ZeroDuration();  // zero: same as timeout
+  int64_t memory_bytes_ = kDefaultMemoryBytes;
+  int64_t output_limit_bytes_ = kDefaultOutputLimitBytes;
+  std::vector<ChannelSpec> channels_;
+  std::vector<std::string> argv_ = {"program"};
+  std::vector<std::string> env_;
+  absl::Time clock_start_ = absl::UnixEpoch();
+  uint64_t random_seed_ = 0;
+};
+
+// Standard stdin/stdout/stderr channels with generous quotas, for CLI-style runs.
+ChannelSpec StdinChannel(std::string data);
+ChannelSpec StdoutChannel(int64_t put_size);
+ChannelSpec StderrChannel(int64_t put_size);
+
+}  // namespace zerocell::sandbox
+
+#endif  // ZEROCELL_SANDBOX_MANIFEST_MANIFEST_H_

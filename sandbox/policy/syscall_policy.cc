@@ -1,0 +1,106 @@
+// Builds the seccomp filter with libseccomp; see syscall_policy.h for the three classes.
+#include "sandbox/policy/syscall_policy.h"
+
+#include <asm/prctl.h>
+#include <linux/audit.h>
+#include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "sandbox/launch/launch_spec.h"
+#include "sandbox/status_macros.h"
+#include "sandbox/sys/syscalls.h"
+#include "sandbox/sys/unique_fd.h"
+
+namespace zerocell::sandbox {
+namespace {
+
+struct ContextDeleter {
+  void operator()(scmp_filter_ctx ctx) const { seccomp_release(ctx); }
+};
+using Context = std::unique_ptr<void, ContextDeleter>;
+
+absl::Status Add(scmp_filter_ctx ctx, int nr, std::initializer_list<scmp_arg_cmp> args = {}) {
+  int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, static_cast<unsigned>(args.size()),
+                                  args.size() ? args.begin() : nullptr);
+  if (rc != 0) return sys::ErrnoStatus(-rc, absl::StrCat("seccomp_rule_add syscall ", nr));
+  return absl::OkStatus();
+}
+
+absl::Status AddInKernelRules(scmp_filter_ctx ctx) {
+  // Calls that touch nothing but the calling process itself.
+  for (int nr : {SYS_exit, SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_rt_sigaction,
+                 SYS_sigaltstack, SYS_set_robust_list, SYS_munmap,
+                 SYS_madvise, SYS_futex, SYS_sched_yield, SYS_restart_syscall, SYS_rt_sigsuspend,
+                 SYS_pause}) {
+    RETURN_IF_ERROR(Add(ctx, nr));
+  }
+  // TLS setup only; ARCH_SET_CPUID and the rest go to the supervisor (and are refused).
+  for (int code : {ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS}) {
+    RETURN_IF_ERROR(Add(ctx, SYS_arch_prctl, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(code))}));
+  }
+  // Never executable memory outside the image: mprotect without PROT_EXEC runs in the kernel,
+  // with PROT_EXEC it is notified and reported as a violation.
+  RETURN_IF_ERROR(Add(ctx, SYS_mprotect, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)}));
+  // The loader's handoff, after the filter is installed: the sendmsg that passes the listener
+  // and the close_range that drops every real fd. The guest never holds fd kControlFd, and
+  // closing real fds it doesn't have is harmless, so these exact forms are safe to allow.
+  RETURN_IF_ERROR(Add(ctx, SYS_sendmsg, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(launch::kControlFd))}));
+  RETURN_IF_ERROR(Add(ctx, SYS_close_range,
+                      {SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu),
+                       SCMP_A2(SCMP_CMP_EQ, 0)}));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Build() {
+  // Default: notify. The supervisor emulates what it knows and kills on anything else, so that a
+  // violation is reported with its syscall name and number (a kernel kill would lose them).
+  Context ctx(seccomp_init(SCMP_ACT_NOTIFY));
+  if (!ctx) return absl::InternalError("seccomp_init failed");
+  // Foreign ABIs (int 0x80, x32) are notified too, so they can be named; never allowed.
+  if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_NOTIFY); rc != 0) {
+    return sys::ErrnoStatus(-rc, "seccomp badarch action");
+  }
+  seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  RETURN_IF_ERROR(AddInKernelRules(ctx.get()));
+
+  sys::UniqueFd out(memfd_create("zerocell-bpf", MFD_CLOEXEC));
+  if (!out.valid()) return sys::ErrnoStatus(errno, "memfd_create");
+  if (int rc = seccomp_export_bpf(ctx.get(), out.get()); rc != 0) {
+    return sys::ErrnoStatus(-rc, "seccomp_export_bpf");
+  }
+  off_t size = lseek(out.get(), 0, SEEK_END);
+  if (size <= 0 || size % 8 != 0) return absl::InternalError("seccomp_export_bpf: bad size");
+  std::string bpf(static_cast<size_t>(size), '\0');
+  if (pread(out.get(), bpf.data(), bpf.size(), 0) != size) {
+    return sys::ErrnoStatus(errno, "read exported filter");
+  }
+  return std::unique_ptr<CompiledPolicy>(new CompiledPolicy(std::move(bpf)));
+}
+
+std::string SyscallName(uint32_t arch, int64_t nr) {
+  uint32_t scmp_arch = SCMP_ARCH_X86_64;
+  std::string prefix;
+  if (arch == AUDIT_ARCH_I386) {
+    scmp_arch = SCMP_ARCH_X86;
+    prefix = "i386:";
+  } else if (arch == AUDIT_ARCH_X86_64 && (nr & 0x40000000)) {
+    scmp_arch = SCMP_ARCH_X32;
+    prefix = "x32:";
+  } else if (arch != AUDIT_ARCH_X86_64) {
+    return absl::StrCat("arch_", arch, ":syscall_", nr);
+  }
+  char* name = seccomp_syscall_resolve_num_arch(scmp_arch, static_cast<int>(nr));
+  std::string out = name ? absl::StrCat(prefix, name) : absl::StrCat(prefix, "syscall_", nr);
+  free(name);
+  return out;
+}
+
+}  // namespace zerocell::sandbox

@@ -1,0 +1,68 @@
+// The outcome of one execution: what the guest did, what it wrote, and what it cost.
+#ifndef ZEROCELL_SANDBOX_RESULT_H_
+#define ZEROCELL_SANDBOX_RESULT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace zerocell::sandbox {
+
+enum class Outcome {
+  kExited,           // exit_code is valid
+  kSignaled,         // term_signal is valid (includes SIGSEGV from a trapped rdtsc)
+  kTimeout,          // wall clock limit
+  kCpuLimit,         // CPU time limit
+  kMemoryLimit,      // address-space limit (refused at a mapping call, or at load)
+  kOutputLimit,      // total output bytes above the manifest's output limit
+  kPolicyViolation,  // a syscall outside the policy; `violation` names it
+};
+
+// Stable upper-case name: "EXITED", "SIGNALED", ... (also the proto enum suffix).
+std::string_view OutcomeName(Outcome outcome);
+
+struct Violation {
+  std::string syscall;  // e.g. "socket", "i386:write" for a foreign ABI, "mprotect(PROT_EXEC)"
+  int64_t number = -1;  // syscall number as the guest issued it
+  std::string detail;   // human-readable reason
+};
+
+struct ChannelResult {
+  std::string alias;
+  int64_t reads = 0;        // read calls that moved data (reads at EOF are free)
+  int64_t read_bytes = 0;
+  int64_t writes = 0;
+  int64_t write_bytes = 0;
+  bool get_quota_exceeded = false;  // a read was cut short or refused by gets/get_size
+  bool put_quota_exceeded = false;  // a write was cut short or refused by puts/put_size
+  std::string etag;         // lowercase hex SHA-256 of every byte moved, empty if not asked
+  bool writable = false;
+  std::string output;       // final contents of a writable channel
+};
+
+struct Usage {
+  absl::Duration wall;        // spawn to reap
+  absl::Duration user_cpu;
+  absl::Duration system_cpu;
+  int64_t peak_memory_bytes = 0;   // resident high-water mark of the sandbox process
+  int64_t notified_syscalls = 0;   // syscalls serviced by the supervisor
+};
+
+struct Result {
+  Outcome outcome = Outcome::kExited;
+  int exit_code = 0;    // kExited
+  int term_signal = 0;  // kSignaled
+  Violation violation;  // kPolicyViolation
+  std::string detail;   // one line for humans, e.g. "memory limit 16777216 bytes exceeded by mmap"
+  std::vector<ChannelResult> channels;  // in manifest order
+  Usage usage;
+  // Sources of nondeterminism this host could not close, e.g. "cpuid: host CPU features are
+  // visible to the guest". Empty means the run is fully reproducible here.
+  std::vector<std::string> nondeterminism;
+};
+
+}  // namespace zerocell::sandbox
+
+#endif  // ZEROCELL_SANDBOX_RESULT_H_

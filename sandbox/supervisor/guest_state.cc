@@ -1,0 +1,82 @@
+// Guest state: channels, descriptors, virtual clock, seeded random; see guest_state.h.
+#include "sandbox/supervisor/guest_state.h"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace zerocell::sandbox::supervisor {
+
+GuestState::GuestState(const Manifest& manifest, pid_t pid, int pidfd)
+    : manifest_(manifest), pidfd_(pidfd), memory_(pid), fds_(manifest.handle_order()) {
+  channels_.reserve(manifest.channels().size());
+  for (const ChannelSpec& spec : manifest.channels()) {
+    channels_.push_back(std::make_unique<Channel>(spec));
+  }
+  mem_.limit_bytes = manifest.memory_bytes();
+  realtime_base_ns_ = absl::ToUnixNanos(manifest.clock_start());
+}
+
+int GuestState::FindAlias(std::string_view alias) const {
+  for (size_t i = 0; i < channels_.size(); ++i) {
+    if (channels_[i]->spec().alias == alias) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+uint64_t GuestState::output_capacity() const {
+  const uint64_t limit = static_cast<uint64_t>(manifest_.output_limit_bytes());
+  return output_bytes_ >= limit ? 0 : limit - output_bytes_;
+}
+
+int64_t GuestState::TickClock() {
+  int64_t now = clock_ns_;
+  clock_ns_ += 1000;
+  return now;
+}
+
+std::string SeededBytes(uint64_t seed, std::string_view label, uint64_t stream, size_t len) {
+  std::string out;
+  out.reserve(len + SHA256_DIGEST_LENGTH);
+  for (uint64_t counter = 0; out.size() < len; ++counter) {
+    // SHA-256(label || seed || stream || counter) blocks: reproducible, independent per label.
+    std::string block(label);
+    block.append(reinterpret_cast<const char*>(&seed), sizeof(seed));
+    block.append(reinterpret_cast<const char*>(&stream), sizeof(stream));
+    block.append(reinterpret_cast<const char*>(&counter), sizeof(counter));
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(reinterpret_cast<const unsigned char*>(block.data()), block.size(), digest);
+    out.append(reinterpret_cast<const char*>(digest), sizeof(digest));
+  }
+  out.resize(len);
+  return out;
+}
+
+void GuestState::RandomBytes(char* out, size_t len) {
+  while (len > 0) {
+    if (random_pool_.empty()) {
+      random_pool_ = SeededBytes(manifest_.random_seed(), "zerocell-getrandom", random_counter_++,
+                                 4096);
+    }
+    size_t n = std::min(len, random_pool_.size());
+    memcpy(out, random_pool_.data(), n);
+    random_pool_.erase(0, n);
+    out += n;
+    len -= n;
+  }
+}
+
+void GuestState::Stop(Outcome outcome, std::string detail, Violation violation) {
+  if (stop_.has_value()) return;
+  stop_ = StopReason{outcome, std::move(detail), std::move(violation)};
+}
+
+std::vector<ChannelResult> GuestState::TakeChannelResults() {
+  std::vector<ChannelResult> out;
+  out.reserve(channels_.size());
+  for (auto& c : channels_) out.push_back(c->TakeResult());
+  return out;
+}
+
+}  // namespace zerocell::sandbox::supervisor

@@ -1,0 +1,117 @@
+// Everything the supervisor knows about one running guest; the syscall handlers act on it.
+#ifndef ZEROCELL_SANDBOX_SUPERVISOR_GUEST_STATE_H_
+#define ZEROCELL_SANDBOX_SUPERVISOR_GUEST_STATE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sandbox/manifest/manifest.h"
+#include "sandbox/result.h"
+#include "sandbox/supervisor/channel.h"
+#include "sandbox/supervisor/fd_table.h"
+#include "sandbox/supervisor/guest_memory.h"
+#include "sandbox/sys/unique_fd.h"
+
+namespace zerocell::sandbox::supervisor {
+
+// Fixed identity the guest sees (ARCHITECTURE.md "Determinism").
+inline constexpr int64_t kGuestPid = 2;
+inline constexpr int64_t kGuestPpid = 1;
+inline constexpr int64_t kGuestUid = 1000;
+inline constexpr int64_t kGuestGid = 1000;
+
+// One notified syscall as the handlers see it.
+struct Call {
+  int64_t nr = 0;
+  uint64_t args[6] = {};
+};
+
+// What to answer: a value, an errno, or "let the kernel run it" (only for calls whose arguments
+// are all registers, so nothing the guest can change after our check).
+struct Reply {
+  int64_t value = 0;
+  int error = 0;
+  bool continue_syscall = false;
+
+  static Reply Value(int64_t v) { return {v, 0, false}; }
+  static Reply Error(int e) { return {0, e, false}; }
+  static Reply Continue() { return {0, 0, true}; }
+  // Handlers return negative errnos from helpers; this folds both forms.
+  static Reply FromResult(int64_t r) { return r < 0 ? Error(static_cast<int>(-r)) : Value(r); }
+};
+
+// Why the supervisor stopped the guest (first reason wins).
+struct StopReason {
+  Outcome outcome;
+  std::string detail;
+  Violation violation;
+};
+
+struct MemoryAccounting {
+  int64_t limit_bytes = 0;
+  uint64_t overhead_bytes = 0;  // loader mappings present before the guest ran
+  uint64_t brk = 0;             // last program break the guest asked for
+  sys::UniqueFd statm;          // /proc/<pid>/statm
+  sys::UniqueFd status;         // /proc/<pid>/status
+  int64_t peak_rss_bytes = 0;
+  uint64_t stack_bytes = 0;     // the fixed guest stack mapping
+};
+
+class GuestState {
+ public:
+  GuestState(const Manifest& manifest, pid_t pid, int pidfd);
+
+  const Manifest& manifest() const { return manifest_; }
+  GuestMemory& memory() { return memory_; }
+  FdTable& fds() { return fds_; }
+  Channel& channel(int index) { return *channels_[static_cast<size_t>(index)]; }
+  int channel_count() const { return static_cast<int>(channels_.size()); }
+  // Index of the channel named `alias`, or -1.
+  int FindAlias(std::string_view alias) const;
+  MemoryAccounting& mem() { return mem_; }
+  int pidfd() const { return pidfd_; }  // for signals the guest sends itself
+
+  // Output limit bookkeeping across all writable channels.
+  uint64_t output_capacity() const;
+  void AddOutput(uint64_t bytes) { output_bytes_ += bytes; }
+
+  // Virtual clock: nanoseconds since the run started, advanced by time calls and sleeps.
+  int64_t TickClock();  // returns the time before advancing by 1 us
+  void AdvanceClock(int64_t ns) { clock_ns_ += ns; }
+  int64_t clock_ns() const { return clock_ns_; }
+  int64_t realtime_base_ns() const { return realtime_base_ns_; }
+
+  // Next bytes of the seeded random stream.
+  void RandomBytes(char* out, size_t len);
+
+  void Stop(Outcome outcome, std::string detail, Violation violation = {});
+  const std::optional<StopReason>& stop() const { return stop_; }
+
+  std::vector<ChannelResult> TakeChannelResults();
+
+ private:
+  const Manifest& manifest_;
+  int pidfd_;
+  GuestMemory memory_;
+  FdTable fds_;
+  std::vector<std::unique_ptr<Channel>> channels_;
+  MemoryAccounting mem_;
+  uint64_t output_bytes_ = 0;
+  int64_t clock_ns_ = 0;
+  int64_t realtime_base_ns_ = 0;
+  uint64_t random_counter_ = 0;
+  std::string random_pool_;
+  std::optional<StopReason> stop_;
+};
+
+// Deterministic bytes for `seed` in the domain `label` (getrandom stream, AT_RANDOM).
+std::string SeededBytes(uint64_t seed, std::string_view label, uint64_t stream, size_t len);
+
+}  // namespace zerocell::sandbox::supervisor
+
+#endif  // ZEROCELL_SANDBOX_SUPERVISOR_GUEST_STATE_H_

@@ -1,0 +1,400 @@
+// Emulated channel I/O: read/write families, open by alias, descriptors, stat, poll.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sandbox/supervisor/handlers.h"
+
+namespace zerocell::sandbox::supervisor {
+namespace {
+
+constexpr size_t kMaxPath = 4096;
+constexpr uint64_t kMaxIov = 1024;  // IOV_MAX
+constexpr uint64_t kCopyChunk = 1 << 20;
+
+int64_t Fd(const Call& c, int i = 0) { return static_cast<int32_t>(c.args[i]); }
+
+// Guest iovec array, copied once (decisions are made on the copy).
+int ReadIovecs(GuestState& g, uint64_t addr, uint64_t count, std::vector<iovec>* out,
+               uint64_t* total) {
+  if (count > kMaxIov) return EINVAL;
+  out->resize(count);
+  if (int err = g.memory().Read(addr, out->data(), count * sizeof(iovec)); err) return err;
+  *total = 0;
+  for (const iovec& v : *out) {
+    if (v.iov_len > (uint64_t{1} << 62) || *total + v.iov_len < *total) return EINVAL;
+    *total += v.iov_len;
+  }
+  return 0;
+}
+
+Reply DoRead(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t total,
+             std::optional<int64_t> offset) {
+  const int ch = g.fds().Lookup(fd);
+  if (ch < 0) return Reply::Error(EBADF);
+  Channel& c = g.channel(ch);
+  ReadGrant grant = c.PlanRead(total, offset);
+  if (grant.error) return Reply::Error(grant.error);
+  uint64_t done = 0;
+  for (const iovec& v : iov) {
+    if (done == grant.length) break;
+    uint64_t n = std::min<uint64_t>(v.iov_len, grant.length - done);
+    if (int err = g.memory().Write(reinterpret_cast<uint64_t>(v.iov_base),
+                                   c.data().data() + grant.offset + done, n)) {
+      if (done == 0) return Reply::Error(err);
+      break;  // a partial scatter: report what reached the guest
+    }
+    done += n;
+  }
+  c.CommitRead(grant, done, !offset.has_value());
+  return Reply::Value(static_cast<int64_t>(done));
+}
+
+Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t total,
+              std::optional<int64_t> offset) {
+  const int ch = g.fds().Lookup(fd);
+  if (ch < 0) return Reply::Error(EBADF);
+  Channel& c = g.channel(ch);
+  bool over_capacity = false;
+  WriteGrant grant = c.PlanWrite(total, offset, g.output_capacity(), &over_capacity);
+  if (grant.error) return Reply::Error(grant.error);
+  std::string bytes;
+  for (const iovec& v : iov) {
+    if (bytes.size() == grant.length) break;
+    uint64_t n = std::min<uint64_t>(v.iov_len, grant.length - bytes.size());
+    for (uint64_t off = 0; off < n; off += kCopyChunk) {
+      uint64_t k = std::min(kCopyChunk, n - off);
+      size_t at = bytes.size();
+      bytes.resize(at + k);
+      if (int err = g.memory().Read(reinterpret_cast<uint64_t>(v.iov_base) + off, &bytes[at], k)) {
+        return Reply::Error(err);  // nothing is stored from a write with a bad buffer
+      }
+    }
+  }
+  const uint64_t before = c.data().size();
+  c.CommitWrite(grant, bytes, !offset.has_value());
+  g.AddOutput(c.data().size() - before);
+  if (over_capacity) {
+    g.Stop(Outcome::kOutputLimit,
+           "output limit of " + std::to_string(g.manifest().output_limit_bytes()) +
+               " bytes reached writing " + c.spec().alias);
+  }
+  if (bytes.empty() && total > 0) return Reply::Error(over_capacity ? EFBIG : EDQUOT);
+  return Reply::Value(static_cast<int64_t>(bytes.size()));
+}
+
+std::vector<iovec> Single(uint64_t buf, uint64_t len) {
+  return {iovec{reinterpret_cast<void*>(buf), static_cast<size_t>(len)}};
+}
+
+Reply Read(GuestState& g, const Call& c) {
+  return DoRead(g, Fd(c), Single(c.args[1], c.args[2]), c.args[2], std::nullopt);
+}
+Reply Pread(GuestState& g, const Call& c) {
+  return DoRead(g, Fd(c), Single(c.args[1], c.args[2]), c.args[2],
+                static_cast<int64_t>(c.args[3]));
+}
+Reply Write(GuestState& g, const Call& c) {
+  return DoWrite(g, Fd(c), Single(c.args[1], c.args[2]), c.args[2], std::nullopt);
+}
+Reply Pwrite(GuestState& g, const Call& c) {
+  return DoWrite(g, Fd(c), Single(c.args[1], c.args[2]), c.args[2],
+                 static_cast<int64_t>(c.args[3]));
+}
+
+template <bool kWrite, bool kPositioned>
+Reply Vector(GuestState& g, const Call& c) {
+  std::vector<iovec> iov;
+  uint64_t total = 0;
+  if (int err = ReadIovecs(g, c.args[1], c.args[2], &iov, &total)) return Reply::Error(err);
+  std::optional<int64_t> offset;
+  // preadv2/pwritev2 with offset -1 use the current position.
+  if (kPositioned && static_cast<int64_t>(c.args[3]) != -1) offset = static_cast<int64_t>(c.args[3]);
+  return kWrite ? DoWrite(g, Fd(c), iov, total, offset) : DoRead(g, Fd(c), iov, total, offset);
+}
+
+Reply Lseek(GuestState& g, const Call& c) {
+  const int ch = g.fds().Lookup(Fd(c));
+  if (ch < 0) return Reply::Error(EBADF);
+  return Reply::FromResult(
+      g.channel(ch).Seek(static_cast<int64_t>(c.args[1]), static_cast<int>(c.args[2])));
+}
+
+// Resolves a guest path to a channel: declared aliases only, nothing of the host's filesystem.
+int ResolvePath(GuestState& g, uint64_t path_addr, int* channel) {
+  std::string path;
+  if (int err = g.memory().ReadString(path_addr, kMaxPath, &path)) return err;
+  if (path.empty()) return ENOENT;
+  *channel = g.FindAlias(path);
+  return *channel < 0 ? ENOENT : 0;
+}
+
+Reply OpenCommon(GuestState& g, uint64_t path_addr, uint64_t flags) {
+  int ch = -1;
+  if (int err = ResolvePath(g, path_addr, &ch)) return Reply::Error(err);
+  const ChannelSpec& spec = g.channel(ch).spec();
+  const int mode = static_cast<int>(flags & O_ACCMODE);
+  const bool want_read = mode == O_RDONLY || mode == O_RDWR;
+  const bool want_write = mode == O_WRONLY || mode == O_RDWR;
+  if ((want_read && !spec.readable()) || (want_write && !spec.writable())) {
+    return Reply::Error(EACCES);
+  }
+  if (flags & O_DIRECTORY) return Reply::Error(ENOTDIR);
+  return Reply::FromResult(g.fds().Open(ch));
+}
+
+Reply Open(GuestState& g, const Call& c) { return OpenCommon(g, c.args[0], c.args[1]); }
+Reply Openat(GuestState& g, const Call& c) { return OpenCommon(g, c.args[1], c.args[2]); }
+
+Reply Close(GuestState& g, const Call& c) { return Reply::FromResult(g.fds().Close(Fd(c))); }
+
+struct stat StatOf(GuestState& g, int ch) {
+  const Channel& channel = g.channel(ch);
+  const ChannelSpec& spec = channel.spec();
+  struct stat st = {};
+  const bool random = spec.random_read() || spec.random_write();
+  st.st_dev = 1;
+  st.st_ino = static_cast<ino_t>(ch + 1);
+  st.st_nlink = 1;
+  st.st_mode = (random ? S_IFREG : S_IFIFO) | (spec.readable() ? 0444 : 0) |
+               (spec.writable() ? 0222 : 0);
+  st.st_uid = kGuestUid;
+  st.st_gid = kGuestGid;
+  st.st_size = random ? static_cast<off_t>(channel.data().size()) : 0;
+  st.st_blksize = 65536;  // large stdio buffers: fewer notified calls
+  st.st_blocks = (st.st_size + 511) / 512;
+  const int64_t t = g.realtime_base_ns();
+  st.st_atim = st.st_mtim = st.st_ctim = {t / 1000000000, t % 1000000000};
+  return st;
+}
+
+Reply PutStat(GuestState& g, int ch, uint64_t addr) {
+  struct stat st = StatOf(g, ch);
+  return Reply::FromResult(-g.memory().WriteValue(addr, st));
+}
+
+Reply Fstat(GuestState& g, const Call& c) {
+  const int ch = g.fds().Lookup(Fd(c));
+  if (ch < 0) return Reply::Error(EBADF);
+  return PutStat(g, ch, c.args[1]);
+}
+
+Reply Stat(GuestState& g, const Call& c) {
+  int ch = -1;
+  if (int err = ResolvePath(g, c.args[0], &ch)) return Reply::Error(err);
+  return PutStat(g, ch, c.args[1]);
+}
+
+// newfstatat(dirfd, path, buf, flags) and statx(dirfd, path, flags, mask, buf).
+int FdOrPath(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t flags, int* ch) {
+  std::string path;
+  if (int err = g.memory().ReadString(path_addr, kMaxPath, &path)) return err;
+  if (path.empty()) {
+    if (!(flags & AT_EMPTY_PATH)) return ENOENT;
+    *ch = g.fds().Lookup(dirfd);
+    return *ch < 0 ? EBADF : 0;
+  }
+  *ch = g.FindAlias(path);
+  return *ch < 0 ? ENOENT : 0;
+}
+
+Reply Newfstatat(GuestState& g, const Call& c) {
+  int ch = -1;
+  if (int err = FdOrPath(g, Fd(c), c.args[1], c.args[3], &ch)) return Reply::Error(err);
+  return PutStat(g, ch, c.args[2]);
+}
+
+Reply Statx(GuestState& g, const Call& c) {
+  int ch = -1;
+  if (int err = FdOrPath(g, Fd(c), c.args[1], c.args[2], &ch)) return Reply::Error(err);
+  struct stat st = StatOf(g, ch);
+  struct statx sx = {};
+  sx.stx_mask = STATX_BASIC_STATS;
+  sx.stx_blksize = static_cast<uint32_t>(st.st_blksize);
+  sx.stx_nlink = 1;
+  sx.stx_uid = st.st_uid;
+  sx.stx_gid = st.st_gid;
+  sx.stx_mode = static_cast<uint16_t>(st.st_mode);
+  sx.stx_ino = st.st_ino;
+  sx.stx_size = static_cast<uint64_t>(st.st_size);
+  sx.stx_blocks = static_cast<uint64_t>(st.st_blocks);
+  sx.stx_atime = sx.stx_mtime = sx.stx_ctime = sx.stx_btime = {
+      st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec), 0};
+  return Reply::FromResult(-g.memory().WriteValue(c.args[4], sx));
+}
+
+Reply AccessCommon(GuestState& g, uint64_t path_addr, uint64_t mode) {
+  int ch = -1;
+  if (int err = ResolvePath(g, path_addr, &ch)) return Reply::Error(err);
+  const ChannelSpec& spec = g.channel(ch).spec();
+  if (((mode & R_OK) && !spec.readable()) || ((mode & W_OK) && !spec.writable()) ||
+      (mode & X_OK)) {
+    return Reply::Error(EACCES);
+  }
+  return Reply::Value(0);
+}
+Reply Access(GuestState& g, const Call& c) { return AccessCommon(g, c.args[0], c.args[1]); }
+Reply Faccessat(GuestState& g, const Call& c) { return AccessCommon(g, c.args[1], c.args[2]); }
+
+Reply Ioctl(GuestState& g, const Call& c) {
+  if (g.fds().Lookup(Fd(c)) < 0) return Reply::Error(EBADF);
+  return Reply::Error(ENOTTY);  // channels are never terminals
+}
+
+Reply Fcntl(GuestState& g, const Call& c) {
+  const int ch = g.fds().Lookup(Fd(c));
+  if (ch < 0) return Reply::Error(EBADF);
+  const ChannelSpec& spec = g.channel(ch).spec();
+  switch (static_cast<int>(c.args[1])) {
+    case F_DUPFD:
+    case F_DUPFD_CLOEXEC:
+      return Reply::FromResult(g.fds().Open(ch, static_cast<int>(c.args[2])));
+    case F_GETFD:
+    case F_SETFD:
+    case F_SETFL:
+      return Reply::Value(0);
+    case F_GETFL:
+      return Reply::Value(spec.readable() && spec.writable() ? O_RDWR
+                          : spec.writable()                  ? O_WRONLY
+                                                             : O_RDONLY);
+    default:
+      return Reply::Error(EINVAL);
+  }
+}
+
+Reply Dup(GuestState& g, const Call& c) {
+  const int ch = g.fds().Lookup(Fd(c));
+  if (ch < 0) return Reply::Error(EBADF);
+  return Reply::FromResult(g.fds().Open(ch));
+}
+
+Reply Dup2(GuestState& g, const Call& c) {
+  const int ch = g.fds().Lookup(Fd(c));
+  if (ch < 0) return Reply::Error(EBADF);
+  if (Fd(c) == Fd(c, 1)) return Reply::Value(Fd(c, 1));
+  return Reply::FromResult(g.fds().OpenAt(static_cast<int>(Fd(c, 1)), ch));
+}
+
+Reply Dup3(GuestState& g, const Call& c) {
+  if (Fd(c) == Fd(c, 1)) return Reply::Error(EINVAL);
+  return Dup2(g, c);
+}
+
+// Channels never block: readable ones are always ready to read, writable ones to write.
+Reply PollCommon(GuestState& g, uint64_t fds_addr, uint64_t nfds, int64_t timeout_ns) {
+  if (nfds > FdTable::kMaxFds) return Reply::Error(EINVAL);
+  std::vector<pollfd> fds(nfds);
+  if (int err = g.memory().Read(fds_addr, fds.data(), nfds * sizeof(pollfd))) {
+    return Reply::Error(err);
+  }
+  int ready = 0;
+  for (pollfd& p : fds) {
+    p.revents = 0;
+    if (p.fd < 0) continue;
+    const int ch = g.fds().Lookup(p.fd);
+    if (ch < 0) {
+      p.revents = POLLNVAL;
+    } else {
+      const ChannelSpec& spec = g.channel(ch).spec();
+      if (spec.readable()) p.revents |= static_cast<short>(p.events & POLLIN);
+      if (spec.writable()) p.revents |= static_cast<short>(p.events & POLLOUT);
+    }
+    if (p.revents) ++ready;
+  }
+  if (int err = g.memory().Write(fds_addr, fds.data(), nfds * sizeof(pollfd))) {
+    return Reply::Error(err);
+  }
+  if (ready == 0 && timeout_ns > 0) g.AdvanceClock(timeout_ns);  // nothing will ever change
+  return Reply::Value(ready);
+}
+
+Reply Poll(GuestState& g, const Call& c) {
+  const int64_t ms = static_cast<int32_t>(c.args[2]);
+  return PollCommon(g, c.args[0], c.args[1], ms > 0 ? ms * 1000000 : 0);
+}
+
+Reply Ppoll(GuestState& g, const Call& c) {
+  int64_t ns = 0;
+  if (c.args[2] != 0) {
+    timespec ts;
+    if (int err = g.memory().ReadValue(c.args[2], &ts)) return Reply::Error(err);
+    ns = ts.tv_sec * 1000000000 + ts.tv_nsec;
+  }
+  return PollCommon(g, c.args[0], c.args[1], ns);
+}
+
+Reply Getcwd(GuestState& g, const Call& c) {
+  if (c.args[1] < 2) return Reply::Error(ERANGE);
+  return Reply::FromResult(g.memory().Write(c.args[0], "/", 2) ? -EFAULT : 2);
+}
+
+Reply ValidFdZero(GuestState& g, const Call& c) {
+  return Reply::Error(g.fds().Lookup(Fd(c)) < 0 ? EBADF : 0);
+}
+
+template <int kErrno>
+Reply Fail(GuestState&, const Call&) {
+  return Reply::Error(kErrno);
+}
+
+}  // namespace
+
+void RegisterIoHandlers(HandlerTable& t) {
+  t[SYS_read] = Read;
+  t[SYS_write] = Write;
+  t[SYS_pread64] = Pread;
+  t[SYS_pwrite64] = Pwrite;
+  t[SYS_readv] = Vector<false, false>;
+  t[SYS_writev] = Vector<true, false>;
+  t[SYS_preadv] = Vector<false, true>;
+  t[SYS_pwritev] = Vector<true, true>;
+  t[SYS_preadv2] = Vector<false, true>;
+  t[SYS_pwritev2] = Vector<true, true>;
+  t[SYS_lseek] = Lseek;
+  t[SYS_open] = Open;
+  t[SYS_openat] = Openat;
+  t[SYS_close] = Close;
+  t[SYS_fstat] = Fstat;
+  t[SYS_stat] = Stat;
+  t[SYS_lstat] = Stat;
+  t[SYS_newfstatat] = Newfstatat;
+  t[SYS_statx] = Statx;
+  t[SYS_access] = Access;
+  t[SYS_faccessat] = Faccessat;
+  t[SYS_faccessat2] = Faccessat;
+  t[SYS_ioctl] = Ioctl;
+  t[SYS_fcntl] = Fcntl;
+  t[SYS_dup] = Dup;
+  t[SYS_dup2] = Dup2;
+  t[SYS_dup3] = Dup3;
+  t[SYS_poll] = Poll;
+  t[SYS_ppoll] = Ppoll;
+  t[SYS_getcwd] = Getcwd;
+  t[SYS_fsync] = ValidFdZero;
+  t[SYS_fdatasync] = ValidFdZero;
+  t[SYS_fadvise64] = ValidFdZero;
+  t[SYS_flock] = ValidFdZero;
+  t[SYS_readlink] = Fail<ENOENT>;    // no symlinks; "/proc/self/exe" included
+  t[SYS_readlinkat] = Fail<ENOENT>;
+  t[SYS_chdir] = Fail<ENOENT>;
+  t[SYS_fchdir] = Fail<ENOTDIR>;
+  t[SYS_getdents64] = Fail<ENOTDIR>;
+  t[SYS_ftruncate] = Fail<EINVAL>;   // channels cannot be truncated (as in ZeroVM)
+  t[SYS_sendfile] = Fail<ENOSYS>;    // callers fall back to read/write
+  t[SYS_copy_file_range] = Fail<ENOSYS>;
+  t[SYS_splice] = Fail<ENOSYS>;
+  t[SYS_openat2] = Fail<ENOSYS>;
+  t[SYS_statfs] = Fail<ENOSYS>;
+  t[SYS_fstatfs] = Fail<ENOSYS>;
+}
+
+}  // namespace zerocell::sandbox::supervisor

@@ -1,0 +1,386 @@
+// Emulated process calls: virtual clock, seeded random, fixed identity, memory, limits, signals.
+#include <linux/prctl.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/sysinfo.h>
+#include <sys/times.h>
+#include <sys/utsname.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "sandbox/supervisor/handlers.h"
+#include "sandbox/supervisor/memory_accounting.h"
+#include "sandbox/sys/syscalls.h"
+
+namespace zerocell::sandbox::supervisor {
+namespace {
+
+constexpr int64_t kNanos = 1000000000;
+constexpr uint64_t kMaxRandomPerCall = 33554431;  // the kernel's own cap
+
+template <int64_t kValue>
+Reply Constant(GuestState&, const Call&) {
+  return Reply::Value(kValue);
+}
+template <int kErrno>
+Reply Fail(GuestState&, const Call&) {
+  return Reply::Error(kErrno);
+}
+
+Reply FromWrite(int err, int64_t value = 0) {
+  return err ? Reply::Error(err) : Reply::Value(value);
+}
+
+// --- time ---------------------------------------------------------------------------------------
+
+// Nanoseconds on `clock` at the current virtual instant; -1 for clocks we do not offer.
+int64_t ClockNow(GuestState& g, int64_t clock) {
+  const int64_t t = g.TickClock();
+  switch (clock) {
+    case CLOCK_REALTIME:
+    case CLOCK_REALTIME_COARSE:
+    case CLOCK_TAI:
+      return g.realtime_base_ns() + t;
+    case CLOCK_MONOTONIC:
+    case CLOCK_MONOTONIC_RAW:
+    case CLOCK_MONOTONIC_COARSE:
+    case CLOCK_BOOTTIME:
+    case CLOCK_PROCESS_CPUTIME_ID:
+    case CLOCK_THREAD_CPUTIME_ID:
+      return t;
+    default:
+      return -1;
+  }
+}
+
+timespec ToTimespec(int64_t ns) { return {ns / kNanos, ns % kNanos}; }
+
+Reply ClockGettime(GuestState& g, const Call& c) {
+  const int64_t ns = ClockNow(g, static_cast<int32_t>(c.args[0]));
+  if (ns < 0) return Reply::Error(EINVAL);
+  return FromWrite(g.memory().WriteValue(c.args[1], ToTimespec(ns)));
+}
+
+Reply ClockGetres(GuestState& g, const Call& c) {
+  if (c.args[1] == 0) return Reply::Value(0);
+  return FromWrite(g.memory().WriteValue(c.args[1], timespec{0, 1000}));
+}
+
+Reply Gettimeofday(GuestState& g, const Call& c) {
+  const int64_t ns = ClockNow(g, CLOCK_REALTIME);
+  if (c.args[0] != 0) {
+    timeval tv = {ns / kNanos, (ns % kNanos) / 1000};
+    if (int err = g.memory().WriteValue(c.args[0], tv)) return Reply::Error(err);
+  }
+  if (c.args[1] != 0) {
+    struct timezone tz = {0, 0};
+    if (int err = g.memory().WriteValue(c.args[1], tz)) return Reply::Error(err);
+  }
+  return Reply::Value(0);
+}
+
+Reply Time(GuestState& g, const Call& c) {
+  const int64_t seconds = ClockNow(g, CLOCK_REALTIME) / kNanos;
+  if (c.args[0] != 0) {
+    if (int err = g.memory().WriteValue(c.args[0], seconds)) return Reply::Error(err);
+  }
+  return Reply::Value(seconds);
+}
+
+int ReadDuration(GuestState& g, uint64_t addr, int64_t* ns) {
+  timespec ts;
+  if (int err = g.memory().ReadValue(addr, &ts)) return err;
+  if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= kNanos) return EINVAL;
+  if (ts.tv_sec > (INT64_MAX / kNanos) - 1) return EINVAL;
+  *ns = ts.tv_sec * kNanos + ts.tv_nsec;
+  return 0;
+}
+
+// Sleeping advances the virtual clock by the requested time and returns at once.
+Reply Nanosleep(GuestState& g, const Call& c) {
+  int64_t ns = 0;
+  if (int err = ReadDuration(g, c.args[0], &ns)) return Reply::Error(err);
+  g.AdvanceClock(ns);
+  return Reply::Value(0);
+}
+
+Reply ClockNanosleep(GuestState& g, const Call& c) {
+  const int64_t clock = static_cast<int32_t>(c.args[0]);
+  int64_t ns = 0;
+  if (int err = ReadDuration(g, c.args[2], &ns)) return Reply::Error(err);
+  if (c.args[1] & TIMER_ABSTIME) {
+    const int64_t now = ClockNow(g, clock);
+    if (now < 0) return Reply::Error(EINVAL);
+    if (ns > now) g.AdvanceClock(ns - now);
+  } else {
+    if (ClockNow(g, clock) < 0) return Reply::Error(EINVAL);
+    g.AdvanceClock(ns);
+  }
+  return Reply::Value(0);
+}
+
+Reply Times(GuestState& g, const Call& c) {
+  if (c.args[0] != 0) {
+    struct tms t = {};
+    if (int err = g.memory().WriteValue(c.args[0], t)) return Reply::Error(err);
+  }
+  return Reply::Value(g.clock_ns() / (kNanos / 100));
+}
+
+Reply Getrusage(GuestState& g, const Call& c) {
+  struct rusage ru = {};
+  return FromWrite(g.memory().WriteValue(c.args[1], ru));
+}
+
+// --- random and identity -------------------------------------------------------------------------
+
+Reply Getrandom(GuestState& g, const Call& c) {
+  const uint64_t len = std::min<uint64_t>(c.args[1], kMaxRandomPerCall);
+  std::string bytes(len, '\0');
+  g.RandomBytes(bytes.data(), len);
+  return FromWrite(g.memory().Write(c.args[0], bytes.data(), len), static_cast<int64_t>(len));
+}
+
+Reply Uname(GuestState& g, const Call& c) {
+  struct utsname u = {};
+  strcpy(u.sysname, "Linux");
+  strcpy(u.nodename, "zerocell");
+  strcpy(u.release, "6.1.0-zerocell");
+  strcpy(u.version, "#1 SMP");
+  strcpy(u.machine, "x86_64");
+  strcpy(u.domainname, "(none)");
+  return FromWrite(g.memory().WriteValue(c.args[0], u));
+}
+
+Reply Getresid(GuestState& g, const Call& c) {
+  const uint32_t id = kGuestUid;
+  for (int i = 0; i < 3; ++i) {
+    if (int err = g.memory().WriteValue(c.args[i], id)) return Reply::Error(err);
+  }
+  return Reply::Value(0);
+}
+
+Reply SchedGetaffinity(GuestState& g, const Call& c) {
+  if (c.args[1] < sizeof(uint64_t)) return Reply::Error(EINVAL);
+  const uint64_t one_cpu = 1;
+  return FromWrite(g.memory().WriteValue(c.args[2], one_cpu), sizeof(uint64_t));
+}
+
+Reply Getcpu(GuestState& g, const Call& c) {
+  const uint32_t zero = 0;
+  for (int i = 0; i < 2; ++i) {
+    if (c.args[i] == 0) continue;
+    if (int err = g.memory().WriteValue(c.args[i], zero)) return Reply::Error(err);
+  }
+  return Reply::Value(0);
+}
+
+Reply Sysinfo(GuestState& g, const Call& c) {
+  struct sysinfo info = {};
+  info.uptime = g.clock_ns() / kNanos;
+  info.totalram = static_cast<unsigned long>(g.manifest().memory_bytes());
+  info.freeram = info.totalram;
+  info.procs = 1;
+  info.mem_unit = 1;
+  return FromWrite(g.memory().WriteValue(c.args[0], info));
+}
+
+Reply Prctl(GuestState& g, const Call& c) {
+  switch (static_cast<int>(c.args[0])) {
+    case PR_GET_NAME: {
+      char name[16] = "zerocell";
+      return FromWrite(g.memory().Write(c.args[1], name, sizeof(name)));
+    }
+    case PR_SET_NAME:
+      return Reply::Value(0);
+    case PR_GET_DUMPABLE:
+      return Reply::Value(0);
+    default:
+      return Reply::Error(EINVAL);
+  }
+}
+
+// --- limits ---------------------------------------------------------------------------------------
+
+rlimit FixedRlimit(GuestState& g, int resource) {
+  const uint64_t memory = static_cast<uint64_t>(g.manifest().memory_bytes());
+  switch (resource) {
+    case RLIMIT_STACK:
+      return {g.mem().stack_bytes, g.mem().stack_bytes};
+    case RLIMIT_AS:
+    case RLIMIT_DATA:
+      return {memory, memory};
+    case RLIMIT_NOFILE:
+      return {FdTable::kMaxFds, FdTable::kMaxFds};
+    case RLIMIT_CPU: {
+      const uint64_t s = static_cast<uint64_t>(absl::ToInt64Seconds(g.manifest().cpu_limit()));
+      return {s, s};
+    }
+    case RLIMIT_CORE:
+    case RLIMIT_NPROC:
+      return {0, 0};
+    default:
+      return {RLIM_INFINITY, RLIM_INFINITY};
+  }
+}
+
+// Limits are fixed by the manifest: reads get deterministic values, writes are refused.
+Reply Prlimit(GuestState& g, const Call& c) {
+  const int64_t pid = static_cast<int32_t>(c.args[0]);
+  if (pid != 0 && pid != kGuestPid) return Reply::Error(ESRCH);
+  const int resource = static_cast<int>(c.args[1]);
+  if (resource < 0 || resource >= RLIM_NLIMITS) return Reply::Error(EINVAL);
+  if (c.args[2] != 0) return Reply::Error(EPERM);
+  if (c.args[3] != 0) return FromWrite(g.memory().WriteValue(c.args[3], FixedRlimit(g, resource)));
+  return Reply::Value(0);
+}
+
+Reply Getrlimit(GuestState& g, const Call& c) {
+  const int resource = static_cast<int>(c.args[0]);
+  if (resource < 0 || resource >= RLIM_NLIMITS) return Reply::Error(EINVAL);
+  return FromWrite(g.memory().WriteValue(c.args[1], FixedRlimit(g, resource)));
+}
+
+// --- memory ---------------------------------------------------------------------------------------
+
+Reply ExecViolation(GuestState& g, const char* call) {
+  g.Stop(Outcome::kPolicyViolation, std::string(call) + " with PROT_EXEC: no new executable memory",
+         Violation{call, -1, "PROT_EXEC requested"});
+  return Reply::Error(EPERM);
+}
+
+// mmap/brk/mremap only take registers, so after the accounting check the kernel may run them
+// (CONTINUE): nothing the guest can change sits between our check and the kernel's use.
+Reply Mmap(GuestState& g, const Call& c) {
+  if (c.args[2] & PROT_EXEC) return ExecViolation(g, "mmap");
+  if (!(c.args[3] & MAP_ANONYMOUS)) return Reply::Error(ENODEV);  // channels are not mappable
+  if (!AdmitGrowth(g, c.args[1], "mmap")) return Reply::Error(ENOMEM);
+  return Reply::Continue();
+}
+
+Reply Mprotect(GuestState& g, const Call&) { return ExecViolation(g, "mprotect"); }
+
+Reply Brk(GuestState& g, const Call& c) {
+  MemoryAccounting& mem = g.mem();
+  const uint64_t want = c.args[0];
+  if (want > mem.brk && !AdmitGrowth(g, want - mem.brk, "brk")) return Reply::Error(ENOMEM);
+  if (want != 0) mem.brk = want;  // optimistic: a refused brk leaves at most one step of slack
+  return Reply::Continue();
+}
+
+Reply Mremap(GuestState& g, const Call& c) {
+  if (c.args[2] > c.args[1] && !AdmitGrowth(g, c.args[2] - c.args[1], "mremap")) {
+    return Reply::Error(ENOMEM);
+  }
+  return Reply::Continue();
+}
+
+// --- exit and signals -------------------------------------------------------------------------------
+
+Reply ExitGroup(GuestState& g, const Call&) {
+  SamplePeakRss(g.mem());  // the last moment the guest's memory can be read
+  return Reply::Continue();
+}
+
+Reply SignalSelf(GuestState& g, int64_t sig) {
+  if (sig < 0 || sig > 64) return Reply::Error(EINVAL);
+  if (sig == 0) return Reply::Value(0);
+  if (sys::PidfdSendSignal(g.pidfd(), static_cast<int>(sig)) != 0) return Reply::Error(errno);
+  return Reply::Value(0);
+}
+
+// The guest may signal itself (abort(), raise()); it has no one else to signal.
+Reply Kill(GuestState& g, const Call& c) {
+  const int64_t pid = static_cast<int32_t>(c.args[0]);
+  if (pid != kGuestPid && pid != 0) return Reply::Error(EPERM);
+  return SignalSelf(g, static_cast<int64_t>(c.args[1]));
+}
+
+Reply Tgkill(GuestState& g, const Call& c) {
+  if (static_cast<int32_t>(c.args[0]) != kGuestPid || static_cast<int32_t>(c.args[1]) != kGuestPid) {
+    return Reply::Error(ESRCH);
+  }
+  return SignalSelf(g, static_cast<int64_t>(c.args[2]));
+}
+
+Reply Tkill(GuestState& g, const Call& c) {
+  if (static_cast<int32_t>(c.args[0]) != kGuestPid) return Reply::Error(ESRCH);
+  return SignalSelf(g, static_cast<int64_t>(c.args[1]));
+}
+
+}  // namespace
+
+void RegisterProcessHandlers(HandlerTable& t) {
+  t[SYS_clock_gettime] = ClockGettime;
+  t[SYS_clock_getres] = ClockGetres;
+  t[SYS_gettimeofday] = Gettimeofday;
+  t[SYS_time] = Time;
+  t[SYS_nanosleep] = Nanosleep;
+  t[SYS_clock_nanosleep] = ClockNanosleep;
+  t[SYS_times] = Times;
+  t[SYS_getrusage] = Getrusage;
+  t[SYS_getrandom] = Getrandom;
+  t[SYS_uname] = Uname;
+  // Emulated, not allowed: the kernel would return the real tid, which libc caches and later
+  // passes to tgkill (and which would leak the host's pid counter). One thread: nothing to clear.
+  t[SYS_set_tid_address] = Constant<kGuestPid>;
+  t[SYS_getpid] = Constant<kGuestPid>;
+  t[SYS_gettid] = Constant<kGuestPid>;
+  t[SYS_getppid] = Constant<kGuestPpid>;
+  t[SYS_getpgrp] = Constant<kGuestPid>;
+  t[SYS_getpgid] = Constant<kGuestPid>;
+  t[SYS_getsid] = Constant<kGuestPid>;
+  t[SYS_getuid] = Constant<kGuestUid>;
+  t[SYS_geteuid] = Constant<kGuestUid>;
+  t[SYS_getgid] = Constant<kGuestGid>;
+  t[SYS_getegid] = Constant<kGuestGid>;
+  t[SYS_getresuid] = Getresid;
+  t[SYS_getresgid] = Getresid;
+  t[SYS_getgroups] = Constant<0>;
+  t[SYS_umask] = Constant<022>;
+  t[SYS_sched_getaffinity] = SchedGetaffinity;
+  t[SYS_sched_setaffinity] = Constant<0>;
+  t[SYS_getcpu] = Getcpu;
+  t[SYS_getpriority] = Constant<20>;  // the raw syscall returns 20 - nice
+  t[SYS_sysinfo] = Sysinfo;
+  t[SYS_prctl] = Prctl;
+  t[SYS_arch_prctl] = Fail<EINVAL>;  // the allowed TLS codes never get here
+  t[SYS_prlimit64] = Prlimit;
+  t[SYS_getrlimit] = Getrlimit;
+  t[SYS_setrlimit] = Fail<EPERM>;
+  t[SYS_setpriority] = Fail<EPERM>;
+  t[SYS_rseq] = Fail<ENOSYS>;  // libc copes: no restartable sequences
+  t[SYS_membarrier] = Fail<ENOSYS>;
+  t[SYS_wait4] = Fail<ECHILD>;
+  t[SYS_waitid] = Fail<ECHILD>;
+  t[SYS_setuid] = Fail<EPERM>;
+  t[SYS_setgid] = Fail<EPERM>;
+  t[SYS_setsid] = Fail<EPERM>;
+  t[SYS_setpgid] = Fail<EPERM>;
+  t[SYS_mmap] = Mmap;
+  t[SYS_mprotect] = Mprotect;  // only PROT_EXEC requests are notified
+  t[SYS_brk] = Brk;
+  t[SYS_mremap] = Mremap;
+  t[SYS_exit_group] = ExitGroup;
+  t[SYS_kill] = Kill;
+  t[SYS_tgkill] = Tgkill;
+  t[SYS_tkill] = Tkill;
+}
+
+const HandlerTable& Handlers() {
+  static const HandlerTable* table = [] {
+    auto* t = new HandlerTable{};
+    RegisterIoHandlers(*t);
+    RegisterProcessHandlers(*t);
+    return t;
+  }();
+  return *table;
+}
+
+}  // namespace zerocell::sandbox::supervisor

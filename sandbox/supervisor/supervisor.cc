@@ -1,0 +1,205 @@
+// The supervision loop; see supervisor.h and ARCHITECTURE.md "Syscall policy".
+#include "sandbox/supervisor/supervisor.h"
+
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <poll.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "sandbox/policy/syscall_policy.h"
+#include "sandbox/supervisor/guest_state.h"
+#include "sandbox/supervisor/handlers.h"
+#include "sandbox/supervisor/memory_accounting.h"
+#include "sandbox/sys/syscalls.h"
+
+namespace zerocell::sandbox::supervisor {
+namespace {
+
+constexpr uint32_t kX32Bit = 0x40000000;
+
+struct NotifyBuffers {
+  seccomp_notif* req = nullptr;
+  seccomp_notif_resp* resp = nullptr;
+  NotifyBuffers() { seccomp_notify_alloc(&req, &resp); }
+  ~NotifyBuffers() { seccomp_notify_free(req, resp); }
+};
+
+absl::Duration CpuTime(pid_t pid) {
+  clockid_t clock;
+  timespec ts;
+  if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &ts) != 0) {
+    return absl::ZeroDuration();
+  }
+  return absl::DurationFromTimespec(ts);
+}
+
+class Loop {
+ public:
+  Loop(SuperviseParams& p, GuestState& guest) : p_(p), guest_(guest) {}
+
+  absl::StatusOr<SuperviseResult> Run() {
+    NotifyBuffers buffers;
+    if (buffers.req == nullptr) return absl::ResourceExhaustedError("seccomp_notify_alloc");
+    const absl::Duration cpu_limit = p_.manifest->cpu_limit();
+    absl::Time next_cpu_check = absl::Now() + cpu_limit;
+    bool listener_open = true;
+    for (;;) {
+      if (guest_.stop().has_value()) break;
+      const absl::Time now = absl::Now();
+      if (now >= p_.wall_deadline) {
+        guest_.Stop(Outcome::kTimeout, absl::StrCat("wall-clock timeout of ",
+                                                    absl::FormatDuration(p_.manifest->timeout())));
+        break;
+      }
+      if (now >= next_cpu_check) {
+        // CPU time never runs faster than wall time for one thread, so checking again after the
+        // remaining budget has passed is exact enough and costs nothing in between.
+        const absl::Duration used = CpuTime(p_.process->pid());
+        if (used >= cpu_limit) {
+          guest_.Stop(Outcome::kCpuLimit,
+                      absl::StrCat("CPU limit of ", absl::FormatDuration(cpu_limit), " reached"));
+          break;
+        }
+        next_cpu_check = now + (cpu_limit - used);
+      }
+      const absl::Duration wait = std::min(p_.wall_deadline, next_cpu_check) - now;
+      pollfd fds[3] = {{listener_open ? p_.listener.get() : -1, POLLIN, 0},
+                       {p_.process->pidfd(), POLLIN, 0},
+                       {p_.cancel_fd, POLLIN, 0}};
+      timespec ts = absl::ToTimespec(std::max(wait, absl::ZeroDuration()));
+      int n = ppoll(fds, 3, &ts, nullptr);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return sys::ErrnoStatus(errno, "ppoll");
+      }
+      if (fds[2].revents & POLLIN) {
+        cancelled_ = true;
+        break;
+      }
+      if (fds[0].revents & POLLIN) {
+        if (absl::Status s = HandleOne(buffers); !s.ok()) return s;
+        continue;
+      }
+      if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) listener_open = false;
+      if (fds[1].revents & POLLIN) break;  // the process ended
+    }
+    return Finish();
+  }
+
+ private:
+  absl::Status HandleOne(NotifyBuffers& b) {
+    memset(b.req, 0, sizeof(*b.req));
+    int rc = seccomp_notify_receive(p_.listener.get(), b.req);
+    if (rc != 0) {
+      if (rc == -ENOENT || rc == -EINTR) return absl::OkStatus();  // the caller died meanwhile
+      return sys::ErrnoStatus(-rc, "seccomp_notify_receive");
+    }
+    ++notified_;
+    const seccomp_data& d = b.req->data;
+    Call call;
+    call.nr = d.nr;
+    for (int i = 0; i < 6; ++i) call.args[i] = d.args[i];
+
+    Handler handler = nullptr;
+    const bool native = d.arch == AUDIT_ARCH_X86_64 && !(static_cast<uint32_t>(d.nr) & kX32Bit);
+    if (native && d.nr >= 0 && d.nr < kMaxSyscall) handler = Handlers()[d.nr];
+    if (handler == nullptr) {
+      // Outside the policy: stop the guest here and name the call. No reply: it dies waiting.
+      std::string name = SyscallName(d.arch, d.nr);
+      guest_.Stop(Outcome::kPolicyViolation,
+                  absl::StrFormat("syscall %s (%d) is not allowed", name, d.nr),
+                  Violation{name, d.nr, "not in the syscall policy"});
+      return absl::OkStatus();
+    }
+    const Reply reply = handler(guest_, call);
+    if (guest_.stop().has_value()) return absl::OkStatus();
+    // The handler read guest memory: answer only if that memory still belonged to this request.
+    if (seccomp_notify_id_valid(p_.listener.get(), b.req->id) != 0) return absl::OkStatus();
+    b.resp->id = b.req->id;
+    b.resp->val = reply.value;
+    b.resp->error = reply.error ? -reply.error : 0;
+    b.resp->flags = reply.continue_syscall ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
+    rc = seccomp_notify_respond(p_.listener.get(), b.resp);
+    if (rc != 0 && rc != -ENOENT) return sys::ErrnoStatus(-rc, "seccomp_notify_respond");
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<SuperviseResult> Finish() {
+    const bool stopped = guest_.stop().has_value() || cancelled_;
+    if (stopped) p_.process->Kill();
+    SamplePeakRss(guest_.mem());
+    int status = 0;
+    rusage usage = {};
+    if (absl::Status s = p_.process->Reap(&status, &usage); !s.ok()) return s;
+
+    SuperviseResult out;
+    out.cancelled = cancelled_;
+    Result& r = out.result;
+    r.usage.user_cpu = absl::DurationFromTimeval(usage.ru_utime);
+    r.usage.system_cpu = absl::DurationFromTimeval(usage.ru_stime);
+    r.usage.peak_memory_bytes = guest_.mem().peak_rss_bytes;
+    r.usage.notified_syscalls = notified_;
+    if (guest_.stop().has_value()) {
+      r.outcome = guest_.stop()->outcome;
+      r.detail = guest_.stop()->detail;
+      r.violation = guest_.stop()->violation;
+    } else if (WIFEXITED(status)) {
+      r.outcome = Outcome::kExited;
+      r.exit_code = WEXITSTATUS(status);
+      r.detail = absl::StrCat("exited with code ", r.exit_code);
+    } else if (WIFSIGNALED(status)) {
+      const int sig = WTERMSIG(status);
+      const absl::Duration cpu = r.usage.user_cpu + r.usage.system_cpu;
+      if (sig == SIGXCPU || (sig == SIGKILL && cpu >= p_.manifest->cpu_limit())) {
+        r.outcome = Outcome::kCpuLimit;  // the RLIMIT_CPU backstop fired first
+        r.detail = absl::StrCat("CPU limit of ", absl::FormatDuration(p_.manifest->cpu_limit()),
+                                " reached");
+      } else {
+        r.outcome = Outcome::kSignaled;
+        r.term_signal = sig;
+        r.detail = absl::StrCat("killed by signal ", sig, " (", strsignal(sig), ")");
+      }
+    }
+    r.channels = guest_.TakeChannelResults();
+    return out;
+  }
+
+  SuperviseParams& p_;
+  GuestState& guest_;
+  int64_t notified_ = 0;
+  bool cancelled_ = false;
+};
+
+sys::UniqueFd OpenProc(pid_t pid, const char* file) {
+  return sys::UniqueFd(open(absl::StrCat("/proc/", pid, "/", file).c_str(), O_RDONLY | O_CLOEXEC));
+}
+
+}  // namespace
+
+absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
+  GuestState guest(*params.manifest, params.process->pid(), params.process->pidfd());
+  MemoryAccounting& mem = guest.mem();
+  mem.statm = OpenProc(params.process->pid(), "statm");
+  mem.status = OpenProc(params.process->pid(), "status");
+  mem.brk = params.initial_brk;
+  mem.stack_bytes = params.stack_bytes;
+  SamplePeakRss(mem);  // a guest that dies by a signal still reports its start-up footprint
+  // What the loader itself still maps is not the guest's: measure it once, before the guest runs.
+  const int64_t vm = VmBytes(mem);
+  if (vm > 0 && static_cast<uint64_t>(vm) > params.guest_bytes) {
+    mem.overhead_bytes = static_cast<uint64_t>(vm) - params.guest_bytes;
+  }
+  Loop loop(params, guest);
+  return loop.Run();
+}
+
+}  // namespace zerocell::sandbox::supervisor

@@ -1,0 +1,38 @@
+// The supervisor: one loop per run over the seccomp listener, the process and the deadlines.
+#ifndef ZEROCELL_SANDBOX_SUPERVISOR_SUPERVISOR_H_
+#define ZEROCELL_SANDBOX_SUPERVISOR_SUPERVISOR_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "sandbox/sys/process.h"
+#include "sandbox/manifest/manifest.h"
+#include "sandbox/result.h"
+#include "sandbox/sys/unique_fd.h"
+
+namespace zerocell::sandbox::supervisor {
+
+struct SuperviseParams {
+  const Manifest* manifest = nullptr;
+  sys::Process* process = nullptr;
+  sys::UniqueFd listener;      // seccomp user-notification fd from the loader
+  int cancel_fd = -1;          // eventfd; readable = cancel now
+  absl::Time wall_deadline;    // spawn time + timeout
+  uint64_t initial_brk = 0;    // program break when the guest starts
+  uint64_t guest_bytes = 0;    // image + stack mapped by the loader for the guest
+  uint64_t stack_bytes = 0;
+};
+
+struct SuperviseResult {
+  Result result;  // outcome, exit/signal, violation, channels, usage (wall filled by the caller)
+  bool cancelled = false;
+};
+
+// Services the guest's notified syscalls until it ends, enforcing the wall, CPU, memory and
+// output limits; reaps the process. Never leaves it running, whatever it returns.
+absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params);
+
+}  // namespace zerocell::sandbox::supervisor
+
+#endif  // ZEROCELL_SANDBOX_SUPERVISOR_SUPERVISOR_H_

@@ -1,0 +1,34 @@
+// The raw-syscall seam: thin wrappers over the kernel calls the engine needs, nothing more.
+#ifndef ZEROCELL_SANDBOX_SYS_SYSCALLS_H_
+#define ZEROCELL_SANDBOX_SYS_SYSCALLS_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "sandbox/sys/unique_fd.h"
+
+namespace zerocell::sandbox::sys {
+
+// An errno as a Status, with context: ErrnoStatus(ENOENT, "open /x") -> NOT_FOUND "open /x: ...".
+absl::Status ErrnoStatus(int error, std::string_view context);
+
+// A memfd holding `data`, sealed against any change (write, grow, shrink, further seals).
+absl::StatusOr<UniqueFd> SealedMemfd(const char* name, std::string_view data);
+
+// Runs `fn(arg)` in a child that shares our memory until it execs or exits (CLONE_VM|CLONE_VFORK),
+// like posix_spawn. `fn` must be async-signal-safe and must end in execve or _exit. Returns the
+// child's pid and stores a pidfd for it in *pidfd.
+absl::StatusOr<pid_t> CloneVfork(int (*fn)(void*), void* arg, UniqueFd* pidfd);
+
+int PidfdSendSignal(int pidfd, int sig);
+
+// Cross-process memory access; return bytes moved or -1 with errno (EFAULT on a bad range).
+ssize_t ReadProcessMemory(pid_t pid, uint64_t addr, void* buf, size_t len);
+ssize_t WriteProcessMemory(pid_t pid, uint64_t addr, const void* buf, size_t len);
+
+}  // namespace zerocell::sandbox::sys
+
+#endif  // ZEROCELL_SANDBOX_SYS_SYSCALLS_H_

@@ -1,0 +1,15 @@
+// Guest: the raw clone syscall, fork-style (denied: POLICY_VIOLATION "clone", 56).
+// Prints "start" before the call and "survived ret=<r> errno=<e>" if it returns at all.
+#include <errno.h>
+#include <stdio.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(void) {
+  printf("start\n");
+  fflush(stdout);
+  errno = 0;
+  long r = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+  printf("survived ret=%ld errno=%d\n", r, r < 0 ? errno : 0);
+  return 0;
+}

@@ -1,0 +1,192 @@
+// Integration tests for determinism: identical output across runs, the virtual clock, seeded
+// random bytes, fixed identities and addresses, instant sleeps, and trapped rdtsc.
+#include <signal.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "sandbox/engine.h"
+#include "sandbox/result.h"
+#include "tests/sandbox/engine/test_util.h"
+
+namespace zerocell::sandbox {
+namespace {
+
+using testing::Describe;
+using ::testing::HasSubstr;
+using testing::KeyValues;
+using testing::LoadGuest;
+using testing::RunImage;
+using testing::StdManifest;
+using testing::StdoutOf;
+
+// "S.NNNNNNNNN" (or "S.NNNNNN" for gettimeofday) as a Duration since the epoch.
+absl::Duration ParseTime(const std::string& text) {
+  std::vector<std::string> parts = absl::StrSplit(text, '.');
+  int64_t sec = 0, frac = 0;
+  if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &sec) ||
+      !absl::SimpleAtoi(parts[1], &frac)) {
+    ADD_FAILURE() << "bad time: " << text;
+    return absl::ZeroDuration();
+  }
+  absl::Duration unit = parts[1].size() == 6 ? absl::Microseconds(1) : absl::Nanoseconds(1);
+  return absl::Seconds(sec) + frac * unit;
+}
+
+class EngineDeterminismTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("determinism");
+    ASSERT_TRUE(image.ok()) << image.status();
+    image_ = *image;
+  }
+
+  // stdout of the determinism guest under `b`, or "" after recording a failure.
+  std::string RunOnce(const ManifestBuilder& b) {
+    absl::StatusOr<Result> r = RunImage(*image_, b);
+    if (!r.ok()) {
+      ADD_FAILURE() << r.status();
+      return "";
+    }
+    EXPECT_EQ(r->outcome, Outcome::kExited) << Describe(*r);
+    return StdoutOf(*r);
+  }
+
+  std::shared_ptr<const Image> image_;
+};
+
+TEST_F(EngineDeterminismTest, TwentyRunsAreByteIdentical) {
+  ManifestBuilder b = StdManifest({"determinism"});
+  b.set_random_seed(12345);
+  std::string first = RunOnce(b);
+  ASSERT_FALSE(first.empty());
+  for (int i = 1; i < 20; ++i) {
+    ASSERT_EQ(RunOnce(b), first) << "run " << i << " differs";
+  }
+}
+
+TEST_F(EngineDeterminismTest, IdentityAndUnameAreFixed) {
+  std::map<std::string, std::string> kv = KeyValues(RunOnce(StdManifest({"determinism"})));
+  EXPECT_EQ(kv["getpid"], "2");
+  EXPECT_EQ(kv["getppid"], "1");
+  EXPECT_EQ(kv["gettid"], "2");
+  EXPECT_EQ(kv["getuid"], "1000");
+  EXPECT_EQ(kv["geteuid"], "1000");
+  EXPECT_EQ(kv["getgid"], "1000");
+  EXPECT_EQ(kv["getegid"], "1000");
+  EXPECT_EQ(kv["sysname"], "Linux");
+  EXPECT_EQ(kv["nodename"], "zerocell");
+  EXPECT_EQ(kv["release"], "6.1.0-zerocell");
+  EXPECT_EQ(kv["version"], "#1 SMP");
+  EXPECT_EQ(kv["machine"], "x86_64");
+  EXPECT_EQ(kv["getrandom_ret"], "32");
+  EXPECT_NE(kv["at_random_ptr"], "(nil)");
+}
+
+TEST_F(EngineDeterminismTest, ClockStartsAtTheEpochByDefault) {
+  std::map<std::string, std::string> kv = KeyValues(RunOnce(StdManifest({"determinism"})));
+  // Each time call advances the clock by 1 us; a handful of calls stays far below 1 ms.
+  absl::Duration realtime = ParseTime(kv["realtime"]);
+  EXPECT_GE(realtime, absl::ZeroDuration());
+  EXPECT_LT(realtime, absl::Milliseconds(1)) << kv["realtime"];
+  absl::Duration monotonic = ParseTime(kv["monotonic"]);
+  EXPECT_GE(monotonic, absl::ZeroDuration());
+  EXPECT_LT(monotonic, absl::Milliseconds(1)) << kv["monotonic"];
+  EXPECT_LT(ParseTime(kv["gettimeofday"]), absl::Milliseconds(1)) << kv["gettimeofday"];
+  EXPECT_EQ(kv["time"], "0");
+}
+
+TEST_F(EngineDeterminismTest, ClockStartMovesOnlyTheWallClock) {
+  constexpr int64_t kStart = 1700000000;
+  ManifestBuilder epoch = StdManifest({"determinism"});
+  ManifestBuilder later = StdManifest({"determinism"});
+  later.set_clock_start(absl::FromUnixSeconds(kStart));
+  std::map<std::string, std::string> a = KeyValues(RunOnce(epoch));
+  std::map<std::string, std::string> b = KeyValues(RunOnce(later));
+  absl::Duration realtime = ParseTime(b["realtime"]);
+  EXPECT_GE(realtime, absl::Seconds(kStart));
+  EXPECT_LT(realtime, absl::Seconds(kStart) + absl::Milliseconds(1)) << b["realtime"];
+  EXPECT_GE(ParseTime(b["gettimeofday"]), absl::Seconds(kStart));
+  EXPECT_LT(ParseTime(b["gettimeofday"]), absl::Seconds(kStart) + absl::Milliseconds(1));
+  EXPECT_EQ(b["time"], std::to_string(kStart));
+  // CLOCK_MONOTONIC does not depend on clock_start; nothing else changes either.
+  for (const char* key : {"monotonic", "getrandom", "at_random", "stack", "heap", "mmap", "argv"}) {
+    EXPECT_EQ(a[key], b[key]) << key;
+  }
+}
+
+TEST_F(EngineDeterminismTest, SeedSelectsTheRandomStream) {
+  ManifestBuilder one = StdManifest({"determinism"});
+  one.set_random_seed(1);
+  ManifestBuilder two = StdManifest({"determinism"});
+  two.set_random_seed(2);
+  std::map<std::string, std::string> a = KeyValues(RunOnce(one));
+  std::map<std::string, std::string> a_again = KeyValues(RunOnce(one));
+  std::map<std::string, std::string> b = KeyValues(RunOnce(two));
+  EXPECT_EQ(a["getrandom"].size(), 64u);
+  EXPECT_EQ(a["getrandom"], a_again["getrandom"]);
+  EXPECT_EQ(a["at_random"], a_again["at_random"]);
+  EXPECT_NE(a["getrandom"], b["getrandom"]);
+  EXPECT_NE(a["at_random"], b["at_random"]);
+  EXPECT_NE(a["getrandom"], std::string(64, '0'));
+  EXPECT_EQ(a["realtime"], b["realtime"]);
+}
+
+TEST_F(EngineDeterminismTest, AddressesAreFixed) {
+  std::map<std::string, std::string> a = KeyValues(RunOnce(StdManifest({"determinism"})));
+  std::map<std::string, std::string> b = KeyValues(RunOnce(StdManifest({"determinism"})));
+  for (const char* key :
+       {"stack", "heap", "heap_big", "mmap", "brk", "at_random_ptr", "argv", "main"}) {
+    EXPECT_FALSE(a[key].empty()) << key;
+    EXPECT_EQ(a[key], b[key]) << key;
+  }
+}
+
+TEST(EngineSleepTest, NanosleepAdvancesTheVirtualClockInstantly) {
+  ZC_ASSERT_RUN(r, testing::RunGuest("sleeper", StdManifest({"sleeper"})));
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  std::map<std::string, std::string> kv = KeyValues(StdoutOf(r));
+  EXPECT_EQ(kv["nanosleep"], "0");
+  for (const char* clock : {"realtime", "monotonic"}) {
+    absl::Duration slept = ParseTime(kv[std::string(clock) + "_after"]) -
+                           ParseTime(kv[std::string(clock) + "_before"]);
+    EXPECT_GE(slept, absl::Seconds(10)) << clock;
+    EXPECT_LT(slept, absl::Seconds(10) + absl::Milliseconds(1)) << clock;
+  }
+  EXPECT_LT(r.usage.wall, absl::Seconds(2)) << "the sleep must not happen on the host";
+}
+
+TEST(EngineRdtscTest, RdtscIsTrappedOrReported) {
+  ZC_ASSERT_RUN(r, testing::RunGuest("rdtsc", StdManifest({"rdtsc"})));
+  bool reported = false;
+  for (const std::string& item : r.nondeterminism) {
+    if (item.find("rdtsc") != std::string::npos || item.find("tsc") != std::string::npos) {
+      reported = true;
+    }
+  }
+  if (reported) {
+    EXPECT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  } else {
+    EXPECT_EQ(r.outcome, Outcome::kSignaled) << Describe(r);
+    EXPECT_EQ(r.term_signal, SIGSEGV);
+    EXPECT_EQ(StdoutOf(r), "");
+  }
+}
+
+TEST(EngineNondeterminismTest, ReportIsStableAcrossRuns) {
+  ZC_ASSERT_RUN(a, testing::RunGuest("hello", StdManifest({"hello"})));
+  ZC_ASSERT_RUN(b, testing::RunGuest("hello", StdManifest({"hello"})));
+  EXPECT_EQ(a.nondeterminism, b.nondeterminism);
+  for (const std::string& item : a.nondeterminism) {
+    EXPECT_THAT(item, HasSubstr(":")) << "items name the source: \"cpuid: ...\"";
+  }
+}
+
+}  // namespace
+}  // namespace zerocell::sandbox
