@@ -23,13 +23,19 @@ uint64_t PageUp(uint64_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
 // Writes the initial stack top-down into `image` (which ends at kStackTop) and returns rsp.
 class StackWriter {
  public:
-  explicit StackWriter(uint64_t capacity) : buffer_(capacity, '\0') {}
+  // `capacity` bounds the image; `expected` is what the caller will push (sized up front so
+  // building a small stack never touches a large buffer).
+  StackWriter(uint64_t capacity, uint64_t expected)
+      : capacity_(capacity), buffer_(std::min(capacity, expected), '\0') {}
 
   // Copies bytes just below the current cursor; returns their guest address, or 0 when full.
   uint64_t Push(const void* data, size_t len) {
-    if (len > buffer_.size() - used_) {
+    if (len > capacity_ - used_) {
       overflow_ = true;
       return 0;
+    }
+    if (len > buffer_.size() - used_) {  // an estimate that was short: grow at the front
+      buffer_.insert(0, std::max<size_t>(len, buffer_.size()), '\0');
     }
     used_ += len;
     memcpy(buffer_.data() + buffer_.size() - used_, data, len);
@@ -48,6 +54,7 @@ class StackWriter {
   }
 
  private:
+  uint64_t capacity_;
   std::string buffer_;  // the top `used_` bytes are the image
   uint64_t used_ = 0;
   bool overflow_ = false;
@@ -88,7 +95,10 @@ absl::StatusOr<BuiltSpec> BuildLaunchSpec(const elf::ElfLayout& layout, const Ma
   }
 
   // Strings first (top of the stack), then the pointer block that rsp points at.
-  StackWriter w(built.stack_bytes / 2);
+  uint64_t expected = 256 + 8 * (manifest.argv().size() + manifest.env().size() + 64);
+  for (const std::string& s : manifest.argv()) expected += s.size() + 1;
+  for (const std::string& s : manifest.env()) expected += s.size() + 1;
+  StackWriter w(built.stack_bytes / 2, expected);
   w.Push("\0\0\0\0\0\0\0\0", 8);
   const uint64_t execfn = w.PushString("/program");
   const uint64_t platform = w.PushString("x86_64");

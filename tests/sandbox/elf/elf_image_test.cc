@@ -339,18 +339,18 @@ TEST(ParseElfTest, ExecSegmentsStayAboveTheNullGuard) {
 
 TEST(ParseElfTest, ExecSegmentsEndBelowTheGuestAddressLimit) {
   ElfBuilder b;
-  b.phdrs[0].p_vaddr = 0x7f0000000000 - 0x2000;
+  b.phdrs[0].p_vaddr = 0x6f0000000000 - 0x2000;
   b.phdrs[0].p_memsz = 0x3000;
   b.eh.e_entry = b.phdrs[0].p_vaddr;
   EXPECT_EQ(Rejection(b.Build()),
             "segment 0 (PT_LOAD at 0x7effffffe000): p_vaddr 0x7effffffe000 + p_memsz 0x3000 "
-            "ends beyond 0x7f0000000000, the top of the guest address range");
+            "ends beyond 0x6f0000000000, the top of the guest address range");
   b.phdrs[0].p_memsz = 0x2000;  // ends exactly at the limit
   Accepted(b.Build());
   // vaddr + memsz wraps around 2^64.
   b.phdrs[0].p_vaddr = 0xfffffffffffff000;
   b.eh.e_entry = b.phdrs[0].p_vaddr;
-  EXPECT_THAT(Rejection(b.Build()), HasSubstr("ends beyond 0x7f0000000000"));
+  EXPECT_THAT(Rejection(b.Build()), HasSubstr("ends beyond 0x6f0000000000"));
 }
 
 TEST(ParseElfTest, StaticPieSpanIsBounded) {
@@ -577,7 +577,7 @@ void ExpectAcceptedOrInvalid(std::string_view bytes) {
     ASSERT_FALSE(s.write && s.exec);
     ASSERT_LE(s.filesz, s.memsz);
     ASSERT_LE(s.offset + s.filesz, bytes.size());
-    ASSERT_LE(s.vaddr + s.memsz, uint64_t{0x7f0000000000});
+    ASSERT_LE(s.vaddr + s.memsz, uint64_t{0x6f0000000000});
     if (i > 0) {
       ASSERT_LE(layout->segments[i - 1].vaddr + layout->segments[i - 1].memsz, s.vaddr);
     }
@@ -617,7 +617,7 @@ TEST(ParseElfRobustnessTest, RandomProgramHeaderFields) {
                                   0x10000,
                                   kBase,
                                   kFileSize,
-                                  0x7f0000000000,
+                                  0x6f0000000000,
                                   uint64_t{1} << 40,
                                   ~uint64_t{0},
                                   ~uint64_t{0} - 0xfff,
