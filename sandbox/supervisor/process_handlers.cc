@@ -249,22 +249,22 @@ Reply Getrlimit(GuestState& g, const Call& c) {
 
 // --- memory ---------------------------------------------------------------------------------------
 
-Reply ExecViolation(GuestState& g, const char* call) {
+Reply ExecViolation(GuestState& g, const char* call, int64_t nr) {
   g.Stop(Outcome::kPolicyViolation, std::string(call) + " with PROT_EXEC: no new executable memory",
-         Violation{call, -1, "PROT_EXEC requested"});
+         Violation{call, nr, "PROT_EXEC requested"});
   return Reply::Error(EPERM);
 }
 
 // mmap/brk/mremap only take registers, so after the accounting check the kernel may run them
 // (CONTINUE): nothing the guest can change sits between our check and the kernel's use.
 Reply Mmap(GuestState& g, const Call& c) {
-  if (c.args[2] & PROT_EXEC) return ExecViolation(g, "mmap");
+  if (c.args[2] & PROT_EXEC) return ExecViolation(g, "mmap", c.nr);
   if (!(c.args[3] & MAP_ANONYMOUS)) return Reply::Error(ENODEV);  // channels are not mappable
   if (!AdmitGrowth(g, c.args[1], "mmap")) return Reply::Error(ENOMEM);
   return Reply::Continue();
 }
 
-Reply Mprotect(GuestState& g, const Call&) { return ExecViolation(g, "mprotect"); }
+Reply Mprotect(GuestState& g, const Call& c) { return ExecViolation(g, "mprotect", c.nr); }
 
 Reply Brk(GuestState& g, const Call& c) {
   MemoryAccounting& mem = g.mem();

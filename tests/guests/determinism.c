@@ -42,8 +42,8 @@ int main(int argc, char **argv) {
   printf("getegid=%ld\n", syscall(SYS_getegid));
   struct utsname u;
   if (uname(&u) == 0) {
-    printf("sysname=%s\nnodename=%s\nrelease=%s\nversion=%s\nmachine=%s\n", u.sysname,
-           u.nodename, u.release, u.version, u.machine);
+    printf("sysname=%s\nnodename=%s\nrelease=%s\nversion=%s\nmachine=%s\n", u.sysname, u.nodename,
+           u.release, u.version, u.machine);
   } else {
     printf("uname=failed\n");
   }

@@ -1,8 +1,8 @@
 // Guest: the raw clone syscall, fork-style (denied: POLICY_VIOLATION "clone", 56).
 // Prints "start" before the call and "survived ret=<r> errno=<e>" if it returns at all.
 #include <errno.h>
-#include <stdio.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 int main(void) {

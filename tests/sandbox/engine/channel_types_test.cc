@@ -1,5 +1,6 @@
 // Integration tests for the four ZeroVM channel types: which calls honour offsets, lseek, append
 // versus positioned writes, zero-filled gaps, and the per-channel counters.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -149,7 +150,7 @@ TEST(EngineChannelTypesTest, VectoredCallsMoveAllBuffersInOrder) {
 
 TEST(EngineChannelTypesTest, LargeSequentialCopyIsExact) {
   std::string data;
-  for (int i = 0; i < 300000; ++i) data.push_back(static_cast<char>((i * 7919) % 251));
+  for (int64_t i = 0; i < 300000; ++i) data.push_back(static_cast<char>((i * 7919) % 251));
   ManifestBuilder b = StdManifest({"cat", "65536"}, data);
   ZC_ASSERT_RUN(r, RunGuest("cat", b));
   ASSERT_EQ(r.outcome, Outcome::kExited) << testing::Describe(r);

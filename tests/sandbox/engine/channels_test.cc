@@ -181,6 +181,24 @@ TEST(EngineChannelsTest, DirectionIsEnforced) {
   }
 }
 
+TEST(EngineChannelsTest, StandardFdsCanBeClosedAndReopened) {
+  // random_io flushes its report to fd 1 at exit, so fd 1 must be open again by then.
+  ManifestBuilder b = StdManifest(Ops({"close,1", "write,1,lost", "open,/dev/stdout,w",
+                                       "write,1,back", "close,0", "read,0,1", "dup,2", "close,0"}));
+  ZC_ASSERT_RUN(r, RunGuest("random_io", b));
+  ASSERT_EQ(r.outcome, Outcome::kExited) << testing::Describe(r);
+  EXPECT_EQ(StdoutOf(r),
+            "back"
+            "close,1 = 0\n"
+            "write,1,lost = -1 errno=9\n"
+            "open,/dev/stdout,w = 1\n"  // the lowest free fd
+            "write,1,back = 4\n"
+            "close,0 = 0\n"
+            "read,0,1 = -1 errno=9\n"
+            "dup,2 = 0\n"
+            "close,0 = 0\n");
+}
+
 TEST(EngineChannelsTest, UnknownPathsAreNotFound) {
   ManifestBuilder b = StdManifest(
       Ops({"open,/dev/nope,r", "openat,/etc/passwd,r", "open,dev/in,r", "open,/dev/in/,r",

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <ostream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -98,6 +99,9 @@ struct LeakCase {
   std::vector<std::string> argv;
   Outcome outcome;
 };
+
+// Names the case in gtest output instead of dumping its bytes.
+void PrintTo(const LeakCase& c, std::ostream* os) { *os << c.name; }
 
 class EngineLeakTest : public ::testing::TestWithParam<LeakCase> {};
 

@@ -2,6 +2,7 @@
 // foreign ABIs, executable memory, and the calls answered with an errno instead of a kill.
 #include <signal.h>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct DeniedCase {
   int64_t number;       // Violation::number, as the guest issued it
 };
 
+// Names the case in gtest output instead of dumping its bytes.
+void PrintTo(const DeniedCase& c, std::ostream* os) { *os << c.guest; }
+
 class EnginePolicyViolationTest : public ::testing::TestWithParam<DeniedCase> {};
 
 TEST_P(EnginePolicyViolationTest, DeniedSyscallKillsAndIsNamed) {
@@ -54,17 +58,28 @@ INSTANTIATE_TEST_SUITE_P(
                       DeniedCase{"pol_x32_asm", "x32:getpid", 0x40000000 | 39}),
     [](const auto& info) { return std::string(info.param.guest); });
 
-class EngineExecMemoryTest : public ::testing::TestWithParam<const char*> {};
+struct ExecCase {
+  const char* call;
+  int64_t number;
+};
+
+// Names the case in gtest output instead of dumping its bytes.
+void PrintTo(const ExecCase& c, std::ostream* os) { *os << c.call; }
+
+class EngineExecMemoryTest : public ::testing::TestWithParam<ExecCase> {};
 
 TEST_P(EngineExecMemoryTest, ExecutableMappingsAreViolations) {
-  ZC_ASSERT_RUN(r, RunGuest("mmap_exec", StdManifest({"mmap_exec", GetParam()})));
+  ZC_ASSERT_RUN(r, RunGuest("mmap_exec", StdManifest({"mmap_exec", GetParam().call})));
   ASSERT_EQ(r.outcome, Outcome::kPolicyViolation) << Describe(r);
-  EXPECT_EQ(r.violation.syscall, GetParam());
+  EXPECT_EQ(r.violation.syscall, GetParam().call);
+  EXPECT_EQ(r.violation.number, GetParam().number);
   EXPECT_THAT(r.violation.detail + " " + r.detail, HasSubstr("PROT_EXEC"));
   EXPECT_EQ(StdoutOf(r), "start\n");
 }
 
-INSTANTIATE_TEST_SUITE_P(Calls, EngineExecMemoryTest, ::testing::Values("mmap", "mprotect"));
+INSTANTIATE_TEST_SUITE_P(Calls, EngineExecMemoryTest,
+                         ::testing::Values(ExecCase{"mmap", 9}, ExecCase{"mprotect", 10}),
+                         [](const auto& info) { return std::string(info.param.call); });
 
 TEST(EnginePolicyTest, HostPathsAreNotFoundWithoutAKill) {
   ZC_ASSERT_RUN(r, RunGuest("pol_open_host", StdManifest({"pol_open_host"})));
@@ -101,6 +116,22 @@ TEST(EnginePolicyTest, KillOfAForeignPidIsRefused) {
     ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
     EXPECT_THAT(StdoutOf(r), HasSubstr("survived ret=-1 errno=1"));
   }
+}
+
+TEST(EnginePolicyTest, SignalsNeverReachHostProcesses) {
+  ZC_ASSERT_RUN(r, RunGuest("pol_kill", StdManifest({"pol_kill", "probe"})));
+  if (r.outcome == Outcome::kPolicyViolation) {
+    EXPECT_EQ(r.violation.syscall, "kill");
+    return;
+  }
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  std::vector<std::string> lines = Lines(StdoutOf(r));
+  ASSERT_EQ(lines.size(), 6u) << StdoutOf(r);
+  // pid 1 (also the virtual parent) and -1 (every process) are outside the sandbox.
+  EXPECT_EQ(lines[1], "kill(1,0)=-1 errno=1");
+  EXPECT_EQ(lines[2], "kill(-1,0)=-1 errno=1");
+  EXPECT_EQ(lines[3], "kill(1,0)=-1 errno=1");
+  EXPECT_EQ(lines[4], "kill(2,0)=0 errno=0");  // itself
 }
 
 TEST(EnginePolicyTest, KillOfItselfDeliversTheSignal) {

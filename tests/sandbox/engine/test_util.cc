@@ -21,14 +21,27 @@
 namespace zerocell::sandbox::testing {
 namespace {
 
+// Debian's abseil has its own string_view type, distinct from std::string_view.
+absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
 std::string EnvOr(const char* name, const char* fallback) {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? value : fallback;
 }
 
+// Without the CTest environment: the build tree, seen from this binary in <build>/tests.
+std::string BuildDirFallback(const char* subdir) {
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return subdir;
+  std::string dir(self, static_cast<size_t>(n));
+  dir.resize(dir.rfind('/'));
+  return absl::StrCat(dir, "/../", subdir);
+}
+
 std::string Excerpt(std::string_view text) {
   constexpr size_t kMax = 300;
-  std::string out = absl::CHexEscape(text.substr(0, kMax));
+  std::string out = absl::CHexEscape(ToAbsl(text.substr(0, kMax)));
   if (text.size() > kMax) absl::StrAppend(&out, "...(", text.size(), " bytes)");
   return out;
 }
@@ -36,11 +49,13 @@ std::string Excerpt(std::string_view text) {
 }  // namespace
 
 std::string LoaderPath() {
-  return absl::StrCat(EnvOr("ZEROCELL_BIN_DIR", "build/bin"), "/zerocell-loader");
+  return absl::StrCat(EnvOr("ZEROCELL_BIN_DIR", BuildDirFallback("bin").c_str()),
+                      "/zerocell-loader");
 }
 
 std::string GuestPath(std::string_view name) {
-  return absl::StrCat(EnvOr("ZEROCELL_GUEST_DIR", "build/guests"), "/", name);
+  return absl::StrCat(EnvOr("ZEROCELL_GUEST_DIR", BuildDirFallback("guests").c_str()), "/",
+                      ToAbsl(name));
 }
 
 absl::StatusOr<const Engine*> SharedEngine() {
@@ -119,7 +134,7 @@ std::string StderrOf(const Result& result) {
 
 std::string Describe(const Result& result) {
   std::string out =
-      absl::StrCat("outcome=", OutcomeName(result.outcome), " exit_code=", result.exit_code,
+      absl::StrCat("outcome=", ToAbsl(OutcomeName(result.outcome)), " exit_code=", result.exit_code,
                    " term_signal=", result.term_signal);
   if (!result.violation.syscall.empty() || result.violation.number != -1) {
     absl::StrAppend(&out, " violation=", result.violation.syscall, "(", result.violation.number,
@@ -135,13 +150,13 @@ std::string Sha256Hex(std::string_view bytes) {
   unsigned int len = 0;
   EVP_Digest(bytes.data(), bytes.size(), digest, &len, EVP_sha256(), nullptr);
   return absl::BytesToHexString(
-      std::string_view(reinterpret_cast<const char*>(digest), static_cast<size_t>(len)));
+      absl::string_view(reinterpret_cast<const char*>(digest), static_cast<size_t>(len)));
 }
 
 std::vector<std::string> Lines(std::string_view text) {
   if (!text.empty() && text.back() == '\n') text.remove_suffix(1);
   if (text.empty()) return {};
-  return absl::StrSplit(text, '\n');
+  return absl::StrSplit(ToAbsl(text), '\n');
 }
 
 std::map<std::string, std::string> KeyValues(std::string_view text) {

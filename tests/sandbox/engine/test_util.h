@@ -31,7 +31,8 @@ inline constexpr absl::Duration kTestTimeout = absl::Seconds(2);
 inline constexpr std::string_view kSha256OfEmpty =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-// $ZEROCELL_BIN_DIR/zerocell-loader and $ZEROCELL_GUEST_DIR/<name>.
+// $ZEROCELL_BIN_DIR/zerocell-loader and $ZEROCELL_GUEST_DIR/<name> (as CTest sets them);
+// without them, bin/ and guests/ in the parent of the test binary's directory.
 std::string LoaderPath();
 std::string GuestPath(std::string_view name);
 
