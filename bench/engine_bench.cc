@@ -33,7 +33,7 @@
 ABSL_FLAG(int, runs, 300, "measured runs of each kind");
 ABSL_FLAG(int, warmup, 20, "unmeasured runs of each kind first");
 ABSL_FLAG(std::string, guest, "",
-          "hello-world guest (default: $ZEROCELL_GUEST_DIR/hello, else build/guests/hello "
+          "hello-world guest (default: $ZEROCELL_GUEST_DIR/hello, else build/examples/hello "
           "beside this binary's bin/)");
 ABSL_FLAG(std::string, loader, "", "zerocell-loader (default: beside this binary)");
 
@@ -52,11 +52,11 @@ std::string DefaultGuest() {
   }
   char self[4096];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) return "build/guests/hello";
+  if (n <= 0) return "build/examples/hello";
   std::string path(self, static_cast<size_t>(n));
   path = path.substr(0, path.rfind('/'));  // build/bin
   path = path.substr(0, path.rfind('/'));  // build
-  return absl::StrCat(path, "/guests/hello");
+  return absl::StrCat(path, "/examples/hello");
 }
 
 // One bare spawn of `path` (argv {"hello"}, empty environment, stdin and stdout on /dev/null).
@@ -87,7 +87,7 @@ absl::StatusOr<int64_t> EngineRun(const sandbox::Engine& engine, const sandbox::
   const int64_t elapsed = NowNs() - start;
   if (result.outcome != sandbox::Outcome::kExited || result.exit_code != 0) {
     return absl::InternalError(absl::StrCat("engine run ended with ",
-                                            sandbox::OutcomeName(result.outcome), " ",
+                                            std::string(sandbox::OutcomeName(result.outcome)), " ",
                                             result.exit_code, ": ", result.detail));
   }
   return elapsed;
@@ -105,14 +105,19 @@ Stats Summarize(std::vector<int64_t> ns) {
   };
   double sum = 0;
   for (int64_t v : ns) sum += static_cast<double>(v);
-  return Stats{pct(50), pct(90), pct(99), sum / static_cast<double>(ns.size()) / 1e3,
-               static_cast<double>(ns.front()) / 1e3, static_cast<double>(ns.back()) / 1e3};
+  return Stats{pct(50),
+               pct(90),
+               pct(99),
+               sum / static_cast<double>(ns.size()) / 1e3,
+               static_cast<double>(ns.front()) / 1e3,
+               static_cast<double>(ns.back()) / 1e3};
 }
 
 absl::Status Main() {
   const int runs = absl::GetFlag(FLAGS_runs);
   const int warmup = absl::GetFlag(FLAGS_warmup);
-  if (runs < 1 || warmup < 0) return absl::InvalidArgumentError("--runs must be >= 1, --warmup >= 0");
+  if (runs < 1 || warmup < 0)
+    return absl::InvalidArgumentError("--runs must be >= 1, --warmup >= 0");
   std::string guest = absl::GetFlag(FLAGS_guest);
   if (guest.empty()) guest = DefaultGuest();
 

@@ -13,19 +13,24 @@ namespace v1 = ::zerocell::v1;
 
 std::string ClassicExitState(const v1::ExecuteResponse& response) {
   switch (response.outcome()) {
-    case v1::OUTCOME_EXITED: return "ok";
-    case v1::OUTCOME_TIMEOUT: return "session timeout";
-    case v1::OUTCOME_OUTPUT_LIMIT: return "disk quota exceeded";
+    case v1::OUTCOME_EXITED:
+      return "ok";
+    case v1::OUTCOME_TIMEOUT:
+      return "session timeout";
+    case v1::OUTCOME_OUTPUT_LIMIT:
+      return "disk quota exceeded";
     case v1::OUTCOME_SIGNALED:
       return absl::StrFormat("Signal %d from untrusted code", response.signal());
-    case v1::OUTCOME_CPU_LIMIT: return "cpu time limit exceeded";
+    case v1::OUTCOME_CPU_LIMIT:
+      return "cpu time limit exceeded";
     case v1::OUTCOME_MEMORY_LIMIT:
       return response.detail().empty() ? "memory limit exceeded"
                                        : absl::StrCat("memory limit exceeded: ", response.detail());
     case v1::OUTCOME_POLICY_VIOLATION:
       return absl::StrFormat("policy violation: %s (%d)", response.violation().syscall(),
                              response.violation().number());
-    default: return "unknown error";
+    default:
+      return "unknown error";
   }
 }
 

@@ -3,8 +3,8 @@
 #define ZEROCELL_CLIENT_CLASSIC_REPORT_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "zerocell/v1/sandbox.pb.h"
 
 namespace zerocell::client {

@@ -10,10 +10,10 @@
 
 #include <map>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 
 namespace zerocell::client {
@@ -23,7 +23,7 @@ namespace zerocell::client {
 struct FlagSpec {
   absl::string_view name;        // without the leading "--"
   absl::string_view value_name;  // empty: a switch without a value; else shown in help ("BYTES")
-  bool repeatable = false;      // may be given more than once; values kept in order
+  bool repeatable = false;       // may be given more than once; values kept in order
   absl::string_view help;        // one line
 };
 

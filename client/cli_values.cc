@@ -75,11 +75,20 @@ absl::StatusOr<int64_t> ParseByteSize(absl::string_view flag, absl::string_view 
       return ValueError(flag, text, "unknown size suffix (use K, M, G or T)");
     }
     switch (unit) {
-      case 'K': shift = 10; break;
-      case 'M': shift = 20; break;
-      case 'G': shift = 30; break;
-      case 'T': shift = 40; break;
-      default: return ValueError(flag, text, "unknown size suffix (use K, M, G or T)");
+      case 'K':
+        shift = 10;
+        break;
+      case 'M':
+        shift = 20;
+        break;
+      case 'G':
+        shift = 30;
+        break;
+      case 'T':
+        shift = 40;
+        break;
+      default:
+        return ValueError(flag, text, "unknown size suffix (use K, M, G or T)");
     }
   }
   int64_t value = 0;
@@ -89,7 +98,8 @@ absl::StatusOr<int64_t> ParseByteSize(absl::string_view flag, absl::string_view 
   return value << shift;
 }
 
-absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view flag, absl::string_view text) {
+absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view flag,
+                                                     absl::string_view text) {
   absl::Duration d;
   if (std::optional<int64_t> nanos = ParseDecimalNanos(text)) {
     d = absl::Nanoseconds(*nanos);
@@ -105,7 +115,8 @@ absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view flag, abs
 
 absl::StatusOr<absl::Time> ParseUnixSeconds(absl::string_view flag, absl::string_view text) {
   std::optional<int64_t> nanos = ParseDecimalNanos(text);
-  if (!nanos) return ValueError(flag, text, "expected Unix seconds like 1700000000 or 1700000000.5");
+  if (!nanos)
+    return ValueError(flag, text, "expected Unix seconds like 1700000000 or 1700000000.5");
   return absl::FromUnixNanos(*nanos);
 }
 
@@ -201,12 +212,12 @@ absl::StatusOr<ChannelFlag> ParseChannelFlag(absl::string_view text) {
   out.spec.get_size = get_size.value_or(in ? kUnlimitedQuota : 0);
   out.spec.puts = puts.value_or(wr || put_size ? kUnlimitedQuota : 0);
   out.spec.put_size = put_size.value_or(wr || puts ? kUnlimitedQuota : 0);
+  if (in && !out.spec.readable()) {
+    return ValueError(flag, text, "has an input FILE but gets/get_size make it unreadable");
+  }
   if (!out.spec.readable() && !out.spec.writable()) {
     return ValueError(flag, text,
                       "neither readable nor writable: give an input FILE, out=FILE or quotas");
-  }
-  if (in && !out.spec.readable()) {
-    return ValueError(flag, text, "has an input FILE but gets/get_size make it unreadable");
   }
   return out;
 }

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "sandbox/manifest/manifest.h"
 
@@ -25,7 +25,8 @@ absl::StatusOr<int64_t> ParseByteSize(absl::string_view flag, absl::string_view 
 
 // "2" or "1.5" (seconds, up to 9 decimals) or an absl duration with a unit: "500ms", "1.5s",
 // "2m", "1h". Must be > 0.
-absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view flag, absl::string_view text);
+absl::StatusOr<absl::Duration> ParsePositiveDuration(absl::string_view flag,
+                                                     absl::string_view text);
 
 // Unix time in seconds, "1700000000" or "1700000000.25"; must be >= 0.
 absl::StatusOr<absl::Time> ParseUnixSeconds(absl::string_view flag, absl::string_view text);
@@ -52,7 +53,8 @@ absl::StatusOr<std::string> ReadInputFile(absl::string_view what, const std::str
 
 // Replaces the file at `path` with `data` ("-" writes to the CLI's stdout, /dev/stdout and
 // /dev/stderr to fds 1 and 2 without truncating anything). Errors name `what` and the path.
-absl::Status WriteOutputFile(absl::string_view what, const std::string& path, absl::string_view data);
+absl::Status WriteOutputFile(absl::string_view what, const std::string& path,
+                             absl::string_view data);
 
 // Writes all of `data` to `fd`, retrying partial writes and EINTR.
 absl::Status WriteAllToFd(int fd, absl::string_view data);

@@ -13,24 +13,36 @@ namespace v1 = ::zerocell::v1;
 
 int ExitCodeForResponse(const v1::ExecuteResponse& response) {
   switch (response.outcome()) {
-    case v1::OUTCOME_EXITED: return response.exit_code() & 0xff;
-    case v1::OUTCOME_SIGNALED: return 128 + (response.signal() & 0x7f);
-    case v1::OUTCOME_TIMEOUT: return kExitTimeout;
-    case v1::OUTCOME_CPU_LIMIT: return kExitCpuLimit;
-    case v1::OUTCOME_MEMORY_LIMIT: return kExitMemoryLimit;
-    case v1::OUTCOME_OUTPUT_LIMIT: return kExitOutputLimit;
-    case v1::OUTCOME_POLICY_VIOLATION: return kExitPolicyViolation;
-    default: return kExitInternal;  // a response without an outcome is a server bug
+    case v1::OUTCOME_EXITED:
+      return response.exit_code() & 0xff;
+    case v1::OUTCOME_SIGNALED:
+      return 128 + (response.signal() & 0x7f);
+    case v1::OUTCOME_TIMEOUT:
+      return kExitTimeout;
+    case v1::OUTCOME_CPU_LIMIT:
+      return kExitCpuLimit;
+    case v1::OUTCOME_MEMORY_LIMIT:
+      return kExitMemoryLimit;
+    case v1::OUTCOME_OUTPUT_LIMIT:
+      return kExitOutputLimit;
+    case v1::OUTCOME_POLICY_VIOLATION:
+      return kExitPolicyViolation;
+    default:
+      return kExitInternal;  // a response without an outcome is a server bug
   }
 }
 
 int ExitCodeForStatus(const absl::Status& status) {
   switch (status.code()) {
-    case absl::StatusCode::kOk: return 0;
+    case absl::StatusCode::kOk:
+      return 0;
     case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange: return kExitUsage;
-    case absl::StatusCode::kCancelled: return 128 + 2;  // SIGINT
-    default: return kExitInternal;
+    case absl::StatusCode::kOutOfRange:
+      return kExitUsage;
+    case absl::StatusCode::kCancelled:
+      return 128 + 2;  // SIGINT
+    default:
+      return kExitInternal;
   }
 }
 
@@ -45,13 +57,15 @@ std::string OutcomeSummary(const v1::ExecuteResponse& response) {
       break;
     }
     case v1::OUTCOME_POLICY_VIOLATION:
-      what = absl::StrFormat("%s (%d)", response.violation().syscall(),
-                             response.violation().number());
+      what =
+          absl::StrFormat("%s (%d)", response.violation().syscall(), response.violation().number());
       if (!response.violation().detail().empty()) {
         absl::StrAppend(&what, ": ", response.violation().detail());
       }
       break;
-    default: what = response.detail(); break;
+    default:
+      what = response.detail();
+      break;
   }
   if (what.empty()) what = "no detail";
   return absl::StrCat("zerocell: ", OutcomeProtoName(response.outcome()), ": ", what);

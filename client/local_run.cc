@@ -81,10 +81,10 @@ LoadedProgram LoadProgram(const std::string& path) {
     return out;
   }
   const absl::Status& s = image.status();
-  out.exit_code = (s.code() == absl::StatusCode::kNotFound ||
-                   s.code() == absl::StatusCode::kPermissionDenied)
-                      ? kExitProgramNotFound
-                      : kExitProgramRefused;
+  out.exit_code =
+      (s.code() == absl::StatusCode::kNotFound || s.code() == absl::StatusCode::kPermissionDenied)
+          ? kExitProgramNotFound
+          : kExitProgramRefused;
   // Image errors already name the path; add it only when they do not.
   out.error = absl::StrContains(s.message(), path) ? std::string(s.message())
                                                    : absl::StrCat(path, ": ", s.message());

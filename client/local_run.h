@@ -23,7 +23,7 @@ int Fail(int exit_code, absl::string_view message);
 // static x86-64 ELF), and the message names the path.
 struct LoadedProgram {
   std::shared_ptr<const sandbox::Image> image;
-  int exit_code = 0;      // non-zero when image is null
+  int exit_code = 0;  // non-zero when image is null
   std::string error;
 };
 LoadedProgram LoadProgram(const std::string& path);

@@ -18,8 +18,9 @@ namespace {
 
 constexpr FlagSpec kManifestFlags[] = {
     {"report", "", false, "print the labelled ZeroVM-style report on stdout after the run"},
-    {"json", "", false, "print the ExecuteResponse as JSON instead of the report and the "
-                        "channels bound to /dev/stdout or /dev/stderr"},
+    {"json", "", false,
+     "print the ExecuteResponse as JSON instead of the report and the "
+     "channels bound to /dev/stdout or /dev/stderr"},
     {"output-limit", "BYTES", false, "total bytes the guest may write (default 64M)"},
     {"loader", "PATH", false, "zerocell-loader to use (default: the one beside this binary)"},
     {"help", "", false, "show this help"},
@@ -80,8 +81,9 @@ int ManifestCommand(absl::Span<const std::string> args) {
     return 0;
   }
   if (parsed->positional().size() != 1) {
-    return Fail(kExitUsage, "manifest: expected exactly one manifest FILE "
-                            "(see zerocell manifest --help)");
+    return Fail(kExitUsage,
+                "manifest: expected exactly one manifest FILE "
+                "(see zerocell manifest --help)");
   }
   const bool json = parsed->GetBool("json");
   const bool report = parsed->GetBool("report");
@@ -104,8 +106,8 @@ int ManifestCommand(absl::Span<const std::string> args) {
   }
   LoadedProgram program = LoadProgram(plan->program);
   if (program.image == nullptr) {
-    return Fail(program.exit_code, absl::StrCat(parsed->positional()[0], ": Program ",
-                                                program.error));
+    return Fail(program.exit_code,
+                absl::StrCat(parsed->positional()[0], ": Program ", program.error));
   }
 
   int interrupt_signal = 0;
@@ -119,8 +121,8 @@ int ManifestCommand(absl::Span<const std::string> args) {
   // them as the session goes, so partial outputs are what a user of a failed session expects.
   bool delivered = WriteChannelOutputs(*response, plan->outputs, json);
   if (json) delivered = PrintJson(*response) && delivered;
-  if (report) delivered = WriteAllToFd(STDOUT_FILENO, FormatClassicReport(*response)).ok() &&
-                          delivered;
+  if (report)
+    delivered = WriteAllToFd(STDOUT_FILENO, FormatClassicReport(*response)).ok() && delivered;
   if (std::string summary = OutcomeSummary(*response); !summary.empty()) {
     (void)WriteAllToFd(STDERR_FILENO, summary + "\n");
   }

@@ -31,7 +31,8 @@ absl::StatusOr<sandbox::Manifest> ManifestFromProto(const v1::Manifest& proto) {
   // Zero means "default" for every limit, so only non-zero values reach the builder, which
   // applies the hard bounds (24 h, 1 MiB..64 GiB, ...) and names the field when one is crossed.
   for (const auto& [name, value] :
-       {std::pair{"timeout_ms", proto.timeout_ms()}, std::pair{"cpu_limit_ms", proto.cpu_limit_ms()},
+       {std::pair{"timeout_ms", proto.timeout_ms()},
+        std::pair{"cpu_limit_ms", proto.cpu_limit_ms()},
         std::pair{"memory_bytes", proto.memory_bytes()},
         std::pair{"output_limit_bytes", proto.output_limit_bytes()},
         std::pair{"clock_start_unix_ns", proto.clock_start_unix_ns()}}) {
@@ -59,7 +60,8 @@ absl::StatusOr<sandbox::Manifest> ManifestFromProto(const v1::Manifest& proto) {
     const std::string field = absl::StrCat("channels[", i, "]");
     const int type = static_cast<int>(c.type());
     if (type < 0 || type > 3) {
-      return FieldError(absl::StrCat(field, ".type"), absl::StrFormat("must be 0..3 (got %d)", type));
+      return FieldError(absl::StrCat(field, ".type"),
+                        absl::StrFormat("must be 0..3 (got %d)", type));
     }
     sandbox::ChannelSpec spec;
     spec.alias = c.alias();

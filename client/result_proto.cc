@@ -11,28 +11,44 @@ namespace v1 = ::zerocell::v1;
 
 v1::Outcome OutcomeToProto(sandbox::Outcome outcome) {
   switch (outcome) {
-    case sandbox::Outcome::kExited: return v1::OUTCOME_EXITED;
-    case sandbox::Outcome::kSignaled: return v1::OUTCOME_SIGNALED;
-    case sandbox::Outcome::kTimeout: return v1::OUTCOME_TIMEOUT;
-    case sandbox::Outcome::kCpuLimit: return v1::OUTCOME_CPU_LIMIT;
-    case sandbox::Outcome::kMemoryLimit: return v1::OUTCOME_MEMORY_LIMIT;
-    case sandbox::Outcome::kOutputLimit: return v1::OUTCOME_OUTPUT_LIMIT;
-    case sandbox::Outcome::kPolicyViolation: return v1::OUTCOME_POLICY_VIOLATION;
+    case sandbox::Outcome::kExited:
+      return v1::OUTCOME_EXITED;
+    case sandbox::Outcome::kSignaled:
+      return v1::OUTCOME_SIGNALED;
+    case sandbox::Outcome::kTimeout:
+      return v1::OUTCOME_TIMEOUT;
+    case sandbox::Outcome::kCpuLimit:
+      return v1::OUTCOME_CPU_LIMIT;
+    case sandbox::Outcome::kMemoryLimit:
+      return v1::OUTCOME_MEMORY_LIMIT;
+    case sandbox::Outcome::kOutputLimit:
+      return v1::OUTCOME_OUTPUT_LIMIT;
+    case sandbox::Outcome::kPolicyViolation:
+      return v1::OUTCOME_POLICY_VIOLATION;
   }
   return v1::OUTCOME_UNSPECIFIED;  // unreachable: the switch covers the enum
 }
 
 absl::string_view OutcomeProtoName(v1::Outcome outcome) {
   switch (outcome) {
-    case v1::OUTCOME_UNSPECIFIED: return "UNSPECIFIED";
-    case v1::OUTCOME_EXITED: return "EXITED";
-    case v1::OUTCOME_SIGNALED: return "SIGNALED";
-    case v1::OUTCOME_TIMEOUT: return "TIMEOUT";
-    case v1::OUTCOME_CPU_LIMIT: return "CPU_LIMIT";
-    case v1::OUTCOME_MEMORY_LIMIT: return "MEMORY_LIMIT";
-    case v1::OUTCOME_OUTPUT_LIMIT: return "OUTPUT_LIMIT";
-    case v1::OUTCOME_POLICY_VIOLATION: return "POLICY_VIOLATION";
-    default: return "UNKNOWN";
+    case v1::OUTCOME_UNSPECIFIED:
+      return "UNSPECIFIED";
+    case v1::OUTCOME_EXITED:
+      return "EXITED";
+    case v1::OUTCOME_SIGNALED:
+      return "SIGNALED";
+    case v1::OUTCOME_TIMEOUT:
+      return "TIMEOUT";
+    case v1::OUTCOME_CPU_LIMIT:
+      return "CPU_LIMIT";
+    case v1::OUTCOME_MEMORY_LIMIT:
+      return "MEMORY_LIMIT";
+    case v1::OUTCOME_OUTPUT_LIMIT:
+      return "OUTPUT_LIMIT";
+    case v1::OUTCOME_POLICY_VIOLATION:
+      return "POLICY_VIOLATION";
+    default:
+      return "UNKNOWN";
   }
 }
 

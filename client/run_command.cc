@@ -18,7 +18,8 @@ constexpr FlagSpec kRunFlags[] = {
     {"cpu", "S", false, "CPU time limit, same forms (default: the timeout)"},
     {"memory", "BYTES", false, "guest address-space limit: 64M, 1G, ... (default 256M)"},
     {"output-limit", "BYTES", false, "total bytes the guest may write (default 64M)"},
-    {"stdin", "FILE", false, "data for the guest's stdin ('-': this process's stdin; default none)"},
+    {"stdin", "FILE", false,
+     "data for the guest's stdin ('-': this process's stdin; default none)"},
     {"channel", "SPEC", true,
      "ALIAS=FILE[,type=T][,gets=N][,get_size=N][,puts=N][,put_size=N][,etag][,out=FILE]"},
     {"env", "K=V", true, "an environment entry for the guest (default: empty environment)"},
@@ -92,8 +93,8 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
     ASSIGN_OR_RETURN(int64_t memory, ParseByteSize("--memory", args.Get("memory")));
     if (memory < sandbox::ManifestLimits::kMinMemoryBytes ||
         memory > sandbox::ManifestLimits::kMaxMemoryBytes) {
-      return absl::InvalidArgumentError(absl::StrCat("--memory: must be between 1M and 64G (got ",
-                                                     args.Get("memory"), ")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--memory: must be between 1M and 64G (got ", args.Get("memory"), ")"));
     }
     builder.set_memory_bytes(memory);
   }
@@ -113,7 +114,8 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
   }
   for (const std::string& kv : args.GetAll("env")) {
     if (kv.find('=') == std::string::npos || kv[0] == '=') {
-      return absl::InvalidArgumentError(absl::StrCat("--env: expected KEY=VALUE (got \"", kv, "\")"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--env: expected KEY=VALUE (got \"", kv, "\")"));
     }
   }
   builder.set_env(args.GetAll("env"));
@@ -153,8 +155,8 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
 int RunCommand(absl::Span<const std::string> args) {
   absl::StatusOr<ParsedArgs> parsed = ParseFlags(args, kRunFlags);
   if (!parsed.ok()) {
-    return Fail(kExitUsage, absl::StrCat("run: ", parsed.status().message(),
-                                         " (see zerocell run --help)"));
+    return Fail(kExitUsage,
+                absl::StrCat("run: ", parsed.status().message(), " (see zerocell run --help)"));
   }
   if (parsed->GetBool("help")) {
     (void)WriteAllToFd(STDOUT_FILENO, RunHelp());
@@ -166,8 +168,7 @@ int RunCommand(absl::Span<const std::string> args) {
     const bool usage = code == absl::StatusCode::kInvalidArgument ||
                        code == absl::StatusCode::kNotFound ||
                        code == absl::StatusCode::kPermissionDenied;
-    return Fail(usage ? kExitUsage : kExitInternal,
-                absl::StrCat("run: ", plan.status().message()));
+    return Fail(usage ? kExitUsage : kExitInternal, absl::StrCat("run: ", plan.status().message()));
   }
   LoadedProgram program = LoadProgram(plan->program);
   if (program.image == nullptr) return Fail(program.exit_code, program.error);

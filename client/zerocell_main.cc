@@ -56,8 +56,8 @@ int Main(int argc, char** argv) {
   if (command == "run") return RunCommand(rest);
   if (command == "manifest") return ManifestCommand(rest);
   if (command == "help" || command == "--help" || command == "-h") return Help(rest);
-  return Fail(kExitUsage, absl::StrCat("unknown command \"", command,
-                                       "\" (commands: run, manifest, help)"));
+  return Fail(kExitUsage,
+              absl::StrCat("unknown command \"", command, "\" (commands: run, manifest, help)"));
 }
 
 }  // namespace
