@@ -91,7 +91,7 @@ std::string SyscallName(uint32_t arch, int64_t nr) {
   if (arch == AUDIT_ARCH_I386) {
     scmp_arch = SCMP_ARCH_X86;
     prefix = "i386:";
-  } else if (arch == AUDIT_ARCH_X86_64 && (nr & 0x40000000)) {
+  } else if (arch == AUDIT_ARCH_X86_64 && nr >= 0 && (nr & 0x40000000)) {
     scmp_arch = SCMP_ARCH_X32;
     prefix = "x32:";
   } else if (arch != AUDIT_ARCH_X86_64) {

@@ -60,6 +60,8 @@ void Channel::CommitRead(const ReadGrant& grant, uint64_t moved, bool use_positi
   counters_.read_bytes += static_cast<int64_t>(moved);
   Hash(std::string_view(data_).substr(grant.offset, moved));
   if (use_position || !spec_.random_read()) read_pos_ = grant.offset + moved;
+  // A file-like (type 3) channel has one position: reading moves where the next write goes.
+  if (spec_.random_write() && spec_.random_read() && use_position) write_pos_ = read_pos_;
 }
 
 WriteGrant Channel::PlanWrite(uint64_t length, std::optional<int64_t> offset, uint64_t capacity,
@@ -108,7 +110,7 @@ void Channel::CommitWrite(const WriteGrant& grant, std::string_view bytes, bool 
   counters_.write_bytes += static_cast<int64_t>(bytes.size());
   Hash(bytes);
   if (use_position || !spec_.random_write()) write_pos_ = end;
-  // ZeroVM: after a write, a random-read channel's read position follows the write position.
+  // ZeroVM: after a positioned write on a random-write channel, reads continue from there.
   if (spec_.random_write() && use_position) read_pos_ = write_pos_;
 }
 

@@ -14,6 +14,8 @@ int FdTable::Lookup(int64_t fd) const {
 }
 
 int FdTable::Open(int channel, int min_fd) {
+  // The guest picks min_fd (fcntl F_DUPFD): bound it before it sizes anything of ours.
+  if (min_fd >= kMaxFds) return -EINVAL;
   if (min_fd < 0) min_fd = 0;
   for (size_t i = static_cast<size_t>(min_fd); i < fds_.size(); ++i) {
     if (fds_[i] < 0) {

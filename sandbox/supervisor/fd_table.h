@@ -16,7 +16,8 @@ class FdTable {
 
   // Channel index behind `fd`, or -1 when the fd is not open.
   int Lookup(int64_t fd) const;
-  // Opens a new descriptor for `channel` at the lowest free number >= min_fd; -EMFILE when full.
+  // Opens a new descriptor for `channel` at the lowest free number >= min_fd; -EMFILE when full,
+  // -EINVAL when min_fd >= kMaxFds.
   int Open(int channel, int min_fd = 0);
   // Makes `fd` refer to `channel`, closing what it referred to (dup2 semantics).
   int OpenAt(int fd, int channel);

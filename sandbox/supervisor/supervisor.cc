@@ -110,7 +110,8 @@ class Loop {
     for (int i = 0; i < 6; ++i) call.args[i] = d.args[i];
 
     Handler handler = nullptr;
-    const bool native = d.arch == AUDIT_ARCH_X86_64 && !(static_cast<uint32_t>(d.nr) & kX32Bit);
+    const bool x32 = d.nr >= 0 && (static_cast<uint32_t>(d.nr) & kX32Bit);
+    const bool native = d.arch == AUDIT_ARCH_X86_64 && !x32;
     if (native && d.nr >= 0 && d.nr < kMaxSyscall) handler = Handlers()[d.nr];
     if (handler == nullptr) {
       // Outside the policy: stop the guest here and name the call. No reply: it dies waiting.

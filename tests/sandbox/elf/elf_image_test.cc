@@ -343,7 +343,7 @@ TEST(ParseElfTest, ExecSegmentsEndBelowTheGuestAddressLimit) {
   b.phdrs[0].p_memsz = 0x3000;
   b.eh.e_entry = b.phdrs[0].p_vaddr;
   EXPECT_EQ(Rejection(b.Build()),
-            "segment 0 (PT_LOAD at 0x7effffffe000): p_vaddr 0x7effffffe000 + p_memsz 0x3000 "
+            "segment 0 (PT_LOAD at 0x6effffffe000): p_vaddr 0x6effffffe000 + p_memsz 0x3000 "
             "ends beyond 0x6f0000000000, the top of the guest address range");
   b.phdrs[0].p_memsz = 0x2000;  // ends exactly at the limit
   Accepted(b.Build());
