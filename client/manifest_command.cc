@@ -22,6 +22,7 @@ constexpr FlagSpec kManifestFlags[] = {
      "print the ExecuteResponse as JSON instead of the report and the "
      "channels bound to /dev/stdout or /dev/stderr"},
     {"output-limit", "BYTES", false, "total bytes the guest may write (default 64M)"},
+    {"argv0", "NAME", false, "the guest's argv[0] (default: the basename of Program)"},
     {"loader", "PATH", false, "zerocell-loader to use (default: the one beside this binary)"},
     {"help", "", false, "show this help"},
 };
@@ -34,16 +35,18 @@ absl::Status WithPrefix(const absl::Status& status, absl::string_view prefix) {
 
 std::string ManifestHelp() {
   return absl::StrCat(
-      "Usage: zerocell manifest [FLAGS] FILE\n"
+      "Usage: zerocell manifest [FLAGS] FILE [ARGS...]\n"
       "Runs a classic ZeroVM manifest (Version, Program, Timeout, Memory, Channel = uri, alias,\n"
       "type, etag, gets, get_size, puts, put_size). Readable channels serve the contents of the\n"
       "host file named by their uri; writable channels are written back to their uri after the\n"
       "run (uri /dev/stdout and /dev/stderr are this process's own; /dev/stdin is read from its\n"
-      "stdin). Program names the ELF to run.\n\nFlags:\n",
+      "stdin). Program names the ELF to run; its argv is the basename of Program (or --argv0)\n"
+      "followed by ARGS (classic manifests carry no arguments of their own).\n\nFlags:\n",
       FormatFlagHelp(kManifestFlags), "\n", ExitCodeHelp());
 }
 
-absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t output_limit) {
+absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t output_limit,
+                                               std::vector<std::string> argv) {
   absl::StatusOr<std::string> text = ReadInputFile("manifest", path);
   if (!text.ok()) return text.status();
   absl::StatusOr<sandbox::ClassicManifest> classic = sandbox::ParseClassicManifest(*text);
@@ -65,6 +68,9 @@ absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t 
       sandbox::ToManifestBuilder(*classic, std::move(inputs));
   if (!builder.ok()) return WithPrefix(builder.status(), path);
   builder->set_output_limit_bytes(output_limit);
+  if (argv.empty()) argv.emplace_back();
+  if (argv[0].empty()) argv[0] = classic->program.substr(classic->program.rfind('/') + 1);
+  builder->set_argv(std::move(argv));
   absl::StatusOr<sandbox::Manifest> manifest = builder->Build();
   if (!manifest.ok()) return WithPrefix(manifest.status(), path);
   return ManifestPlan{classic->program, *std::move(manifest), std::move(outputs)};
@@ -80,10 +86,8 @@ int ManifestCommand(absl::Span<const std::string> args) {
     (void)WriteAllToFd(STDOUT_FILENO, ManifestHelp());
     return 0;
   }
-  if (parsed->positional().size() != 1) {
-    return Fail(kExitUsage,
-                "manifest: expected exactly one manifest FILE "
-                "(see zerocell manifest --help)");
+  if (parsed->positional().empty()) {
+    return Fail(kExitUsage, "manifest: expected a manifest FILE (see zerocell manifest --help)");
   }
   const bool json = parsed->GetBool("json");
   const bool report = parsed->GetBool("report");
@@ -96,7 +100,15 @@ int ManifestCommand(absl::Span<const std::string> args) {
     output_limit = *limit;
   }
 
-  absl::StatusOr<ManifestPlan> plan = BuildManifestPlan(parsed->positional()[0], output_limit);
+  // argv: argv0 (default: the Program's basename, filled in by BuildManifestPlan), then ARGS.
+  std::vector<std::string> argv;
+  const std::vector<std::string>& positional = parsed->positional();
+  if (parsed->Has("argv0") || positional.size() > 1) {
+    argv.push_back(parsed->Get("argv0"));
+    argv.insert(argv.end(), positional.begin() + 1, positional.end());
+  }
+  absl::StatusOr<ManifestPlan> plan =
+      BuildManifestPlan(positional[0], output_limit, std::move(argv));
   if (!plan.ok()) {
     const absl::StatusCode code = plan.status().code();
     const bool bad_input = code == absl::StatusCode::kInvalidArgument ||

@@ -22,7 +22,9 @@ struct ManifestPlan {
 // Reads and parses the manifest at `path` and loads each readable channel's uri ("/dev/stdin" is
 // this process's stdin). INVALID_ARGUMENT / NOT_FOUND messages start with the manifest path and
 // name the line, e.g. "m.manifest: line 5: Channel uri \"/tmp/in\": No such file or directory".
-absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t output_limit);
+// `argv`: the guest's argv; an empty one (or an empty argv[0]) means the Program's basename.
+absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t output_limit,
+                                               std::vector<std::string> argv = {});
 
 // `zerocell manifest [--report] [--json] [--output-limit=BYTES] [--loader=PATH] FILE`.
 int ManifestCommand(absl::Span<const std::string> args);

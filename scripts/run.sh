@@ -40,11 +40,11 @@ run "a different seed and clock change what the guest sees" \
 run "a forbidden syscall is a POLICY_VIOLATION (exit 159)" "$zerocell" run "$examples/escape"
 run "an endless loop meets the wall-clock timeout (exit 124)" \
   "$zerocell" run --timeout=0.3 /bin/busybox sh -c 'while :; do :; done'
-run "the full result as JSON (ExecuteResponse in the proto JSON mapping)" \
-  "$zerocell" run --json --stdin="$work/fruit.txt" --channel=/dev/out=-,puts=10,put_size=4096,etag \
-  /bin/busybox wc -l
+run "the full result as JSON (ExecuteResponse in the proto JSON mapping), stdout with an etag" \
+  "$zerocell" run --json --stdin="$work/fruit.txt" --channel=/dev/stdout=,puts=100,put_size=65536,etag /bin/busybox wc -l
 sed "s|@DATA@|$work|g" examples/wordcount.manifest.in >"$work/wordcount.manifest"
 cp "$work/fruit.txt" "$work/input.txt"
-run "a classic ZeroVM manifest, with its report" "$zerocell" manifest --report "$work/wordcount.manifest"
+run "a classic ZeroVM manifest, with its report" \
+  "$zerocell" manifest --report "$work/wordcount.manifest" wc
 step "the manifest's output channel was written back to the host" cat "$work/wc.out"
 cat "$work/wc.out"
