@@ -1,9 +1,9 @@
 // Engine::Run: spec -> spawn -> handshake -> supervise -> result; see engine.h.
 #include "sandbox/engine.h"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,18 +26,30 @@ namespace {
 
 const char* StepName(launch::LoaderStep step) {
   switch (step) {
-    case launch::LoaderStep::kSignals: return "reset signals";
-    case launch::LoaderStep::kPrctl: return "prctl";
-    case launch::LoaderStep::kRlimits: return "apply rlimits";
-    case launch::LoaderStep::kReadSpec: return "read launch spec";
-    case launch::LoaderStep::kMapSegments: return "map program segments";
-    case launch::LoaderStep::kMapStack: return "map stack";
-    case launch::LoaderStep::kDropPrivileges: return "drop privileges";
-    case launch::LoaderStep::kUnmapVdso: return "unmap vdso";
-    case launch::LoaderStep::kCloseFds: return "close descriptors";
-    case launch::LoaderStep::kInstallFilter: return "install seccomp filter";
-    case launch::LoaderStep::kHandoff: return "hand off listener";
-    case launch::LoaderStep::kNone: break;
+    case launch::LoaderStep::kSignals:
+      return "reset signals";
+    case launch::LoaderStep::kPrctl:
+      return "prctl";
+    case launch::LoaderStep::kRlimits:
+      return "apply rlimits";
+    case launch::LoaderStep::kReadSpec:
+      return "read launch spec";
+    case launch::LoaderStep::kMapSegments:
+      return "map program segments";
+    case launch::LoaderStep::kMapStack:
+      return "map stack";
+    case launch::LoaderStep::kDropPrivileges:
+      return "drop privileges";
+    case launch::LoaderStep::kUnmapVdso:
+      return "unmap vdso";
+    case launch::LoaderStep::kCloseFds:
+      return "close descriptors";
+    case launch::LoaderStep::kInstallFilter:
+      return "install seccomp filter";
+    case launch::LoaderStep::kHandoff:
+      return "hand off listener";
+    case launch::LoaderStep::kNone:
+      break;
   }
   return "unknown step";
 }
@@ -100,15 +112,18 @@ absl::StatusOr<WaitResult> AwaitHandshake(int control, const CancelToken* cancel
 std::vector<std::string> Nondeterminism(uint32_t flags) {
   std::vector<std::string> out;
   if (!(flags & launch::kReadyTscTrapped)) {
-    out.push_back("rdtsc: this host cannot trap it (PR_SET_TSC failed); the guest can read the "
-                  "host's time stamp counter");
+    out.push_back(
+        "rdtsc: this host cannot trap it (PR_SET_TSC failed); the guest can read the "
+        "host's time stamp counter");
   }
   if (!(flags & launch::kReadyVdsoRemoved)) {
-    out.push_back("vdso: this host did not let the loader unmap the vDSO/vvar pages; the guest "
-                  "can read the host clock from memory");
+    out.push_back(
+        "vdso: this host did not let the loader unmap the vDSO/vvar pages; the guest "
+        "can read the host clock from memory");
   }
-  out.push_back("cpuid: the guest sees this host's CPU model and features (stable on this host, "
-                "different across hosts)");
+  out.push_back(
+      "cpuid: the guest sees this host's CPU model and features (stable on this host, "
+      "different across hosts)");
   return out;
 }
 
@@ -149,17 +164,23 @@ absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
                                    const CancelToken* cancel) const {
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + manifest.timeout();
-  ASSIGN_OR_RETURN(launch::BuiltSpec spec,
-                   launch::BuildLaunchSpec(image.layout(), manifest, policy_->bpf(), getpid()));
+  launch::SpecialRanges special;
+  {
+    absl::MutexLock lock(&special_mu_);
+    special = special_;
+  }
+  ASSIGN_OR_RETURN(
+      launch::BuiltSpec spec,
+      launch::BuildLaunchSpec(image.layout(), manifest, policy_->bpf(), getpid(), special));
   ASSIGN_OR_RETURN(sys::UniqueFd spec_fd, sys::SealedMemfd("zerocell-spec", spec.bytes));
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return sys::ErrnoStatus(errno, "socketpair");
   }
   sys::UniqueFd control(pair[0]), child_control(pair[1]);
-  ASSIGN_OR_RETURN(sys::Process process,
-                   launch::SpawnLoader(loader_path_, {child_control.get(), image.memfd(),
-                                                      spec_fd.get()}));
+  ASSIGN_OR_RETURN(
+      sys::Process process,
+      launch::SpawnLoader(loader_path_, {child_control.get(), image.memfd(), spec_fd.get()}));
   child_control.reset();
   spec_fd.reset();
 
@@ -177,22 +198,27 @@ absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
     const int error = handshake.ready.error;
     if (waited == WaitResult::kTimeout) {
       result.outcome = Outcome::kTimeout;
-      result.detail = absl::StrCat("wall-clock timeout of ", absl::FormatDuration(manifest.timeout()),
-                                   " reached before the guest started");
-    } else if (error == ENOMEM &&
-               (step == launch::LoaderStep::kMapSegments || step == launch::LoaderStep::kMapStack)) {
+      result.detail =
+          absl::StrCat("wall-clock timeout of ", absl::FormatDuration(manifest.timeout()),
+                       " reached before the guest started");
+    } else if (error == ENOMEM && (step == launch::LoaderStep::kMapSegments ||
+                                   step == launch::LoaderStep::kMapStack)) {
       result.outcome = Outcome::kMemoryLimit;
       result.detail = absl::StrFormat("memory limit %d bytes: the loader could not %s",
                                       manifest.memory_bytes(), StepName(step));
     } else {
-      return absl::InternalError(absl::StrCat("zerocell-loader failed to ", StepName(step), ": ",
-                                              strerror(error)));
+      return absl::InternalError(
+          absl::StrCat("zerocell-loader failed to ", StepName(step), ": ", strerror(error)));
     }
     result.channels = UntouchedChannels(manifest);
     result.usage.wall = absl::Now() - start;
     return result;
   }
 
+  if (handshake.ready.special.vdso != 0 && handshake.ready.special.vdso != special.vdso) {
+    absl::MutexLock lock(&special_mu_);
+    special_ = handshake.ready.special;
+  }
   supervisor::SuperviseParams params;
   params.manifest = &manifest;
   params.process = &process;
@@ -203,7 +229,8 @@ absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
   params.guest_bytes = spec.image_bytes + spec.stack_bytes;
   params.stack_bytes = spec.stack_bytes;
   if (!params.listener.valid()) return absl::InternalError("loader sent no seccomp listener");
-  ASSIGN_OR_RETURN(supervisor::SuperviseResult supervised, supervisor::Supervise(std::move(params)));
+  ASSIGN_OR_RETURN(supervisor::SuperviseResult supervised,
+                   supervisor::Supervise(std::move(params)));
   if (supervised.cancelled) return absl::CancelledError("run cancelled");
   result = std::move(supervised.result);
   result.usage.wall = absl::Now() - start;

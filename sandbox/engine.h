@@ -5,8 +5,11 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "sandbox/image.h"
+#include "sandbox/launch/launch_spec.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/result.h"
 
@@ -50,6 +53,10 @@ class Engine {
   Engine(std::string loader_path, std::unique_ptr<CompiledPolicy> policy);
   std::string loader_path_;
   std::unique_ptr<CompiledPolicy> policy_;
+  // vDSO/vvar ranges reported by the first loader; later loaders unmap them without scanning
+  // /proc/self/maps (they verify the placement first).
+  mutable absl::Mutex special_mu_;
+  mutable launch::SpecialRanges special_ ABSL_GUARDED_BY(special_mu_) = {};
 };
 
 }  // namespace zerocell::sandbox

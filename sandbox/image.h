@@ -27,7 +27,9 @@ class Image {
 
  private:
   Image(elf::ElfLayout layout, sys::UniqueFd memfd, uint64_t size, std::string sha256_hex)
-      : layout_(std::move(layout)), memfd_(std::move(memfd)), size_(size),
+      : layout_(std::move(layout)),
+        memfd_(std::move(memfd)),
+        size_(size),
         sha256_hex_(std::move(sha256_hex)) {}
 
   elf::ElfLayout layout_;

@@ -31,23 +31,23 @@ struct Violation {
 
 struct ChannelResult {
   std::string alias;
-  int64_t reads = 0;        // read calls that moved data (reads at EOF are free)
+  int64_t reads = 0;  // read calls that moved data (reads at EOF are free)
   int64_t read_bytes = 0;
   int64_t writes = 0;
   int64_t write_bytes = 0;
   bool get_quota_exceeded = false;  // a read was cut short or refused by gets/get_size
   bool put_quota_exceeded = false;  // a write was cut short or refused by puts/put_size
-  std::string etag;         // lowercase hex SHA-256 of every byte moved, empty if not asked
+  std::string etag;                 // lowercase hex SHA-256 of every byte moved, empty if not asked
   bool writable = false;
-  std::string output;       // final contents of a writable channel
+  std::string output;  // final contents of a writable channel
 };
 
 struct Usage {
-  absl::Duration wall;        // spawn to reap
+  absl::Duration wall;  // spawn to reap
   absl::Duration user_cpu;
   absl::Duration system_cpu;
-  int64_t peak_memory_bytes = 0;   // resident high-water mark of the sandbox process
-  int64_t notified_syscalls = 0;   // syscalls serviced by the supervisor
+  int64_t peak_memory_bytes = 0;  // resident high-water mark of the sandbox process
+  int64_t notified_syscalls = 0;  // syscalls serviced by the supervisor
 };
 
 struct Result {

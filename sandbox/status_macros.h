@@ -9,10 +9,10 @@
 #define ZC_CONCAT_(a, b) ZC_CONCAT_INNER_(a, b)
 
 // Returns from the enclosing function when `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                           \
-  do {                                                  \
-    ::absl::Status zc_status_ = (expr);                 \
-    if (!zc_status_.ok()) return zc_status_;            \
+#define RETURN_IF_ERROR(expr)                \
+  do {                                       \
+    ::absl::Status zc_status_ = (expr);      \
+    if (!zc_status_.ok()) return zc_status_; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, StatusOrExpr())` binds the value or returns the error.

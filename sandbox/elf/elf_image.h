@@ -14,7 +14,7 @@ inline constexpr uint64_t kMaxImageBytes = uint64_t{512} << 20;
 inline constexpr int kMaxLoadSegments = 16;
 
 struct LoadSegment {
-  uint64_t vaddr = 0;   // as linked (add ElfLayout::load_bias for static-pie)
+  uint64_t vaddr = 0;  // as linked (add ElfLayout::load_bias for static-pie)
   uint64_t memsz = 0;
   uint64_t offset = 0;  // file offset
   uint64_t filesz = 0;
@@ -22,9 +22,9 @@ struct LoadSegment {
 };
 
 struct ElfLayout {
-  bool pie = false;            // ET_DYN static-pie: mapped at a fixed base
-  uint64_t entry = 0;          // as linked
-  uint64_t phdr_vaddr = 0;     // as linked; where the program headers are mapped
+  bool pie = false;         // ET_DYN static-pie: mapped at a fixed base
+  uint64_t entry = 0;       // as linked
+  uint64_t phdr_vaddr = 0;  // as linked; where the program headers are mapped
   uint16_t phnum = 0;
   uint16_t phentsize = 0;
   std::vector<LoadSegment> segments;  // sorted by vaddr, non-overlapping

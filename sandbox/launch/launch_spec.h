@@ -17,16 +17,16 @@ inline constexpr uint32_t kReadyMagic = 0x3152435a;  // "ZCR1"
 inline constexpr int kMaxSegments = 16;
 
 // Fixed guest layout: identical on every run and host, so addresses never leak entropy.
-inline constexpr uint64_t kPieBase = 0x400000;           // static-pie load bias
-inline constexpr uint64_t kStackTop = 0x7ff000000000;    // guest stack ends here
+inline constexpr uint64_t kPieBase = 0x400000;         // static-pie load bias
+inline constexpr uint64_t kStackTop = 0x7ff000000000;  // guest stack ends here
 inline constexpr uint64_t kPageSize = 4096;
 
 struct SpecSegment {
-  uint64_t addr;    // absolute start (bias applied), not page aligned
+  uint64_t addr;  // absolute start (bias applied), not page aligned
   uint64_t memsz;
   uint64_t offset;  // file offset of addr; offset % page == addr % page
   uint64_t filesz;
-  uint32_t prot;    // PROT_* bits, never PROT_WRITE together with PROT_EXEC
+  uint32_t prot;  // PROT_* bits, never PROT_WRITE together with PROT_EXEC
   uint32_t pad;
 };
 
@@ -36,22 +36,33 @@ struct SpecRlimit {
   uint64_t soft, hard;
 };
 
+// The vDSO and vvar mappings, learned from the first loader and reused: with address
+// randomization off they sit at the same addresses in every loader process.
+inline constexpr int kMaxSpecialRanges = 4;
+struct SpecialRanges {
+  uint64_t vdso;  // AT_SYSINFO_EHDR these ranges were seen with; 0 = unknown
+  uint32_t count;
+  uint32_t pad;
+  uint64_t ranges[kMaxSpecialRanges][2];  // [start, end)
+};
+
 struct LaunchSpec {
   uint32_t magic;
   uint32_t segment_count;
   SpecSegment segments[kMaxSegments];
-  uint64_t entry;          // absolute
-  uint64_t stack_low;      // guest stack mapping [stack_low, kStackTop)
-  uint64_t initial_sp;     // rsp at entry; points at argc
+  uint64_t entry;               // absolute
+  uint64_t stack_low;           // guest stack mapping [stack_low, kStackTop)
+  uint64_t initial_sp;          // rsp at entry; points at argc
   uint64_t stack_image_offset;  // payload offset of the bytes copied to [top - size, top)
   uint64_t stack_image_size;
   uint64_t filter_offset;  // payload offset of struct sock_filter[filter_len]
   uint64_t filter_len;
-  uint32_t parent_pid;     // for the parent-death race check
+  uint32_t parent_pid;  // for the parent-death race check
   uint32_t rlimit_count;
   SpecRlimit rlimits[8];
-  uint32_t drop_to_uid;    // when the loader starts as root: uid/gid to switch to
+  uint32_t drop_to_uid;  // when the loader starts as root: uid/gid to switch to
   uint32_t drop_to_gid;
+  SpecialRanges special;  // known vDSO/vvar ranges (verified by the loader before use)
   // Payload (stack image, filter) follows the struct in the same memfd.
 };
 
@@ -77,10 +88,11 @@ inline constexpr uint32_t kReadyVdsoRemoved = 1u << 1;
 // Loader -> engine, over kControlFd. On success it carries the seccomp listener (SCM_RIGHTS).
 struct Ready {
   uint32_t magic;
-  uint32_t step;   // LoaderStep that failed, kNone on success
-  int32_t error;   // errno of the failed step, 0 on success
-  uint32_t flags;  // kReady* bits
-  uint64_t brk;    // the program break the guest starts with
+  uint32_t step;          // LoaderStep that failed, kNone on success
+  int32_t error;          // errno of the failed step, 0 on success
+  uint32_t flags;         // kReady* bits
+  uint64_t brk;           // the program break the guest starts with
+  SpecialRanges special;  // what the loader found and unmapped, for the engine to cache
 };
 
 }  // namespace zerocell::sandbox::launch

@@ -68,7 +68,8 @@ uint64_t StackBytesFor(int64_t memory_bytes) {
 }
 
 absl::StatusOr<BuiltSpec> BuildLaunchSpec(const elf::ElfLayout& layout, const Manifest& manifest,
-                                          const std::string& filter_bpf, pid_t parent_pid) {
+                                          const std::string& filter_bpf, pid_t parent_pid,
+                                          const SpecialRanges& special) {
   if (layout.segments.size() > static_cast<size_t>(kMaxSegments)) {
     return absl::InvalidArgumentError("image: too many PT_LOAD segments");
   }
@@ -150,8 +151,9 @@ absl::StatusOr<BuiltSpec> BuildLaunchSpec(const elf::ElfLayout& layout, const Ma
   spec.parent_pid = static_cast<uint32_t>(parent_pid);
   spec.drop_to_uid = kUnprivilegedId;
   spec.drop_to_gid = kUnprivilegedId;
-  const uint64_t cpu_seconds =
-      static_cast<uint64_t>(absl::ToInt64Seconds(absl::Ceil(manifest.cpu_limit(), absl::Seconds(1))));
+  spec.special = special;
+  const uint64_t cpu_seconds = static_cast<uint64_t>(
+      absl::ToInt64Seconds(absl::Ceil(manifest.cpu_limit(), absl::Seconds(1))));
   const SpecRlimit rlimits[] = {
       // Backstops only: the supervisor enforces the exact limits and names them.
       {RLIMIT_AS, 0, static_cast<uint64_t>(manifest.memory_bytes()) + kLoaderAddressSlack,

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "sandbox/elf/elf_image.h"
+#include "sandbox/launch/launch_spec.h"
 #include "sandbox/manifest/manifest.h"
 
 namespace zerocell::sandbox::launch {
@@ -23,14 +24,16 @@ inline constexpr uid_t kUnprivilegedId = 65534;  // nobody/nogroup, used when th
 uint64_t StackBytesFor(int64_t memory_bytes);
 
 struct BuiltSpec {
-  std::string bytes;       // LaunchSpec followed by its payload, ready for a sealed memfd
+  std::string bytes;  // LaunchSpec followed by its payload, ready for a sealed memfd
   uint64_t stack_bytes = 0;
   uint64_t image_bytes = 0;  // page-rounded guest segments
 };
 
 // INVALID_ARGUMENT when argv/env/auxv do not fit the guest stack for this memory limit.
+// `special`: the vDSO/vvar ranges a previous loader reported (zero when not known yet).
 absl::StatusOr<BuiltSpec> BuildLaunchSpec(const elf::ElfLayout& layout, const Manifest& manifest,
-                                          const std::string& filter_bpf, pid_t parent_pid);
+                                          const std::string& filter_bpf, pid_t parent_pid,
+                                          const SpecialRanges& special = {});
 
 }  // namespace zerocell::sandbox::launch
 

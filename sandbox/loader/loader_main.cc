@@ -44,7 +44,7 @@ constexpr int kAtSysinfoEhdr = 33;
 
 // Reports the failed step to the engine and exits; the engine turns it into a clear error.
 [[noreturn]] void Fail(LoaderStep step, long error) {
-  Ready ready = {kReadyMagic, static_cast<uint32_t>(step), static_cast<int32_t>(-error), 0, 0};
+  Ready ready = {kReadyMagic, static_cast<uint32_t>(step), static_cast<int32_t>(-error), 0, 0, {}};
   Sys(__NR_write, kControlFd, reinterpret_cast<long>(&ready), sizeof(ready));
   Exit(127);
 }
@@ -77,7 +77,8 @@ uint32_t ApplyPrctls(const LaunchSpec& spec) {
   Check(Sys(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), LoaderStep::kPrctl);
   // The sandbox must not outlive the engine thread that supervises it.
   Check(Sys(__NR_prctl, PR_SET_PDEATHSIG, kSigKill, 0, 0, 0), LoaderStep::kPrctl);
-  if (static_cast<uint32_t>(Sys(__NR_getppid)) != spec.parent_pid) Exit(127);  // parent already gone
+  if (static_cast<uint32_t>(Sys(__NR_getppid)) != spec.parent_pid)
+    Exit(127);  // parent already gone
   uint32_t flags = 0;
   // rdtsc would read the host clock: make it fault instead (reported when the host can't).
   if (!Failed(Sys(__NR_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0))) flags |= kReadyTscTrapped;
@@ -108,7 +109,8 @@ const LaunchSpec* MapSpec(uint64_t* out_len) {
 }
 
 void Zero(uint64_t from, uint64_t to) {
-  for (auto* p = reinterpret_cast<volatile char*>(from); p < reinterpret_cast<char*>(to); ++p) *p = 0;
+  for (auto* p = reinterpret_cast<volatile char*>(from); p < reinterpret_cast<char*>(to); ++p)
+    *p = 0;
 }
 
 // Maps one PT_LOAD: file pages privately from the sealed image, the bss tail zeroed, the rest
@@ -161,9 +163,12 @@ uint64_t ParseHex(const char*& p) {
   uint64_t v = 0;
   for (;; ++p) {
     char c = *p;
-    if (c >= '0' && c <= '9') v = v * 16 + (c - '0');
-    else if (c >= 'a' && c <= 'f') v = v * 16 + (c - 'a' + 10);
-    else return v;
+    if (c >= '0' && c <= '9')
+      v = v * 16 + (c - '0');
+    else if (c >= 'a' && c <= 'f')
+      v = v * 16 + (c - 'a' + 10);
+    else
+      return v;
   }
 }
 
@@ -177,8 +182,40 @@ bool Contains(const char* begin, const char* end, const char* needle) {
   return false;
 }
 
+uint64_t AuxValue(const uint64_t* initial_stack, uint64_t type) {
+  const uint64_t argc = initial_stack[0];
+  const uint64_t* p = initial_stack + 1 + argc + 1;  // envp
+  while (*p) ++p;
+  for (++p; p[0] != 0; p += 2) {
+    if (p[0] == type) return p[1];
+  }
+  return 0;
+}
+
+// Unmaps the engine's cached ranges when they belong to this very vDSO placement.
+uint32_t UnmapKnownRanges(const SpecialRanges& known, uint64_t vdso, SpecialRanges* found) {
+  if (known.vdso == 0 || known.vdso != vdso || known.count == 0 ||
+      known.count > kMaxSpecialRanges) {
+    return 0;
+  }
+  bool covers_vdso = false;
+  for (uint32_t i = 0; i < known.count; ++i) {
+    if (known.ranges[i][0] <= vdso && vdso < known.ranges[i][1]) covers_vdso = true;
+  }
+  if (!covers_vdso) return 0;
+  for (uint32_t i = 0; i < known.count; ++i) {
+    if (Failed(Sys(__NR_munmap, known.ranges[i][0], known.ranges[i][1] - known.ranges[i][0]))) {
+      return 0;
+    }
+  }
+  *found = known;
+  return kReadyVdsoRemoved;
+}
+
 // The vDSO and vvar pages would let the guest read the host clock without a syscall.
-uint32_t UnmapVdso(char* buf, uint64_t buf_len) {
+uint32_t UnmapVdso(const SpecialRanges& known, uint64_t vdso, char* buf, uint64_t buf_len,
+                   SpecialRanges* found) {
+  if (uint32_t flags = UnmapKnownRanges(known, vdso, found)) return flags;
   long fd = Sys(__NR_open, reinterpret_cast<long>("/proc/self/maps"), 0 /*O_RDONLY*/, 0);
   if (Failed(fd)) return 0;
   uint64_t len = 0;
@@ -200,16 +237,26 @@ uint32_t UnmapVdso(char* buf, uint64_t buf_len) {
       uint64_t hi = ParseHex(p);
       any = true;
       if (Failed(Sys(__NR_munmap, lo, hi - lo))) all = false;
+      if (found->count < kMaxSpecialRanges) {
+        found->ranges[found->count][0] = lo;
+        found->ranges[found->count][1] = hi;
+        ++found->count;
+      }
     }
     line = eol + 1;
   }
-  return any && all ? kReadyVdsoRemoved : 0;
+  if (!(any && all)) {
+    found->count = 0;
+    return 0;
+  }
+  found->vdso = vdso;
+  return kReadyVdsoRemoved;
 }
 
 // Sends the handshake and the seccomp listener to the engine. The filter allows exactly this
 // sendmsg (fd kControlFd) and the close_range that follows; nothing else reaches the kernel.
-void Handoff(int listener, uint32_t flags, uint64_t brk) {
-  Ready ready = {kReadyMagic, 0, 0, flags, brk};
+void Handoff(int listener, uint32_t flags, uint64_t brk, const SpecialRanges& special) {
+  Ready ready = {kReadyMagic, 0, 0, flags, brk, special};
   struct {
     uint64_t iov_base, iov_len;
   } iov = {reinterpret_cast<uint64_t>(&ready), sizeof(ready)};
@@ -221,7 +268,7 @@ void Handoff(int listener, uint32_t flags, uint64_t brk) {
     uint64_t len;
     int32_t level, type;
     int32_t fd;
-  } * cmsg = reinterpret_cast<decltype(cmsg)>(control.buf);
+  }* cmsg = reinterpret_cast<decltype(cmsg)>(control.buf);
   cmsg->len = 20;   // CMSG_LEN(sizeof(int))
   cmsg->level = 1;  // SOL_SOCKET
   cmsg->type = 1;   // SCM_RIGHTS
@@ -231,8 +278,15 @@ void Handoff(int listener, uint32_t flags, uint64_t brk) {
     uint32_t namelen, pad0;
     uint64_t iov, iovlen, control, controllen;
     int32_t flags, pad1;
-  } msg = {0, 0, 0, reinterpret_cast<uint64_t>(&iov), 1, reinterpret_cast<uint64_t>(control.buf),
-           sizeof(control.buf), 0, 0};
+  } msg = {0,
+           0,
+           0,
+           reinterpret_cast<uint64_t>(&iov),
+           1,
+           reinterpret_cast<uint64_t>(control.buf),
+           sizeof(control.buf),
+           0,
+           0};
   if (Failed(Sys(__NR_sendmsg, kControlFd, reinterpret_cast<long>(&msg), 0))) Exit(127);
 }
 
@@ -255,7 +309,6 @@ void* memcpy(void* dst, const void* src, size_t n) {
 [[noreturn]] void enter_guest(uint64_t entry, uint64_t sp);
 
 [[noreturn]] void loader_main(uint64_t* initial_stack) {
-  (void)initial_stack;
   ResetSignals();
   uint64_t spec_len = 0;
   const LaunchSpec* spec = MapSpec(&spec_len);
@@ -266,7 +319,9 @@ void* memcpy(void* dst, const void* src, size_t n) {
   for (uint32_t i = 0; i < spec->segment_count; ++i) MapSegment(spec->segments[i]);
   MapStack(*spec, payload);
   static char maps_buf[16384];
-  flags |= UnmapVdso(maps_buf, sizeof(maps_buf));
+  SpecialRanges special = {};
+  flags |= UnmapVdso(spec->special, AuxValue(initial_stack, kAtSysinfoEhdr), maps_buf,
+                     sizeof(maps_buf), &special);
 
   // Close everything but the control socket: the guest inherits no descriptor at all.
   Check(Sys(__NR_close_range, 0, kControlFd - 1, 0), LoaderStep::kCloseFds);
@@ -283,7 +338,7 @@ void* memcpy(void* dst, const void* src, size_t n) {
   Check(listener, LoaderStep::kInstallFilter);
   // From here on the filter is in force: only munmap, the handoff sendmsg and close_range pass.
   Sys(__NR_munmap, reinterpret_cast<long>(spec), spec_len);
-  Handoff(static_cast<int>(listener), flags, brk);
+  Handoff(static_cast<int>(listener), flags, brk, special);
   Sys(__NR_close_range, 0, ~0u, 0);
   enter_guest(entry, sp);
 }

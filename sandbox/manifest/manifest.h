@@ -29,10 +29,10 @@ struct ChannelSpec {
   std::string alias;
   ChannelType type = ChannelType::kSeqReadSeqWrite;
   bool etag = false;
-  int64_t gets = 0;      // max read calls
-  int64_t get_size = 0;  // max bytes read
-  int64_t puts = 0;      // max write calls
-  int64_t put_size = 0;  // max bytes written
+  int64_t gets = 0;           // max read calls
+  int64_t get_size = 0;       // max bytes read
+  int64_t puts = 0;           // max write calls
+  int64_t put_size = 0;       // max bytes written
   std::string initial_bytes;  // readable channels: the data the guest reads
 
   bool readable() const { return gets > 0 && get_size > 0; }
@@ -97,15 +97,16 @@ class ManifestBuilder {
   static constexpr int64_t kDefaultMemoryBytes = int64_t{256} << 20;
   static constexpr int64_t kDefaultOutputLimitBytes = int64_t{64} << 20;
 
-  ManifestBuilder& set_timeout(absl::Duration d);       // wall clock, whole run; > 0
-  ManifestBuilder& set_cpu_limit(absl::Duration d);     // default: the timeout
-  ManifestBuilder& set_memory_bytes(int64_t bytes);     // guest address space bound
+  ManifestBuilder& set_timeout(absl::Duration d);          // wall clock, whole run; > 0
+  ManifestBuilder& set_cpu_limit(absl::Duration d);        // default: the timeout
+  ManifestBuilder& set_memory_bytes(int64_t bytes);        // guest address space bound
   ManifestBuilder& set_output_limit_bytes(int64_t bytes);  // total bytes across writable channels
   ManifestBuilder& add_channel(ChannelSpec channel);
-  ManifestBuilder& set_argv(std::vector<std::string> argv);  // argv[0] included; default {"program"}
-  ManifestBuilder& set_env(std::vector<std::string> env);    // "KEY=VALUE" entries
-  ManifestBuilder& set_clock_start(absl::Time t);            // default: the Unix epoch
-  ManifestBuilder& set_random_seed(uint64_t seed);           // default 0
+  ManifestBuilder& set_argv(
+      std::vector<std::string> argv);                      // argv[0] included; default {"program"}
+  ManifestBuilder& set_env(std::vector<std::string> env);  // "KEY=VALUE" entries
+  ManifestBuilder& set_clock_start(absl::Time t);          // default: the Unix epoch
+  ManifestBuilder& set_random_seed(uint64_t seed);         // default 0
 
   absl::StatusOr<Manifest> Build() const;
 

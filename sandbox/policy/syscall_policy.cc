@@ -34,15 +34,15 @@ absl::Status Add(scmp_filter_ctx ctx, int nr, std::initializer_list<scmp_arg_cmp
 
 absl::Status AddInKernelRules(scmp_filter_ctx ctx) {
   // Calls that touch nothing but the calling process itself.
-  for (int nr : {SYS_exit, SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_rt_sigaction,
-                 SYS_sigaltstack, SYS_set_robust_list, SYS_munmap,
-                 SYS_madvise, SYS_futex, SYS_sched_yield, SYS_restart_syscall, SYS_rt_sigsuspend,
-                 SYS_pause}) {
+  for (int nr : {SYS_exit, SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_rt_sigaction, SYS_sigaltstack,
+                 SYS_set_robust_list, SYS_munmap, SYS_madvise, SYS_futex, SYS_sched_yield,
+                 SYS_restart_syscall, SYS_rt_sigsuspend, SYS_pause}) {
     RETURN_IF_ERROR(Add(ctx, nr));
   }
   // TLS setup only; ARCH_SET_CPUID and the rest go to the supervisor (and are refused).
   for (int code : {ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS}) {
-    RETURN_IF_ERROR(Add(ctx, SYS_arch_prctl, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(code))}));
+    RETURN_IF_ERROR(
+        Add(ctx, SYS_arch_prctl, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(code))}));
   }
   // Never executable memory outside the image: mprotect without PROT_EXEC runs in the kernel,
   // with PROT_EXEC it is notified and reported as a violation.
@@ -50,10 +50,12 @@ absl::Status AddInKernelRules(scmp_filter_ctx ctx) {
   // The loader's handoff, after the filter is installed: the sendmsg that passes the listener
   // and the close_range that drops every real fd. The guest never holds fd kControlFd, and
   // closing real fds it doesn't have is harmless, so these exact forms are safe to allow.
-  RETURN_IF_ERROR(Add(ctx, SYS_sendmsg, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(launch::kControlFd))}));
-  RETURN_IF_ERROR(Add(ctx, SYS_close_range,
-                      {SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu),
-                       SCMP_A2(SCMP_CMP_EQ, 0)}));
+  RETURN_IF_ERROR(
+      Add(ctx, SYS_sendmsg, {SCMP_A0(SCMP_CMP_EQ, static_cast<scmp_datum_t>(launch::kControlFd))}));
+  RETURN_IF_ERROR(
+      Add(ctx, SYS_close_range,
+          {SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, 0xffffffffu),
+           SCMP_A2(SCMP_CMP_EQ, 0)}));
   return absl::OkStatus();
 }
 

@@ -116,14 +116,20 @@ void Channel::CommitWrite(const WriteGrant& grant, std::string_view bytes, bool 
 
 int64_t Channel::Seek(int64_t offset, int whence) {
   if (!spec_.random_read() && !spec_.random_write()) return -ESPIPE;
-  const int64_t current =
-      static_cast<int64_t>(spec_.random_read() ? read_pos_ : write_pos_);
+  const int64_t current = static_cast<int64_t>(spec_.random_read() ? read_pos_ : write_pos_);
   int64_t base = 0;
   switch (whence) {
-    case SEEK_SET: base = 0; break;
-    case SEEK_CUR: base = current; break;
-    case SEEK_END: base = static_cast<int64_t>(data_.size()); break;
-    default: return -EINVAL;
+    case SEEK_SET:
+      base = 0;
+      break;
+    case SEEK_CUR:
+      base = current;
+      break;
+    case SEEK_END:
+      base = static_cast<int64_t>(data_.size());
+      break;
+    default:
+      return -EINVAL;
   }
   if (__builtin_add_overflow(base, offset, &base) || base < 0) return -EINVAL;
   if (spec_.random_read()) read_pos_ = static_cast<uint64_t>(base);
@@ -137,8 +143,8 @@ ChannelResult Channel::TakeResult() {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     EVP_DigestFinal_ex(sha_, digest, &len);
-    out.etag = absl::BytesToHexString(
-        absl::string_view(reinterpret_cast<const char*>(digest), len));
+    out.etag =
+        absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
   }
   if (spec_.writable()) out.output = std::move(data_);
   return out;

@@ -11,9 +11,7 @@ namespace {
 // process_vm_* can be partial at a page boundary; the guest sees the whole range or EFAULT.
 constexpr uint64_t kMaxAddress = uint64_t{1} << 47;
 
-bool RangeOk(uint64_t addr, size_t len) {
-  return addr < kMaxAddress && len <= kMaxAddress - addr;
-}
+bool RangeOk(uint64_t addr, size_t len) { return addr < kMaxAddress && len <= kMaxAddress - addr; }
 }  // namespace
 
 int GuestMemory::Read(uint64_t addr, void* out, size_t len) const {
@@ -21,8 +19,8 @@ int GuestMemory::Read(uint64_t addr, void* out, size_t len) const {
   if (!RangeOk(addr, len)) return EFAULT;
   size_t done = 0;
   while (done < len) {
-    ssize_t n = sys::ReadProcessMemory(pid_, addr + done, static_cast<char*>(out) + done,
-                                       len - done);
+    ssize_t n =
+        sys::ReadProcessMemory(pid_, addr + done, static_cast<char*>(out) + done, len - done);
     if (n <= 0) return EFAULT;
     done += static_cast<size_t>(n);
   }
@@ -34,8 +32,8 @@ int GuestMemory::Write(uint64_t addr, const void* data, size_t len) const {
   if (!RangeOk(addr, len)) return EFAULT;
   size_t done = 0;
   while (done < len) {
-    ssize_t n = sys::WriteProcessMemory(pid_, addr + done,
-                                        static_cast<const char*>(data) + done, len - done);
+    ssize_t n = sys::WriteProcessMemory(pid_, addr + done, static_cast<const char*>(data) + done,
+                                        len - done);
     if (n <= 0) return EFAULT;
     done += static_cast<size_t>(n);
   }

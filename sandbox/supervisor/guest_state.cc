@@ -56,8 +56,8 @@ std::string SeededBytes(uint64_t seed, std::string_view label, uint64_t stream, 
 void GuestState::RandomBytes(char* out, size_t len) {
   while (len > 0) {
     if (random_pool_.empty()) {
-      random_pool_ = SeededBytes(manifest_.random_seed(), "zerocell-getrandom", random_counter_++,
-                                 4096);
+      random_pool_ =
+          SeededBytes(manifest_.random_seed(), "zerocell-getrandom", random_counter_++, 4096);
     }
     size_t n = std::min(len, random_pool_.size());
     memcpy(out, random_pool_.data(), n);

@@ -57,9 +57,10 @@ struct MemoryAccounting {
   uint64_t overhead_bytes = 0;  // loader mappings present before the guest ran
   uint64_t brk = 0;             // last program break the guest asked for
   sys::UniqueFd statm;          // /proc/<pid>/statm
-  sys::UniqueFd status;         // /proc/<pid>/status
+  sys::UniqueFd status;         // /proc/<pid>/status, opened on first use
+  pid_t pid = 0;
   int64_t peak_rss_bytes = 0;
-  uint64_t stack_bytes = 0;     // the fixed guest stack mapping
+  uint64_t stack_bytes = 0;  // the fixed guest stack mapping
 };
 
 class GuestState {

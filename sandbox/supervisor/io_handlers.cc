@@ -84,9 +84,9 @@ Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t
   c.CommitWrite(grant, bytes, !offset.has_value());
   g.AddOutput(c.data().size() - before);
   if (over_capacity) {
-    g.Stop(Outcome::kOutputLimit,
-           "output limit of " + std::to_string(g.manifest().output_limit_bytes()) +
-               " bytes reached writing " + c.spec().alias);
+    g.Stop(Outcome::kOutputLimit, "output limit of " +
+                                      std::to_string(g.manifest().output_limit_bytes()) +
+                                      " bytes reached writing " + c.spec().alias);
   }
   if (bytes.empty() && total > 0) return Reply::Error(over_capacity ? EFBIG : EDQUOT);
   return Reply::Value(static_cast<int64_t>(bytes.size()));
@@ -100,8 +100,7 @@ Reply Read(GuestState& g, const Call& c) {
   return DoRead(g, Fd(c), Single(c.args[1], c.args[2]), c.args[2], std::nullopt);
 }
 Reply Pread(GuestState& g, const Call& c) {
-  return DoRead(g, Fd(c), Single(c.args[1], c.args[2]), c.args[2],
-                static_cast<int64_t>(c.args[3]));
+  return DoRead(g, Fd(c), Single(c.args[1], c.args[2]), c.args[2], static_cast<int64_t>(c.args[3]));
 }
 Reply Write(GuestState& g, const Call& c) {
   return DoWrite(g, Fd(c), Single(c.args[1], c.args[2]), c.args[2], std::nullopt);
@@ -118,7 +117,8 @@ Reply Vector(GuestState& g, const Call& c) {
   if (int err = ReadIovecs(g, c.args[1], c.args[2], &iov, &total)) return Reply::Error(err);
   std::optional<int64_t> offset;
   // preadv2/pwritev2 with offset -1 use the current position.
-  if (kPositioned && static_cast<int64_t>(c.args[3]) != -1) offset = static_cast<int64_t>(c.args[3]);
+  if (kPositioned && static_cast<int64_t>(c.args[3]) != -1)
+    offset = static_cast<int64_t>(c.args[3]);
   return kWrite ? DoWrite(g, Fd(c), iov, total, offset) : DoRead(g, Fd(c), iov, total, offset);
 }
 
@@ -165,8 +165,8 @@ struct stat StatOf(GuestState& g, int ch) {
   st.st_dev = 1;
   st.st_ino = static_cast<ino_t>(ch + 1);
   st.st_nlink = 1;
-  st.st_mode = (random ? S_IFREG : S_IFIFO) | (spec.readable() ? 0444 : 0) |
-               (spec.writable() ? 0222 : 0);
+  st.st_mode =
+      (random ? S_IFREG : S_IFIFO) | (spec.readable() ? 0444 : 0) | (spec.writable() ? 0222 : 0);
   st.st_uid = kGuestUid;
   st.st_gid = kGuestGid;
   st.st_size = random ? static_cast<off_t>(channel.data().size()) : 0;
@@ -227,8 +227,8 @@ Reply Statx(GuestState& g, const Call& c) {
   sx.stx_ino = st.st_ino;
   sx.stx_size = static_cast<uint64_t>(st.st_size);
   sx.stx_blocks = static_cast<uint64_t>(st.st_blocks);
-  sx.stx_atime = sx.stx_mtime = sx.stx_ctime = sx.stx_btime = {
-      st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec), 0};
+  sx.stx_atime = sx.stx_mtime = sx.stx_ctime =
+      sx.stx_btime = {st.st_mtim.tv_sec, static_cast<uint32_t>(st.st_mtim.tv_nsec), 0};
   return Reply::FromResult(-g.memory().WriteValue(c.args[4], sx));
 }
 
@@ -236,8 +236,7 @@ Reply AccessCommon(GuestState& g, uint64_t path_addr, uint64_t mode) {
   int ch = -1;
   if (int err = ResolvePath(g, path_addr, &ch)) return Reply::Error(err);
   const ChannelSpec& spec = g.channel(ch).spec();
-  if (((mode & R_OK) && !spec.readable()) || ((mode & W_OK) && !spec.writable()) ||
-      (mode & X_OK)) {
+  if (((mode & R_OK) && !spec.readable()) || ((mode & W_OK) && !spec.writable()) || (mode & X_OK)) {
     return Reply::Error(EACCES);
   }
   return Reply::Value(0);
@@ -383,13 +382,13 @@ void RegisterIoHandlers(HandlerTable& t) {
   t[SYS_fdatasync] = ValidFdZero;
   t[SYS_fadvise64] = ValidFdZero;
   t[SYS_flock] = ValidFdZero;
-  t[SYS_readlink] = Fail<ENOENT>;    // no symlinks; "/proc/self/exe" included
+  t[SYS_readlink] = Fail<ENOENT>;  // no symlinks; "/proc/self/exe" included
   t[SYS_readlinkat] = Fail<ENOENT>;
   t[SYS_chdir] = Fail<ENOENT>;
   t[SYS_fchdir] = Fail<ENOTDIR>;
   t[SYS_getdents64] = Fail<ENOTDIR>;
-  t[SYS_ftruncate] = Fail<EINVAL>;   // channels cannot be truncated (as in ZeroVM)
-  t[SYS_sendfile] = Fail<ENOSYS>;    // callers fall back to read/write
+  t[SYS_ftruncate] = Fail<EINVAL>;  // channels cannot be truncated (as in ZeroVM)
+  t[SYS_sendfile] = Fail<ENOSYS>;   // callers fall back to read/write
   t[SYS_copy_file_range] = Fail<ENOSYS>;
   t[SYS_splice] = Fail<ENOSYS>;
   t[SYS_openat2] = Fail<ENOSYS>;

@@ -1,12 +1,14 @@
 // Memory accounting from /proc; see memory_accounting.h.
 #include "sandbox/supervisor/memory_accounting.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -16,10 +18,19 @@ int64_t VmBytes(MemoryAccounting& mem) {
   ssize_t n = pread(mem.statm.get(), buf, sizeof(buf) - 1, 0);
   if (n <= 0) return -1;
   buf[n] = '\0';
-  return strtoll(buf, nullptr, 10) * static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+  const int64_t page = static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+  char* end = nullptr;
+  const int64_t size = strtoll(buf, &end, 10) * page;
+  const int64_t resident = strtoll(end, nullptr, 10) * page;
+  if (resident > mem.peak_rss_bytes) mem.peak_rss_bytes = resident;
+  return size;
 }
 
 int64_t SamplePeakRss(MemoryAccounting& mem) {
+  if (!mem.status.valid()) {
+    mem.status.reset(
+        open(absl::StrCat("/proc/", mem.pid, "/status").c_str(), O_RDONLY | O_CLOEXEC));
+  }
   char buf[4096];
   ssize_t n = pread(mem.status.get(), buf, sizeof(buf) - 1, 0);
   if (n <= 0) return -1;
@@ -34,7 +45,6 @@ int64_t SamplePeakRss(MemoryAccounting& mem) {
 bool AdmitGrowth(GuestState& g, uint64_t bytes, const char* call) {
   MemoryAccounting& mem = g.mem();
   const int64_t vm = VmBytes(mem);
-  SamplePeakRss(mem);
   if (vm < 0) return true;  // the process is gone; the exit path reports it
   const uint64_t used = static_cast<uint64_t>(vm) > mem.overhead_bytes
                             ? static_cast<uint64_t>(vm) - mem.overhead_bytes

@@ -9,8 +9,10 @@
 namespace zerocell::sandbox::supervisor {
 
 // Current address-space size of the sandbox process in bytes (from /proc/<pid>/statm), or -1.
+// Also folds the current resident size into mem.peak_rss_bytes (a lower bound of the peak).
 int64_t VmBytes(MemoryAccounting& mem);
-// Resident high-water mark (VmHWM), or -1; also folds it into mem.peak_rss_bytes.
+// Resident high-water mark (VmHWM from /proc/<pid>/status), or -1; folded into
+// mem.peak_rss_bytes. Costly: taken once, when the guest exits.
 int64_t SamplePeakRss(MemoryAccounting& mem);
 // Whether growing the guest by `bytes` stays within the limit; stops the guest with
 // MEMORY_LIMIT (naming `call`) when it does not.

@@ -206,7 +206,8 @@ Reply Prctl(GuestState& g, const Call& c) {
   }
 }
 
-// --- limits ---------------------------------------------------------------------------------------
+// --- limits
+// ---------------------------------------------------------------------------------------
 
 rlimit FixedRlimit(GuestState& g, int resource) {
   const uint64_t memory = static_cast<uint64_t>(g.manifest().memory_bytes());
@@ -247,7 +248,8 @@ Reply Getrlimit(GuestState& g, const Call& c) {
   return FromWrite(g.memory().WriteValue(c.args[1], FixedRlimit(g, resource)));
 }
 
-// --- memory ---------------------------------------------------------------------------------------
+// --- memory
+// ---------------------------------------------------------------------------------------
 
 Reply ExecViolation(GuestState& g, const char* call, int64_t nr) {
   g.Stop(Outcome::kPolicyViolation, std::string(call) + " with PROT_EXEC: no new executable memory",
@@ -281,7 +283,8 @@ Reply Mremap(GuestState& g, const Call& c) {
   return Reply::Continue();
 }
 
-// --- exit and signals -------------------------------------------------------------------------------
+// --- exit and signals
+// -------------------------------------------------------------------------------
 
 Reply ExitGroup(GuestState& g, const Call&) {
   SamplePeakRss(g.mem());  // the last moment the guest's memory can be read
@@ -303,7 +306,8 @@ Reply Kill(GuestState& g, const Call& c) {
 }
 
 Reply Tgkill(GuestState& g, const Call& c) {
-  if (static_cast<int32_t>(c.args[0]) != kGuestPid || static_cast<int32_t>(c.args[1]) != kGuestPid) {
+  if (static_cast<int32_t>(c.args[0]) != kGuestPid ||
+      static_cast<int32_t>(c.args[1]) != kGuestPid) {
     return Reply::Error(ESRCH);
   }
   return SignalSelf(g, static_cast<int64_t>(c.args[2]));

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -25,6 +26,9 @@ namespace zerocell::sandbox::supervisor {
 namespace {
 
 constexpr uint32_t kX32Bit = 0x40000000;
+// Linux 6.6+: the woken side runs on the waker's CPU (Debian 12's headers predate it).
+constexpr unsigned long kIoctlNotifSetFlags = _IOW('!', 4, uint64_t);
+constexpr uint64_t kNotifSyncWakeUp = 1;
 
 struct NotifyBuffers {
   seccomp_notif* req = nullptr;
@@ -137,7 +141,6 @@ class Loop {
   absl::StatusOr<SuperviseResult> Finish() {
     const bool stopped = guest_.stop().has_value() || cancelled_;
     if (stopped) p_.process->Kill();
-    SamplePeakRss(guest_.mem());
     int status = 0;
     rusage usage = {};
     if (absl::Status s = p_.process->Reap(&status, &usage); !s.ok()) return s;
@@ -190,15 +193,18 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   GuestState guest(*params.manifest, params.process->pid(), params.process->pidfd());
   MemoryAccounting& mem = guest.mem();
   mem.statm = OpenProc(params.process->pid(), "statm");
-  mem.status = OpenProc(params.process->pid(), "status");
+  mem.pid = params.process->pid();
   mem.brk = params.initial_brk;
   mem.stack_bytes = params.stack_bytes;
-  SamplePeakRss(mem);  // a guest that dies by a signal still reports its start-up footprint
-  // What the loader itself still maps is not the guest's: measure it once, before the guest runs.
+  // What the loader itself still maps is not the guest's: measure it once, before the guest runs
+  // (this also records the start-up resident size, the peak of a guest that dies early).
   const int64_t vm = VmBytes(mem);
   if (vm > 0 && static_cast<uint64_t>(vm) > params.guest_bytes) {
     mem.overhead_bytes = static_cast<uint64_t>(vm) - params.guest_bytes;
   }
+  // Guest and supervisor hand the CPU to each other on every notified call; older kernels
+  // refuse the flag and keep the ordinary wake-up.
+  (void)ioctl(params.listener.get(), kIoctlNotifSetFlags, kNotifSyncWakeUp);
   Loop loop(params, guest);
   return loop.Run();
 }

@@ -6,9 +6,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "sandbox/sys/process.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/result.h"
+#include "sandbox/sys/process.h"
 #include "sandbox/sys/unique_fd.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -16,11 +16,11 @@ namespace zerocell::sandbox::supervisor {
 struct SuperviseParams {
   const Manifest* manifest = nullptr;
   sys::Process* process = nullptr;
-  sys::UniqueFd listener;      // seccomp user-notification fd from the loader
-  int cancel_fd = -1;          // eventfd; readable = cancel now
-  absl::Time wall_deadline;    // spawn time + timeout
-  uint64_t initial_brk = 0;    // program break when the guest starts
-  uint64_t guest_bytes = 0;    // image + stack mapped by the loader for the guest
+  sys::UniqueFd listener;    // seccomp user-notification fd from the loader
+  int cancel_fd = -1;        // eventfd; readable = cancel now
+  absl::Time wall_deadline;  // spawn time + timeout
+  uint64_t initial_brk = 0;  // program break when the guest starts
+  uint64_t guest_bytes = 0;  // image + stack mapped by the loader for the guest
   uint64_t stack_bytes = 0;
 };
 

@@ -46,8 +46,8 @@ absl::StatusOr<pid_t> CloneVfork(int (*fn)(void*), void* arg, UniqueFd* pidfd) {
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int fd = -1;
-  pid_t pid = clone(fn, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, arg,
-                    &fd);
+  pid_t pid =
+      clone(fn, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, arg, &fd);
   int saved = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return ErrnoStatus(saved, "clone");

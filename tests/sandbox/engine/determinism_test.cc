@@ -189,4 +189,22 @@ TEST(EngineNondeterminismTest, ReportIsStableAcrossRuns) {
 }
 
 }  // namespace
+// The first loader of an engine finds the vDSO/vvar pages in /proc/self/maps; later loaders
+// unmap the ranges the engine cached. Both paths must remove them on every run.
+TEST(EngineVdsoTest, VdsoIsRemovedOnFirstAndCachedRuns) {
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create({testing::LoaderPath()});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  absl::StatusOr<std::shared_ptr<const Image>> image = testing::LoadGuest("hello");
+  ASSERT_TRUE(image.ok()) << image.status();
+  absl::StatusOr<Manifest> manifest = testing::StdManifest({"hello"}).Build();
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  for (int run = 0; run < 3; ++run) {
+    ZC_ASSERT_RUN(result, (*engine)->Run(**image, *manifest));
+    ASSERT_EQ(result.outcome, Outcome::kExited) << testing::Describe(result);
+    for (const std::string& item : result.nondeterminism) {
+      EXPECT_EQ(item.find("vdso"), std::string::npos) << "run " << run << ": " << item;
+    }
+  }
+}
+
 }  // namespace zerocell::sandbox
