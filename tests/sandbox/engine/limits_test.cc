@@ -221,15 +221,5 @@ TEST(EngineOutcomeTest, NullDereferenceIsSigsegv) {
   EXPECT_EQ(StdoutOf(r), "before\n");
 }
 
-TEST(EngineOutcomeTest, OutcomeNamesAreStable) {
-  EXPECT_EQ(OutcomeName(Outcome::kExited), "EXITED");
-  EXPECT_EQ(OutcomeName(Outcome::kSignaled), "SIGNALED");
-  EXPECT_EQ(OutcomeName(Outcome::kTimeout), "TIMEOUT");
-  EXPECT_EQ(OutcomeName(Outcome::kCpuLimit), "CPU_LIMIT");
-  EXPECT_EQ(OutcomeName(Outcome::kMemoryLimit), "MEMORY_LIMIT");
-  EXPECT_EQ(OutcomeName(Outcome::kOutputLimit), "OUTPUT_LIMIT");
-  EXPECT_EQ(OutcomeName(Outcome::kPolicyViolation), "POLICY_VIOLATION");
-}
-
 }  // namespace
 }  // namespace zerocell::sandbox
