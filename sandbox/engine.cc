@@ -161,7 +161,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
 }
 
 absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
-                                   const CancelToken* cancel) const {
+                                   const RunOptions& options) const {
+  const CancelToken* cancel = options.cancel;
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + manifest.timeout();
   launch::SpecialRanges special;
@@ -224,6 +225,7 @@ absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
   params.process = &process;
   params.listener = std::move(handshake.listener);
   params.cancel_fd = cancel ? cancel->fd() : -1;
+  params.observer = options.observer;
   params.wall_deadline = deadline;
   params.initial_brk = handshake.ready.brk;
   params.guest_bytes = spec.image_bytes + spec.stack_bytes;

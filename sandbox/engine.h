@@ -11,6 +11,7 @@
 #include "sandbox/image.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/manifest/manifest.h"
+#include "sandbox/output_observer.h"
 #include "sandbox/result.h"
 
 namespace zerocell::sandbox {
@@ -36,6 +37,11 @@ class CancelToken {
   int fd_;
 };
 
+struct RunOptions {
+  const CancelToken* cancel = nullptr;
+  OutputObserver* observer = nullptr;
+};
+
 // Thread-safe: one Engine serves concurrent Run calls, each on its caller's thread. The calling
 // thread must stay alive until Run returns (it is the sandbox's parent-death reference).
 class Engine {
@@ -47,7 +53,11 @@ class Engine {
   // a non-OK status means the run could not happen (bad manifest for this image, loader missing,
   // host out of resources) or was cancelled (CANCELLED) — in every case no process is left.
   absl::StatusOr<Result> Run(const Image& image, const Manifest& manifest,
-                             const CancelToken* cancel = nullptr) const;
+                             const CancelToken* cancel = nullptr) const {
+    return Run(image, manifest, RunOptions{cancel, nullptr});
+  }
+  absl::StatusOr<Result> Run(const Image& image, const Manifest& manifest,
+                             const RunOptions& options) const;
 
  private:
   Engine(std::string loader_path, std::unique_ptr<CompiledPolicy> policy);

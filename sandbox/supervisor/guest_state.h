@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "sandbox/manifest/manifest.h"
+#include "sandbox/output_observer.h"
 #include "sandbox/result.h"
 #include "sandbox/supervisor/channel.h"
 #include "sandbox/supervisor/fd_table.h"
@@ -76,6 +77,8 @@ class GuestState {
   int FindAlias(std::string_view alias) const;
   MemoryAccounting& mem() { return mem_; }
   int pidfd() const { return pidfd_; }  // for signals the guest sends itself
+  OutputObserver* observer() const { return observer_; }
+  void set_observer(OutputObserver* observer) { observer_ = observer; }
 
   // Output limit bookkeeping across all writable channels.
   uint64_t output_capacity() const;
@@ -108,6 +111,7 @@ class GuestState {
   uint64_t random_counter_ = 0;
   std::string random_pool_;
   std::optional<StopReason> stop_;
+  OutputObserver* observer_ = nullptr;
 };
 
 // Deterministic bytes for `seed` in the domain `label` (getrandom stream, AT_RANDOM).

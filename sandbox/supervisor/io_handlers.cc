@@ -83,6 +83,7 @@ Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t
   const uint64_t before = c.data().size();
   c.CommitWrite(grant, bytes, !offset.has_value());
   g.AddOutput(c.data().size() - before);
+  if (g.observer() != nullptr && !bytes.empty()) g.observer()->OnWrite(ch, grant.offset, bytes);
   if (over_capacity) {
     g.Stop(Outcome::kOutputLimit, "output limit of " +
                                       std::to_string(g.manifest().output_limit_bytes()) +

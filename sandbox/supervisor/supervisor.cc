@@ -194,6 +194,7 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   MemoryAccounting& mem = guest.mem();
   mem.statm = OpenProc(params.process->pid(), "statm");
   mem.pid = params.process->pid();
+  guest.set_observer(params.observer);
   mem.brk = params.initial_brk;
   mem.stack_bytes = params.stack_bytes;
   // What the loader itself still maps is not the guest's: measure it once, before the guest runs

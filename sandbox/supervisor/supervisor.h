@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "sandbox/manifest/manifest.h"
+#include "sandbox/output_observer.h"
 #include "sandbox/result.h"
 #include "sandbox/sys/process.h"
 #include "sandbox/sys/unique_fd.h"
@@ -22,6 +23,7 @@ struct SuperviseParams {
   uint64_t initial_brk = 0;  // program break when the guest starts
   uint64_t guest_bytes = 0;  // image + stack mapped by the loader for the guest
   uint64_t stack_bytes = 0;
+  OutputObserver* observer = nullptr;  // optional; sees channel writes as they happen
 };
 
 struct SuperviseResult {

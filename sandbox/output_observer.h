@@ -1,0 +1,21 @@
+// Live view of channel writes while a guest runs (e.g. the CLI streaming stdout as it comes).
+#ifndef ZEROCELL_SANDBOX_OUTPUT_OBSERVER_H_
+#define ZEROCELL_SANDBOX_OUTPUT_OBSERVER_H_
+
+#include <cstdint>
+#include <string_view>
+
+namespace zerocell::sandbox {
+
+// Sees the bytes of writable channels as the guest writes them, on the thread running the guest.
+// A slow observer slows the guest (it waits in its write call), never the result.
+class OutputObserver {
+ public:
+  virtual ~OutputObserver() = default;
+  // `channel` indexes Manifest::channels(); `offset` is where `bytes` landed in the channel.
+  virtual void OnWrite(int channel, uint64_t offset, std::string_view bytes) = 0;
+};
+
+}  // namespace zerocell::sandbox
+
+#endif  // ZEROCELL_SANDBOX_OUTPUT_OBSERVER_H_
