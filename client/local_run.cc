@@ -8,6 +8,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <map>
+#include <set>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -65,6 +68,41 @@ class ScopedInterruptCancel {
   std::array<struct sigaction, 3> old_ = {};
 };
 
+// Forwards sequential writes of the bound channels to the CLI's stdout/stderr while the guest runs.
+class TerminalStreamer : public sandbox::OutputObserver {
+ public:
+  TerminalStreamer(const sandbox::Manifest& manifest, absl::Span<const OutputBinding> live) {
+    const auto& channels = manifest.channels();
+    for (const OutputBinding& binding : live) {
+      if (!IsTerminalTarget(binding.path)) continue;
+      for (size_t i = 0; i < channels.size(); ++i) {
+        // A random-write channel can rewrite what was already shown: it is printed at the end.
+        if (channels[i].alias != binding.alias || channels[i].random_write()) continue;
+        targets_[static_cast<int>(i)] = {
+            binding.path == "/dev/stderr" ? STDERR_FILENO : STDOUT_FILENO, 0};
+        aliases_.insert(binding.alias);
+      }
+    }
+  }
+
+  void OnWrite(int channel, uint64_t offset, std::string_view bytes) override {
+    auto it = targets_.find(channel);
+    if (it == targets_.end() || offset != it->second.shown) return;
+    (void)WriteAllToFd(it->second.fd, absl::string_view(bytes.data(), bytes.size()));
+    it->second.shown += bytes.size();
+  }
+
+  const std::set<std::string>& aliases() const { return aliases_; }
+
+ private:
+  struct Target {
+    int fd;
+    uint64_t shown;  // bytes of the channel already written to fd
+  };
+  std::map<int, Target> targets_;
+  std::set<std::string> aliases_;
+};
+
 }  // namespace
 
 int Fail(int exit_code, absl::string_view message) {
@@ -91,19 +129,20 @@ LoadedProgram LoadProgram(const std::string& path) {
   return out;
 }
 
-absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(const sandbox::Image& image,
-                                                         const sandbox::Manifest& manifest,
-                                                         const std::string& loader_path,
-                                                         int* interrupt_signal) {
+absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(
+    const sandbox::Image& image, const sandbox::Manifest& manifest, const std::string& loader_path,
+    int* interrupt_signal, absl::Span<const OutputBinding> live, std::set<std::string>* streamed) {
   *interrupt_signal = 0;
   absl::StatusOr<std::unique_ptr<sandbox::Engine>> engine =
       sandbox::Engine::Create(sandbox::EngineOptions{.loader_path = loader_path});
   if (!engine.ok()) return engine.status();
   sandbox::CancelToken token;
+  TerminalStreamer streamer(manifest, live);
+  if (streamed != nullptr) streamed->insert(streamer.aliases().begin(), streamer.aliases().end());
   absl::StatusOr<sandbox::Result> result;
   {
     ScopedInterruptCancel interrupts(token);
-    result = (*engine)->Run(image, manifest, &token);
+    result = (*engine)->Run(image, manifest, sandbox::RunOptions{&token, &streamer});
     *interrupt_signal = interrupts.signal();
   }
   if (*interrupt_signal != 0) {
@@ -120,10 +159,12 @@ bool IsTerminalTarget(const std::string& path) {
 }
 
 bool WriteChannelOutputs(const zerocell::v1::ExecuteResponse& response,
-                         absl::Span<const OutputBinding> bindings, bool json) {
+                         absl::Span<const OutputBinding> bindings, bool json,
+                         const std::set<std::string>& streamed) {
   bool ok = true;
   for (const OutputBinding& binding : bindings) {
     if (json && IsTerminalTarget(binding.path)) continue;
+    if (IsTerminalTarget(binding.path) && streamed.count(binding.alias)) continue;
     for (const zerocell::v1::ChannelResult& channel : response.channels()) {
       if (channel.alias() != binding.alias || !channel.writable()) continue;
       absl::Status s = WriteOutputFile(absl::StrCat("channel ", binding.alias, " output"),

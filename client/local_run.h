@@ -4,6 +4,7 @@
 #define ZEROCELL_CLIENT_LOCAL_RUN_H_
 
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,14 +29,6 @@ struct LoadedProgram {
 };
 LoadedProgram LoadProgram(const std::string& path);
 
-// Runs `image` under `manifest` with a local engine (loader_path empty: zerocell-loader beside
-// this executable). SIGINT, SIGTERM and SIGHUP received during the run cancel it (the sandbox is
-// killed); *interrupt_signal then holds the signal and the status is CANCELLED.
-absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(const sandbox::Image& image,
-                                                         const sandbox::Manifest& manifest,
-                                                         const std::string& loader_path,
-                                                         int* interrupt_signal);
-
 // Where a writable channel's output goes after the run: a host path, "-" / "/dev/stdout" for the
 // CLI's stdout, "/dev/stderr" for its stderr.
 struct OutputBinding {
@@ -43,14 +36,28 @@ struct OutputBinding {
   std::string path;
 };
 
+// Runs `image` under `manifest` with a local engine (loader_path empty: zerocell-loader beside
+// this executable). SIGINT, SIGTERM and SIGHUP received during the run cancel it (the sandbox is
+// killed); *interrupt_signal then holds the signal and the status is CANCELLED.
+// Channels in `live` bound to the CLI's stdout/stderr are written there as the guest writes them
+// (sequential-write channels only); their aliases are added to *streamed so that
+// WriteChannelOutputs does not print them again.
+absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(const sandbox::Image& image,
+                                                         const sandbox::Manifest& manifest,
+                                                         const std::string& loader_path,
+                                                         int* interrupt_signal,
+                                                         absl::Span<const OutputBinding> live = {},
+                                                         std::set<std::string>* streamed = nullptr);
+
 // True when `path` names the CLI's own stdout or stderr rather than a file.
 bool IsTerminalTarget(const std::string& path);
 
 // Writes every bound channel's output (in binding order; with `json`, targets on the CLI's stdout
-// and stderr are skipped because the JSON carries them). Every failure is reported on stderr;
-// returns false if any write failed.
+// and stderr are skipped because the JSON carries them; aliases in `streamed` were already
+// written live). Every failure is reported on stderr; returns false if any write failed.
 bool WriteChannelOutputs(const zerocell::v1::ExecuteResponse& response,
-                         absl::Span<const OutputBinding> bindings, bool json);
+                         absl::Span<const OutputBinding> bindings, bool json,
+                         const std::set<std::string>& streamed = {});
 
 // Prints the response as one line of JSON on stdout; false (after a message) on failure.
 bool PrintJson(const zerocell::v1::ExecuteResponse& response);

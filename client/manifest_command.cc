@@ -123,15 +123,18 @@ int ManifestCommand(absl::Span<const std::string> args) {
   }
 
   int interrupt_signal = 0;
+  // Channels bound to /dev/stdout or /dev/stderr are shown live unless the output is JSON.
+  std::set<std::string> streamed;
   absl::StatusOr<zerocell::v1::ExecuteResponse> response =
-      RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal);
+      RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal,
+                 json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed);
   if (interrupt_signal != 0) return Fail(128 + interrupt_signal, response.status().message());
   if (!response.ok()) {
     return Fail(ExitCodeForStatus(response.status()), response.status().ToString());
   }
   // Channels go back to their uris even when the guest did not exit normally: ZeroVM writes
   // them as the session goes, so partial outputs are what a user of a failed session expects.
-  bool delivered = WriteChannelOutputs(*response, plan->outputs, json);
+  bool delivered = WriteChannelOutputs(*response, plan->outputs, json, streamed);
   if (json) delivered = PrintJson(*response) && delivered;
   if (report)
     delivered = WriteAllToFd(STDOUT_FILENO, FormatClassicReport(*response)).ok() && delivered;

@@ -174,14 +174,17 @@ int RunCommand(absl::Span<const std::string> args) {
   if (program.image == nullptr) return Fail(program.exit_code, program.error);
 
   int interrupt_signal = 0;
+  const bool json = parsed->GetBool("json");
+  // Without --json, stdout/stderr reach the terminal as the guest writes them.
+  std::set<std::string> streamed;
   absl::StatusOr<zerocell::v1::ExecuteResponse> response =
-      RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal);
+      RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal,
+                 json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed);
   if (interrupt_signal != 0) return Fail(128 + interrupt_signal, response.status().message());
   if (!response.ok()) {
     return Fail(ExitCodeForStatus(response.status()), response.status().ToString());
   }
-  const bool json = parsed->GetBool("json");
-  bool delivered = WriteChannelOutputs(*response, plan->outputs, json);
+  bool delivered = WriteChannelOutputs(*response, plan->outputs, json, streamed);
   if (json) delivered = PrintJson(*response) && delivered;
   if (std::string summary = OutcomeSummary(*response); !summary.empty()) {
     (void)WriteAllToFd(STDERR_FILENO, summary + "\n");

@@ -225,6 +225,24 @@ TEST(CliRunTest, InterruptKillsTheSandboxAndExits130) {
   prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+TEST(CliRunTest, StdoutIsShownWhileTheGuestRuns) {
+  // The guest prints, then loops until the CLI is interrupted: an interrupted run delivers no
+  // results at the end, so the line can only have arrived live.
+  CliResult r = RunCli({"run", "--timeout=30", "/bin/busybox", "sh", "-c",
+                        "echo started; echo to-stderr >&2; while :; do :; done"},
+                       "", /*interrupt_after_ms=*/500);
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_EQ(r.out, "started\n");
+  EXPECT_THAT(r.err, HasSubstr("to-stderr\n"));
+}
+
+TEST(CliRunTest, JsonModeDoesNotStream) {
+  CliResult r = RunCli({"run", "--json", GuestPath("hello")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("hello"), std::string::npos) << "guest bytes only inside the JSON";
+  EXPECT_THAT(r.out, HasSubstr("\"outcome\":\"OUTCOME_EXITED\""));
+}
+
 TEST(CliRunTest, MissingProgramExits127AndRefusedProgramExits126) {
   TempDir dir;
   CliResult missing = RunCli({"run", dir.File("no-such-program")});
