@@ -201,5 +201,55 @@ TEST(EngineConcurrencyTest, OneEngineServesConcurrentRuns) {
   EXPECT_FALSE(HasChildProcess());
 }
 
+// Many concurrent runs with every kind of ending: each gets its own outcome, and afterwards the
+// engine holds no more descriptors and no process than before.
+TEST(EngineConcurrencyTest, ConcurrentMixedOutcomesLeakNothing) {
+  struct Kind {
+    const char* guest;
+    std::vector<std::string> argv;
+    Outcome outcome;
+  };
+  const std::vector<Kind> kinds = {
+      {"hello", {"hello"}, Outcome::kExited},
+      {"spin", {"spin"}, Outcome::kTimeout},
+      {"pol_socket", {"pol_socket"}, Outcome::kPolicyViolation},
+      {"abort_guest", {"abort_guest"}, Outcome::kSignaled},
+      {"alloc", {"alloc", "64"}, Outcome::kMemoryLimit},
+      {"bigout", {"bigout", "100000"}, Outcome::kOutputLimit},
+  };
+  std::vector<std::shared_ptr<const Image>> images;
+  for (const Kind& k : kinds) {
+    absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest(k.guest);
+    ASSERT_TRUE(image.ok()) << image.status();
+    images.push_back(*image);
+  }
+  ASSERT_TRUE(testing::SharedEngine().ok());
+  const int fds = CountOpenFds();
+  constexpr int kThreads = 4;
+  constexpr int kRunsPerThread = 36;
+  std::vector<std::string> failures(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRunsPerThread && failures[t].empty(); ++i) {
+        const size_t k = static_cast<size_t>(i + t) % kinds.size();
+        ManifestBuilder b = StdManifest(kinds[k].argv);
+        b.set_timeout(absl::Milliseconds(50)).set_memory_bytes(int64_t{32} << 20);
+        b.set_output_limit_bytes(1 << 16);
+        absl::StatusOr<Result> r = RunImage(*images[k], b);
+        if (!r.ok()) {
+          failures[t] = r.status().ToString();
+        } else if (r->outcome != kinds[k].outcome) {
+          failures[t] = absl::StrCat(kinds[k].guest, ": ", Describe(*r));
+        }
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(failures[t], "") << "thread " << t;
+  EXPECT_EQ(CountOpenFds(), fds);
+  EXPECT_FALSE(HasChildProcess());
+}
+
 }  // namespace
 }  // namespace zerocell::sandbox

@@ -1,6 +1,7 @@
 // Tests for the classic ZeroVM manifest parser: syntax quirks, every error, and ToManifest.
 #include "sandbox/manifest/classic_parser.h"
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -355,6 +356,51 @@ TEST(ToManifestTest, Errors) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()),
               HasSubstr("line 4: Memory field 1 (bytes): 4096 is not in [1048576, "));
+}
+
+// Mutated manifests (bytes flipped, inserted, deleted; lines duplicated) either parse or fail with
+// INVALID_ARGUMENT naming a line or the manifest as a whole; never anything else, never a crash.
+TEST(ClassicParserRobustnessTest, MutationsFailCleanly) {
+  std::mt19937 rng(12345);
+  const std::string base = kBase;
+  std::string alphabet = "=,#\r\n \t0123456789-xX/G\xff";
+  alphabet.push_back('\0');
+  int parsed = 0;
+  for (int i = 0; i < 5000; ++i) {
+    std::string text = base;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits && !text.empty(); ++e) {
+      const size_t at = rng() % text.size();
+      switch (rng() % 4) {
+        case 0:
+          text[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          text.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        case 2:
+          text.erase(at, 1 + rng() % 8);
+          break;
+        default: {  // duplicate the line that holds `at`
+          const size_t begin =
+              text.rfind('\n', at) == std::string::npos ? 0 : text.rfind('\n', at) + 1;
+          const size_t end = text.find('\n', at);
+          text.insert(begin, text.substr(begin, end == std::string::npos ? std::string::npos
+                                                                         : end - begin + 1));
+        }
+      }
+    }
+    absl::StatusOr<ClassicManifest> m = ParseClassicManifest(text);
+    if (m.ok()) {
+      ++parsed;
+      continue;
+    }
+    ASSERT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument) << m.status();
+    const std::string message(m.status().message());
+    EXPECT_TRUE(message.rfind("line ", 0) == 0 || message.rfind("manifest: ", 0) == 0)
+        << "mutation " << i << ": " << message;
+  }
+  EXPECT_GT(parsed, 0);  // some mutations are harmless (comments, whitespace)
 }
 
 }  // namespace
