@@ -42,9 +42,10 @@ TEST_P(EngineHelloTest, PrintsHelloWorld) {
   EXPECT_GE(out->writes, 1);
 }
 
-// hello: musl static (ET_EXEC); glibc_hello: gcc -static; hello_pie: musl static-pie (ET_DYN).
+// hello: musl static (ET_EXEC); glibc_hello: gcc -static; hello_pie: musl static-pie (ET_DYN);
+// glibc_hello_pie: gcc -static-pie.
 INSTANTIATE_TEST_SUITE_P(Toolchains, EngineHelloTest,
-                         ::testing::Values("hello", "glibc_hello", "hello_pie"));
+                         ::testing::Values("hello", "glibc_hello", "hello_pie", "glibc_hello_pie"));
 
 TEST(EngineProgramsTest, ArgvAndEnvArrivePrecisely) {
   ManifestBuilder b = StdManifest({"echo_args", "two words", "", "\xc3\xbcnicode", "--flag=x"});
