@@ -144,7 +144,8 @@ TEST(CliRunTest, JsonPrintsTheExecuteResponseInsteadOfGuestOutput) {
   EXPECT_EQ(response.channels(1).alias(), "/dev/stdout");
   EXPECT_EQ(response.channels(1).output(), "hello, world\n");
   EXPECT_EQ(response.channels(1).write_bytes(), 13);
-  EXPECT_EQ(response.image_id().size(), 64u);
+  EXPECT_EQ(response.image_id().size(), 7u + 64u);
+  EXPECT_EQ(response.image_id().substr(0, 7), "sha256:");
   EXPECT_GT(response.usage().wall_ns(), 0);
   EXPECT_GT(response.usage().notified_syscalls(), 0);
 }
