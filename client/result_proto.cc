@@ -3,6 +3,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace zerocell::client {
@@ -30,26 +31,11 @@ v1::Outcome OutcomeToProto(sandbox::Outcome outcome) {
 }
 
 absl::string_view OutcomeProtoName(v1::Outcome outcome) {
-  switch (outcome) {
-    case v1::OUTCOME_UNSPECIFIED:
-      return "UNSPECIFIED";
-    case v1::OUTCOME_EXITED:
-      return "EXITED";
-    case v1::OUTCOME_SIGNALED:
-      return "SIGNALED";
-    case v1::OUTCOME_TIMEOUT:
-      return "TIMEOUT";
-    case v1::OUTCOME_CPU_LIMIT:
-      return "CPU_LIMIT";
-    case v1::OUTCOME_MEMORY_LIMIT:
-      return "MEMORY_LIMIT";
-    case v1::OUTCOME_OUTPUT_LIMIT:
-      return "OUTPUT_LIMIT";
-    case v1::OUTCOME_POLICY_VIOLATION:
-      return "POLICY_VIOLATION";
-    default:
-      return "UNKNOWN";
-  }
+  if (!v1::Outcome_IsValid(outcome)) return "UNKNOWN";
+  // The generated name ("OUTCOME_EXITED") is the source of truth; strip the enum prefix.
+  absl::string_view name = v1::Outcome_Name(outcome);
+  absl::ConsumePrefix(&name, "OUTCOME_");
+  return name;
 }
 
 v1::ExecuteResponse ResultToProto(const sandbox::Result& result, absl::string_view image_id) {
