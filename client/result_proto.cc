@@ -65,6 +65,7 @@ v1::ExecuteResponse ResultToProto(const sandbox::Result& result, absl::string_vi
   }
   v1::Usage* usage = out.mutable_usage();
   usage->set_wall_ns(absl::ToInt64Nanoseconds(result.usage.wall));
+  usage->set_startup_ns(absl::ToInt64Nanoseconds(result.usage.startup));
   usage->set_user_cpu_ns(absl::ToInt64Nanoseconds(result.usage.user_cpu));
   usage->set_system_cpu_ns(absl::ToInt64Nanoseconds(result.usage.system_cpu));
   usage->set_peak_memory_bytes(result.usage.peak_memory_bytes);

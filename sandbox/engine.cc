@@ -188,6 +188,7 @@ absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
   Handshake handshake;
   ASSIGN_OR_RETURN(WaitResult waited, AwaitHandshake(control.get(), cancel, deadline, &handshake));
   if (waited == WaitResult::kCancelled) return absl::CancelledError("run cancelled");
+  const absl::Duration startup = absl::Now() - start;
   Result result;
   if (waited == WaitResult::kTimeout || handshake.ready.step != 0) {
     // The guest never ran: a timeout during start-up, or a loader step that failed.
@@ -236,6 +237,7 @@ absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
   if (supervised.cancelled) return absl::CancelledError("run cancelled");
   result = std::move(supervised.result);
   result.usage.wall = absl::Now() - start;
+  result.usage.startup = startup;
   result.nondeterminism = Nondeterminism(handshake.ready.flags);
   return result;
 }

@@ -44,6 +44,7 @@ struct ChannelResult {
 
 struct Usage {
   absl::Duration wall;  // spawn to reap
+  absl::Duration startup;  // spawn to the guest's first instruction (loader handshake)
   absl::Duration user_cpu;
   absl::Duration system_cpu;
   int64_t peak_memory_bytes = 0;  // resident high-water mark of the sandbox process
