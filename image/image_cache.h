@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "image/image_id.h"
 #include "image/validator.h"
 #include "sandbox/image.h"
 
@@ -93,9 +94,6 @@ class ImageCache {
   explicit ImageCache(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// "sha256:" + lowercase hex of SHA-256(bytes).
-std::string ImageIdOf(std::string_view bytes);
 
 }  // namespace zerocell::image
 
