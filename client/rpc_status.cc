@@ -1,0 +1,41 @@
+// The one mapping between absl::Status and grpc::Status (both directions, rich details included).
+#include "client/rpc_status.h"
+
+#include <string>
+
+#include "google/rpc/status.pb.h"
+
+namespace zerocell::client {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()));
+}
+
+grpc::Status ToGrpcStatus(const absl::Status& status, const v1::ValidationReport& report) {
+  if (status.ok()) return grpc::Status::OK;
+  google::rpc::Status rich;
+  rich.set_code(static_cast<int>(status.code()));
+  rich.set_message(std::string(status.message()));
+  rich.add_details()->PackFrom(report);
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), std::string(status.message()),
+                      rich.SerializeAsString());
+}
+
+absl::Status FromGrpcStatus(const grpc::Status& status) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+std::optional<v1::ValidationReport> RejectionReportOf(const grpc::Status& status) {
+  if (status.error_details().empty()) return std::nullopt;
+  google::rpc::Status rich;
+  if (!rich.ParseFromString(status.error_details())) return std::nullopt;
+  for (const google::protobuf::Any& detail : rich.details()) {
+    v1::ValidationReport report;
+    if (detail.Is<v1::ValidationReport>() && detail.UnpackTo(&report)) return report;
+  }
+  return std::nullopt;
+}
+
+}  // namespace zerocell::client
