@@ -1,11 +1,8 @@
 // Local mode of the zerocell CLI: load, run with the in-process engine, deliver outputs.
 #include "client/local_run.h"
 
-#include <signal.h>
 #include <unistd.h>
 
-#include <array>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -18,55 +15,12 @@
 #include "absl/strings/str_format.h"
 #include "client/cli_values.h"
 #include "client/exit_codes.h"
+#include "client/interrupt_signals.h"
 #include "client/result_proto.h"
 #include "sandbox/engine.h"
 
 namespace zerocell::client {
 namespace {
-
-// The cancel token's eventfd and the signal that fired, for the async-signal handler. Plain
-// sig_atomic_t values: constant-initialised, and the only state a handler may touch.
-volatile sig_atomic_t g_cancel_fd = -1;
-volatile sig_atomic_t g_cancel_signal = 0;
-
-void OnInterrupt(int sig) {
-  const int saved_errno = errno;
-  g_cancel_signal = sig;
-  // CancelToken's fd is an eventfd that is "readable once cancelled"; writing to it is
-  // async-signal-safe, unlike calling arbitrary code from a handler.
-  const uint64_t one = 1;
-  if (g_cancel_fd >= 0) {
-    [[maybe_unused]] ssize_t n = ::write(g_cancel_fd, &one, sizeof one);
-  }
-  errno = saved_errno;
-}
-
-// Routes SIGINT/SIGTERM/SIGHUP to a CancelToken for the lifetime of one run. Handlers (unlike a
-// blocked signal mask) are reset by exec, so the sandbox does not inherit anything from this.
-class ScopedInterruptCancel {
- public:
-  explicit ScopedInterruptCancel(const sandbox::CancelToken& token) {
-    g_cancel_signal = 0;
-    g_cancel_fd = token.fd();
-    struct sigaction action = {};
-    action.sa_handler = OnInterrupt;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &action, &old_[i]);
-  }
-  ~ScopedInterruptCancel() {
-    for (size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &old_[i], nullptr);
-    g_cancel_fd = -1;
-  }
-  ScopedInterruptCancel(const ScopedInterruptCancel&) = delete;
-  ScopedInterruptCancel& operator=(const ScopedInterruptCancel&) = delete;
-
-  int signal() const { return g_cancel_signal; }
-
- private:
-  static constexpr std::array<int, 3> kSignals = {SIGINT, SIGTERM, SIGHUP};
-  std::array<struct sigaction, 3> old_ = {};
-};
 
 // Forwards sequential writes of the bound channels to the CLI's stdout/stderr while the guest runs.
 class TerminalStreamer : public sandbox::OutputObserver {
@@ -141,7 +95,7 @@ absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(
   if (streamed != nullptr) streamed->insert(streamer.aliases().begin(), streamer.aliases().end());
   absl::StatusOr<sandbox::Result> result;
   {
-    ScopedInterruptCancel interrupts(token);
+    ScopedInterruptSignals interrupts(token.fd());
     result = (*engine)->Run(image, manifest, sandbox::RunOptions{&token, &streamer});
     *interrupt_signal = interrupts.signal();
   }

@@ -1,0 +1,241 @@
+// C++ client of the zerocell.v1.Sandbox service.
+#include "client/remote_client.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/support/channel_arguments.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "client/rpc_status.h"
+#include "image/image_id.h"
+
+namespace zerocell::client {
+namespace {
+
+absl::StatusOr<std::string> ReadPemFile(absl::string_view option, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int err = errno;
+    const std::string why = err != 0 ? std::strerror(err) : "cannot open";
+    const std::string message = absl::StrCat(option, ": ", path, ": ", why);
+    return err == ENOENT ? absl::NotFoundError(message) : absl::InvalidArgumentError(message);
+  }
+  std::stringstream data;
+  data << in.rdbuf();
+  if (data.str().empty())
+    return absl::InvalidArgumentError(absl::StrCat(option, ": ", path, ": empty"));
+  return data.str();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(
+    const ClientOptions& options) {
+  const bool has_cert = !options.tls_cert_file.empty();
+  const bool has_key = !options.tls_key_file.empty();
+  if (has_cert != has_key) {
+    return absl::InvalidArgumentError("tls_cert and tls_key: give both (mutual TLS) or neither");
+  }
+  if (options.tls_ca_file.empty()) {
+    if (has_cert) return absl::InvalidArgumentError("tls_cert/tls_key need tls_ca (TLS)");
+    return grpc::InsecureChannelCredentials();
+  }
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> ca = ReadPemFile("tls_ca", options.tls_ca_file);
+  if (!ca.ok()) return ca.status();
+  ssl.pem_root_certs = *std::move(ca);
+  if (has_cert) {
+    absl::StatusOr<std::string> cert = ReadPemFile("tls_cert", options.tls_cert_file);
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadPemFile("tls_key", options.tls_key_file);
+    if (!key.ok()) return key.status();
+    ssl.pem_cert_chain = *std::move(cert);
+    ssl.pem_private_key = *std::move(key);
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+// Register, GetImage and ListImages are bounded too, so that a stalled server cannot hang a caller.
+constexpr absl::Duration kImageCallDeadline = absl::Seconds(60);
+
+void BoundImageCall(grpc::ClientContext& context) {
+  context.set_deadline(absl::ToChronoTime(absl::Now() + kImageCallDeadline));
+}
+
+}  // namespace
+
+void CallCanceller::Cancel() {
+  absl::MutexLock lock(&mu_);
+  cancelled_ = true;
+  // TryCancel is safe from any thread while the context is alive; Detach (under the same mutex)
+  // runs before the context is destroyed.
+  if (context_ != nullptr) context_->TryCancel();
+}
+
+bool CallCanceller::cancelled() const {
+  absl::MutexLock lock(&mu_);
+  return cancelled_;
+}
+
+bool CallCanceller::Attach(grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  if (cancelled_) return false;
+  context_ = context;
+  return true;
+}
+
+void CallCanceller::Detach() {
+  absl::MutexLock lock(&mu_);
+  context_ = nullptr;
+}
+
+absl::Duration DefaultExecuteDeadline(const v1::Manifest& manifest) {
+  const int64_t timeout_ms = manifest.timeout_ms() > 0 ? manifest.timeout_ms() : 10'000;
+  return absl::Milliseconds(timeout_ms) + kDeadlineMargin;
+}
+
+absl::StatusOr<std::unique_ptr<RemoteClient>> RemoteClient::Create(const ClientOptions& options) {
+  if (options.address.empty()) return absl::InvalidArgumentError("server address: empty");
+  if (options.max_message_bytes <= 0) {
+    return absl::InvalidArgumentError("max_message_bytes: must be > 0");
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = Credentials(options);
+  if (!credentials.ok()) return credentials.status();
+  grpc::ChannelArguments args;
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateCustomChannel(options.address, *credentials, args);
+  return std::unique_ptr<RemoteClient>(new RemoteClient(std::move(channel)));
+}
+
+RemoteClient::RemoteClient(std::shared_ptr<grpc::Channel> channel)
+    : channel_(std::move(channel)), stub_(v1::Sandbox::NewStub(channel_)) {}
+
+absl::StatusOr<v1::RegisterImageResponse> RemoteClient::Register(absl::string_view elf,
+                                                                 absl::string_view name) {
+  v1::RegisterImageRequest request;
+  request.set_elf(std::string(elf));
+  request.set_name(std::string(name));
+  v1::RegisterImageResponse response;
+  grpc::ClientContext context;
+  BoundImageCall(context);
+  grpc::Status status = stub_->RegisterImage(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  Remember(response.image().image_id());
+  return response;
+}
+
+absl::StatusOr<v1::ExecuteResponse> RemoteClient::Call(const v1::ExecuteRequest& request,
+                                                       absl::Time deadline,
+                                                       CallCanceller* canceller) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  if (canceller != nullptr && !canceller->Attach(&context)) {
+    return absl::CancelledError("cancelled before the call started");
+  }
+  v1::ExecuteResponse response;
+  grpc::Status status = stub_->Execute(&context, request, &response);
+  if (canceller != nullptr) canceller->Detach();
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+absl::StatusOr<v1::ExecuteResponse> RemoteClient::ExecuteById(absl::string_view image_id,
+                                                              const v1::Manifest& manifest,
+                                                              const ExecuteOptions& options) {
+  const absl::Duration budget =
+      options.deadline > absl::ZeroDuration() ? options.deadline : DefaultExecuteDeadline(manifest);
+  v1::ExecuteRequest request;
+  request.set_image_id(std::string(image_id));
+  *request.mutable_manifest() = manifest;
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.executes_by_id;
+  }
+  absl::StatusOr<v1::ExecuteResponse> response =
+      Call(request, absl::Now() + budget, options.canceller);
+  if (response.ok()) Remember(image_id);
+  return response;
+}
+
+absl::StatusOr<v1::ExecuteResponse> RemoteClient::Execute(absl::string_view elf,
+                                                          const v1::Manifest& manifest,
+                                                          const ExecuteOptions& options) {
+  if (elf.empty()) return absl::InvalidArgumentError("image: empty");
+  const absl::Duration budget =
+      options.deadline > absl::ZeroDuration() ? options.deadline : DefaultExecuteDeadline(manifest);
+  const absl::Time deadline = absl::Now() + budget;
+  const std::string id = image::ImageIdOf(std::string_view(elf.data(), elf.size()));
+
+  // By id first: a cached image costs the server nothing to find, and the bytes stay here.
+  v1::ExecuteRequest request;
+  request.set_image_id(id);
+  *request.mutable_manifest() = manifest;
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.executes_by_id;
+  }
+  absl::StatusOr<v1::ExecuteResponse> response = Call(request, deadline, options.canceller);
+  if (response.ok()) Remember(id);
+  if (response.status().code() != absl::StatusCode::kNotFound) return response;
+
+  // NOT_FOUND (never registered, or evicted): once more with the bytes, which the server
+  // validates and caches exactly as RegisterImage would.
+  {
+    absl::MutexLock lock(&mu_);
+    known_ids_.erase(id);
+    ++stats_.image_uploads;
+  }
+  request.set_image(std::string(elf));
+  response = Call(request, deadline, options.canceller);
+  if (response.ok()) Remember(id);
+  return response;
+}
+
+absl::StatusOr<v1::Image> RemoteClient::GetImage(absl::string_view image_id) {
+  v1::GetImageRequest request;
+  request.set_image_id(std::string(image_id));
+  v1::Image response;
+  grpc::ClientContext context;
+  BoundImageCall(context);
+  grpc::Status status = stub_->GetImage(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+absl::StatusOr<v1::ListImagesResponse> RemoteClient::ListImages(int32_t page_size,
+                                                                absl::string_view page_token) {
+  v1::ListImagesRequest request;
+  request.set_page_size(page_size);
+  request.set_page_token(std::string(page_token));
+  v1::ListImagesResponse response;
+  grpc::ClientContext context;
+  BoundImageCall(context);
+  grpc::Status status = stub_->ListImages(&context, request, &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
+ClientStats RemoteClient::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+bool RemoteClient::KnownToServer(absl::string_view image_id) const {
+  absl::MutexLock lock(&mu_);
+  return known_ids_.contains(image_id);
+}
+
+void RemoteClient::Remember(absl::string_view image_id) {
+  if (image_id.empty()) return;
+  absl::MutexLock lock(&mu_);
+  known_ids_.insert(std::string(image_id));
+}
+
+}  // namespace zerocell::client

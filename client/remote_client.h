@@ -1,0 +1,132 @@
+// C++ client of the zerocell.v1.Sandbox service: connects (plain, TLS or mutual TLS), registers
+// images, and executes programs by content id, uploading an image only when the server lacks it.
+#ifndef ZEROCELL_CLIENT_REMOTE_CLIENT_H_
+#define ZEROCELL_CLIENT_REMOTE_CLIENT_H_
+
+#include <grpcpp/channel.h>
+#include <grpcpp/client_context.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "zerocell/v1/sandbox.grpc.pb.h"
+#include "zerocell/v1/sandbox.pb.h"
+
+namespace zerocell::client {
+
+struct ClientOptions {
+  // "host:port" (any gRPC target, e.g. "127.0.0.1:50051", "dns:///sandbox.example:443").
+  std::string address;
+  // PEM file of the CA that signed the server's certificate. Non-empty: TLS; empty: plaintext.
+  std::string tls_ca_file;
+  // PEM files of this client's certificate chain and private key, for servers that require
+  // mutual TLS. Both or neither; only with tls_ca_file.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // Largest message sent or received (an image upload, an ExecuteResponse with outputs).
+  int max_message_bytes = 64 << 20;
+};
+
+// Cancels a call in flight from another thread (e.g. a signal-watching thread of the CLI). One
+// handle may serve several calls in turn; once cancelled, it cancels every later call at once.
+class CallCanceller {
+ public:
+  // Thread-safe. The call in flight ends with CANCELLED (the server kills its sandbox).
+  void Cancel();
+  bool cancelled() const;
+
+ private:
+  friend class RemoteClient;
+  // Makes `context` the call in flight; false (and nothing attached) when already cancelled.
+  bool Attach(grpc::ClientContext* context);
+  void Detach();
+
+  mutable absl::Mutex mu_;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+struct ExecuteOptions {
+  // How long the whole Execute may take, NOT_FOUND retry included. Zero: the manifest's timeout
+  // (10 s when unset) plus kDeadlineMargin.
+  absl::Duration deadline = absl::ZeroDuration();
+  // Optional; not owned. Cancel() on it ends the call.
+  CallCanceller* canceller = nullptr;
+};
+
+// Added to the manifest's timeout for the default call deadline: the server's admission queue
+// wait (default cap 1 s), sandbox start and teardown, image validation on an upload, and moving
+// inputs and outputs of up to max_message_bytes over a slow link. A run that ends by its own
+// timeout always answers well before the call deadline, so TIMEOUT stays an outcome, never a
+// DEADLINE_EXCEEDED.
+inline constexpr absl::Duration kDeadlineMargin = absl::Seconds(30);
+
+// Counters of what this client sent, for callers and tests that check the upload discipline.
+struct ClientStats {
+  int64_t executes_by_id = 0;  // Execute requests that named the image by id
+  int64_t image_uploads = 0;   // Execute requests that carried the image inline (after NOT_FOUND)
+};
+
+// Thread-safe: one client may serve concurrent calls (gRPC channels multiplex).
+class RemoteClient {
+ public:
+  // Reads the TLS files and creates the channel (connection is lazy: an unreachable server shows
+  // up as UNAVAILABLE on the first call). INVALID_ARGUMENT / NOT_FOUND name the option and file.
+  static absl::StatusOr<std::unique_ptr<RemoteClient>> Create(const ClientOptions& options);
+
+  // RegisterImage. A rejected image is INVALID_ARGUMENT; RejectionReportOf(status) (rpc_status.h)
+  // gives its ValidationReport.
+  absl::StatusOr<v1::RegisterImageResponse> Register(absl::string_view elf,
+                                                     absl::string_view name = "");
+
+  // Runs `elf` under `manifest`: first by id (ImageIdOf(elf)); only when the server answers
+  // NOT_FOUND, once more with the image inline. Guest outcomes are data in the response; RPC
+  // errors are absl::Status (FromGrpcStatus), a rejected image's report as for Register.
+  absl::StatusOr<v1::ExecuteResponse> Execute(absl::string_view elf, const v1::Manifest& manifest,
+                                              const ExecuteOptions& options = {});
+
+  // Runs an image the server already has, by id; no retry.
+  absl::StatusOr<v1::ExecuteResponse> ExecuteById(absl::string_view image_id,
+                                                  const v1::Manifest& manifest,
+                                                  const ExecuteOptions& options = {});
+
+  absl::StatusOr<v1::Image> GetImage(absl::string_view image_id);
+
+  // One page (page_size 0: the server's default).
+  absl::StatusOr<v1::ListImagesResponse> ListImages(int32_t page_size = 0,
+                                                    absl::string_view page_token = "");
+
+  ClientStats stats() const;
+
+  // The ids this client saw the server accept (registered, or run); an id evicted since is
+  // uploaded again on its next NOT_FOUND.
+  bool KnownToServer(absl::string_view image_id) const;
+
+ private:
+  explicit RemoteClient(std::shared_ptr<grpc::Channel> channel);
+
+  // One Execute RPC with `request`, bounded by `deadline` and cancellable by `canceller`.
+  absl::StatusOr<v1::ExecuteResponse> Call(const v1::ExecuteRequest& request, absl::Time deadline,
+                                           CallCanceller* canceller);
+  void Remember(absl::string_view image_id);
+
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Sandbox::Stub> stub_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<std::string> known_ids_ ABSL_GUARDED_BY(mu_);
+  ClientStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+// The call deadline ExecuteOptions' default gives for `manifest`, measured from now.
+absl::Duration DefaultExecuteDeadline(const v1::Manifest& manifest);
+
+}  // namespace zerocell::client
+
+#endif  // ZEROCELL_CLIENT_REMOTE_CLIENT_H_
