@@ -1,0 +1,45 @@
+// Conversion of the admission ValidationReport into the public zerocell.v1.ValidationReport.
+#include "client/report_proto.h"
+
+namespace zerocell::client {
+
+v1::InstructionPolicy PolicyToProto(image::InstructionPolicy policy) {
+  switch (policy) {
+    case image::InstructionPolicy::kStandard:
+      return v1::INSTRUCTION_POLICY_STANDARD;
+    case image::InstructionPolicy::kDeterministic:
+      return v1::INSTRUCTION_POLICY_DETERMINISTIC;
+  }
+  return v1::INSTRUCTION_POLICY_UNSPECIFIED;
+}
+
+v1::ValidationReport ReportToProto(const image::ValidationReport& report) {
+  v1::ValidationReport out;
+  out.set_accepted(report.accepted);
+  out.set_kind(report.pie ? v1::ELF_KIND_STATIC_PIE : v1::ELF_KIND_EXEC);
+  out.set_entry(report.entry);
+  out.set_load_segments(report.load_segments);
+  out.set_executable_bytes(report.executable_bytes);
+  out.set_instructions(report.instructions);
+  out.set_instructions_checked(report.instructions_checked);
+  out.set_policy(PolicyToProto(report.policy));
+  for (const std::string& warning : report.warnings) out.add_warnings(warning);
+  for (const image::InstructionRejection& r : report.rejections) {
+    v1::InstructionRejection* p = out.add_rejections();
+    p->set_file_offset(r.file_offset);
+    p->set_vaddr(r.vaddr);
+    p->set_instruction(r.instruction);
+    p->set_rule(r.rule);
+  }
+  for (const image::ByteRange& range : report.undecodable) {
+    v1::ByteRange* p = out.add_undecodable();
+    p->set_file_offset(range.file_offset);
+    p->set_vaddr(range.vaddr);
+    p->set_length(range.length);
+  }
+  out.set_undecodable_bytes(report.undecodable_bytes);
+  out.set_validation_ns(report.validation_ns);
+  return out;
+}
+
+}  // namespace zerocell::client

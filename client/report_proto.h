@@ -1,0 +1,17 @@
+// Conversion of the admission ValidationReport into the public zerocell.v1.ValidationReport.
+#ifndef ZEROCELL_CLIENT_REPORT_PROTO_H_
+#define ZEROCELL_CLIENT_REPORT_PROTO_H_
+
+#include "image/validator.h"
+#include "zerocell/v1/sandbox.pb.h"
+
+namespace zerocell::client {
+
+zerocell::v1::InstructionPolicy PolicyToProto(image::InstructionPolicy policy);
+
+// Every field; lists are already bounded by the validator.
+zerocell::v1::ValidationReport ReportToProto(const image::ValidationReport& report);
+
+}  // namespace zerocell::client
+
+#endif  // ZEROCELL_CLIENT_REPORT_PROTO_H_
