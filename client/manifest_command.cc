@@ -3,6 +3,8 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -10,6 +12,7 @@
 #include "client/cli_args.h"
 #include "client/cli_values.h"
 #include "client/exit_codes.h"
+#include "client/remote_run.h"
 #include "sandbox/manifest/classic_parser.h"
 #include "sandbox/status_macros.h"
 
@@ -24,6 +27,10 @@ constexpr FlagSpec kManifestFlags[] = {
     {"output-limit", "BYTES", false, "total bytes the guest may write (default 64M)"},
     {"argv0", "NAME", false, "the guest's argv[0] (default: the basename of Program)"},
     {"loader", "PATH", false, "zerocell-loader to use (default: the one beside this binary)"},
+    kServerFlag,
+    kTlsCaFlag,
+    kTlsCertFlag,
+    kTlsKeyFlag,
     {"help", "", false, "show this help"},
 };
 
@@ -41,7 +48,9 @@ std::string ManifestHelp() {
       "host file named by their uri; writable channels are written back to their uri after the\n"
       "run (uri /dev/stdout and /dev/stderr are this process's own; /dev/stdin is read from its\n"
       "stdin). Program names the ELF to run; its argv is the basename of Program (or --argv0)\n"
-      "followed by ARGS (classic manifests carry no arguments of their own).\n\nFlags:\n",
+      "followed by ARGS (classic manifests carry no arguments of their own). With --server (or\n"
+      "$ZEROCELL_SERVER) it runs on that zerocelld; host files are still read and written here.\n"
+      "\nFlags:\n",
       FormatFlagHelp(kManifestFlags), "\n", ExitCodeHelp());
 }
 
@@ -89,6 +98,10 @@ int ManifestCommand(absl::Span<const std::string> args) {
   if (parsed->positional().empty()) {
     return Fail(kExitUsage, "manifest: expected a manifest FILE (see zerocell manifest --help)");
   }
+  const ClientOptions remote = ClientOptionsFromArgs(*parsed);
+  if (absl::Status s = CheckModeFlags(*parsed, remote); !s.ok()) {
+    return Fail(kExitUsage, absl::StrCat("manifest: ", s.message()));
+  }
   const bool json = parsed->GetBool("json");
   const bool report = parsed->GetBool("report");
   if (json && report) return Fail(kExitUsage, "manifest: --json and --report exclude each other");
@@ -116,21 +129,28 @@ int ManifestCommand(absl::Span<const std::string> args) {
                            code == absl::StatusCode::kPermissionDenied;
     return Fail(bad_input ? kExitUsage : kExitInternal, plan.status().message());
   }
-  LoadedProgram program = LoadProgram(plan->program);
-  if (program.image == nullptr) {
-    return Fail(program.exit_code,
-                absl::StrCat(parsed->positional()[0], ": Program ", program.error));
-  }
-
-  int interrupt_signal = 0;
-  // Channels bound to /dev/stdout or /dev/stderr are shown live unless the output is JSON.
+  const std::string program_context = absl::StrCat(parsed->positional()[0], ": Program ");
   std::set<std::string> streamed;
-  absl::StatusOr<zerocell::v1::ExecuteResponse> response =
-      RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal,
-                 json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed);
-  if (interrupt_signal != 0) return Fail(128 + interrupt_signal, response.status().message());
-  if (!response.ok()) {
-    return Fail(ExitCodeForStatus(response.status()), response.status().ToString());
+  absl::StatusOr<zerocell::v1::ExecuteResponse> response;
+  if (!remote.address.empty()) {
+    int exit_code = 0;
+    std::optional<zerocell::v1::ExecuteResponse> answer =
+        ExecuteRemotely(remote, plan->program, program_context, plan->manifest, &exit_code);
+    if (!answer.has_value()) return exit_code;
+    response = *std::move(answer);
+  } else {
+    LoadedProgram program = LoadProgram(plan->program);
+    if (program.image == nullptr) {
+      return Fail(program.exit_code, absl::StrCat(program_context, program.error));
+    }
+    int interrupt_signal = 0;
+    // Channels bound to /dev/stdout or /dev/stderr are shown live unless the output is JSON.
+    response = RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal,
+                          json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed);
+    if (interrupt_signal != 0) return Fail(128 + interrupt_signal, response.status().message());
+    if (!response.ok()) {
+      return Fail(ExitCodeForStatus(response.status()), response.status().ToString());
+    }
   }
   // Channels go back to their uris even when the guest did not exit normally: ZeroVM writes
   // them as the session goes, so partial outputs are what a user of a failed session expects.

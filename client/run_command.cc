@@ -2,12 +2,14 @@
 #include "client/run_command.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/cli_values.h"
 #include "client/exit_codes.h"
+#include "client/remote_run.h"
 #include "sandbox/status_macros.h"
 
 namespace zerocell::client {
@@ -28,6 +30,10 @@ constexpr FlagSpec kRunFlags[] = {
     {"clock", "UNIX_SECONDS", false, "start of the guest's virtual clock (default 0, the epoch)"},
     {"json", "", false, "print the ExecuteResponse as JSON instead of the guest's output"},
     {"loader", "PATH", false, "zerocell-loader to use (default: the one beside this binary)"},
+    kServerFlag,
+    kTlsCaFlag,
+    kTlsCertFlag,
+    kTlsKeyFlag,
     {"help", "", false, "show this help"},
 };
 
@@ -69,7 +75,10 @@ std::string RunHelp() {
       "\n--channel: FILE is read as the channel's data (readable, unlimited quotas); out=FILE\n"
       "makes it writable and names where its output is written after the run. Explicit gets,\n"
       "get_size, puts, put_size (sizes take K/M/G) override those defaults. A standard alias\n"
-      "(/dev/stdin, /dev/stdout, /dev/stderr) replaces the CLI's default for it.\n\n",
+      "(/dev/stdin, /dev/stdout, /dev/stderr) replaces the CLI's default for it.\n\n"
+      "With --server (or $ZEROCELL_SERVER) the run happens on that zerocelld: same manifest,\n"
+      "outputs and exit status; inputs are read here and sent with the request, and the program\n"
+      "is sent only if the server does not have it yet (it is named by its sha256 first).\n\n",
       ExitCodeHelp());
 }
 
@@ -170,19 +179,30 @@ int RunCommand(absl::Span<const std::string> args) {
                        code == absl::StatusCode::kPermissionDenied;
     return Fail(usage ? kExitUsage : kExitInternal, absl::StrCat("run: ", plan.status().message()));
   }
-  LoadedProgram program = LoadProgram(plan->program);
-  if (program.image == nullptr) return Fail(program.exit_code, program.error);
-
-  int interrupt_signal = 0;
+  const ClientOptions remote = ClientOptionsFromArgs(*parsed);
+  if (absl::Status s = CheckModeFlags(*parsed, remote); !s.ok()) {
+    return Fail(kExitUsage, absl::StrCat("run: ", s.message()));
+  }
   const bool json = parsed->GetBool("json");
-  // Without --json, stdout/stderr reach the terminal as the guest writes them.
   std::set<std::string> streamed;
-  absl::StatusOr<zerocell::v1::ExecuteResponse> response =
-      RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal,
-                 json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed);
-  if (interrupt_signal != 0) return Fail(128 + interrupt_signal, response.status().message());
-  if (!response.ok()) {
-    return Fail(ExitCodeForStatus(response.status()), response.status().ToString());
+  absl::StatusOr<zerocell::v1::ExecuteResponse> response;
+  if (!remote.address.empty()) {
+    int exit_code = 0;
+    std::optional<zerocell::v1::ExecuteResponse> answer =
+        ExecuteRemotely(remote, plan->program, "", plan->manifest, &exit_code);
+    if (!answer.has_value()) return exit_code;
+    response = *std::move(answer);
+  } else {
+    LoadedProgram program = LoadProgram(plan->program);
+    if (program.image == nullptr) return Fail(program.exit_code, program.error);
+    int interrupt_signal = 0;
+    // Without --json, stdout/stderr reach the terminal as the guest writes them.
+    response = RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal,
+                          json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed);
+    if (interrupt_signal != 0) return Fail(128 + interrupt_signal, response.status().message());
+    if (!response.ok()) {
+      return Fail(ExitCodeForStatus(response.status()), response.status().ToString());
+    }
   }
   bool delivered = WriteChannelOutputs(*response, plan->outputs, json, streamed);
   if (json) delivered = PrintJson(*response) && delivered;

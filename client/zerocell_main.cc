@@ -1,4 +1,4 @@
-// The zerocell CLI: `zerocell run|manifest|help ...` (local mode, the engine in this process).
+// The zerocell CLI: `zerocell run|manifest|register|images|help ...` (local, or on a zerocelld).
 #include <unistd.h>
 
 #include <string>
@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "client/cli_values.h"
 #include "client/exit_codes.h"
+#include "client/image_commands.h"
 #include "client/local_run.h"
 #include "client/manifest_command.h"
 #include "client/run_command.h"
@@ -19,14 +20,21 @@ constexpr absl::string_view kUsage =
 Runs untrusted static x86-64 Linux programs in a sandbox (ZeroVM-style channels and limits).
 
 Commands:
-  run [FLAGS] PROGRAM [ARGS...]   run a program here, no server; stdout/stderr are the guest's
+  run [FLAGS] PROGRAM [ARGS...]   run a program; its stdout/stderr become the CLI's
   manifest [FLAGS] FILE           run a classic ZeroVM manifest, channels bound to host files
+  register [FLAGS] PROGRAM        upload a program to a server; print its image id and report
+  images [FLAGS]                  list the images a server has cached
   help [COMMAND]                  show this help or a command's flags
+
+run and manifest run here unless --server=ADDR (or $ZEROCELL_SERVER) names a zerocelld;
+--tls_ca=PEM (and --tls_cert/--tls_key for mutual TLS) make that connection TLS.
 
 Examples:
   zerocell run --timeout=2 --stdin=words.txt /bin/busybox sort -r
   zerocell run --json --memory=64M ./guest arg1
   zerocell manifest --report job.manifest
+  zerocell run --server=127.0.0.1:50051 --json ./guest
+  zerocell register --server=127.0.0.1:50051 ./guest
 
 )";
 
@@ -36,6 +44,10 @@ int Help(const std::vector<std::string>& rest) {
     text = RunHelp();
   } else if (!rest.empty() && rest[0] == "manifest") {
     text = ManifestHelp();
+  } else if (!rest.empty() && rest[0] == "register") {
+    text = RegisterHelp();
+  } else if (!rest.empty() && rest[0] == "images") {
+    text = ImagesHelp();
   } else if (!rest.empty()) {
     return Fail(kExitUsage, absl::StrCat("help: unknown command \"", rest[0], "\""));
   } else {
@@ -55,9 +67,11 @@ int Main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "run") return RunCommand(rest);
   if (command == "manifest") return ManifestCommand(rest);
+  if (command == "register") return RegisterCommand(rest);
+  if (command == "images") return ImagesCommand(rest);
   if (command == "help" || command == "--help" || command == "-h") return Help(rest);
-  return Fail(kExitUsage,
-              absl::StrCat("unknown command \"", command, "\" (commands: run, manifest, help)"));
+  return Fail(kExitUsage, absl::StrCat("unknown command \"", command,
+                                       "\" (commands: run, manifest, register, images, help)"));
 }
 
 }  // namespace

@@ -1,0 +1,231 @@
+// `zerocell register` and `zerocell images`: the image side of the service (remote only).
+#include "client/image_commands.h"
+
+#include <unistd.h>
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "client/cli_args.h"
+#include "client/cli_values.h"
+#include "client/exit_codes.h"
+#include "client/local_run.h"
+#include "client/remote_client.h"
+#include "client/remote_run.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace zerocell::client {
+namespace {
+
+constexpr FlagSpec kRegisterFlags[] = {
+    {"name", "LABEL", false, "label stored with the image (default: PROGRAM's base name)"},
+    {"json", "", false, "print the RegisterImageResponse as JSON"},
+    kServerFlag,
+    kTlsCaFlag,
+    kTlsCertFlag,
+    kTlsKeyFlag,
+    {"help", "", false, "show this help"},
+};
+
+constexpr FlagSpec kImagesFlags[] = {
+    {"json", "", false, "print one ListImagesResponse with every image as JSON"},
+    kServerFlag,
+    kTlsCaFlag,
+    kTlsCertFlag,
+    kTlsKeyFlag,
+    {"help", "", false, "show this help"},
+};
+
+// Parses the flags and connects; on failure prints the error and sets *exit_code.
+struct Connected {
+  ParsedArgs args;
+  std::unique_ptr<RemoteClient> client;
+};
+std::optional<Connected> ParseAndConnect(absl::string_view command,
+                                         absl::Span<const std::string> words,
+                                         absl::Span<const FlagSpec> flags, const std::string& help,
+                                         int* exit_code) {
+  absl::StatusOr<ParsedArgs> parsed = ParseFlags(words, flags);
+  if (!parsed.ok()) {
+    *exit_code = Fail(kExitUsage, absl::StrFormat("%s: %s (see zerocell %s --help)", command,
+                                                  parsed.status().message(), command));
+    return std::nullopt;
+  }
+  if (parsed->GetBool("help")) {
+    (void)WriteAllToFd(STDOUT_FILENO, help);
+    *exit_code = 0;
+    return std::nullopt;
+  }
+  const ClientOptions options = ClientOptionsFromArgs(*parsed);
+  if (absl::Status s = CheckModeFlags(*parsed, options); !s.ok()) {
+    *exit_code = Fail(kExitUsage, absl::StrCat(command, ": ", s.message()));
+    return std::nullopt;
+  }
+  if (options.address.empty()) {
+    *exit_code =
+        Fail(kExitUsage, absl::StrCat(command, ": needs a server: --server=ADDR or $", kServerEnv));
+    return std::nullopt;
+  }
+  absl::StatusOr<std::unique_ptr<RemoteClient>> client = RemoteClient::Create(options);
+  if (!client.ok()) {
+    *exit_code = Fail(kExitUsage, absl::StrCat(command, ": ", client.status().message()));
+    return std::nullopt;
+  }
+  return Connected{*std::move(parsed), *std::move(client)};
+}
+
+// One line of proto JSON (lowerCamelCase, int64 as strings, defaults included), as --json prints
+// ExecuteResponse.
+bool PrintMessageJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    Fail(0, absl::StrCat("JSON: ", status.ToString()));
+    return false;
+  }
+  json.push_back('\n');
+  return WriteAllToFd(STDOUT_FILENO, json).ok();
+}
+
+absl::string_view KindName(v1::ElfKind kind) {
+  switch (kind) {
+    case v1::ELF_KIND_EXEC:
+      return "ET_EXEC";
+    case v1::ELF_KIND_STATIC_PIE:
+      return "static-pie";
+    default:
+      return "unknown kind";
+  }
+}
+
+absl::string_view PolicyName(v1::InstructionPolicy policy) {
+  switch (policy) {
+    case v1::INSTRUCTION_POLICY_STANDARD:
+      return "standard";
+    case v1::INSTRUCTION_POLICY_DETERMINISTIC:
+      return "deterministic";
+    default:
+      return "unspecified";
+  }
+}
+
+std::string FormatReport(const v1::ValidationReport& report) {
+  std::string out =
+      absl::StrFormat("  validation: %s, %s, entry 0x%x, %d load segments, %d executable bytes\n",
+                      report.accepted() ? "accepted" : "refused", KindName(report.kind()),
+                      report.entry(), report.load_segments(), report.executable_bytes());
+  if (report.instructions_checked()) {
+    absl::StrAppendFormat(&out, "  instructions: %d checked against the %s policy in %.3f ms\n",
+                          report.instructions(), PolicyName(report.policy()),
+                          static_cast<double>(report.validation_ns()) / 1e6);
+  } else {
+    absl::StrAppend(&out, "  instructions: not checked (ELF checks only)\n");
+  }
+  if (report.undecodable_bytes() > 0) {
+    absl::StrAppendFormat(&out, "  undecodable: %d bytes in executable segments (%d ranges)\n",
+                          report.undecodable_bytes(), report.undecodable_size());
+  }
+  for (const std::string& warning : report.warnings()) {
+    absl::StrAppend(&out, "  warning: ", warning, "\n");
+  }
+  absl::StrAppend(&out, FormatRejections(report));
+  return out;
+}
+
+std::string Basename(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+}  // namespace
+
+std::string FormatImage(const v1::Image& image, bool already_registered) {
+  std::string out = absl::StrCat(image.image_id(), "\n");
+  absl::StrAppendFormat(&out, "  name: %s\n  size: %d bytes\n",
+                        image.name().empty() ? "(none)" : image.name(), image.size_bytes());
+  absl::StrAppendFormat(&out, "  %s, %d executions%s\n",
+                        already_registered ? "already registered" : "registered",
+                        image.executions(), image.in_use() ? ", in use" : "");
+  absl::StrAppend(&out, FormatReport(image.validation()));
+  return out;
+}
+
+std::string RegisterHelp() {
+  return absl::StrCat(
+      "Usage: zerocell register [FLAGS] PROGRAM\n"
+      "Uploads a static x86-64 ELF to a zerocelld, which validates it (ELF checks and the\n"
+      "instruction policy) and caches it under its content id. Prints the image id on the first\n"
+      "line, then the validation report. Registering the same bytes again is harmless.\n"
+      "Exit status: 0 registered, 126 refused (the reasons on stderr), 127 PROGRAM not found,\n"
+      "2 usage error, 125 the server could not be reached or failed.\n\nFlags:\n",
+      FormatFlagHelp(kRegisterFlags));
+}
+
+std::string ImagesHelp() {
+  return absl::StrCat(
+      "Usage: zerocell images [FLAGS]\n"
+      "Lists the images a zerocelld has cached, most recently used first.\n\nFlags:\n",
+      FormatFlagHelp(kImagesFlags));
+}
+
+int RegisterCommand(absl::Span<const std::string> args) {
+  int exit_code = 0;
+  std::optional<Connected> c =
+      ParseAndConnect("register", args, kRegisterFlags, RegisterHelp(), &exit_code);
+  if (!c.has_value()) return exit_code;
+  const std::vector<std::string>& positional = c->args.positional();
+  if (positional.size() != 1) {
+    return Fail(kExitUsage,
+                "register: expected exactly one PROGRAM (see zerocell register --help)");
+  }
+  const std::string& path = positional[0];
+  absl::StatusOr<std::string> elf = ReadInputFile("register", path);
+  if (!elf.ok()) {
+    const absl::StatusCode code = elf.status().code();
+    const bool missing =
+        code == absl::StatusCode::kNotFound || code == absl::StatusCode::kPermissionDenied;
+    return Fail(missing ? kExitProgramNotFound : kExitProgramRefused, elf.status().message());
+  }
+  const std::string name = c->args.Has("name") ? c->args.Get("name") : Basename(path);
+  absl::StatusOr<v1::RegisterImageResponse> response = c->client->Register(*elf, name);
+  if (!response.ok()) return FailRpc(absl::StrCat("register: ", path, ": "), response.status());
+  if (c->args.GetBool("json")) return PrintMessageJson(*response) ? 0 : kExitInternal;
+  const std::string text = FormatImage(response->image(), response->already_registered());
+  return WriteAllToFd(STDOUT_FILENO, text).ok() ? 0 : kExitInternal;
+}
+
+int ImagesCommand(absl::Span<const std::string> args) {
+  int exit_code = 0;
+  std::optional<Connected> c =
+      ParseAndConnect("images", args, kImagesFlags, ImagesHelp(), &exit_code);
+  if (!c.has_value()) return exit_code;
+  if (!c->args.positional().empty()) {
+    return Fail(kExitUsage,
+                absl::StrCat("images: unexpected argument \"", c->args.positional()[0], "\""));
+  }
+  v1::ListImagesResponse all;
+  std::string token;
+  do {
+    absl::StatusOr<v1::ListImagesResponse> page = c->client->ListImages(0, token);
+    if (!page.ok()) return FailRpc("images: ", page.status());
+    for (v1::Image& image : *page->mutable_images()) *all.add_images() = std::move(image);
+    token = page->next_page_token();
+  } while (!token.empty());
+  if (c->args.GetBool("json")) return PrintMessageJson(all) ? 0 : kExitInternal;
+  std::string text;
+  for (const v1::Image& image : all.images()) {
+    absl::StrAppendFormat(&text, "%s  %-20s %10d bytes  %d executions%s%s\n", image.image_id(),
+                          image.name().empty() ? "-" : image.name(), image.size_bytes(),
+                          image.executions(),
+                          image.validation().warnings().empty() ? "" : ", warnings",
+                          image.in_use() ? ", in use" : "");
+  }
+  return WriteAllToFd(STDOUT_FILENO, text).ok() ? 0 : kExitInternal;
+}
+
+}  // namespace zerocell::client

@@ -1,0 +1,194 @@
+// Remote mode of the zerocell CLI: connection flags and running a program on a zerocelld.
+#include "client/remote_run.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <thread>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/cli_values.h"
+#include "client/exit_codes.h"
+#include "client/interrupt_signals.h"
+#include "client/local_run.h"
+#include "client/manifest_proto.h"
+#include "client/rpc_status.h"
+#include "sandbox/sys/unique_fd.h"
+
+namespace zerocell::client {
+namespace {
+
+using sandbox::sys::UniqueFd;
+
+std::string FlagOrEnv(const ParsedArgs& args, absl::string_view flag, absl::string_view env) {
+  if (args.Has(flag)) return args.Get(flag);
+  const char* value = std::getenv(std::string(env).c_str());
+  return value != nullptr ? value : "";
+}
+
+// Cancels a call when SIGINT/SIGTERM/SIGHUP arrives. The handler only writes to an eventfd
+// (grpc::ClientContext::TryCancel is not async-signal-safe); this thread does the cancelling.
+class InterruptWatcher {
+ public:
+  explicit InterruptWatcher(CallCanceller* canceller)
+      : interrupt_fd_(eventfd(0, EFD_CLOEXEC)), stop_fd_(eventfd(0, EFD_CLOEXEC)) {
+    if (!ok()) return;
+    signals_.emplace(interrupt_fd_.get());
+    thread_ = std::thread([this, canceller] { Watch(canceller); });
+  }
+  ~InterruptWatcher() {
+    if (thread_.joinable()) {
+      const uint64_t one = 1;
+      [[maybe_unused]] ssize_t n = ::write(stop_fd_.get(), &one, sizeof one);
+      thread_.join();
+    }
+    signals_.reset();  // the old handlers are back before the eventfd closes
+  }
+  InterruptWatcher(const InterruptWatcher&) = delete;
+  InterruptWatcher& operator=(const InterruptWatcher&) = delete;
+
+  bool ok() const { return interrupt_fd_.get() >= 0 && stop_fd_.get() >= 0; }
+  int signal() const { return signals_.has_value() ? signals_->signal() : 0; }
+
+ private:
+  void Watch(CallCanceller* canceller) {
+    pollfd fds[2] = {{interrupt_fd_.get(), POLLIN, 0}, {stop_fd_.get(), POLLIN, 0}};
+    while (true) {
+      const int n = ::poll(fds, 2, -1);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return;
+      if ((fds[0].revents & POLLIN) != 0) {
+        canceller->Cancel();
+        return;
+      }
+      if (fds[1].revents != 0) return;
+    }
+  }
+
+  UniqueFd interrupt_fd_;
+  UniqueFd stop_fd_;
+  std::optional<ScopedInterruptSignals> signals_;
+  std::thread thread_;
+};
+
+// The bytes of a checked image, read back from its sealed memfd.
+absl::StatusOr<std::string> ImageBytes(const sandbox::Image& image) {
+  std::string bytes(image.size_bytes(), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    const ssize_t n =
+        ::pread(image.memfd(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return absl::InternalError("reading the image back from its memfd failed");
+    done += static_cast<size_t>(n);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+ClientOptions ClientOptionsFromArgs(const ParsedArgs& args) {
+  ClientOptions options;
+  options.address = FlagOrEnv(args, kServerFlag.name, kServerEnv);
+  options.tls_ca_file = FlagOrEnv(args, kTlsCaFlag.name, kTlsCaEnv);
+  options.tls_cert_file = FlagOrEnv(args, kTlsCertFlag.name, kTlsCertEnv);
+  options.tls_key_file = FlagOrEnv(args, kTlsKeyFlag.name, kTlsKeyEnv);
+  return options;
+}
+
+absl::Status CheckModeFlags(const ParsedArgs& args, const ClientOptions& options) {
+  if (options.address.empty()) {
+    for (const FlagSpec* flag : {&kTlsCaFlag, &kTlsCertFlag, &kTlsKeyFlag}) {
+      if (args.Has(flag->name)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", flag->name, ": only with --server (or $", kServerEnv, ")"));
+      }
+    }
+    if (args.Has(kServerFlag.name)) return absl::InvalidArgumentError("--server: empty address");
+    return absl::OkStatus();
+  }
+  if (args.Has("loader")) {
+    return absl::InvalidArgumentError(
+        "--loader: applies to local runs only; the server uses its own loader");
+  }
+  return absl::OkStatus();
+}
+
+std::string FormatRejections(const v1::ValidationReport& report) {
+  std::string out;
+  for (const v1::InstructionRejection& r : report.rejections()) {
+    absl::StrAppendFormat(&out, "  refused: %s at 0x%x (file offset 0x%x): %s\n", r.instruction(),
+                          r.vaddr(), r.file_offset(), r.rule());
+  }
+  return out;
+}
+
+int FailRpc(absl::string_view what, const absl::Status& status) {
+  if (std::optional<v1::ValidationReport> report = RejectionReportOf(status)) {
+    const int code = Fail(kExitProgramRefused, absl::StrCat(what, status.message()));
+    (void)WriteAllToFd(STDERR_FILENO, FormatRejections(*report));
+    return code;
+  }
+  const int code =
+      status.code() == absl::StatusCode::kInvalidArgument ? kExitUsage : ExitCodeForStatus(status);
+  return Fail(code, absl::StrCat(what, status.ToString()));
+}
+
+std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
+                                                   const std::string& program_path,
+                                                   absl::string_view program_context,
+                                                   const sandbox::Manifest& manifest,
+                                                   int* exit_code) {
+  // The same ELF checks and messages as local mode, before any byte goes over the network.
+  LoadedProgram program = LoadProgram(program_path);
+  if (program.image == nullptr) {
+    *exit_code = Fail(program.exit_code, absl::StrCat(program_context, program.error));
+    return std::nullopt;
+  }
+  absl::StatusOr<std::string> elf = ImageBytes(*program.image);
+  if (!elf.ok()) {
+    *exit_code = Fail(kExitInternal, elf.status().message());
+    return std::nullopt;
+  }
+  absl::StatusOr<std::unique_ptr<RemoteClient>> client = RemoteClient::Create(options);
+  if (!client.ok()) {
+    *exit_code =
+        Fail(client.status().code() == absl::StatusCode::kInternal ? kExitInternal : kExitUsage,
+             client.status().message());
+    return std::nullopt;
+  }
+
+  CallCanceller canceller;
+  absl::StatusOr<v1::ExecuteResponse> response;
+  int interrupt_signal = 0;
+  {
+    InterruptWatcher watcher(&canceller);
+    if (!watcher.ok()) {
+      *exit_code = Fail(kExitInternal, "eventfd for the interrupt watcher failed");
+      return std::nullopt;
+    }
+    response = (*client)->Execute(*elf, ManifestToProto(manifest),
+                                  ExecuteOptions{.canceller = &canceller});
+    interrupt_signal = watcher.signal();
+  }
+  if (interrupt_signal != 0) {
+    // Whatever the call answered, it was cut short (or its result dropped) on the user's request.
+    *exit_code =
+        Fail(128 + interrupt_signal, absl::StrFormat("interrupted by signal %d", interrupt_signal));
+    return std::nullopt;
+  }
+  if (!response.ok()) {
+    *exit_code = FailRpc(absl::StrCat("server ", options.address, ": "), response.status());
+    return std::nullopt;
+  }
+  return *std::move(response);
+}
+
+}  // namespace zerocell::client

@@ -1,0 +1,65 @@
+// Remote mode of the zerocell CLI: the connection flags (--server, --tls_*) and running a program
+// on a zerocelld with the same checks, outputs and exit codes as local mode.
+#ifndef ZEROCELL_CLIENT_REMOTE_RUN_H_
+#define ZEROCELL_CLIENT_REMOTE_RUN_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "client/cli_args.h"
+#include "client/remote_client.h"
+#include "sandbox/manifest/manifest.h"
+#include "zerocell/v1/sandbox.pb.h"
+
+namespace zerocell::client {
+
+// The connection flags every remote-capable command accepts; each has an environment fallback.
+inline constexpr absl::string_view kServerEnv = "ZEROCELL_SERVER";
+inline constexpr absl::string_view kTlsCaEnv = "ZEROCELL_TLS_CA";
+inline constexpr absl::string_view kTlsCertEnv = "ZEROCELL_TLS_CERT";
+inline constexpr absl::string_view kTlsKeyEnv = "ZEROCELL_TLS_KEY";
+inline constexpr FlagSpec kServerFlag = {
+    "server", "ADDR", false,
+    "run on the zerocelld at ADDR, e.g. 127.0.0.1:50051 ($ZEROCELL_SERVER)"};
+inline constexpr FlagSpec kTlsCaFlag = {
+    "tls_ca", "PEM", false, "CA certificate of the server: connect with TLS ($ZEROCELL_TLS_CA)"};
+inline constexpr FlagSpec kTlsCertFlag = {"tls_cert", "PEM", false,
+                                          "client certificate for mutual TLS ($ZEROCELL_TLS_CERT)"};
+inline constexpr FlagSpec kTlsKeyFlag = {"tls_key", "PEM", false,
+                                         "client private key for mutual TLS ($ZEROCELL_TLS_KEY)"};
+
+// Connection settings from the flags, each falling back to its environment variable. An empty
+// address means local mode.
+ClientOptions ClientOptionsFromArgs(const ParsedArgs& args);
+
+// INVALID_ARGUMENT naming the flag when TLS flags come without a server, or --loader with one
+// (the loader is the server's business).
+absl::Status CheckModeFlags(const ParsedArgs& args, const ClientOptions& options);
+
+// Runs the program at `program_path` under `manifest` on the server. The ELF is checked here
+// first exactly as in local mode (same messages, 127 missing, 126 not a static x86-64 ELF), then
+// executed by id and uploaded only if the server lacks it. SIGINT/SIGTERM/SIGHUP cancel the call
+// (the server kills the sandbox). On failure prints "zerocell: ..." (prefixed with
+// `program_context` for program errors, e.g. "job.manifest: Program ") and returns nullopt with
+// *exit_code set: 127/126 as above or when the server refuses the image (its refused instructions
+// listed), 128+N interrupted by signal N, 2 invalid request (e.g. over a server cap), 125 anything
+// else (server unreachable, overloaded, draining).
+std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
+                                                   const std::string& program_path,
+                                                   absl::string_view program_context,
+                                                   const sandbox::Manifest& manifest,
+                                                   int* exit_code);
+
+// The lines a rejected image's report adds to an error: one per refused instruction, e.g.
+// "  refused: int 0x80 at 0x401a2c (file offset 0x1a2c): software interrupt other than int3".
+std::string FormatRejections(const v1::ValidationReport& report);
+
+// Exit status and stderr lines for an RPC error: 126 with the rejections for a refused image,
+// 2 for other INVALID_ARGUMENT, else as ExitCodeForStatus. `what` prefixes the message.
+int FailRpc(absl::string_view what, const absl::Status& status);
+
+}  // namespace zerocell::client
+
+#endif  // ZEROCELL_CLIENT_REMOTE_RUN_H_
