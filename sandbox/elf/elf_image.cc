@@ -285,6 +285,11 @@ absl::Status CheckLoad(size_t index, const Elf64_Phdr& ph, bool pie, uint64_t fi
                                 Hex(ph.p_offset), " differ modulo the ", kPageSize,
                                 "-byte page size, so the segment cannot be mapped"));
   }
+  // ELF requires p_vaddr == p_offset modulo p_align; glibc's loader refuses files that break it.
+  if (ph.p_align > 1 && (ph.p_vaddr - ph.p_offset) % ph.p_align != 0) {
+    return Invalid(absl::StrCat(where, "p_vaddr ", Hex(ph.p_vaddr), " and p_offset ",
+                                Hex(ph.p_offset), " differ modulo p_align ", Hex(ph.p_align)));
+  }
   if (!pie && ph.p_vaddr < kMinExecAddress) {
     return Invalid(absl::StrCat(where, "starts below ", Hex(kMinExecAddress),
                                 ", the lowest mappable address (vm.mmap_min_addr)"));
@@ -312,7 +317,8 @@ absl::StatusOr<std::vector<IndexedSegment>> CheckLoads(const std::vector<Elf64_P
     const Elf64_Phdr& ph = phdrs[i];
     if (ph.p_type != PT_LOAD) continue;
     if (++count > kMaxLoadSegments) {
-      return Invalid(absl::StrCat("more than ", kMaxLoadSegments, " PT_LOAD segments"));
+      return Invalid(absl::StrCat("segment ", i, " (PT_LOAD at ", Hex(ph.p_vaddr), "): more than ",
+                                  kMaxLoadSegments, " PT_LOAD segments"));
     }
     RETURN_IF_ERROR(CheckLoad(i, ph, pie, file_size));
     if (ph.p_memsz == 0) continue;  // maps nothing
@@ -358,6 +364,39 @@ absl::Status CheckEntry(uint64_t entry, const std::vector<IndexedSegment>& loads
   }
   return Invalid(
       absl::StrCat("entry ", Hex(entry), " (e_entry) is not inside an executable segment"));
+}
+
+// PT_TLS: libc copies its initialisation image from memory at startup, so that image must be
+// file-backed bytes of a PT_LOAD.
+absl::Status CheckTls(const std::vector<Elf64_Phdr>& phdrs,
+                      const std::vector<IndexedSegment>& loads) {
+  for (size_t i = 0; i < phdrs.size(); ++i) {
+    const Elf64_Phdr& ph = phdrs[i];
+    if (ph.p_type != PT_TLS) continue;
+    const std::string where = absl::StrCat("segment ", i, " (PT_TLS at ", Hex(ph.p_vaddr), "): ");
+    if (ph.p_filesz > ph.p_memsz) {
+      return Invalid(absl::StrCat(where, "p_filesz ", Hex(ph.p_filesz), " is larger than p_memsz ",
+                                  Hex(ph.p_memsz)));
+    }
+    if (ph.p_align > 1 && (ph.p_align & (ph.p_align - 1)) != 0) {
+      return Invalid(absl::StrCat(where, "p_align ", Hex(ph.p_align), " is not a power of two"));
+    }
+    if (ph.p_memsz > kMaxTotalMemory) {
+      return Invalid(absl::StrCat(where, "p_memsz ", Hex(ph.p_memsz), " is above the 4 GiB limit"));
+    }
+    if (ph.p_filesz == 0) continue;
+    bool inside = false;
+    for (const IndexedSegment& load : loads) {
+      const LoadSegment& s = load.segment;
+      inside =
+          inside || (ph.p_vaddr >= s.vaddr && Inside(ph.p_vaddr - s.vaddr, ph.p_filesz, s.filesz));
+    }
+    if (!inside) {
+      return Invalid(absl::StrCat(where, "its initialisation image [", Hex(ph.p_vaddr), ", +",
+                                  Hex(ph.p_filesz), ") is not inside a PT_LOAD's file bytes"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 // Where the program headers are mapped (AT_PHDR): libc startup reads PT_TLS etc. through it.
@@ -428,6 +467,7 @@ absl::StatusOr<ElfLayout> ParseElf(std::string_view file) {
   layout.phentsize = eh.e_phentsize;
   ASSIGN_OR_RETURN(std::vector<IndexedSegment> loads, CheckLoads(phdrs, layout.pie, size));
   RETURN_IF_ERROR(CheckEntry(eh.e_entry, loads));
+  RETURN_IF_ERROR(CheckTls(phdrs, loads));
   ASSIGN_OR_RETURN(layout.phdr_vaddr, FindPhdrVaddr(eh, phdrs, loads));
   layout.segments.reserve(loads.size());
   for (const IndexedSegment& load : loads) layout.segments.push_back(load.segment);

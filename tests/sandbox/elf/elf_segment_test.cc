@@ -75,6 +75,34 @@ TEST(ParseElfTest, RefusesVaddrAndOffsetOnDifferentPageOffsets) {
             "the 4096-byte page size, so the segment cannot be mapped");
 }
 
+TEST(ParseElfTest, RefusesVaddrAndOffsetOnDifferentOffsetsWithinPAlign) {
+  ElfBuilder b;
+  b.phdrs[0].p_align = 0x200000;
+  b.phdrs[0].p_vaddr = kBase + 0x1000;
+  b.eh.e_entry = kBase + 0x1000;
+  EXPECT_EQ(Rejection(b.Build()),
+            "segment 0 (PT_LOAD at 0x401000): p_vaddr 0x401000 and p_offset 0x0 differ modulo "
+            "p_align 0x200000");
+  b.phdrs[0].p_align = 0x1000;
+  Accepted(b.Build());
+}
+
+TEST(ParseElfTest, ChecksTheTlsSegment) {
+  ElfBuilder b;
+  Elf64_Phdr& tls = b.Add(PT_TLS, PF_R, 0x1800, kBase + 0x1800, 0x10, 0x40);
+  Accepted(b.Build());
+  tls.p_filesz = 0x80;
+  EXPECT_EQ(Rejection(b.Build()),
+            "segment 1 (PT_TLS at 0x401800): p_filesz 0x80 is larger than p_memsz 0x40");
+  tls.p_filesz = 0x10;
+  tls.p_vaddr = kBase + kFileSize - 8;
+  EXPECT_EQ(Rejection(b.Build()),
+            "segment 1 (PT_TLS at 0x401ff8): its initialisation image [0x401ff8, +0x10) is not "
+            "inside a PT_LOAD's file bytes");
+  tls.p_filesz = 0;  // nothing to copy: only the size matters
+  Accepted(b.Build());
+}
+
 TEST(ParseElfTest, ExecSegmentsStayAboveTheNullGuard) {
   ElfBuilder b;
   b.phdrs[0].p_vaddr = 0x1000;
@@ -136,7 +164,8 @@ TEST(ParseElfTest, LoadSegmentCountIsBounded) {
   for (int i = 1; i < kMaxLoadSegments; ++i) b.Load(PF_R, 0, kBase + i * 0x1000, 0x100, 0x100);
   EXPECT_EQ(Accepted(b.Build()).segments.size(), size_t{kMaxLoadSegments});
   b.Load(PF_R, 0, kBase + kMaxLoadSegments * 0x1000, 0x100, 0x100);
-  EXPECT_EQ(Rejection(b.Build()), "more than 16 PT_LOAD segments");
+  EXPECT_EQ(Rejection(b.Build()),
+            "segment 16 (PT_LOAD at 0x410000): more than 16 PT_LOAD segments");
 }
 
 TEST(ParseElfTest, RefusesOverlapAfterPageRounding) {
