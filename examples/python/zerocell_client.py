@@ -1,0 +1,188 @@
+"""A small Python client for zerocelld (the zerocell.v1.Sandbox gRPC service).
+
+Needs Debian's python3-grpcio and the stubs the build generates into <build>/python
+(PYTHONPATH=<build>/python:examples/python). Usage:
+
+    from zerocell_client import Client
+    with Client("127.0.0.1:50051") as zc:
+        result = zc.execute("build/examples/hello")
+    print(result.outcome, result.channels[1].output)
+
+execute() names the program by its content id (sha256) first and sends the bytes only when the
+server answers NOT_FOUND, as the C++ client and the zerocell CLI do. Guest outcomes (exit code,
+signal, limits, policy violations) are data in the returned ExecuteResponse; RPC errors raise
+grpc.RpcError, and a refused image raises RejectedImage carrying the server's ValidationReport.
+"""
+
+import hashlib
+import os
+
+import grpc
+from google.rpc import status_pb2
+from zerocell.v1 import sandbox_pb2, sandbox_pb2_grpc
+
+# Quota for a standard channel the caller gives no limit for: large enough that only the run's
+# output limit binds, as in the zerocell CLI.
+UNLIMITED = 1 << 50
+# Added to the manifest timeout for the call deadline (queue wait, start-up, upload, transfer).
+DEADLINE_MARGIN_S = 30.0
+DEFAULT_TIMEOUT_MS = 10_000
+_STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+class RejectedImage(Exception):
+    """The server refused the image; `report` is its zerocell.v1.ValidationReport."""
+
+    def __init__(self, message, report, error):
+        super().__init__(message)
+        self.report = report
+        self.error = error
+
+
+def image_id_of(elf):
+    """The content id the server files `elf` under: "sha256:" + lowercase hex."""
+    return "sha256:" + hashlib.sha256(elf).hexdigest()
+
+
+def rejection_report(error):
+    """The ValidationReport a grpc.RpcError carries in its rich status details, or None."""
+    for key, value in error.trailing_metadata() or ():
+        if key != _STATUS_DETAILS_KEY:
+            continue
+        rich = status_pb2.Status.FromString(value)
+        for detail in rich.details:
+            report = sandbox_pb2.ValidationReport()
+            if detail.Is(report.DESCRIPTOR) and detail.Unpack(report):
+                return report
+    return None
+
+
+def _read_program(program):
+    if isinstance(program, (bytes, bytearray, memoryview)):
+        return bytes(program)
+    with open(program, "rb") as f:
+        return f.read()
+
+
+def _raise_rich(error):
+    report = rejection_report(error) if error.code() == grpc.StatusCode.INVALID_ARGUMENT else None
+    if report is not None:
+        raise RejectedImage(error.details(), report, error) from error
+    raise error
+
+
+def standard_manifest(argv=None, stdin=b"", timeout_ms=0, memory_bytes=0, env=None,
+                      output_limit_bytes=0, cpu_limit_ms=0, random_seed=0):
+    """A Manifest with /dev/stdin serving `stdin` and /dev/stdout, /dev/stderr writable."""
+    manifest = sandbox_pb2.Manifest(
+        timeout_ms=timeout_ms, cpu_limit_ms=cpu_limit_ms, memory_bytes=memory_bytes,
+        output_limit_bytes=output_limit_bytes, argv=list(argv or []), env=list(env or []),
+        random_seed=random_seed)
+    manifest.channels.add(alias="/dev/stdin", gets=UNLIMITED, get_size=UNLIMITED,
+                          initial_data=bytes(stdin))
+    manifest.channels.add(alias="/dev/stdout", puts=UNLIMITED, put_size=UNLIMITED)
+    manifest.channels.add(alias="/dev/stderr", puts=UNLIMITED, put_size=UNLIMITED)
+    return manifest
+
+
+class Client:
+    """One connection to a zerocelld. Plaintext, TLS (tls_ca) or mutual TLS (+ cert and key)."""
+
+    def __init__(self, address, tls_ca=None, tls_cert=None, tls_key=None,
+                 max_message_bytes=64 << 20):
+        options = [("grpc.max_send_message_length", max_message_bytes),
+                   ("grpc.max_receive_message_length", max_message_bytes)]
+        if tls_ca:
+            def read(path):
+                with open(path, "rb") as f:
+                    return f.read()
+            if bool(tls_cert) != bool(tls_key):
+                raise ValueError("tls_cert and tls_key: give both (mutual TLS) or neither")
+            credentials = grpc.ssl_channel_credentials(
+                root_certificates=read(tls_ca),
+                private_key=read(tls_key) if tls_key else None,
+                certificate_chain=read(tls_cert) if tls_cert else None)
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        else:
+            if tls_cert or tls_key:
+                raise ValueError("tls_cert/tls_key need tls_ca")
+            self._channel = grpc.insecure_channel(address, options=options)
+        self._stub = sandbox_pb2_grpc.SandboxStub(self._channel)
+        # What this client sent: Execute requests by id, and image uploads after NOT_FOUND.
+        self.executes_by_id = 0
+        self.image_uploads = 0
+
+    def close(self):
+        self._channel.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def register(self, program, name=""):
+        """RegisterImage: the RegisterImageResponse; RejectedImage when refused."""
+        try:
+            return self._stub.RegisterImage(
+                sandbox_pb2.RegisterImageRequest(elf=_read_program(program), name=name),
+                timeout=60)
+        except grpc.RpcError as error:
+            _raise_rich(error)
+
+    def execute(self, program, argv=None, stdin=b"", timeout_ms=0, memory_bytes=0, env=None,
+                manifest=None, deadline_s=None, **limits):
+        """Runs `program` (a path or the ELF bytes) and returns the ExecuteResponse.
+
+        Without `manifest`, one is built by standard_manifest(argv, stdin, timeout_ms,
+        memory_bytes, env, **limits); argv defaults to [basename of the path] or ["program"].
+        The call deadline defaults to the manifest timeout + DEADLINE_MARGIN_S.
+        """
+        elf = _read_program(program)
+        if manifest is None:
+            if argv is None and not isinstance(program, (bytes, bytearray, memoryview)):
+                argv = [os.path.basename(os.fspath(program))]
+            manifest = standard_manifest(argv, stdin, timeout_ms, memory_bytes, env, **limits)
+        if deadline_s is None:
+            deadline_s = (manifest.timeout_ms or DEFAULT_TIMEOUT_MS) / 1000 + DEADLINE_MARGIN_S
+        request = sandbox_pb2.ExecuteRequest(image_id=image_id_of(elf), manifest=manifest)
+        try:
+            self.executes_by_id += 1
+            try:
+                return self._stub.Execute(request, timeout=deadline_s)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.NOT_FOUND:
+                    raise
+            # The server does not have the image (never sent, or evicted): send it this once.
+            self.image_uploads += 1
+            request.image = elf
+            return self._stub.Execute(request, timeout=deadline_s)
+        except grpc.RpcError as error:
+            _raise_rich(error)
+
+    def get_image(self, image_id):
+        return self._stub.GetImage(sandbox_pb2.GetImageRequest(image_id=image_id), timeout=60)
+
+    def list_images(self):
+        """Every cached image, most recently used first (all pages)."""
+        images, token = [], ""
+        while True:
+            page = self._stub.ListImages(sandbox_pb2.ListImagesRequest(page_token=token),
+                                         timeout=60)
+            images.extend(page.images)
+            token = page.next_page_token
+            if not token:
+                return images
+
+
+def channel(response, alias):
+    """The ChannelResult for `alias` in an ExecuteResponse (KeyError if absent)."""
+    for result in response.channels:
+        if result.alias == alias:
+            return result
+    raise KeyError(alias)
+
+
+def outcome_name(response):
+    """"EXITED", "TIMEOUT", ... (the Outcome enum name without its prefix)."""
+    return sandbox_pb2.Outcome.Name(response.outcome).removeprefix("OUTCOME_")
