@@ -17,13 +17,14 @@
 namespace zerocell::image {
 
 // A cached, accepted image. Immutable. Holding the shared_ptr pins it: the cache never evicts an
-// entry while a CachedImage handle to it is alive outside the cache.
+// entry while a CachedImage handle to it is alive outside the cache (a copy of the inner
+// sandbox::Image alone does not pin: keep the CachedImage for the duration of a run).
 struct CachedImage {
   std::string id;    // "sha256:<64 lowercase hex>"
-  std::string name;  // label from the first registration
+  std::string name;  // label from the first registration; empty for a preloaded image
   std::shared_ptr<const sandbox::Image> image;
   ValidationReport report;
-  int64_t registered_unix_ns = 0;
+  int64_t registered_unix_ns = 0;  // preloaded: the file's mtime, i.e. when it was first cached
 };
 
 // Live statistics of one image (changes as it is used).
@@ -31,25 +32,32 @@ struct ImageInfo {
   std::shared_ptr<const CachedImage> image;
   int64_t executions = 0;
   int64_t last_used_unix_ns = 0;
-  bool in_use = false;
+  bool in_use = false;  // a handle other than the cache's (and this ImageInfo's) exists
 };
 
-// Callbacks for metrics; called without the cache's lock held. All optional.
+// Callbacks for metrics; called without the cache's lock held, from the calling thread. All
+// optional. A hit is an Acquire or Register answered from the cache (including a remembered
+// rejection, or another caller's validation waited for); a miss is an unknown id or a first
+// registration. Preload counts neither.
 struct CacheObserver {
   std::function<void()> on_hit;
   std::function<void()> on_miss;
   std::function<void(uint64_t bytes)> on_evict;
   std::function<void(uint64_t bytes, int64_t images)> on_size;  // after every change
   std::function<void(const Validation&)> on_validated;          // each validation actually run
+  // persist_dir write/remove failures. Not fatal: the image stays cached in memory.
+  std::function<void(const absl::Status&)> on_store_error;
 };
 
 struct CacheOptions {
   uint64_t max_bytes = uint64_t{1} << 30;  // sum of cached image sizes
   ValidatorOptions validator;
-  // Empty: memory only. Otherwise accepted images are written there as <hex>.elf (atomically,
-  // via a temp file and rename) and Create() preloads every *.elf found, re-validating each
-  // (a file whose content does not match its name, or that is now rejected, is skipped with a
-  // warning returned in preload_warnings()).
+  // Empty: memory only. Otherwise accepted images are written there as <hex>.elf (0600, in a
+  // directory created 0700; atomically, via a temp file and rename), an evicted image's file is
+  // removed (the directory mirrors the cache), and Create() preloads every <hex>.elf, oldest
+  // first, re-validating each: a file whose content does not match its name, that is now
+  // rejected or unreadable is skipped (left in place) with a warning in preload_warnings();
+  // temp files of an interrupted write are removed. One cache per directory.
   std::string persist_dir;
   CacheObserver observer;
   // Replaces ValidateImage(bytes, validator) (tests count calls with it). Empty: the real one.
@@ -70,8 +78,10 @@ class ImageCache {
   // Validates (once per distinct content, even under concurrent calls with the same bytes) and
   // caches. A rejected image: INVALID_ARGUMENT from the validator, with *rejected (if given)
   // holding its report; rejections are remembered by hash too, so hostile repeats cost a hash.
-  // An image larger than max_bytes: RESOURCE_EXHAUSTED. When the cache is full of pinned images,
-  // the new one is still returned (pinned by the caller) and evicted once released.
+  // An image larger than max_bytes: RESOURCE_EXHAUSTED naming both sizes. When the cache is full
+  // of pinned images, the new one is still admitted (pinned by the caller's handle) and the
+  // cache stays over budget until a later Register/Acquire finds images released. Re-registering
+  // cached bytes counts as a use for the LRU order (not as an execution).
   absl::StatusOr<RegisterResult> Register(std::string_view bytes, std::string_view name,
                                           ValidationReport* rejected = nullptr);
 
@@ -80,10 +90,10 @@ class ImageCache {
   absl::StatusOr<std::shared_ptr<const CachedImage>> Acquire(std::string_view id,
                                                              std::string_view field = "image_id");
 
-  // Like Acquire without counting a use.
+  // Like Acquire without counting a use. The returned ImageInfo holds a handle: drop it soon.
   absl::StatusOr<ImageInfo> Get(std::string_view id) const;
 
-  // Most recently used first.
+  // Most recently used first (same caveat as Get).
   std::vector<ImageInfo> List() const;
 
   uint64_t bytes() const;
