@@ -1,0 +1,75 @@
+// A unary gRPC call whose work runs on the worker pool: queued, cancellable, finished once.
+#include "server/pooled_call.h"
+
+#include <chrono>
+#include <utility>
+
+#include "client/rpc_status.h"
+
+namespace zerocell::server {
+
+// The pool's view of the call. Finish ownership: whoever ends the job's life (Run, Reject, or a
+// successful Withdraw in OnCancel) finishes the call; the others never touch it again.
+class PooledCall::Work final : public Job {
+ public:
+  Work(PooledCall* call, PooledWork work) : call_(call), work_(std::move(work)) {}
+
+  void Run(absl::Duration queue_wait) override {
+    grpc::Status status =
+        cancel_requested_.load() ? call_->CallerGoneStatus() : work_(cancel_, queue_wait);
+    if (status.error_code() == grpc::StatusCode::CANCELLED && cancel_requested_.load()) {
+      status = call_->CallerGoneStatus();
+    }
+    call_->FinishOnce(status);
+  }
+  void Reject(absl::Status status) override { call_->FinishOnce(client::ToGrpcStatus(status)); }
+
+  void Cancel() {
+    cancel_requested_.store(true);
+    cancel_.Cancel();
+  }
+
+ private:
+  PooledCall* const call_;
+  PooledWork work_;
+  sandbox::CancelToken cancel_;
+  std::atomic<bool> cancel_requested_{false};
+};
+
+PooledCall::PooledCall(grpc::CallbackServerContext* context, WorkerPool* pool, PooledWork work,
+                       FinishHook on_finish)
+    : context_(context),
+      pool_(pool),
+      on_finish_(std::move(on_finish)),
+      work_(std::make_shared<Work>(this, std::move(work))) {}
+
+void PooledCall::Start() {
+  if (absl::Status queued = pool_->Submit(work_); !queued.ok()) {
+    FinishOnce(client::ToGrpcStatus(queued));
+  }
+}
+
+void PooledCall::OnCancel() {
+  work_->Cancel();
+  // Still queued: it will never run, so this thread finishes the call.
+  if (pool_->Withdraw(work_.get())) FinishOnce(CallerGoneStatus());
+}
+
+void PooledCall::OnDone() { delete this; }
+
+grpc::Status PooledCall::CallerGoneStatus() const {
+  if (context_->deadline() <= std::chrono::system_clock::now()) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "the caller's deadline passed; the sandbox was killed");
+  }
+  return grpc::Status(grpc::StatusCode::CANCELLED,
+                      "the caller cancelled the call; the sandbox was killed");
+}
+
+void PooledCall::FinishOnce(const grpc::Status& status) {
+  if (finished_.exchange(true)) return;
+  if (on_finish_) on_finish_(status);
+  Finish(status);
+}
+
+}  // namespace zerocell::server

@@ -1,0 +1,98 @@
+// Server caps on every request dimension, checked before a request is queued.
+#include "server/request_caps.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "sandbox/manifest/manifest.h"
+
+namespace zerocell::server {
+namespace {
+
+absl::Status OverCap(std::string_view field, int64_t value, int64_t cap, std::string_view flag) {
+  return absl::InvalidArgumentError(
+      absl::StrFormat("%s: %d is above this server's cap of %d (--%s)", std::string(field), value,
+                      cap, std::string(flag)));
+}
+
+}  // namespace
+
+absl::Status CheckExecuteRequest(const v1::ExecuteRequest& request, const RequestCaps& caps) {
+  if (request.program_case() == v1::ExecuteRequest::PROGRAM_NOT_SET) {
+    return absl::InvalidArgumentError("program: set image_id or image");
+  }
+  if (request.program_case() == v1::ExecuteRequest::kImage) {
+    if (static_cast<int64_t>(request.image().size()) > caps.max_image_bytes) {
+      return OverCap("image", request.image().size(), caps.max_image_bytes, "max_image_bytes");
+    }
+  }
+  if (!request.has_manifest()) return absl::InvalidArgumentError("manifest: required");
+  const v1::Manifest& m = request.manifest();
+  if (m.timeout_ms() > caps.max_timeout_ms) {
+    return OverCap("manifest.timeout_ms", m.timeout_ms(), caps.max_timeout_ms, "max_timeout_ms");
+  }
+  if (m.memory_bytes() > caps.max_memory_bytes) {
+    return OverCap("manifest.memory_bytes", m.memory_bytes(), caps.max_memory_bytes,
+                   "max_memory_bytes");
+  }
+  if (m.output_limit_bytes() > caps.max_output_bytes) {
+    return OverCap("manifest.output_limit_bytes", m.output_limit_bytes(), caps.max_output_bytes,
+                   "max_output_bytes");
+  }
+  if (m.channels_size() > caps.max_channels) {
+    return OverCap("manifest.channels", m.channels_size(), caps.max_channels, "max_channels");
+  }
+  int64_t args_bytes = 0;
+  for (const std::string& arg : m.argv()) args_bytes += arg.size() + 1;
+  for (const std::string& var : m.env()) args_bytes += var.size() + 1;
+  if (args_bytes > caps.max_args_bytes) {
+    return OverCap("manifest.argv+env", args_bytes, caps.max_args_bytes, "max_args_bytes");
+  }
+  int64_t inline_bytes = 0;
+  for (int i = 0; i < m.channels_size(); ++i) {
+    const v1::Channel& channel = m.channels(i);
+    inline_bytes += channel.initial_data().size();
+    if (inline_bytes > caps.max_inline_bytes) {
+      return OverCap(absl::StrCat("manifest.channels[", i, "].initial_data"), inline_bytes,
+                     caps.max_inline_bytes, "max_inline_bytes");
+    }
+    // A put_size above the output cap could never be reached; refusing it keeps the caller's
+    // expectations honest.
+    if (channel.put_size() > caps.max_output_bytes) {
+      return OverCap(absl::StrCat("manifest.channels[", i, "].put_size"), channel.put_size(),
+                     caps.max_output_bytes, "max_output_bytes");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRegisterRequest(const v1::RegisterImageRequest& request,
+                                  const RequestCaps& caps) {
+  if (request.elf().empty()) return absl::InvalidArgumentError("elf: required");
+  if (static_cast<int64_t>(request.elf().size()) > caps.max_image_bytes) {
+    return OverCap("elf", request.elf().size(), caps.max_image_bytes, "max_image_bytes");
+  }
+  if (request.name().size() > 255) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("name: %d bytes, at most 255", request.name().size()));
+  }
+  return absl::OkStatus();
+}
+
+void ApplyCapDefaults(const RequestCaps& caps, v1::Manifest* manifest) {
+  using Manifest = sandbox::ManifestBuilder;
+  if (manifest->timeout_ms() == 0 &&
+      absl::ToInt64Milliseconds(Manifest::kDefaultTimeout) > caps.max_timeout_ms) {
+    manifest->set_timeout_ms(caps.max_timeout_ms);
+  }
+  if (manifest->memory_bytes() == 0 && Manifest::kDefaultMemoryBytes > caps.max_memory_bytes) {
+    manifest->set_memory_bytes(caps.max_memory_bytes);
+  }
+  if (manifest->output_limit_bytes() == 0 &&
+      Manifest::kDefaultOutputLimitBytes > caps.max_output_bytes) {
+    manifest->set_output_limit_bytes(caps.max_output_bytes);
+  }
+}
+
+}  // namespace zerocell::server

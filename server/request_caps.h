@@ -1,0 +1,40 @@
+// Server caps on every request dimension, checked before a request is queued.
+#ifndef ZEROCELL_SERVER_REQUEST_CAPS_H_
+#define ZEROCELL_SERVER_REQUEST_CAPS_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "zerocell/v1/sandbox.pb.h"
+
+namespace zerocell::server {
+
+// The serving zerocelld's bounds. A request above one is INVALID_ARGUMENT naming the field, never
+// silently clipped. Where a proto default exceeds a cap (e.g. the 10 s default timeout under a
+// 5 s cap), a request that leaves the field 0 gets the cap instead of the default.
+struct RequestCaps {
+  int64_t max_timeout_ms = 60'000;
+  int64_t max_memory_bytes = int64_t{4} << 30;
+  int64_t max_channels = 64;
+  int64_t max_inline_bytes = int64_t{64} << 20;  // sum of initial_data over the channels
+  int64_t max_output_bytes = int64_t{64} << 20;  // output_limit_bytes and every put_size
+  int64_t max_args_bytes = int64_t{256} << 10;   // argv + env strings together
+  int64_t max_image_bytes = int64_t{64} << 20;   // ELF bytes (RegisterImage and inline images)
+};
+
+// Checks `request` against `caps` (field names as in the proto: "manifest.timeout_ms",
+// "manifest.channels", "image", ...). The manifest's own validity (negative values, channel
+// types, required channels) is checked later by the proto -> engine conversion.
+absl::Status CheckExecuteRequest(const zerocell::v1::ExecuteRequest& request,
+                                 const RequestCaps& caps);
+
+absl::Status CheckRegisterRequest(const zerocell::v1::RegisterImageRequest& request,
+                                  const RequestCaps& caps);
+
+// `manifest` with every 0 ("default") field whose proto default exceeds a cap set to that cap.
+// Call after CheckExecuteRequest succeeded.
+void ApplyCapDefaults(const RequestCaps& caps, zerocell::v1::Manifest* manifest);
+
+}  // namespace zerocell::server
+
+#endif  // ZEROCELL_SERVER_REQUEST_CAPS_H_

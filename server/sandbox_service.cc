@@ -1,0 +1,262 @@
+// zerocell.v1.Sandbox on the gRPC callback API: admission, image cache, engine runs.
+#include "server/sandbox_service.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "client/manifest_proto.h"
+#include "client/report_proto.h"
+#include "client/result_proto.h"
+#include "client/rpc_status.h"
+#include "server/pooled_call.h"
+
+namespace zerocell::server {
+namespace {
+
+constexpr int kDefaultPageSize = 100;
+constexpr int kMaxPageSize = 1000;
+
+// Client-chosen ids go into logs: accept only short, plain tokens (no log injection).
+bool SaneRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+  });
+}
+
+grpc::Status NotFound(std::string_view id) {
+  return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                      absl::StrCat("image_id: ", absl::string_view(id.data(), id.size()),
+                                   " is not cached on this server; send the image inline or "
+                                   "call RegisterImage first"));
+}
+
+// The rejection of an image, with its report as rich status details.
+grpc::Status Rejected(const absl::Status& status, const image::ValidationReport& report) {
+  if (status.code() != absl::StatusCode::kInvalidArgument) return client::ToGrpcStatus(status);
+  return client::ToGrpcStatus(status, client::ReportToProto(report));
+}
+
+}  // namespace
+
+v1::Image ImageInfoToProto(const image::ImageInfo& info) {
+  v1::Image out;
+  const image::CachedImage& cached = *info.image;
+  out.set_image_id(cached.id);
+  out.set_name(cached.name);
+  out.set_size_bytes(cached.image->size_bytes());
+  out.set_registered_unix_ns(cached.registered_unix_ns);
+  *out.mutable_validation() = client::ReportToProto(cached.report);
+  out.set_executions(info.executions);
+  out.set_last_used_unix_ns(info.last_used_unix_ns);
+  out.set_in_use(info.in_use);
+  return out;
+}
+
+std::string SandboxService::RequestIdFor(grpc::CallbackServerContext* context) const {
+  std::string id;
+  const auto& metadata = context->client_metadata();
+  if (auto it = metadata.find("x-request-id"); it != metadata.end()) {
+    std::string_view given(it->second.data(), it->second.size());
+    if (SaneRequestId(given)) id = std::string(given);
+  }
+  if (id.empty()) id = NewRequestId();
+  context->AddInitialMetadata("x-request-id", id);
+  return id;
+}
+
+void SandboxService::Finished(std::string_view method, const std::string& request_id,
+                              absl::Time start, const grpc::Status& status) const {
+  deps_.metrics->RequestFinished(method, static_cast<int>(status.error_code()));
+  if (status.ok()) return;  // successful Executes log their own richer line
+  LogLine(*deps_.log, "warning", "request_failed")
+      .Str("request_id", request_id)
+      .Str("method", method)
+      .Int("code", static_cast<int>(status.error_code()))
+      .Str("message", status.error_message())
+      .Double("duration_ms", absl::ToDoubleMilliseconds(absl::Now() - start))
+      .Emit();
+}
+
+grpc::ServerUnaryReactor* SandboxService::FinishNow(grpc::CallbackServerContext* context,
+                                                    std::string_view method,
+                                                    const std::string& request_id, absl::Time start,
+                                                    const grpc::Status& status) {
+  Finished(method, request_id, start, status);
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* context,
+                                                  const v1::ExecuteRequest* request,
+                                                  v1::ExecuteResponse* response) {
+  const absl::Time start = absl::Now();
+  std::string request_id = RequestIdFor(context);
+  // Cheap field scans only: anything heavier (copies, hashing, validation) runs on a worker.
+  if (absl::Status caps = CheckExecuteRequest(*request, deps_.caps); !caps.ok()) {
+    return FinishNow(context, "Execute", request_id, start, client::ToGrpcStatus(caps));
+  }
+  auto* call = new PooledCall(
+      context, deps_.pool,
+      [this, request, response, request_id, start](const sandbox::CancelToken& cancel,
+                                                   absl::Duration queue_wait) {
+        return RunExecute(*request, response, request_id, cancel, queue_wait, start);
+      },
+      [this, request_id, start](const grpc::Status& status) {
+        Finished("Execute", request_id, start, status);
+      });
+  call->Start();
+  return call;
+}
+
+grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
+                                        v1::ExecuteResponse* response,
+                                        const std::string& request_id,
+                                        const sandbox::CancelToken& cancel,
+                                        absl::Duration queue_wait, absl::Time start) const {
+  std::shared_ptr<const image::CachedImage> cached;
+  if (request.program_case() == v1::ExecuteRequest::kImageId) {
+    absl::StatusOr<std::shared_ptr<const image::CachedImage>> found =
+        deps_.cache->Acquire(request.image_id(), "image_id");
+    if (found.status().code() == absl::StatusCode::kNotFound) return NotFound(request.image_id());
+    if (!found.ok()) return client::ToGrpcStatus(found.status());
+    cached = *std::move(found);
+  } else {
+    image::ValidationReport rejected;
+    absl::StatusOr<image::RegisterResult> registered =
+        deps_.cache->Register(request.image(), "", &rejected);
+    if (!registered.ok()) return Rejected(registered.status(), rejected);
+    // Counts the use (LRU position, executions) like an Execute by id.
+    absl::StatusOr<std::shared_ptr<const image::CachedImage>> acquired =
+        deps_.cache->Acquire(registered->image->id);
+    cached = acquired.ok() ? *std::move(acquired) : registered->image;
+  }
+
+  v1::Manifest manifest_proto = request.manifest();
+  ApplyCapDefaults(deps_.caps, &manifest_proto);
+  absl::StatusOr<sandbox::Manifest> manifest = client::ManifestFromProto(manifest_proto);
+  if (!manifest.ok()) return client::ToGrpcStatus(manifest.status());
+  manifest_proto.Clear();  // drop the copied inline data before the run
+
+  absl::StatusOr<sandbox::Result> result =
+      deps_.engine->Run(*cached->image, *manifest, sandbox::RunOptions{&cancel, nullptr});
+  if (!result.ok()) return client::ToGrpcStatus(result.status());
+
+  *response = client::ResultToProto(*result, cached->id);
+  response->mutable_usage()->set_queue_wait_ns(absl::ToInt64Nanoseconds(queue_wait));
+  ExecutionTimings timings;
+  timings.queue_wait = queue_wait;
+  timings.startup = result->usage.startup;
+  timings.run = result->usage.wall;
+  timings.total = absl::Now() - start;
+  deps_.metrics->ExecutionDone(*response, timings);
+  // Metadata only: never outputs, argv, env or channel data.
+  LogLine(*deps_.log, "info", "execute")
+      .Str("request_id", request_id)
+      .Str("image_id", cached->id)
+      .Str("outcome", std::string(client::OutcomeProtoName(response->outcome())))
+      .Int("exit_code", response->exit_code())
+      .Int("signal", response->signal())
+      .Str("violation", response->violation().syscall())
+      .Double("queue_wait_ms", absl::ToDoubleMilliseconds(queue_wait))
+      .Double("wall_ms", absl::ToDoubleMilliseconds(result->usage.wall))
+      .Double("total_ms", absl::ToDoubleMilliseconds(timings.total))
+      .Int("peak_memory_bytes", result->usage.peak_memory_bytes)
+      .Emit();
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerContext* context,
+                                                        const v1::RegisterImageRequest* request,
+                                                        v1::RegisterImageResponse* response) {
+  const absl::Time start = absl::Now();
+  std::string request_id = RequestIdFor(context);
+  if (absl::Status caps = CheckRegisterRequest(*request, deps_.caps); !caps.ok()) {
+    return FinishNow(context, "RegisterImage", request_id, start, client::ToGrpcStatus(caps));
+  }
+  auto* call = new PooledCall(
+      context, deps_.pool,
+      [this, request, response](const sandbox::CancelToken&, absl::Duration) {
+        return RunRegister(*request, response);
+      },
+      [this, request_id, start, response](const grpc::Status& status) {
+        Finished("RegisterImage", request_id, start, status);
+        if (!status.ok()) return;
+        LogLine(*deps_.log, "info", "register_image")
+            .Str("request_id", request_id)
+            .Str("image_id", response->image().image_id())
+            .Int("size_bytes", response->image().size_bytes())
+            .Bool("already_registered", response->already_registered())
+            .Emit();
+      });
+  call->Start();
+  return call;
+}
+
+grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request,
+                                         v1::RegisterImageResponse* response) const {
+  image::ValidationReport rejected;
+  absl::StatusOr<image::RegisterResult> registered =
+      deps_.cache->Register(request.elf(), request.name(), &rejected);
+  if (!registered.ok()) return Rejected(registered.status(), rejected);
+  absl::StatusOr<image::ImageInfo> info = deps_.cache->Get(registered->image->id);
+  image::ImageInfo fallback{registered->image, 0, registered->image->registered_unix_ns, true};
+  *response->mutable_image() = ImageInfoToProto(info.ok() ? *info : fallback);
+  response->set_already_registered(registered->already_registered);
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* SandboxService::GetImage(grpc::CallbackServerContext* context,
+                                                   const v1::GetImageRequest* request,
+                                                   v1::Image* response) {
+  const absl::Time start = absl::Now();
+  std::string request_id = RequestIdFor(context);
+  if (absl::Status id = image::CheckImageId(request->image_id(), "image_id"); !id.ok()) {
+    return FinishNow(context, "GetImage", request_id, start, client::ToGrpcStatus(id));
+  }
+  absl::StatusOr<image::ImageInfo> info = deps_.cache->Get(request->image_id());
+  if (!info.ok()) {
+    return FinishNow(context, "GetImage", request_id, start,
+                     info.status().code() == absl::StatusCode::kNotFound
+                         ? NotFound(request->image_id())
+                         : client::ToGrpcStatus(info.status()));
+  }
+  *response = ImageInfoToProto(*info);
+  return FinishNow(context, "GetImage", request_id, start, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* SandboxService::ListImages(grpc::CallbackServerContext* context,
+                                                     const v1::ListImagesRequest* request,
+                                                     v1::ListImagesResponse* response) {
+  const absl::Time start = absl::Now();
+  std::string request_id = RequestIdFor(context);
+  if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
+    return FinishNow(context, "ListImages", request_id, start,
+                     grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  absl::StrCat("page_size: must be 0..", kMaxPageSize, " (got ",
+                                               request->page_size(), ")")));
+  }
+  // The token is the offset into the most-recently-used order; pages may shift when images are
+  // used between calls (documented as best effort).
+  size_t offset = 0;
+  if (!request->page_token().empty() &&
+      (!absl::SimpleAtoi(request->page_token(), &offset) || offset > (size_t{1} << 30))) {
+    return FinishNow(context, "ListImages", request_id, start,
+                     grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                  "page_token: not a token from ListImages"));
+  }
+  const size_t page = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  std::vector<image::ImageInfo> all = deps_.cache->List();
+  for (size_t i = offset; i < all.size() && i < offset + page; ++i) {
+    *response->add_images() = ImageInfoToProto(all[i]);
+  }
+  if (offset + page < all.size()) response->set_next_page_token(absl::StrCat(offset + page));
+  return FinishNow(context, "ListImages", request_id, start, grpc::Status::OK);
+}
+
+}  // namespace zerocell::server

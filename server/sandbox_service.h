@@ -1,0 +1,76 @@
+// zerocell.v1.Sandbox on the gRPC callback API: admission, image cache, engine runs.
+#ifndef ZEROCELL_SERVER_SANDBOX_SERVICE_H_
+#define ZEROCELL_SERVER_SANDBOX_SERVICE_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <string>
+
+#include "image/image_cache.h"
+#include "sandbox/engine.h"
+#include "server/json_log.h"
+#include "server/metrics.h"
+#include "server/request_caps.h"
+#include "server/worker_pool.h"
+#include "zerocell/v1/sandbox.grpc.pb.h"
+
+namespace zerocell::server {
+
+// What the service uses; all outlive it.
+struct ServiceDeps {
+  const sandbox::Engine* engine = nullptr;
+  image::ImageCache* cache = nullptr;
+  WorkerPool* pool = nullptr;
+  Metrics* metrics = nullptr;
+  JsonLog* log = nullptr;
+  RequestCaps caps;
+};
+
+// Execute and RegisterImage run on the worker pool (never on a gRPC thread); GetImage and
+// ListImages answer from the cache index directly. Each call carries a request id: the client's
+// "x-request-id" metadata when it is sane, else a fresh one; it is echoed in the initial metadata
+// and on every log line about the call.
+class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
+ public:
+  explicit SandboxService(ServiceDeps deps) : deps_(std::move(deps)) {}
+
+  grpc::ServerUnaryReactor* RegisterImage(grpc::CallbackServerContext* context,
+                                          const zerocell::v1::RegisterImageRequest* request,
+                                          zerocell::v1::RegisterImageResponse* response) override;
+  grpc::ServerUnaryReactor* Execute(grpc::CallbackServerContext* context,
+                                    const zerocell::v1::ExecuteRequest* request,
+                                    zerocell::v1::ExecuteResponse* response) override;
+  grpc::ServerUnaryReactor* GetImage(grpc::CallbackServerContext* context,
+                                     const zerocell::v1::GetImageRequest* request,
+                                     zerocell::v1::Image* response) override;
+  grpc::ServerUnaryReactor* ListImages(grpc::CallbackServerContext* context,
+                                       const zerocell::v1::ListImagesRequest* request,
+                                       zerocell::v1::ListImagesResponse* response) override;
+
+ private:
+  // Request id for `context` (see the class comment), added to its initial metadata.
+  std::string RequestIdFor(grpc::CallbackServerContext* context) const;
+  // Metrics and the request's final log line.
+  void Finished(std::string_view method, const std::string& request_id, absl::Time start,
+                const grpc::Status& status) const;
+  // A reactor that finishes at once with `status`.
+  grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, std::string_view method,
+                                      const std::string& request_id, absl::Time start,
+                                      const grpc::Status& status);
+
+  grpc::Status RunExecute(const zerocell::v1::ExecuteRequest& request,
+                          zerocell::v1::ExecuteResponse* response, const std::string& request_id,
+                          const sandbox::CancelToken& cancel, absl::Duration queue_wait,
+                          absl::Time start) const;
+  grpc::Status RunRegister(const zerocell::v1::RegisterImageRequest& request,
+                           zerocell::v1::RegisterImageResponse* response) const;
+
+  const ServiceDeps deps_;
+};
+
+// The proto form of a cached image.
+zerocell::v1::Image ImageInfoToProto(const image::ImageInfo& info);
+
+}  // namespace zerocell::server
+
+#endif  // ZEROCELL_SERVER_SANDBOX_SERVICE_H_

@@ -1,0 +1,77 @@
+// zerocelld assembled: metrics, image cache, engine, worker pool and the gRPC server.
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "sandbox/status_macros.h"
+
+namespace zerocell::server {
+namespace {
+
+constexpr char kServiceName[] = "zerocell.v1.Sandbox";
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOptions options,
+                                                                      JsonLog* log) {
+  std::unique_ptr<ZerocellServer> server(new ZerocellServer());
+  ASSIGN_OR_RETURN(server->metrics_, Metrics::Create(options.metrics_listen));
+  options.cache.observer = server->metrics_->CacheObserver();
+  ASSIGN_OR_RETURN(server->cache_, image::ImageCache::Create(std::move(options.cache)));
+  for (const std::string& warning : server->cache_->preload_warnings()) {
+    LogLine(*log, "warning", "image_preload_skipped").Str("reason", warning).Emit();
+  }
+  ASSIGN_OR_RETURN(server->engine_, sandbox::Engine::Create(options.engine));
+  Metrics* metrics = server->metrics_.get();
+  options.pool.on_change = [metrics](int64_t queued, int64_t running) {
+    metrics->SetQueueDepth(queued);
+    metrics->SetInFlight(running);
+  };
+  server->pool_ = std::make_unique<WorkerPool>(options.pool);
+  server->service_ = std::make_unique<SandboxService>(
+      ServiceDeps{server->engine_.get(), server->cache_.get(), server->pool_.get(), metrics, log,
+                  options.caps});
+
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   ServerCredentialsFrom(options.tls));
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen, credentials, &server->grpc_port_);
+  builder.RegisterService(server->service_.get());
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->grpc_port_ == 0) {
+    server->pool_->Shutdown();
+    return absl::UnavailableError(
+        absl::StrCat("--listen: cannot listen on ", options.listen,
+                     " (address in use, malformed, or not local to this host)"));
+  }
+  grpc::HealthCheckServiceInterface* health = server->server_->GetHealthCheckService();
+  health->SetServingStatus(kServiceName, true);
+  health->SetServingStatus("", true);
+  return server;
+}
+
+ZerocellServer::~ZerocellServer() { Shutdown(absl::ZeroDuration()); }
+
+void ZerocellServer::Shutdown(absl::Duration grace) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->Shutdown();  // every service reports NOT_SERVING
+    const auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace);
+    // Waits for calls until the deadline, then cancels them: OnCancel kills their sandboxes.
+    server_->Shutdown(deadline);
+  }
+  if (pool_ != nullptr) pool_->Shutdown();
+  if (server_ != nullptr) server_->Wait();
+}
+
+}  // namespace zerocell::server

@@ -1,0 +1,66 @@
+// zerocelld assembled: metrics, image cache, engine, worker pool and the gRPC server.
+#ifndef ZEROCELL_SERVER_SERVER_H_
+#define ZEROCELL_SERVER_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "image/image_cache.h"
+#include "sandbox/engine.h"
+#include "server/json_log.h"
+#include "server/metrics.h"
+#include "server/request_caps.h"
+#include "server/sandbox_service.h"
+#include "server/tls.h"
+#include "server/worker_pool.h"
+
+namespace zerocell::server {
+
+// One field per component; each component validates its own part.
+struct ServerOptions {
+  std::string listen = "127.0.0.1:50051";  // port 0: a free port
+  std::string metrics_listen;              // empty: no /metrics endpoint
+  int max_message_bytes = 160 << 20;       // both directions
+  TlsFiles tls;
+  PoolOptions pool;  // on_change is set by the server
+  RequestCaps caps;
+  image::CacheOptions cache;  // observer is set by the server
+  sandbox::EngineOptions engine;
+};
+
+class ZerocellServer {
+ public:
+  // Binds both listeners and starts serving. `log` outlives the server.
+  static absl::StatusOr<std::unique_ptr<ZerocellServer>> Start(ServerOptions options, JsonLog* log);
+  // Shutdown(absl::ZeroDuration()) if not done yet.
+  ~ZerocellServer();
+
+  int grpc_port() const { return grpc_port_; }
+  int metrics_port() const { return metrics_->port(); }
+  const image::ImageCache& cache() const { return *cache_; }
+
+  // Stops accepting calls (health turns NOT_SERVING, new calls fail UNAVAILABLE), lets running
+  // and queued calls finish until `grace` has passed, then cancels the rest (their sandboxes are
+  // killed and reaped) and joins every worker. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+ private:
+  ZerocellServer() = default;
+
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<image::ImageCache> cache_;
+  std::unique_ptr<sandbox::Engine> engine_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<SandboxService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int grpc_port_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace zerocell::server
+
+#endif  // ZEROCELL_SERVER_SERVER_H_

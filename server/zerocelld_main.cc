@@ -1,0 +1,196 @@
+// zerocelld: the Zerocell gRPC service. Flags describe every bound; SIGTERM/SIGINT drain it.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "image/validator.h"
+#include "server/json_log.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "gRPC listen address host:port (port 0 picks a free port; 0.0.0.0 for all interfaces)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
+          "Prometheus /metrics HTTP address host:port; empty disables the endpoint");
+ABSL_FLAG(std::string, ready_file, "",
+          "once serving, write {\"grpc_port\":N,\"metrics_port\":M,\"pid\":P} to this file");
+ABSL_FLAG(int, max_concurrency, 0, "sandboxes running at once (0: the number of cores)");
+ABSL_FLAG(int, max_queue, 64, "Execute/RegisterImage calls waiting for a free worker");
+ABSL_FLAG(int64_t, max_queue_wait_ms, 1000,
+          "a call queued longer than this fails with RESOURCE_EXHAUSTED");
+ABSL_FLAG(int64_t, grace_period_ms, 10000,
+          "on SIGTERM/SIGINT, running calls get this long to finish before they are cancelled");
+ABSL_FLAG(int64_t, max_timeout_ms, 60000, "cap on manifest.timeout_ms");
+ABSL_FLAG(int64_t, max_memory_bytes, int64_t{4} << 30, "cap on manifest.memory_bytes");
+ABSL_FLAG(int64_t, max_channels, 64, "cap on the number of manifest.channels");
+ABSL_FLAG(int64_t, max_inline_bytes, int64_t{64} << 20,
+          "cap on the sum of channels[].initial_data bytes");
+ABSL_FLAG(int64_t, max_output_bytes, int64_t{64} << 20,
+          "cap on manifest.output_limit_bytes and every channels[].put_size");
+ABSL_FLAG(int64_t, max_args_bytes, int64_t{256} << 10, "cap on argv + env bytes");
+ABSL_FLAG(int64_t, max_image_bytes, int64_t{64} << 20, "cap on ELF image bytes");
+ABSL_FLAG(int64_t, max_message_bytes, int64_t{160} << 20, "gRPC max message size, both directions");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve TLS (needs --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: require client certificates signed by it (mutual TLS)");
+ABSL_FLAG(int64_t, cache_bytes, int64_t{1} << 30, "image cache size bound (sum of image bytes)");
+ABSL_FLAG(std::string, image_dir, "",
+          "persist accepted images here and preload them at startup (empty: memory only)");
+ABSL_FLAG(std::string, instruction_policy, "standard",
+          "instruction policy for admission: standard or deterministic");
+ABSL_FLAG(bool, validate_instructions, true,
+          "decode executable segments with Zydis at admission (false: ELF checks only)");
+ABSL_FLAG(std::string, loader, "", "path of zerocell-loader (default: beside zerocelld)");
+
+namespace zerocell::server {
+namespace {
+
+absl::StatusOr<ServerOptions> OptionsFromFlags() {
+  ServerOptions options;
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  const int64_t max_message = absl::GetFlag(FLAGS_max_message_bytes);
+  if (max_message < 1024 || max_message > (int64_t{2} << 30) - 1) {
+    return absl::InvalidArgumentError("--max_message_bytes: must be 1024 .. 2147483647");
+  }
+  options.max_message_bytes = static_cast<int>(max_message);
+  options.tls = TlsFiles{absl::GetFlag(FLAGS_tls_cert), absl::GetFlag(FLAGS_tls_key),
+                         absl::GetFlag(FLAGS_tls_client_ca)};
+
+  int workers = absl::GetFlag(FLAGS_max_concurrency);
+  if (workers < 0 || workers > 4096) {
+    return absl::InvalidArgumentError("--max_concurrency: must be 0 .. 4096");
+  }
+  if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
+  options.pool.workers = workers;
+  options.pool.max_queue = absl::GetFlag(FLAGS_max_queue);
+  if (options.pool.max_queue < 0) return absl::InvalidArgumentError("--max_queue: must be >= 0");
+  const int64_t wait_ms = absl::GetFlag(FLAGS_max_queue_wait_ms);
+  if (wait_ms < 0) return absl::InvalidArgumentError("--max_queue_wait_ms: must be >= 0");
+  options.pool.max_queue_wait = absl::Milliseconds(wait_ms);
+
+  RequestCaps& caps = options.caps;
+  caps.max_timeout_ms = absl::GetFlag(FLAGS_max_timeout_ms);
+  caps.max_memory_bytes = absl::GetFlag(FLAGS_max_memory_bytes);
+  caps.max_channels = absl::GetFlag(FLAGS_max_channels);
+  caps.max_inline_bytes = absl::GetFlag(FLAGS_max_inline_bytes);
+  caps.max_output_bytes = absl::GetFlag(FLAGS_max_output_bytes);
+  caps.max_args_bytes = absl::GetFlag(FLAGS_max_args_bytes);
+  caps.max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes);
+  for (auto [name, value] : {std::pair{"max_timeout_ms", caps.max_timeout_ms},
+                             {"max_memory_bytes", caps.max_memory_bytes},
+                             {"max_channels", caps.max_channels},
+                             {"max_inline_bytes", caps.max_inline_bytes},
+                             {"max_output_bytes", caps.max_output_bytes},
+                             {"max_args_bytes", caps.max_args_bytes},
+                             {"max_image_bytes", caps.max_image_bytes}}) {
+    if (value <= 0) return absl::InvalidArgumentError(absl::StrCat("--", name, ": must be > 0"));
+  }
+
+  options.cache.max_bytes = absl::GetFlag(FLAGS_cache_bytes);
+  options.cache.persist_dir = absl::GetFlag(FLAGS_image_dir);
+  options.cache.validator.max_image_bytes = caps.max_image_bytes;
+  options.cache.validator.check_instructions = absl::GetFlag(FLAGS_validate_instructions);
+  const std::string policy = absl::GetFlag(FLAGS_instruction_policy);
+  if (policy == "standard") {
+    options.cache.validator.policy = image::InstructionPolicy::kStandard;
+  } else if (policy == "deterministic") {
+    options.cache.validator.policy = image::InstructionPolicy::kDeterministic;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--instruction_policy: \"", policy,
+                                                   "\" is not one of standard, deterministic"));
+  }
+  options.engine.loader_path = absl::GetFlag(FLAGS_loader);
+  return options;
+}
+
+// Written to a temp file and renamed, so a reader never sees half of it.
+absl::Status WriteReadyFile(const std::string& path, int grpc_port, int metrics_port) {
+  const std::string tmp = absl::StrCat(path, ".tmp");
+  const std::string body = absl::StrFormat("{\"grpc_port\":%d,\"metrics_port\":%d,\"pid\":%d}\n",
+                                           grpc_port, metrics_port, getpid());
+  FILE* f = fopen(tmp.c_str(), "w");
+  if (f == nullptr) return absl::UnavailableError(absl::StrCat("--ready_file: cannot write ", tmp));
+  const bool ok = fwrite(body.data(), 1, body.size(), f) == body.size();
+  if (fclose(f) != 0 || !ok || rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    return absl::UnavailableError(absl::StrCat("--ready_file: cannot write ", path));
+  }
+  return absl::OkStatus();
+}
+
+int Main() {
+  JsonLog log(STDERR_FILENO);
+  absl::StatusOr<ServerOptions> options = OptionsFromFlags();
+  if (!options.ok()) {
+    LogLine(log, "error", "bad_flags")
+        .Str("message", std::string(options.status().message()))
+        .Emit();
+    return 2;
+  }
+  // Blocked before any thread exists so that every thread inherits the mask and only sigwait
+  // below sees them. (The loader resets the mask before a guest runs.)
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const absl::Duration grace = absl::Milliseconds(absl::GetFlag(FLAGS_grace_period_ms));
+  const int workers = options->pool.workers;
+  absl::StatusOr<std::unique_ptr<ZerocellServer>> server =
+      ZerocellServer::Start(*std::move(options), &log);
+  if (!server.ok()) {
+    LogLine(log, "error", "start_failed")
+        .Str("message", std::string(server.status().message()))
+        .Emit();
+    return 1;
+  }
+  LogLine(log, "info", "serving")
+      .Int("grpc_port", (*server)->grpc_port())
+      .Int("metrics_port", (*server)->metrics_port())
+      .Int("workers", workers)
+      .Int("images_preloaded", static_cast<int64_t>((*server)->cache().List().size()))
+      .Emit();
+  if (const std::string ready = absl::GetFlag(FLAGS_ready_file); !ready.empty()) {
+    if (absl::Status written =
+            WriteReadyFile(ready, (*server)->grpc_port(), (*server)->metrics_port());
+        !written.ok()) {
+      LogLine(log, "error", "ready_file_failed")
+          .Str("message", std::string(written.message()))
+          .Emit();
+      (*server)->Shutdown(absl::ZeroDuration());
+      return 1;
+    }
+  }
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  LogLine(log, "info", "draining")
+      .Str("signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT")
+      .Double("grace_period_ms", absl::ToDoubleMilliseconds(grace))
+      .Emit();
+  (*server)->Shutdown(grace);
+  server->reset();
+  LogLine(log, "info", "stopped").Emit();
+  return 0;
+}
+
+}  // namespace
+}  // namespace zerocell::server
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "zerocelld [--flags]: serve zerocell.v1.Sandbox over gRPC (see --help for every bound)");
+  absl::ParseCommandLine(argc, argv);
+  return zerocell::server::Main();
+}

@@ -1,0 +1,380 @@
+// zerocelld end to end: execute, caps, NOT_FOUND, deadline, cancellation, backpressure, drain.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client/rpc_status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "image/image_id.h"
+#include "tests/server/server_process.h"
+#include "zerocell/v1/sandbox.grpc.pb.h"
+
+namespace zerocell::server {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using testing::ServerProcess;
+namespace v1 = ::zerocell::v1;
+
+std::string Guest(const std::string& name) {
+  absl::StatusOr<std::string> path = testing::GuestPath(name);
+  EXPECT_TRUE(path.ok()) << path.status();
+  absl::StatusOr<std::string> bytes = testing::ReadFile(path.value_or(""));
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  return bytes.value_or("");
+}
+
+v1::Channel* AddChannel(v1::Manifest* m, const std::string& alias, bool read, bool write) {
+  v1::Channel* c = m->add_channels();
+  c->set_alias(alias);
+  if (read) {
+    c->set_gets(1 << 20);
+    c->set_get_size(1 << 30);
+  }
+  if (write) {
+    c->set_puts(1 << 20);
+    c->set_put_size(1 << 20);
+  }
+  return c;
+}
+
+v1::Manifest StdManifest(std::vector<std::string> argv, int64_t timeout_ms = 10000) {
+  v1::Manifest m;
+  m.set_timeout_ms(timeout_ms);
+  for (std::string& a : argv) m.add_argv(std::move(a));
+  AddChannel(&m, "/dev/stdin", true, false);
+  AddChannel(&m, "/dev/stdout", false, true);
+  AddChannel(&m, "/dev/stderr", false, true);
+  return m;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void StartServer(std::vector<std::string> flags) {
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(std::move(flags));
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    channel_ = grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials());
+    stub_ = v1::Sandbox::NewStub(channel_);
+  }
+
+  std::string Register(const std::string& elf) {
+    grpc::ClientContext ctx;
+    v1::RegisterImageRequest req;
+    req.set_elf(elf);
+    v1::RegisterImageResponse resp;
+    grpc::Status s = stub_->RegisterImage(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.image().image_id();
+  }
+
+  grpc::Status Execute(const v1::ExecuteRequest& req, v1::ExecuteResponse* resp,
+                       absl::Duration deadline = absl::Seconds(30)) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoMilliseconds(deadline));
+    return stub_->Execute(&ctx, req, resp);
+  }
+
+  // Sandboxes are the server's direct children (the loader becomes the guest).
+  void ExpectNoSandboxesEventually() {
+    const absl::Time until = absl::Now() + absl::Seconds(5);
+    while (!testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    EXPECT_THAT(testing::ChildPids(server_->pid()), IsEmpty());
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::Sandbox::Stub> stub_;
+};
+
+TEST_F(ServiceTest, ExecutesByIdAndInlineWithTheSameResult) {
+  StartServer({});
+  const std::string elf = Guest("cat");
+  v1::ExecuteRequest req;
+  req.set_image(elf);
+  *req.mutable_manifest() = StdManifest({"cat"});
+  req.mutable_manifest()->mutable_channels(0)->set_initial_data("hello over grpc\n");
+  v1::ExecuteResponse inline_resp;
+  ASSERT_TRUE(Execute(req, &inline_resp).ok());
+  EXPECT_EQ(inline_resp.outcome(), v1::OUTCOME_EXITED);
+  EXPECT_EQ(inline_resp.channels(1).output(), "hello over grpc\n");
+  EXPECT_EQ(inline_resp.image_id(), image::ImageIdOf(elf));
+
+  req.set_image_id(image::ImageIdOf(elf));  // the inline image was cached
+  v1::ExecuteResponse by_id;
+  ASSERT_TRUE(Execute(req, &by_id).ok());
+  EXPECT_EQ(by_id.channels(1).output(), "hello over grpc\n");
+  EXPECT_GT(by_id.usage().wall_ns(), by_id.usage().startup_ns());
+  EXPECT_GT(by_id.usage().startup_ns(), 0);
+}
+
+TEST_F(ServiceTest, GuestOutcomeIsDataNotAnRpcError) {
+  StartServer({});
+  v1::ExecuteRequest req;
+  req.set_image_id(Register(Guest("pol_socket")));
+  *req.mutable_manifest() = StdManifest({"pol_socket"});
+  v1::ExecuteResponse resp;
+  ASSERT_TRUE(Execute(req, &resp).ok());
+  EXPECT_EQ(resp.outcome(), v1::OUTCOME_POLICY_VIOLATION);
+  EXPECT_EQ(resp.violation().syscall(), "socket");
+}
+
+TEST_F(ServiceTest, UnknownAndMalformedIds) {
+  StartServer({});
+  v1::ExecuteRequest req;
+  req.set_image_id(image::ImageIdOf("never registered"));
+  *req.mutable_manifest() = StdManifest({"x"});
+  v1::ExecuteResponse resp;
+  grpc::Status s = Execute(req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("image_id"));
+
+  req.set_image_id("sha256:XYZ");
+  s = Execute(req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("image_id"));
+
+  grpc::ClientContext ctx;
+  v1::GetImageRequest get;
+  get.set_image_id(image::ImageIdOf("nope"));
+  v1::Image image;
+  EXPECT_EQ(stub_->GetImage(&ctx, get, &image).error_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(ServiceTest, RejectedImageCarriesItsReport) {
+  StartServer({});
+  grpc::ClientContext ctx;
+  v1::RegisterImageRequest req;
+  req.set_elf(Guest("pol_int80"));  // contains int 0x80
+  v1::RegisterImageResponse resp;
+  grpc::Status s = stub_->RegisterImage(&ctx, req, &resp);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("int 0x80"));
+  std::optional<v1::ValidationReport> report = client::RejectionReportOf(s);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_FALSE(report->accepted());
+  ASSERT_GE(report->rejections_size(), 1);
+  EXPECT_THAT(report->rejections(0).instruction(), HasSubstr("int"));
+
+  grpc::ClientContext ctx2;
+  req.set_elf("not an elf");
+  s = stub_->RegisterImage(&ctx2, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("ELF"));
+}
+
+TEST_F(ServiceTest, RegisterIsIdempotentAndListed) {
+  StartServer({});
+  const std::string elf = Guest("hello");
+  grpc::ClientContext c1, c2, c3;
+  v1::RegisterImageRequest req;
+  req.set_elf(elf);
+  req.set_name("hello");
+  v1::RegisterImageResponse first, second;
+  ASSERT_TRUE(stub_->RegisterImage(&c1, req, &first).ok());
+  ASSERT_TRUE(stub_->RegisterImage(&c2, req, &second).ok());
+  EXPECT_FALSE(first.already_registered());
+  EXPECT_TRUE(second.already_registered());
+  EXPECT_EQ(first.image().image_id(), second.image().image_id());
+  EXPECT_TRUE(first.image().validation().accepted());
+  EXPECT_GT(first.image().validation().instructions(), 0);
+  v1::ListImagesResponse list;
+  ASSERT_TRUE(stub_->ListImages(&c3, v1::ListImagesRequest(), &list).ok());
+  ASSERT_EQ(list.images_size(), 1);
+  EXPECT_EQ(list.images(0).name(), "hello");
+  EXPECT_EQ(list.images(0).size_bytes(), static_cast<int64_t>(elf.size()));
+}
+
+// Every cap answers INVALID_ARGUMENT naming the field, before anything runs.
+TEST_F(ServiceTest, EveryCapNamesItsField) {
+  StartServer({"--max_timeout_ms=2000", "--max_memory_bytes=67108864", "--max_channels=4",
+               "--max_inline_bytes=1000", "--max_output_bytes=5000", "--max_args_bytes=100",
+               "--max_image_bytes=200000"});
+  const std::string id = Register(Guest("hello"));
+  struct Case {
+    std::string field;
+    std::function<void(v1::ExecuteRequest*)> mutate;
+  };
+  std::vector<Case> cases = {
+      {"manifest.timeout_ms", [](auto* r) { r->mutable_manifest()->set_timeout_ms(2001); }},
+      {"manifest.memory_bytes",
+       [](auto* r) { r->mutable_manifest()->set_memory_bytes(int64_t{128} << 20); }},
+      {"manifest.output_limit_bytes",
+       [](auto* r) { r->mutable_manifest()->set_output_limit_bytes(5001); }},
+      {"manifest.channels",
+       [](auto* r) {
+         AddChannel(r->mutable_manifest(), "/dev/a", true, false);
+         AddChannel(r->mutable_manifest(), "/dev/b", true, false);
+       }},
+      {"manifest.channels[0].initial_data",
+       [](auto* r) {
+         r->mutable_manifest()->mutable_channels(0)->set_initial_data(std::string(1001, 'x'));
+       }},
+      {"manifest.channels[1].put_size",
+       [](auto* r) { r->mutable_manifest()->mutable_channels(1)->set_put_size(5001); }},
+      {"manifest.argv+env", [](auto* r) { r->mutable_manifest()->add_env(std::string(100, 'e')); }},
+      {"image", [](auto* r) { r->set_image(std::string(200001, '\x7f')); }},
+  };
+  for (const Case& c : cases) {
+    v1::ExecuteRequest req;
+    req.set_image_id(id);
+    *req.mutable_manifest() = StdManifest({"hello"}, 1000);
+    req.mutable_manifest()->mutable_channels(1)->set_put_size(1000);
+    req.mutable_manifest()->mutable_channels(2)->set_put_size(1000);
+    c.mutate(&req);
+    v1::ExecuteResponse resp;
+    grpc::Status s = Execute(req, &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(s.error_message(), HasSubstr(c.field + ":")) << s.error_message();
+  }
+  // A default (0) timeout above the cap becomes the cap instead of failing.
+  v1::ExecuteRequest ok;
+  ok.set_image_id(id);
+  *ok.mutable_manifest() = StdManifest({"hello"}, 0);
+  ok.mutable_manifest()->mutable_channels(1)->set_put_size(1000);
+  ok.mutable_manifest()->mutable_channels(2)->set_put_size(1000);
+  v1::ExecuteResponse resp;
+  grpc::Status s = Execute(ok, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
+  // And a manifest the engine refuses names its field too.
+  ok.mutable_manifest()->mutable_channels(0)->set_type(static_cast<v1::ChannelType>(9));
+  s = Execute(ok, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("manifest.channels[0].type"));
+}
+
+TEST_F(ServiceTest, CallerDeadlineKillsTheSandbox) {
+  StartServer({"--max_concurrency=1"});
+  v1::ExecuteRequest req;
+  req.set_image_id(Register(Guest("spin")));
+  *req.mutable_manifest() = StdManifest({"spin"}, 30000);
+  v1::ExecuteResponse resp;
+  const absl::Time start = absl::Now();
+  grpc::Status s = Execute(req, &resp, absl::Milliseconds(300));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  ExpectNoSandboxesEventually();
+  // The worker is free again: a new run completes.
+  v1::ExecuteRequest hello;
+  hello.set_image_id(Register(Guest("hello")));
+  *hello.mutable_manifest() = StdManifest({"hello"});
+  ASSERT_TRUE(Execute(hello, &resp).ok());
+  EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
+}
+
+TEST_F(ServiceTest, CancellationKillsTheSandbox) {
+  StartServer({"--max_concurrency=1"});
+  v1::ExecuteRequest req;
+  req.set_image_id(Register(Guest("spin")));
+  *req.mutable_manifest() = StdManifest({"spin"}, 30000);
+  grpc::ClientContext ctx;
+  v1::ExecuteResponse resp;
+  grpc::Status status;
+  std::thread call([&] { status = stub_->Execute(&ctx, req, &resp); });
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_FALSE(testing::ChildPids(server_->pid()).empty()) << "the sandbox never started";
+  ctx.TryCancel();
+  call.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
+  ExpectNoSandboxesEventually();
+}
+
+// One worker, a queue of one: the third concurrent call is refused at once and the queued one
+// is refused when its wait deadline passes.
+TEST_F(ServiceTest, Backpressure) {
+  StartServer({"--max_concurrency=1", "--max_queue=1", "--max_queue_wait_ms=300"});
+  v1::ExecuteRequest spin;
+  spin.set_image_id(Register(Guest("spin")));
+  *spin.mutable_manifest() = StdManifest({"spin"}, 2000);
+  std::vector<grpc::Status> results(3);
+  std::vector<std::thread> calls;
+  for (int i = 0; i < 3; ++i) {
+    calls.emplace_back([&, i] {
+      absl::SleepFor(absl::Milliseconds(100 * i));  // arrive in order
+      v1::ExecuteResponse resp;
+      results[i] = Execute(spin, &resp);
+      if (results[i].ok()) EXPECT_EQ(resp.outcome(), v1::OUTCOME_TIMEOUT);
+    });
+  }
+  for (std::thread& t : calls) t.join();
+  EXPECT_TRUE(results[0].ok()) << results[0].error_message();
+  EXPECT_EQ(results[1].error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(results[1].error_message(), HasSubstr("max_queue_wait_ms"));
+  EXPECT_EQ(results[2].error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(results[2].error_message(), HasSubstr("queue full"));
+}
+
+// SIGTERM: the running call finishes within the grace period, new calls are refused, the
+// process exits 0 and leaves no sandbox behind.
+TEST_F(ServiceTest, SigtermDrainsInFlightRuns) {
+  StartServer({"--max_concurrency=2", "--grace_period_ms=10000"});
+  v1::ExecuteRequest req;
+  req.set_image_id(Register(Guest("spin_cpu")));
+  *req.mutable_manifest() = StdManifest({"spin_cpu", "300"}, 20000);
+  v1::ExecuteResponse resp;
+  grpc::Status status;
+  std::thread call([&] { status = Execute(req, &resp); });
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+  call.join();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
+  absl::StatusOr<int> exit = server_->WaitExit(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit;
+  EXPECT_THAT(server_->Logs(), HasSubstr("\"draining\""));
+}
+
+// Past the grace period the remaining runs are cancelled: nothing survives the server.
+TEST_F(ServiceTest, SigtermKillsRunsPastTheGracePeriod) {
+  StartServer({"--max_concurrency=2", "--grace_period_ms=200"});
+  v1::ExecuteRequest req;
+  req.set_image_id(Register(Guest("spin")));
+  *req.mutable_manifest() = StdManifest({"spin"}, 30000);
+  std::vector<std::thread> calls;
+  std::atomic<int> failed{0};
+  for (int i = 0; i < 3; ++i) {  // two running, one queued
+    calls.emplace_back([&] {
+      v1::ExecuteResponse resp;
+      if (!Execute(req, &resp).ok()) ++failed;
+    });
+  }
+  const absl::Time until = absl::Now() + absl::Seconds(10);
+  while (testing::ChildPids(server_->pid()).size() < 2 && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  std::vector<pid_t> sandboxes = testing::ChildPids(server_->pid());
+  ASSERT_EQ(sandboxes.size(), 2u);
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+  absl::StatusOr<int> exit = server_->WaitExit(absl::Seconds(10));
+  ASSERT_TRUE(exit.ok()) << exit.status();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit;
+  for (std::thread& t : calls) t.join();
+  EXPECT_EQ(failed.load(), 3);
+  for (pid_t pid : sandboxes) EXPECT_NE(kill(pid, 0), 0) << "sandbox " << pid << " survived";
+}
+
+}  // namespace
+}  // namespace zerocell::server

@@ -1,0 +1,125 @@
+// WorkerPool: FIFO runs, queue bound, queue wait deadline, withdrawal, shutdown.
+#include "server/worker_pool.h"
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+
+namespace zerocell::server {
+namespace {
+
+// Records what happened to it; Run blocks until `release` is notified (when given).
+class TestJob : public Job {
+ public:
+  explicit TestJob(absl::Notification* release = nullptr) : release_(release) {}
+  void Run(absl::Duration queue_wait) override {
+    waited = queue_wait;
+    started.Notify();
+    if (release_ != nullptr) release_->WaitForNotification();
+    ran = true;
+    done.Notify();
+  }
+  void Reject(absl::Status status) override {
+    rejection = status;
+    done.Notify();
+  }
+  absl::Notification started, done;
+  std::atomic<bool> ran{false};
+  absl::Status rejection;
+  absl::Duration waited;
+
+ private:
+  absl::Notification* release_;
+};
+
+TEST(WorkerPoolTest, RunsJobsAndReportsQueueWait) {
+  WorkerPool pool(PoolOptions{2, 4, absl::Seconds(10), nullptr});
+  std::vector<std::shared_ptr<TestJob>> jobs;
+  for (int i = 0; i < 6; ++i) {
+    jobs.push_back(std::make_shared<TestJob>());
+    ASSERT_TRUE(pool.Submit(jobs.back()).ok());
+  }
+  for (auto& job : jobs) {
+    ASSERT_TRUE(job->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    EXPECT_TRUE(job->ran);
+    EXPECT_GE(job->waited, absl::ZeroDuration());
+  }
+}
+
+TEST(WorkerPoolTest, FullQueueRefusesAtOnce) {
+  absl::Notification release;
+  std::atomic<int64_t> max_running{0};
+  WorkerPool pool(PoolOptions{1, 1, absl::Seconds(10), [&](int64_t, int64_t running) {
+                                int64_t seen = max_running.load();
+                                while (running > seen &&
+                                       !max_running.compare_exchange_weak(seen, running)) {
+                                }
+                              }});
+  auto running = std::make_shared<TestJob>(&release);
+  ASSERT_TRUE(pool.Submit(running).ok());
+  ASSERT_TRUE(running->started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  auto queued = std::make_shared<TestJob>(&release);
+  ASSERT_TRUE(pool.Submit(queued).ok());
+  absl::Status refused = pool.Submit(std::make_shared<TestJob>());
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(pool.queued(), 1);
+  EXPECT_EQ(pool.running(), 1);
+  release.Notify();
+  ASSERT_TRUE(queued->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_TRUE(queued->ran);
+  EXPECT_EQ(max_running.load(), 1);
+}
+
+TEST(WorkerPoolTest, QueueWaitDeadlineRejects) {
+  absl::Notification release;
+  WorkerPool pool(PoolOptions{1, 8, absl::Milliseconds(50), nullptr});
+  auto running = std::make_shared<TestJob>(&release);
+  ASSERT_TRUE(pool.Submit(running).ok());
+  ASSERT_TRUE(running->started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  auto waiting = std::make_shared<TestJob>();
+  ASSERT_TRUE(pool.Submit(waiting).ok());
+  ASSERT_TRUE(waiting->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_FALSE(waiting->ran);
+  EXPECT_EQ(waiting->rejection.code(), absl::StatusCode::kResourceExhausted);
+  release.Notify();
+}
+
+TEST(WorkerPoolTest, WithdrawnJobNeverRunsNorIsRejected) {
+  absl::Notification release;
+  WorkerPool pool(PoolOptions{1, 8, absl::Seconds(10), nullptr});
+  auto running = std::make_shared<TestJob>(&release);
+  ASSERT_TRUE(pool.Submit(running).ok());
+  ASSERT_TRUE(running->started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  auto withdrawn = std::make_shared<TestJob>();
+  ASSERT_TRUE(pool.Submit(withdrawn).ok());
+  EXPECT_TRUE(pool.Withdraw(withdrawn.get()));
+  EXPECT_FALSE(pool.Withdraw(running.get()));  // already started
+  release.Notify();
+  pool.Shutdown();
+  EXPECT_FALSE(withdrawn->done.HasBeenNotified());
+}
+
+TEST(WorkerPoolTest, ShutdownRejectsQueuedAndFinishesRunning) {
+  absl::Notification release;
+  WorkerPool pool(PoolOptions{1, 8, absl::Seconds(10), nullptr});
+  auto running = std::make_shared<TestJob>(&release);
+  ASSERT_TRUE(pool.Submit(running).ok());
+  ASSERT_TRUE(running->started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  auto queued = std::make_shared<TestJob>();
+  ASSERT_TRUE(pool.Submit(queued).ok());
+  std::thread releaser([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    release.Notify();
+  });
+  pool.Shutdown();
+  releaser.join();
+  EXPECT_TRUE(running->ran);
+  EXPECT_EQ(queued->rejection.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(pool.Submit(std::make_shared<TestJob>()).code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace zerocell::server
