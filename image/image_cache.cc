@@ -82,6 +82,7 @@ class ImageCache::Impl {
   struct Changes {
     std::vector<uint64_t> evicted;
     bool size_changed = false;
+    std::vector<absl::Status> store_errors;
   };
 
   // The validation run by the leader of a flight, outside the lock.
@@ -174,7 +175,9 @@ void ImageCache::Impl::EvictLocked(Changes* changes) {
     if (entry->second.image.use_count() > 1) continue;
     const uint64_t size = entry->second.image->image->size_bytes();
     if (store_.has_value()) {
-      if (absl::Status removed = store_->Remove(HexOf(*it)); !removed.ok()) StoreError(removed);
+      if (absl::Status removed = store_->Remove(HexOf(*it)); !removed.ok()) {
+        changes->store_errors.push_back(std::move(removed));
+      }
     }
     bytes_ -= size;
     changes->evicted.push_back(size);
@@ -205,6 +208,7 @@ ImageInfo ImageCache::Impl::InfoLocked(const Entry& entry) const {
 }
 
 void ImageCache::Impl::Report(const Changes& changes) {
+  for (const absl::Status& error : changes.store_errors) StoreError(error);
   if (options_.observer.on_evict) {
     for (uint64_t size : changes.evicted) options_.observer.on_evict(size);
   }
