@@ -82,7 +82,7 @@ std::string ExitCodeHelp() {
   159      POLICY_VIOLATION: a forbidden syscall (128 + SIGSYS)
   2        usage error: bad flag, flag value or manifest
   125      zerocell itself failed (e.g. zerocell-loader missing)
-  126      the program is not a static x86-64 ELF
+  126      the program is not a static x86-64 ELF, or admission refused it
   127      the program was not found
   130/143  interrupted by SIGINT/SIGTERM; the sandbox was killed
 For any outcome other than EXITED a one-line summary goes to stderr, e.g.

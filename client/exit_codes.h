@@ -10,7 +10,8 @@
 //   159     OUTCOME_POLICY_VIOLATION (128 + SIGSYS, seccomp's signal)
 //   2       usage error: bad flag or flag value, bad manifest (the message names the flag/line)
 //   125     zerocell itself failed (loader missing, host out of resources, output not writable)
-//   126     PROGRAM refused: not a static x86-64 ELF (dynamic, 32-bit, truncated, not ELF)
+//   126     PROGRAM refused: not a static x86-64 ELF (dynamic, 32-bit, truncated, not ELF), or
+//           refused at admission (`zerocell validate`, a server's ELF checks or instruction policy)
 //   127     PROGRAM (or a manifest's Program) not found
 //   130/143 the CLI got SIGINT/SIGTERM (128 + signal); the sandbox was killed
 // The limit codes borrow the signal a plain process would die of for the same cause, so a guest

@@ -1,4 +1,5 @@
-// The zerocell CLI: `zerocell run|manifest|register|images|help ...` (local, or on a zerocelld).
+// The zerocell CLI: `zerocell run|manifest|register|images|validate|help ...` (local, or on a
+// zerocelld).
 #include <unistd.h>
 
 #include <string>
@@ -11,6 +12,7 @@
 #include "client/local_run.h"
 #include "client/manifest_command.h"
 #include "client/run_command.h"
+#include "client/validate_command.h"
 
 namespace zerocell::client {
 namespace {
@@ -24,6 +26,7 @@ Commands:
   manifest [FLAGS] FILE           run a classic ZeroVM manifest, channels bound to host files
   register [FLAGS] PROGRAM        upload a program to a server; print its image id and report
   images [FLAGS]                  list the images a server has cached
+  validate [FLAGS] PROGRAM        check a program offline as a server's admission would
   help [COMMAND]                  show this help or a command's flags
 
 run and manifest run here unless --server=ADDR (or $ZEROCELL_SERVER) names a zerocelld;
@@ -35,6 +38,7 @@ Examples:
   zerocell manifest --report job.manifest
   zerocell run --server=127.0.0.1:50051 --json ./guest
   zerocell register --server=127.0.0.1:50051 ./guest
+  zerocell validate --policy=deterministic ./guest
 
 )";
 
@@ -48,6 +52,8 @@ int Help(const std::vector<std::string>& rest) {
     text = RegisterHelp();
   } else if (!rest.empty() && rest[0] == "images") {
     text = ImagesHelp();
+  } else if (!rest.empty() && rest[0] == "validate") {
+    text = ValidateHelp();
   } else if (!rest.empty()) {
     return Fail(kExitUsage, absl::StrCat("help: unknown command \"", rest[0], "\""));
   } else {
@@ -69,9 +75,11 @@ int Main(int argc, char** argv) {
   if (command == "manifest") return ManifestCommand(rest);
   if (command == "register") return RegisterCommand(rest);
   if (command == "images") return ImagesCommand(rest);
+  if (command == "validate") return ValidateCommand(rest);
   if (command == "help" || command == "--help" || command == "-h") return Help(rest);
-  return Fail(kExitUsage, absl::StrCat("unknown command \"", command,
-                                       "\" (commands: run, manifest, register, images, help)"));
+  return Fail(kExitUsage,
+              absl::StrCat("unknown command \"", command,
+                           "\" (commands: run, manifest, register, images, validate, help)"));
 }
 
 }  // namespace

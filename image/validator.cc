@@ -163,6 +163,14 @@ std::string_view PolicyName(InstructionPolicy policy) {
   return "unknown";
 }
 
+std::optional<InstructionPolicy> PolicyFromName(std::string_view name) {
+  for (InstructionPolicy policy :
+       {InstructionPolicy::kStandard, InstructionPolicy::kDeterministic}) {
+    if (name == PolicyName(policy)) return policy;
+  }
+  return std::nullopt;
+}
+
 Validation ValidateImage(std::string_view bytes, const ValidatorOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   Validation validation;

@@ -3,6 +3,7 @@
 #define ZEROCELL_IMAGE_VALIDATOR_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +17,9 @@ enum class InstructionPolicy { kStandard, kDeterministic };
 
 // "standard" / "deterministic".
 std::string_view PolicyName(InstructionPolicy policy);
+
+// The policy PolicyName returns `name` for; nullopt for any other text.
+std::optional<InstructionPolicy> PolicyFromName(std::string_view name);
 
 struct InstructionRejection {
   uint64_t file_offset = 0;
