@@ -183,6 +183,34 @@ TEST(ImageCachePreloadTest, UnusableDirectoryFailsCreate) {
   EXPECT_EQ(cache.status().code(), absl::StatusCode::kNotFound);
 }
 
+int OpenFds() {
+  int count = 0;
+  for ([[maybe_unused]] const fs::directory_entry& entry :
+       fs::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+TEST(ImageCachePreloadTest, NoFdOutlivesTheCache) {
+  TempDir tmp;
+  const int before = OpenFds();
+  {
+    FakeValidator fake;
+    const uint64_t room = 2 * (HelloVariant(0).size() + 100);
+    absl::StatusOr<std::unique_ptr<ImageCache>> cache = OpenCache(fake, tmp.path(), room);
+    ASSERT_TRUE(cache.ok()) << cache.status();
+    for (int i = 0; i < 5; ++i) ASSERT_TRUE((*cache)->Register(HelloVariant(i), "").ok());
+    EXPECT_FALSE((*cache)->Register(HelloVariant(0) + "REJECT-ME", "").ok());
+    EXPECT_EQ(OpenFds(), before + 2);  // one sealed memfd per cached image, none for evicted ones
+    FakeValidator again;
+    absl::StatusOr<std::unique_ptr<ImageCache>> preloaded = OpenCache(again, tmp.path(), room);
+    ASSERT_TRUE(preloaded.ok()) << preloaded.status();
+    EXPECT_EQ(OpenFds(), before + 4);
+  }
+  EXPECT_EQ(OpenFds(), before);
+}
+
 // The real ValidateImage behind the cache, on real guests.
 TEST(ImageCacheRealValidatorTest, AcceptsHelloAndRemembersARejectedGuest) {
   int validations = 0;
