@@ -310,7 +310,9 @@ TEST_F(ServiceTest, Backpressure) {
       absl::SleepFor(absl::Milliseconds(100 * i));  // arrive in order
       v1::ExecuteResponse resp;
       results[i] = Execute(spin, &resp);
-      if (results[i].ok()) EXPECT_EQ(resp.outcome(), v1::OUTCOME_TIMEOUT);
+      if (results[i].ok()) {
+        EXPECT_EQ(resp.outcome(), v1::OUTCOME_TIMEOUT);
+      }
     });
   }
   for (std::thread& t : calls) t.join();
@@ -356,7 +358,9 @@ TEST_F(ServiceTest, SigtermKillsRunsPastTheGracePeriod) {
   for (int i = 0; i < 3; ++i) {  // two running, one queued
     calls.emplace_back([&] {
       v1::ExecuteResponse resp;
-      if (!Execute(req, &resp).ok()) ++failed;
+      if (!Execute(req, &resp).ok()) {
+        ++failed;
+      }
     });
   }
   const absl::Time until = absl::Now() + absl::Seconds(10);
