@@ -6,7 +6,7 @@ namespace {
 
 // Rule texts: they reach users in reports and status messages, so they say what was refused.
 constexpr std::string_view kSoftwareInterrupt = "software interrupt other than int3";
-constexpr std::string_view kSysenter = "sysenter (32-bit system call entry)";
+constexpr std::string_view kSysenter = "32-bit system call entry (sysenter)";
 constexpr std::string_view kFarBranch = "far jump, call or return (changes the code segment)";
 constexpr std::string_view kInterruptReturn = "interrupt return (iret)";
 constexpr std::string_view kSegmentLoad = "load of a segment register";

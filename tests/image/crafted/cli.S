@@ -1,0 +1,4 @@
+// Crafted image: cli (refused: privileged).
+#include "crafted_start.inc"
+  cli
+  ret

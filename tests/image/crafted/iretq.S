@@ -1,0 +1,4 @@
+// Crafted image: iretq (refused: interrupt return).
+#include "crafted_start.inc"
+  iretq
+  ret
