@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <random>
 #include <string>
 
 #include "absl/strings/str_format.h"
@@ -269,6 +270,28 @@ TEST(ValidateImageTest, IsDeterministic) {
   ASSERT_EQ(a.report.rejections.size(), b.report.rejections.size());
   for (size_t i = 0; i < a.report.rejections.size(); ++i) {
     EXPECT_EQ(a.report.rejections[i].instruction, b.report.rejections[i].instruction);
+  }
+}
+
+// Random byte mutations anywhere in the file, section headers included (they only add restart
+// points and are not trusted): the validator never crashes and its report stays consistent.
+TEST(ValidateImageTest, RandomMutationsKeepTheReportConsistent) {
+  std::mt19937_64 rng(20261121);
+  for (const char* name : {"resync", "clean", "many"}) {
+    const std::string original = CraftedImage(name);
+    ASSERT_FALSE(original.empty());
+    for (int round = 0; round < 300; ++round) {
+      std::string elf = original;
+      const int edits = 1 + static_cast<int>(rng() % 8);
+      for (int i = 0; i < edits; ++i) elf[rng() % elf.size()] = static_cast<char>(rng());
+      const Validation v = Validate(elf, InstructionPolicy::kDeterministic);
+      EXPECT_EQ(v.status.ok(), v.report.accepted);
+      EXPECT_LE(v.report.rejections.size(), static_cast<size_t>(kMaxReportEntries));
+      EXPECT_LE(v.report.undecodable.size(), static_cast<size_t>(kMaxReportEntries));
+      EXPECT_LE(v.report.undecodable_bytes, v.report.executable_bytes);
+      EXPECT_TRUE(v.report.rejections.empty() || !v.report.accepted);
+      EXPECT_TRUE(!v.status.ok() || v.report.instructions_checked);
+    }
   }
 }
 
