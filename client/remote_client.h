@@ -23,13 +23,13 @@ namespace zerocell::client {
 
 struct ClientOptions {
   // "host:port" (any gRPC target, e.g. "127.0.0.1:50051", "dns:///sandbox.example:443").
-  std::string address;
+  std::string address = "";
   // PEM file of the CA that signed the server's certificate. Non-empty: TLS; empty: plaintext.
-  std::string tls_ca_file;
+  std::string tls_ca_file = "";
   // PEM files of this client's certificate chain and private key, for servers that require
   // mutual TLS. Both or neither; only with tls_ca_file.
-  std::string tls_cert_file;
-  std::string tls_key_file;
+  std::string tls_cert_file = "";
+  std::string tls_key_file = "";
   // Largest message sent or received (an image upload, an ExecuteResponse with outputs).
   int max_message_bytes = 64 << 20;
 };

@@ -22,7 +22,7 @@ def show(title, response):
         if data:
             print(f"-- {alias} ({len(data)} bytes)")
             sys.stdout.write(data.decode("utf-8", "replace"))
-    if response.detail:
+    if response.detail and outcome_name(response) != "EXITED":
         print(f"-- detail: {response.detail}")
 
 

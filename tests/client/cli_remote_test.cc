@@ -1,0 +1,303 @@
+// The zerocell CLI's remote mode end to end: build/bin/zerocell against a real zerocelld, compared
+// with local mode for the same programs (stdout, exit status, --json minus usage).
+#include <stdlib.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/cli_args.h"
+#include "client/remote_run.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "image/image_id.h"
+#include "tests/client/cli_test_util.h"
+#include "tests/server/server_process.h"
+#include "zerocell/v1/sandbox.pb.h"
+
+namespace zerocell::client::testing {
+namespace {
+
+using server::testing::ServerProcess;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+template <typename Message>
+Message ParseJson(const std::string& json) {
+  Message message;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(json, &message, options);
+  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << json;
+  return message;
+}
+
+// One server for the suite: the CLI runs are independent of each other.
+class CliRemoteTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // Local mode has no output cap of its own beyond the manifest's output limit; lifting the
+    // server's (--max_output_bytes) keeps these comparisons about the CLI, not about caps.
+    // DefaultServerAcceptsTheCliDefaultManifest covers a server with default caps.
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+        ServerProcess::Start({"--max_output_bytes=9223372036854775807"});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = server->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(server_, nullptr); }
+
+  static std::string ServerFlag() { return absl::StrCat("--server=", server_->grpc_address()); }
+
+  // `args` run locally and with --server inserted after the subcommand.
+  static std::pair<CliResult, CliResult> RunBoth(std::vector<std::string> args,
+                                                 const std::string& stdin_data = "") {
+    CliResult local = RunCli(args, stdin_data);
+    args.insert(args.begin() + 1, ServerFlag());
+    CliResult remote = RunCli(args, stdin_data);
+    return {local, remote};
+  }
+
+  static void ExpectNoSandboxesLeft() {
+    const absl::Time give_up = absl::Now() + absl::Seconds(20);
+    while (!server::testing::DescendantPids(server_->pid()).empty() && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    EXPECT_THAT(server::testing::DescendantPids(server_->pid()), ::testing::IsEmpty());
+  }
+
+  static ServerProcess* server_;
+};
+ServerProcess* CliRemoteTest::server_ = nullptr;
+
+TEST_F(CliRemoteTest, HelloPrintsTheSameAsLocally) {
+  auto [local, remote] = RunBoth({"run", GuestPath("hello")});
+  EXPECT_EQ(remote.exit_code, 0) << remote.err;
+  EXPECT_EQ(remote.out, "hello, world\n");
+  EXPECT_EQ(remote.err, "");
+  EXPECT_EQ(remote.out, local.out);
+}
+
+TEST_F(CliRemoteTest, ExitStatusAndSummaryMatchLocalModeForEveryOutcome) {
+  const std::vector<std::vector<std::string>> cases = {
+      {"run", GuestPath("exit_code"), "42"},
+      {"run", GuestPath("segv")},
+      {"run", "--timeout=200ms", GuestPath("spin")},
+      {"run", "--timeout=10", "--cpu=0.2", GuestPath("spin")},
+      {"run", "--memory=16M", GuestPath("alloc"), "64"},
+      {"run", "--output-limit=1K", GuestPath("bigout"), "5000", "100"},
+      {"run", GuestPath("pol_socket")},
+      {"run", "/nonexistent/program"},
+      {"run", "/etc/hostname"},
+  };
+  for (const std::vector<std::string>& args : cases) {
+    SCOPED_TRACE(absl::StrJoin(args, " "));
+    auto [local, remote] = RunBoth(args);
+    EXPECT_EQ(remote.exit_code, local.exit_code) << remote.err;
+    EXPECT_EQ(remote.out, local.out);
+    EXPECT_EQ(remote.err, local.err);
+  }
+}
+
+TEST_F(CliRemoteTest, JsonEqualsLocalJsonExceptUsage) {
+  TempDir dir;
+  const std::string input = dir.Write("in.txt", "json input\n");
+  const std::string out_local = dir.File("local.out");
+  const std::string out_remote = dir.File("remote.out");
+  auto run = [&](const std::string& out_file, bool remote) {
+    std::vector<std::string> args = {
+        "run",
+        "--json",
+        absl::StrCat("--stdin=", input),
+        absl::StrCat("--channel=/dev/extra=", input, ",etag,out=", out_file),
+        "--seed=7",
+        "--env=K=V",
+        GuestPath("cat")};
+    if (remote) args.insert(args.begin() + 1, ServerFlag());
+    return RunCli(args);
+  };
+  CliResult local = run(out_local, false);
+  CliResult remote = run(out_remote, true);
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  ASSERT_EQ(remote.exit_code, 0) << remote.err;
+  v1::ExecuteResponse l = ParseJson<v1::ExecuteResponse>(local.out);
+  v1::ExecuteResponse r = ParseJson<v1::ExecuteResponse>(remote.out);
+  EXPECT_EQ(r.channels(1).output(), "json input\n");
+  EXPECT_FALSE(r.channels(3).etag().empty());
+  l.clear_usage();
+  r.clear_usage();
+  std::string diff;
+  google::protobuf::util::MessageDifferencer differencer;
+  differencer.ReportDifferencesToString(&diff);
+  EXPECT_TRUE(differencer.Compare(l, r)) << diff;
+  EXPECT_EQ(ReadFile(out_remote), ReadFile(out_local));
+}
+
+// The CLI's default manifest (stdout/stderr quotas far above the output limit, so that the
+// limit, not a quota, ends an over-long output) must be accepted by a server with default caps.
+TEST(CliRemoteDefaultServerTest, DefaultServerAcceptsTheCliDefaultManifest) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start({});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string flag = absl::StrCat("--server=", (*server)->grpc_address());
+  CliResult hello = RunCli({"run", flag, GuestPath("hello")});
+  EXPECT_EQ(hello.exit_code, 0) << hello.err;
+  EXPECT_EQ(hello.out, "hello, world\n");
+  CliResult big = RunCli({"run", flag, "--output-limit=1K", GuestPath("bigout"), "5000", "100"});
+  EXPECT_EQ(big.exit_code, 153) << big.err;
+  EXPECT_EQ(big.out.size(), 1024u);
+}
+
+TEST_F(CliRemoteTest, StdinFromTheCliAndOutputFilesWorkRemotely) {
+  TempDir dir;
+  const std::string out = dir.File("stdout.copy");
+  CliResult r = RunCli({"run", ServerFlag(), "--stdin=-",
+                        absl::StrCat("--channel=/dev/stdout=,out=", out), GuestPath("cat")},
+                       "from the CLI's own stdin\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(ReadFile(out), "from the CLI's own stdin\n");
+}
+
+TEST_F(CliRemoteTest, ServerComesFromTheEnvironmentToo) {
+  ASSERT_EQ(setenv("ZEROCELL_SERVER", server_->grpc_address().c_str(), 1), 0);
+  CliResult registered = RunCli({"register", GuestPath("hello")});
+  // A server that does not exist proves that `run` goes remote from the environment alone.
+  ASSERT_EQ(setenv("ZEROCELL_SERVER", "127.0.0.1:1", 1), 0);
+  CliResult down = RunCli({"run", GuestPath("hello")});
+  unsetenv("ZEROCELL_SERVER");
+  EXPECT_EQ(registered.exit_code, 0) << registered.err;
+  EXPECT_EQ(down.exit_code, 125);
+  EXPECT_THAT(down.err, HasSubstr("server 127.0.0.1:1: UNAVAILABLE"));
+}
+
+TEST_F(CliRemoteTest, ManifestRunsRemotelyWithHostFilesReadAndWrittenHere) {
+  TempDir dir;
+  const std::string in = dir.Write("in.txt", "classic input\n");
+  auto manifest_for = [&](const std::string& out) {
+    return dir.Write(
+        out + ".manifest",
+        absl::StrCat("Version = 20130611\nProgram = ", GuestPath("cat"),
+                     "\nTimeout = 5\nMemory = 33554432, 0\n"
+                     "Channel = ",
+                     in, ", /dev/stdin, 0, 0, 100, 100000, 0, 0\nChannel = ", dir.File(out),
+                     ", /dev/stdout, 0, 1, 0, 0, 100, 100000\n"
+                     "Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 100, 100000\n"));
+  };
+  CliResult local = RunCli({"manifest", "--json", manifest_for("local")});
+  CliResult remote = RunCli({"manifest", ServerFlag(), "--json", manifest_for("remote")});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  ASSERT_EQ(remote.exit_code, 0) << remote.err;
+  EXPECT_EQ(ReadFile(dir.File("remote")), "classic input\n");
+  v1::ExecuteResponse l = ParseJson<v1::ExecuteResponse>(local.out);
+  v1::ExecuteResponse r = ParseJson<v1::ExecuteResponse>(remote.out);
+  l.clear_usage();
+  r.clear_usage();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(l, r)) << l.DebugString() << "\n"
+                                                                        << r.DebugString();
+
+  CliResult report = RunCli({"manifest", ServerFlag(), "--report", manifest_for("report")});
+  EXPECT_EQ(report.exit_code, 0) << report.err;
+  EXPECT_THAT(report.out, HasSubstr("exit state = ok\n"));
+}
+
+TEST_F(CliRemoteTest, RegisterPrintsTheIdThenTheReport) {
+  const std::string program = GuestPath("echo_args");
+  absl::StatusOr<std::string> bytes = server::testing::ReadFile(program);
+  ASSERT_TRUE(bytes.ok());
+  const std::string id = image::ImageIdOf(*bytes);
+
+  CliResult first = RunCli({"register", ServerFlag(), "--name=echo", program});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  std::vector<std::string> lines = absl::StrSplit(first.out, '\n');
+  EXPECT_EQ(lines[0], id);
+  EXPECT_THAT(first.out, HasSubstr("  name: echo\n"));
+  EXPECT_THAT(first.out, HasSubstr("validation: accepted"));
+
+  CliResult json = RunCli({"register", ServerFlag(), "--json", program});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  v1::RegisterImageResponse response = ParseJson<v1::RegisterImageResponse>(json.out);
+  EXPECT_TRUE(response.already_registered());
+  EXPECT_EQ(response.image().image_id(), id);
+  EXPECT_EQ(response.image().name(), "echo");
+
+  CliResult images = RunCli({"images", ServerFlag()});
+  ASSERT_EQ(images.exit_code, 0) << images.err;
+  EXPECT_THAT(images.out, HasSubstr(absl::StrCat(id, "  echo")));
+}
+
+TEST_F(CliRemoteTest, RefusedProgramExits126WithTheRefusedInstructions) {
+  CliResult reg = RunCli({"register", ServerFlag(), GuestPath("pol_int80")});
+  EXPECT_EQ(reg.exit_code, 126) << reg.err;
+  EXPECT_EQ(reg.out, "");
+  EXPECT_THAT(reg.err, HasSubstr("  refused: int"));
+
+  // Locally the engine lets int 0x80 reach the syscall filter (POLICY_VIOLATION); a server's
+  // admission refuses the image before it runs.
+  CliResult run = RunCli({"run", ServerFlag(), GuestPath("pol_int80")});
+  EXPECT_EQ(run.exit_code, 126) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("  refused: int"));
+
+  EXPECT_EQ(RunCli({"register", ServerFlag(), "/nonexistent/x"}).exit_code, 127);
+}
+
+TEST_F(CliRemoteTest, InterruptCancelsTheRemoteRun) {
+  CliResult r = RunCli({"run", ServerFlag(), "--timeout=30", GuestPath("spin")}, "",
+                       /*interrupt_after_ms=*/500);
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("interrupted by signal 2"));
+  ExpectNoSandboxesLeft();
+}
+
+TEST_F(CliRemoteTest, ConnectionProblemsAndFlagMisuse) {
+  CliResult down = RunCli({"run", "--server=127.0.0.1:1", GuestPath("hello")});
+  EXPECT_EQ(down.exit_code, 125);
+  EXPECT_THAT(down.err, HasSubstr("UNAVAILABLE"));
+  CliResult tls_alone = RunCli({"run", "--tls_ca=/x.pem", GuestPath("hello")});
+  EXPECT_EQ(tls_alone.exit_code, 2);
+  EXPECT_THAT(tls_alone.err, HasSubstr("--tls_ca"));
+  CliResult loader = RunCli({"run", ServerFlag(), "--loader=/x", GuestPath("hello")});
+  EXPECT_EQ(loader.exit_code, 2);
+  EXPECT_THAT(loader.err, HasSubstr("--loader"));
+  CliResult no_server = RunCli({"register", GuestPath("hello")});
+  EXPECT_EQ(no_server.exit_code, 2);
+  EXPECT_THAT(no_server.err, HasSubstr("--server"));
+  CliResult missing_ca =
+      RunCli({"run", ServerFlag(), "--tls_ca=/nonexistent/ca.pem", GuestPath("hello")});
+  EXPECT_EQ(missing_ca.exit_code, 2);
+  EXPECT_THAT(missing_ca.err, HasSubstr("/nonexistent/ca.pem"));
+}
+
+// Flag plumbing without a server.
+TEST(CliRemoteFlagsTest, FlagsWinOverTheEnvironment) {
+  constexpr FlagSpec kFlags[] = {
+      kServerFlag, kTlsCaFlag, kTlsCertFlag, kTlsKeyFlag, {"loader", "PATH", false, ""}};
+  ASSERT_EQ(setenv("ZEROCELL_SERVER", "env:1", 1), 0);
+  ASSERT_EQ(setenv("ZEROCELL_TLS_CA", "env-ca.pem", 1), 0);
+  absl::StatusOr<ParsedArgs> parsed =
+      ParseFlags(std::vector<std::string>{"--server=flag:2", "prog"}, kFlags);
+  ASSERT_TRUE(parsed.ok());
+  ClientOptions options = ClientOptionsFromArgs(*parsed);
+  EXPECT_EQ(options.address, "flag:2");
+  EXPECT_EQ(options.tls_ca_file, "env-ca.pem");
+  EXPECT_EQ(options.tls_cert_file, "");
+  EXPECT_TRUE(CheckModeFlags(*parsed, options).ok());
+  unsetenv("ZEROCELL_SERVER");
+  unsetenv("ZEROCELL_TLS_CA");
+
+  absl::StatusOr<ParsedArgs> local = ParseFlags(std::vector<std::string>{"--loader=x"}, kFlags);
+  ASSERT_TRUE(local.ok());
+  EXPECT_EQ(ClientOptionsFromArgs(*local).address, "");
+  EXPECT_TRUE(CheckModeFlags(*local, ClientOptionsFromArgs(*local)).ok());
+}
+
+}  // namespace
+}  // namespace zerocell::client::testing

@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""End to end: examples/python/zerocell_client.py against a real zerocelld on 127.0.0.1 port 0.
+
+Run by CTest with /usr/bin/python3 (Debian's, with grpcio), PYTHONPATH=<build>/python:
+<src>/examples/python, and ZEROCELL_BIN_DIR / ZEROCELL_GUEST_DIR / ZEROCELL_EXAMPLE_DIR. The module
+starts one zerocelld (--ready_file), and stops it at the end with SIGTERM, which must exit 0.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+import grpc
+from zerocell.v1 import sandbox_pb2
+from zerocell_client import (Client, RejectedImage, channel, image_id_of, outcome_name,
+                             standard_manifest)
+
+BIN_DIR = os.environ.get("ZEROCELL_BIN_DIR", "build/bin")
+GUEST_DIR = os.environ.get("ZEROCELL_GUEST_DIR", "build/guests")
+EXAMPLE_DIR = os.environ.get("ZEROCELL_EXAMPLE_DIR", "build/examples")
+SOURCE_DIR = os.environ.get("ZEROCELL_SOURCE_DIR", ".")
+
+
+def guest(name):
+    return os.path.join(GUEST_DIR, name)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+class Server:
+    """zerocelld on 127.0.0.1:0; its address comes from the ready file."""
+
+    def __init__(self, extra_flags=()):
+        self.dir = tempfile.TemporaryDirectory(prefix="zerocell-pytest-")
+        self.ready = os.path.join(self.dir.name, "ready.json")
+        self.log_path = os.path.join(self.dir.name, "zerocelld.log")
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN_DIR, "zerocelld"), "--listen=127.0.0.1:0", "--metrics_listen=",
+             "--ready_file=" + self.ready, "--grace_period_ms=5000", *extra_flags],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while not os.path.exists(self.ready):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError("zerocelld did not become ready:\n" + self.logs())
+            time.sleep(0.02)
+        info = json.loads(read(self.ready))
+        self.address = "127.0.0.1:%d" % info["grpc_port"]
+        assert info["pid"] == self.proc.pid, info
+
+    def logs(self):
+        self.log.flush()
+        return read(self.log_path).decode("utf-8", "replace")
+
+    def stop(self):
+        """SIGTERM; the exit status (None if it had to be killed after 30 s)."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+SERVER = None
+
+
+def setUpModule():
+    global SERVER
+    # standard_manifest() gives stdout/stderr quotas far above the output limit (the limit, not a
+    # quota, ends an over-long output); lifting the server's output cap keeps these tests about
+    # the client. test_default_server_accepts_the_standard_manifest covers default caps.
+    SERVER = Server(["--max_output_bytes=9223372036854775807"])
+
+
+def tearDownModule():
+    status = SERVER.stop()
+    logs = SERVER.logs()
+    SERVER.kill()
+    SERVER.dir.cleanup()
+    if status != 0:
+        raise AssertionError("zerocelld did not exit 0 on SIGTERM (status %r):\n%s" % (status, logs))
+
+
+class PythonClientTest(unittest.TestCase):
+    def setUp(self):
+        self.client = Client(SERVER.address)
+
+    def tearDown(self):
+        self.client.close()
+
+    def images_by_id(self):
+        return {image.image_id: image for image in self.client.list_images()}
+
+    def test_first_execute_uploads_once_then_runs_by_id(self):
+        # A program no other test uses, so that the server cannot know it yet.
+        program = guest("echo_args")
+        elf = read(program)
+        response = self.client.execute(program, argv=["echo_args", "x y"])
+        self.assertEqual(outcome_name(response), "EXITED", response)
+        self.assertEqual(channel(response, "/dev/stdout").output,
+                         b"argc=2\nargv[0]=echo_args\nargv[1]=x y\n")
+        self.assertEqual(response.image_id, image_id_of(elf))
+        self.assertEqual((self.client.executes_by_id, self.client.image_uploads), (1, 1))
+
+        again = self.client.execute(elf, argv=["echo_args"])
+        self.assertEqual(outcome_name(again), "EXITED")
+        self.assertEqual((self.client.executes_by_id, self.client.image_uploads), (2, 1),
+                         "the second run must go by id only")
+        image = self.images_by_id()[image_id_of(elf)]
+        self.assertEqual(image.executions, 2)
+        self.assertEqual(image.size_bytes, len(elf))
+
+    def test_registered_image_is_never_uploaded_by_execute(self):
+        elf = read(guest("cat"))
+        registered = self.client.register(elf, name="cat")
+        self.assertEqual(registered.image.image_id, image_id_of(elf))
+        self.assertEqual(registered.image.name, "cat")
+        self.assertTrue(registered.image.validation.accepted)
+        self.assertTrue(self.client.register(elf).already_registered)
+
+        response = self.client.execute(elf, stdin=b"one\ntwo\n")
+        self.assertEqual(channel(response, "/dev/stdout").output, b"one\ntwo\n")
+        self.assertEqual(self.client.image_uploads, 0)
+        self.assertEqual(self.client.get_image(image_id_of(elf)).executions, 1)
+
+    def test_outcomes_are_data(self):
+        exited = self.client.execute(guest("exit_code"), argv=["exit_code", "42"])
+        self.assertEqual((outcome_name(exited), exited.exit_code), ("EXITED", 42))
+        timed_out = self.client.execute(guest("spin"), timeout_ms=200)
+        self.assertEqual(outcome_name(timed_out), "TIMEOUT", timed_out)
+        violation = self.client.execute(guest("pol_socket"))
+        self.assertEqual(violation.outcome, sandbox_pb2.OUTCOME_POLICY_VIOLATION)
+        self.assertEqual(violation.violation.syscall, "socket")
+
+    def test_refused_image_carries_its_validation_report(self):
+        elf = read(guest("pol_int80"))
+        with self.assertRaises(RejectedImage) as register:
+            self.client.register(elf)
+        report = register.exception.report
+        self.assertFalse(report.accepted)
+        self.assertGreater(len(report.rejections), 0)
+        self.assertIn("int", report.rejections[0].instruction)
+        self.assertIn("int", str(register.exception))
+
+        # Execute: by id (NOT_FOUND: refused images are not cached), then inline: refused again.
+        with self.assertRaises(RejectedImage) as execute:
+            self.client.execute(elf)
+        self.assertEqual(execute.exception.error.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(self.client.image_uploads, 1)
+        self.assertNotIn(image_id_of(elf), self.images_by_id())
+
+    def test_bad_manifest_is_invalid_argument_naming_the_field(self):
+        manifest = standard_manifest(memory_bytes=-1)
+        with self.assertRaises(grpc.RpcError) as error:
+            self.client.execute(guest("hello"), manifest=manifest)
+        self.assertEqual(error.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("manifest.memory_bytes", error.exception.details())
+
+    def test_call_deadline_kills_the_run(self):
+        with self.assertRaises(grpc.RpcError) as error:
+            self.client.execute(guest("spin"), timeout_ms=60_000, deadline_s=0.5)
+        self.assertEqual(error.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+
+    def test_default_server_accepts_the_standard_manifest(self):
+        server = Server()
+        try:
+            with Client(server.address) as zc:
+                hello = zc.execute(guest("hello"))
+                self.assertEqual(channel(hello, "/dev/stdout").output, b"hello, world\n")
+                big = zc.execute(guest("bigout"), argv=["bigout", "5000", "100"],
+                                 output_limit_bytes=1024)
+                self.assertEqual(outcome_name(big), "OUTPUT_LIMIT")
+                self.assertEqual(len(channel(big, "/dev/stdout").output), 1024)
+        finally:
+            self.assertEqual(server.stop(), 0, server.logs())
+            server.kill()
+            server.dir.cleanup()
+
+    def test_run_examples_script(self):
+        script = os.path.join(SOURCE_DIR, "examples", "python", "run_examples.py")
+        done = subprocess.run(
+            [sys.executable, script, "--server=" + SERVER.address, "--examples=" + EXAMPLE_DIR],
+            capture_output=True, timeout=120)
+        out = done.stdout.decode("utf-8", "replace")
+        self.assertEqual(done.returncode, 0, out + done.stderr.decode("utf-8", "replace"))
+        self.assertIn("== hello: EXITED exit=0", out)
+        self.assertIn("image uploaded again: False", out)
+        if os.path.exists("/bin/busybox"):
+            self.assertIn("apple\nbanana\nfig\npear\n", out)
+            self.assertIn("300 ms timeout: TIMEOUT", out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

@@ -1,0 +1,345 @@
+// RemoteClient end to end against a real zerocelld on 127.0.0.1 port 0: execute by id with upload
+// only on NOT_FOUND, registration, refused images' reports, deadlines, cancellation, TLS.
+#include "client/remote_client.h"
+
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "client/rpc_status.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "image/image_id.h"
+#include "tests/server/server_process.h"
+
+namespace zerocell::client {
+namespace {
+
+using server::testing::BinPath;
+using server::testing::DescendantPids;
+using server::testing::GuestPath;
+using server::testing::ReadFile;
+using server::testing::ServerProcess;
+using ::testing::HasSubstr;
+
+// Channel quotas of the test manifests: ample for the guests, below every server cap.
+constexpr int64_t kQuota = int64_t{1} << 20;
+
+std::string Guest(const std::string& name) {
+  absl::StatusOr<std::string> path = GuestPath(name);
+  EXPECT_TRUE(path.ok()) << path.status();
+  absl::StatusOr<std::string> bytes = ReadFile(path.value_or(""));
+  EXPECT_TRUE(bytes.ok()) << bytes.status();
+  return bytes.value_or("");
+}
+
+// stdin serving `input`, stdout and stderr writable.
+v1::Manifest StandardManifest(std::vector<std::string> argv, const std::string& input = "",
+                              int64_t timeout_ms = 5000) {
+  v1::Manifest m;
+  m.set_timeout_ms(timeout_ms);
+  for (std::string& arg : argv) m.add_argv(std::move(arg));
+  v1::Channel* in = m.add_channels();
+  in->set_alias("/dev/stdin");
+  in->set_gets(kQuota);
+  in->set_get_size(kQuota);
+  in->set_initial_data(input);
+  for (const char* alias : {"/dev/stdout", "/dev/stderr"}) {
+    v1::Channel* out = m.add_channels();
+    out->set_alias(alias);
+    out->set_puts(kQuota);
+    out->set_put_size(kQuota);
+  }
+  return m;
+}
+
+const v1::ChannelResult& Stdout(const v1::ExecuteResponse& r) { return r.channels(1); }
+
+// The server's count of finished Execute RPCs with gRPC status `code` (e.g. "NOT_FOUND"), read
+// from its Prometheus endpoint: the server's own view of what the client sent.
+double ExecuteRequestsWithCode(const ServerProcess& server, const std::string& code) {
+  absl::StatusOr<std::string> text = server::testing::HttpGet(server.metrics_port(), "/metrics");
+  EXPECT_TRUE(text.ok()) << text.status();
+  for (absl::string_view line : absl::StrSplit(text.value_or(""), '\n')) {
+    if (absl::StartsWith(line, "zerocell_requests_total{") &&
+        absl::StrContains(line, "method=\"Execute\"") &&
+        absl::StrContains(line, absl::StrCat("code=\"", code, "\""))) {
+      double value = 0;
+      EXPECT_TRUE(absl::SimpleAtod(line.substr(line.rfind(' ') + 1), &value)) << line;
+      return value;
+    }
+  }
+  return 0;
+}
+
+class RemoteClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start({});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    absl::StatusOr<std::unique_ptr<RemoteClient>> client =
+        RemoteClient::Create({.address = server_->grpc_address()});
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+  }
+
+  // Waits (bounded) until the server has no sandbox processes left.
+  void ExpectNoSandboxesLeft() {
+    const absl::Time give_up = absl::Now() + absl::Seconds(20);
+    while (!DescendantPids(server_->pid()).empty() && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    EXPECT_THAT(DescendantPids(server_->pid()), ::testing::IsEmpty()) << server_->Logs();
+  }
+
+  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<RemoteClient> client_;
+};
+
+TEST_F(RemoteClientTest, UploadsOnlyOnNotFoundThenRunsById) {
+  const std::string elf = Guest("echo_args");
+  const std::string id = image::ImageIdOf(elf);
+  EXPECT_FALSE(client_->KnownToServer(id));
+
+  absl::StatusOr<v1::ExecuteResponse> first =
+      client_->Execute(elf, StandardManifest({"echo_args", "a b"}));
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->outcome(), v1::OUTCOME_EXITED);
+  EXPECT_EQ(Stdout(*first).output(), "argc=2\nargv[0]=echo_args\nargv[1]=a b\n");
+  EXPECT_EQ(first->image_id(), id);
+  EXPECT_EQ(client_->stats().executes_by_id, 1);
+  EXPECT_EQ(client_->stats().image_uploads, 1);
+  EXPECT_TRUE(client_->KnownToServer(id));
+
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<v1::ExecuteResponse> again = client_->Execute(elf, StandardManifest({"e"}));
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_EQ(Stdout(*again).output(), "argc=1\nargv[0]=e\n");
+  }
+  EXPECT_EQ(client_->stats().executes_by_id, 4);
+  EXPECT_EQ(client_->stats().image_uploads, 1) << "later runs must not send the image again";
+  // The server saw exactly one NOT_FOUND (the first, by-id attempt) and four successful runs.
+  EXPECT_EQ(ExecuteRequestsWithCode(*server_, "NOT_FOUND"), 1);
+  EXPECT_EQ(ExecuteRequestsWithCode(*server_, "OK"), 4);
+
+  // The server agrees: one cached image that ran four times.
+  absl::StatusOr<v1::Image> image = client_->GetImage(id);
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(image->executions(), 4);
+  EXPECT_EQ(image->size_bytes(), static_cast<int64_t>(elf.size()));
+  absl::StatusOr<v1::ListImagesResponse> list = client_->ListImages();
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->images_size(), 1);
+  EXPECT_EQ(list->images(0).image_id(), id);
+}
+
+TEST_F(RemoteClientTest, RegisteredImageRunsWithoutUpload) {
+  const std::string elf = Guest("cat");
+  absl::StatusOr<v1::RegisterImageResponse> reg = client_->Register(elf, "cat");
+  ASSERT_TRUE(reg.ok()) << reg.status();
+  EXPECT_EQ(reg->image().image_id(), image::ImageIdOf(elf));
+  EXPECT_EQ(reg->image().name(), "cat");
+  EXPECT_FALSE(reg->already_registered());
+  EXPECT_TRUE(reg->image().validation().accepted());
+  absl::StatusOr<v1::RegisterImageResponse> again = client_->Register(elf);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->already_registered());
+
+  absl::StatusOr<v1::ExecuteResponse> run =
+      client_->Execute(elf, StandardManifest({"cat"}, "piped input\n"));
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(Stdout(*run).output(), "piped input\n");
+  EXPECT_EQ(client_->stats().image_uploads, 0);
+
+  absl::StatusOr<v1::ExecuteResponse> by_id =
+      client_->ExecuteById(reg->image().image_id(), StandardManifest({"cat"}, "x"));
+  ASSERT_TRUE(by_id.ok()) << by_id.status();
+  EXPECT_EQ(Stdout(*by_id).output(), "x");
+}
+
+TEST_F(RemoteClientTest, UnknownIdIsNotFoundWithoutRetry) {
+  absl::StatusOr<v1::ExecuteResponse> r =
+      client_->ExecuteById(image::ImageIdOf("never sent"), StandardManifest({"x"}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kNotFound) << r.status();
+  EXPECT_EQ(client_->stats().image_uploads, 0);
+  EXPECT_EQ(client_->GetImage(image::ImageIdOf("never sent")).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(RemoteClientTest, RefusedImageCarriesItsValidationReport) {
+  const std::string elf = Guest("pol_int80");
+  absl::StatusOr<v1::RegisterImageResponse> reg = client_->Register(elf, "int80");
+  ASSERT_EQ(reg.status().code(), absl::StatusCode::kInvalidArgument) << reg.status();
+  std::optional<v1::ValidationReport> report = RejectionReportOf(reg.status());
+  ASSERT_TRUE(report.has_value()) << reg.status();
+  EXPECT_FALSE(report->accepted());
+  ASSERT_GT(report->rejections_size(), 0);
+  EXPECT_THAT(report->rejections(0).instruction(), HasSubstr("int"));
+  EXPECT_GT(report->rejections(0).vaddr(), 0u);
+  EXPECT_THAT(std::string(reg.status().message()), HasSubstr("int"));
+
+  // Execute: NOT_FOUND by id (refused images are not cached), then inline: refused the same way.
+  absl::StatusOr<v1::ExecuteResponse> run = client_->Execute(elf, StandardManifest({"x"}));
+  ASSERT_EQ(run.status().code(), absl::StatusCode::kInvalidArgument) << run.status();
+  EXPECT_TRUE(RejectionReportOf(run.status()).has_value());
+  EXPECT_EQ(client_->stats().image_uploads, 1);
+  EXPECT_FALSE(client_->KnownToServer(image::ImageIdOf(elf)));
+}
+
+TEST_F(RemoteClientTest, BadManifestIsInvalidArgumentNamingTheField) {
+  v1::Manifest manifest = StandardManifest({"hello"});
+  manifest.set_memory_bytes(-1);
+  absl::StatusOr<v1::ExecuteResponse> r = client_->Execute(Guest("hello"), manifest);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(r.status().message()), HasSubstr("manifest.memory_bytes"));
+  EXPECT_FALSE(RejectionReportOf(r.status()).has_value());
+}
+
+TEST_F(RemoteClientTest, GuestOutcomesAreData) {
+  absl::StatusOr<v1::ExecuteResponse> exited =
+      client_->Execute(Guest("exit_code"), StandardManifest({"exit_code", "42"}));
+  ASSERT_TRUE(exited.ok()) << exited.status();
+  EXPECT_EQ(exited->outcome(), v1::OUTCOME_EXITED);
+  EXPECT_EQ(exited->exit_code(), 42);
+  absl::StatusOr<v1::ExecuteResponse> timeout =
+      client_->Execute(Guest("spin"), StandardManifest({"spin"}, "", /*timeout_ms=*/200));
+  ASSERT_TRUE(timeout.ok()) << timeout.status();
+  EXPECT_EQ(timeout->outcome(), v1::OUTCOME_TIMEOUT);
+}
+
+TEST_F(RemoteClientTest, CallDeadlineEndsTheRunAndKillsTheSandbox) {
+  absl::StatusOr<v1::ExecuteResponse> r =
+      client_->Execute(Guest("spin"), StandardManifest({"spin"}, "", /*timeout_ms=*/60'000),
+                       ExecuteOptions{.deadline = absl::Milliseconds(500)});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded) << r.status();
+  ExpectNoSandboxesLeft();
+}
+
+TEST_F(RemoteClientTest, CancelFromAnotherThreadEndsTheRun) {
+  CallCanceller canceller;
+  std::thread cancel([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    canceller.Cancel();
+  });
+  absl::StatusOr<v1::ExecuteResponse> r =
+      client_->Execute(Guest("spin"), StandardManifest({"spin"}, "", /*timeout_ms=*/60'000),
+                       ExecuteOptions{.canceller = &canceller});
+  cancel.join();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled) << r.status();
+  EXPECT_TRUE(canceller.cancelled());
+  ExpectNoSandboxesLeft();
+
+  // A cancelled handle refuses later calls at once.
+  absl::StatusOr<v1::ExecuteResponse> later = client_->Execute(
+      Guest("hello"), StandardManifest({"hello"}), ExecuteOptions{.canceller = &canceller});
+  EXPECT_EQ(later.status().code(), absl::StatusCode::kCancelled);
+}
+
+TEST(RemoteClientOptionsTest, DefaultDeadlineIsTimeoutPlusMargin) {
+  v1::Manifest manifest;
+  EXPECT_EQ(DefaultExecuteDeadline(manifest), absl::Seconds(10) + kDeadlineMargin);
+  manifest.set_timeout_ms(2500);
+  EXPECT_EQ(DefaultExecuteDeadline(manifest), absl::Milliseconds(2500) + kDeadlineMargin);
+}
+
+TEST(RemoteClientOptionsTest, BadOptionsNameTheOption) {
+  EXPECT_EQ(RemoteClient::Create({}).status().code(), absl::StatusCode::kInvalidArgument);
+  absl::Status missing_ca =
+      RemoteClient::Create({.address = "127.0.0.1:1", .tls_ca_file = "/nonexistent/ca.pem"})
+          .status();
+  EXPECT_EQ(missing_ca.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(missing_ca.message()), HasSubstr("tls_ca: /nonexistent/ca.pem"));
+  absl::Status half = RemoteClient::Create({.address = "127.0.0.1:1",
+                                            .tls_ca_file = "/etc/hostname",
+                                            .tls_cert_file = "/etc/hostname"})
+                          .status();
+  EXPECT_EQ(half.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(half.message()), HasSubstr("tls_key"));
+}
+
+TEST(RemoteClientOptionsTest, UnreachableServerIsUnavailable) {
+  // Port 1 on loopback: privileged, nothing listens there in the test environment.
+  absl::StatusOr<std::unique_ptr<RemoteClient>> client =
+      RemoteClient::Create({.address = "127.0.0.1:1"});
+  ASSERT_TRUE(client.ok());
+  absl::StatusOr<v1::ExecuteResponse> r = (*client)->Execute(
+      "\x7f"
+      "ELF",
+      StandardManifest({"x"}));
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+}
+
+// TLS and mutual TLS: the client's CA / certificate options against a server requiring them.
+class RemoteClientTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<server::testing::TempDir>> dir =
+        server::testing::TempDir::Create("zerocell-tls-test");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *std::move(dir);
+    absl::StatusOr<server::testing::TestCertificates> certs =
+        server::testing::MakeTestCertificates(dir_->path());
+    ASSERT_TRUE(certs.ok()) << certs.status();
+    certs_ = *certs;
+  }
+
+  absl::StatusOr<v1::ExecuteResponse> RunHello(const ClientOptions& options) {
+    absl::StatusOr<std::unique_ptr<RemoteClient>> client = RemoteClient::Create(options);
+    if (!client.ok()) return client.status();
+    return (*client)->Execute(Guest("hello"), StandardManifest({"hello"}));
+  }
+
+  std::unique_ptr<server::testing::TempDir> dir_;
+  server::testing::TestCertificates certs_;
+};
+
+TEST_F(RemoteClientTlsTest, TlsNeedsTheCaAndMutualTlsTheClientCertificate) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+      ServerProcess::Start({absl::StrCat("--tls_cert=", certs_.server_cert),
+                            absl::StrCat("--tls_key=", certs_.server_key),
+                            absl::StrCat("--tls_client_ca=", certs_.ca_cert)});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = (*server)->grpc_address();
+
+  absl::StatusOr<v1::ExecuteResponse> mutual = RunHello({.address = address,
+                                                         .tls_ca_file = certs_.ca_cert,
+                                                         .tls_cert_file = certs_.client_cert,
+                                                         .tls_key_file = certs_.client_key});
+  ASSERT_TRUE(mutual.ok()) << mutual.status() << (*server)->Logs();
+  EXPECT_EQ(Stdout(*mutual).output(), "hello, world\n");
+
+  EXPECT_FALSE(RunHello({.address = address}).ok()) << "plaintext to a TLS server";
+  EXPECT_FALSE(RunHello({.address = address, .tls_ca_file = certs_.ca_cert}).ok())
+      << "no client certificate";
+  EXPECT_FALSE(RunHello({.address = address,
+                         .tls_ca_file = certs_.ca_cert,
+                         .tls_cert_file = certs_.rogue_cert,
+                         .tls_key_file = certs_.rogue_key})
+                   .ok())
+      << "a client certificate the CA did not sign";
+}
+
+TEST_F(RemoteClientTlsTest, ServerCertificateMustChainToTheGivenCa) {
+  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+      ServerProcess::Start({absl::StrCat("--tls_cert=", certs_.server_cert),
+                            absl::StrCat("--tls_key=", certs_.server_key)});
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string address = (*server)->grpc_address();
+  absl::StatusOr<v1::ExecuteResponse> ok =
+      RunHello({.address = address, .tls_ca_file = certs_.ca_cert});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  // The rogue certificate is self-signed: trusting it instead of the CA must fail the handshake.
+  EXPECT_FALSE(RunHello({.address = address, .tls_ca_file = certs_.rogue_cert}).ok());
+}
+
+}  // namespace
+}  // namespace zerocell::client
