@@ -41,9 +41,6 @@ class SweepRecorder {
 
   void Refused(uint64_t file_offset, uint64_t vaddr, std::string instruction,
                std::string_view rule) {
-    if (refused_ == 0) {
-      first_ = {file_offset, vaddr, instruction, std::string(rule)};
-    }
     ++refused_;
     if (report_.rejections.size() < static_cast<size_t>(kMaxReportEntries)) {
       report_.rejections.push_back({file_offset, vaddr, std::move(instruction), std::string(rule)});
@@ -60,7 +57,6 @@ class SweepRecorder {
   void EndSegment() { open_range_ = false; }
 
   int64_t refused() const { return refused_; }
-  const InstructionRejection& first() const { return first_; }
 
  private:
   ValidationReport& report_;
@@ -68,7 +64,6 @@ class SweepRecorder {
   bool range_kept_ = false;
   uint64_t last_end_ = 0;
   int64_t refused_ = 0;
-  InstructionRejection first_;
 };
 
 // Decodes the file bytes of one executable segment from its first byte to its last. A byte that
@@ -109,13 +104,14 @@ void SweepSegment(const X86Decoder& decoder, std::string_view file,
   recorder.EndSegment();
 }
 
-absl::Status RefusalStatus(const SweepRecorder& recorder, InstructionPolicy policy) {
-  const InstructionRejection& first = recorder.first();
+// Names the first refused instruction (always kept: the report holds the first 100).
+absl::Status RefusalStatus(const ValidationReport& report, int64_t refused) {
+  const InstructionRejection& first = report.rejections.front();
   std::string message = absl::StrFormat(
       "instruction at file offset 0x%x (vaddr 0x%x): %s: %s (%s policy)", first.file_offset,
-      first.vaddr, first.instruction, first.rule, PolicyName(policy));
-  if (recorder.refused() > 1) {
-    absl::StrAppend(&message, "; ", recorder.refused() - 1,
+      first.vaddr, first.instruction, first.rule, PolicyName(report.policy));
+  if (refused > 1) {
+    absl::StrAppend(&message, "; ", refused - 1,
                     " more refused instruction(s) in the validation report");
   }
   return absl::InvalidArgumentError(message);
@@ -147,7 +143,7 @@ absl::Status Check(std::string_view bytes, const ValidatorOptions& options,
     SweepSegment(decoder, bytes, segment, restarts, options.policy, recorder, report);
   }
   report.instructions_checked = true;
-  if (recorder.refused() > 0) return RefusalStatus(recorder, options.policy);
+  if (recorder.refused() > 0) return RefusalStatus(report, recorder.refused());
   return absl::OkStatus();
 }
 
