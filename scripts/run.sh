@@ -69,8 +69,8 @@ run "a classic ZeroVM manifest, with its report" \
   "$zerocell" manifest --report "$work/wordcount.manifest" wc
 step "the manifest's output channel was written back to the host" cat "$work/wc.out"
 cat "$work/wc.out"
-run "a server cap is refused with the field named (exit 125)" \
-  "$zerocell" run --timeout=100000 "$examples/hello"
+run "a request over a server cap is refused, the field and the flag named (exit 2)" \
+  "$zerocell" run --timeout=120 "$examples/hello"
 run "the same program in local mode (no server): the same output" \
   env -u ZEROCELL_SERVER "$zerocell" run "$examples/hello" one two
 

@@ -17,7 +17,7 @@ struct RequestCaps {
   int64_t max_memory_bytes = int64_t{4} << 30;
   int64_t max_channels = 64;
   int64_t max_inline_bytes = int64_t{64} << 20;  // sum of initial_data over the channels
-  int64_t max_output_bytes = int64_t{64} << 20;  // output_limit_bytes and every put_size
+  int64_t max_output_bytes = int64_t{64} << 20;  // output_limit_bytes (bounds all channels)
   int64_t max_args_bytes = int64_t{256} << 10;   // argv + env strings together
   int64_t max_image_bytes = int64_t{64} << 20;   // ELF bytes (RegisterImage and inline images)
 };

@@ -34,7 +34,7 @@ ABSL_FLAG(int64_t, max_channels, 64, "cap on the number of manifest.channels");
 ABSL_FLAG(int64_t, max_inline_bytes, int64_t{64} << 20,
           "cap on the sum of channels[].initial_data bytes");
 ABSL_FLAG(int64_t, max_output_bytes, int64_t{64} << 20,
-          "cap on manifest.output_limit_bytes and every channels[].put_size");
+          "cap on manifest.output_limit_bytes (the total over all channels)");
 ABSL_FLAG(int64_t, max_args_bytes, int64_t{256} << 10, "cap on argv + env bytes");
 ABSL_FLAG(int64_t, max_image_bytes, int64_t{64} << 20, "cap on ELF image bytes");
 ABSL_FLAG(int64_t, max_message_bytes, int64_t{160} << 20, "gRPC max message size, both directions");

@@ -223,8 +223,6 @@ TEST_F(ServiceTest, EveryCapNamesItsField) {
        [](auto* r) {
          r->mutable_manifest()->mutable_channels(0)->set_initial_data(std::string(1001, 'x'));
        }},
-      {"manifest.channels[1].put_size",
-       [](auto* r) { r->mutable_manifest()->mutable_channels(1)->set_put_size(5001); }},
       {"manifest.argv+env", [](auto* r) { r->mutable_manifest()->add_env(std::string(100, 'e')); }},
       {"image", [](auto* r) { r->set_image(std::string(200001, '\x7f')); }},
   };
