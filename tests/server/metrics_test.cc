@@ -284,7 +284,7 @@ TEST(MetricsTest, HttpEndpointServesTheSameText) {
   EXPECT_EQ(Value(*body, "zerocell_requests_total", {{"method", "Execute"}, {"code", "OK"}}), 1);
   EXPECT_EQ(Value(*body, "zerocell_execute_run_seconds_count"), 1);
 
-  absl::StatusOr<testing::HttpResponse> missing = testing::HttpRequest(port, "GET", "/nope");
+  absl::StatusOr<testing::HttpResponse> missing = testing::HttpRequest(port, "GET", "/");
   ASSERT_TRUE(missing.ok()) << missing.status();
   EXPECT_EQ(missing->status, 404);
 
