@@ -204,10 +204,14 @@ grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request
   absl::StatusOr<image::RegisterResult> registered =
       deps_.cache->Register(request.elf(), request.name(), &rejected);
   if (!registered.ok()) return Rejected(registered.status(), rejected);
-  absl::StatusOr<image::ImageInfo> info = deps_.cache->Get(registered->image->id);
-  image::ImageInfo fallback{registered->image, 0, registered->image->registered_unix_ns, true};
-  *response->mutable_image() = ImageInfoToProto(info.ok() ? *info : fallback);
   response->set_already_registered(registered->already_registered);
+  // A detached copy for the answer, and our pin released before asking the cache, so that
+  // in_use reports other holders (running executions) only.
+  image::ImageInfo fallback{std::make_shared<const image::CachedImage>(*registered->image), 0,
+                            registered->image->registered_unix_ns, false};
+  registered->image.reset();
+  absl::StatusOr<image::ImageInfo> info = deps_.cache->Get(fallback.image->id);
+  *response->mutable_image() = ImageInfoToProto(info.ok() ? *info : fallback);
   return grpc::Status::OK;
 }
 

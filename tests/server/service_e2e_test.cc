@@ -190,6 +190,7 @@ TEST_F(ServiceTest, RegisterIsIdempotentAndListed) {
   EXPECT_TRUE(second.already_registered());
   EXPECT_EQ(first.image().image_id(), second.image().image_id());
   EXPECT_TRUE(first.image().validation().accepted());
+  EXPECT_FALSE(first.image().in_use());
   EXPECT_GT(first.image().validation().instructions(), 0);
   v1::ListImagesResponse list;
   ASSERT_TRUE(stub_->ListImages(&c3, v1::ListImagesRequest(), &list).ok());
