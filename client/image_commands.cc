@@ -15,6 +15,7 @@
 #include "client/local_run.h"
 #include "client/remote_client.h"
 #include "client/remote_run.h"
+#include "client/report_text.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace zerocell::client {
@@ -92,51 +93,6 @@ bool PrintMessageJson(const google::protobuf::Message& message) {
   return WriteAllToFd(STDOUT_FILENO, json).ok();
 }
 
-absl::string_view KindName(v1::ElfKind kind) {
-  switch (kind) {
-    case v1::ELF_KIND_EXEC:
-      return "ET_EXEC";
-    case v1::ELF_KIND_STATIC_PIE:
-      return "static-pie";
-    default:
-      return "unknown kind";
-  }
-}
-
-absl::string_view PolicyName(v1::InstructionPolicy policy) {
-  switch (policy) {
-    case v1::INSTRUCTION_POLICY_STANDARD:
-      return "standard";
-    case v1::INSTRUCTION_POLICY_DETERMINISTIC:
-      return "deterministic";
-    default:
-      return "unspecified";
-  }
-}
-
-std::string FormatReport(const v1::ValidationReport& report) {
-  std::string out =
-      absl::StrFormat("  validation: %s, %s, entry 0x%x, %d load segments, %d executable bytes\n",
-                      report.accepted() ? "accepted" : "refused", KindName(report.kind()),
-                      report.entry(), report.load_segments(), report.executable_bytes());
-  if (report.instructions_checked()) {
-    absl::StrAppendFormat(&out, "  instructions: %d checked against the %s policy in %.3f ms\n",
-                          report.instructions(), PolicyName(report.policy()),
-                          static_cast<double>(report.validation_ns()) / 1e6);
-  } else {
-    absl::StrAppend(&out, "  instructions: not checked (ELF checks only)\n");
-  }
-  if (report.undecodable_bytes() > 0) {
-    absl::StrAppendFormat(&out, "  undecodable: %d bytes in executable segments (%d ranges)\n",
-                          report.undecodable_bytes(), report.undecodable_size());
-  }
-  for (const std::string& warning : report.warnings()) {
-    absl::StrAppend(&out, "  warning: ", warning, "\n");
-  }
-  absl::StrAppend(&out, FormatRejections(report));
-  return out;
-}
-
 std::string Basename(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -151,7 +107,9 @@ std::string FormatImage(const v1::Image& image, bool already_registered) {
   absl::StrAppendFormat(&out, "  %s, %d executions%s\n",
                         already_registered ? "already registered" : "registered",
                         image.executions(), image.in_use() ? ", in use" : "");
-  absl::StrAppend(&out, FormatReport(image.validation()));
+  absl::StrAppendFormat(&out, "  validation: %s\n",
+                        image.validation().accepted() ? "accepted" : "refused");
+  absl::StrAppend(&out, FormatReportText(image.validation()));
   return out;
 }
 

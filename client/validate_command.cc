@@ -17,6 +17,7 @@
 #include "client/exit_codes.h"
 #include "client/local_run.h"
 #include "client/report_proto.h"
+#include "client/report_text.h"
 #include "google/protobuf/util/json_util.h"
 #include "sandbox/sys/unique_fd.h"
 
@@ -109,30 +110,7 @@ std::string FormatValidation(const std::string& program, const image::Validation
           : absl::StrFormat("%s: refused: %s\n", program, validation.status.message());
   // An image refused by the ELF checks has no layout to describe.
   if (r.load_segments == 0) return out;
-  absl::StrAppendFormat(&out, "  kind: %s, entry 0x%x, %d load segments\n",
-                        r.pie ? "static-pie" : "ET_EXEC", r.entry, r.load_segments);
-  absl::StrAppendFormat(&out, "  executable bytes: %d\n", r.executable_bytes);
-  if (!r.instructions_checked) {
-    absl::StrAppend(&out, "  instructions: not checked\n");
-    return out;
-  }
-  absl::StrAppendFormat(&out, "  instructions: %d decoded in %.3f ms\n", r.instructions,
-                        static_cast<double>(r.validation_ns) / 1e6);
-  absl::StrAppendFormat(&out, "  undecodable bytes: %d in %d%s ranges\n", r.undecodable_bytes,
-                        r.undecodable.size(),
-                        r.undecodable.size() >= image::kMaxReportEntries ? "+" : "");
-  for (const image::ByteRange& range : r.undecodable) {
-    absl::StrAppendFormat(&out, "    file offset 0x%x (vaddr 0x%x), length %d\n", range.file_offset,
-                          range.vaddr, range.length);
-  }
-  absl::StrAppendFormat(&out, "  warnings: %d\n", r.warnings.size());
-  for (const std::string& warning : r.warnings) absl::StrAppend(&out, "    ", warning, "\n");
-  absl::StrAppendFormat(&out, "  refused instructions: %d\n", r.rejections.size());
-  for (const image::InstructionRejection& rejection : r.rejections) {
-    absl::StrAppendFormat(&out, "    file offset 0x%x (vaddr 0x%x): %s: %s\n",
-                          rejection.file_offset, rejection.vaddr, rejection.instruction,
-                          rejection.rule);
-  }
+  absl::StrAppend(&out, FormatReportText(ReportToProto(r)));
   return out;
 }
 

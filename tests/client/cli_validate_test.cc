@@ -36,6 +36,15 @@ TEST(CliValidateTest, AcceptedProgramPrintsTheReportAndExitsZero) {
   EXPECT_EQ(r.err, "");
 }
 
+// glibc's static startup has many cpuid instructions: one summary line, the JSON lists each.
+TEST(CliValidateTest, WarningsOfOneKindAreSummarised) {
+  CliResult r = RunCli({"validate", GuestPath("glibc_hello")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out,
+              ::testing::ContainsRegex("\n    cpuid: [0-9]+ places, first at 0x[0-9a-f]+\n"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("    cpuid at ")));
+}
+
 TEST(CliValidateTest, StaticPieIsNamed) {
   CliResult r = RunCli({"validate", GuestPath("hello_pie")});
   EXPECT_EQ(r.exit_code, 0) << r.err;

@@ -1,0 +1,27 @@
+// The human form of an admission report, shared by `zerocell validate` and `zerocell register`.
+#ifndef ZEROCELL_CLIENT_REPORT_TEXT_H_
+#define ZEROCELL_CLIENT_REPORT_TEXT_H_
+
+#include <string>
+
+#include "zerocell/v1/sandbox.pb.h"
+
+namespace zerocell::client {
+
+// Indented lines (each "  key: ..."), e.g.
+//   kind: ET_EXEC, entry 0x401000, 2 load segments
+//   executable bytes: 4737
+//   instructions: 1248 decoded against the standard policy in 0.170 ms
+//   undecodable bytes: 1 in 1 ranges
+//     file offset 0x1e3f (vaddr 0x401e3f), length 1
+//   warnings: 30
+//     cpuid: 29 places, first at 0x40f1c8
+//     rdtsc at 0x4bc5f3
+//   refused instructions: 0
+// Warnings of one kind are summarised (the JSON form lists each); at most 5 undecodable ranges
+// are listed.
+std::string FormatReportText(const zerocell::v1::ValidationReport& report);
+
+}  // namespace zerocell::client
+
+#endif  // ZEROCELL_CLIENT_REPORT_TEXT_H_
