@@ -34,7 +34,7 @@ std::string ClassicExitState(const v1::ExecuteResponse& response) {
   }
 }
 
-std::string FormatClassicReport(const v1::ExecuteResponse& response) {
+std::string FormatClassicReport(const v1::ExecuteResponse& response, bool validated) {
   std::string etags;
   int64_t gets = 0, read_bytes = 0, puts = 0, write_bytes = 0;
   for (const v1::ChannelResult& ch : response.channels()) {
@@ -51,7 +51,7 @@ std::string FormatClassicReport(const v1::ExecuteResponse& response) {
   const int user_code = response.outcome() == v1::OUTCOME_EXITED ? response.exit_code() : 0;
 
   std::string out;
-  absl::StrAppend(&out, "validator state = 2\n");
+  absl::StrAppend(&out, "validator state = ", validated ? 0 : 2, "\n");
   absl::StrAppend(&out, "daemon = 0\n");
   absl::StrAppend(&out, "user return code = ", user_code, "\n");
   absl::StrAppend(&out, "etag(s) = ", etags, "\n");

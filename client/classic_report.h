@@ -28,10 +28,13 @@ std::string ClassicExitState(const zerocell::v1::ExecuteResponse& response);
 //   notified syscalls = 12
 //   image = <sha256>
 // plus "detail = ..." and one "nondeterminism = ..." line each when present.
-// Validator state is 2 ("not run"): the local CLI applies the ELF checks but not the instruction
-// validator. Accounting is ZeroVM's "sys user gets rbytes puts wbytes" in seconds and user-call
-// counters over all channels, then four zeros for the network channels Zerocell does not have.
-std::string FormatClassicReport(const zerocell::v1::ExecuteResponse& response);
+// Validator state is 0 ("passed") when `validated` (a server's admission checked the image),
+// else 2 ("not run": the local CLI applies the ELF checks, not the instruction validator; a
+// refused image never gets this far). Accounting is ZeroVM's "sys user gets rbytes puts wbytes" in
+// seconds and user-call counters over all channels, then four zeros for the network channels
+// Zerocell does not have.
+std::string FormatClassicReport(const zerocell::v1::ExecuteResponse& response,
+                                bool validated = false);
 
 }  // namespace zerocell::client
 

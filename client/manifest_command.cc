@@ -157,7 +157,9 @@ int ManifestCommand(absl::Span<const std::string> args) {
   bool delivered = WriteChannelOutputs(*response, plan->outputs, json, streamed);
   if (json) delivered = PrintJson(*response) && delivered;
   if (report)
-    delivered = WriteAllToFd(STDOUT_FILENO, FormatClassicReport(*response)).ok() && delivered;
+    delivered =
+        WriteAllToFd(STDOUT_FILENO, FormatClassicReport(*response, !remote.address.empty())).ok() &&
+        delivered;
   if (std::string summary = OutcomeSummary(*response); !summary.empty()) {
     (void)WriteAllToFd(STDERR_FILENO, summary + "\n");
   }

@@ -82,10 +82,7 @@ SERVER = None
 
 def setUpModule():
     global SERVER
-    # standard_manifest() gives stdout/stderr quotas far above the output limit (the limit, not a
-    # quota, ends an over-long output); lifting the server's output cap keeps these tests about
-    # the client. test_default_server_accepts_the_standard_manifest covers default caps.
-    SERVER = Server(["--max_output_bytes=9223372036854775807"])
+    SERVER = Server([])
 
 
 def tearDownModule():
