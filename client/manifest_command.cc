@@ -131,27 +131,12 @@ int ManifestCommand(absl::Span<const std::string> args) {
   }
   const std::string program_context = absl::StrCat(parsed->positional()[0], ": Program ");
   std::set<std::string> streamed;
-  absl::StatusOr<zerocell::v1::ExecuteResponse> response;
-  if (!remote.address.empty()) {
-    int exit_code = 0;
-    std::optional<zerocell::v1::ExecuteResponse> answer =
-        ExecuteRemotely(remote, plan->program, program_context, plan->manifest, &exit_code);
-    if (!answer.has_value()) return exit_code;
-    response = *std::move(answer);
-  } else {
-    LoadedProgram program = LoadProgram(plan->program);
-    if (program.image == nullptr) {
-      return Fail(program.exit_code, absl::StrCat(program_context, program.error));
-    }
-    int interrupt_signal = 0;
-    // Channels bound to /dev/stdout or /dev/stderr are shown live unless the output is JSON.
-    response = RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal,
-                          json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed);
-    if (interrupt_signal != 0) return Fail(128 + interrupt_signal, response.status().message());
-    if (!response.ok()) {
-      return Fail(ExitCodeForStatus(response.status()), response.status().ToString());
-    }
-  }
+  int exit_code = 0;
+  // Channels bound to /dev/stdout or /dev/stderr are shown live unless the output is JSON.
+  std::optional<zerocell::v1::ExecuteResponse> response = ExecuteProgram(
+      remote, parsed->Get("loader"), plan->program, program_context, plan->manifest,
+      json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed, &exit_code);
+  if (!response.has_value()) return exit_code;
   // Channels go back to their uris even when the guest did not exit normally: ZeroVM writes
   // them as the session goes, so partial outputs are what a user of a failed session expects.
   bool delivered = WriteChannelOutputs(*response, plan->outputs, json, streamed);

@@ -121,6 +121,32 @@ absl::Status CheckModeFlags(const ParsedArgs& args, const ClientOptions& options
   return absl::OkStatus();
 }
 
+std::optional<v1::ExecuteResponse> ExecuteProgram(
+    const ClientOptions& options, const std::string& loader, const std::string& program_path,
+    absl::string_view program_context, const sandbox::Manifest& manifest,
+    absl::Span<const OutputBinding> live, std::set<std::string>* streamed, int* exit_code) {
+  if (!options.address.empty()) {
+    return ExecuteRemotely(options, program_path, program_context, manifest, exit_code);
+  }
+  LoadedProgram program = LoadProgram(program_path);
+  if (program.image == nullptr) {
+    *exit_code = Fail(program.exit_code, absl::StrCat(program_context, program.error));
+    return std::nullopt;
+  }
+  int interrupt_signal = 0;
+  absl::StatusOr<v1::ExecuteResponse> response =
+      RunLocally(*program.image, manifest, loader, &interrupt_signal, live, streamed);
+  if (interrupt_signal != 0) {
+    *exit_code = Fail(128 + interrupt_signal, response.status().message());
+    return std::nullopt;
+  }
+  if (!response.ok()) {
+    *exit_code = Fail(ExitCodeForStatus(response.status()), response.status().ToString());
+    return std::nullopt;
+  }
+  return *std::move(response);
+}
+
 std::string FormatRejections(const v1::ValidationReport& report) {
   std::string out;
   for (const v1::InstructionRejection& r : report.rejections()) {

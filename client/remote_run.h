@@ -4,11 +4,14 @@
 #define ZEROCELL_CLIENT_REMOTE_RUN_H_
 
 #include <optional>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "client/cli_args.h"
+#include "client/local_run.h"
 #include "client/remote_client.h"
 #include "sandbox/manifest/manifest.h"
 #include "zerocell/v1/sandbox.pb.h"
@@ -51,6 +54,15 @@ std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
                                                    absl::string_view program_context,
                                                    const sandbox::Manifest& manifest,
                                                    int* exit_code);
+
+// `zerocell run` and `zerocell manifest`: ExecuteRemotely when options.address is set, else the
+// in-process engine (`loader` empty: beside this executable), with the channels in `live` shown
+// as the guest writes them (their aliases added to *streamed). Same failure contract as
+// ExecuteRemotely.
+std::optional<v1::ExecuteResponse> ExecuteProgram(
+    const ClientOptions& options, const std::string& loader, const std::string& program_path,
+    absl::string_view program_context, const sandbox::Manifest& manifest,
+    absl::Span<const OutputBinding> live, std::set<std::string>* streamed, int* exit_code);
 
 // The lines a rejected image's report adds to an error: one per refused instruction, e.g.
 // "  refused: int 0x80 at 0x401a2c (file offset 0x1a2c): software interrupt other than int3".

@@ -185,25 +185,12 @@ int RunCommand(absl::Span<const std::string> args) {
   }
   const bool json = parsed->GetBool("json");
   std::set<std::string> streamed;
-  absl::StatusOr<zerocell::v1::ExecuteResponse> response;
-  if (!remote.address.empty()) {
-    int exit_code = 0;
-    std::optional<zerocell::v1::ExecuteResponse> answer =
-        ExecuteRemotely(remote, plan->program, "", plan->manifest, &exit_code);
-    if (!answer.has_value()) return exit_code;
-    response = *std::move(answer);
-  } else {
-    LoadedProgram program = LoadProgram(plan->program);
-    if (program.image == nullptr) return Fail(program.exit_code, program.error);
-    int interrupt_signal = 0;
-    // Without --json, stdout/stderr reach the terminal as the guest writes them.
-    response = RunLocally(*program.image, plan->manifest, parsed->Get("loader"), &interrupt_signal,
-                          json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed);
-    if (interrupt_signal != 0) return Fail(128 + interrupt_signal, response.status().message());
-    if (!response.ok()) {
-      return Fail(ExitCodeForStatus(response.status()), response.status().ToString());
-    }
-  }
+  int exit_code = 0;
+  // Without --json, stdout/stderr reach the terminal as the guest writes them.
+  std::optional<zerocell::v1::ExecuteResponse> response = ExecuteProgram(
+      remote, parsed->Get("loader"), plan->program, "", plan->manifest,
+      json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed, &exit_code);
+  if (!response.has_value()) return exit_code;
   bool delivered = WriteChannelOutputs(*response, plan->outputs, json, streamed);
   if (json) delivered = PrintJson(*response) && delivered;
   if (std::string summary = OutcomeSummary(*response); !summary.empty()) {
