@@ -1,10 +1,16 @@
 // Prometheus metrics of zerocelld: families, bounded labels, the HTTP endpoint.
 #include "server/metrics.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <array>
+#include <atomic>
 #include <cctype>
 #include <exception>
 #include <map>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -14,6 +20,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "prometheus/counter.h"
 #include "prometheus/exposer.h"
 #include "prometheus/family.h"
@@ -48,6 +55,26 @@ constexpr std::array<std::string_view, 6> kQuotaKinds = {"get",    "put", "outpu
 Histogram::BucketBoundaries LatencyBuckets() {
   return {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
           0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60};
+}
+
+// One TCP connect to host:port, closed at once. Wildcard hosts are reached over loopback.
+void PokeListener(const std::string& host, int port) {
+  std::string target = host;
+  if (target.empty() || target == "0.0.0.0") target = "127.0.0.1";
+  if (target == "::") target = "::1";
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(target.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    const bool connected = connect(fd, a->ai_addr, a->ai_addrlen) == 0;
+    close(fd);
+    if (connected) break;
+  }
+  freeaddrinfo(found);
 }
 
 double Seconds(absl::Duration d) {
@@ -253,7 +280,7 @@ std::string SyscallLabel(std::string_view syscall) {
 absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& listen_address) {
   auto state = std::make_shared<State>();
   if (listen_address.empty()) {
-    return std::unique_ptr<Metrics>(new Metrics(std::move(state), nullptr, 0));
+    return std::unique_ptr<Metrics>(new Metrics(std::move(state), nullptr, "", 0));
   }
   const size_t colon = listen_address.rfind(':');
   int requested_port = -1;
@@ -278,14 +305,34 @@ absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Create(const std::string& list
         absl::StrCat("metrics endpoint ", listen_address, ": no listening port"));
   }
   const int port = ports.front();
-  return std::unique_ptr<Metrics>(new Metrics(std::move(state), std::move(exposer), port));
+  std::string host = listen_address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::unique_ptr<Metrics>(
+      new Metrics(std::move(state), std::move(exposer), std::move(host), port));
 }
 
 Metrics::Metrics(std::shared_ptr<State> state, std::unique_ptr<prometheus::Exposer> exposer,
-                 int port)
-    : state_(std::move(state)), exposer_(std::move(exposer)), port_(port) {}
+                 std::string host, int port)
+    : state_(std::move(state)), exposer_(std::move(exposer)), host_(std::move(host)), port_(port) {}
 
-Metrics::~Metrics() = default;
+Metrics::~Metrics() {
+  if (exposer_ == nullptr) return;
+  // Why: civetweb's listener thread notices the stop request only when its poll() returns,
+  // which without traffic takes up to 2 s; a connection attempt wakes it, so shutdown does not
+  // stall on the metrics endpoint.
+  std::atomic<bool> stopped{false};
+  std::thread waker([this, &stopped] {
+    while (!stopped.load()) {
+      PokeListener(host_, port_);
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  });
+  exposer_.reset();
+  stopped.store(true);
+  waker.join();
+}
 
 void Metrics::ExecutionDone(const v1::ExecuteResponse& r, const ExecutionTimings& t) {
   State& s = *state_;

@@ -55,9 +55,10 @@ class Metrics {
   static constexpr int kMaxSyscallLabels = 128;
 
   // listen_address empty: no HTTP endpoint (metrics are still recorded and Serialize() works).
-  // Otherwise "host:port" (IPv6: "[::1]:port"); port 0 picks a free port, see port(). The
-  // endpoint serves GET /metrics in the Prometheus text format. INVALID_ARGUMENT for a malformed
-  // address, UNAVAILABLE when it cannot be bound.
+  // Otherwise "host:port" (IPv4 address or name; Debian's civetweb refuses IPv6 literals); port
+  // 0 picks a free port, see port(). The endpoint serves GET /metrics in the Prometheus text
+  // format. INVALID_ARGUMENT for a malformed address, UNAVAILABLE when it cannot be bound.
+  // Destruction stops the endpoint promptly (no wait for the HTTP library's 2 s poll).
   static absl::StatusOr<std::unique_ptr<Metrics>> Create(const std::string& listen_address);
   ~Metrics();
 
@@ -88,10 +89,12 @@ class Metrics {
   struct State;
 
  private:
-  Metrics(std::shared_ptr<State> state, std::unique_ptr<prometheus::Exposer> exposer, int port);
+  Metrics(std::shared_ptr<State> state, std::unique_ptr<prometheus::Exposer> exposer,
+          std::string host, int port);
 
   std::shared_ptr<State> state_;
-  std::unique_ptr<prometheus::Exposer> exposer_;  // declared last: destroyed first
+  std::unique_ptr<prometheus::Exposer> exposer_;  // stopped first in the destructor
+  std::string host_;                              // as bound, without IPv6 brackets
   int port_ = 0;
 };
 
