@@ -153,6 +153,11 @@ struct Metrics::State {
                                 .Help("Bytes of images evicted from the cache.")
                                 .Register(*registry)
                                 .Add({})),
+        store_errors(BuildCounter()
+                         .Name("zerocell_image_store_errors_total")
+                         .Help("Failed writes or removals of persisted images (--image_dir).")
+                         .Register(*registry)
+                         .Add({})),
         cache_bytes(BuildGauge()
                         .Name("zerocell_image_cache_bytes")
                         .Help("Bytes of images in the cache.")
@@ -220,6 +225,7 @@ struct Metrics::State {
   Counter& cache_misses;
   Counter& cache_evictions;
   Counter& cache_evicted_bytes;
+  Counter& store_errors;
   Gauge& cache_bytes;
   Gauge& cache_images;
   Family<Counter>& validations;
@@ -398,6 +404,7 @@ image::CacheObserver Metrics::CacheObserver() {
     s->cache_bytes.Set(static_cast<double>(bytes));
     s->cache_images.Set(static_cast<double>(images));
   };
+  o.on_store_error = [s](const absl::Status&) { s->store_errors.Increment(); };
   o.on_validated = [s](const image::Validation& v) {
     s->validations.Add({{"result", v.status.ok() ? "accepted" : "rejected"}}).Increment();
     s->validation_time.Observe(static_cast<double>(std::max<int64_t>(v.report.validation_ns, 0)) /

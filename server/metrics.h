@@ -40,6 +40,7 @@ struct ExecutionTimings {
 //   zerocell_policy_violations_total{syscall}     syscall name; "other" beyond the bound below
 //   zerocell_image_cache_hits_total, _misses_total, _evictions_total, _evicted_bytes_total
 //   zerocell_image_cache_bytes, zerocell_image_cache_images                             gauges
+//   zerocell_image_store_errors_total             failed writes/removals in the persist dir
 //   zerocell_image_validations_total{result}      result: accepted, rejected
 //   zerocell_image_validation_seconds             histogram
 //   zerocell_requests_total{method,code}          every finished RPC

@@ -250,6 +250,7 @@ TEST(MetricsTest, GaugesAndCacheObserver) {
   image::Validation rejected{.status = absl::InvalidArgumentError("no"), .report = {}};
   o.on_validated(rejected);
   o.on_validated(rejected);
+  o.on_store_error(absl::InternalError("disk full"));
   const std::string text = m->Serialize();
   EXPECT_EQ(Value(text, "zerocell_executions_in_flight"), 3);
   EXPECT_EQ(Value(text, "zerocell_queue_depth"), 5);
@@ -259,6 +260,7 @@ TEST(MetricsTest, GaugesAndCacheObserver) {
   EXPECT_EQ(Value(text, "zerocell_image_cache_evicted_bytes_total"), 4196);
   EXPECT_EQ(Value(text, "zerocell_image_cache_bytes"), 12345);
   EXPECT_EQ(Value(text, "zerocell_image_cache_images"), 7);
+  EXPECT_EQ(Value(text, "zerocell_image_store_errors_total"), 1);
   EXPECT_EQ(Value(text, "zerocell_image_validations_total", {{"result", "accepted"}}), 1);
   EXPECT_EQ(Value(text, "zerocell_image_validations_total", {{"result", "rejected"}}), 2);
   EXPECT_EQ(Value(text, "zerocell_image_validation_seconds_bucket", {{"le", "0.005"}}), 3);
