@@ -1,17 +1,14 @@
 // Unit tests of server::Metrics: families, label bounds, text format and the HTTP endpoint.
 #include "server/metrics.h"
 
-#include <algorithm>
 #include <map>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/server/sandbox_requests.h"
 #include "tests/server/server_process.h"
 
 namespace zerocell::server {
@@ -20,41 +17,11 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// Samples of a Prometheus text exposition keyed by name and sorted labels:
-// "name{a=\"1\",b=\"2\"}" -> value. Label values here never hold '"', ',' or '}'.
-std::map<std::string, double> ParseSamples(const std::string& text) {
-  std::map<std::string, double> out;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (line.empty() || line[0] == '#') continue;
-    const size_t space = line.rfind(' ');
-    if (space == absl::string_view::npos) continue;
-    absl::string_view series = line.substr(0, space);
-    const double value = std::stod(std::string(line.substr(space + 1)));
-    std::string key(series);
-    if (size_t brace = series.find('{'); brace != absl::string_view::npos) {
-      std::vector<std::string> labels =
-          absl::StrSplit(series.substr(brace + 1, series.size() - brace - 2), ',');
-      std::sort(labels.begin(), labels.end());
-      key = absl::StrCat(series.substr(0, brace), "{", absl::StrJoin(labels, ","), "}");
-    }
-    out[key] = value;
-  }
-  return out;
-}
-
-std::string Key(const std::string& name, std::vector<std::pair<std::string, std::string>> labels) {
-  if (labels.empty()) return name;
-  std::vector<std::string> parts;
-  for (const auto& [k, v] : labels) parts.push_back(absl::StrCat(k, "=\"", v, "\""));
-  std::sort(parts.begin(), parts.end());
-  return absl::StrCat(name, "{", absl::StrJoin(parts, ","), "}");
-}
-
 // The sample's value; -1 when the series is absent.
 double Value(const std::string& text, const std::string& name,
              std::vector<std::pair<std::string, std::string>> labels = {}) {
-  const std::map<std::string, double> samples = ParseSamples(text);
-  auto it = samples.find(Key(name, std::move(labels)));
+  const std::map<std::string, double> samples = testing::PrometheusSamples(text);
+  auto it = samples.find(testing::SampleKey(name, std::move(labels)));
   return it == samples.end() ? -1 : it->second;
 }
 
@@ -184,7 +151,7 @@ TEST(MetricsTest, ViolationsBySyscallWithBoundedLabels) {
   for (int i = 0; i < 2 * Metrics::kMaxSyscallLabels; ++i) violation(absl::StrCat("call", i));
   const std::string after = m->Serialize();
   int series = 0;
-  for (const auto& [key, value] : ParseSamples(after)) {
+  for (const auto& [key, value] : testing::PrometheusSamples(after)) {
     if (key.starts_with(v + "{")) ++series;
   }
   EXPECT_EQ(series, Metrics::kMaxSyscallLabels + 1);
