@@ -36,12 +36,15 @@ class PooledCall::Work final : public Job {
   std::atomic<bool> cancel_requested_{false};
 };
 
-PooledCall::PooledCall(grpc::CallbackServerContext* context, WorkerPool* pool, PooledWork work,
-                       FinishHook on_finish)
+PooledCall::PooledCall(grpc::CallbackServerContext* context, WorkerPool* pool,
+                       std::atomic<int64_t>* live, PooledWork work, FinishHook on_finish)
     : context_(context),
       pool_(pool),
+      live_(live),
       on_finish_(std::move(on_finish)),
-      work_(std::make_shared<Work>(this, std::move(work))) {}
+      work_(std::make_shared<Work>(this, std::move(work))) {
+  live_->fetch_add(1);
+}
 
 void PooledCall::Start() {
   if (absl::Status queued = pool_->Submit(work_); !queued.ok()) {
@@ -55,7 +58,10 @@ void PooledCall::OnCancel() {
   if (pool_->Withdraw(work_.get())) FinishOnce(CallerGoneStatus());
 }
 
-void PooledCall::OnDone() { delete this; }
+void PooledCall::OnDone() {
+  live_->fetch_sub(1);
+  delete this;
+}
 
 grpc::Status PooledCall::CallerGoneStatus() const {
   if (context_->deadline() <= std::chrono::system_clock::now()) {

@@ -26,8 +26,10 @@ using FinishHook = std::function<void(const grpc::Status& status)>;
 // Never blocks the reactor thread: Start() only queues. Deletes itself when gRPC is done with it.
 class PooledCall final : public grpc::ServerUnaryReactor {
  public:
-  PooledCall(grpc::CallbackServerContext* context, WorkerPool* pool, PooledWork work,
-             FinishHook on_finish);
+  // `live` counts calls from construction until gRPC is done with them (OnDone); it outlives
+  // every call.
+  PooledCall(grpc::CallbackServerContext* context, WorkerPool* pool, std::atomic<int64_t>* live,
+             PooledWork work, FinishHook on_finish);
   // Queues the work or finishes at once (RESOURCE_EXHAUSTED, UNAVAILABLE).
   void Start();
 
@@ -42,6 +44,7 @@ class PooledCall final : public grpc::ServerUnaryReactor {
 
   grpc::CallbackServerContext* const context_;
   WorkerPool* const pool_;
+  std::atomic<int64_t>* const live_;
   FinishHook on_finish_;
   std::shared_ptr<Work> work_;
   std::atomic<bool> finished_{false};

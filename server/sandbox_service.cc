@@ -102,7 +102,7 @@ grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* c
     return FinishNow(context, "Execute", request_id, start, client::ToGrpcStatus(caps));
   }
   auto* call = new PooledCall(
-      context, deps_.pool,
+      context, deps_.pool, &live_calls_,
       [this, request, response, request_id, start](const sandbox::CancelToken& cancel,
                                                    absl::Duration queue_wait) {
         return RunExecute(*request, response, request_id, cancel, queue_wait, start);
@@ -180,7 +180,7 @@ grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerCont
     return FinishNow(context, "RegisterImage", request_id, start, client::ToGrpcStatus(caps));
   }
   auto* call = new PooledCall(
-      context, deps_.pool,
+      context, deps_.pool, &live_calls_,
       [this, request, response](const sandbox::CancelToken&, absl::Duration) {
         return RunRegister(*request, response);
       },

@@ -4,6 +4,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <string>
 
 #include "image/image_cache.h"
@@ -33,6 +34,10 @@ struct ServiceDeps {
 class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
  public:
   explicit SandboxService(ServiceDeps deps) : deps_(std::move(deps)) {}
+
+  // Execute and RegisterImage calls that gRPC has not finished with yet (queued, running, or
+  // still sending their answer).
+  int64_t live_calls() const { return live_calls_.load(); }
 
   grpc::ServerUnaryReactor* RegisterImage(grpc::CallbackServerContext* context,
                                           const zerocell::v1::RegisterImageRequest* request,
@@ -66,6 +71,7 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
                            zerocell::v1::RegisterImageResponse* response) const;
 
   const ServiceDeps deps_;
+  std::atomic<int64_t> live_calls_{0};
 };
 
 // The proto form of a cached image.

@@ -1,13 +1,15 @@
 // zerocelld assembled: metrics, image cache, engine, worker pool and the gRPC server.
 #include "server/server.h"
 
+#include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
-#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "sandbox/status_macros.h"
 
 namespace zerocell::server {
@@ -66,9 +68,22 @@ void ZerocellServer::Shutdown(absl::Duration grace) {
   stopped_ = true;
   if (server_ != nullptr) {
     server_->GetHealthCheckService()->Shutdown();  // every service reports NOT_SERVING
-    const auto deadline = std::chrono::system_clock::now() + absl::ToChronoMilliseconds(grace);
+    const absl::Time deadline = absl::Now() + grace;
     // Waits for calls until the deadline, then cancels them: OnCancel kills their sandboxes.
-    server_->Shutdown(deadline);
+    absl::Notification shut_down;
+    std::thread shutdown([&] {
+      server_->Shutdown(absl::ToChronoTime(deadline));
+      shut_down.Notify();
+    });
+    // gRPC also waits out the grace period for idle client connections. Once every Execute and
+    // RegisterImage has been answered there is nothing left worth waiting for.
+    while (!shut_down.WaitForNotificationWithTimeout(absl::Milliseconds(10))) {
+      if (service_->live_calls() == 0) {
+        grpc_server_cancel_all_calls(server_->c_server());
+        break;
+      }
+    }
+    shutdown.join();
   }
   if (pool_ != nullptr) pool_->Shutdown();
   if (server_ != nullptr) server_->Wait();

@@ -143,13 +143,10 @@ int64_t WorkerPool::running() const {
 
 void WorkerPool::Notify() {
   if (!options_.on_change) return;
-  int64_t queued, running;
-  {
-    absl::MutexLock lock(&mu_);
-    queued = queue_.size();
-    running = running_;
-  }
-  options_.on_change(queued, running);
+  // Read and report under the lock: reported outside it, two threads' snapshots could land in
+  // the wrong order and leave a stale gauge. on_change only sets gauges, so holding mu_ is cheap.
+  absl::MutexLock lock(&mu_);
+  options_.on_change(static_cast<int64_t>(queue_.size()), running_);
 }
 
 }  // namespace zerocell::server

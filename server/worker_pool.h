@@ -33,7 +33,7 @@ struct PoolOptions {
   int max_queue = 64;                                // jobs waiting beyond the running ones
   absl::Duration max_queue_wait = absl::Seconds(1);  // a job queued longer is rejected
   // Observes queue depth and running jobs after every change (metrics gauges). Optional; called
-  // with the pool's lock released.
+  // with the pool's lock held, in order: it must be quick and must not call the pool.
   std::function<void(int64_t queued, int64_t running)> on_change;
 };
 

@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 
@@ -39,15 +40,18 @@ absl::StatusOr<UniqueFd> SealedMemfd(const char* name, std::string_view data) {
 }
 
 absl::StatusOr<pid_t> CloneVfork(int (*fn)(void*), void* arg, UniqueFd* pidfd) {
-  // The parent is suspended until the child execs or exits, so the child may run on this frame's
-  // memory. Signals are blocked across the clone so that no handler of ours runs in the child.
-  alignas(64) static thread_local char stack[64 * 1024];
+  // The parent is suspended until the child execs or exits, so one stack per thread suffices.
+  // It lives on the heap, not in thread_local storage: a 64 KiB TLS block is charged to every
+  // thread of the process, and small-stack threads (civetweb's, in zerocelld) overflowed.
+  constexpr size_t kStackBytes = 64 * 1024;
+  static thread_local std::unique_ptr<char[]> stack;
+  if (stack == nullptr) stack.reset(new char[kStackBytes]);  // 16-byte aligned, as clone needs
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int fd = -1;
-  pid_t pid =
-      clone(fn, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, arg, &fd);
+  pid_t pid = clone(fn, stack.get() + kStackBytes, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD,
+                    arg, &fd);
   int saved = errno;
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return ErrnoStatus(saved, "clone");

@@ -346,6 +346,21 @@ TEST_F(ServiceTest, SigtermDrainsInFlightRuns) {
   EXPECT_THAT(server_->Logs(), HasSubstr("\"draining\""));
 }
 
+// With nothing running, SIGTERM does not wait out the grace period for idle client connections.
+TEST_F(ServiceTest, SigtermWithIdleClientsDoesNotWaitForTheGracePeriod) {
+  StartServer({"--grace_period_ms=60000"});
+  v1::ExecuteRequest req;
+  req.set_image_id(Register(Guest("hello")));
+  *req.mutable_manifest() = StdManifest({"hello"});
+  v1::ExecuteResponse resp;
+  ASSERT_TRUE(Execute(req, &resp).ok());  // channel_ stays open and connected
+  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+  // Not a speed target: without the early exit gRPC holds the drain for seconds.
+  absl::StatusOr<int> exit = server_->WaitExit(absl::Seconds(2));
+  ASSERT_TRUE(exit.ok()) << "still draining an idle connection: " << exit.status();
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit;
+}
+
 // Past the grace period the remaining runs are cancelled: nothing survives the server.
 TEST_F(ServiceTest, SigtermKillsRunsPastTheGracePeriod) {
   StartServer({"--max_concurrency=2", "--grace_period_ms=200"});
