@@ -16,6 +16,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "image/image_id.h"
+#include "tests/server/sandbox_requests.h"
 #include "tests/server/server_process.h"
 #include "zerocell/v1/sandbox.grpc.pb.h"
 
@@ -27,37 +28,10 @@ using ::testing::IsEmpty;
 using testing::ServerProcess;
 namespace v1 = ::zerocell::v1;
 
-std::string Guest(const std::string& name) {
-  absl::StatusOr<std::string> path = testing::GuestPath(name);
-  EXPECT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<std::string> bytes = testing::ReadFile(path.value_or(""));
-  EXPECT_TRUE(bytes.ok()) << bytes.status();
-  return bytes.value_or("");
-}
+using testing::AddChannel;
+using testing::StdManifest;
 
-v1::Channel* AddChannel(v1::Manifest* m, const std::string& alias, bool read, bool write) {
-  v1::Channel* c = m->add_channels();
-  c->set_alias(alias);
-  if (read) {
-    c->set_gets(1 << 20);
-    c->set_get_size(1 << 30);
-  }
-  if (write) {
-    c->set_puts(1 << 20);
-    c->set_put_size(1 << 20);
-  }
-  return c;
-}
-
-v1::Manifest StdManifest(std::vector<std::string> argv, int64_t timeout_ms = 10000) {
-  v1::Manifest m;
-  m.set_timeout_ms(timeout_ms);
-  for (std::string& a : argv) m.add_argv(std::move(a));
-  AddChannel(&m, "/dev/stdin", true, false);
-  AddChannel(&m, "/dev/stdout", false, true);
-  AddChannel(&m, "/dev/stderr", false, true);
-  return m;
-}
+std::string Guest(const std::string& name) { return testing::GuestBytes(name); }
 
 class ServiceTest : public ::testing::Test {
  protected:
