@@ -173,6 +173,48 @@ TEST_F(ServiceTest, RegisterIsIdempotentAndListed) {
   EXPECT_EQ(list.images(0).size_bytes(), static_cast<int64_t>(elf.size()));
 }
 
+// --image_dir: accepted images survive a restart and are preloaded (listed, executable by id).
+TEST_F(ServiceTest, PersistedImagesArePreloadedAfterARestart) {
+  absl::StatusOr<std::unique_ptr<testing::TempDir>> dir = testing::TempDir::Create("images");
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const std::string flag = absl::StrCat("--image_dir=", (*dir)->path());
+  StartServer({flag});
+  const std::string id = Register(Guest("hello"));
+  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+  ASSERT_TRUE(server_->WaitExit(absl::Seconds(10)).ok());
+
+  StartServer({flag});
+  grpc::ClientContext ctx;
+  v1::ListImagesResponse list;
+  ASSERT_TRUE(stub_->ListImages(&ctx, v1::ListImagesRequest(), &list).ok());
+  ASSERT_EQ(list.images_size(), 1);
+  EXPECT_EQ(list.images(0).image_id(), id);
+  v1::ExecuteRequest req;
+  req.set_image_id(id);
+  *req.mutable_manifest() = StdManifest({"hello"});
+  v1::ExecuteResponse resp;
+  ASSERT_TRUE(Execute(req, &resp).ok());
+  EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
+}
+
+// --instruction_policy=deterministic refuses rdtsc at admission; the standard policy admits it.
+TEST_F(ServiceTest, DeterministicPolicyRefusesTimeStampReads) {
+  StartServer({"--instruction_policy=deterministic"});
+  grpc::ClientContext ctx;
+  v1::RegisterImageRequest req;
+  req.set_elf(Guest("rdtsc"));
+  v1::RegisterImageResponse resp;
+  grpc::Status s = stub_->RegisterImage(&ctx, req, &resp);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("rdtsc"));
+  std::optional<v1::ValidationReport> report = client::RejectionReportOf(s);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->policy(), v1::INSTRUCTION_POLICY_DETERMINISTIC);
+
+  StartServer({});
+  EXPECT_FALSE(Register(Guest("rdtsc")).empty());
+}
+
 // Every cap answers INVALID_ARGUMENT naming the field, before anything runs.
 TEST_F(ServiceTest, EveryCapNamesItsField) {
   StartServer({"--max_timeout_ms=2000", "--max_memory_bytes=67108864", "--max_channels=4",
