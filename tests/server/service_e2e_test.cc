@@ -338,6 +338,76 @@ TEST_F(ServiceTest, Backpressure) {
   EXPECT_THAT(results[2].error_message(), HasSubstr("queue full"));
 }
 
+// Many concurrent calls with every kind of ending (answers, guest failures, caller deadlines,
+// cancellations, refusals): afterwards the server holds no extra fds and no sandbox survives.
+TEST_F(ServiceTest, MixedConcurrentLoadLeavesNothingBehind) {
+  StartServer({"--max_concurrency=2", "--max_queue=4", "--max_queue_wait_ms=200"});
+  const std::string hello = Register(Guest("hello"));
+  const std::string spin = Register(Guest("spin"));
+  const std::string socket = Register(Guest("pol_socket"));
+  v1::ExecuteRequest warm;
+  warm.set_image_id(hello);
+  *warm.mutable_manifest() = StdManifest({"hello"});
+  v1::ExecuteResponse warm_resp;
+  ASSERT_TRUE(Execute(warm, &warm_resp).ok());
+  const int fds_before = testing::OpenFdCount(server_->pid());
+
+  std::atomic<int> answered{0}, gave_up{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 30; ++i) {
+        v1::ExecuteRequest req;
+        absl::Duration deadline = absl::Seconds(30);
+        switch ((t + i) % 4) {
+          case 0:
+            req.set_image_id(hello);
+            *req.mutable_manifest() = StdManifest({"hello"});
+            break;
+          case 1:
+            req.set_image_id(socket);
+            *req.mutable_manifest() = StdManifest({"pol_socket"});
+            break;
+          case 2:  // the caller gives up while the guest spins
+            req.set_image_id(spin);
+            *req.mutable_manifest() = StdManifest({"spin"}, 30000);
+            deadline = absl::Milliseconds(20 + 10 * (i % 5));
+            break;
+          default:  // the guest's own timeout
+            req.set_image_id(spin);
+            *req.mutable_manifest() = StdManifest({"spin"}, 30);
+            break;
+        }
+        v1::ExecuteResponse resp;
+        grpc::Status s = Execute(req, &resp, deadline);
+        if (s.ok()) {
+          ++answered;
+        } else if (s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+          ++gave_up;
+        } else if (s.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+          ++refused;
+        } else {
+          ++other;
+          ADD_FAILURE() << s.error_code() << ": " << s.error_message();
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_GT(answered.load(), 0);
+  EXPECT_GT(gave_up.load(), 0);
+  ExpectNoSandboxesEventually();
+  // Connections and notify fds are released (a few may linger briefly in gRPC's pollers).
+  const absl::Time until = absl::Now() + absl::Seconds(5);
+  while (testing::OpenFdCount(server_->pid()) > fds_before && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_LE(testing::OpenFdCount(server_->pid()), fds_before);
+  ASSERT_TRUE(Execute(warm, &warm_resp).ok());  // still serving
+  EXPECT_EQ(warm_resp.outcome(), v1::OUTCOME_EXITED);
+}
+
 // SIGTERM: the running call finishes within the grace period, new calls are refused, the
 // process exits 0 and leaves no sandbox behind.
 TEST_F(ServiceTest, SigtermDrainsInFlightRuns) {
