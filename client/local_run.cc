@@ -105,7 +105,7 @@ absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(
     return absl::CancelledError(absl::StrFormat("interrupted by signal %d", *interrupt_signal));
   }
   if (!result.ok()) return result.status();
-  return ResultToProto(*result, absl::StrCat("sha256:", image.sha256_hex()));
+  return ResultToProto(*std::move(result), absl::StrCat("sha256:", image.sha256_hex()));
 }
 
 bool IsTerminalTarget(const std::string& path) {

@@ -38,7 +38,7 @@ absl::string_view OutcomeProtoName(v1::Outcome outcome) {
   return name;
 }
 
-v1::ExecuteResponse ResultToProto(const sandbox::Result& result, absl::string_view image_id) {
+v1::ExecuteResponse ResultToProto(sandbox::Result result, absl::string_view image_id) {
   v1::ExecuteResponse out;
   out.set_outcome(OutcomeToProto(result.outcome));
   if (result.outcome == sandbox::Outcome::kExited) out.set_exit_code(result.exit_code);
@@ -50,7 +50,7 @@ v1::ExecuteResponse ResultToProto(const sandbox::Result& result, absl::string_vi
     violation->set_detail(result.violation.detail);
   }
   out.set_detail(result.detail);
-  for (const sandbox::ChannelResult& ch : result.channels) {
+  for (sandbox::ChannelResult& ch : result.channels) {
     v1::ChannelResult* c = out.add_channels();
     c->set_alias(ch.alias);
     c->set_reads(ch.reads);
@@ -61,7 +61,7 @@ v1::ExecuteResponse ResultToProto(const sandbox::Result& result, absl::string_vi
     c->set_put_quota_exceeded(ch.put_quota_exceeded);
     c->set_etag(ch.etag);
     c->set_writable(ch.writable);
-    c->set_output(ch.output);
+    c->set_output(std::move(ch.output));  // outputs can be large: moved, not copied
   }
   v1::Usage* usage = out.mutable_usage();
   usage->set_wall_ns(absl::ToInt64Nanoseconds(result.usage.wall));

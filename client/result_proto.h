@@ -20,8 +20,8 @@ absl::string_view OutcomeProtoName(zerocell::v1::Outcome outcome);
 
 // Every field of `result`, durations in nanoseconds. The violation is set only for
 // POLICY_VIOLATION; exit_code only for EXITED and signal only for SIGNALED, as the proto documents.
-zerocell::v1::ExecuteResponse ResultToProto(const sandbox::Result& result,
-                                            absl::string_view image_id);
+// Pass an rvalue to move the channel outputs instead of copying them.
+zerocell::v1::ExecuteResponse ResultToProto(sandbox::Result result, absl::string_view image_id);
 
 // The proto JSON mapping (lowerCamelCase names, int64 as strings, bytes as base64, enums by name)
 // on one line, with fields at their default values included so that "exitCode": 0 and empty

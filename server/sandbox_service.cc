@@ -147,12 +147,12 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
       deps_.engine->Run(*cached->image, *manifest, sandbox::RunOptions{&cancel, nullptr});
   if (!result.ok()) return client::ToGrpcStatus(result.status());
 
-  *response = client::ResultToProto(*result, cached->id);
-  response->mutable_usage()->set_queue_wait_ns(absl::ToInt64Nanoseconds(queue_wait));
   ExecutionTimings timings;
   timings.queue_wait = queue_wait;
   timings.startup = result->usage.startup;
   timings.run = result->usage.wall;
+  *response = client::ResultToProto(*std::move(result), cached->id);
+  response->mutable_usage()->set_queue_wait_ns(absl::ToInt64Nanoseconds(queue_wait));
   timings.total = absl::Now() - start;
   deps_.metrics->ExecutionDone(*response, timings);
   // Metadata only: never outputs, argv, env or channel data.
@@ -164,9 +164,9 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
       .Int("signal", response->signal())
       .Str("violation", response->violation().syscall())
       .Double("queue_wait_ms", absl::ToDoubleMilliseconds(queue_wait))
-      .Double("wall_ms", absl::ToDoubleMilliseconds(result->usage.wall))
+      .Double("wall_ms", absl::ToDoubleMilliseconds(timings.run))
       .Double("total_ms", absl::ToDoubleMilliseconds(timings.total))
-      .Int("peak_memory_bytes", result->usage.peak_memory_bytes)
+      .Int("peak_memory_bytes", response->usage().peak_memory_bytes())
       .Emit();
   return grpc::Status::OK;
 }
