@@ -6,29 +6,24 @@
 // (ZydisDecoderDecodeInstruction, 64-bit, no operands) and the same skip-one-byte-on-failure, but
 // with no policy, formatting, ELF checks or report: it is the floor the validator is compared to.
 #include <Zydis/Zydis.h>
-#include <time.h>
-#include <unistd.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "bench/bench_support.h"
 #include "image/image_cache.h"
 #include "image/validator.h"
 #include "sandbox/elf/elf_image.h"
@@ -43,33 +38,13 @@ ABSL_FLAG(std::string, lookup_image, "",
           "build/examples/hello beside this binary's bin/)");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of the table");
 
+constexpr char kUsage[] =
+    "Benchmarks image validation (MB/s of code, against a bare Zydis decode loop) and cached "
+    "image lookup latency.\nUsage: zerocell-image-bench [--program=/bin/busybox] "
+    "[--validate_runs=5] [--iterations=200000] [--images=100] [--lookup_image=PATH] [--json]";
+
 namespace zerocell::bench {
 namespace {
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in.good()) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::string DefaultLookupImage() {
-  if (const char* dir = std::getenv("ZEROCELL_GUEST_DIR"); dir != nullptr && *dir != '\0') {
-    return absl::StrCat(dir, "/hello");
-  }
-  char self[4096];
-  const ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) return "build/examples/hello";
-  std::string path(self, static_cast<size_t>(n));
-  path = path.substr(0, path.rfind('/'));  // build/bin
-  path = path.substr(0, path.rfind('/'));  // build
-  return absl::StrCat(path, "/examples/hello");
-}
 
 // The validator's view of the code: file bytes of executable PT_LOAD segments.
 absl::StatusOr<std::vector<std::string_view>> ExecutableRanges(std::string_view bytes) {
@@ -101,11 +76,6 @@ int64_t BareDecode(const ZydisDecoder& decoder, const std::vector<std::string_vi
   return instructions;
 }
 
-double Median(std::vector<int64_t> ns) {
-  std::sort(ns.begin(), ns.end());
-  return static_cast<double>(ns[ns.size() / 2]);
-}
-
 struct Throughput {
   int64_t code_bytes = 0;
   int64_t validator_instructions = 0, bare_instructions = 0;
@@ -127,9 +97,7 @@ absl::StatusOr<Throughput> MeasureThroughput(const std::string& bytes, int runs)
   for (std::string_view r : ranges) t.code_bytes += static_cast<int64_t>(r.size());
   std::vector<int64_t> validator_ns, bare_ns;
   for (int i = -1; i < runs; ++i) {  // run -1 warms both up
-    // Alternate the order so that neither side always runs on caches the other warmed.
-    for (int side = 0; side < 2; ++side) {
-      const bool validator_turn = (side == 0) == (i % 2 == 0);
+    for (const bool validator_turn : AlternatingTurns(i)) {
       const int64_t start = NowNs();
       if (validator_turn) {
         const image::Validation v = image::ValidateImage(bytes, options);
@@ -151,24 +119,15 @@ absl::StatusOr<Throughput> MeasureThroughput(const std::string& bytes, int runs)
       }
     }
   }
-  t.validator_ms = Median(validator_ns) / 1e6;
-  t.bare_ms = Median(bare_ns) / 1e6;
+  t.validator_ms = Summarize(std::move(validator_ns)).p50_us / 1e3;
+  t.bare_ms = Summarize(std::move(bare_ns)).p50_us / 1e3;
   return t;
 }
 
 struct Latency {
   int threads = 0;
-  double p50 = 0, p99 = 0, max = 0;  // microseconds
+  LatencyStats stats;
 };
-
-Latency Summarize(int threads, std::vector<int64_t> ns) {
-  std::sort(ns.begin(), ns.end());
-  auto pct = [&](double p) {
-    const size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(ns.size() - 1) + 0.5);
-    return static_cast<double>(ns[std::min(i, ns.size() - 1)]) / 1e3;
-  };
-  return Latency{threads, pct(50), pct(99), static_cast<double>(ns.back()) / 1e3};
-}
 
 // Runs `lookup(id)` `iterations` times on each of `threads` threads over random ids, timing
 // each call; the handle a lookup returns is released outside the timed span.
@@ -195,7 +154,7 @@ Latency MeasureLookups(int threads, int iterations, const std::vector<std::strin
   for (std::thread& w : workers) w.join();
   std::vector<int64_t> all;
   for (const auto& ns : per_thread) all.insert(all.end(), ns.begin(), ns.end());
-  return Summarize(threads, std::move(all));
+  return Latency{threads, Summarize(std::move(all))};
 }
 
 absl::Status Main() {
@@ -210,7 +169,7 @@ absl::Status Main() {
   ASSIGN_OR_RETURN(const Throughput tp, MeasureThroughput(program_bytes, runs));
 
   std::string lookup_path = absl::GetFlag(FLAGS_lookup_image);
-  if (lookup_path.empty()) lookup_path = DefaultLookupImage();
+  if (lookup_path.empty()) lookup_path = DefaultHelloGuest();
   ASSIGN_OR_RETURN(const std::string small, ReadFile(lookup_path));
   ASSIGN_OR_RETURN(std::unique_ptr<image::ImageCache> cache,
                    image::ImageCache::Create(image::CacheOptions{}));
@@ -239,9 +198,11 @@ absl::Status Main() {
     std::string lat;
     for (size_t i = 0; i < acquire.size(); ++i) {
       absl::StrAppend(&lat, i ? "," : "", "{\"threads\":", acquire[i].threads,
-                      ",\"acquire_us\":{\"p50\":", acquire[i].p50, ",\"p99\":", acquire[i].p99,
-                      ",\"max\":", acquire[i].max, "},\"bare_us\":{\"p50\":", baseline[i].p50,
-                      ",\"p99\":", baseline[i].p99, ",\"max\":", baseline[i].max, "}}");
+                      ",\"acquire_us\":{\"p50\":", acquire[i].stats.p50_us,
+                      ",\"p99\":", acquire[i].stats.p99_us, ",\"max\":", acquire[i].stats.max_us,
+                      "},\"bare_us\":{\"p50\":", baseline[i].stats.p50_us,
+                      ",\"p99\":", baseline[i].stats.p99_us, ",\"max\":", baseline[i].stats.max_us,
+                      "}}");
     }
     std::printf(
         "{\"bench\":\"image\",\"program\":\"%s\",\"code_bytes\":%lld,\"validate_runs\":%d,"
@@ -269,11 +230,12 @@ absl::Status Main() {
   for (size_t i = 0; i < acquire.size(); ++i) {
     const Latency& a = acquire[i];
     const Latency& b = baseline[i];
-    std::printf("%-8d %-22s %9.3f %9.3f %9.1f\n", a.threads, "ImageCache::Acquire", a.p50, a.p99,
-                a.max);
-    std::printf("%-8d %-22s %9.3f %9.3f %9.1f\n", b.threads, "bare mutex+map lookup", b.p50, b.p99,
-                b.max);
-    std::printf("%-8d %-22s %9.2f %9.2f\n", a.threads, "ratio", a.p50 / b.p50, a.p99 / b.p99);
+    std::printf("%-8d %-22s %9.3f %9.3f %9.1f\n", a.threads, "ImageCache::Acquire", a.stats.p50_us,
+                a.stats.p99_us, a.stats.max_us);
+    std::printf("%-8d %-22s %9.3f %9.3f %9.1f\n", b.threads, "bare mutex+map lookup",
+                b.stats.p50_us, b.stats.p99_us, b.stats.max_us);
+    std::printf("%-8d %-22s %9.2f %9.2f\n", a.threads, "ratio", a.stats.p50_us / b.stats.p50_us,
+                a.stats.p99_us / b.stats.p99_us);
   }
   return absl::OkStatus();
 }
@@ -282,19 +244,6 @@ absl::Status Main() {
 }  // namespace zerocell::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Benchmarks image validation (MB/s of code, against a bare Zydis decode loop) and cached "
-      "image lookup latency.\nUsage: zerocell-image-bench [--program=/bin/busybox] "
-      "[--validate_runs=5] [--iterations=200000] [--images=100] [--lookup_image=PATH] [--json]");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) {
-    std::fprintf(stderr, "zerocell-image-bench: unexpected argument \"%s\"\n", rest[1]);
-    return 2;
-  }
-  absl::Status status = zerocell::bench::Main();
-  if (!status.ok()) {
-    std::fprintf(stderr, "zerocell-image-bench: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return zerocell::bench::RunBenchMain(argc, argv, "zerocell-image-bench", kUsage,
+                                       zerocell::bench::Main);
 }

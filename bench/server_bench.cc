@@ -11,7 +11,6 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,17 +19,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <functional>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
@@ -39,6 +34,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/bench_support.h"
 #include "sandbox/status_macros.h"
 #include "zerocell/v1/sandbox.grpc.pb.h"
 
@@ -46,7 +42,9 @@ extern char** environ;
 
 ABSL_FLAG(std::string, server, "", "address of a running plaintext zerocelld (default: start one)");
 ABSL_FLAG(std::string, zerocelld, "", "zerocelld to start (default: beside this binary)");
-ABSL_FLAG(std::string, guest, "", "guest binary (default: build/examples/hello beside bin/)");
+ABSL_FLAG(std::string, guest, "",
+          "guest binary (default: $ZEROCELL_GUEST_DIR/hello, else build/examples/hello beside "
+          "this binary's bin/)");
 ABSL_FLAG(std::vector<std::string>, clients, std::vector<std::string>({"1", "2"}),
           "comma-separated concurrency levels");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "measured time per side and level");
@@ -56,32 +54,15 @@ ABSL_FLAG(std::vector<std::string>, scenarios, std::vector<std::string>({"hello"
           "scenarios to run (see --helpfull for the list)");
 ABSL_FLAG(bool, json, false, "print one JSON object instead of the table");
 
+constexpr char kUsage[] =
+    "Benchmarks zerocelld Execute over loopback gRPC against bare posix_spawn+waitpid.\n"
+    "Usage: zerocell-bench [--clients=1,2] [--duration=5s] [--rounds=2] [--warmup=20]\n"
+    "       [--scenarios=hello] [--guest=PATH] [--server=ADDR | --zerocelld=PATH] [--json]";
+
 namespace zerocell::bench {
 namespace {
 
 namespace v1 = ::zerocell::v1;
-
-int64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-std::string BuildDir() {
-  char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) return "build";
-  std::filesystem::path path(std::string(self, static_cast<size_t>(n)));
-  return path.parent_path().parent_path().string();  // <build>/bin/zerocell-bench -> <build>
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
 
 // A zerocelld started for the benchmark: SIGTERM (then SIGKILL) and reaped on destruction.
 class ServerChild {
@@ -224,41 +205,14 @@ class ExecuteWorkload : public Workload {
   std::vector<std::unique_ptr<v1::Sandbox::Stub>> stubs_;
 };
 
-// posix_spawn + waitpid of the same binary with the same argv, empty environment, stdin and
-// stdout on /dev/null.
+// The bare baseline (BareSpawn) as a workload; its clients share one BareSpawn.
 class BareSpawnWorkload : public Workload {
  public:
-  BareSpawnWorkload(std::string path, std::vector<std::string> argv)
-      : path_(std::move(path)), argv_(std::move(argv)) {
-    posix_spawn_file_actions_init(&actions_);
-    posix_spawn_file_actions_addopen(&actions_, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions_, 1, "/dev/null", O_WRONLY, 0);
-  }
-  ~BareSpawnWorkload() override { posix_spawn_file_actions_destroy(&actions_); }
-
-  absl::Status RunOnce(int) override {
-    std::vector<std::string> args = argv_;
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    char* envp[] = {nullptr};
-    pid_t pid = 0;
-    const int err = posix_spawn(&pid, path_.c_str(), &actions_, nullptr, argv.data(), envp);
-    if (err != 0) return absl::InternalError(absl::StrCat("posix_spawn: errno ", err));
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0) {
-      if (errno != EINTR) return absl::InternalError("waitpid failed");
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      return absl::InternalError(absl::StrCat("bare run failed: wait status ", status));
-    }
-    return absl::OkStatus();
-  }
+  explicit BareSpawnWorkload(std::unique_ptr<BareSpawn> spawn) : spawn_(std::move(spawn)) {}
+  absl::Status RunOnce(int) override { return spawn_->Run(); }
 
  private:
-  const std::string path_;
-  const std::vector<std::string> argv_;
-  posix_spawn_file_actions_t actions_;
+  const std::unique_ptr<BareSpawn> spawn_;
 };
 
 struct BenchContext {
@@ -314,7 +268,8 @@ std::vector<Scenario> Scenarios() {
         return std::make_unique<ExecuteWorkload>(ctx.address, clients, std::move(req));
       },
       [](const BenchContext& ctx, int) -> absl::StatusOr<std::unique_ptr<Workload>> {
-        return std::make_unique<BareSpawnWorkload>(ctx.guest, std::vector<std::string>{"hello"});
+        ASSIGN_OR_RETURN(std::unique_ptr<BareSpawn> spawn, BareSpawn::Create(ctx.guest, {"hello"}));
+        return std::make_unique<BareSpawnWorkload>(std::move(spawn));
       },
   }};
 }
@@ -366,27 +321,14 @@ absl::Status Drive(Workload& w, int clients, absl::Duration duration, int runs_p
   return absl::OkStatus();
 }
 
-struct Stats {
-  int64_t runs = 0;
-  double p50_us = 0, p99_us = 0, mean_us = 0, per_second = 0;
+struct Stats : LatencyStats {
+  double per_second = 0;
 };
 
-Stats Summarize(Sample s) {
-  Stats out;
-  std::vector<int64_t>& ns = s.latencies_ns;
-  if (ns.empty()) return out;
-  std::sort(ns.begin(), ns.end());
-  auto pct = [&](double p) {
-    size_t i = static_cast<size_t>(p / 100.0 * static_cast<double>(ns.size() - 1) + 0.5);
-    return static_cast<double>(ns[std::min(i, ns.size() - 1)]) / 1e3;
-  };
-  double sum = 0;
-  for (int64_t v : ns) sum += static_cast<double>(v);
-  out.runs = static_cast<int64_t>(ns.size());
-  out.p50_us = pct(50);
-  out.p99_us = pct(99);
-  out.mean_us = sum / static_cast<double>(ns.size()) / 1e3;
-  out.per_second = static_cast<double>(ns.size()) / (static_cast<double>(s.elapsed_ns) / 1e9);
+Stats SummarizeSample(Sample s) {
+  const double seconds = static_cast<double>(s.elapsed_ns) / 1e9;
+  Stats out{Summarize(std::move(s.latencies_ns)), 0};
+  if (out.count > 0) out.per_second = static_cast<double>(out.count) / seconds;
   return out;
 }
 
@@ -399,7 +341,7 @@ struct Result {
 
 std::string StatsJson(const Stats& s) {
   return absl::StrFormat(
-      "{\"runs\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,\"runs_per_s\":%.1f}", s.runs,
+      "{\"runs\":%d,\"p50_us\":%.1f,\"p99_us\":%.1f,\"mean_us\":%.1f,\"runs_per_s\":%.1f}", s.count,
       s.p50_us, s.p99_us, s.mean_us, s.per_second);
 }
 
@@ -435,7 +377,7 @@ absl::Status Main() {
 
   BenchContext ctx;
   ctx.guest = absl::GetFlag(FLAGS_guest);
-  if (ctx.guest.empty()) ctx.guest = BuildDir() + "/examples/hello";
+  if (ctx.guest.empty()) ctx.guest = DefaultHelloGuest();
   if (access(ctx.guest.c_str(), X_OK) != 0) {
     return absl::NotFoundError(absl::StrCat("--guest: ", ctx.guest, " is not an executable"));
   }
@@ -462,16 +404,13 @@ absl::Status Main() {
       execute->Reset();
       Sample e, b;
       for (int r = 0; r < rounds; ++r) {
-        // Alternate which side goes first so that neither always follows the other's load.
-        const bool execute_first = r % 2 == 0;
-        for (int side = 0; side < 2; ++side) {
-          const bool exec_turn = (side == 0) == execute_first;
+        for (const bool exec_turn : AlternatingTurns(r)) {
           RETURN_IF_ERROR(Drive(exec_turn ? *execute : *bare, clients, duration / rounds, 0,
                                 exec_turn ? &e : &b));
         }
       }
-      results.push_back({scenario.name, clients, Summarize(std::move(e)), Summarize(std::move(b)),
-                         execute->Breakdown()});
+      results.push_back({scenario.name, clients, SummarizeSample(std::move(e)),
+                         SummarizeSample(std::move(b)), execute->Breakdown()});
     }
   }
 
@@ -510,7 +449,7 @@ absl::Status Main() {
   for (const Result& r : results) {
     for (const auto& [side, s] : {std::pair{"execute", r.execute}, std::pair{"bare", r.bare}}) {
       std::printf("%-10s %7d %-13s %8lld %10.1f %10.1f %10.1f %10.1f\n", r.scenario.c_str(),
-                  r.clients, side, static_cast<long long>(s.runs), s.p50_us, s.p99_us, s.mean_us,
+                  r.clients, side, static_cast<long long>(s.count), s.p50_us, s.p99_us, s.mean_us,
                   s.per_second);
     }
     std::printf("%-10s %7d %-13s %8s %10.2f %10.2f %10.2f %10.3f\n", r.scenario.c_str(), r.clients,
@@ -532,19 +471,5 @@ absl::Status Main() {
 }  // namespace zerocell::bench
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Benchmarks zerocelld Execute over loopback gRPC against bare posix_spawn+waitpid.\n"
-      "Usage: zerocell-bench [--clients=1,2] [--duration=5s] [--rounds=2] [--warmup=20]\n"
-      "       [--scenarios=hello] [--guest=PATH] [--server=ADDR | --zerocelld=PATH] [--json]");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
-  if (rest.size() > 1) {
-    std::fprintf(stderr, "zerocell-bench: unexpected argument \"%s\"\n", rest[1]);
-    return 2;
-  }
-  absl::Status status = zerocell::bench::Main();
-  if (!status.ok()) {
-    std::fprintf(stderr, "zerocell-bench: %s\n", status.ToString().c_str());
-    return 1;
-  }
-  return 0;
+  return zerocell::bench::RunBenchMain(argc, argv, "zerocell-bench", kUsage, zerocell::bench::Main);
 }
