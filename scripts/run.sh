@@ -43,6 +43,8 @@ echo "serving on $ZEROCELL_SERVER, metrics on 127.0.0.1:$metrics_port"
 
 run "register an image: its id is the sha256 of the bytes, with the admission report" \
   "$zerocell" register /bin/busybox
+run "offline admission check: the deterministic policy refuses busybox's rdtsc (exit 126)" \
+  "$zerocell" validate --policy=deterministic /bin/busybox
 run "a static musl program, through the server" "$zerocell" run "$examples/hello" one two
 run "busybox sort on channel data" "$zerocell" run --stdin="$work/fruit.txt" /bin/busybox sort
 run "busybox sha256sum (compare: sha256sum of the file on the host)" \
