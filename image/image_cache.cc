@@ -19,6 +19,13 @@
 namespace zerocell::image {
 namespace {
 
+// What an entry costs against max_bytes: its memfd's pages plus the entry and its report. Why
+// not the file size alone: tiny images would then cost nothing, and a flood of them would pin
+// one fd each until the process runs out.
+uint64_t Charge(const CachedImage& image) {
+  return ImageCache::ChargeFor(image.image->size_bytes());
+}
+
 // Remembered rejections: enough to absorb a client retrying a handful of bad images, small
 // enough that a flood of distinct bad images costs bounded memory (reports hold <= 100 entries).
 constexpr size_t kMaxRememberedRejections = 1024;
@@ -104,9 +111,13 @@ class ImageCache::Impl {
     entry.last_used_unix_ns = now;
     lru_.splice(lru_.begin(), lru_, entry.lru);
   }
-  // Evicts least recently used unpinned entries until the cache fits max_bytes (or only pinned
-  // entries remain). Files are removed under the lock so that a concurrent re-registration of
-  // the same id, which must wait for this lock, cannot have its fresh file deleted.
+  bool OverBudgetLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return bytes_ > options_.max_bytes || entries_.size() > options_.max_images;
+  }
+  // Evicts least recently used unpinned entries until the cache fits max_bytes and max_images
+  // (or only pinned entries remain). Files are removed under the lock so that a concurrent
+  // re-registration of the same id, which must wait for this lock, cannot have its fresh file
+  // deleted.
   void EvictLocked(Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RememberRejectionLocked(const std::string& id, const absl::Status& status,
                                const ValidationReport& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -155,7 +166,7 @@ absl::StatusOr<std::shared_ptr<const CachedImage>> ImageCache::Impl::Build(
 void ImageCache::Impl::InsertLocked(std::shared_ptr<const CachedImage> image,
                                     int64_t last_used_unix_ns, Changes* changes) {
   const std::string id = image->id;
-  bytes_ += image->image->size_bytes();
+  bytes_ += Charge(*image);
   lru_.push_front(id);
   entries_[id] = Entry{.image = std::move(image),
                        .executions = 0,
@@ -167,13 +178,13 @@ void ImageCache::Impl::InsertLocked(std::shared_ptr<const CachedImage> image,
 
 void ImageCache::Impl::EvictLocked(Changes* changes) {
   auto it = lru_.end();
-  while (bytes_ > options_.max_bytes && it != lru_.begin()) {
+  while (OverBudgetLocked() && it != lru_.begin()) {
     --it;
     auto entry = entries_.find(*it);
     // use_count() == 1: only the cache holds it, and new holders can only come from the cache
     // under this lock, so it cannot become pinned while we evict it.
     if (entry->second.image.use_count() > 1) continue;
-    const uint64_t size = entry->second.image->image->size_bytes();
+    const uint64_t size = Charge(*entry->second.image);
     if (store_.has_value()) {
       if (absl::Status removed = store_->Remove(HexOf(*it)); !removed.ok()) {
         changes->store_errors.push_back(std::move(removed));
@@ -247,7 +258,7 @@ absl::StatusOr<RegisterResult> ImageCache::Impl::Register(std::string_view bytes
       flight->done = true;
       flight->image = it->second.image;  // pins it before any eviction below
       // Over budget only when pinned images forced an admission; some may be released by now.
-      if (bytes_ > options_.max_bytes) EvictLocked(&changes);
+      if (OverBudgetLocked()) EvictLocked(&changes);
     } else if (auto bad = rejections_.find(id); bad != rejections_.end()) {
       rejected_lru_.splice(rejected_lru_.begin(), rejected_lru_, bad->second.lru);
       flight = std::make_shared<Flight>();
@@ -333,7 +344,7 @@ absl::StatusOr<std::shared_ptr<const CachedImage>> ImageCache::Impl::Acquire(
       TouchLocked(entry, NowUnixNs());
       image = entry.image;
       // Over budget only when pinned images forced an admission; some may be released by now.
-      if (bytes_ > options_.max_bytes) EvictLocked(&changes);
+      if (OverBudgetLocked()) EvictLocked(&changes);
     }
   }
   if (image == nullptr) {
@@ -411,6 +422,7 @@ ImageCache::~ImageCache() = default;
 
 absl::StatusOr<std::unique_ptr<ImageCache>> ImageCache::Create(CacheOptions options) {
   if (options.max_bytes == 0) return absl::InvalidArgumentError("cache max_bytes: must be > 0");
+  if (options.max_images == 0) return absl::InvalidArgumentError("cache max_images: must be > 0");
   std::optional<ImageStore> store;
   if (!options.persist_dir.empty()) {
     ASSIGN_OR_RETURN(store, ImageStore::Open(options.persist_dir));
@@ -433,6 +445,12 @@ absl::StatusOr<std::shared_ptr<const CachedImage>> ImageCache::Acquire(std::stri
 absl::StatusOr<ImageInfo> ImageCache::Get(std::string_view id) const { return impl_->Get(id); }
 
 std::vector<ImageInfo> ImageCache::List() const { return impl_->List(); }
+
+uint64_t ImageCache::ChargeFor(uint64_t size_bytes) {
+  constexpr uint64_t kPage = 4096;
+  constexpr uint64_t kEntryOverhead = 4096;
+  return (size_bytes + kPage - 1) / kPage * kPage + kEntryOverhead;
+}
 
 uint64_t ImageCache::bytes() const { return impl_->bytes(); }
 

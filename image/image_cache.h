@@ -50,7 +50,11 @@ struct CacheObserver {
 };
 
 struct CacheOptions {
-  uint64_t max_bytes = uint64_t{1} << 30;  // sum of cached image sizes
+  // Sum of what cached images cost: each image's size rounded up to whole pages, plus 4 KiB for
+  // its entry and report.
+  uint64_t max_bytes = uint64_t{1} << 30;
+  // Cached images at most (each holds one memfd).
+  uint64_t max_images = 4096;
   ValidatorOptions validator;
   // Empty: memory only. Otherwise accepted images are written there as <hex>.elf (0600, in a
   // directory created 0700; atomically, via a temp file and rename), an evicted image's file is
@@ -96,7 +100,10 @@ class ImageCache {
   // Most recently used first (same caveat as Get).
   std::vector<ImageInfo> List() const;
 
+  // Charged bytes of the cached images (see CacheOptions::max_bytes).
   uint64_t bytes() const;
+  // What an image of `size_bytes` costs against max_bytes.
+  static uint64_t ChargeFor(uint64_t size_bytes);
   std::vector<std::string> preload_warnings() const;
 
  private:

@@ -37,13 +37,13 @@ class PooledCall::Work final : public Job {
 };
 
 PooledCall::PooledCall(grpc::CallbackServerContext* context, WorkerPool* pool,
-                       std::atomic<int64_t>* live, PooledWork work, FinishHook on_finish)
+                       CallCounters* counters, PooledWork work, FinishHook on_finish)
     : context_(context),
       pool_(pool),
-      live_(live),
+      counters_(counters),
       on_finish_(std::move(on_finish)),
       work_(std::make_shared<Work>(this, std::move(work))) {
-  live_->fetch_add(1);
+  counters_->live.fetch_add(1);
 }
 
 void PooledCall::Start() {
@@ -59,11 +59,15 @@ void PooledCall::OnCancel() {
 }
 
 void PooledCall::OnDone() {
-  live_->fetch_sub(1);
+  counters_->live.fetch_sub(1);
   delete this;
 }
 
 grpc::Status PooledCall::CallerGoneStatus() const {
+  if (counters_->draining.load()) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "the server is shutting down; the sandbox was killed");
+  }
   if (context_->deadline() <= std::chrono::system_clock::now()) {
     return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                         "the caller's deadline passed; the sandbox was killed");

@@ -20,15 +20,22 @@ namespace zerocell::server {
 using PooledWork =
     std::function<grpc::Status(const sandbox::CancelToken& cancel, absl::Duration queue_wait)>;
 
+// Shared by every call of a service; outlives them all.
+struct CallCounters {
+  // Calls from construction until gRPC is done with them (OnDone).
+  std::atomic<int64_t> live{0};
+  // Set when the server starts draining: calls cut off then are UNAVAILABLE, not the caller's
+  // cancellation.
+  std::atomic<bool> draining{false};
+};
+
 // Called once with the final status, before the call finishes (metrics, logs). Not blocking.
 using FinishHook = std::function<void(const grpc::Status& status)>;
 
 // Never blocks the reactor thread: Start() only queues. Deletes itself when gRPC is done with it.
 class PooledCall final : public grpc::ServerUnaryReactor {
  public:
-  // `live` counts calls from construction until gRPC is done with them (OnDone); it outlives
-  // every call.
-  PooledCall(grpc::CallbackServerContext* context, WorkerPool* pool, std::atomic<int64_t>* live,
+  PooledCall(grpc::CallbackServerContext* context, WorkerPool* pool, CallCounters* counters,
              PooledWork work, FinishHook on_finish);
   // Queues the work or finishes at once (RESOURCE_EXHAUSTED, UNAVAILABLE).
   void Start();
@@ -38,13 +45,14 @@ class PooledCall final : public grpc::ServerUnaryReactor {
 
  private:
   class Work;
-  // The caller gave up: DEADLINE_EXCEEDED when its deadline passed, else CANCELLED.
+  // Why the call was cut off: UNAVAILABLE when the server is draining, DEADLINE_EXCEEDED when the
+  // caller's deadline passed, else CANCELLED (the caller cancelled).
   grpc::Status CallerGoneStatus() const;
   void FinishOnce(const grpc::Status& status);
 
   grpc::CallbackServerContext* const context_;
   WorkerPool* const pool_;
-  std::atomic<int64_t>* const live_;
+  CallCounters* const counters_;
   FinishHook on_finish_;
   std::shared_ptr<Work> work_;
   std::atomic<bool> finished_{false};

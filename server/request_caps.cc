@@ -52,6 +52,12 @@ absl::Status CheckExecuteRequest(const v1::ExecuteRequest& request, const Reques
   int64_t inline_bytes = 0;
   for (int i = 0; i < m.channels_size(); ++i) {
     const v1::Channel& channel = m.channels(i);
+    // Checked here so that an error never echoes a huge alias back (or into a log).
+    if (channel.alias().size() > sandbox::ManifestLimits::kMaxAliasBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("manifest.channels[%d].alias: %d bytes, at most %d", i,
+                          channel.alias().size(), sandbox::ManifestLimits::kMaxAliasBytes));
+    }
     inline_bytes += channel.initial_data().size();
     if (inline_bytes > caps.max_inline_bytes) {
       return OverCap(absl::StrCat("manifest.channels[", i, "].initial_data"), inline_bytes,
@@ -74,17 +80,26 @@ absl::Status CheckRegisterRequest(const v1::RegisterImageRequest& request,
   return absl::OkStatus();
 }
 
+bool NeedsCapDefaults(const RequestCaps& caps, const v1::Manifest& manifest) {
+  using Defaults = sandbox::ManifestBuilder;
+  return (manifest.timeout_ms() == 0 &&
+          absl::ToInt64Milliseconds(Defaults::kDefaultTimeout) > caps.max_timeout_ms) ||
+         (manifest.memory_bytes() == 0 && Defaults::kDefaultMemoryBytes > caps.max_memory_bytes) ||
+         (manifest.output_limit_bytes() == 0 &&
+          Defaults::kDefaultOutputLimitBytes > caps.max_output_bytes);
+}
+
 void ApplyCapDefaults(const RequestCaps& caps, v1::Manifest* manifest) {
-  using Manifest = sandbox::ManifestBuilder;
+  using Defaults = sandbox::ManifestBuilder;
   if (manifest->timeout_ms() == 0 &&
-      absl::ToInt64Milliseconds(Manifest::kDefaultTimeout) > caps.max_timeout_ms) {
+      absl::ToInt64Milliseconds(Defaults::kDefaultTimeout) > caps.max_timeout_ms) {
     manifest->set_timeout_ms(caps.max_timeout_ms);
   }
-  if (manifest->memory_bytes() == 0 && Manifest::kDefaultMemoryBytes > caps.max_memory_bytes) {
+  if (manifest->memory_bytes() == 0 && Defaults::kDefaultMemoryBytes > caps.max_memory_bytes) {
     manifest->set_memory_bytes(caps.max_memory_bytes);
   }
   if (manifest->output_limit_bytes() == 0 &&
-      Manifest::kDefaultOutputLimitBytes > caps.max_output_bytes) {
+      Defaults::kDefaultOutputLimitBytes > caps.max_output_bytes) {
     manifest->set_output_limit_bytes(caps.max_output_bytes);
   }
 }

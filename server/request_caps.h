@@ -31,6 +31,9 @@ absl::Status CheckExecuteRequest(const zerocell::v1::ExecuteRequest& request,
 absl::Status CheckRegisterRequest(const zerocell::v1::RegisterImageRequest& request,
                                   const RequestCaps& caps);
 
+// True when ApplyCapDefaults would change `manifest`.
+bool NeedsCapDefaults(const RequestCaps& caps, const zerocell::v1::Manifest& manifest);
+
 // `manifest` with every 0 ("default") field whose proto default exceeds a cap set to that cap.
 // Call after CheckExecuteRequest succeeded.
 void ApplyCapDefaults(const RequestCaps& caps, zerocell::v1::Manifest* manifest);

@@ -73,11 +73,12 @@ void SandboxService::Finished(std::string_view method, const std::string& reques
                               absl::Time start, const grpc::Status& status) const {
   deps_.metrics->RequestFinished(method, static_cast<int>(status.error_code()));
   if (status.ok()) return;  // successful Executes log their own richer line
+  // The message is not logged: it may quote the request (argv, env, aliases), i.e. guest data.
   LogLine(*deps_.log, "warning", "request_failed")
       .Str("request_id", request_id)
       .Str("method", method)
       .Int("code", static_cast<int>(status.error_code()))
-      .Str("message", status.error_message())
+      .Int("message_bytes", static_cast<int64_t>(status.error_message().size()))
       .Double("duration_ms", absl::ToDoubleMilliseconds(absl::Now() - start))
       .Emit();
 }
@@ -102,7 +103,7 @@ grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* c
     return FinishNow(context, "Execute", request_id, start, client::ToGrpcStatus(caps));
   }
   auto* call = new PooledCall(
-      context, deps_.pool, &live_calls_,
+      context, deps_.pool, &calls_,
       [this, request, response, request_id, start](const sandbox::CancelToken& cancel,
                                                    absl::Duration queue_wait) {
         return RunExecute(*request, response, request_id, cancel, queue_wait, start);
@@ -119,6 +120,18 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
                                         const std::string& request_id,
                                         const sandbox::CancelToken& cancel,
                                         absl::Duration queue_wait, absl::Time start) const {
+  // The manifest first: a bad request must not cost an image validation or a cache slot.
+  // The request's manifest (inline data included) is copied only when a cap default applies.
+  absl::StatusOr<sandbox::Manifest> manifest;
+  if (NeedsCapDefaults(deps_.caps, request.manifest())) {
+    v1::Manifest capped = request.manifest();
+    ApplyCapDefaults(deps_.caps, &capped);
+    manifest = client::ManifestFromProto(capped);
+  } else {
+    manifest = client::ManifestFromProto(request.manifest());
+  }
+  if (!manifest.ok()) return client::ToGrpcStatus(manifest.status());
+
   std::shared_ptr<const image::CachedImage> cached;
   if (request.program_case() == v1::ExecuteRequest::kImageId) {
     absl::StatusOr<std::shared_ptr<const image::CachedImage>> found =
@@ -136,12 +149,6 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
         deps_.cache->Acquire(registered->image->id);
     cached = acquired.ok() ? *std::move(acquired) : registered->image;
   }
-
-  v1::Manifest manifest_proto = request.manifest();
-  ApplyCapDefaults(deps_.caps, &manifest_proto);
-  absl::StatusOr<sandbox::Manifest> manifest = client::ManifestFromProto(manifest_proto);
-  if (!manifest.ok()) return client::ToGrpcStatus(manifest.status());
-  manifest_proto.Clear();  // drop the copied inline data before the run
 
   absl::StatusOr<sandbox::Result> result =
       deps_.engine->Run(*cached->image, *manifest, sandbox::RunOptions{&cancel, nullptr});
@@ -180,7 +187,7 @@ grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerCont
     return FinishNow(context, "RegisterImage", request_id, start, client::ToGrpcStatus(caps));
   }
   auto* call = new PooledCall(
-      context, deps_.pool, &live_calls_,
+      context, deps_.pool, &calls_,
       [this, request, response](const sandbox::CancelToken&, absl::Duration) {
         return RunRegister(*request, response);
       },
@@ -205,13 +212,17 @@ grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request
       deps_.cache->Register(request.elf(), request.name(), &rejected);
   if (!registered.ok()) return Rejected(registered.status(), rejected);
   response->set_already_registered(registered->already_registered);
-  // A detached copy for the answer, and our pin released before asking the cache, so that
-  // in_use reports other holders (running executions) only.
-  image::ImageInfo fallback{std::make_shared<const image::CachedImage>(*registered->image), 0,
-                            registered->image->registered_unix_ns, false};
+  // Our pin released before asking the cache, so that in_use reports other holders (running
+  // executions) only.
+  const std::string id = registered->image->id;
   registered->image.reset();
-  absl::StatusOr<image::ImageInfo> info = deps_.cache->Get(fallback.image->id);
-  *response->mutable_image() = ImageInfoToProto(info.ok() ? *info : fallback);
+  absl::StatusOr<image::ImageInfo> info = deps_.cache->Get(id);
+  if (!info.ok()) {
+    // Only a cache too small for one image evicts the newest entry at once.
+    return grpc::Status(grpc::StatusCode::INTERNAL,
+                        "the image cache evicted the image at once (--cache_bytes too small)");
+  }
+  *response->mutable_image() = ImageInfoToProto(*info);
   return grpc::Status::OK;
 }
 

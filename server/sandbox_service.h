@@ -11,6 +11,7 @@
 #include "sandbox/engine.h"
 #include "server/json_log.h"
 #include "server/metrics.h"
+#include "server/pooled_call.h"
 #include "server/request_caps.h"
 #include "server/worker_pool.h"
 #include "zerocell/v1/sandbox.grpc.pb.h"
@@ -36,8 +37,8 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
   explicit SandboxService(ServiceDeps deps) : deps_(std::move(deps)) {}
 
   // Execute and RegisterImage calls that gRPC has not finished with yet (queued, running, or
-  // still sending their answer).
-  int64_t live_calls() const { return live_calls_.load(); }
+  // still sending their answer), and the draining flag.
+  CallCounters& calls() { return calls_; }
 
   grpc::ServerUnaryReactor* RegisterImage(grpc::CallbackServerContext* context,
                                           const zerocell::v1::RegisterImageRequest* request,
@@ -71,7 +72,7 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
                            zerocell::v1::RegisterImageResponse* response) const;
 
   const ServiceDeps deps_;
-  std::atomic<int64_t> live_calls_{0};
+  CallCounters calls_;
 };
 
 // The proto form of a cached image.

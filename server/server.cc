@@ -67,6 +67,7 @@ void ZerocellServer::Shutdown(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
   if (server_ != nullptr) {
+    service_->calls().draining.store(true);
     server_->GetHealthCheckService()->Shutdown();  // every service reports NOT_SERVING
     const absl::Time deadline = absl::Now() + grace;
     // Waits for calls until the deadline, then cancels them: OnCancel kills their sandboxes.
@@ -76,9 +77,12 @@ void ZerocellServer::Shutdown(absl::Duration grace) {
       shut_down.Notify();
     });
     // gRPC also waits out the grace period for idle client connections. Once every Execute and
-    // RegisterImage has been answered there is nothing left worth waiting for.
+    // RegisterImage has been answered there is nothing left worth waiting for. Idle is required
+    // twice in a row, so that a call accepted just before the drain has time to be counted.
+    int idle_checks = 0;
     while (!shut_down.WaitForNotificationWithTimeout(absl::Milliseconds(10))) {
-      if (service_->live_calls() == 0) {
+      idle_checks = service_->calls().live.load() == 0 ? idle_checks + 1 : 0;
+      if (idle_checks == 2) {
         grpc_server_cancel_all_calls(server_->c_server());
         break;
       }

@@ -74,8 +74,9 @@ void WorkerPool::WorkerLoop() {
   }
 }
 
-// Rejects jobs whose queue wait deadline passed. The queue is FIFO, so only its head can be the
-// oldest; the loop sleeps until the head's deadline or a change.
+// Rejects jobs whose queue wait deadline passed while every worker was busy (with a worker idle,
+// the head is about to start: refusing it would be wrong). The queue is FIFO, so only its head
+// can be the oldest; the loop sleeps until the head's deadline or a change.
 void WorkerPool::ExpiryLoop() {
   for (;;) {
     std::vector<std::shared_ptr<Job>> expired;
@@ -83,7 +84,8 @@ void WorkerPool::ExpiryLoop() {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
       const absl::Time now = absl::Now();
-      while (!queue_.empty() && queue_.front().enqueued + options_.max_queue_wait <= now) {
+      while (!queue_.empty() && running_ >= options_.workers &&
+             queue_.front().enqueued + options_.max_queue_wait <= now) {
         expired.push_back(std::move(queue_.front().job));
         queue_.pop_front();
       }
@@ -96,11 +98,13 @@ void WorkerPool::ExpiryLoop() {
           WorkerPool* pool;
           size_t size;
           absl::Time head;
-        } snap{this, size, head};
+          int64_t running;
+        } snap{this, size, head, running_};
         mu_.AwaitWithDeadline(absl::Condition(
                                   +[](Snapshot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
                                     const auto& q = s->pool->queue_;
                                     return s->pool->stopping_ || q.size() != s->size ||
+                                           s->pool->running_ != s->running ||
                                            (!q.empty() && q.front().enqueued != s->head);
                                   },
                                   &snap),

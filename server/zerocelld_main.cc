@@ -1,6 +1,7 @@
 // zerocelld: the Zerocell gRPC service. Flags describe every bound; SIGTERM/SIGINT drain it.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "image/image_cache.h"
 #include "image/validator.h"
 #include "server/json_log.h"
 #include "server/server.h"
@@ -42,7 +44,9 @@ ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve TLS (needs --
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA bundle: require client certificates signed by it (mutual TLS)");
-ABSL_FLAG(int64_t, cache_bytes, int64_t{1} << 30, "image cache size bound (sum of image bytes)");
+ABSL_FLAG(int64_t, cache_bytes, int64_t{1} << 30,
+          "image cache bound: image sizes rounded up to pages, plus 4 KiB per image");
+ABSL_FLAG(int64_t, cache_max_images, 4096, "image cache bound on the number of images");
 ABSL_FLAG(std::string, image_dir, "",
           "persist accepted images here and preload them at startup (empty: memory only)");
 ABSL_FLAG(std::string, instruction_policy, "standard",
@@ -96,7 +100,12 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
     if (value <= 0) return absl::InvalidArgumentError(absl::StrCat("--", name, ": must be > 0"));
   }
 
-  options.cache.max_bytes = absl::GetFlag(FLAGS_cache_bytes);
+  const int64_t cache_bytes = absl::GetFlag(FLAGS_cache_bytes);
+  if (cache_bytes <= 0) return absl::InvalidArgumentError("--cache_bytes: must be > 0");
+  options.cache.max_bytes = static_cast<uint64_t>(cache_bytes);
+  const int64_t max_images = absl::GetFlag(FLAGS_cache_max_images);
+  if (max_images <= 0) return absl::InvalidArgumentError("--cache_max_images: must be > 0");
+  options.cache.max_images = static_cast<uint64_t>(max_images);
   options.cache.persist_dir = absl::GetFlag(FLAGS_image_dir);
   options.cache.validator.max_image_bytes = caps.max_image_bytes;
   options.cache.validator.check_instructions = absl::GetFlag(FLAGS_validate_instructions);
@@ -110,7 +119,50 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
                                                    "\" is not one of standard, deterministic"));
   }
   options.engine.loader_path = absl::GetFlag(FLAGS_loader);
+
+  // Bounds that cannot work together are refused here, not discovered by a caller later.
+  constexpr int64_t kEnvelope = int64_t{1} << 20;  // room for the non-payload fields of a message
+  if (caps.max_output_bytes + kEnvelope > max_message) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--max_message_bytes (%d) must exceed --max_output_bytes (%d) by at least 1 MiB: a "
+        "response carries the outputs",
+        max_message, caps.max_output_bytes));
+  }
+  if (caps.max_inline_bytes + caps.max_image_bytes + kEnvelope > max_message) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--max_message_bytes (%d) must exceed --max_inline_bytes + --max_image_bytes (%d) by at "
+        "least 1 MiB: a request carries both",
+        max_message, caps.max_inline_bytes + caps.max_image_bytes));
+  }
+  if (options.cache.max_bytes < image::ImageCache::ChargeFor(caps.max_image_bytes)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--cache_bytes (%d) must hold one image of --max_image_bytes (%d, charged %d)",
+        options.cache.max_bytes, caps.max_image_bytes,
+        image::ImageCache::ChargeFor(caps.max_image_bytes)));
+  }
   return options;
+}
+
+// Takes the hard RLIMIT_NOFILE and returns how many images the cache may hold under it: each
+// cached image holds a memfd, and connections, runs and logs need the rest. `wanted` lowered
+// to fit (the caller logs it); an error when not even a small cache fits.
+absl::StatusOr<uint64_t> FitImagesToFdLimit(uint64_t wanted) {
+  constexpr uint64_t kHeadroom = 1024;  // connections, runs, the metrics endpoint, logs
+  constexpr uint64_t kMinImages = 16;
+  rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= wanted + kHeadroom) return wanted;
+  if (limit.rlim_cur < kMinImages + kHeadroom) {
+    return absl::FailedPreconditionError(
+        absl::StrFormat("RLIMIT_NOFILE is %d: zerocelld needs at least %d file descriptors",
+                        static_cast<uint64_t>(limit.rlim_cur), kMinImages + kHeadroom));
+  }
+  return static_cast<uint64_t>(limit.rlim_cur) - kHeadroom;
 }
 
 // Written to a temp file and renamed, so a reader never sees half of it.
@@ -146,6 +198,19 @@ int Main() {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  absl::StatusOr<uint64_t> images = FitImagesToFdLimit(options->cache.max_images);
+  if (!images.ok()) {
+    LogLine(log, "error", "fd_limit").Str("message", std::string(images.status().message())).Emit();
+    return 1;
+  }
+  if (*images < options->cache.max_images) {
+    LogLine(log, "warning", "cache_max_images_lowered")
+        .Int("requested", static_cast<int64_t>(options->cache.max_images))
+        .Int("used", static_cast<int64_t>(*images))
+        .Str("reason", "RLIMIT_NOFILE")
+        .Emit();
+    options->cache.max_images = *images;
+  }
   const absl::Duration grace = absl::Milliseconds(absl::GetFlag(FLAGS_grace_period_ms));
   const int workers = options->pool.workers;
   absl::StatusOr<std::unique_ptr<ZerocellServer>> server =

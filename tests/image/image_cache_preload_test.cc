@@ -91,7 +91,8 @@ TEST(ImageCachePreloadTest, AcceptedImagesArePersistedAndPreloaded) {
   EXPECT_THAT((*cache)->preload_warnings(), IsEmpty());
   EXPECT_EQ(second.calls(), 2);  // preloaded images are validated again
   EXPECT_THAT(ListedIds(**cache), UnorderedElementsAre(a, b));
-  EXPECT_EQ((*cache)->bytes(), HelloVariant(1).size() + HelloVariant(2).size());
+  EXPECT_EQ((*cache)->bytes(), ImageCache::ChargeFor(HelloVariant(1).size()) +
+                                   ImageCache::ChargeFor(HelloVariant(2).size()));
   absl::StatusOr<RegisterResult> again = (*cache)->Register(HelloVariant(1), "a");
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->already_registered);
@@ -142,7 +143,7 @@ TEST(ImageCachePreloadTest, BadFilesAreSkippedWithWarningsAndTempFilesRemoved) {
 TEST(ImageCachePreloadTest, EvictionRemovesTheFileAndPreloadKeepsTheNewest) {
   TempDir tmp;
   const std::string dir = tmp.path();
-  const uint64_t room = 2 * (HelloVariant(0).size() + 100);
+  const uint64_t room = 2 * ImageCache::ChargeFor(HelloVariant(0).size() + 100);
   FakeValidator first;
   std::string a, b, c;
   {
@@ -197,7 +198,7 @@ TEST(ImageCachePreloadTest, NoFdOutlivesTheCache) {
   const int before = OpenFds();
   {
     FakeValidator fake;
-    const uint64_t room = 2 * (HelloVariant(0).size() + 100);
+    const uint64_t room = 2 * ImageCache::ChargeFor(HelloVariant(0).size() + 100);
     absl::StatusOr<std::unique_ptr<ImageCache>> cache = OpenCache(fake, tmp.path(), room);
     ASSERT_TRUE(cache.ok()) << cache.status();
     for (int i = 0; i < 5; ++i) ASSERT_TRUE((*cache)->Register(HelloVariant(i), "").ok());

@@ -54,7 +54,7 @@ std::vector<std::string> ListedIds(const ImageCache& cache) {
 }
 
 // Room for `n` hello variants of at most 100 junk bytes each.
-uint64_t RoomFor(int n) { return n * (HelloVariant(0).size() + 100); }
+uint64_t RoomFor(int n) { return n * ImageCache::ChargeFor(HelloVariant(0).size() + 100); }
 
 TEST(ImageCacheTest, RegisterCachesSealedImageUnderItsSha256) {
   FakeValidator fake;
@@ -73,7 +73,7 @@ TEST(ImageCacheTest, RegisterCachesSealedImageUnderItsSha256) {
   const int seals = ::fcntl(image.image->memfd(), F_GET_SEALS);
   EXPECT_EQ(seals & (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL),
             F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL);
-  EXPECT_EQ(cache->bytes(), bytes.size());
+  EXPECT_EQ(cache->bytes(), ImageCache::ChargeFor(bytes.size()));
 
   absl::StatusOr<RegisterResult> again = cache->Register(bytes, "other label");
   ASSERT_TRUE(again.ok());
@@ -81,7 +81,7 @@ TEST(ImageCacheTest, RegisterCachesSealedImageUnderItsSha256) {
   EXPECT_EQ(again->image, result->image);
   EXPECT_EQ(again->image->name, "hello");  // the first registration's label stays
   EXPECT_EQ(fake.calls(), 1);
-  EXPECT_EQ(cache->bytes(), bytes.size());
+  EXPECT_EQ(cache->bytes(), ImageCache::ChargeFor(bytes.size()));
 }
 
 TEST(ImageCacheTest, ConcurrentRegistrationsOfSameBytesValidateOnce) {
@@ -351,9 +351,10 @@ TEST(ImageCacheTest, ObserverSeesHitsMissesEvictionsAndBytes) {
   EXPECT_EQ(counters.misses, 5);
   EXPECT_EQ(counters.validations, 4);
   EXPECT_EQ(counters.evictions, 1);
-  EXPECT_EQ(counters.evicted_bytes, HelloVariant(1).size());
+  EXPECT_EQ(counters.evicted_bytes, ImageCache::ChargeFor(HelloVariant(1).size()));
   EXPECT_EQ(counters.bytes, cache->bytes());
-  EXPECT_EQ(counters.bytes, HelloVariant(2).size() + HelloVariant(3).size());
+  EXPECT_EQ(counters.bytes, ImageCache::ChargeFor(HelloVariant(2).size()) +
+                                ImageCache::ChargeFor(HelloVariant(3).size()));
   EXPECT_EQ(counters.images, 2);
 }
 
@@ -379,8 +380,27 @@ TEST(ImageCacheTest, ConcurrentMixedUseKeepsTheBudget) {
   RegisterId(*cache, HelloVariant(0));
   EXPECT_LE(cache->bytes(), RoomFor(3));
   uint64_t listed = 0;
-  for (const ImageInfo& info : cache->List()) listed += info.image->image->size_bytes();
+  for (const ImageInfo& info : cache->List()) {
+    listed += ImageCache::ChargeFor(info.image->image->size_bytes());
+  }
   EXPECT_EQ(listed, cache->bytes());
+}
+
+// Each image holds an fd: the count is bounded too, and tiny images are charged whole pages.
+TEST(ImageCacheTest, ImageCountIsBoundedAndTinyImagesAreChargedPages) {
+  EXPECT_EQ(ImageCache::ChargeFor(133), 4096u + 4096u);
+  FakeValidator fake;
+  CacheOptions options;
+  options.max_bytes = uint64_t{1} << 30;
+  options.max_images = 2;
+  options.validate = fake.Fn();
+  absl::StatusOr<std::unique_ptr<ImageCache>> cache = ImageCache::Create(std::move(options));
+  ASSERT_TRUE(cache.ok()) << cache.status();
+  const std::string a = RegisterId(**cache, HelloVariant(1));
+  const std::string b = RegisterId(**cache, HelloVariant(2));
+  const std::string c = RegisterId(**cache, HelloVariant(3));
+  EXPECT_THAT(ListedIds(**cache), ElementsAre(c, b));
+  EXPECT_EQ((*cache)->Acquire(a).status().code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

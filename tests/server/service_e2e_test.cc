@@ -150,6 +150,31 @@ TEST_F(ServiceTest, RejectedImageCarriesItsReport) {
   EXPECT_THAT(s.error_message(), HasSubstr("ELF"));
 }
 
+// A bad manifest is refused before the inline image costs a validation or a cache slot, and
+// the refusal's log line carries nothing from the request.
+TEST_F(ServiceTest, BadManifestWithInlineImageCachesNothingAndLogsNoRequestData) {
+  StartServer({});
+  v1::ExecuteRequest req;
+  req.set_image(Guest("hello"));
+  *req.mutable_manifest() = StdManifest({"hello"});
+  req.mutable_manifest()->add_env("TOKEN=hunter2-secret");
+  req.mutable_manifest()->mutable_channels(0)->set_type(static_cast<v1::ChannelType>(9));
+  v1::ExecuteResponse resp;
+  grpc::Status s = Execute(req, &resp);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext ctx;
+  v1::ListImagesResponse list;
+  ASSERT_TRUE(stub_->ListImages(&ctx, v1::ListImagesRequest(), &list).ok());
+  EXPECT_EQ(list.images_size(), 0);
+  req.mutable_manifest()->mutable_channels(0)->set_type(v1::CHANNEL_TYPE_SEQ_READ_SEQ_WRITE);
+  req.mutable_manifest()->set_env(0, "hunter2-secret-without-an-equals-sign");
+  s = Execute(req, &resp);
+  ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("hunter2"));  // the caller may see its own data
+  EXPECT_THAT(server_->Logs(), HasSubstr("\"request_failed\""));
+  EXPECT_THAT(server_->Logs(), ::testing::Not(HasSubstr("hunter2")));
+}
+
 TEST_F(ServiceTest, RegisterIsIdempotentAndListed) {
   StartServer({});
   const std::string elf = Guest("hello");
@@ -242,6 +267,8 @@ TEST_F(ServiceTest, EveryCapNamesItsField) {
        }},
       {"manifest.argv+env", [](auto* r) { r->mutable_manifest()->add_env(std::string(100, 'e')); }},
       {"image", [](auto* r) { r->set_image(std::string(200001, '\x7f')); }},
+      {"manifest.channels[3].alias",
+       [](auto* r) { AddChannel(r->mutable_manifest(), std::string(256, 'a'), true, false); }},
   };
   for (const Case& c : cases) {
     v1::ExecuteRequest req;
@@ -423,6 +450,15 @@ TEST_F(ServiceTest, SigtermDrainsInFlightRuns) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+  // While the run drains, a new connection's call is refused.
+  absl::SleepFor(absl::Milliseconds(100));
+  auto late = v1::Sandbox::NewStub(
+      grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext late_ctx;
+  late_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  v1::ExecuteResponse late_resp;
+  const grpc::Status late_status = late->Execute(&late_ctx, req, &late_resp);
+  EXPECT_EQ(late_status.error_code(), grpc::StatusCode::UNAVAILABLE) << late_status.error_message();
   call.join();
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
@@ -477,6 +513,9 @@ TEST_F(ServiceTest, SigtermKillsRunsPastTheGracePeriod) {
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit;
   for (std::thread& t : calls) t.join();
   EXPECT_EQ(failed.load(), 3);
+  // Recorded as the server's doing (UNAVAILABLE = 14), not as the callers' cancellations.
+  EXPECT_THAT(server_->Logs(), HasSubstr("\"code\":14"));
+  EXPECT_THAT(server_->Logs(), ::testing::Not(HasSubstr("\"code\":1,")));
   for (pid_t pid : sandboxes) EXPECT_NE(kill(pid, 0), 0) << "sandbox " << pid << " survived";
 }
 

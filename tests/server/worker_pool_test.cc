@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace zerocell::server {
@@ -46,6 +47,50 @@ TEST(WorkerPoolTest, RunsJobsAndReportsQueueWait) {
     ASSERT_TRUE(job->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
     EXPECT_TRUE(job->ran);
     EXPECT_GE(job->waited, absl::ZeroDuration());
+  }
+}
+
+TEST(WorkerPoolTest, RunsInSubmissionOrder) {
+  absl::Notification release;
+  WorkerPool pool(PoolOptions{1, 16, absl::Seconds(10), nullptr});
+  auto blocker = std::make_shared<TestJob>(&release);
+  ASSERT_TRUE(pool.Submit(blocker).ok());
+  ASSERT_TRUE(blocker->started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  absl::Mutex mu;
+  std::vector<int> order;
+  class OrderJob : public Job {
+   public:
+    OrderJob(int n, absl::Mutex* mu, std::vector<int>* order) : n_(n), mu_(mu), order_(order) {}
+    void Run(absl::Duration) override {
+      absl::MutexLock lock(mu_);
+      order_->push_back(n_);
+    }
+    void Reject(absl::Status) override {}
+
+   private:
+    int n_;
+    absl::Mutex* mu_;
+    std::vector<int>* order_;
+  };
+  for (int i = 0; i < 8; ++i)
+    ASSERT_TRUE(pool.Submit(std::make_shared<OrderJob>(i, &mu, &order)).ok());
+  release.Notify();
+  absl::MutexLock lock(&mu);
+  ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
+                                      +[](std::vector<int>* o) { return o->size() == 8; }, &order),
+                                  absl::Seconds(10)));
+  EXPECT_THAT(order, ::testing::ElementsAre(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// A job is refused for its queue wait only while every worker is busy: a zero wait with an idle
+// worker still runs every job.
+TEST(WorkerPoolTest, IdleWorkersMeanNoQueueWaitRefusal) {
+  WorkerPool pool(PoolOptions{4, 8, absl::ZeroDuration(), nullptr});
+  for (int i = 0; i < 200; ++i) {
+    auto job = std::make_shared<TestJob>();
+    ASSERT_TRUE(pool.Submit(job).ok());
+    ASSERT_TRUE(job->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+    ASSERT_TRUE(job->ran) << "job " << i << ": " << job->rejection;
   }
 }
 
