@@ -114,21 +114,30 @@ void Zero(uint64_t from, uint64_t to) {
 }
 
 // Maps one PT_LOAD: file pages privately from the sealed image, the bss tail zeroed, the rest
-// anonymous. Writable+executable never happens: the engine refused such images.
+// anonymous; an executable segment's pages hold zeros outside its own file bytes. Patched pages
+// are mapped writable without exec, then given their final protection: never writable and
+// executable at once (the engine refused segments that ask for both).
 void MapSegment(const SpecSegment& s) {
   const uint64_t start = PageDown(s.addr);
   const uint64_t file_end = s.addr + s.filesz;
   const uint64_t mem_end = s.addr + s.memsz;
   const uint64_t file_map_end = s.filesz ? PageUp(file_end) : start;
-  const bool zero_tail = s.memsz > s.filesz && file_map_end > file_end;
+  // Admission decodes only [addr, addr + filesz) of an executable segment: file bytes sharing
+  // its first or last page were never checked, so they must not become executable.
+  const bool exec = (static_cast<int>(s.prot) & kProtExec) != 0;
+  const uint64_t tail_end = exec || file_map_end < mem_end ? file_map_end : mem_end;
+  const bool zero_head = exec && start < s.addr;
+  const bool zero_tail = tail_end > file_end;
   if (s.filesz) {
-    int prot = static_cast<int>(s.prot) | (zero_tail ? kProtWrite : 0);
-    if (zero_tail) prot &= ~kProtExec;  // never W+X, even for a moment
+    const bool patch = zero_head || zero_tail;
+    int prot = static_cast<int>(s.prot);
+    if (patch) prot = (prot | kProtWrite) & ~kProtExec;  // never W+X, even for a moment
     Check(Sys(__NR_mmap, start, file_map_end - start, prot, kMapPrivate | kMapFixed, kImageFd,
               PageDown(s.offset)),
           LoaderStep::kMapSegments);
-    if (zero_tail) {
-      Zero(file_end, file_map_end < mem_end ? file_map_end : mem_end);
+    if (patch) {
+      if (zero_head) Zero(start, s.addr);
+      if (zero_tail) Zero(file_end, tail_end);
       Check(Sys(__NR_mprotect, start, file_map_end - start, s.prot), LoaderStep::kMapSegments);
     }
   }
