@@ -69,7 +69,8 @@ class SweepRecorder {
 // Decodes the file bytes of one executable segment from its first byte to its last. A byte that
 // does not start a valid instruction is recorded and skipped; decoding resumes at the next byte.
 // No instruction may straddle a restart point (sorted vaddrs): bytes before one that do not end
-// exactly there are undecodable, and decoding resumes at the restart point.
+// exactly there are undecodable, and decoding resumes at the restart point; but such a byte
+// whose unclipped instruction is refused is reported as refused.
 void SweepSegment(const X86Decoder& decoder, std::string_view file,
                   const sandbox::elf::LoadSegment& segment, const std::vector<uint64_t>& restarts,
                   InstructionPolicy policy, SweepRecorder& recorder, ValidationReport& report) {
@@ -87,7 +88,17 @@ void SweepSegment(const X86Decoder& decoder, std::string_view file,
       end = *next_restart - segment.vaddr;
     }
     if (!decoder.Decode(code.substr(pos, end - pos), decoded)) {
-      recorder.Undecodable(file_offset, vaddr);
+      // The restart point is attacker-chosen (e_entry, section headers): an instruction that
+      // straddles it still runs when jumped to, so it is refused like any other.
+      const RuleMatch straddling = end < code.size() && decoder.Decode(code.substr(pos), decoded)
+                                       ? Classify(decoder, decoded, policy)
+                                       : RuleMatch{};
+      if (straddling.verdict == Verdict::kRefused) {
+        recorder.Decoded();
+        recorder.Refused(file_offset, vaddr, decoder.Format(decoded, vaddr), straddling.rule);
+      } else {
+        recorder.Undecodable(file_offset, vaddr);
+      }
       ++pos;
       continue;
     }
