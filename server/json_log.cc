@@ -2,7 +2,10 @@
 #include "server/json_log.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -89,19 +92,86 @@ void AppendQuoted(std::string& out, std::string_view s) {
 
 }  // namespace
 
+JsonLog::JsonLog(int fd) : fd_(fd), writer_([this] { WriterLoop(); }) {}
+
+JsonLog::~JsonLog() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    give_up_ = absl::Now() + absl::Seconds(1);
+  }
+  writer_.join();
+}
+
 void JsonLog::WriteLine(std::string_view line) const {
   std::string out;
   out.reserve(line.size() + 1);
   out.append(line);
   out.push_back('\n');
   absl::MutexLock lock(&mu_);
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = write(fd_, out.data() + done, out.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // a broken log sink must not fail or stall the server
-    done += static_cast<size_t>(n);
+  if (pending_bytes_ + out.size() > kMaxPendingBytes) {
+    ++dropped_;
+    return;
   }
+  pending_bytes_ += out.size();
+  pending_.push_back(std::move(out));
+}
+
+int64_t JsonLog::dropped() const {
+  absl::MutexLock lock(&mu_);
+  return dropped_;
+}
+
+void JsonLog::WriterLoop() {
+  int64_t reported = 0;
+  for (;;) {
+    std::deque<std::string> batch;
+    int64_t dropped = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](JsonLog* log)
+               ABSL_NO_THREAD_SAFETY_ANALYSIS { return log->stopping_ || !log->pending_.empty(); },
+          this));
+      if (pending_.empty() && stopping_) return;
+      batch.swap(pending_);
+      pending_bytes_ = 0;
+      dropped = dropped_;
+    }
+    for (const std::string& line : batch) {
+      if (!WriteAll(line)) return;
+    }
+    if (dropped > reported) {
+      const std::string note =
+          LogLine(*this, "warning", "log_lines_dropped").Int("lines", dropped - reported).Text() +
+          "\n";
+      if (!WriteAll(note)) return;
+      reported = dropped;
+    }
+  }
+}
+
+bool JsonLog::WriteAll(std::string_view data) {
+  // At most a pipe buffer's page per write, after poll says there is room, so that a write
+  // never blocks for long and stopping can give up on a sink that nobody drains.
+  constexpr size_t kChunk = 4096;
+  if (fd_ < 0) return true;
+  while (!data.empty()) {
+    pollfd pfd{fd_, POLLOUT, 0};
+    const int ready = poll(&pfd, 1, 100);
+    if (ready < 0 && errno != EINTR) return true;  // not pollable: nothing sensible to do
+    if (ready <= 0) {
+      absl::MutexLock lock(&mu_);
+      if (stopping_ && absl::Now() >= give_up_) return false;
+      continue;
+    }
+    if ((pfd.revents & (POLLERR | POLLNVAL | POLLHUP)) != 0) return true;  // broken sink: drop
+    const ssize_t n = write(fd_, data.data(), std::min(data.size(), kChunk));
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) return true;  // a broken log sink must not fail or stall the server
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
 }
 
 std::string JsonQuote(std::string_view s) {

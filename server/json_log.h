@@ -10,8 +10,10 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <deque>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -19,24 +21,42 @@
 
 namespace zerocell::server {
 
-// A log sink on a file descriptor it does not own (default stderr). Thread-safe: each line goes
-// out in one write(2) (a short write is completed before another line starts), so lines from
-// different threads never interleave. Write errors are ignored: logging never fails a request.
+// A log sink on a file descriptor it does not own (default stderr). Thread-safe. WriteLine never
+// waits for the sink: lines are queued and one writer thread writes them in order, so lines
+// never interleave and a stalled reader (a full pipe nobody drains) cannot stall requests. Past
+// kMaxPendingBytes queued, lines are dropped and counted; a "log_lines_dropped" line reports them
+// once the sink drains. Write errors are ignored: logging never fails a request.
 class JsonLog {
  public:
-  explicit JsonLog(int fd = STDERR_FILENO) : fd_(fd) {}
+  static constexpr size_t kMaxPendingBytes = size_t{8} << 20;
+
+  explicit JsonLog(int fd = STDERR_FILENO);
+  // Writes what is queued, giving a stalled sink at most about one second, then stops.
+  ~JsonLog();
 
   JsonLog(const JsonLog&) = delete;
   JsonLog& operator=(const JsonLog&) = delete;
 
-  // Writes `line` plus '\n'. `line` must be one complete JSON object without a newline.
+  // Queues `line` plus '\n'. `line` must be one complete JSON object without a newline.
   void WriteLine(std::string_view line) const;
 
   int fd() const { return fd_; }
+  // Lines dropped so far because the queue was full.
+  int64_t dropped() const;
 
  private:
+  void WriterLoop();
+  // Writes all of `data` unless the sink stays blocked while stopping; false when it gave up.
+  bool WriteAll(std::string_view data);
+
   const int fd_;
   mutable absl::Mutex mu_;
+  mutable std::deque<std::string> pending_ ABSL_GUARDED_BY(mu_);
+  mutable size_t pending_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable int64_t dropped_ ABSL_GUARDED_BY(mu_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time give_up_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
+  std::thread writer_;
 };
 
 // Builder of one line: {"ts":"2024-05-01T12:00:00.123456Z","level":"info","event":"...",...}

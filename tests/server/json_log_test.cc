@@ -22,6 +22,7 @@
 namespace zerocell::server {
 namespace {
 
+using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 
 // A value of a flat JSON object: string, number (as its text), bool or null.
@@ -244,8 +245,8 @@ TEST(JsonLogTest, ConcurrentWritersNeverInterleave) {
   int fds[2];
   ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
   constexpr int kThreads = 8;
-  constexpr int kLines = 300;
-  // Lines longer than PIPE_BUF (4096) would interleave without the lock around the writes.
+  constexpr int kLines = 100;  // 4.8 MB: below JsonLog::kMaxPendingBytes, nothing is dropped
+  // Lines longer than PIPE_BUF (4096) would interleave if two threads wrote them.
   const std::string filler(6000, 'x');
   std::string out;
   std::thread reader([&] { out = Drain(fds[0]); });
@@ -277,6 +278,29 @@ TEST(JsonLogTest, ConcurrentWritersNeverInterleave) {
     ++lines;
   }
   EXPECT_EQ(lines, kThreads * kLines);
+}
+
+// A sink nobody reads never stalls the logging threads: lines past the queue bound are dropped,
+// counted, and reported once the sink drains.
+TEST(JsonLogTest, StalledSinkDropsAndReportsInsteadOfBlocking) {
+  int fds[2];
+  ASSERT_EQ(pipe2(fds, O_CLOEXEC), 0);
+  const std::string filler(10000, 'y');
+  int64_t dropped = 0;
+  std::string out;
+  std::thread reader;
+  {
+    JsonLog log(fds[1]);
+    // About 20 MB into a 64 KiB pipe that nobody reads yet: returns without blocking.
+    for (int i = 0; i < 2000; ++i) LogLine(log, "info", "tick").Str("pad", filler).Emit();
+    dropped = log.dropped();
+    EXPECT_GT(dropped, 0);
+    reader = std::thread([&] { out = Drain(fds[0]); });
+  }  // the destructor writes what was queued, then the drop report
+  close(fds[1]);
+  reader.join();
+  close(fds[0]);
+  EXPECT_THAT(out, HasSubstr(absl::StrCat("\"event\":\"log_lines_dropped\",\"lines\":", dropped)));
 }
 
 TEST(JsonLogTest, RequestIdsAreSixteenHexAndDistinct) {
