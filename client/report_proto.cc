@@ -13,6 +13,17 @@ v1::InstructionPolicy PolicyToProto(image::InstructionPolicy policy) {
   return v1::INSTRUCTION_POLICY_UNSPECIFIED;
 }
 
+std::optional<image::InstructionPolicy> PolicyFromProto(v1::InstructionPolicy policy) {
+  switch (policy) {
+    case v1::INSTRUCTION_POLICY_STANDARD:
+      return image::InstructionPolicy::kStandard;
+    case v1::INSTRUCTION_POLICY_DETERMINISTIC:
+      return image::InstructionPolicy::kDeterministic;
+    default:
+      return std::nullopt;
+  }
+}
+
 v1::ValidationReport ReportToProto(const image::ValidationReport& report) {
   v1::ValidationReport out;
   out.set_accepted(report.accepted);
@@ -31,6 +42,7 @@ v1::ValidationReport ReportToProto(const image::ValidationReport& report) {
     p->set_instruction(r.instruction);
     p->set_rule(r.rule);
   }
+  out.set_rejected_instructions(report.rejected_instructions);
   for (const image::ByteRange& range : report.undecodable) {
     v1::ByteRange* p = out.add_undecodable();
     p->set_file_offset(range.file_offset);

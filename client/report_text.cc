@@ -1,26 +1,26 @@
 // The human form of an admission report, shared by `zerocell validate` and `zerocell register`.
 #include "client/report_text.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/report_proto.h"
+#include "image/validator.h"
 
 namespace zerocell::client {
 namespace {
 
 constexpr int kMaxRangesShown = 5;
 
-std::string PolicyName(v1::InstructionPolicy policy) {
-  switch (policy) {
-    case v1::INSTRUCTION_POLICY_STANDARD:
-      return "standard";
-    case v1::INSTRUCTION_POLICY_DETERMINISTIC:
-      return "deterministic";
-    default:
-      return "unspecified";
-  }
+std::string_view PolicyText(v1::InstructionPolicy policy) {
+  const std::optional<image::InstructionPolicy> known = PolicyFromProto(policy);
+  return known.has_value() ? image::PolicyName(*known) : "unspecified";
 }
 
 // "cpuid at 0x40f1c8" x29 -> "cpuid: 29 places, first at 0x40f1c8"; other warnings verbatim.
@@ -65,25 +65,37 @@ std::string FormatReportText(const v1::ValidationReport& report) {
     return out;
   }
   absl::StrAppendFormat(&out, "  instructions: %d decoded against the %s policy in %.3f ms\n",
-                        report.instructions(), PolicyName(report.policy()),
+                        report.instructions(), PolicyText(report.policy()),
                         static_cast<double>(report.validation_ns()) / 1e6);
+  // The report keeps the first ranges only; bytes beyond the listed ones mean more ranges.
+  int64_t listed_bytes = 0;
+  for (const v1::ByteRange& range : report.undecodable()) listed_bytes += range.length();
+  const bool more_ranges = report.undecodable_bytes() > listed_bytes;
   absl::StrAppendFormat(&out, "  undecodable bytes: %d in %d%s ranges\n",
                         report.undecodable_bytes(), report.undecodable_size(),
-                        report.undecodable_size() >= 100 ? "+" : "");
+                        more_ranges ? "+" : "");
   for (int i = 0; i < report.undecodable_size() && i < kMaxRangesShown; ++i) {
     const v1::ByteRange& range = report.undecodable(i);
     absl::StrAppendFormat(&out, "    file offset 0x%x (vaddr 0x%x), length %d\n",
                           range.file_offset(), range.vaddr(), range.length());
   }
   if (report.undecodable_size() > kMaxRangesShown) {
-    absl::StrAppendFormat(&out, "    ... %d more (--json lists them)\n",
-                          report.undecodable_size() - kMaxRangesShown);
+    absl::StrAppendFormat(&out, "    ... %d more (--json lists them)%s\n",
+                          report.undecodable_size() - kMaxRangesShown,
+                          more_ranges ? ", then ranges the report does not keep" : "");
   }
   absl::StrAppendFormat(&out, "  warnings: %d\n", report.warnings_size());
   for (const std::string& line : SummariseWarnings(report)) {
     absl::StrAppend(&out, "    ", line, "\n");
   }
-  absl::StrAppendFormat(&out, "  refused instructions: %d\n", report.rejections_size());
+  // Reports from before rejected_instructions existed only have the list.
+  const int64_t refused =
+      std::max<int64_t>(report.rejected_instructions(), report.rejections_size());
+  absl::StrAppendFormat(&out, "  refused instructions: %d", refused);
+  if (refused > report.rejections_size()) {
+    absl::StrAppendFormat(&out, " (the first %d listed)", report.rejections_size());
+  }
+  absl::StrAppend(&out, "\n");
   for (const v1::InstructionRejection& r : report.rejections()) {
     absl::StrAppendFormat(&out, "    file offset 0x%x (vaddr 0x%x): %s: %s\n", r.file_offset(),
                           r.vaddr(), r.instruction(), r.rule());

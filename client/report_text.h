@@ -19,7 +19,9 @@ namespace zerocell::client {
 //     rdtsc at 0x4bc5f3
 //   refused instructions: 0
 // Warnings of one kind are summarised (the JSON form lists each); at most 5 undecodable ranges
-// are listed.
+// are listed. "refused instructions: N" is the total (rejected_instructions), followed by the
+// ones the report kept ("N (the first 100 listed)" when it kept fewer); "in 100+ ranges" when
+// undecodable_bytes is more than the kept ranges hold.
 std::string FormatReportText(const zerocell::v1::ValidationReport& report);
 
 }  // namespace zerocell::client

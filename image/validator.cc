@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
-#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
@@ -39,11 +38,13 @@ class SweepRecorder {
 
   void Decoded() { open_range_ = false; }
 
-  void Refused(uint64_t file_offset, uint64_t vaddr, std::string instruction,
-               std::string_view rule) {
-    ++refused_;
+  // Formats the instruction only when the report keeps it: an image may hold millions.
+  void Refused(uint64_t file_offset, uint64_t vaddr, const X86Decoder& decoder,
+               const DecodedInstruction& decoded, std::string_view rule) {
+    ++report_.rejected_instructions;
     if (report_.rejections.size() < static_cast<size_t>(kMaxReportEntries)) {
-      report_.rejections.push_back({file_offset, vaddr, std::move(instruction), std::string(rule)});
+      report_.rejections.push_back(
+          {file_offset, vaddr, decoder.Format(decoded, vaddr), std::string(rule)});
     }
   }
 
@@ -56,14 +57,11 @@ class SweepRecorder {
   // Ends a segment: ranges never merge across segments.
   void EndSegment() { open_range_ = false; }
 
-  int64_t refused() const { return refused_; }
-
  private:
   ValidationReport& report_;
   bool open_range_ = false;
   bool range_kept_ = false;
   uint64_t last_end_ = 0;
-  int64_t refused_ = 0;
 };
 
 // Decodes the file bytes of one executable segment from its first byte to its last. A byte that
@@ -95,7 +93,7 @@ void SweepSegment(const X86Decoder& decoder, std::string_view file,
                                        : RuleMatch{};
       if (straddling.verdict == Verdict::kRefused) {
         recorder.Decoded();
-        recorder.Refused(file_offset, vaddr, decoder.Format(decoded, vaddr), straddling.rule);
+        recorder.Refused(file_offset, vaddr, decoder, decoded, straddling.rule);
       } else {
         recorder.Undecodable(file_offset, vaddr);
       }
@@ -106,7 +104,7 @@ void SweepSegment(const X86Decoder& decoder, std::string_view file,
     ++report.instructions;
     const RuleMatch match = Classify(decoder, decoded, policy);
     if (match.verdict == Verdict::kRefused) {
-      recorder.Refused(file_offset, vaddr, decoder.Format(decoded, vaddr), match.rule);
+      recorder.Refused(file_offset, vaddr, decoder, decoded, match.rule);
     } else if (match.verdict == Verdict::kWarning) {
       recorder.Warn(ZydisMnemonicGetString(decoded.instruction.mnemonic), vaddr);
     }
@@ -116,7 +114,8 @@ void SweepSegment(const X86Decoder& decoder, std::string_view file,
 }
 
 // Names the first refused instruction (always kept: the report holds the first 100).
-absl::Status RefusalStatus(const ValidationReport& report, int64_t refused) {
+absl::Status RefusalStatus(const ValidationReport& report) {
+  const int64_t refused = report.rejected_instructions;
   const InstructionRejection& first = report.rejections.front();
   std::string message = absl::StrFormat(
       "instruction at file offset 0x%x (vaddr 0x%x): %s: %s (%s policy)", first.file_offset,
@@ -154,7 +153,7 @@ absl::Status Check(std::string_view bytes, const ValidatorOptions& options,
     SweepSegment(decoder, bytes, segment, restarts, options.policy, recorder, report);
   }
   report.instructions_checked = true;
-  if (recorder.refused() > 0) return RefusalStatus(report, recorder.refused());
+  if (report.rejected_instructions > 0) return RefusalStatus(report);
   return absl::OkStatus();
 }
 

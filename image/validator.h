@@ -23,7 +23,7 @@ std::optional<InstructionPolicy> PolicyFromName(std::string_view name);
 
 struct InstructionRejection {
   uint64_t file_offset = 0;
-  uint64_t vaddr = 0;  // as linked
+  uint64_t vaddr = 0;       // as linked
   std::string instruction;  // Zydis Intel syntax, e.g. "int 0x80"
   std::string rule;         // e.g. "software interrupt other than int3"
 };
@@ -46,9 +46,10 @@ struct ValidationReport {
   int64_t instructions = 0;
   bool instructions_checked = false;
   InstructionPolicy policy = InstructionPolicy::kStandard;
-  std::vector<std::string> warnings;                // at most kMaxReportEntries
-  std::vector<InstructionRejection> rejections;     // file order, at most kMaxReportEntries
-  std::vector<ByteRange> undecodable;               // merged, at most kMaxReportEntries
+  std::vector<std::string> warnings;             // at most kMaxReportEntries
+  std::vector<InstructionRejection> rejections;  // file order, at most kMaxReportEntries
+  int64_t rejected_instructions = 0;             // all refused, also beyond `rejections`
+  std::vector<ByteRange> undecodable;            // merged, at most kMaxReportEntries
   int64_t undecodable_bytes = 0;
   int64_t validation_ns = 0;
 };

@@ -67,6 +67,7 @@ TEST_P(RefusedUnderBothPoliciesTest, RefusedAtTheExactOffset) {
     EXPECT_TRUE(v.report.instructions_checked);
     EXPECT_EQ(v.report.policy, policy);
     ASSERT_EQ(v.report.rejections.size(), 1u);
+    EXPECT_EQ(v.report.rejected_instructions, 1);
     const InstructionRejection& r = v.report.rejections[0];
     EXPECT_EQ(r.file_offset, bad.file_offset);
     EXPECT_EQ(r.vaddr, bad.vaddr);
@@ -191,6 +192,7 @@ TEST(ValidateImageTest, CleanImageReport) {
     EXPECT_TRUE(r.instructions_checked);
     EXPECT_TRUE(r.warnings.empty());
     EXPECT_TRUE(r.rejections.empty());
+    EXPECT_EQ(r.rejected_instructions, 0);
     EXPECT_TRUE(r.undecodable.empty());
     EXPECT_EQ(r.undecodable_bytes, 0);
     EXPECT_GT(r.validation_ns, 0);
@@ -228,6 +230,7 @@ TEST(ValidateImageTest, RejectionsAreCappedAndCounted) {
   EXPECT_THAT(std::string(v.status.message()),
               HasSubstr("; 149 more refused instruction(s) in the validation report"));
   ASSERT_EQ(v.report.rejections.size(), static_cast<size_t>(kMaxReportEntries));
+  EXPECT_EQ(v.report.rejected_instructions, 150);
   for (int i = 0; i < kMaxReportEntries; ++i) {
     EXPECT_EQ(v.report.rejections[i].file_offset, bad.file_offset + 2 * i);  // cd 80 each
     EXPECT_EQ(v.report.rejections[i].vaddr, bad.vaddr + 2 * i);
@@ -293,6 +296,8 @@ TEST(ValidateImageTest, RandomMutationsKeepTheReportConsistent) {
       EXPECT_LE(v.report.undecodable.size(), static_cast<size_t>(kMaxReportEntries));
       EXPECT_LE(v.report.undecodable_bytes, v.report.executable_bytes);
       EXPECT_TRUE(v.report.rejections.empty() || !v.report.accepted);
+      EXPECT_EQ(v.report.rejected_instructions > 0, !v.report.rejections.empty());
+      EXPECT_GE(v.report.rejected_instructions, static_cast<int64_t>(v.report.rejections.size()));
       EXPECT_TRUE(!v.status.ok() || v.report.instructions_checked);
     }
   }
