@@ -117,12 +117,12 @@ struct Metrics::State {
                       .Add({})),
         in_flight(BuildGauge()
                       .Name("zerocell_executions_in_flight")
-                      .Help("Executions running in a sandbox now.")
+                      .Help("Execute and RegisterImage calls a worker is running now.")
                       .Register(*registry)
                       .Add({})),
         queue_depth(BuildGauge()
                         .Name("zerocell_queue_depth")
-                        .Help("Execute requests waiting for a worker slot now.")
+                        .Help("Execute and RegisterImage calls waiting for a worker now.")
                         .Register(*registry)
                         .Add({})),
         quota(BuildCounter()
