@@ -27,7 +27,10 @@ std::optional<image::InstructionPolicy> PolicyFromProto(v1::InstructionPolicy po
 v1::ValidationReport ReportToProto(const image::ValidationReport& report) {
   v1::ValidationReport out;
   out.set_accepted(report.accepted);
-  out.set_kind(report.pie ? v1::ELF_KIND_STATIC_PIE : v1::ELF_KIND_EXEC);
+  // No segments: the ELF checks refused the file before its kind was known.
+  if (report.load_segments > 0) {
+    out.set_kind(report.pie ? v1::ELF_KIND_STATIC_PIE : v1::ELF_KIND_EXEC);
+  }
   out.set_entry(report.entry);
   out.set_load_segments(report.load_segments);
   out.set_executable_bytes(report.executable_bytes);

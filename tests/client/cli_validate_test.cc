@@ -111,7 +111,9 @@ TEST(CliValidateTest, ElfRefusalExits126NamingTheProblem) {
                        ": refused: not an ELF file: it starts with #! (a script)\n");
   CliResult json = RunCli({"validate", "--json", script});
   EXPECT_EQ(json.exit_code, 126);
-  EXPECT_FALSE(ParseReport(json.out).accepted());
+  const zerocell::v1::ValidationReport report = ParseReport(json.out);
+  EXPECT_FALSE(report.accepted());
+  EXPECT_EQ(report.kind(), zerocell::v1::ELF_KIND_UNSPECIFIED);
 }
 
 TEST(CliValidateTest, MissingProgramExits127) {

@@ -39,6 +39,17 @@ TEST(ReportToProtoTest, CountsEveryRefusedInstruction) {
   EXPECT_EQ(p.policy(), v1::INSTRUCTION_POLICY_DETERMINISTIC);
 }
 
+TEST(ReportToProtoTest, KindIsUnspecifiedWithoutAnElfLayout) {
+  image::ValidationReport exec;
+  exec.load_segments = 2;
+  EXPECT_EQ(ReportToProto(exec).kind(), v1::ELF_KIND_EXEC);
+  image::ValidationReport pie = exec;
+  pie.pie = true;
+  EXPECT_EQ(ReportToProto(pie).kind(), v1::ELF_KIND_STATIC_PIE);
+  // Refused by the ELF checks (e.g. a script): no segments, no kind.
+  EXPECT_EQ(ReportToProto(image::ValidationReport{}).kind(), v1::ELF_KIND_UNSPECIFIED);
+}
+
 TEST(PolicyFromProtoTest, InvertsPolicyToProto) {
   for (image::InstructionPolicy policy :
        {image::InstructionPolicy::kStandard, image::InstructionPolicy::kDeterministic}) {
