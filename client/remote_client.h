@@ -21,6 +21,11 @@
 
 namespace zerocell::client {
 
+// Default largest gRPC message, both directions: zerocelld's --max_message_bytes default. A
+// response can carry a full default output limit (64 MiB) plus proto overhead, and a request an
+// image (up to 64 MiB) plus inline inputs, so anything smaller refuses what a default server sends.
+inline constexpr int kDefaultMaxMessageBytes = 160 << 20;
+
 struct ClientOptions {
   // "host:port" (any gRPC target, e.g. "127.0.0.1:50051", "dns:///sandbox.example:443").
   std::string address = "";
@@ -30,8 +35,9 @@ struct ClientOptions {
   // mutual TLS. Both or neither; only with tls_ca_file.
   std::string tls_cert_file = "";
   std::string tls_key_file = "";
-  // Largest message sent or received (an image upload, an ExecuteResponse with outputs).
-  int max_message_bytes = 64 << 20;
+  // Largest message sent or received (an image upload, an ExecuteResponse with outputs). Keep it
+  // at least the server's --max_message_bytes, or responses the server may send are refused.
+  int max_message_bytes = kDefaultMaxMessageBytes;
 };
 
 // Cancels a call in flight from another thread (e.g. a signal-watching thread of the CLI). One

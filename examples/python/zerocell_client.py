@@ -27,6 +27,9 @@ UNLIMITED = 1 << 50
 # Added to the manifest timeout for the call deadline (queue wait, start-up, upload, transfer).
 DEADLINE_MARGIN_S = 30.0
 DEFAULT_TIMEOUT_MS = 10_000
+# Largest gRPC message sent or received: zerocelld's --max_message_bytes default. A response can
+# hold a full default output limit (64 MiB) plus proto overhead, so less refuses what it sends.
+DEFAULT_MAX_MESSAGE_BYTES = 160 << 20
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
@@ -89,7 +92,7 @@ class Client:
     """One connection to a zerocelld. Plaintext, TLS (tls_ca) or mutual TLS (+ cert and key)."""
 
     def __init__(self, address, tls_ca=None, tls_cert=None, tls_key=None,
-                 max_message_bytes=64 << 20):
+                 max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
         options = [("grpc.max_send_message_length", max_message_bytes),
                    ("grpc.max_receive_message_length", max_message_bytes)]
         if tls_ca:

@@ -139,7 +139,8 @@ TEST_F(CliRemoteTest, JsonEqualsLocalJsonExceptUsage) {
 }
 
 // The CLI's default manifest (stdout/stderr quotas far above the output limit, so that the
-// limit, not a quota, ends an over-long output) must be accepted by a server with default caps.
+// limit, not a quota, ends an over-long output) must be accepted by a server with default caps,
+// and an output of the full default limit (64 MiB) must come back whole, as in local mode.
 TEST(CliRemoteDefaultServerTest, DefaultServerAcceptsTheCliDefaultManifest) {
   absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start({});
   ASSERT_TRUE(server.ok()) << server.status();
@@ -150,6 +151,16 @@ TEST(CliRemoteDefaultServerTest, DefaultServerAcceptsTheCliDefaultManifest) {
   CliResult big = RunCli({"run", flag, "--output-limit=1K", GuestPath("bigout"), "5000", "100"});
   EXPECT_EQ(big.exit_code, 153) << big.err;
   EXPECT_EQ(big.out.size(), 1024u);
+
+  constexpr size_t kFullLimit = size_t{64} << 20;
+  CliResult full = RunCli({"run", flag, GuestPath("bigout"), absl::StrCat(kFullLimit), "1048576"});
+  EXPECT_EQ(full.exit_code, 0) << full.err;
+  EXPECT_EQ(full.err, "");
+  ASSERT_EQ(full.out.size(), kFullLimit);
+  size_t bad = 0;  // bigout's byte i is 'a' + i % 26
+  for (size_t i = 0; i < full.out.size(); ++i)
+    bad += full.out[i] != static_cast<char>('a' + i % 26);
+  EXPECT_EQ(bad, 0u);
 }
 
 TEST_F(CliRemoteTest, StdinFromTheCliAndOutputFilesWorkRemotely) {

@@ -184,6 +184,15 @@ class PythonClientTest(unittest.TestCase):
                                  output_limit_bytes=1024)
                 self.assertEqual(outcome_name(big), "OUTPUT_LIMIT")
                 self.assertEqual(len(channel(big, "/dev/stdout").output), 1024)
+                # A full default output limit (64 MiB) plus proto overhead: the default client
+                # must receive what a default server sends, whole.
+                full_limit = 64 << 20
+                full = zc.execute(guest("bigout"), argv=["bigout", str(full_limit), "1048576"])
+                self.assertEqual(outcome_name(full), "EXITED")
+                output = channel(full, "/dev/stdout").output
+                self.assertEqual(len(output), full_limit)
+                pattern = bytes(range(ord("a"), ord("z") + 1))
+                self.assertEqual(output, pattern * (full_limit // 26) + pattern[:full_limit % 26])
         finally:
             self.assertEqual(server.stop(), 0, server.logs())
             server.kill()

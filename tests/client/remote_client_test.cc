@@ -216,6 +216,24 @@ TEST_F(RemoteClientTest, GuestOutcomesAreData) {
   EXPECT_EQ(timeout->outcome(), v1::OUTCOME_TIMEOUT);
 }
 
+// A default zerocelld may answer with a full default output limit (64 MiB) plus proto overhead;
+// a client with default options must take that response whole.
+TEST_F(RemoteClientTest, DefaultClientReceivesAFullDefaultOutputLimit) {
+  constexpr int64_t kOutput = int64_t{64} << 20;
+  v1::Manifest manifest = StandardManifest({"bigout", absl::StrCat(kOutput), "1048576"});
+  manifest.mutable_channels(1)->set_put_size(kOutput);
+  absl::StatusOr<v1::ExecuteResponse> r = client_->Execute(Guest("bigout"), manifest);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome(), v1::OUTCOME_EXITED);
+  EXPECT_EQ(r->exit_code(), 0);
+  const std::string& out = Stdout(*r).output();
+  ASSERT_EQ(out.size(), static_cast<size_t>(kOutput));
+  // bigout writes byte i as 'a' + i % 26: the bytes arrived in order, none lost or repeated.
+  size_t bad = 0;
+  for (size_t i = 0; i < out.size(); ++i) bad += out[i] != static_cast<char>('a' + i % 26);
+  EXPECT_EQ(bad, 0u);
+}
+
 TEST_F(RemoteClientTest, CallDeadlineEndsTheRunAndKillsTheSandbox) {
   absl::StatusOr<v1::ExecuteResponse> r =
       client_->Execute(Guest("spin"), StandardManifest({"spin"}, "", /*timeout_ms=*/60'000),
