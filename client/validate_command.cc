@@ -1,12 +1,7 @@
 // `zerocell validate`: the admission checks of a zerocelld (ELF + instruction policy), offline.
 #include "client/validate_command.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -19,7 +14,7 @@
 #include "client/report_proto.h"
 #include "client/report_text.h"
 #include "google/protobuf/util/json_util.h"
-#include "sandbox/sys/unique_fd.h"
+#include "sandbox/image.h"
 
 namespace zerocell::client {
 namespace {
@@ -30,42 +25,6 @@ constexpr FlagSpec kValidateFlags[] = {
     {"json", "", false, "print the zerocell.v1.ValidationReport as JSON"},
     {"help", "", false, "show this help"},
 };
-
-// Reads PROGRAM without holding more than `max_bytes` + 1 bytes of it: a larger file is refused
-// by its size alone. NOT_FOUND / PERMISSION_DENIED for a missing or unreadable file,
-// FAILED_PRECONDITION for one that is too large or not a regular file.
-absl::StatusOr<std::string> ReadProgram(const std::string& path, uint64_t max_bytes) {
-  sandbox::sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) {
-    const int err = errno;
-    const std::string message = absl::StrCat(path, ": ", std::strerror(err));
-    if (err == ENOENT || err == ENOTDIR) return absl::NotFoundError(message);
-    if (err == EACCES) return absl::PermissionDeniedError(message);
-    return absl::FailedPreconditionError(message);
-  }
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(path, ": ", std::strerror(errno)));
-  }
-  if (S_ISDIR(st.st_mode)) {
-    return absl::FailedPreconditionError(absl::StrCat(path, ": is a directory"));
-  }
-  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > max_bytes) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path, ": image is ", st.st_size, " bytes, above the limit of ", max_bytes, " bytes"));
-  }
-  std::string data;
-  char buf[65536];
-  while (data.size() <= max_bytes) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::FailedPreconditionError(absl::StrCat(path, ": ", std::strerror(errno)));
-    if (n == 0) return data;
-    data.append(buf, static_cast<size_t>(n));
-  }
-  return absl::FailedPreconditionError(
-      absl::StrCat(path, ": image is above the limit of ", max_bytes, " bytes"));
-}
 
 bool PrintReportJson(const image::ValidationReport& report) {
   google::protobuf::util::JsonPrintOptions options;
@@ -141,7 +100,8 @@ int ValidateCommand(absl::Span<const std::string> args) {
                                 : "validate: expected exactly one PROGRAM");
   }
   const std::string& path = parsed->positional()[0];
-  absl::StatusOr<std::string> bytes = ReadProgram(path, options.max_image_bytes);
+  // The engine's reader: O_NONBLOCK, regular files only, size-capped (a FIFO fails at once).
+  absl::StatusOr<std::string> bytes = sandbox::ReadImageFile(path, options.max_image_bytes);
   if (!bytes.ok()) {
     const absl::StatusCode code = bytes.status().code();
     const bool missing =

@@ -64,8 +64,9 @@ absl::Status WriteAll(int fd, std::string_view bytes) {
   return absl::OkStatus();
 }
 
-// Reads the whole file, refusing more than kMaxImageBytes even if it grows while read.
-absl::StatusOr<std::string> ReadImageFile(const std::string& path) {
+}  // namespace
+
+absl::StatusOr<std::string> ReadImageFile(const std::string& path, uint64_t max_bytes) {
   // O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file.
   int raw = -1;
   do {
@@ -83,7 +84,8 @@ absl::StatusOr<std::string> ReadImageFile(const std::string& path) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, ": not a regular file, cannot be an image"));
   }
-  const auto limit = elf::kMaxImageBytes;
+  // ParseElf refuses larger images anyway; the clamp also keeps limit + 1 from overflowing.
+  const uint64_t limit = std::min(max_bytes, elf::kMaxImageBytes);
   if (static_cast<uint64_t>(st.st_size) > limit) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": image is ", st.st_size,
                                                    " bytes, above the limit of ", limit, " bytes"));
@@ -111,8 +113,6 @@ absl::StatusOr<std::string> ReadImageFile(const std::string& path) {
   bytes.resize(used);
   return bytes;
 }
-
-}  // namespace
 
 absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view bytes) {
   ASSIGN_OR_RETURN(elf::ElfLayout layout, elf::ParseElf(bytes));

@@ -2,6 +2,7 @@
 #ifndef ZEROCELL_SANDBOX_IMAGE_H_
 #define ZEROCELL_SANDBOX_IMAGE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -11,6 +12,14 @@
 #include "sandbox/sys/unique_fd.h"
 
 namespace zerocell::sandbox {
+
+// Reads the whole regular file at `path`, refusing more than `max_bytes` (at most
+// elf::kMaxImageBytes) even if it grows while read. Never blocks on a FIFO or device (opened
+// O_NONBLOCK, then refused as not a regular file). Errors name the path: NOT_FOUND,
+// PERMISSION_DENIED, FAILED_PRECONDITION (a directory or not a regular file), INVALID_ARGUMENT
+// (above the limit).
+absl::StatusOr<std::string> ReadImageFile(const std::string& path,
+                                          uint64_t max_bytes = elf::kMaxImageBytes);
 
 // Immutable and shareable between concurrent executions.
 class Image {

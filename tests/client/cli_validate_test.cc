@@ -1,4 +1,6 @@
 // `zerocell validate` end to end: build/bin/zerocell as a subprocess checking real guests offline.
+#include <sys/stat.h>
+
 #include <string>
 
 #include "gmock/gmock.h"
@@ -121,7 +123,26 @@ TEST(CliValidateTest, MissingProgramExits127) {
   CliResult r = RunCli({"validate", dir.File("absent")});
   EXPECT_EQ(r.exit_code, 127);
   EXPECT_EQ(r.out, "");
-  EXPECT_THAT(r.err, HasSubstr("absent: No such file or directory"));
+  EXPECT_EQ(r.err, "zerocell: validate: " + dir.File("absent") +
+                       ": cannot open the image file: No such file or directory\n");
+}
+
+// A FIFO with no writer would block a plain open() forever (RunCli fails the test after 60 s).
+TEST(CliValidateTest, FifoIsRefusedAtOnceAsNotARegularFile) {
+  TempDir dir;
+  const std::string fifo = dir.File("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  CliResult r = RunCli({"validate", fifo});
+  EXPECT_EQ(r.exit_code, 126);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "zerocell: validate: " + fifo + ": not a regular file, cannot be an image\n");
+}
+
+TEST(CliValidateTest, DirectoryIsRefusedNamingIt) {
+  TempDir dir;
+  CliResult r = RunCli({"validate", dir.path()});
+  EXPECT_EQ(r.exit_code, 126);
+  EXPECT_EQ(r.err, "zerocell: validate: " + dir.path() + ": is a directory, not an image file\n");
 }
 
 TEST(CliValidateTest, UsageErrorsExit2NamingTheFlag) {
