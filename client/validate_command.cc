@@ -51,8 +51,8 @@ std::string ValidateHelp() {
       "  - instructions: every byte of every executable segment decoded (Zydis); int n other\n"
       "    than int3, sysenter, far jmp/call/ret, iret, segment register loads, wrfsbase and\n"
       "    wrgsbase, port I/O and privileged instructions are refused. The deterministic policy\n"
-      "    also refuses rdtsc, rdtscp, rdrand, rdseed and rdpid (standard lists them as "
-      "warnings).\n"
+      "    also refuses rdtsc, rdtscp, rdrand, rdseed, rdpid, rdpru, umonitor, umwait, tpause\n"
+      "    and xbegin (standard lists them as warnings).\n"
       "This is an admission check that gives early, precise errors; the sandbox itself (seccomp,\n"
       "rlimits, a process of its own) is what enforces the rules at run time.\n\nFlags:\n",
       FormatFlagHelp(kValidateFlags),

@@ -18,6 +18,12 @@ constexpr std::string_view kSystemStateRead =
 constexpr std::string_view kTimeStampCounter = "non-deterministic: reads the time-stamp counter";
 constexpr std::string_view kHardwareRandom = "non-deterministic: hardware random number";
 constexpr std::string_view kProcessorId = "non-deterministic: reads the processor id";
+constexpr std::string_view kProcessorRegister =
+    "non-deterministic: reads processor performance registers (rdpru)";
+constexpr std::string_view kTimedWait =
+    "non-deterministic: waits until a time-stamp counter deadline (umonitor, umwait, tpause)";
+constexpr std::string_view kTransaction =
+    "non-deterministic: hardware transaction, whose aborts depend on the host (xbegin)";
 constexpr std::string_view kCpuid = "host-dependent: cpuid";
 
 bool IsRegisterOfClass(const ZydisDecodedOperand& operand, ZydisRegisterClass register_class) {
@@ -80,6 +86,17 @@ std::string_view NonDeterministicRule(ZydisMnemonic mnemonic) {
       return kHardwareRandom;
     case ZYDIS_MNEMONIC_RDPID:
       return kProcessorId;
+    case ZYDIS_MNEMONIC_RDPRU:
+      return kProcessorRegister;
+    // umwait and tpause end at a TSC deadline and say in CF whether it passed; umonitor arms
+    // the monitor umwait waits on.
+    case ZYDIS_MNEMONIC_UMONITOR:
+    case ZYDIS_MNEMONIC_UMWAIT:
+    case ZYDIS_MNEMONIC_TPAUSE:
+      return kTimedWait;
+    // The abort path runs on interrupts, cache pressure or a host without TSX (#UD).
+    case ZYDIS_MNEMONIC_XBEGIN:
+      return kTransaction;
     default:
       return {};
   }

@@ -62,7 +62,8 @@ struct RuleMatch {
 // lgdt, lidt, lldt, ltr, invlpg, wrmsr, rdmsr, swapgs, sysret, sysexit, clts, wbinvd, invd, lmsw,
 // mov to/from control and debug registers, VMX/SVM, rdpmc, monitor/mwait, ...), and the
 // descriptor-table reads that UMIP blocks (sgdt, sidt, sldt, str, smsw). kDeterministic also
-// refuses rdtsc, rdtscp, rdrand, rdseed and rdpid; kStandard allows them with a warning. cpuid is
+// refuses rdtsc, rdtscp, rdrand, rdseed, rdpid, rdpru, umonitor, umwait, tpause and xbegin;
+// kStandard allows them with a warning. cpuid is
 // allowed with a warning under both (host-dependent answers; every glibc program runs it). hlt is
 // allowed: it faults in user mode and musl and glibc use it as their crash trap.
 RuleMatch Classify(const X86Decoder& decoder, const DecodedInstruction& decoded,

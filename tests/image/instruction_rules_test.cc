@@ -45,6 +45,8 @@ constexpr char kPrivileged[] = "privileged instruction";
 constexpr char kSegment[] = "load of a segment register";
 constexpr char kIo[] = "port I/O instruction";
 constexpr char kUmip[] = "read of descriptor-table or machine state (sgdt, sidt, sldt, str, smsw)";
+constexpr char kTimedWait[] =
+    "non-deterministic: waits until a time-stamp counter deadline (umonitor, umwait, tpause)";
 
 INSTANTIATE_TEST_SUITE_P(
     Rules, ClassifyTest,
@@ -96,7 +98,15 @@ INSTANTIATE_TEST_SUITE_P(
         RawCase{"Str", "0f0008", "str [rax]", kNo, kNo, kUmip},
         // Refused only by the deterministic policy.
         RawCase{"Rdtsc", "0f31", "rdtsc", kWarn, kNo,
-                "non-deterministic: reads the time-stamp counter"}),
+                "non-deterministic: reads the time-stamp counter"},
+        RawCase{"Rdpru", "0f01fd", "rdpru", kWarn, kNo,
+                "non-deterministic: reads processor performance registers (rdpru)"},
+        RawCase{"Umonitor", "f30faef0", "umonitor rax", kWarn, kNo, kTimedWait},
+        RawCase{"Umwait", "f20faef0", "umwait eax", kWarn, kNo, kTimedWait},
+        RawCase{"Tpause", "660faef0", "tpause eax", kWarn, kNo, kTimedWait},
+        RawCase{"Xbegin", "c7f800000000", "xbegin 0x0000000000001006", kWarn, kNo,
+                "non-deterministic: hardware transaction, whose aborts depend on the host "
+                "(xbegin)"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(X86DecoderTest, RefusesWhatIsNotAnInstruction) {
