@@ -147,13 +147,13 @@ absl::StatusOr<v1::ExecuteResponse> RemoteClient::Call(const v1::ExecuteRequest&
 }
 
 absl::StatusOr<v1::ExecuteResponse> RemoteClient::ExecuteById(absl::string_view image_id,
-                                                              const v1::Manifest& manifest,
+                                                              v1::Manifest manifest,
                                                               const ExecuteOptions& options) {
   const absl::Duration budget =
       options.deadline > absl::ZeroDuration() ? options.deadline : DefaultExecuteDeadline(manifest);
   v1::ExecuteRequest request;
   request.set_image_id(std::string(image_id));
-  *request.mutable_manifest() = manifest;
+  *request.mutable_manifest() = std::move(manifest);
   {
     absl::MutexLock lock(&mu_);
     ++stats_.executes_by_id;
@@ -165,7 +165,7 @@ absl::StatusOr<v1::ExecuteResponse> RemoteClient::ExecuteById(absl::string_view 
 }
 
 absl::StatusOr<v1::ExecuteResponse> RemoteClient::Execute(absl::string_view elf,
-                                                          const v1::Manifest& manifest,
+                                                          v1::Manifest manifest,
                                                           const ExecuteOptions& options) {
   if (elf.empty()) return absl::InvalidArgumentError("image: empty");
   const absl::Duration budget =
@@ -173,10 +173,11 @@ absl::StatusOr<v1::ExecuteResponse> RemoteClient::Execute(absl::string_view elf,
   const absl::Time deadline = absl::Now() + budget;
   const std::string id = image::ImageIdOf(std::string_view(elf.data(), elf.size()));
 
-  // By id first: a cached image costs the server nothing to find, and the bytes stay here.
+  // By id first: a cached image costs the server nothing to find, and the bytes stay here. The
+  // same request (its manifest moved in once) serves the retry.
   v1::ExecuteRequest request;
   request.set_image_id(id);
-  *request.mutable_manifest() = manifest;
+  *request.mutable_manifest() = std::move(manifest);
   {
     absl::MutexLock lock(&mu_);
     ++stats_.executes_by_id;

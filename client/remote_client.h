@@ -95,12 +95,13 @@ class RemoteClient {
   // Runs `elf` under `manifest`: first by id (ImageIdOf(elf)); only when the server answers
   // NOT_FOUND, once more with the image inline. Guest outcomes are data in the response; RPC
   // errors are absl::Status (FromGrpcStatus), a rejected image's report as for Register.
-  absl::StatusOr<v1::ExecuteResponse> Execute(absl::string_view elf, const v1::Manifest& manifest,
+  // `manifest` is taken by value and moved into the request: pass a temporary or std::move it so
+  // that large inline inputs are not copied.
+  absl::StatusOr<v1::ExecuteResponse> Execute(absl::string_view elf, v1::Manifest manifest,
                                               const ExecuteOptions& options = {});
 
-  // Runs an image the server already has, by id; no retry.
-  absl::StatusOr<v1::ExecuteResponse> ExecuteById(absl::string_view image_id,
-                                                  const v1::Manifest& manifest,
+  // Runs an image the server already has, by id; no retry. `manifest` as for Execute.
+  absl::StatusOr<v1::ExecuteResponse> ExecuteById(absl::string_view image_id, v1::Manifest manifest,
                                                   const ExecuteOptions& options = {});
 
   absl::StatusOr<v1::Image> GetImage(absl::string_view image_id);

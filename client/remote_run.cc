@@ -20,6 +20,8 @@
 #include "client/local_run.h"
 #include "client/manifest_proto.h"
 #include "client/rpc_status.h"
+#include "sandbox/elf/elf_image.h"
+#include "sandbox/image.h"
 #include "sandbox/sys/unique_fd.h"
 
 namespace zerocell::client {
@@ -78,18 +80,25 @@ class InterruptWatcher {
   std::thread thread_;
 };
 
-// The bytes of a checked image, read back from its sealed memfd.
-absl::StatusOr<std::string> ImageBytes(const sandbox::Image& image) {
-  std::string bytes(image.size_bytes(), '\0');
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n =
-        ::pread(image.memfd(), bytes.data() + done, bytes.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return absl::InternalError("reading the image back from its memfd failed");
-    done += static_cast<size_t>(n);
+// The program's bytes, read and checked as local mode's LoadProgram does (sandbox::ReadImageFile,
+// then the ELF checks of sandbox::Image::FromBytes), hence the same messages and exit codes: 127
+// missing or unreadable, 126 not a static x86-64 ELF. The file is read once; the sealed memfd
+// FromBytes would also build is for local runs only. On error prints and sets *exit_code.
+std::optional<std::string> ReadCheckedProgram(const std::string& path,
+                                              absl::string_view program_context, int* exit_code) {
+  absl::StatusOr<std::string> bytes = sandbox::ReadImageFile(path);
+  absl::Status status = bytes.status();
+  if (bytes.ok()) {
+    status = sandbox::elf::ParseElf(*bytes).status();
+    if (status.ok()) return *std::move(bytes);
+    // As Image::FromFile words it: ELF errors do not name the file, reader errors do.
+    status = absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
   }
-  return bytes;
+  const bool missing = status.code() == absl::StatusCode::kNotFound ||
+                       status.code() == absl::StatusCode::kPermissionDenied;
+  *exit_code = Fail(missing ? kExitProgramNotFound : kExitProgramRefused,
+                    absl::StrCat(program_context, status.message()));
+  return std::nullopt;
 }
 
 }  // namespace
@@ -173,16 +182,8 @@ std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
                                                    const sandbox::Manifest& manifest,
                                                    int* exit_code) {
   // The same ELF checks and messages as local mode, before any byte goes over the network.
-  LoadedProgram program = LoadProgram(program_path);
-  if (program.image == nullptr) {
-    *exit_code = Fail(program.exit_code, absl::StrCat(program_context, program.error));
-    return std::nullopt;
-  }
-  absl::StatusOr<std::string> elf = ImageBytes(*program.image);
-  if (!elf.ok()) {
-    *exit_code = Fail(kExitInternal, elf.status().message());
-    return std::nullopt;
-  }
+  std::optional<std::string> elf = ReadCheckedProgram(program_path, program_context, exit_code);
+  if (!elf.has_value()) return std::nullopt;
   absl::StatusOr<std::unique_ptr<RemoteClient>> client = RemoteClient::Create(options);
   if (!client.ok()) {
     *exit_code =

@@ -94,6 +94,8 @@ TEST_F(CliRemoteTest, ExitStatusAndSummaryMatchLocalModeForEveryOutcome) {
       {"run", GuestPath("pol_socket")},
       {"run", "/nonexistent/program"},
       {"run", "/etc/hostname"},
+      {"run", "/bin/sh"},  // dynamic ELF
+      {"run", "/"},        // a directory
   };
   for (const std::vector<std::string>& args : cases) {
     SCOPED_TRACE(absl::StrJoin(args, " "));
