@@ -127,7 +127,6 @@ absl::StatusOr<v1::RegisterImageResponse> RemoteClient::Register(absl::string_vi
   BoundImageCall(context);
   grpc::Status status = stub_->RegisterImage(&context, request, &response);
   if (!status.ok()) return FromGrpcStatus(status);
-  Remember(response.image().image_id());
   return response;
 }
 
@@ -158,10 +157,7 @@ absl::StatusOr<v1::ExecuteResponse> RemoteClient::ExecuteById(absl::string_view 
     absl::MutexLock lock(&mu_);
     ++stats_.executes_by_id;
   }
-  absl::StatusOr<v1::ExecuteResponse> response =
-      Call(request, absl::Now() + budget, options.canceller);
-  if (response.ok()) Remember(image_id);
-  return response;
+  return Call(request, absl::Now() + budget, options.canceller);
 }
 
 absl::StatusOr<v1::ExecuteResponse> RemoteClient::Execute(absl::string_view elf,
@@ -183,20 +179,16 @@ absl::StatusOr<v1::ExecuteResponse> RemoteClient::Execute(absl::string_view elf,
     ++stats_.executes_by_id;
   }
   absl::StatusOr<v1::ExecuteResponse> response = Call(request, deadline, options.canceller);
-  if (response.ok()) Remember(id);
   if (response.status().code() != absl::StatusCode::kNotFound) return response;
 
   // NOT_FOUND (never registered, or evicted): once more with the bytes, which the server
   // validates and caches exactly as RegisterImage would.
   {
     absl::MutexLock lock(&mu_);
-    known_ids_.erase(id);
     ++stats_.image_uploads;
   }
   request.set_image(std::string(elf));
-  response = Call(request, deadline, options.canceller);
-  if (response.ok()) Remember(id);
-  return response;
+  return Call(request, deadline, options.canceller);
 }
 
 absl::StatusOr<v1::Image> RemoteClient::GetImage(absl::string_view image_id) {
@@ -226,17 +218,6 @@ absl::StatusOr<v1::ListImagesResponse> RemoteClient::ListImages(int32_t page_siz
 ClientStats RemoteClient::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
-}
-
-bool RemoteClient::KnownToServer(absl::string_view image_id) const {
-  absl::MutexLock lock(&mu_);
-  return known_ids_.contains(image_id);
-}
-
-void RemoteClient::Remember(absl::string_view image_id) {
-  if (image_id.empty()) return;
-  absl::MutexLock lock(&mu_);
-  known_ids_.insert(std::string(image_id));
 }
 
 }  // namespace zerocell::client

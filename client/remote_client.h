@@ -11,7 +11,6 @@
 #include <string>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -112,22 +111,16 @@ class RemoteClient {
 
   ClientStats stats() const;
 
-  // The ids this client saw the server accept (registered, or run); an id evicted since is
-  // uploaded again on its next NOT_FOUND.
-  bool KnownToServer(absl::string_view image_id) const;
-
  private:
   explicit RemoteClient(std::shared_ptr<grpc::Channel> channel);
 
   // One Execute RPC with `request`, bounded by `deadline` and cancellable by `canceller`.
   absl::StatusOr<v1::ExecuteResponse> Call(const v1::ExecuteRequest& request, absl::Time deadline,
                                            CallCanceller* canceller);
-  void Remember(absl::string_view image_id);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Sandbox::Stub> stub_;
   mutable absl::Mutex mu_;
-  absl::flat_hash_set<std::string> known_ids_ ABSL_GUARDED_BY(mu_);
   ClientStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -108,7 +108,7 @@ class RemoteClientTest : public ::testing::Test {
 TEST_F(RemoteClientTest, UploadsOnlyOnNotFoundThenRunsById) {
   const std::string elf = Guest("echo_args");
   const std::string id = image::ImageIdOf(elf);
-  EXPECT_FALSE(client_->KnownToServer(id));
+  EXPECT_EQ(client_->GetImage(id).status().code(), absl::StatusCode::kNotFound);
 
   absl::StatusOr<v1::ExecuteResponse> first =
       client_->Execute(elf, StandardManifest({"echo_args", "a b"}));
@@ -118,7 +118,6 @@ TEST_F(RemoteClientTest, UploadsOnlyOnNotFoundThenRunsById) {
   EXPECT_EQ(first->image_id(), id);
   EXPECT_EQ(client_->stats().executes_by_id, 1);
   EXPECT_EQ(client_->stats().image_uploads, 1);
-  EXPECT_TRUE(client_->KnownToServer(id));
 
   for (int i = 0; i < 3; ++i) {
     absl::StatusOr<v1::ExecuteResponse> again = client_->Execute(elf, StandardManifest({"e"}));
@@ -192,7 +191,7 @@ TEST_F(RemoteClientTest, RefusedImageCarriesItsValidationReport) {
   ASSERT_EQ(run.status().code(), absl::StatusCode::kInvalidArgument) << run.status();
   EXPECT_TRUE(RejectionReportOf(run.status()).has_value());
   EXPECT_EQ(client_->stats().image_uploads, 1);
-  EXPECT_FALSE(client_->KnownToServer(image::ImageIdOf(elf)));
+  EXPECT_EQ(client_->GetImage(image::ImageIdOf(elf)).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(RemoteClientTest, BadManifestIsInvalidArgumentNamingTheField) {
