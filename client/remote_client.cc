@@ -5,33 +5,25 @@
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "client/cli_values.h"
 #include "client/rpc_status.h"
 #include "image/image_id.h"
 
 namespace zerocell::client {
 namespace {
 
+// The CLI's input-file reader, so that errors read as for every other file flag: NOT_FOUND
+// "tls_ca: /path: No such file or directory", PERMISSION_DENIED, INVALID_ARGUMENT otherwise.
 absl::StatusOr<std::string> ReadPemFile(absl::string_view option, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int err = errno;
-    const std::string why = err != 0 ? std::strerror(err) : "cannot open";
-    const std::string message = absl::StrCat(option, ": ", path, ": ", why);
-    return err == ENOENT ? absl::NotFoundError(message) : absl::InvalidArgumentError(message);
-  }
-  std::stringstream data;
-  data << in.rdbuf();
-  if (data.str().empty())
+  absl::StatusOr<std::string> data = ReadInputFile(option, path);
+  if (data.ok() && data->empty()) {
     return absl::InvalidArgumentError(absl::StrCat(option, ": ", path, ": empty"));
-  return data.str();
+  }
+  return data;
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> Credentials(

@@ -29,6 +29,7 @@ struct ClientOptions {
   // "host:port" (any gRPC target, e.g. "127.0.0.1:50051", "dns:///sandbox.example:443").
   std::string address = "";
   // PEM file of the CA that signed the server's certificate. Non-empty: TLS; empty: plaintext.
+  // The PEM files are read as every CLI input file ("-": this process's stdin).
   std::string tls_ca_file = "";
   // PEM files of this client's certificate chain and private key, for servers that require
   // mutual TLS. Both or neither; only with tls_ca_file.

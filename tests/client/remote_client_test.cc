@@ -274,7 +274,25 @@ TEST(RemoteClientOptionsTest, BadOptionsNameTheOption) {
       RemoteClient::Create({.address = "127.0.0.1:1", .tls_ca_file = "/nonexistent/ca.pem"})
           .status();
   EXPECT_EQ(missing_ca.code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(missing_ca.message()), HasSubstr("tls_ca: /nonexistent/ca.pem"));
+  EXPECT_EQ(std::string(missing_ca.message()),
+            "tls_ca: /nonexistent/ca.pem: No such file or directory");
+  absl::Status missing_key = RemoteClient::Create({.address = "127.0.0.1:1",
+                                                   .tls_ca_file = "/etc/hostname",
+                                                   .tls_cert_file = "/etc/hostname",
+                                                   .tls_key_file = "/nonexistent/key.pem"})
+                                 .status();
+  EXPECT_EQ(missing_key.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(std::string(missing_key.message()),
+            "tls_key: /nonexistent/key.pem: No such file or directory");
+  // Read errors are reported as for every CLI input file, not as an empty file.
+  absl::Status directory =
+      RemoteClient::Create({.address = "127.0.0.1:1", .tls_ca_file = "/"}).status();
+  EXPECT_EQ(directory.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(directory.message()), "tls_ca: /: Is a directory");
+  absl::Status empty =
+      RemoteClient::Create({.address = "127.0.0.1:1", .tls_ca_file = "/dev/null"}).status();
+  EXPECT_EQ(empty.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(empty.message()), "tls_ca: /dev/null: empty");
   absl::Status half = RemoteClient::Create({.address = "127.0.0.1:1",
                                             .tls_ca_file = "/etc/hostname",
                                             .tls_cert_file = "/etc/hostname"})
