@@ -16,6 +16,7 @@ grpc.RpcError, and a refused image raises RejectedImage carrying the server's Va
 
 import hashlib
 import os
+import time
 
 import grpc
 from google.rpc import status_pb2
@@ -89,10 +90,13 @@ def standard_manifest(argv=None, stdin=b"", timeout_ms=0, memory_bytes=0, env=No
 
 
 class Client:
-    """One connection to a zerocelld. Plaintext, TLS (tls_ca) or mutual TLS (+ cert and key)."""
+    """One connection to a zerocelld. Plaintext, TLS (tls_ca) or mutual TLS (+ cert and key).
+
+    `interceptors`: grpc client interceptors every call goes through (e.g. to add metadata).
+    """
 
     def __init__(self, address, tls_ca=None, tls_cert=None, tls_key=None,
-                 max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES):
+                 max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, interceptors=()):
         options = [("grpc.max_send_message_length", max_message_bytes),
                    ("grpc.max_receive_message_length", max_message_bytes)]
         if tls_ca:
@@ -110,7 +114,8 @@ class Client:
             if tls_cert or tls_key:
                 raise ValueError("tls_cert/tls_key need tls_ca")
             self._channel = grpc.insecure_channel(address, options=options)
-        self._stub = sandbox_pb2_grpc.SandboxStub(self._channel)
+        channel = grpc.intercept_channel(self._channel, *interceptors)
+        self._stub = sandbox_pb2_grpc.SandboxStub(channel)
         # What this client sent: Execute requests by id, and image uploads after NOT_FOUND.
         self.executes_by_id = 0
         self.image_uploads = 0
@@ -139,7 +144,8 @@ class Client:
 
         Without `manifest`, one is built by standard_manifest(argv, stdin, timeout_ms,
         memory_bytes, env, **limits); argv defaults to [basename of the path] or ["program"].
-        The call deadline defaults to the manifest timeout + DEADLINE_MARGIN_S.
+        `deadline_s` bounds the whole call, the upload retry included (as in the C++ client); it
+        defaults to the manifest timeout + DEADLINE_MARGIN_S.
         """
         elf = _read_program(program)
         if manifest is None:
@@ -148,6 +154,7 @@ class Client:
             manifest = standard_manifest(argv, stdin, timeout_ms, memory_bytes, env, **limits)
         if deadline_s is None:
             deadline_s = (manifest.timeout_ms or DEFAULT_TIMEOUT_MS) / 1000 + DEADLINE_MARGIN_S
+        deadline = time.monotonic() + deadline_s
         request = sandbox_pb2.ExecuteRequest(image_id=image_id_of(elf), manifest=manifest)
         try:
             self.executes_by_id += 1
@@ -156,10 +163,11 @@ class Client:
             except grpc.RpcError as error:
                 if error.code() != grpc.StatusCode.NOT_FOUND:
                     raise
-            # The server does not have the image (never sent, or evicted): send it this once.
+            # The server does not have the image (never sent, or evicted): send it this once,
+            # within what is left of the deadline (0 left: DEADLINE_EXCEEDED at once).
             self.image_uploads += 1
             request.image = elf
-            return self._stub.Execute(request, timeout=deadline_s)
+            return self._stub.Execute(request, timeout=max(0.0, deadline - time.monotonic()))
         except grpc.RpcError as error:
             _raise_rich(error)
 

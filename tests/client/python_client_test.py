@@ -80,6 +80,20 @@ class Server:
 SERVER = None
 
 
+class _FirstCallDelayed(grpc.UnaryUnaryClientInterceptor):
+    """Records each call's timeout; holds the first call back `delay_s` before it starts."""
+
+    def __init__(self, delay_s):
+        self.delay_s = delay_s
+        self.timeouts = []
+
+    def intercept_unary_unary(self, continuation, call_details, request):
+        self.timeouts.append(call_details.timeout)
+        if len(self.timeouts) == 1:
+            time.sleep(self.delay_s)
+        return continuation(call_details, request)
+
+
 def setUpModule():
     global SERVER
     SERVER = Server([])
@@ -173,6 +187,20 @@ class PythonClientTest(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as error:
             self.client.execute(guest("spin"), timeout_ms=60_000, deadline_s=0.5)
         self.assertEqual(error.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+
+    def test_deadline_covers_the_upload_retry(self):
+        # A program no other test uses: the by-id attempt is NOT_FOUND, then the upload follows.
+        delay_s, deadline_s = 0.2, 30.0
+        recorder = _FirstCallDelayed(delay_s)
+        with Client(SERVER.address, interceptors=[recorder]) as zc:
+            response = zc.execute(guest("segv"), deadline_s=deadline_s)
+            self.assertEqual(zc.image_uploads, 1)
+        self.assertEqual(outcome_name(response), "SIGNALED", response)
+        self.assertEqual(len(recorder.timeouts), 2)
+        self.assertEqual(recorder.timeouts[0], deadline_s)
+        # One deadline for the whole call: the retry gets what the first attempt left.
+        self.assertLessEqual(recorder.timeouts[1], deadline_s - delay_s)
+        self.assertGreater(recorder.timeouts[1], 0)
 
     def test_default_server_accepts_the_standard_manifest(self):
         server = Server()
