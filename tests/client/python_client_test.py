@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -33,6 +34,27 @@ def guest(name):
 def read(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+def descendants(pid):
+    """Pids of every live process below `pid` (from the ppid field of /proc/*/stat)."""
+    parent_of = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = read(os.path.join("/proc", entry, "stat")).decode("utf-8", "replace")
+        except OSError:
+            continue  # exited while listed
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+        parent_of[int(entry)] = int(stat[stat.rindex(")") + 2:].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        children = [child for child, ppid in parent_of.items() if ppid == parent]
+        found.extend(children)
+        todo.extend(children)
+    return found
 
 
 class Server:
@@ -184,9 +206,29 @@ class PythonClientTest(unittest.TestCase):
         self.assertIn("manifest.memory_bytes", error.exception.details())
 
     def test_call_deadline_kills_the_run(self):
-        with self.assertRaises(grpc.RpcError) as error:
-            self.client.execute(guest("spin"), timeout_ms=60_000, deadline_s=0.5)
+        # The client produces DEADLINE_EXCEEDED by itself; what the server must do is kill the
+        # sandbox. Seeing it while the call runs also proves the process scan finds sandboxes.
+        seen = []
+        stop = threading.Event()
+
+        def watch():
+            while not seen and not stop.wait(0.01):
+                seen.extend(descendants(SERVER.proc.pid))
+
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        try:
+            with self.assertRaises(grpc.RpcError) as error:
+                self.client.execute(guest("spin"), timeout_ms=60_000, deadline_s=1.0)
+        finally:
+            stop.set()
+            watcher.join()
         self.assertEqual(error.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+        self.assertTrue(seen, "no sandbox process seen while the call ran")
+        give_up = time.monotonic() + 10
+        while descendants(SERVER.proc.pid) and time.monotonic() < give_up:
+            time.sleep(0.02)
+        self.assertEqual(descendants(SERVER.proc.pid), [], SERVER.logs())
 
     def test_deadline_covers_the_upload_retry(self):
         # A program no other test uses: the by-id attempt is NOT_FOUND, then the upload follows.
