@@ -17,6 +17,7 @@
 #include "client/remote_run.h"
 #include "client/report_text.h"
 #include "google/protobuf/util/json_util.h"
+#include "sandbox/image.h"
 
 namespace zerocell::client {
 namespace {
@@ -142,12 +143,14 @@ int RegisterCommand(absl::Span<const std::string> args) {
                 "register: expected exactly one PROGRAM (see zerocell register --help)");
   }
   const std::string& path = positional[0];
-  absl::StatusOr<std::string> elf = ReadInputFile("register", path);
+  // The engine's image reader, as `run` and `validate`: never blocks on a FIFO or device, bounded.
+  absl::StatusOr<std::string> elf = sandbox::ReadImageFile(path);
   if (!elf.ok()) {
     const absl::StatusCode code = elf.status().code();
     const bool missing =
         code == absl::StatusCode::kNotFound || code == absl::StatusCode::kPermissionDenied;
-    return Fail(missing ? kExitProgramNotFound : kExitProgramRefused, elf.status().message());
+    return Fail(missing ? kExitProgramNotFound : kExitProgramRefused,
+                absl::StrCat("register: ", elf.status().message()));
   }
   const std::string name = c->args.Has("name") ? c->args.Get("name") : Basename(path);
   absl::StatusOr<v1::RegisterImageResponse> response = c->client->Register(*elf, name);

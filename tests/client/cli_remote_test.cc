@@ -1,6 +1,7 @@
 // The zerocell CLI's remote mode end to end: build/bin/zerocell against a real zerocelld, compared
 // with local mode for the same programs (stdout, exit status, --json minus usage).
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <memory>
 #include <string>
@@ -257,7 +258,25 @@ TEST_F(CliRemoteTest, RefusedProgramExits126WithTheRefusedInstructions) {
   EXPECT_EQ(run.exit_code, 126) << run.err;
   EXPECT_THAT(run.err, HasSubstr("  refused: int"));
 
-  EXPECT_EQ(RunCli({"register", ServerFlag(), "/nonexistent/x"}).exit_code, 127);
+  CliResult missing = RunCli({"register", ServerFlag(), "/nonexistent/x"});
+  EXPECT_EQ(missing.exit_code, 127);
+  EXPECT_EQ(missing.err,
+            "zerocell: register: /nonexistent/x: cannot open the image file: No such file or "
+            "directory\n");
+}
+
+// PROGRAM is read as `run` reads it: a FIFO or a directory is refused at once, not read.
+TEST_F(CliRemoteTest, RegisterRefusesWhatIsNotARegularFile) {
+  TempDir dir;
+  const std::string fifo = dir.File("fifo");
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  CliResult from_fifo = RunCli({"register", ServerFlag(), fifo});
+  EXPECT_EQ(from_fifo.exit_code, 126) << from_fifo.err;
+  EXPECT_EQ(from_fifo.err, absl::StrCat("zerocell: register: ", fifo,
+                                        ": not a regular file, cannot be an image\n"));
+  CliResult directory = RunCli({"register", ServerFlag(), dir.path()});
+  EXPECT_EQ(directory.exit_code, 126) << directory.err;
+  EXPECT_THAT(directory.err, HasSubstr("is a directory"));
 }
 
 TEST_F(CliRemoteTest, InterruptCancelsTheRemoteRun) {
