@@ -1,23 +1,12 @@
 // Image ids: content addresses of ELF bytes.
 #include "image/image_id.h"
 
-#include <openssl/evp.h>
-
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "sandbox/image.h"
 
 namespace zerocell::image {
 
-std::string ImageIdOf(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  // EVP_Digest over in-memory bytes with a built-in digest cannot fail short of memory corruption.
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    abort();
-  }
-  return ImageIdFromHex(
-      absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length)));
-}
+std::string ImageIdOf(std::string_view bytes) { return ImageIdFromHex(sandbox::Sha256Hex(bytes)); }
 
 std::string ImageIdFromHex(std::string_view sha256_hex) {
   return absl::StrCat(absl::string_view(kImageIdPrefix.data(), kImageIdPrefix.size()),

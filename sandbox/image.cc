@@ -42,15 +42,6 @@ absl::Status PathError(int error, const std::string& path, absl::string_view wha
   }
 }
 
-absl::StatusOr<std::string> Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    return absl::InternalError("SHA-256 of the image failed (EVP_Digest)");
-  }
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
-}
-
 absl::Status WriteAll(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
     const ssize_t n = ::write(fd, bytes.data(), bytes.size());
@@ -65,6 +56,14 @@ absl::Status WriteAll(int fd, std::string_view bytes) {
 }
 
 }  // namespace
+
+std::string Sha256Hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  // A built-in digest over memory we own fails only on memory corruption.
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) abort();
+  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
+}
 
 absl::StatusOr<std::string> ReadImageFile(const std::string& path, uint64_t max_bytes) {
   // O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file.
@@ -114,9 +113,11 @@ absl::StatusOr<std::string> ReadImageFile(const std::string& path, uint64_t max_
   return bytes;
 }
 
-absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view bytes) {
+absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view bytes,
+                                                              std::string_view sha256_hex_known) {
   ASSIGN_OR_RETURN(elf::ElfLayout layout, elf::ParseElf(bytes));
-  ASSIGN_OR_RETURN(std::string sha256_hex, Sha256Hex(bytes));
+  std::string sha256_hex =
+      sha256_hex_known.empty() ? Sha256Hex(bytes) : std::string(sha256_hex_known);
 
   sys::UniqueFd memfd(::memfd_create("zerocell-image", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!memfd.valid()) return absl::ErrnoToStatus(errno, "memfd_create for the image");

@@ -21,11 +21,17 @@ namespace zerocell::sandbox {
 absl::StatusOr<std::string> ReadImageFile(const std::string& path,
                                           uint64_t max_bytes = elf::kMaxImageBytes);
 
+// Lowercase hex SHA-256 of `bytes`: the content address of an image.
+std::string Sha256Hex(std::string_view bytes);
+
 // Immutable and shareable between concurrent executions.
 class Image {
  public:
   // Checks the ELF and copies the bytes into a sealed memfd. INVALID_ARGUMENT on a bad image.
-  static absl::StatusOr<std::shared_ptr<const Image>> FromBytes(std::string_view bytes);
+  // `sha256_hex_known`: the caller already hashed `bytes` (e.g. the image cache, whose id is the
+  // hash); empty: hashed here.
+  static absl::StatusOr<std::shared_ptr<const Image>> FromBytes(
+      std::string_view bytes, std::string_view sha256_hex_known = {});
   // Reads a host file; NOT_FOUND / PERMISSION_DENIED name the path.
   static absl::StatusOr<std::shared_ptr<const Image>> FromFile(const std::string& path);
 
