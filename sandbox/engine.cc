@@ -1,13 +1,19 @@
 // Engine::Run: spec -> spawn -> handshake -> supervise -> result; see engine.h.
 #include "sandbox/engine.h"
 
+#include <linux/audit.h>
 #include <poll.h>
+#include <seccomp.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstddef>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -24,36 +30,6 @@
 namespace zerocell::sandbox {
 namespace {
 
-const char* StepName(launch::LoaderStep step) {
-  switch (step) {
-    case launch::LoaderStep::kSignals:
-      return "reset signals";
-    case launch::LoaderStep::kPrctl:
-      return "prctl";
-    case launch::LoaderStep::kRlimits:
-      return "apply rlimits";
-    case launch::LoaderStep::kReadSpec:
-      return "read launch spec";
-    case launch::LoaderStep::kMapSegments:
-      return "map program segments";
-    case launch::LoaderStep::kMapStack:
-      return "map stack";
-    case launch::LoaderStep::kDropPrivileges:
-      return "drop privileges";
-    case launch::LoaderStep::kUnmapVdso:
-      return "unmap vdso";
-    case launch::LoaderStep::kCloseFds:
-      return "close descriptors";
-    case launch::LoaderStep::kInstallFilter:
-      return "install seccomp filter";
-    case launch::LoaderStep::kHandoff:
-      return "hand off listener";
-    case launch::LoaderStep::kNone:
-      break;
-  }
-  return "unknown step";
-}
-
 // Channel results for a guest that never ran (zero counters, etag of nothing).
 std::vector<ChannelResult> UntouchedChannels(const Manifest& manifest) {
   std::vector<ChannelResult> out;
@@ -64,49 +40,58 @@ std::vector<ChannelResult> UntouchedChannels(const Manifest& manifest) {
   return out;
 }
 
-struct Handshake {
-  launch::Ready ready = {};
-  sys::UniqueFd listener;
-};
+absl::Status Died() { return absl::AbortedError("the parked sandbox ended before its release"); }
 
-enum class WaitResult { kReady, kTimeout, kCancelled };
-
-// Waits for the loader's Ready message (and the listener fd it carries) until the deadline.
-absl::StatusOr<WaitResult> AwaitHandshake(int control, const CancelToken* cancel,
-                                          absl::Time deadline, Handshake* out) {
+// Waits for the loader's next notification (it is already on its way) and receives it.
+absl::Status NextLoaderCall(int listener, const sys::Process& process, absl::Time deadline,
+                            seccomp_notif* req) {
   for (;;) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) return WaitResult::kTimeout;
-    pollfd fds[2] = {{control, POLLIN, 0}, {cancel ? cancel->fd() : -1, POLLIN, 0}};
-    timespec ts = absl::ToTimespec(left);
-    int n = ppoll(fds, 2, &ts, nullptr);
+    pollfd fds[2] = {{listener, POLLIN, 0}, {process.pidfd(), POLLIN, 0}};
+    timespec ts = absl::ToTimespec(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+    const int n = ppoll(fds, 2, &ts, nullptr);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys::ErrnoStatus(errno, "ppoll handshake");
-    if (fds[1].revents & POLLIN) return WaitResult::kCancelled;
-    if (fds[0].revents == 0) continue;
-    iovec iov = {&out->ready, sizeof(out->ready)};
-    alignas(cmsghdr) char control_buf[CMSG_SPACE(sizeof(int))];
-    msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control_buf;
-    msg.msg_controllen = sizeof(control_buf);
-    ssize_t got = recvmsg(control, &msg, MSG_CMSG_CLOEXEC);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return sys::ErrnoStatus(errno, "recvmsg handshake");
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-        int fd;
-        memcpy(&fd, CMSG_DATA(c), sizeof(fd));
-        out->listener.reset(fd);
-      }
-    }
-    if (got != static_cast<ssize_t>(sizeof(out->ready)) ||
-        out->ready.magic != launch::kReadyMagic) {
-      return absl::InternalError("zerocell-loader exited before the guest started");
-    }
-    return WaitResult::kReady;
+    if (n < 0) return sys::ErrnoStatus(errno, "ppoll release");
+    if (n == 0) return absl::DeadlineExceededError("the parked sandbox did not take its release");
+    if (fds[0].revents & POLLIN) break;
+    if (fds[1].revents & POLLIN) return Died();
   }
+  memset(req, 0, sizeof(*req));
+  const int rc = seccomp_notify_receive(listener, req);
+  if (rc == -ENOENT) return Died();
+  if (rc != 0) return sys::ErrnoStatus(-rc, "receive from the released loader");
+  return absl::OkStatus();
+}
+
+// Answers the park read, then lets through exactly the loader's prlimit64 calls for the request's
+// limits. CONTINUE on a pointer-carrying call is safe only here: no guest instruction has run
+// yet, and the pointer is checked to be the header the engine wrote into the loader.
+absl::Status ReleaseLoader(int listener, const sys::Process& process, uint64_t park_id,
+                           uint64_t mailbox, const launch::GoHeader& header, absl::Time deadline) {
+  seccomp_notif_resp resp = {};
+  resp.id = park_id;
+  resp.val = sizeof(launch::GoHeader);
+  int rc = seccomp_notify_respond(listener, &resp);
+  if (rc == -ENOENT) return Died();
+  if (rc != 0) return sys::ErrnoStatus(-rc, "release the parked sandbox");
+  for (int i = 0; i < launch::kGoRlimits; ++i) {
+    seccomp_notif req;
+    RETURN_IF_ERROR(NextLoaderCall(listener, process, deadline, &req));
+    const uint64_t want_ptr = mailbox + offsetof(launch::GoHeader, rlimits) +
+                              i * sizeof(launch::SpecRlimit) + offsetof(launch::SpecRlimit, soft);
+    const seccomp_data& d = req.data;
+    if (d.arch != AUDIT_ARCH_X86_64 || d.nr != SYS_prlimit64 || d.args[0] != 0 ||
+        d.args[1] != header.rlimits[i].resource || d.args[2] != want_ptr || d.args[3] != 0) {
+      return absl::InternalError(
+          absl::StrCat("the released loader made an unexpected call: ", SyscallName(d.arch, d.nr)));
+    }
+    resp = {};
+    resp.id = req.id;
+    resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    rc = seccomp_notify_respond(listener, &resp);
+    if (rc == -ENOENT) return Died();
+    if (rc != 0) return sys::ErrnoStatus(-rc, "let the loader set its limits");
+  }
+  return absl::OkStatus();
 }
 
 std::vector<std::string> Nondeterminism(uint32_t flags) {
@@ -162,83 +147,78 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
 
 absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
                                    const RunOptions& options) const {
-  const CancelToken* cancel = options.cancel;
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + manifest.timeout();
-  launch::SpecialRanges special;
-  {
-    absl::MutexLock lock(&special_mu_);
-    special = special_;
-  }
-  ASSIGN_OR_RETURN(
-      launch::BuiltSpec spec,
-      launch::BuildLaunchSpec(image.layout(), manifest, policy_->bpf(), getpid(), special));
-  ASSIGN_OR_RETURN(sys::UniqueFd spec_fd, sys::SealedMemfd("zerocell-spec", spec.bytes));
-  int pair[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-    return sys::ErrnoStatus(errno, "socketpair");
-  }
-  sys::UniqueFd control(pair[0]), child_control(pair[1]);
-  ASSIGN_OR_RETURN(
-      sys::Process process,
-      launch::SpawnLoader(loader_path_, {child_control.get(), image.memfd(), spec_fd.get()}));
-  child_control.reset();
-  spec_fd.reset();
-
-  Handshake handshake;
-  ASSIGN_OR_RETURN(WaitResult waited, AwaitHandshake(control.get(), cancel, deadline, &handshake));
-  if (waited == WaitResult::kCancelled) return absl::CancelledError("run cancelled");
-  const absl::Duration startup = absl::Now() - start;
-  Result result;
-  if (waited == WaitResult::kTimeout || handshake.ready.step != 0) {
-    // The guest never ran: a timeout during start-up, or a loader step that failed.
-    process.Kill();
-    int status;
-    rusage usage;
-    RETURN_IF_ERROR(process.Reap(&status, &usage));
-    const auto step = static_cast<launch::LoaderStep>(handshake.ready.step);
-    const int error = handshake.ready.error;
-    if (waited == WaitResult::kTimeout) {
-      result.outcome = Outcome::kTimeout;
-      result.detail =
-          absl::StrCat("wall-clock timeout of ", absl::FormatDuration(manifest.timeout()),
-                       " reached before the guest started");
-    } else if (error == ENOMEM && (step == launch::LoaderStep::kMapSegments ||
-                                   step == launch::LoaderStep::kMapStack)) {
-      result.outcome = Outcome::kMemoryLimit;
-      result.detail = absl::StrFormat("memory limit %d bytes: the loader could not %s",
-                                      manifest.memory_bytes(), StepName(step));
-    } else {
-      return absl::InternalError(
-          absl::StrCat("zerocell-loader failed to ", StepName(step), ": ", strerror(error)));
-    }
+  // A request this image cannot serve is refused before anything is spawned.
+  ASSIGN_OR_RETURN(launch::GoPlan plan, launch::BuildGoPlan(image.layout(), manifest));
+  absl::StatusOr<std::unique_ptr<ParkedSandbox>> parked = Prestart(image, deadline, options.cancel);
+  if (absl::IsDeadlineExceeded(parked.status())) {
+    Result result;
+    result.outcome = Outcome::kTimeout;
+    result.detail = absl::StrCat("wall-clock timeout of ", absl::FormatDuration(manifest.timeout()),
+                                 " reached before the guest started");
     result.channels = UntouchedChannels(manifest);
     result.usage.wall = absl::Now() - start;
+    result.usage.startup = result.usage.wall;
     return result;
   }
+  if (!parked.ok()) return parked.status();
+  return Release(**parked, plan, manifest, options, start);
+}
 
-  if (handshake.ready.special.vdso != 0 && handshake.ready.special.vdso != special.vdso) {
-    absl::MutexLock lock(&special_mu_);
-    special_ = handshake.ready.special;
+absl::StatusOr<Result> Engine::RunParked(std::unique_ptr<ParkedSandbox> sandbox, const Image& image,
+                                         const Manifest& manifest,
+                                         const RunOptions& options) const {
+  const absl::Time start = absl::Now();
+  if (sandbox == nullptr || sandbox->image_sha256() != image.sha256_hex()) {
+    return absl::FailedPreconditionError("the parked sandbox was started for another image");
   }
+  ASSIGN_OR_RETURN(launch::GoPlan plan, launch::BuildGoPlan(image.layout(), manifest));
+  return Release(*sandbox, plan, manifest, options, start);
+}
+
+absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const launch::GoPlan& plan,
+                                       const Manifest& manifest, const RunOptions& options,
+                                       absl::Time start) const {
+  const absl::Time deadline = start + manifest.timeout();
+  sys::Process& process = sandbox.process_;
+  // The stack image at the top of the parked stack, the header into the park read's buffer.
+  const iovec local[2] = {{const_cast<char*>(plan.stack_image.data()), plan.stack_image.size()},
+                          {const_cast<launch::GoHeader*>(&plan.header), sizeof(plan.header)}};
+  const iovec remote[2] = {{reinterpret_cast<void*>(launch::kStackTop - plan.stack_image.size()),
+                            plan.stack_image.size()},
+                           {reinterpret_cast<void*>(sandbox.mailbox_), sizeof(plan.header)}};
+  const ssize_t want = static_cast<ssize_t>(plan.stack_image.size() + sizeof(plan.header));
+  const ssize_t wrote = process_vm_writev(process.pid(), local, 2, remote, 2, 0);
+  if (wrote != want) {
+    if (wrote < 0 && errno == ESRCH) return Died();
+    return sys::ErrnoStatus(wrote < 0 ? errno : EIO, "write the request into the parked sandbox");
+  }
+
   supervisor::SuperviseParams params;
   params.manifest = &manifest;
   params.process = &process;
-  params.listener = std::move(handshake.listener);
-  params.cancel_fd = cancel ? cancel->fd() : -1;
+  params.listener = std::move(sandbox.listener_);
+  params.cancel_fd = options.cancel ? options.cancel->fd() : -1;
   params.observer = options.observer;
   params.wall_deadline = deadline;
-  params.initial_brk = handshake.ready.brk;
-  params.guest_bytes = spec.image_bytes + spec.stack_bytes;
-  params.stack_bytes = spec.stack_bytes;
-  if (!params.listener.valid()) return absl::InternalError("loader sent no seccomp listener");
+  params.initial_brk = sandbox.ready_.brk;
+  params.guest_bytes = plan.image_bytes + plan.stack_bytes;
+  params.stack_bytes = plan.stack_bytes;
+  const int listener = params.listener.get();
+  params.release = [&] {
+    return ReleaseLoader(listener, process, sandbox.park_id_, sandbox.mailbox_, plan.header,
+                         deadline);
+  };
+  params.release_unmap_bytes = plan.header.stack_low - launch::kParkedStackLow;
+  const absl::Duration startup = absl::Now() - start;
   ASSIGN_OR_RETURN(supervisor::SuperviseResult supervised,
                    supervisor::Supervise(std::move(params)));
   if (supervised.cancelled) return absl::CancelledError("run cancelled");
-  result = std::move(supervised.result);
+  Result result = std::move(supervised.result);
   result.usage.wall = absl::Now() - start;
   result.usage.startup = startup;
-  result.nondeterminism = Nondeterminism(handshake.ready.flags);
+  result.nondeterminism = Nondeterminism(sandbox.ready_.flags);
   return result;
 }
 

@@ -12,11 +12,15 @@
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/output_observer.h"
+#include "sandbox/parked_sandbox.h"
 #include "sandbox/result.h"
 
 namespace zerocell::sandbox {
 
 class CompiledPolicy;
+namespace launch {
+struct GoPlan;
+}
 
 struct EngineOptions {
   // Path of zerocell-loader. Empty: "zerocell-loader" beside the running executable.
@@ -42,8 +46,14 @@ struct RunOptions {
   OutputObserver* observer = nullptr;
 };
 
-// Thread-safe: one Engine serves concurrent Run calls, each on its caller's thread. The calling
-// thread must stay alive until Run returns (it is the sandbox's parent-death reference).
+// Thread-safe: one Engine serves concurrent calls, each on its caller's thread. A sandbox dies
+// with the thread that spawned it (its parent-death reference): the thread calling Run or
+// Prestart must outlive the sandbox.
+//
+// A run is always prestart (spawn the loader, map the image, install the filter, park) then
+// release (write the request's stack, set its limits, answer the park read) then supervise.
+// Run does both at once (a cold start); a pool prestarts ahead and calls RunParked (a warm
+// start). The guest cannot tell them apart.
 class Engine {
  public:
   static absl::StatusOr<std::unique_ptr<Engine>> Create(EngineOptions options = {});
@@ -59,8 +69,22 @@ class Engine {
   absl::StatusOr<Result> Run(const Image& image, const Manifest& manifest,
                              const RunOptions& options) const;
 
+  // Spawns a loader for `image` and waits until it is parked. DEADLINE_EXCEEDED past `deadline`,
+  // CANCELLED when `cancel` fires, INTERNAL naming the loader step that failed.
+  absl::StatusOr<std::unique_ptr<ParkedSandbox>> Prestart(
+      const Image& image, absl::Time deadline, const CancelToken* cancel = nullptr) const;
+
+  // Releases a parked sandbox of `image` into `manifest` and runs it, as Run. ABORTED (and the
+  // guest never ran) when the sandbox died while parked: the caller may run cold instead.
+  // FAILED_PRECONDITION when it was parked for another image.
+  absl::StatusOr<Result> RunParked(std::unique_ptr<ParkedSandbox> sandbox, const Image& image,
+                                   const Manifest& manifest, const RunOptions& options) const;
+
  private:
   Engine(std::string loader_path, std::unique_ptr<CompiledPolicy> policy);
+  absl::StatusOr<Result> Release(ParkedSandbox& sandbox, const launch::GoPlan& plan,
+                                 const Manifest& manifest, const RunOptions& options,
+                                 absl::Time start) const;
   std::string loader_path_;
   std::unique_ptr<CompiledPolicy> policy_;
   // vDSO/vvar ranges reported by the first loader; later loaders unmap them without scanning

@@ -20,6 +20,11 @@ inline constexpr int kMaxSegments = 16;
 inline constexpr uint64_t kPieBase = 0x400000;         // static-pie load bias
 inline constexpr uint64_t kStackTop = 0x7ff000000000;  // guest stack ends here
 inline constexpr uint64_t kPageSize = 4096;
+// Guest stack sizes (an eighth of the memory limit, clamped). A parked loader maps the largest
+// stack [kStackTop - kMaxStackBytes, kStackTop) and unmaps what the request's limit does not give.
+inline constexpr uint64_t kMinStackBytes = 128 << 10;
+inline constexpr uint64_t kMaxStackBytes = 8 << 20;
+inline constexpr uint64_t kParkedStackLow = kStackTop - kMaxStackBytes;
 
 struct SpecSegment {
   uint64_t addr;  // absolute start (bias applied), not page aligned
@@ -46,24 +51,36 @@ struct SpecialRanges {
   uint64_t ranges[kMaxSpecialRanges][2];  // [start, end)
 };
 
+// What the loader needs to park: everything that depends on the image, nothing on the request.
 struct LaunchSpec {
   uint32_t magic;
   uint32_t segment_count;
   SpecSegment segments[kMaxSegments];
-  uint64_t entry;               // absolute
-  uint64_t stack_low;           // guest stack mapping [stack_low, kStackTop)
-  uint64_t initial_sp;          // rsp at entry; points at argc
-  uint64_t stack_image_offset;  // payload offset of the bytes copied to [top - size, top)
-  uint64_t stack_image_size;
+  uint64_t entry;          // absolute
   uint64_t filter_offset;  // payload offset of struct sock_filter[filter_len]
   uint64_t filter_len;
   uint32_t parent_pid;  // for the parent-death race check
   uint32_t rlimit_count;
-  SpecRlimit rlimits[8];
-  uint32_t drop_to_uid;  // when the loader starts as root: uid/gid to switch to
+  SpecRlimit rlimits[8];  // request-independent ones; RLIMIT_AS/CPU are set at release (prlimit)
+  uint32_t drop_to_uid;   // when the loader starts as root: uid/gid to switch to
   uint32_t drop_to_gid;
   SpecialRanges special;  // known vDSO/vvar ranges (verified by the loader before use)
-  // Payload (stack image, filter) follows the struct in the same memfd.
+  // Payload (the filter) follows the struct in the same memfd.
+};
+
+// The release of a parked loader. The loader parks in read(kControlFd, &go, sizeof(GoHeader)),
+// a notified call; the engine writes the request's stack image to the top of the parked stack
+// and this header to the read's buffer, then answers the read with sizeof(GoHeader). The loader
+// then sets each of `rlimits` with prlimit64(0, resource, &rlimits[i].soft, NULL), two notified
+// calls the engine lets through (CONTINUE) after checking they are exactly that, and jumps.
+inline constexpr uint32_t kGoMagic = 0x3147435a;  // "ZCG1"
+inline constexpr int kGoRlimits = 2;              // RLIMIT_AS, RLIMIT_CPU
+struct GoHeader {
+  uint32_t magic;
+  uint32_t pad;
+  uint64_t stack_low;   // guest stack is [stack_low, kStackTop); the rest of the parked one goes
+  uint64_t initial_sp;  // rsp at entry; points at argc
+  SpecRlimit rlimits[kGoRlimits];
 };
 
 // Which loader step failed; sent in the handshake so the engine can name it.

@@ -1,4 +1,5 @@
-// Launch spec construction; see spec_builder.h. The stack follows the x86-64 SysV process ABI.
+// Park spec and go plan construction; see spec_builder.h. The stack follows the x86-64 SysV process
+// ABI.
 #include "sandbox/launch/spec_builder.h"
 
 #include <elf.h>
@@ -60,6 +61,15 @@ class StackWriter {
   bool overflow_ = false;
 };
 
+uint64_t ImageBytes(const elf::ElfLayout& layout) {
+  const uint64_t bias = layout.pie ? kPieBase : 0;
+  uint64_t bytes = 0;
+  for (const elf::LoadSegment& seg : layout.segments) {
+    bytes += PageUp(bias + seg.vaddr + seg.memsz) - PageDown(bias + seg.vaddr);
+  }
+  return bytes;
+}
+
 }  // namespace
 
 uint64_t StackBytesFor(int64_t memory_bytes) {
@@ -67,13 +77,12 @@ uint64_t StackBytesFor(int64_t memory_bytes) {
                               kMaxStackBytes);
 }
 
-absl::StatusOr<BuiltSpec> BuildLaunchSpec(const elf::ElfLayout& layout, const Manifest& manifest,
+absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
                                           const std::string& filter_bpf, pid_t parent_pid,
                                           const SpecialRanges& special) {
   if (layout.segments.size() > static_cast<size_t>(kMaxSegments)) {
     return absl::InvalidArgumentError("image: too many PT_LOAD segments");
   }
-  BuiltSpec built;
   LaunchSpec spec = {};
   spec.magic = kSpecMagic;
   const uint64_t bias = layout.pie ? kPieBase : 0;
@@ -84,22 +93,41 @@ absl::StatusOr<BuiltSpec> BuildLaunchSpec(const elf::ElfLayout& layout, const Ma
     s.offset = seg.offset;
     s.filesz = seg.filesz;
     s.prot = (seg.read ? PROT_READ : 0) | (seg.write ? PROT_WRITE : 0) | (seg.exec ? PROT_EXEC : 0);
-    built.image_bytes += PageUp(s.addr + s.memsz) - PageDown(s.addr);
   }
   spec.entry = bias + layout.entry;
-  built.stack_bytes = StackBytesFor(manifest.memory_bytes());
-  spec.stack_low = kStackTop - built.stack_bytes;
-  if (built.image_bytes + built.stack_bytes > static_cast<uint64_t>(manifest.memory_bytes())) {
+  spec.parent_pid = static_cast<uint32_t>(parent_pid);
+  spec.drop_to_uid = kUnprivilegedId;
+  spec.drop_to_gid = kUnprivilegedId;
+  spec.special = special;
+  const SpecRlimit rlimits[] = {
+      {RLIMIT_CORE, 0, 0, 0},    {RLIMIT_FSIZE, 0, 0, 0},    {RLIMIT_NOFILE, 0, 16, 16},
+      {RLIMIT_MEMLOCK, 0, 0, 0}, {RLIMIT_MSGQUEUE, 0, 0, 0},
+  };
+  spec.rlimit_count = sizeof(rlimits) / sizeof(rlimits[0]);
+  std::copy(std::begin(rlimits), std::end(rlimits), spec.rlimits);
+  spec.filter_offset = sizeof(spec);  // a multiple of 8
+  spec.filter_len = filter_bpf.size() / 8;
+  std::string bytes(reinterpret_cast<const char*>(&spec), sizeof(spec));
+  bytes += filter_bpf;
+  return bytes;
+}
+
+absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest& manifest) {
+  GoPlan plan;
+  const uint64_t bias = layout.pie ? kPieBase : 0;
+  plan.image_bytes = ImageBytes(layout);
+  plan.stack_bytes = StackBytesFor(manifest.memory_bytes());
+  if (plan.image_bytes + plan.stack_bytes > static_cast<uint64_t>(manifest.memory_bytes())) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "memory_bytes: %d bytes cannot hold the image (%u bytes) and its stack (%u bytes)",
-        manifest.memory_bytes(), built.image_bytes, built.stack_bytes));
+        manifest.memory_bytes(), plan.image_bytes, plan.stack_bytes));
   }
 
   // Strings first (top of the stack), then the pointer block that rsp points at.
   uint64_t expected = 256 + 8 * (manifest.argv().size() + manifest.env().size() + 64);
   for (const std::string& s : manifest.argv()) expected += s.size() + 1;
   for (const std::string& s : manifest.env()) expected += s.size() + 1;
-  StackWriter w(built.stack_bytes / 2, expected);
+  StackWriter w(plan.stack_bytes / 2, expected);
   w.Push("\0\0\0\0\0\0\0\0", 8);
   const uint64_t execfn = w.PushString("/program");
   const uint64_t platform = w.PushString("x86_64");
@@ -111,6 +139,7 @@ absl::StatusOr<BuiltSpec> BuildLaunchSpec(const elf::ElfLayout& layout, const Ma
   for (const std::string& s : manifest.argv()) argv.push_back(w.PushString(s));
   w.AlignTo(16);
 
+  const uint64_t entry = bias + layout.entry;
   const uint64_t auxv[][2] = {
       {AT_PHDR, bias + layout.phdr_vaddr},
       {AT_PHENT, layout.phentsize},
@@ -118,7 +147,7 @@ absl::StatusOr<BuiltSpec> BuildLaunchSpec(const elf::ElfLayout& layout, const Ma
       {AT_PAGESZ, kPageSize},
       {AT_BASE, 0},
       {AT_FLAGS, 0},
-      {AT_ENTRY, spec.entry},
+      {AT_ENTRY, entry},
       {AT_UID, supervisor::kGuestUid},
       {AT_EUID, supervisor::kGuestUid},
       {AT_GID, supervisor::kGuestGid},
@@ -144,40 +173,20 @@ absl::StatusOr<BuiltSpec> BuildLaunchSpec(const elf::ElfLayout& layout, const Ma
   if (w.overflow()) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "argv: argv and env need more than half of the %u-byte guest stack; raise memory_bytes",
-        built.stack_bytes));
+        plan.stack_bytes));
   }
-  spec.initial_sp = kStackTop - w.used();
+  plan.stack_image = std::string(w.image());
+  plan.header.magic = kGoMagic;
+  plan.header.stack_low = kStackTop - plan.stack_bytes;
+  plan.header.initial_sp = kStackTop - w.used();
 
-  spec.parent_pid = static_cast<uint32_t>(parent_pid);
-  spec.drop_to_uid = kUnprivilegedId;
-  spec.drop_to_gid = kUnprivilegedId;
-  spec.special = special;
   const uint64_t cpu_seconds = static_cast<uint64_t>(
       absl::ToInt64Seconds(absl::Ceil(manifest.cpu_limit(), absl::Seconds(1))));
-  const SpecRlimit rlimits[] = {
-      // Backstops only: the supervisor enforces the exact limits and names them.
-      {RLIMIT_AS, 0, static_cast<uint64_t>(manifest.memory_bytes()) + kLoaderAddressSlack,
-       static_cast<uint64_t>(manifest.memory_bytes()) + kLoaderAddressSlack},
-      {RLIMIT_CPU, 0, cpu_seconds + 1, cpu_seconds + 2},
-      {RLIMIT_CORE, 0, 0, 0},
-      {RLIMIT_FSIZE, 0, 0, 0},
-      {RLIMIT_NOFILE, 0, 16, 16},
-      {RLIMIT_MEMLOCK, 0, 0, 0},
-      {RLIMIT_MSGQUEUE, 0, 0, 0},
-  };
-  spec.rlimit_count = sizeof(rlimits) / sizeof(rlimits[0]);
-  std::copy(std::begin(rlimits), std::end(rlimits), spec.rlimits);
-
-  built.bytes.assign(reinterpret_cast<const char*>(&spec), sizeof(spec));
-  spec.stack_image_offset = built.bytes.size();
-  spec.stack_image_size = w.image().size();
-  built.bytes.append(w.image());
-  while (built.bytes.size() % 8) built.bytes.push_back('\0');
-  spec.filter_offset = built.bytes.size();
-  spec.filter_len = filter_bpf.size() / 8;
-  built.bytes += filter_bpf;
-  memcpy(built.bytes.data(), &spec, sizeof(spec));
-  return built;
+  const uint64_t as = static_cast<uint64_t>(manifest.memory_bytes()) + kLoaderAddressSlack;
+  // Backstops only: the supervisor enforces the exact limits and names them.
+  plan.header.rlimits[0] = {RLIMIT_AS, 0, as, as};
+  plan.header.rlimits[1] = {RLIMIT_CPU, 0, cpu_seconds + 1, cpu_seconds + 2};
+  return plan;
 }
 
 }  // namespace zerocell::sandbox::launch

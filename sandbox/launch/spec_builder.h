@@ -1,4 +1,4 @@
-// Builds the launch spec for one run: segment layout, the guest's initial stack, rlimits, filter.
+// Builds what a loader needs: the park spec (per image) and the go plan (per request).
 #ifndef ZEROCELL_SANDBOX_LAUNCH_SPEC_BUILDER_H_
 #define ZEROCELL_SANDBOX_LAUNCH_SPEC_BUILDER_H_
 
@@ -14,8 +14,6 @@
 
 namespace zerocell::sandbox::launch {
 
-inline constexpr uint64_t kMinStackBytes = 128 << 10;
-inline constexpr uint64_t kMaxStackBytes = 8 << 20;
 // Room for the loader's own mappings under RLIMIT_AS; the supervisor's accounting is exact.
 inline constexpr uint64_t kLoaderAddressSlack = 16 << 20;
 inline constexpr uid_t kUnprivilegedId = 65534;  // nobody/nogroup, used when the engine is root
@@ -23,17 +21,24 @@ inline constexpr uid_t kUnprivilegedId = 65534;  // nobody/nogroup, used when th
 // Guest stack size for a memory limit: an eighth of it, within [128 KiB, 8 MiB].
 uint64_t StackBytesFor(int64_t memory_bytes);
 
-struct BuiltSpec {
-  std::string bytes;  // LaunchSpec followed by its payload, ready for a sealed memfd
+// LaunchSpec followed by the filter, ready for a sealed memfd: everything a loader needs to park
+// (image mapped, filter installed), nothing from a request. INVALID_ARGUMENT on too many segments.
+// `special`: the vDSO/vvar ranges a previous loader reported (zero when not known yet).
+absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
+                                          const std::string& filter_bpf, pid_t parent_pid,
+                                          const SpecialRanges& special = {});
+
+// What releases a parked loader into one request's guest.
+struct GoPlan {
+  GoHeader header = {};
+  std::string stack_image;  // copied to [kStackTop - size, kStackTop); header.initial_sp in it
   uint64_t stack_bytes = 0;
   uint64_t image_bytes = 0;  // page-rounded guest segments
 };
 
-// INVALID_ARGUMENT when argv/env/auxv do not fit the guest stack for this memory limit.
-// `special`: the vDSO/vvar ranges a previous loader reported (zero when not known yet).
-absl::StatusOr<BuiltSpec> BuildLaunchSpec(const elf::ElfLayout& layout, const Manifest& manifest,
-                                          const std::string& filter_bpf, pid_t parent_pid,
-                                          const SpecialRanges& special = {});
+// INVALID_ARGUMENT when the image and stack exceed the memory limit, or argv/env/auxv do not
+// fit the guest stack for it.
+absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest& manifest);
 
 }  // namespace zerocell::sandbox::launch
 

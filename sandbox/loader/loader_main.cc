@@ -100,7 +100,6 @@ const LaunchSpec* MapSpec(uint64_t* out_len) {
   Check(addr, LoaderStep::kReadSpec);
   auto* spec = reinterpret_cast<const LaunchSpec*>(addr);
   if (spec->magic != kSpecMagic || spec->segment_count > kMaxSegments ||
-      spec->stack_image_offset + spec->stack_image_size > len ||
       spec->filter_offset + spec->filter_len * sizeof(sock_filter) > len) {
     Fail(LoaderStep::kReadSpec, -22);
   }
@@ -149,13 +148,40 @@ void MapSegment(const SpecSegment& s) {
   }
 }
 
-void MapStack(const LaunchSpec& spec, const char* payload) {
-  Check(Sys(__NR_mmap, spec.stack_low, kStackTop - spec.stack_low, kProtRead | kProtWrite,
+// The largest guest stack, untouched (it costs no memory until written): the request's memory
+// limit decides at release how much of it stays.
+void MapParkedStack() {
+  Check(Sys(__NR_mmap, kParkedStackLow, kStackTop - kParkedStackLow, kProtRead | kProtWrite,
             kMapPrivate | kMapFixed | kMapAnonymous, -1, 0),
         LoaderStep::kMapStack);
-  char* dst = reinterpret_cast<char*>(kStackTop - spec.stack_image_size);
-  const char* src = payload + spec.stack_image_offset;
-  for (uint64_t i = 0; i < spec.stack_image_size; ++i) dst[i] = src[i];
+}
+
+// Parks in a notified read until the engine releases the loader into a request: it has written
+// the stack image below kStackTop and `go` into this read's buffer. Returns the guest's rsp.
+// A read that ends any other way (the listener closed: the engine is gone) ends the loader.
+uint64_t Park() {
+  GoHeader go = {};
+  const long n = Sys(__NR_read, kControlFd, reinterpret_cast<long>(&go), sizeof(go));
+  if (n != static_cast<long>(sizeof(go)) || go.magic != kGoMagic) Exit(127);
+  // The stack the request's limit gives: at least the smallest one, never above the top.
+  if (go.stack_low < kParkedStackLow || go.stack_low > kStackTop - kMinStackBytes ||
+      go.stack_low % kPageSize != 0 || go.initial_sp < go.stack_low || go.initial_sp >= kStackTop) {
+    Exit(127);
+  }
+  // The guest must not find more stack than a cold start would have mapped.
+  if (go.stack_low > kParkedStackLow &&
+      Failed(Sys(__NR_munmap, kParkedStackLow, go.stack_low - kParkedStackLow))) {
+    Exit(127);
+  }
+  // The request's backstop limits. Notified (the filter is in force): the engine lets exactly
+  // these calls through, so a guest can never set a limit itself.
+  for (int i = 0; i < kGoRlimits; ++i) {
+    if (Failed(Sys(__NR_prlimit64, 0, go.rlimits[i].resource,
+                   reinterpret_cast<long>(&go.rlimits[i].soft), 0))) {
+      Exit(127);
+    }
+  }
+  return go.initial_sp;
 }
 
 // Root never runs guest code: switch to an unprivileged uid/gid with no supplementary groups.
@@ -326,7 +352,7 @@ void* memcpy(void* dst, const void* src, size_t n) {
   ApplyRlimits(*spec);
   const char* payload = reinterpret_cast<const char*>(spec);
   for (uint32_t i = 0; i < spec->segment_count; ++i) MapSegment(spec->segments[i]);
-  MapStack(*spec, payload);
+  MapParkedStack();
   static char maps_buf[16384];
   SpecialRanges special = {};
   flags |= UnmapVdso(spec->special, AuxValue(initial_stack, kAtSysinfoEhdr), maps_buf,
@@ -341,14 +367,15 @@ void* memcpy(void* dst, const void* src, size_t n) {
                          reinterpret_cast<const sock_filter*>(payload + spec->filter_offset))};
   const uint64_t entry = spec->entry;
   const uint64_t brk = static_cast<uint64_t>(Sys(__NR_brk, 0));
-  const uint64_t sp = spec->initial_sp;
   long listener = Sys(__NR_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
                       reinterpret_cast<long>(&prog));
   Check(listener, LoaderStep::kInstallFilter);
-  // From here on the filter is in force: only munmap, the handoff sendmsg and close_range pass.
+  // From here on the filter is in force: only munmap, the handoff sendmsg and close_range pass;
+  // the park read is notified to the engine, which answers it with the request.
   Sys(__NR_munmap, reinterpret_cast<long>(spec), spec_len);
   Handoff(static_cast<int>(listener), flags, brk, special);
   Sys(__NR_close_range, 0, ~0u, 0);
+  const uint64_t sp = Park();
   enter_guest(entry, sp);
 }
 

@@ -200,12 +200,22 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   // What the loader itself still maps is not the guest's: measure it once, before the guest runs
   // (this also records the start-up resident size, the peak of a guest that dies early).
   const int64_t vm = VmBytes(mem);
-  if (vm > 0 && static_cast<uint64_t>(vm) > params.guest_bytes) {
-    mem.overhead_bytes = static_cast<uint64_t>(vm) - params.guest_bytes;
+  const uint64_t guest_and_dropped = params.guest_bytes + params.release_unmap_bytes;
+  if (vm > 0 && static_cast<uint64_t>(vm) > guest_and_dropped) {
+    mem.overhead_bytes = static_cast<uint64_t>(vm) - guest_and_dropped;
   }
   // Guest and supervisor hand the CPU to each other on every notified call; older kernels
   // refuse the flag and keep the ordinary wake-up.
   (void)ioctl(params.listener.get(), kIoctlNotifSetFlags, kNotifSyncWakeUp);
+  if (params.release) {
+    if (absl::Status released = params.release(); !released.ok()) {
+      params.process->Kill();
+      int status;
+      rusage usage;
+      (void)params.process->Reap(&status, &usage);
+      return released;
+    }
+  }
   Loop loop(params, guest);
   return loop.Run();
 }

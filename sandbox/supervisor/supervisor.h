@@ -3,6 +3,7 @@
 #define ZEROCELL_SANDBOX_SUPERVISOR_SUPERVISOR_H_
 
 #include <cstdint>
+#include <functional>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -24,6 +25,10 @@ struct SuperviseParams {
   uint64_t guest_bytes = 0;  // image + stack mapped by the loader for the guest
   uint64_t stack_bytes = 0;
   OutputObserver* observer = nullptr;  // optional; sees channel writes as they happen
+  // Releases the parked loader into the guest; called once the loader's own mappings are
+  // measured, before the loop. `release_unmap_bytes`: parked stack the loader drops on release.
+  std::function<absl::Status()> release;
+  uint64_t release_unmap_bytes = 0;
 };
 
 struct SuperviseResult {
@@ -31,8 +36,9 @@ struct SuperviseResult {
   bool cancelled = false;
 };
 
-// Services the guest's notified syscalls until it ends, enforcing the wall, CPU, memory and
-// output limits; reaps the process. Never leaves it running, whatever it returns.
+// Releases the parked loader, then services the guest's notified syscalls until it ends,
+// enforcing the wall, CPU, memory and output limits; reaps the process. Never leaves it running,
+// whatever it returns; a failed release is returned as is (the guest never ran).
 absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params);
 
 }  // namespace zerocell::sandbox::supervisor

@@ -1,4 +1,4 @@
-// BuildLaunchSpec unit tests: the header, segments, and the SysV initial stack parsed back.
+// BuildParkSpec/BuildGoPlan unit tests: the park spec, segments, and the SysV initial stack.
 #include "sandbox/launch/spec_builder.h"
 
 #include <elf.h>
@@ -64,15 +64,34 @@ elf::ElfLayout CraftedLayout() {
   return l;
 }
 
-// The launch spec and its stack image, readable by guest address.
+// Both halves of a launch: the park spec (per image) and the go plan (per request).
+struct Built {
+  std::string park;
+  GoPlan go;
+  uint64_t stack_bytes = 0;
+  uint64_t image_bytes = 0;
+};
+
+absl::StatusOr<Built> BuildLaunchSpec(const elf::ElfLayout& layout, const Manifest& m,
+                                      const std::string& filter, pid_t parent) {
+  absl::StatusOr<std::string> park = BuildParkSpec(layout, filter, parent);
+  if (!park.ok()) return park.status();
+  absl::StatusOr<GoPlan> go = BuildGoPlan(layout, m);
+  if (!go.ok()) return go.status();
+  Built b{*std::move(park), *std::move(go)};
+  b.stack_bytes = b.go.stack_bytes;
+  b.image_bytes = b.go.image_bytes;
+  return b;
+}
+
+// The park spec and the request's stack image, readable by guest address.
 class ParsedSpec {
  public:
-  explicit ParsedSpec(const std::string& bytes) {
-    EXPECT_GE(bytes.size(), sizeof(LaunchSpec));
-    memcpy(&spec, bytes.data(), sizeof(spec));
-    EXPECT_LE(spec.stack_image_offset + spec.stack_image_size, bytes.size());
-    stack_ = bytes.substr(spec.stack_image_offset, spec.stack_image_size);
-    base_ = kStackTop - spec.stack_image_size;
+  explicit ParsedSpec(const Built& built) : go(built.go) {
+    EXPECT_GE(built.park.size(), sizeof(LaunchSpec));
+    memcpy(&spec, built.park.data(), sizeof(spec));
+    stack_ = go.stack_image;
+    base_ = kStackTop - stack_.size();
   }
 
   bool InStack(uint64_t addr, uint64_t len) const {
@@ -101,7 +120,7 @@ class ParsedSpec {
 
   // Walks argc/argv/envp/auxv from initial_sp.
   void Walk() {
-    uint64_t p = spec.initial_sp;
+    uint64_t p = go.header.initial_sp;
     const uint64_t argc = Word(p);
     p += 8;
     for (uint64_t i = 0; i < argc; ++i, p += 8) argv.push_back(String(Word(p)));
@@ -123,6 +142,7 @@ class ParsedSpec {
   }
 
   LaunchSpec spec;
+  GoPlan go;
   std::vector<std::string> argv, env;
   std::map<uint64_t, uint64_t> auxv;
   std::vector<uint64_t> auxv_order;
@@ -143,9 +163,9 @@ TEST(StackBytesForTest, EighthOfMemoryClamped) {
 TEST(SpecBuilderTest, HeaderAndSegmentsForExec) {
   const elf::ElfLayout layout = ParsedLayout(/*pie=*/false);
   const Manifest m = MakeManifest({"prog"}, {});
-  absl::StatusOr<BuiltSpec> built = BuildLaunchSpec(layout, m, "", kParent);
+  absl::StatusOr<Built> built = BuildLaunchSpec(layout, m, "", kParent);
   ASSERT_TRUE(built.ok()) << built.status();
-  ParsedSpec p(built->bytes);
+  ParsedSpec p(*built);
   EXPECT_EQ(p.spec.magic, kSpecMagic);
   ASSERT_EQ(p.spec.segment_count, 1u);
   EXPECT_EQ(p.spec.segments[0].addr, elf::testing::kBase);
@@ -156,7 +176,8 @@ TEST(SpecBuilderTest, HeaderAndSegmentsForExec) {
   EXPECT_EQ(p.spec.entry, elf::testing::kEntry);
   EXPECT_EQ(p.spec.parent_pid, static_cast<uint32_t>(kParent));
   EXPECT_EQ(built->stack_bytes, StackBytesFor(m.memory_bytes()));
-  EXPECT_EQ(p.spec.stack_low, kStackTop - StackBytesFor(m.memory_bytes()));
+  EXPECT_EQ(p.go.header.stack_low, kStackTop - StackBytesFor(m.memory_bytes()));
+  EXPECT_EQ(p.go.header.magic, kGoMagic);
   EXPECT_EQ(built->image_bytes, elf::testing::kFileSize);
 }
 
@@ -164,9 +185,9 @@ TEST(SpecBuilderTest, PieSegmentsAreBiasedByPieBase) {
   const elf::ElfLayout layout = ParsedLayout(/*pie=*/true);
   ASSERT_TRUE(layout.pie);
   const Manifest m = MakeManifest({"prog"}, {});
-  absl::StatusOr<BuiltSpec> built = BuildLaunchSpec(layout, m, "", kParent);
+  absl::StatusOr<Built> built = BuildLaunchSpec(layout, m, "", kParent);
   ASSERT_TRUE(built.ok()) << built.status();
-  ParsedSpec p(built->bytes);
+  ParsedSpec p(*built);
   ASSERT_EQ(p.spec.segment_count, layout.segments.size());
   for (size_t i = 0; i < layout.segments.size(); ++i) {
     EXPECT_EQ(p.spec.segments[i].addr, kPieBase + layout.segments[i].vaddr) << i;
@@ -179,9 +200,9 @@ TEST(SpecBuilderTest, PieSegmentsAreBiasedByPieBase) {
 
 TEST(SpecBuilderTest, CraftedSegmentsKeepFieldsAndProtections) {
   const elf::ElfLayout layout = CraftedLayout();
-  absl::StatusOr<BuiltSpec> built = BuildLaunchSpec(layout, MakeManifest({"p"}, {}), "", kParent);
+  absl::StatusOr<Built> built = BuildLaunchSpec(layout, MakeManifest({"p"}, {}), "", kParent);
   ASSERT_TRUE(built.ok()) << built.status();
-  ParsedSpec p(built->bytes);
+  ParsedSpec p(*built);
   ASSERT_EQ(p.spec.segment_count, 2u);
   const SpecSegment& data = p.spec.segments[1];
   EXPECT_EQ(data.addr, 0x404100u);
@@ -200,13 +221,13 @@ TEST(SpecBuilderTest, InitialStackFollowsSysvAbi) {
   const std::vector<std::string> argv = {"prog", "", "second arg", std::string(300, 'x')};
   const std::vector<std::string> env = {"A=1", "PATH=/bin", "EMPTY="};
   const Manifest m = MakeManifest(argv, env, int64_t{64} << 20, /*seed=*/1234);
-  absl::StatusOr<BuiltSpec> built = BuildLaunchSpec(layout, m, "", kParent);
+  absl::StatusOr<Built> built = BuildLaunchSpec(layout, m, "", kParent);
   ASSERT_TRUE(built.ok()) << built.status();
-  ParsedSpec p(built->bytes);
-  EXPECT_EQ(p.spec.initial_sp % 16, 0u);
-  EXPECT_EQ(p.spec.initial_sp, kStackTop - p.spec.stack_image_size);
-  EXPECT_GE(p.spec.initial_sp, p.spec.stack_low);
-  EXPECT_LT(p.spec.initial_sp, kStackTop);
+  ParsedSpec p(*built);
+  EXPECT_EQ(p.go.header.initial_sp % 16, 0u);
+  EXPECT_EQ(p.go.header.initial_sp, kStackTop - p.go.stack_image.size());
+  EXPECT_GE(p.go.header.initial_sp, p.go.header.stack_low);
+  EXPECT_LT(p.go.header.initial_sp, kStackTop);
   p.Walk();
   EXPECT_EQ(p.argv, argv);
   EXPECT_EQ(p.env, env);
@@ -232,16 +253,18 @@ TEST(SpecBuilderTest, InitialStackFollowsSysvAbi) {
 
 TEST(SpecBuilderTest, StackIsDeterministicAndSeedDependent) {
   const elf::ElfLayout layout = ParsedLayout(false);
-  absl::StatusOr<BuiltSpec> a =
+  absl::StatusOr<Built> a =
       BuildLaunchSpec(layout, MakeManifest({"p", "q"}, {"E=1"}, 64 << 20, 5), "", kParent);
-  absl::StatusOr<BuiltSpec> b =
+  absl::StatusOr<Built> b =
       BuildLaunchSpec(layout, MakeManifest({"p", "q"}, {"E=1"}, 64 << 20, 5), "", kParent);
-  absl::StatusOr<BuiltSpec> c =
+  absl::StatusOr<Built> c =
       BuildLaunchSpec(layout, MakeManifest({"p", "q"}, {"E=1"}, 64 << 20, 6), "", kParent);
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
-  EXPECT_EQ(a->bytes, b->bytes);
-  EXPECT_NE(a->bytes, c->bytes);
-  ParsedSpec pa(a->bytes), pc(c->bytes);
+  EXPECT_EQ(a->park, b->park);
+  EXPECT_EQ(a->park, c->park);  // the park spec never depends on the request
+  EXPECT_EQ(a->go.stack_image, b->go.stack_image);
+  EXPECT_NE(a->go.stack_image, c->go.stack_image);
+  ParsedSpec pa(*a), pc(*c);
   pa.Walk();
   pc.Walk();
   EXPECT_EQ(pa.auxv[AT_RANDOM], pc.auxv[AT_RANDOM]);  // same address, different bytes
@@ -254,11 +277,10 @@ TEST(SpecBuilderTest, AlignmentHoldsForEveryArgCountParity) {
     for (int e = 0; e <= 2; ++e) {
       std::vector<std::string> argv(n, "a"), env(e, "K=V");
       argv[0] = std::string(n, 'p');  // vary string lengths too
-      absl::StatusOr<BuiltSpec> built =
-          BuildLaunchSpec(layout, MakeManifest(argv, env), "", kParent);
+      absl::StatusOr<Built> built = BuildLaunchSpec(layout, MakeManifest(argv, env), "", kParent);
       ASSERT_TRUE(built.ok()) << built.status();
-      ParsedSpec p(built->bytes);
-      EXPECT_EQ(p.spec.initial_sp % 16, 0u) << n << " " << e;
+      ParsedSpec p(*built);
+      EXPECT_EQ(p.go.header.initial_sp % 16, 0u) << n << " " << e;
       p.Walk();
       EXPECT_EQ(p.argv, argv);
       EXPECT_EQ(p.env, env);
@@ -270,30 +292,35 @@ TEST(SpecBuilderTest, FilterIsAppendedAtFilterOffset) {
   std::string filter;
   for (int i = 0; i < 5; ++i) filter += std::string("\x06\x00\x00\x00", 4) + char('a' + i) + "bcd";
   ASSERT_EQ(filter.size(), 40u);
-  absl::StatusOr<BuiltSpec> built =
+  absl::StatusOr<Built> built =
       BuildLaunchSpec(ParsedLayout(false), MakeManifest({"prog", "odd"}, {}), filter, kParent);
   ASSERT_TRUE(built.ok()) << built.status();
-  ParsedSpec p(built->bytes);
+  ParsedSpec p(*built);
   EXPECT_EQ(p.spec.filter_len, 5u);
   EXPECT_EQ(p.spec.filter_offset % 8, 0u);
-  EXPECT_GE(p.spec.filter_offset, p.spec.stack_image_offset + p.spec.stack_image_size);
-  EXPECT_GE(p.spec.stack_image_offset, sizeof(LaunchSpec));
-  ASSERT_EQ(built->bytes.size(), p.spec.filter_offset + filter.size());
-  EXPECT_EQ(built->bytes.substr(p.spec.filter_offset), filter);
+  EXPECT_GE(p.spec.filter_offset, sizeof(LaunchSpec));
+  ASSERT_EQ(built->park.size(), p.spec.filter_offset + filter.size());
+  EXPECT_EQ(built->park.substr(p.spec.filter_offset), filter);
 }
 
 TEST(SpecBuilderTest, RlimitsArePresent) {
   const Manifest m = MakeManifest({"p"}, {}, int64_t{32} << 20);
-  absl::StatusOr<BuiltSpec> built = BuildLaunchSpec(ParsedLayout(false), m, "", kParent);
+  absl::StatusOr<Built> built = BuildLaunchSpec(ParsedLayout(false), m, "", kParent);
   ASSERT_TRUE(built.ok()) << built.status();
-  ParsedSpec p(built->bytes);
+  ParsedSpec p(*built);
   ASSERT_GT(p.spec.rlimit_count, 0u);
   ASSERT_LE(p.spec.rlimit_count, 8u);
   std::map<uint32_t, SpecRlimit> by_resource;
-  for (uint32_t i = 0; i < p.spec.rlimit_count; ++i) {
-    const SpecRlimit& r = p.spec.rlimits[i];
+  std::vector<SpecRlimit> all(p.spec.rlimits, p.spec.rlimits + p.spec.rlimit_count);
+  all.insert(all.end(), std::begin(p.go.header.rlimits), std::end(p.go.header.rlimits));
+  for (const SpecRlimit& r : all) {
     EXPECT_LE(r.soft, r.hard) << r.resource;
     EXPECT_TRUE(by_resource.emplace(r.resource, r).second) << "duplicate " << r.resource;
+  }
+  // The request-dependent limits are the go plan's, set at release: never in the park spec.
+  for (uint32_t i = 0; i < p.spec.rlimit_count; ++i) {
+    EXPECT_NE(p.spec.rlimits[i].resource, static_cast<uint32_t>(RLIMIT_AS));
+    EXPECT_NE(p.spec.rlimits[i].resource, static_cast<uint32_t>(RLIMIT_CPU));
   }
   ASSERT_TRUE(by_resource.count(RLIMIT_AS));
   EXPECT_GE(by_resource[RLIMIT_AS].soft, static_cast<uint64_t>(m.memory_bytes()));
@@ -313,16 +340,16 @@ TEST(SpecBuilderTest, ArgvLargerThanHalfTheStackIsRejected) {
   std::vector<std::string> argv = {"prog"};
   for (int i = 0; i < 200; ++i) argv.push_back(std::string(1024, 'a'));
   elf::ElfLayout layout = ParsedLayout(false);
-  absl::StatusOr<BuiltSpec> built =
+  absl::StatusOr<Built> built =
       BuildLaunchSpec(layout, MakeManifest(argv, {}, 1 << 20), "", kParent);
   ASSERT_FALSE(built.ok());
   EXPECT_EQ(built.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(built.status().message()), HasSubstr("argv"));
   // The same argv fits with a larger memory limit (8 MiB stack).
-  absl::StatusOr<BuiltSpec> ok =
+  absl::StatusOr<Built> ok =
       BuildLaunchSpec(layout, MakeManifest(argv, {}, int64_t{256} << 20), "", kParent);
   ASSERT_TRUE(ok.ok()) << ok.status();
-  ParsedSpec p(ok->bytes);
+  ParsedSpec p(*ok);
   p.Walk();
   EXPECT_EQ(p.argv, argv);
 }
@@ -330,7 +357,7 @@ TEST(SpecBuilderTest, ArgvLargerThanHalfTheStackIsRejected) {
 TEST(SpecBuilderTest, EnvCountsTowardsTheStackToo) {
   std::vector<std::string> env;
   for (int i = 0; i < 100; ++i) env.push_back("K=" + std::string(1000, 'v'));
-  absl::StatusOr<BuiltSpec> built =
+  absl::StatusOr<Built> built =
       BuildLaunchSpec(ParsedLayout(false), MakeManifest({"prog"}, env, 1 << 20), "", kParent);
   ASSERT_FALSE(built.ok());
   EXPECT_EQ(built.status().code(), absl::StatusCode::kInvalidArgument);
@@ -342,13 +369,13 @@ TEST(SpecBuilderTest, ImageAndStackBeyondMemoryIsRejected) {
   constexpr uint64_t kFitsMemsz = (1 << 20) - kMinStackBytes - 0x3000 - 0x100;
   elf::ElfLayout layout = CraftedLayout();
   layout.segments[1].memsz = kFitsMemsz;
-  absl::StatusOr<BuiltSpec> fits =
+  absl::StatusOr<Built> fits =
       BuildLaunchSpec(layout, MakeManifest({"p"}, {}, 1 << 20), "", kParent);
   ASSERT_TRUE(fits.ok()) << fits.status();
   EXPECT_EQ(fits->image_bytes + fits->stack_bytes, uint64_t{1} << 20);
   // One more byte takes another page: the image alone fits, image + stack does not.
   layout.segments[1].memsz = kFitsMemsz + 1;
-  absl::StatusOr<BuiltSpec> built =
+  absl::StatusOr<Built> built =
       BuildLaunchSpec(layout, MakeManifest({"p"}, {}, 1 << 20), "", kParent);
   ASSERT_FALSE(built.ok());
   EXPECT_EQ(built.status().code(), absl::StatusCode::kInvalidArgument);
@@ -365,7 +392,7 @@ TEST(SpecBuilderTest, TooManySegmentsIsRejected) {
     layout.segments.push_back({0x400000 + uint64_t(i) * 0x1000, 0x1000, uint64_t(i) * 0x1000,
                                0x1000, true, false, false});
   }
-  absl::StatusOr<BuiltSpec> built = BuildLaunchSpec(layout, MakeManifest({"p"}, {}), "", kParent);
+  absl::StatusOr<Built> built = BuildLaunchSpec(layout, MakeManifest({"p"}, {}), "", kParent);
   ASSERT_FALSE(built.ok());
   EXPECT_EQ(built.status().code(), absl::StatusCode::kInvalidArgument);
 }
