@@ -47,6 +47,10 @@ constexpr std::array<std::string_view, 17> kGrpcCodes = {
     "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
     "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
     "DATA_LOSS", "UNAUTHENTICATED"};
+// WarmPoolObserver::on_retire's reasons; anything else is counted as "other".
+constexpr std::array<const char*, 6> kRetireReasons = {"idle", "surplus",    "cap",
+                                                       "died", "image_gone", "other"};
+
 constexpr std::array<std::string_view, 6> kQuotaKinds = {"get",    "put", "output",
                                                          "memory", "cpu", "timeout"};
 
@@ -184,7 +188,30 @@ struct Metrics::State {
         rejected(BuildCounter()
                      .Name("zerocell_rejected_requests_total")
                      .Help("RPCs that ended with a non-OK status, by method and code.")
-                     .Register(*registry)) {
+                     .Register(*registry)),
+        pool_starts(BuildCounter()
+                        .Name("zerocell_pool_starts_total")
+                        .Help("Sandbox starts by kind: warm (a parked sandbox) or cold.")
+                        .Register(*registry)),
+        pool_parked(BuildGauge()
+                        .Name("zerocell_pool_parked")
+                        .Help("Sandboxes parked in the loader, ready for a request.")
+                        .Register(*registry)
+                        .Add({})),
+        pool_prestart_time(BuildHistogram()
+                               .Name("zerocell_pool_prestart_seconds")
+                               .Help("Time to spawn and park one sandbox of the warm pool.")
+                               .Register(*registry)
+                               .Add({}, LatencyBuckets())),
+        pool_retired(BuildCounter()
+                         .Name("zerocell_pool_retired_total")
+                         .Help("Parked sandboxes retired, by reason.")
+                         .Register(*registry)),
+        pool_prestart_errors(BuildCounter()
+                                 .Name("zerocell_pool_prestart_errors_total")
+                                 .Help("Failed prestarts (the request runs cold instead).")
+                                 .Register(*registry)
+                                 .Add({})) {
     // Pre-create the fixed series so that they read 0 before the first event (rate() and
     // alerts then see a series from the start).
     for (int o = v1::Outcome_MIN + 1; o <= v1::Outcome_MAX; ++o) {
@@ -193,6 +220,9 @@ struct Metrics::State {
     for (std::string_view kind : kQuotaKinds) quota.Add({{"kind", std::string(kind)}});
     validations.Add({{"result", "accepted"}});
     validations.Add({{"result", "rejected"}});
+    pool_starts.Add({{"kind", "warm"}});
+    pool_starts.Add({{"kind", "cold"}});
+    for (const char* reason : kRetireReasons) pool_retired.Add({{"reason", reason}});
   }
 
   Counter& Violation(std::string_view syscall) {
@@ -232,6 +262,11 @@ struct Metrics::State {
   Histogram& validation_time;
   Family<Counter>& requests;
   Family<Counter>& rejected;
+  Family<Counter>& pool_starts;
+  Gauge& pool_parked;
+  Histogram& pool_prestart_time;
+  Family<Counter>& pool_retired;
+  Counter& pool_prestart_errors;
 
   absl::Mutex mu;
   absl::flat_hash_set<std::string> syscall_labels ABSL_GUARDED_BY(mu);
@@ -410,6 +445,25 @@ image::CacheObserver Metrics::CacheObserver() {
     s->validation_time.Observe(static_cast<double>(std::max<int64_t>(v.report.validation_ns, 0)) /
                                1e9);
   };
+  return o;
+}
+
+sandbox::pool::WarmPoolObserver Metrics::PoolObserver() {
+  std::shared_ptr<State> s = state_;
+  sandbox::pool::WarmPoolObserver o;
+  o.on_run = [s](bool warm) { s->pool_starts.Add({{"kind", warm ? "warm" : "cold"}}).Increment(); };
+  o.on_parked = [s](int64_t parked) { s->pool_parked.Set(static_cast<double>(parked)); };
+  o.on_prestart = [s](absl::Duration d) {
+    s->pool_prestart_time.Observe(absl::ToDoubleSeconds(d));
+  };
+  o.on_retire = [s](const char* reason) {
+    const char* label = "other";
+    for (const char* known : kRetireReasons) {
+      if (std::string_view(known) == reason) label = known;
+    }
+    s->pool_retired.Add({{"reason", label}}).Increment();
+  };
+  o.on_prestart_error = [s](const absl::Status&) { s->pool_prestart_errors.Increment(); };
   return o;
 }
 

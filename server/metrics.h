@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "image/image_cache.h"
+#include "sandbox/pool/warm_pool.h"
 #include "zerocell/v1/sandbox.pb.h"
 
 namespace prometheus {
@@ -43,6 +44,11 @@ struct ExecutionTimings {
 //   zerocell_image_store_errors_total             failed writes/removals in the persist dir
 //   zerocell_image_validations_total{result}      result: accepted, rejected
 //   zerocell_image_validation_seconds             histogram
+//   zerocell_pool_starts_total{kind}              kind: warm (a parked sandbox), cold
+//   zerocell_pool_parked                          gauge: sandboxes parked now
+//   zerocell_pool_prestart_seconds                histogram: spawn + park of one sandbox
+//   zerocell_pool_retired_total{reason}           idle, surplus, cap, died, image_gone, other
+//   zerocell_pool_prestart_errors_total
 //   zerocell_requests_total{method,code}          every finished RPC
 //   zerocell_rejected_requests_total{method,code} RPCs that ended with a non-OK status
 // method: RegisterImage, Execute, GetImage, ListImages, or "other"; code: the gRPC status code
@@ -82,6 +88,8 @@ class Metrics {
   // Callbacks feeding the image cache families. They keep the recording state alive on their
   // own, so the cache may outlive this object.
   image::CacheObserver CacheObserver();
+  // Callbacks feeding the zerocell_pool_* families; same lifetime rule.
+  sandbox::pool::WarmPoolObserver PoolObserver();
 
   // Everything, in the Prometheus text exposition format (as served at /metrics).
   std::string Serialize() const;

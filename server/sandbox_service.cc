@@ -150,8 +150,10 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
     cached = acquired.ok() ? *std::move(acquired) : registered->image;
   }
 
+  const sandbox::RunOptions run_options{&cancel, nullptr};
   absl::StatusOr<sandbox::Result> result =
-      deps_.engine->Run(*cached->image, *manifest, sandbox::RunOptions{&cancel, nullptr});
+      deps_.warm_pool != nullptr ? deps_.warm_pool->Run(cached->image, *manifest, run_options)
+                                 : deps_.engine->Run(*cached->image, *manifest, run_options);
   if (!result.ok()) return client::ToGrpcStatus(result.status());
 
   ExecutionTimings timings;

@@ -9,6 +9,7 @@
 
 #include "image/image_cache.h"
 #include "sandbox/engine.h"
+#include "sandbox/pool/warm_pool.h"
 #include "server/json_log.h"
 #include "server/metrics.h"
 #include "server/pooled_call.h"
@@ -21,6 +22,7 @@ namespace zerocell::server {
 // What the service uses; all outlive it.
 struct ServiceDeps {
   const sandbox::Engine* engine = nullptr;
+  sandbox::pool::WarmPool* warm_pool = nullptr;  // null: every run is a cold start
   image::ImageCache* cache = nullptr;
   WorkerPool* pool = nullptr;
   Metrics* metrics = nullptr;

@@ -1,4 +1,4 @@
-// zerocelld assembled: metrics, image cache, engine, worker pool and the gRPC server.
+// zerocelld assembled: metrics, image cache, engine, warm pool, worker pool and the gRPC server.
 #include "server/server.h"
 
 #include <grpc/grpc.h>
@@ -30,14 +30,19 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
   }
   ASSIGN_OR_RETURN(server->engine_, sandbox::Engine::Create(options.engine));
   Metrics* metrics = server->metrics_.get();
+  if (options.warm_pool_enabled) {
+    ASSIGN_OR_RETURN(server->warm_pool_,
+                     sandbox::pool::WarmPool::Create(server->engine_.get(), options.warm_pool,
+                                                     metrics->PoolObserver()));
+  }
   options.pool.on_change = [metrics](int64_t queued, int64_t running) {
     metrics->SetQueueDepth(queued);
     metrics->SetInFlight(running);
   };
   server->pool_ = std::make_unique<WorkerPool>(options.pool);
   server->service_ = std::make_unique<SandboxService>(
-      ServiceDeps{server->engine_.get(), server->cache_.get(), server->pool_.get(), metrics, log,
-                  options.caps});
+      ServiceDeps{server->engine_.get(), server->warm_pool_.get(), server->cache_.get(),
+                  server->pool_.get(), metrics, log, options.caps});
 
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    ServerCredentialsFrom(options.tls));
@@ -91,6 +96,7 @@ void ZerocellServer::Shutdown(absl::Duration grace) {
   }
   if (pool_ != nullptr) pool_->Shutdown();
   if (server_ != nullptr) server_->Wait();
+  warm_pool_.reset();  // every worker has returned: no run uses a parked sandbox any more
 }
 
 }  // namespace zerocell::server

@@ -1,4 +1,4 @@
-// zerocelld assembled: metrics, image cache, engine, worker pool and the gRPC server.
+// zerocelld assembled: metrics, image cache, engine, warm pool, worker pool and the gRPC server.
 #ifndef ZEROCELL_SERVER_SERVER_H_
 #define ZEROCELL_SERVER_SERVER_H_
 
@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "image/image_cache.h"
 #include "sandbox/engine.h"
+#include "sandbox/pool/warm_pool.h"
 #include "server/json_log.h"
 #include "server/metrics.h"
 #include "server/request_caps.h"
@@ -30,6 +31,8 @@ struct ServerOptions {
   RequestCaps caps;
   image::CacheOptions cache;  // observer is set by the server
   sandbox::EngineOptions engine;
+  bool warm_pool_enabled = true;
+  sandbox::pool::WarmPoolOptions warm_pool;
 };
 
 class ZerocellServer {
@@ -45,7 +48,8 @@ class ZerocellServer {
 
   // Stops accepting calls (health turns NOT_SERVING, new calls fail UNAVAILABLE), lets running
   // and queued calls finish until `grace` has passed, then cancels the rest (their sandboxes are
-  // killed and reaped) and joins every worker. Idempotent.
+  // killed and reaped), joins every worker, and kills and reaps every parked sandbox.
+  // Idempotent.
   void Shutdown(absl::Duration grace);
 
  private:
@@ -54,6 +58,8 @@ class ZerocellServer {
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<image::ImageCache> cache_;
   std::unique_ptr<sandbox::Engine> engine_;
+  // Parked sandboxes are children of its thread: it goes after the workers have stopped.
+  std::unique_ptr<sandbox::pool::WarmPool> warm_pool_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<SandboxService> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -54,6 +54,14 @@ ABSL_FLAG(std::string, instruction_policy, "standard",
 ABSL_FLAG(bool, validate_instructions, true,
           "decode executable segments with Zydis at admission (false: ELF checks only)");
 ABSL_FLAG(std::string, loader, "", "path of zerocell-loader (default: beside zerocelld)");
+ABSL_FLAG(bool, pool, true,
+          "warm start: keep sandboxes pre-started (parked in the loader) for the images in use");
+ABSL_FLAG(int, pool_min_per_image, 1, "parked sandboxes kept for an image in use, at least");
+ABSL_FLAG(int, pool_max_per_image, 8,
+          "parked sandboxes for one image, at most (the pool sizes each image to its demand)");
+ABSL_FLAG(int, pool_max_total, 64, "parked sandboxes for all images together, at most");
+ABSL_FLAG(int64_t, pool_idle_ms, 60000,
+          "an image not executed for this long loses its parked sandboxes");
 
 namespace zerocell::server {
 namespace {
@@ -120,6 +128,25 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   }
   options.engine.loader_path = absl::GetFlag(FLAGS_loader);
 
+  options.warm_pool_enabled = absl::GetFlag(FLAGS_pool);
+  sandbox::pool::WarmPoolOptions& warm = options.warm_pool;
+  warm.sizing.min_per_image = absl::GetFlag(FLAGS_pool_min_per_image);
+  warm.sizing.max_per_image = absl::GetFlag(FLAGS_pool_max_per_image);
+  warm.max_total = absl::GetFlag(FLAGS_pool_max_total);
+  for (auto [name, value] : {std::pair{"pool_min_per_image", warm.sizing.min_per_image},
+                             {"pool_max_per_image", warm.sizing.max_per_image},
+                             {"pool_max_total", warm.max_total}}) {
+    if (value < 0 || value > 4096) {
+      return absl::InvalidArgumentError(absl::StrCat("--", name, ": must be 0 .. 4096"));
+    }
+  }
+  if (warm.sizing.min_per_image > warm.sizing.max_per_image) {
+    return absl::InvalidArgumentError("--pool_min_per_image: must not exceed --pool_max_per_image");
+  }
+  const int64_t idle_ms = absl::GetFlag(FLAGS_pool_idle_ms);
+  if (idle_ms <= 0) return absl::InvalidArgumentError("--pool_idle_ms: must be > 0");
+  warm.sizing.idle_retire = absl::Milliseconds(idle_ms);
+
   // Bounds that cannot work together are refused here, not discovered by a caller later.
   constexpr int64_t kEnvelope = int64_t{1} << 20;  // room for the non-payload fields of a message
   if (caps.max_output_bytes + kEnvelope > max_message) {
@@ -146,8 +173,9 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
 // Takes the hard RLIMIT_NOFILE and returns how many images the cache may hold under it: each
 // cached image holds a memfd, and connections, runs and logs need the rest. `wanted` lowered
 // to fit (the caller logs it); an error when not even a small cache fits.
-absl::StatusOr<uint64_t> FitImagesToFdLimit(uint64_t wanted) {
-  constexpr uint64_t kHeadroom = 1024;  // connections, runs, the metrics endpoint, logs
+// `reserved`: descriptors held for other things (two per parked sandbox: pidfd and listener).
+absl::StatusOr<uint64_t> FitImagesToFdLimit(uint64_t wanted, uint64_t reserved) {
+  const uint64_t kHeadroom = 1024 + reserved;  // connections, runs, metrics, logs, parked
   constexpr uint64_t kMinImages = 16;
   rlimit limit;
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
@@ -159,7 +187,8 @@ absl::StatusOr<uint64_t> FitImagesToFdLimit(uint64_t wanted) {
   if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= wanted + kHeadroom) return wanted;
   if (limit.rlim_cur < kMinImages + kHeadroom) {
     return absl::FailedPreconditionError(
-        absl::StrFormat("RLIMIT_NOFILE is %d: zerocelld needs at least %d file descriptors",
+        absl::StrFormat("RLIMIT_NOFILE is %d: zerocelld needs at least %d file descriptors "
+                        "(lower --pool_max_total?)",
                         static_cast<uint64_t>(limit.rlim_cur), kMinImages + kHeadroom));
   }
   return static_cast<uint64_t>(limit.rlim_cur) - kHeadroom;
@@ -198,7 +227,9 @@ int Main() {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  absl::StatusOr<uint64_t> images = FitImagesToFdLimit(options->cache.max_images);
+  const uint64_t parked_fds =
+      options->warm_pool_enabled ? 2 * static_cast<uint64_t>(options->warm_pool.max_total) : 0;
+  absl::StatusOr<uint64_t> images = FitImagesToFdLimit(options->cache.max_images, parked_fds);
   if (!images.ok()) {
     LogLine(log, "error", "fd_limit").Str("message", std::string(images.status().message())).Emit();
     return 1;

@@ -43,7 +43,9 @@ Message ParseJson(const std::string& json) {
 class CliRemoteTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start({});
+    // Parked sandboxes retire soon after the last call, so that "none left" can be checked.
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+        ServerProcess::Start({"--pool_idle_ms=300"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();
   }

@@ -118,7 +118,7 @@ class _FirstCallDelayed(grpc.UnaryUnaryClientInterceptor):
 
 def setUpModule():
     global SERVER
-    SERVER = Server([])
+    SERVER = Server(["--pool_idle_ms=300"])  # parked sandboxes retire soon after the calls
 
 
 def tearDownModule():

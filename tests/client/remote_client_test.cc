@@ -83,7 +83,9 @@ double ExecuteRequestsWithCode(const ServerProcess& server, const std::string& c
 class RemoteClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start({});
+    // Parked sandboxes retire soon after the last call, so that "none left" can be checked.
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+        ServerProcess::Start({"--pool_idle_ms=300"});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     absl::StatusOr<std::unique_ptr<RemoteClient>> client =

@@ -31,6 +31,9 @@ namespace v1 = ::zerocell::v1;
 using testing::AddChannel;
 using testing::StdManifest;
 
+// Parked sandboxes retire this soon after an image's last call (tests that count sandboxes).
+constexpr char kQuickRetire[] = "--pool_idle_ms=300";
+
 std::string Guest(const std::string& name) { return testing::GuestBytes(name); }
 
 class ServiceTest : public ::testing::Test {
@@ -60,7 +63,8 @@ class ServiceTest : public ::testing::Test {
     return stub_->Execute(&ctx, req, resp);
   }
 
-  // Sandboxes are the server's direct children (the loader becomes the guest).
+  // Sandboxes are the server's direct children (the loader becomes the guest). Tests that use
+  // this start the server with kQuickRetire, so that parked ones are gone soon after the calls.
   void ExpectNoSandboxesEventually() {
     const absl::Time until = absl::Now() + absl::Seconds(5);
     while (!testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
@@ -300,7 +304,7 @@ TEST_F(ServiceTest, EveryCapNamesItsField) {
 }
 
 TEST_F(ServiceTest, CallerDeadlineKillsTheSandbox) {
-  StartServer({"--max_concurrency=1"});
+  StartServer({"--max_concurrency=1", kQuickRetire});
   v1::ExecuteRequest req;
   req.set_image_id(Register(Guest("spin")));
   *req.mutable_manifest() = StdManifest({"spin"}, 30000);
@@ -319,7 +323,7 @@ TEST_F(ServiceTest, CallerDeadlineKillsTheSandbox) {
 }
 
 TEST_F(ServiceTest, CancellationKillsTheSandbox) {
-  StartServer({"--max_concurrency=1"});
+  StartServer({"--max_concurrency=1", kQuickRetire});
   v1::ExecuteRequest req;
   req.set_image_id(Register(Guest("spin")));
   *req.mutable_manifest() = StdManifest({"spin"}, 30000);
@@ -368,7 +372,7 @@ TEST_F(ServiceTest, Backpressure) {
 // Many concurrent calls with every kind of ending (answers, guest failures, caller deadlines,
 // cancellations, refusals): afterwards the server holds no extra fds and no sandbox survives.
 TEST_F(ServiceTest, MixedConcurrentLoadLeavesNothingBehind) {
-  StartServer({"--max_concurrency=2", "--max_queue=4", "--max_queue_wait_ms=200"});
+  StartServer({"--max_concurrency=2", "--max_queue=4", "--max_queue_wait_ms=200", kQuickRetire});
   const std::string hello = Register(Guest("hello"));
   const std::string spin = Register(Guest("spin"));
   const std::string socket = Register(Guest("pol_socket"));
@@ -503,8 +507,9 @@ TEST_F(ServiceTest, SigtermKillsRunsPastTheGracePeriod) {
   while (testing::ChildPids(server_->pid()).size() < 2 && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(5));
   }
+  // Two running, and any the warm pool has parked: none may outlive the server.
   std::vector<pid_t> sandboxes = testing::ChildPids(server_->pid());
-  ASSERT_EQ(sandboxes.size(), 2u);
+  ASSERT_GE(sandboxes.size(), 2u);
   const absl::Time start = absl::Now();
   ASSERT_TRUE(server_->Signal(SIGTERM).ok());
   absl::StatusOr<int> exit = server_->WaitExit(absl::Seconds(10));
