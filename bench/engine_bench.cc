@@ -1,9 +1,12 @@
-// zerocell-engine-bench: latency of Engine::Run on a hello-world guest against bare posix_spawn +
-// waitpid of the same binary, measured in one process, interleaved, after a warm-up.
+// zerocell-engine-bench: latency of the engine on a hello-world guest, cold (Engine::Run) and warm
+// (Engine::RunParked of a sandbox prestarted beforehand, as the warm pool does), against bare
+// posix_spawn + waitpid of the same binary, measured in one process, interleaved, after a warm-up.
 //
-// Both sides are timed from "about to start" to "child reaped": the engine side includes the
-// loader exec, mapping, seccomp install, the supervisor's work and result assembly; the bare side
-// is the kernel's spawn + exec + exit of the static binary with stdout on /dev/null.
+// Every side is timed from "about to start" to "child reaped": cold includes the loader exec,
+// mapping, seccomp install (the prestart), the release, the supervisor's work and result
+// assembly; warm is the release onwards (its prestart happens before the clock starts, like the
+// pool's refill); bare is the kernel's spawn + exec + exit of the static binary with stdout on
+// /dev/null.
 #include <cstdint>
 #include <cstdio>
 #include <memory>
@@ -15,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "bench/bench_support.h"
 #include "sandbox/engine.h"
@@ -30,16 +34,23 @@ ABSL_FLAG(std::string, guest, "",
 ABSL_FLAG(std::string, loader, "", "zerocell-loader (default: beside this binary)");
 
 constexpr char kUsage[] =
-    "Benchmarks Engine::Run of a hello-world guest against bare posix_spawn+waitpid.\n"
+    "Benchmarks the engine (cold and warm) on a hello-world guest against bare "
+    "posix_spawn+waitpid.\n"
     "Usage: zerocell-engine-bench [--runs=300] [--warmup=20] [--guest=PATH] [--loader=PATH]";
 
 namespace zerocell::bench {
 namespace {
 
 absl::StatusOr<int64_t> EngineRun(const sandbox::Engine& engine, const sandbox::Image& image,
-                                  const sandbox::Manifest& manifest) {
+                                  const sandbox::Manifest& manifest, bool warm) {
+  std::unique_ptr<sandbox::ParkedSandbox> parked;
+  if (warm) {
+    ASSIGN_OR_RETURN(parked, engine.Prestart(image, absl::Now() + absl::Seconds(10)));
+  }
   const int64_t start = NowNs();
-  ASSIGN_OR_RETURN(sandbox::Result result, engine.Run(image, manifest));
+  ASSIGN_OR_RETURN(sandbox::Result result,
+                   warm ? engine.RunParked(std::move(parked), image, manifest, {})
+                        : engine.Run(image, manifest));
   const int64_t elapsed = NowNs() - start;
   if (result.outcome != sandbox::Outcome::kExited || result.exit_code != 0) {
     return absl::InternalError(absl::StrCat("engine run ended with ",
@@ -70,43 +81,56 @@ absl::Status Main() {
 
   ASSIGN_OR_RETURN(std::unique_ptr<BareSpawn> bare, BareSpawn::Create(guest, {"hello"}));
 
-  std::vector<int64_t> engine_ns, bare_ns;
-  engine_ns.reserve(runs);
-  bare_ns.reserve(runs);
+  // Sides in a rotating order per round, so that none always runs on caches another left.
+  constexpr int kSides = 3;  // cold, warm, bare
+  const char* const names[kSides] = {"cold", "warm", "bare"};
+  std::vector<int64_t> ns[kSides];
+  for (auto& v : ns) v.reserve(runs);
   for (int i = -warmup; i < runs; ++i) {
-    for (const bool engine_turn : AlternatingTurns(i)) {
-      int64_t ns = 0;
-      if (engine_turn) {
-        ASSIGN_OR_RETURN(ns, EngineRun(*engine, *image, manifest));
-      } else {
+    for (int k = 0; k < kSides; ++k) {
+      const int side = (i + warmup + k) % kSides;
+      int64_t elapsed = 0;
+      if (side == 2) {
         const int64_t start = NowNs();
         RETURN_IF_ERROR(bare->Run());
-        ns = NowNs() - start;
+        elapsed = NowNs() - start;
+      } else {
+        ASSIGN_OR_RETURN(elapsed, EngineRun(*engine, *image, manifest, side == 1));
       }
-      if (i >= 0) (engine_turn ? engine_ns : bare_ns).push_back(ns);
+      if (i >= 0) ns[side].push_back(elapsed);
     }
   }
 
-  const LatencyStats e = Summarize(std::move(engine_ns));
-  const LatencyStats b = Summarize(std::move(bare_ns));
+  LatencyStats st[kSides];
+  for (int k = 0; k < kSides; ++k) st[k] = Summarize(std::move(ns[k]));
+  const LatencyStats& b = st[2];
   std::printf("zerocell-engine-bench: %d runs each after %d warm-up, guest %s\n", runs, warmup,
               guest.c_str());
-  std::printf("%-8s %10s %10s %10s %10s %10s %10s  (microseconds)\n", "", "p50", "p90", "p99",
+  std::printf("%-10s %10s %10s %10s %10s %10s %10s  (microseconds)\n", "", "p50", "p90", "p99",
               "mean", "min", "max");
-  for (const auto& [name, s] : {std::pair{"engine", e}, std::pair{"bare", b}}) {
-    std::printf("%-8s %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f\n", name, s.p50_us, s.p90_us,
-                s.p99_us, s.mean_us, s.min_us, s.max_us);
+  for (int k = 0; k < kSides; ++k) {
+    std::printf("%-10s %10.1f %10.1f %10.1f %10.1f %10.1f %10.1f\n", names[k], st[k].p50_us,
+                st[k].p90_us, st[k].p99_us, st[k].mean_us, st[k].min_us, st[k].max_us);
   }
-  std::printf("%-8s %10.2f %10.2f %10.2f %10.2f\n", "ratio", e.p50_us / b.p50_us,
-              e.p90_us / b.p90_us, e.p99_us / b.p99_us, e.mean_us / b.mean_us);
-  std::printf(
-      "{\"bench\":\"engine_vs_bare_spawn\",\"runs\":%d,\"warmup\":%d,"
-      "\"engine_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"mean\":%.1f},"
-      "\"bare_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"mean\":%.1f},"
-      "\"ratio\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"mean\":%.3f}}\n",
-      runs, warmup, e.p50_us, e.p90_us, e.p99_us, e.mean_us, b.p50_us, b.p90_us, b.p99_us,
-      b.mean_us, e.p50_us / b.p50_us, e.p90_us / b.p90_us, e.p99_us / b.p99_us,
-      e.mean_us / b.mean_us);
+  for (int k = 0; k < 2; ++k) {
+    std::printf("%-10s %10.2f %10.2f %10.2f %10.2f\n", absl::StrCat(names[k], "/bare").c_str(),
+                st[k].p50_us / b.p50_us, st[k].p90_us / b.p90_us, st[k].p99_us / b.p99_us,
+                st[k].mean_us / b.mean_us);
+  }
+  std::string json = absl::StrFormat(
+      "{\"bench\":\"engine_vs_bare_spawn\",\"runs\":%d,\"warmup\":%d", runs, warmup);
+  for (int k = 0; k < kSides; ++k) {
+    absl::StrAppendFormat(&json,
+                          ",\"%s_us\":{\"p50\":%.1f,\"p90\":%.1f,\"p99\":%.1f,\"mean\":%.1f}",
+                          names[k], st[k].p50_us, st[k].p90_us, st[k].p99_us, st[k].mean_us);
+  }
+  for (int k = 0; k < 2; ++k) {
+    absl::StrAppendFormat(&json,
+                          ",\"%s_ratio\":{\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"mean\":%.3f}",
+                          names[k], st[k].p50_us / b.p50_us, st[k].p90_us / b.p90_us,
+                          st[k].p99_us / b.p99_us, st[k].mean_us / b.mean_us);
+  }
+  std::printf("%s}\n", json.c_str());
   return absl::OkStatus();
 }
 

@@ -199,6 +199,8 @@ absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const launch::GoP
   params.manifest = &manifest;
   params.process = &process;
   params.listener = std::move(sandbox.listener_);
+  params.proc_statm = std::move(sandbox.statm_);
+  params.proc_status = std::move(sandbox.status_);
   params.cancel_fd = options.cancel ? options.cancel->fd() : -1;
   params.observer = options.observer;
   params.wall_deadline = deadline;

@@ -38,9 +38,10 @@ class ParkedSandbox {
 
   sys::Process process_;
   std::string image_sha256_;
-  sys::UniqueFd listener_;  // seccomp listener; the park read is pending on it
-  uint64_t park_id_ = 0;    // notification id of the park read
-  uint64_t mailbox_ = 0;    // the read's buffer: where the GoHeader goes
+  sys::UniqueFd listener_;        // seccomp listener; the park read is pending on it
+  sys::UniqueFd statm_, status_;  // its /proc files, for the supervisor's memory accounting
+  uint64_t park_id_ = 0;          // notification id of the park read
+  uint64_t mailbox_ = 0;          // the read's buffer: where the GoHeader goes
   launch::Ready ready_ = {};
   absl::Time parked_at_;
   absl::Duration prestart_time_;

@@ -1,4 +1,5 @@
 // Engine::Prestart: spawn the loader, take its handshake and listener, wait for it to park.
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <poll.h>
 #include <seccomp.h>
@@ -165,6 +166,10 @@ absl::StatusOr<std::unique_ptr<ParkedSandbox>> Engine::Prestart(const Image& ima
   RETURN_IF_ERROR(AwaitReadable(sandbox->listener_.get(), child, cancel, deadline, "parked"));
   RETURN_IF_ERROR(
       ReceivePark(sandbox->listener_.get(), child.pid(), &sandbox->park_id_, &sandbox->mailbox_));
+  // Opened now so that a request does not pay for it.
+  const std::string proc = absl::StrCat("/proc/", child.pid(), "/");
+  sandbox->statm_.reset(open((proc + "statm").c_str(), O_RDONLY | O_CLOEXEC));
+  sandbox->status_.reset(open((proc + "status").c_str(), O_RDONLY | O_CLOEXEC));
   sandbox->parked_at_ = absl::Now();
   sandbox->prestart_time_ = sandbox->parked_at_ - start;
   return sandbox;

@@ -44,7 +44,8 @@ struct ChannelResult {
 
 struct Usage {
   absl::Duration wall;  // spawn to reap
-  absl::Duration startup;  // spawn to the guest's first instruction (loader handshake)
+  absl::Duration
+      startup;  // engine start to the guest's first instruction (a warm start: release only)
   absl::Duration user_cpu;
   absl::Duration system_cpu;
   int64_t peak_memory_bytes = 0;  // resident high-water mark of the sandbox process

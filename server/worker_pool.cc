@@ -1,6 +1,8 @@
 // Admission: a fixed set of long-lived worker threads behind a bounded queue with a wait deadline.
 #include "server/worker_pool.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +51,7 @@ bool WorkerPool::Withdraw(const Job* job) {
 }
 
 void WorkerPool::WorkerLoop() {
+  pthread_setname_np(pthread_self(), "zc-worker");
   for (;;) {
     Queued next;
     {
@@ -78,6 +81,7 @@ void WorkerPool::WorkerLoop() {
 // the head is about to start: refusing it would be wrong). The queue is FIFO, so only its head
 // can be the oldest; the loop sleeps until the head's deadline or a change.
 void WorkerPool::ExpiryLoop() {
+  pthread_setname_np(pthread_self(), "zc-expiry");
   for (;;) {
     std::vector<std::shared_ptr<Job>> expired;
     {
@@ -90,22 +94,26 @@ void WorkerPool::ExpiryLoop() {
         queue_.pop_front();
       }
       if (expired.empty()) {
-        const absl::Time wake = queue_.empty() ? absl::InfiniteFuture()
-                                               : queue_.front().enqueued + options_.max_queue_wait;
-        const size_t size = queue_.size();
-        const absl::Time head = queue_.empty() ? absl::InfinitePast() : queue_.front().enqueued;
+        // Sleeps until the head's deadline, or until there may be something new to expire: a
+        // different head, or every worker busy where some were not. Why so narrow: this thread
+        // must not wake on every submit and every finished run (two context switches a call).
+        const bool all_busy = running_ >= options_.workers;
+        const absl::Time wake = queue_.empty() || !all_busy
+                                    ? absl::InfiniteFuture()
+                                    : queue_.front().enqueued + options_.max_queue_wait;
         struct Snapshot {
           WorkerPool* pool;
-          size_t size;
           absl::Time head;
-          int64_t running;
-        } snap{this, size, head, running_};
+          bool all_busy;
+        } snap{this, queue_.empty() ? absl::InfinitePast() : queue_.front().enqueued, all_busy};
         mu_.AwaitWithDeadline(absl::Condition(
                                   +[](Snapshot* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                                    const auto& q = s->pool->queue_;
-                                    return s->pool->stopping_ || q.size() != s->size ||
-                                           s->pool->running_ != s->running ||
-                                           (!q.empty() && q.front().enqueued != s->head);
+                                    WorkerPool* p = s->pool;
+                                    if (p->stopping_) return true;
+                                    if (p->queue_.empty() || p->running_ < p->options_.workers) {
+                                      return false;  // nothing can expire now
+                                    }
+                                    return !s->all_busy || p->queue_.front().enqueued != s->head;
                                   },
                                   &snap),
                               wake);

@@ -173,7 +173,8 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
 // Takes the hard RLIMIT_NOFILE and returns how many images the cache may hold under it: each
 // cached image holds a memfd, and connections, runs and logs need the rest. `wanted` lowered
 // to fit (the caller logs it); an error when not even a small cache fits.
-// `reserved`: descriptors held for other things (two per parked sandbox: pidfd and listener).
+// `reserved`: descriptors held for other things (four per parked sandbox: pidfd, listener and
+// two /proc files).
 absl::StatusOr<uint64_t> FitImagesToFdLimit(uint64_t wanted, uint64_t reserved) {
   const uint64_t kHeadroom = 1024 + reserved;  // connections, runs, metrics, logs, parked
   constexpr uint64_t kMinImages = 16;
@@ -228,7 +229,7 @@ int Main() {
   signal(SIGPIPE, SIG_IGN);
 
   const uint64_t parked_fds =
-      options->warm_pool_enabled ? 2 * static_cast<uint64_t>(options->warm_pool.max_total) : 0;
+      options->warm_pool_enabled ? 4 * static_cast<uint64_t>(options->warm_pool.max_total) : 0;
   absl::StatusOr<uint64_t> images = FitImagesToFdLimit(options->cache.max_images, parked_fds);
   if (!images.ok()) {
     LogLine(log, "error", "fd_limit").Str("message", std::string(images.status().message())).Emit();

@@ -1,6 +1,8 @@
 // The warm pool's claim path and its maintenance thread; see warm_pool.h.
 #include "sandbox/pool/warm_pool.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -182,6 +184,7 @@ void WarmPool::Retire(Retired retired) {
 }
 
 void WarmPool::Loop() {
+  pthread_setname_np(pthread_self(), "zc-pool");
   mu_.Lock();
   while (!stop_) {
     Retired retired;

@@ -11,8 +11,9 @@
 namespace zerocell::sandbox::supervisor {
 
 Channel::Channel(const ChannelSpec& spec) : spec_(spec) {
-  data_ = spec_.readable() ? spec_.initial_bytes : std::string();
-  spec_.initial_bytes.clear();  // data_ holds the bytes now; don't keep a second copy
+  // data_ holds the bytes now (moved: inputs can be large); the spec keeps no second copy.
+  if (spec_.readable()) data_ = std::move(spec_.initial_bytes);
+  spec_.initial_bytes.clear();
   counters_.alias = spec_.alias;
   counters_.writable = spec_.writable();
   // Appending writers start after the input, like ZeroVM's type-1 channels on a non-empty file.
@@ -112,6 +113,27 @@ void Channel::CommitWrite(const WriteGrant& grant, std::string_view bytes, bool 
   if (use_position || !spec_.random_write()) write_pos_ = end;
   // ZeroVM: after a positioned write on a random-write channel, reads continue from there.
   if (spec_.random_write() && use_position) read_pos_ = write_pos_;
+}
+
+int Channel::CommitAppend(const WriteGrant& grant, bool use_position,
+                          const std::function<int(char* dst, uint64_t len)>& copy) {
+  if (grant.length == 0) return 0;
+  const size_t before = data_.size();
+  // Geometric growth, so that many small appends stay amortized O(1) per byte.
+  if (data_.capacity() < before + grant.length) {
+    data_.reserve(std::max<size_t>(before + grant.length, 2 * data_.capacity()));
+  }
+  data_.resize(before + grant.length);
+  if (int err = copy(data_.data() + before, grant.length); err != 0) {
+    data_.resize(before);
+    return err;
+  }
+  counters_.writes += 1;
+  counters_.write_bytes += static_cast<int64_t>(grant.length);
+  Hash(std::string_view(data_).substr(before));
+  if (use_position || !spec_.random_write()) write_pos_ = before + grant.length;
+  if (spec_.random_write() && use_position) read_pos_ = write_pos_;
+  return 0;
 }
 
 int64_t Channel::Seek(int64_t offset, int whence) {

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -52,6 +53,11 @@ class Channel {
                        bool* over_capacity);
   // Stores `bytes` (already copied from the guest) at grant.offset.
   void CommitWrite(const WriteGrant& grant, std::string_view bytes, bool use_position);
+  // For a grant at the end of the data (an append, the common case): `copy` moves the guest's
+  // bytes straight into the channel's buffer (no intermediate copy). On copy's error nothing is
+  // stored and the error is returned. The stored bytes are then data().substr(grant.offset).
+  int CommitAppend(const WriteGrant& grant, bool use_position,
+                   const std::function<int(char* dst, uint64_t len)>& copy);
 
   // lseek; returns the new position or -errno.
   int64_t Seek(int64_t offset, int whence);

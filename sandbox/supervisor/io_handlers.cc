@@ -59,6 +59,20 @@ Reply DoRead(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t 
   return Reply::Value(static_cast<int64_t>(done));
 }
 
+// After a write was stored: output accounting, the observer, the output limit, the reply.
+Reply FinishWrite(GuestState& g, int ch, Channel& c, uint64_t size_before, std::string_view bytes,
+                  uint64_t total, bool over_capacity, uint64_t offset) {
+  g.AddOutput(c.data().size() - size_before);
+  if (g.observer() != nullptr && !bytes.empty()) g.observer()->OnWrite(ch, offset, bytes);
+  if (over_capacity) {
+    g.Stop(Outcome::kOutputLimit, "output limit of " +
+                                      std::to_string(g.manifest().output_limit_bytes()) +
+                                      " bytes reached writing " + c.spec().alias);
+  }
+  if (bytes.empty() && total > 0) return Reply::Error(over_capacity ? EFBIG : EDQUOT);
+  return Reply::Value(static_cast<int64_t>(bytes.size()));
+}
+
 Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t total,
               std::optional<int64_t> offset) {
   const int ch = g.fds().Lookup(fd);
@@ -67,6 +81,25 @@ Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t
   bool over_capacity = false;
   WriteGrant grant = c.PlanWrite(total, offset, g.output_capacity(), &over_capacity);
   if (grant.error) return Reply::Error(grant.error);
+  const uint64_t before = c.data().size();
+  if (grant.length > 0 && grant.offset == before) {
+    // An append: the guest's bytes go straight into the channel's buffer.
+    const int err = c.CommitAppend(grant, !offset.has_value(), [&](char* dst, uint64_t len) {
+      uint64_t done = 0;
+      for (const iovec& v : iov) {
+        if (done == len) break;
+        const uint64_t n = std::min<uint64_t>(v.iov_len, len - done);
+        if (int e = g.memory().Read(reinterpret_cast<uint64_t>(v.iov_base), dst + done, n)) {
+          return e;  // nothing is stored from a write with a bad buffer
+        }
+        done += n;
+      }
+      return 0;
+    });
+    if (err) return Reply::Error(err);
+    return FinishWrite(g, ch, c, before, std::string_view(c.data()).substr(before), total,
+                       over_capacity, grant.offset);
+  }
   std::string bytes;
   for (const iovec& v : iov) {
     if (bytes.size() == grant.length) break;
@@ -80,17 +113,8 @@ Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t
       }
     }
   }
-  const uint64_t before = c.data().size();
   c.CommitWrite(grant, bytes, !offset.has_value());
-  g.AddOutput(c.data().size() - before);
-  if (g.observer() != nullptr && !bytes.empty()) g.observer()->OnWrite(ch, grant.offset, bytes);
-  if (over_capacity) {
-    g.Stop(Outcome::kOutputLimit, "output limit of " +
-                                      std::to_string(g.manifest().output_limit_bytes()) +
-                                      " bytes reached writing " + c.spec().alias);
-  }
-  if (bytes.empty() && total > 0) return Reply::Error(over_capacity ? EFBIG : EDQUOT);
-  return Reply::Value(static_cast<int64_t>(bytes.size()));
+  return FinishWrite(g, ch, c, before, bytes, total, over_capacity, grant.offset);
 }
 
 std::vector<iovec> Single(uint64_t buf, uint64_t len) {

@@ -192,7 +192,9 @@ sys::UniqueFd OpenProc(pid_t pid, const char* file) {
 absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   GuestState guest(*params.manifest, params.process->pid(), params.process->pidfd());
   MemoryAccounting& mem = guest.mem();
-  mem.statm = OpenProc(params.process->pid(), "statm");
+  mem.statm = params.proc_statm.valid() ? std::move(params.proc_statm)
+                                        : OpenProc(params.process->pid(), "statm");
+  mem.status = std::move(params.proc_status);  // SamplePeakRss opens it when not given
   mem.pid = params.process->pid();
   guest.set_observer(params.observer);
   mem.brk = params.initial_brk;

@@ -18,7 +18,10 @@ namespace zerocell::sandbox::supervisor {
 struct SuperviseParams {
   const Manifest* manifest = nullptr;
   sys::Process* process = nullptr;
-  sys::UniqueFd listener;    // seccomp user-notification fd from the loader
+  sys::UniqueFd listener;  // seccomp user-notification fd from the loader
+  // /proc/<pid>/statm and /proc/<pid>/status of the sandbox when already open (a parked sandbox
+  // opens them ahead, off the request's path); otherwise opened here.
+  sys::UniqueFd proc_statm, proc_status;
   int cancel_fd = -1;        // eventfd; readable = cancel now
   absl::Time wall_deadline;  // spawn time + timeout
   uint64_t initial_brk = 0;  // program break when the guest starts

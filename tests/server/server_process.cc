@@ -249,6 +249,16 @@ std::string ServerProcess::Logs() const {
   return log.ok() ? *log : std::string();
 }
 
+std::string ServerProcess::LogsWith(std::string_view needle, absl::Duration timeout) const {
+  const absl::Time until = absl::Now() + timeout;
+  std::string logs = Logs();
+  while (logs.find(needle) == std::string::npos && absl::Now() < until) {
+    absl::SleepFor(absl::Milliseconds(5));
+    logs = Logs();
+  }
+  return logs;
+}
+
 absl::StatusOr<HttpResponse> HttpRequest(int port, const std::string& method,
                                          const std::string& path, absl::Duration timeout) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

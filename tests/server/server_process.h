@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -71,6 +72,9 @@ class ServerProcess {
 
   // Everything the server wrote to stdout and stderr so far.
   std::string Logs() const;
+  // Logs() once they contain `needle` (the server writes log lines a few milliseconds late,
+  // batched), or as they are when `timeout` passes.
+  std::string LogsWith(std::string_view needle, absl::Duration timeout = absl::Seconds(5)) const;
 
  private:
   ServerProcess(std::unique_ptr<TempDir> dir, pid_t pid) : dir_(std::move(dir)), pid_(pid) {}
