@@ -96,10 +96,20 @@ BareSpawn::~BareSpawn() {
 }
 
 absl::Status BareSpawn::Run() const {
+  absl::StatusOr<pid_t> pid = Spawn();
+  if (!pid.ok()) return pid.status();
+  return Reap(*pid);
+}
+
+absl::StatusOr<pid_t> BareSpawn::Spawn() const {
   char* envp[] = {nullptr};
   pid_t pid = 0;
   const int err = posix_spawn(&pid, path_.c_str(), &actions_, nullptr, argv_.data(), envp);
   if (err != 0) return absl::InternalError(absl::StrCat("posix_spawn ", path_, ": errno ", err));
+  return pid;
+}
+
+absl::Status BareSpawn::Reap(pid_t pid) const {
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return absl::InternalError(absl::StrCat("waitpid: errno ", errno));

@@ -53,6 +53,9 @@ class BareSpawn {
 
   // One spawn and reap; an error unless the child exited 0.
   absl::Status Run() const;
+  // Run() in two steps, for many children at once: Spawn() starts one, Reap(pid) waits for it.
+  absl::StatusOr<pid_t> Spawn() const;
+  absl::Status Reap(pid_t pid) const;
 
  private:
   BareSpawn(std::string path, std::vector<std::string> argv, int devnull);
