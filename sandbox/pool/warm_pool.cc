@@ -72,7 +72,9 @@ std::unique_ptr<ParkedSandbox> WarmPool::Claim(const std::shared_ptr<const Image
     }
     entry.demand.OnClaim(now);
     ++(claimed ? stats_.warm_runs : stats_.cold_runs);
-    wake_ = true;  // refill now, on the pool's thread, off this request's path
+    // Refill on the pool's thread, off this request's path: at once when this image has none
+    // left, else once the run ends, so that the refill does not compete with it for a CPU.
+    if (entry.parked.empty()) wake_ = true;
     parked = stats_.parked;
   }
   Retire(std::move(dead));
@@ -84,6 +86,7 @@ void WarmPool::RunEnded(const std::string& sha) {
   absl::MutexLock lock(&mu_);
   auto it = entries_.find(sha);
   if (it != entries_.end()) it->second.demand.OnRunEnd();
+  wake_ = true;
 }
 
 absl::StatusOr<Result> WarmPool::Run(const std::shared_ptr<const Image>& image,
