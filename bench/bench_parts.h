@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,17 +38,22 @@ struct BurstOptions {
 // stub), against as many bare spawns started at once and then reaped.
 absl::StatusOr<Report> RunBurstScenario(const BenchContext& ctx, const BurstOptions& options);
 
+// The parked-sandbox figures: a separate zerocelld started with a pool of `parked` sandboxes,
+// hello executed once, the parked children's memory read. Run before the other parts: its
+// /proc/meminfo figures are system-wide, and the other parts leave memory being freed behind
+// them. Never an error: a zerocelld without the pool flags gives a note, any other problem a
+// failure in the report.
+Report MeasureParkedSandboxes(const BenchContext& ctx, const std::string& zerocelld, int parked);
+
 struct MemoryOptions {
   pid_t server_pid = -1;             // the zerocelld the scenarios ran on; -1 when external
   int64_t rss_after_start_kib = -1;  // its VmRSS right after it was ready
   // Its VmRSS after each part that ran before this one (idle, 300 ms after it), by part name.
   std::vector<std::pair<std::string, int64_t>> rss_after_part_kib;
-  std::string zerocelld;  // binary for the parked-sandbox server; empty: skip that part
-  int parked = 32;        // pool size asked for there
+  std::optional<Report> parked;  // from MeasureParkedSandboxes
 };
-// Server memory: VmRSS after start and now (idle), then the parked-sandbox figures of a separate
-// zerocelld started with a pool of `parked` sandboxes for hello.
-absl::StatusOr<Report> RunMemoryReport(const BenchContext& ctx, const MemoryOptions& options);
+// Server memory: VmRSS after start, after each part and now (idle), and the parked figures.
+absl::StatusOr<Report> RunMemoryReport(const MemoryOptions& options);
 
 }  // namespace zerocell::bench
 

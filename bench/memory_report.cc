@@ -200,7 +200,27 @@ std::string ParkedText(const ParkedFigures& f, int parked) {
 
 }  // namespace
 
-absl::StatusOr<Report> RunMemoryReport(const BenchContext& ctx, const MemoryOptions& options) {
+Report MeasureParkedSandboxes(const BenchContext& ctx, const std::string& zerocelld, int parked) {
+  Report report;
+  report.json_key = "parked";
+  absl::StatusOr<ParkedFigures> figures = MeasureParked(ctx, zerocelld, parked);
+  if (figures.ok()) {
+    report.json = ParkedJson(*figures, parked);
+    report.text = ParkedText(*figures, parked);
+  } else if (absl::IsInvalidArgument(figures.status()) &&
+             absl::StrContains(figures.status().message(), "pool_")) {
+    report.json = "\"pool flags not supported by this zerocelld\"";
+    report.text = "parked sandboxes: pool flags not supported by this zerocelld; skipped\n";
+  } else {
+    report.failures = 1;
+    report.json = absl::StrCat("{\"error\":", JsonQuote(figures.status().ToString()), "}");
+    report.text = absl::StrCat(
+        "!!! FAILURES: parked sandbox measurement: ", figures.status().ToString(), "\n");
+  }
+  return report;
+}
+
+absl::StatusOr<Report> RunMemoryReport(const MemoryOptions& options) {
   Report report;
   report.json_key = "memory";
   std::vector<std::string> json;
@@ -236,26 +256,12 @@ absl::StatusOr<Report> RunMemoryReport(const BenchContext& ctx, const MemoryOpti
     json.push_back("\"server_rss_kib\":null");
     absl::StrAppend(&report.text, "zerocelld VmRSS: not measured (external --server)\n");
   }
-  if (options.zerocelld.empty()) {
-    json.push_back("\"parked\":null");
+  if (options.parked.has_value()) {
+    json.push_back(absl::StrCat("\"parked\":", options.parked->json));
+    absl::StrAppend(&report.text, options.parked->text);
+    report.failures += options.parked->failures;
   } else {
-    absl::StatusOr<ParkedFigures> parked = MeasureParked(ctx, options.zerocelld, options.parked);
-    if (parked.ok()) {
-      json.push_back(absl::StrCat("\"parked\":", ParkedJson(*parked, options.parked)));
-      absl::StrAppend(&report.text, ParkedText(*parked, options.parked));
-    } else if (absl::IsInvalidArgument(parked.status()) &&
-               absl::StrContains(parked.status().message(), "pool_")) {
-      json.push_back("\"parked\":\"pool flags not supported by this zerocelld\"");
-      absl::StrAppend(&report.text,
-                      "parked sandboxes: pool flags not supported by this zerocelld; skipped\n");
-    } else {
-      ++report.failures;
-      json.push_back(
-          absl::StrCat("\"parked\":{\"error\":", JsonQuote(parked.status().ToString()), "}"));
-      absl::StrAppend(&report.text,
-                      "!!! FAILURES: parked sandbox measurement: ", parked.status().ToString(),
-                      "\n");
-    }
+    json.push_back("\"parked\":null");
   }
   report.json = absl::StrCat("{", absl::StrJoin(json, ","), "}");
   return report;
