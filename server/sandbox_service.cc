@@ -164,6 +164,8 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
   response->mutable_usage()->set_queue_wait_ns(absl::ToInt64Nanoseconds(queue_wait));
   timings.total = absl::Now() - start;
   deps_.metrics->ExecutionDone(*response, timings);
+  if (deps_.trimmer != nullptr)
+    deps_.trimmer->CallEnded(request.ByteSizeLong() + response->ByteSizeLong());
   // Metadata only: never outputs, argv, env or channel data.
   LogLine(*deps_.log, "info", "execute")
       .Str("request_id", request_id)
@@ -209,6 +211,7 @@ grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerCont
 
 grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request,
                                          v1::RegisterImageResponse* response) const {
+  if (deps_.trimmer != nullptr) deps_.trimmer->CallEnded(request.elf().size());
   image::ValidationReport rejected;
   absl::StatusOr<image::RegisterResult> registered =
       deps_.cache->Register(request.elf(), request.name(), &rejected);

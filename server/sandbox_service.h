@@ -11,6 +11,7 @@
 #include "sandbox/engine.h"
 #include "sandbox/pool/warm_pool.h"
 #include "server/json_log.h"
+#include "server/memory_trimmer.h"
 #include "server/metrics.h"
 #include "server/pooled_call.h"
 #include "server/request_caps.h"
@@ -28,6 +29,7 @@ struct ServiceDeps {
   Metrics* metrics = nullptr;
   JsonLog* log = nullptr;
   RequestCaps caps;
+  MemoryTrimmer* trimmer = nullptr;  // optional
 };
 
 // Execute and RegisterImage run on the worker pool (never on a gRPC thread); GetImage and

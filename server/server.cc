@@ -30,6 +30,7 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
   }
   ASSIGN_OR_RETURN(server->engine_, sandbox::Engine::Create(options.engine));
   Metrics* metrics = server->metrics_.get();
+  server->trimmer_ = std::make_unique<MemoryTrimmer>();
   if (options.warm_pool_enabled) {
     ASSIGN_OR_RETURN(server->warm_pool_,
                      sandbox::pool::WarmPool::Create(server->engine_.get(), options.warm_pool,
@@ -42,7 +43,7 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
   server->pool_ = std::make_unique<WorkerPool>(options.pool);
   server->service_ = std::make_unique<SandboxService>(
       ServiceDeps{server->engine_.get(), server->warm_pool_.get(), server->cache_.get(),
-                  server->pool_.get(), metrics, log, options.caps});
+                  server->pool_.get(), metrics, log, options.caps, server->trimmer_.get()});
 
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    ServerCredentialsFrom(options.tls));

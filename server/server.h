@@ -13,6 +13,7 @@
 #include "sandbox/engine.h"
 #include "sandbox/pool/warm_pool.h"
 #include "server/json_log.h"
+#include "server/memory_trimmer.h"
 #include "server/metrics.h"
 #include "server/request_caps.h"
 #include "server/sandbox_service.h"
@@ -56,6 +57,7 @@ class ZerocellServer {
   ZerocellServer() = default;
 
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<MemoryTrimmer> trimmer_;
   std::unique_ptr<image::ImageCache> cache_;
   std::unique_ptr<sandbox::Engine> engine_;
   // Parked sandboxes are children of its thread: it goes after the workers have stopped.

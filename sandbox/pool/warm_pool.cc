@@ -92,13 +92,13 @@ void WarmPool::RunEnded(const std::string& sha) {
 absl::StatusOr<Result> WarmPool::Run(const std::shared_ptr<const Image>& image,
                                      const Manifest& manifest, const RunOptions& options) {
   std::unique_ptr<ParkedSandbox> parked = Claim(image);
-  const bool warm = parked != nullptr;
-  if (observer_.on_run) observer_.on_run(warm);
+  bool warm = parked != nullptr;
   absl::StatusOr<Result> result =
       warm ? engine_->RunParked(std::move(parked), *image, manifest, options)
            : engine_->Run(*image, manifest, options);
   if (warm && absl::IsAborted(result.status())) {
     // It died between the claim and its release; the guest never ran. Run it cold instead.
+    warm = false;
     {
       absl::MutexLock lock(&mu_);
       ++stats_.died;
@@ -109,6 +109,8 @@ absl::StatusOr<Result> WarmPool::Run(const std::shared_ptr<const Image>& image,
     if (observer_.on_retire) observer_.on_retire("died");
     result = engine_->Run(*image, manifest, options);
   }
+  // Reported once the kind of start is known for sure.
+  if (observer_.on_run) observer_.on_run(warm);
   RunEnded(image->sha256_hex());
   return result;
 }

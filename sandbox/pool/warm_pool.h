@@ -32,7 +32,7 @@ struct WarmPoolOptions {
 
 // Optional callbacks (metrics), called from the pool's thread or a caller's, never under a lock.
 struct WarmPoolObserver {
-  std::function<void(bool warm)> on_run;              // each run: a parked sandbox, or cold
+  std::function<void(bool warm)> on_run;  // each run, once it ended: a parked sandbox, or cold
   std::function<void(int64_t parked)> on_parked;      // parked for all images, after a change
   std::function<void(absl::Duration)> on_prestart;    // each sandbox parked by the pool
   std::function<void(const char* reason)> on_retire;  // "idle", "surplus", "cap", "died",

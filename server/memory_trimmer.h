@@ -1,0 +1,49 @@
+// Returns memory freed by large calls to the system (glibc keeps freed arena memory otherwise).
+#ifndef ZEROCELL_SERVER_MEMORY_TRIMMER_H_
+#define ZEROCELL_SERVER_MEMORY_TRIMMER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace zerocell::server {
+
+// A call that moved many bytes (messages, channel data) leaves glibc's arenas holding them after
+// they are freed: one 100 MiB cat left the idle server at 87 MiB instead of 25. After such a
+// call, malloc_trim runs on this object's own thread (never a gRPC or worker thread), at most
+// once per `period`. Thread-safe.
+class MemoryTrimmer {
+ public:
+  explicit MemoryTrimmer(uint64_t large_call_bytes = uint64_t{8} << 20,
+                         absl::Duration period = absl::Seconds(1));
+  ~MemoryTrimmer();
+  MemoryTrimmer(const MemoryTrimmer&) = delete;
+  MemoryTrimmer& operator=(const MemoryTrimmer&) = delete;
+
+  // A call that moved `bytes` in and out has ended (its buffers are freed or about to be).
+  void CallEnded(uint64_t bytes) {
+    if (bytes >= large_call_bytes_) pending_.store(kTrims, std::memory_order_relaxed);
+  }
+  int64_t trims() const { return trims_.load(); }
+
+ private:
+  void Loop();
+
+  const uint64_t large_call_bytes_;
+  const absl::Duration period_;
+  // Trims still due. Two: the call's response may still be in flight at the first one.
+  static constexpr int kTrims = 2;
+  std::atomic<int> pending_{0};
+  std::atomic<int64_t> trims_{0};
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace zerocell::server
+
+#endif  // ZEROCELL_SERVER_MEMORY_TRIMMER_H_
