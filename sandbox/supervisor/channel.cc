@@ -10,10 +10,23 @@
 
 namespace zerocell::sandbox::supervisor {
 
-Channel::Channel(const ChannelSpec& spec) : spec_(spec) {
-  // data_ holds the bytes now (moved: inputs can be large); the spec keeps no second copy.
-  if (spec_.readable()) data_ = std::move(spec_.initial_bytes);
-  spec_.initial_bytes.clear();
+namespace {
+// The spec without its initial bytes: inputs can be large, and data_ holds the one copy.
+ChannelSpec WithoutData(const ChannelSpec& spec) {
+  ChannelSpec out;
+  out.alias = spec.alias;
+  out.type = spec.type;
+  out.etag = spec.etag;
+  out.gets = spec.gets;
+  out.get_size = spec.get_size;
+  out.puts = spec.puts;
+  out.put_size = spec.put_size;
+  return out;
+}
+}  // namespace
+
+Channel::Channel(const ChannelSpec& spec) : spec_(WithoutData(spec)) {
+  if (spec_.readable()) data_ = spec.initial_bytes;
   counters_.alias = spec_.alias;
   counters_.writable = spec_.writable();
   // Appending writers start after the input, like ZeroVM's type-1 channels on a non-empty file.
