@@ -71,6 +71,12 @@ run "a classic ZeroVM manifest, with its report" \
   "$zerocell" manifest --report "$work/wordcount.manifest" wc
 step "the manifest's output channel was written back to the host" cat "$work/wc.out"
 cat "$work/wc.out"
+step "warm start: world_view ran cold the first time; now the pool keeps sandboxes parked" \
+  "zerocell run --json world_view (x3) | usage.startupNs"
+for i in 1 2 3; do
+  "$zerocell" run --json "$examples/world_view" | /usr/bin/python3 -c \
+    'import json,sys; u=json.load(sys.stdin)["usage"]; print("startup %6.1f us, wall %7.1f us" % (int(u.get("startupNs", 0))/1e3, int(u.get("wallNs", 0))/1e3))'
+done
 run "a request over a server cap is refused, the field and the flag named (exit 2)" \
   "$zerocell" run --timeout=120 "$examples/hello"
 run "the same program in local mode (no server): the same output" \
@@ -88,7 +94,7 @@ text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout
 keep = ("zerocell_executions_total", "zerocell_execute_duration_seconds_count",
         "zerocell_execute_duration_seconds_sum", "zerocell_policy_violations_total",
         "zerocell_quota_exceeded_total", "zerocell_image_cache_", "zerocell_requests_total",
-        "zerocell_rejected_requests_total")
+        "zerocell_rejected_requests_total", "zerocell_pool_starts_total", "zerocell_pool_parked")
 for line in text.splitlines():
     if line.startswith(keep) and not line.rstrip().endswith(" 0"):
         print(line)
