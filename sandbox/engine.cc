@@ -94,6 +94,30 @@ absl::Status ReleaseLoader(int listener, const sys::Process& process, uint64_t p
   return absl::OkStatus();
 }
 
+// The loader sets the request's backstop limits unprivileged (it may run as nobody), so it cannot
+// raise a hard limit above the one it inherited from this process: such a request cannot run.
+absl::Status CheckBackstops(const launch::GoPlan& plan) {
+  for (const launch::SpecRlimit& r : plan.header.rlimits) {
+    rlimit own;
+    if (getrlimit(static_cast<__rlimit_resource>(r.resource), &own) != 0) continue;
+    if (own.rlim_max != RLIM_INFINITY && r.hard > own.rlim_max) {
+      const bool cpu = r.resource == RLIMIT_CPU;
+      return absl::FailedPreconditionError(
+          absl::StrCat(cpu ? "cpu_limit" : "memory_bytes", ": the request needs a ",
+                       cpu ? "RLIMIT_CPU" : "RLIMIT_AS", " backstop of ", r.hard,
+                       cpu ? " s" : " bytes", " but this process's hard limit is ", own.rlim_max,
+                       "; raise the limit the engine runs with, or ask for less"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<launch::GoPlan> PlanFor(const Image& image, const Manifest& manifest) {
+  ASSIGN_OR_RETURN(launch::GoPlan plan, launch::BuildGoPlan(image.layout(), manifest));
+  RETURN_IF_ERROR(CheckBackstops(plan));
+  return plan;
+}
+
 std::vector<std::string> Nondeterminism(uint32_t flags) {
   std::vector<std::string> out;
   if (!(flags & launch::kReadyTscTrapped)) {
@@ -150,7 +174,7 @@ absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + manifest.timeout();
   // A request this image cannot serve is refused before anything is spawned.
-  ASSIGN_OR_RETURN(launch::GoPlan plan, launch::BuildGoPlan(image.layout(), manifest));
+  ASSIGN_OR_RETURN(launch::GoPlan plan, PlanFor(image, manifest));
   absl::StatusOr<std::unique_ptr<ParkedSandbox>> parked = Prestart(image, deadline, options.cancel);
   if (absl::IsDeadlineExceeded(parked.status())) {
     Result result;
@@ -166,6 +190,10 @@ absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
   return Release(**parked, plan, manifest, options, start);
 }
 
+absl::Status Engine::Check(const Image& image, const Manifest& manifest) const {
+  return PlanFor(image, manifest).status();
+}
+
 absl::StatusOr<Result> Engine::RunParked(std::unique_ptr<ParkedSandbox> sandbox, const Image& image,
                                          const Manifest& manifest,
                                          const RunOptions& options) const {
@@ -173,7 +201,7 @@ absl::StatusOr<Result> Engine::RunParked(std::unique_ptr<ParkedSandbox> sandbox,
   if (sandbox == nullptr || sandbox->image_sha256() != image.sha256_hex()) {
     return absl::FailedPreconditionError("the parked sandbox was started for another image");
   }
-  ASSIGN_OR_RETURN(launch::GoPlan plan, launch::BuildGoPlan(image.layout(), manifest));
+  ASSIGN_OR_RETURN(launch::GoPlan plan, PlanFor(image, manifest));
   return Release(*sandbox, plan, manifest, options, start);
 }
 
@@ -208,18 +236,20 @@ absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const launch::GoP
   params.guest_bytes = plan.image_bytes + plan.stack_bytes;
   params.stack_bytes = plan.stack_bytes;
   const int listener = params.listener.get();
+  absl::Time released_at = absl::InfiniteFuture();
   params.release = [&] {
-    return ReleaseLoader(listener, process, sandbox.park_id_, sandbox.mailbox_, plan.header,
-                         deadline);
+    absl::Status released =
+        ReleaseLoader(listener, process, sandbox.park_id_, sandbox.mailbox_, plan.header, deadline);
+    released_at = absl::Now();
+    return released;
   };
   params.release_unmap_bytes = plan.header.stack_low - launch::kParkedStackLow;
-  const absl::Duration startup = absl::Now() - start;
   ASSIGN_OR_RETURN(supervisor::SuperviseResult supervised,
                    supervisor::Supervise(std::move(params)));
   if (supervised.cancelled) return absl::CancelledError("run cancelled");
   Result result = std::move(supervised.result);
   result.usage.wall = absl::Now() - start;
-  result.usage.startup = startup;
+  result.usage.startup = std::min(released_at, absl::Now()) - start;
   result.nondeterminism = Nondeterminism(sandbox.ready_.flags);
   return result;
 }

@@ -69,6 +69,11 @@ class Engine {
   absl::StatusOr<Result> Run(const Image& image, const Manifest& manifest,
                              const RunOptions& options) const;
 
+  // What Run and RunParked refuse before anything runs (INVALID_ARGUMENT: the image and stack
+  // exceed the memory limit, argv/env do not fit the stack; FAILED_PRECONDITION: a backstop
+  // limit above this process's hard limit). OK: they will try.
+  absl::Status Check(const Image& image, const Manifest& manifest) const;
+
   // Spawns a loader for `image` and waits until it is parked. DEADLINE_EXCEEDED past `deadline`,
   // CANCELLED when `cancel` fires, INTERNAL naming the loader step that failed.
   absl::StatusOr<std::unique_ptr<ParkedSandbox>> Prestart(

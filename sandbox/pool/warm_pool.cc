@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
+
+#include "sandbox/status_macros.h"
 
 namespace zerocell::sandbox::pool {
 
@@ -91,6 +94,8 @@ void WarmPool::RunEnded(const std::string& sha) {
 
 absl::StatusOr<Result> WarmPool::Run(const std::shared_ptr<const Image>& image,
                                      const Manifest& manifest, const RunOptions& options) {
+  // A request that can never run must not cost a parked sandbox, nor count as demand.
+  RETURN_IF_ERROR(engine_->Check(*image, manifest));
   std::unique_ptr<ParkedSandbox> parked = Claim(image);
   bool warm = parked != nullptr;
   absl::StatusOr<Result> result =
@@ -118,8 +123,11 @@ absl::StatusOr<Result> WarmPool::Run(const std::shared_ptr<const Image>& image,
 int64_t WarmPool::TotalLocked() const { return stats_.parked + stats_.prestarting; }
 
 std::shared_ptr<const Image> WarmPool::Plan(absl::Time now, Retired* retired) {
-  Entry* needy = nullptr;
-  int needy_deficit = 0;
+  struct Need {
+    Entry* entry;
+    int deficit;
+  };
+  std::vector<Need> needs;
   for (auto it = entries_.begin(); it != entries_.end();) {
     Entry& e = it->second;
     // The dead are dropped at once: the next claim must find only live sandboxes.
@@ -149,36 +157,42 @@ std::shared_ptr<const Image> WarmPool::Plan(absl::Time now, Retired* retired) {
       continue;
     }
     const int deficit = e.target - static_cast<int>(e.parked.size()) - e.prestarting;
-    if (deficit > 0 && now >= e.retry_after &&
-        (needy == nullptr || deficit > needy_deficit ||
-         (deficit == needy_deficit && e.demand.last_claim() > needy->demand.last_claim()))) {
-      needy = &e;
-      needy_deficit = deficit;
-    }
+    if (deficit > 0 && now >= e.retry_after) needs.push_back({&e, deficit});
     ++it;
   }
   stats_.retired += static_cast<int64_t>(retired->size());
-  if (needy == nullptr) return nullptr;
-  if (TotalLocked() >= options_.max_total) {
-    // At the global cap: a hotter image takes a slot from the coldest one that has any.
-    Entry* coldest = nullptr;
-    for (auto& [sha, e] : entries_) {
-      if (&e == needy || e.parked.empty()) continue;
-      if (coldest == nullptr || e.demand.last_claim() < coldest->demand.last_claim()) coldest = &e;
+  // The largest deficit first; among equals the image claimed most recently.
+  std::sort(needs.begin(), needs.end(), [](const Need& a, const Need& b) {
+    if (a.deficit != b.deficit) return a.deficit > b.deficit;
+    return a.entry->demand.last_claim() > b.entry->demand.last_claim();
+  });
+  for (const Need& need : needs) {
+    Entry* const needy = need.entry;
+    if (TotalLocked() >= options_.max_total) {
+      // At the global cap, a slot is taken only from an image not claimed for a whole demand
+      // window (and colder than this one). Why not simply the coldest: with more images in turn
+      // than slots, the coldest is the next one asked for, and every slot would churn.
+      Entry* coldest = nullptr;
+      for (auto& [sha, e] : entries_) {
+        if (&e == needy || e.parked.empty()) continue;
+        if (e.demand.last_claim() + options_.sizing.window > now) continue;
+        if (e.demand.last_claim() >= needy->demand.last_claim()) continue;
+        if (coldest == nullptr || e.demand.last_claim() < coldest->demand.last_claim())
+          coldest = &e;
+      }
+      if (coldest == nullptr) continue;
+      retired->emplace_back(std::move(coldest->parked.front()), "cap");
+      coldest->parked.pop_front();
+      --stats_.parked;
+      ++stats_.retired;
     }
-    if (coldest == nullptr || coldest->demand.last_claim() >= needy->demand.last_claim()) {
-      return nullptr;
-    }
-    retired->emplace_back(std::move(coldest->parked.front()), "cap");
-    coldest->parked.pop_front();
-    --stats_.parked;
-    ++stats_.retired;
+    std::shared_ptr<const Image> image = needy->image.lock();
+    if (image == nullptr) continue;
+    ++needy->prestarting;
+    ++stats_.prestarting;
+    return image;
   }
-  std::shared_ptr<const Image> image = needy->image.lock();
-  if (image == nullptr) return nullptr;
-  ++needy->prestarting;
-  ++stats_.prestarting;
-  return image;
+  return nullptr;
 }
 
 void WarmPool::Retire(Retired retired) {

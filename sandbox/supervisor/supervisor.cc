@@ -215,7 +215,15 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
       int status;
       rusage usage;
       (void)params.process->Reap(&status, &usage);
-      return released;
+      if (!absl::IsDeadlineExceeded(released)) return released;
+      // The request's own timeout, as at any other moment: a result, not an error.
+      SuperviseResult out;
+      out.result.outcome = Outcome::kTimeout;
+      out.result.detail =
+          absl::StrCat("wall-clock timeout of ", absl::FormatDuration(params.manifest->timeout()),
+                       " reached before the guest started");
+      out.result.channels = guest.TakeChannelResults();
+      return out;
     }
   }
   Loop loop(params, guest);

@@ -277,7 +277,8 @@ TEST_F(WarmPoolE2eTest, GlobalCapHoldsWithMoreImagesThanSlots) {
   EXPECT_LE(most_parked, 2);
   const Samples s = SettledWithParked(2);
   EXPECT_EQ(At(s, kParked), 2);
-  EXPECT_GE(At(s, "zerocell_pool_retired_total", {{"reason", "cap"}}), 1);
+  // (Taking a slot from a colder image is covered in warm_pool_test; images taking turns
+  // within one demand window do not take slots from each other, which would only churn.)
   EXPECT_EQ(testing::ChildPids(server_->pid()).size(), 2u);
 }
 
