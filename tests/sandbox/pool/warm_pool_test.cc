@@ -194,6 +194,50 @@ TEST_F(WarmPoolTest, CreateRefusesBadOptions) {
             absl::StatusCode::kInvalidArgument);
 }
 
+// A request the engine refuses before running (here: argv larger than half the stack a 1 MiB
+// memory limit gives) must not cost a parked sandbox, nor count as a start.
+TEST_F(WarmPoolTest, ARefusedRequestDoesNotCostAParkedSandbox) {
+  MakePool(Options(1, 1, 4));
+  const std::shared_ptr<const Image> hello = Load("hello");
+  ASSERT_EQ(RunAndCheck(hello, "hello"), "");
+  const std::vector<pid_t> parked = SettledParkedPids();
+  ASSERT_EQ(parked.size(), 1u);
+  const WarmPoolStats before = pool_->Stats();
+  ManifestBuilder tiny = testing::StdManifest({"hello", std::string(100 << 10, 'a')});
+  tiny.set_memory_bytes(1 << 20);  // a 128 KiB stack: at most 64 KiB of argv
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<Result> r = pool_->Run(hello, Build(tiny));
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  }
+  const WarmPoolStats after = pool_->Stats();
+  EXPECT_EQ(after.warm_runs, before.warm_runs);
+  EXPECT_EQ(after.cold_runs, before.cold_runs);
+  EXPECT_EQ(after.prestarted, before.prestarted);
+  EXPECT_EQ(SettledParkedPids(), parked) << "the parked sandbox was used up by refused requests";
+}
+
+// At the global cap, images taking turns faster than a demand window must not take slots from
+// each other: that would retire and prestart a sandbox for every call and warm none.
+TEST_F(WarmPoolTest, ImagesTakingTurnsAtTheCapDoNotChurn) {
+  MakePool(Options(1, 1, 2));
+  const std::shared_ptr<const Image> hello = Load("hello");
+  const std::shared_ptr<const Image> exit_code = Load("exit_code");
+  const std::shared_ptr<const Image> cat = Load("cat");
+  for (int round = 0; round < 4; ++round) {
+    ASSERT_EQ(RunAndCheck(hello, "hello"), "");
+    ASSERT_EQ(RunAndCheck(exit_code, "exit_code", 3), "");
+    ManifestBuilder b = testing::StdManifest({"cat"});
+    ASSERT_TRUE(pool_->Run(cat, Build(b)).ok());
+    SettledParkedPids();
+  }
+  // Only a slot taken from an image unclaimed for a whole window (1 s) counts; the rounds take
+  // far less, so none is.
+  EXPECT_EQ(recorder_.retired("cap"), 0);
+  // Two images keep their slot and start warm from the second round on (taking turns, the
+  // one that took a slot would be the next asked for and nothing would ever start warm).
+  EXPECT_GE(pool_->Stats().warm_runs, 6);
+}
+
 TEST_F(WarmPoolTest, NothingIsParkedBeforeAnImageIsUsed) {
   MakePool(Options(2, 4, 8));
   absl::SleepFor(absl::Milliseconds(100));  // several ticks
