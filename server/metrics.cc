@@ -448,6 +448,8 @@ image::CacheObserver Metrics::CacheObserver() {
   return o;
 }
 
+void Metrics::ColdStart() { state_->pool_starts.Add({{"kind", "cold"}}).Increment(); }
+
 sandbox::pool::WarmPoolObserver Metrics::PoolObserver() {
   std::shared_ptr<State> s = state_;
   sandbox::pool::WarmPoolObserver o;

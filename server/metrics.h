@@ -82,6 +82,8 @@ class Metrics {
   // `method` is the bare name ("Execute") or the full path ("/zerocell.v1.Sandbox/Execute").
   void RequestFinished(std::string_view method, int grpc_code);
 
+  // A sandbox start outside the warm pool (it is off: every start is cold).
+  void ColdStart();
   void SetInFlight(int64_t n);
   void SetQueueDepth(int64_t n);
 

@@ -151,6 +151,7 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
   }
 
   const sandbox::RunOptions run_options{&cancel, nullptr};
+  if (deps_.warm_pool == nullptr) deps_.metrics->ColdStart();
   absl::StatusOr<sandbox::Result> result =
       deps_.warm_pool != nullptr ? deps_.warm_pool->Run(cached->image, *manifest, run_options)
                                  : deps_.engine->Run(*cached->image, *manifest, run_options);

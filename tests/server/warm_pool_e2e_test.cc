@@ -224,6 +224,7 @@ TEST_F(WarmPoolE2eTest, PoolOffMeansColdStartsAndNoParkedProcess) {
   }
   const Samples s = Scrape();
   EXPECT_EQ(Starts(s, "warm"), 0);
+  EXPECT_EQ(Starts(s, "cold"), 3);  // every start still counted, all cold
   EXPECT_LE(At(s, kParked), 0);
   EXPECT_LE(At(s, kPrestarts), 0);
 }
