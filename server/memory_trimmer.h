@@ -35,8 +35,9 @@ class MemoryTrimmer {
 
   const uint64_t large_call_bytes_;
   const absl::Duration period_;
-  // Trims still due. Two: the call's response may still be in flight at the first one.
-  static constexpr int kTrims = 2;
+  // Trims still due, one per period: the call's response may still be in flight (or a slow
+  // client still reading it) at the first one.
+  static constexpr int kTrims = 3;
   std::atomic<int> pending_{0};
   std::atomic<int64_t> trims_{0};
   absl::Mutex mu_;
