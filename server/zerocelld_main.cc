@@ -297,8 +297,10 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   // Channel data and messages of many MiB come and go with every large call. glibc's adaptive
   // threshold would soon serve them from its arenas, which keep freed memory: after one 256 MiB
-  // cat the idle server held ~800 MiB. Blocks from 1 MiB up are mmap'd and returned on free.
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  // cat the idle server held ~800 MiB. Blocks from 4 MiB up are mmap'd and returned on free
+  // (not from 1 MiB: fresh pages for every 1 MiB input tripled a sha256 call's start-up); what
+  // smaller blocks leave behind, MemoryTrimmer returns after large calls.
+  mallopt(M_MMAP_THRESHOLD, 4 << 20);
   mallopt(M_TRIM_THRESHOLD, 4 << 20);
   return zerocell::server::Main();
 }
