@@ -1,4 +1,4 @@
-// Engine::Run: spec -> spawn -> handshake -> supervise -> result; see engine.h.
+// Engine: prepare (plan the request) -> prestart or claim -> release -> supervise; see engine.h.
 #include "sandbox/engine.h"
 
 #include <linux/audit.h>
@@ -169,13 +169,30 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   return std::unique_ptr<Engine>(new Engine(std::move(loader), std::move(policy)));
 }
 
+PreparedRun::PreparedRun(const Image& image, const Manifest& manifest,
+                         std::unique_ptr<launch::GoPlan> plan)
+    : image_(&image), manifest_(&manifest), plan_(std::move(plan)) {}
+PreparedRun::PreparedRun(PreparedRun&&) noexcept = default;
+PreparedRun::~PreparedRun() = default;
+
+absl::StatusOr<PreparedRun> Engine::Prepare(const Image& image, const Manifest& manifest) const {
+  ASSIGN_OR_RETURN(launch::GoPlan plan, PlanFor(image, manifest));
+  return PreparedRun(image, manifest, std::make_unique<launch::GoPlan>(std::move(plan)));
+}
+
 absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
                                    const RunOptions& options) const {
-  const absl::Time start = absl::Now();
-  const absl::Time deadline = start + manifest.timeout();
   // A request this image cannot serve is refused before anything is spawned.
-  ASSIGN_OR_RETURN(launch::GoPlan plan, PlanFor(image, manifest));
-  absl::StatusOr<std::unique_ptr<ParkedSandbox>> parked = Prestart(image, deadline, options.cancel);
+  ASSIGN_OR_RETURN(PreparedRun prepared, Prepare(image, manifest));
+  return Run(prepared, options);
+}
+
+absl::StatusOr<Result> Engine::Run(const PreparedRun& run, const RunOptions& options) const {
+  const absl::Time start = absl::Now();
+  const Manifest& manifest = run.manifest();
+  const absl::Time deadline = start + manifest.timeout();
+  absl::StatusOr<std::unique_ptr<ParkedSandbox>> parked =
+      Prestart(run.image(), deadline, options.cancel);
   if (absl::IsDeadlineExceeded(parked.status())) {
     Result result;
     result.outcome = Outcome::kTimeout;
@@ -187,22 +204,26 @@ absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
     return result;
   }
   if (!parked.ok()) return parked.status();
-  return Release(**parked, plan, manifest, options, start);
-}
-
-absl::Status Engine::Check(const Image& image, const Manifest& manifest) const {
-  return PlanFor(image, manifest).status();
+  return Release(**parked, *run.plan_, manifest, options, start);
 }
 
 absl::StatusOr<Result> Engine::RunParked(std::unique_ptr<ParkedSandbox> sandbox, const Image& image,
                                          const Manifest& manifest,
                                          const RunOptions& options) const {
-  const absl::Time start = absl::Now();
   if (sandbox == nullptr || sandbox->image_sha256() != image.sha256_hex()) {
     return absl::FailedPreconditionError("the parked sandbox was started for another image");
   }
-  ASSIGN_OR_RETURN(launch::GoPlan plan, PlanFor(image, manifest));
-  return Release(*sandbox, plan, manifest, options, start);
+  ASSIGN_OR_RETURN(PreparedRun prepared, Prepare(image, manifest));
+  return RunParked(std::move(sandbox), prepared, options);
+}
+
+absl::StatusOr<Result> Engine::RunParked(std::unique_ptr<ParkedSandbox> sandbox,
+                                         const PreparedRun& run, const RunOptions& options) const {
+  const absl::Time start = absl::Now();
+  if (sandbox == nullptr || sandbox->image_sha256() != run.image().sha256_hex()) {
+    return absl::FailedPreconditionError("the parked sandbox was started for another image");
+  }
+  return Release(*sandbox, *run.plan_, run.manifest(), options, start);
 }
 
 absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const launch::GoPlan& plan,

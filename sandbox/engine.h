@@ -46,6 +46,24 @@ struct RunOptions {
   OutputObserver* observer = nullptr;
 };
 
+// A request checked against its image, with what releases a sandbox into it (its stack and
+// limits) built once. Made by Engine::Prepare; refers to the image and manifest, which must
+// outlive it.
+class PreparedRun {
+ public:
+  PreparedRun(PreparedRun&&) noexcept;
+  ~PreparedRun();
+  const Image& image() const { return *image_; }
+  const Manifest& manifest() const { return *manifest_; }
+
+ private:
+  friend class Engine;
+  PreparedRun(const Image& image, const Manifest& manifest, std::unique_ptr<launch::GoPlan> plan);
+  const Image* image_;
+  const Manifest* manifest_;
+  std::unique_ptr<launch::GoPlan> plan_;
+};
+
 // Thread-safe: one Engine serves concurrent calls, each on its caller's thread. A sandbox dies
 // with the thread that spawned it (its parent-death reference): the thread calling Run or
 // Prestart must outlive the sandbox.
@@ -69,10 +87,13 @@ class Engine {
   absl::StatusOr<Result> Run(const Image& image, const Manifest& manifest,
                              const RunOptions& options) const;
 
-  // What Run and RunParked refuse before anything runs (INVALID_ARGUMENT: the image and stack
-  // exceed the memory limit, argv/env do not fit the stack; FAILED_PRECONDITION: a backstop
-  // limit above this process's hard limit). OK: they will try.
-  absl::Status Check(const Image& image, const Manifest& manifest) const;
+  // Checks a request against its image before anything runs: INVALID_ARGUMENT when the image
+  // and stack exceed the memory limit or argv/env do not fit the stack, FAILED_PRECONDITION when
+  // a backstop limit is above this process's hard limit. Run and RunParked of (image, manifest)
+  // do this themselves; a pool prepares once, then claims a sandbox only for a request that can
+  // run.
+  absl::StatusOr<PreparedRun> Prepare(const Image& image, const Manifest& manifest) const;
+  absl::StatusOr<Result> Run(const PreparedRun& run, const RunOptions& options) const;
 
   // Spawns a loader for `image` and waits until it is parked. DEADLINE_EXCEEDED past `deadline`,
   // CANCELLED when `cancel` fires, INTERNAL naming the loader step that failed.
@@ -84,6 +105,8 @@ class Engine {
   // FAILED_PRECONDITION when it was parked for another image.
   absl::StatusOr<Result> RunParked(std::unique_ptr<ParkedSandbox> sandbox, const Image& image,
                                    const Manifest& manifest, const RunOptions& options) const;
+  absl::StatusOr<Result> RunParked(std::unique_ptr<ParkedSandbox> sandbox, const PreparedRun& run,
+                                   const RunOptions& options) const;
 
  private:
   Engine(std::string loader_path, std::unique_ptr<CompiledPolicy> policy);

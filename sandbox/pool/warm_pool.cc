@@ -95,12 +95,11 @@ void WarmPool::RunEnded(const std::string& sha) {
 absl::StatusOr<Result> WarmPool::Run(const std::shared_ptr<const Image>& image,
                                      const Manifest& manifest, const RunOptions& options) {
   // A request that can never run must not cost a parked sandbox, nor count as demand.
-  RETURN_IF_ERROR(engine_->Check(*image, manifest));
+  ASSIGN_OR_RETURN(const PreparedRun prepared, engine_->Prepare(*image, manifest));
   std::unique_ptr<ParkedSandbox> parked = Claim(image);
   bool warm = parked != nullptr;
-  absl::StatusOr<Result> result =
-      warm ? engine_->RunParked(std::move(parked), *image, manifest, options)
-           : engine_->Run(*image, manifest, options);
+  absl::StatusOr<Result> result = warm ? engine_->RunParked(std::move(parked), prepared, options)
+                                       : engine_->Run(prepared, options);
   if (warm && absl::IsAborted(result.status())) {
     // It died between the claim and its release; the guest never ran. Run it cold instead.
     warm = false;
@@ -112,7 +111,7 @@ absl::StatusOr<Result> WarmPool::Run(const std::shared_ptr<const Image>& image,
       ++stats_.cold_runs;
     }
     if (observer_.on_retire) observer_.on_retire("died");
-    result = engine_->Run(*image, manifest, options);
+    result = engine_->Run(prepared, options);
   }
   // Reported once the kind of start is known for sure.
   if (observer_.on_run) observer_.on_run(warm);
