@@ -2,7 +2,6 @@
 #include "sandbox/engine.h"
 
 #include <linux/audit.h>
-#include <poll.h>
 #include <seccomp.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
@@ -21,6 +20,7 @@
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/launch/spawner.h"
 #include "sandbox/launch/spec_builder.h"
+#include "sandbox/loader_wait.h"
 #include "sandbox/policy/syscall_policy.h"
 #include "sandbox/status_macros.h"
 #include "sandbox/supervisor/channel.h"
@@ -45,16 +45,9 @@ absl::Status Died() { return absl::AbortedError("the parked sandbox ended before
 // Waits for the loader's next notification (it is already on its way) and receives it.
 absl::Status NextLoaderCall(int listener, const sys::Process& process, absl::Time deadline,
                             seccomp_notif* req) {
-  for (;;) {
-    pollfd fds[2] = {{listener, POLLIN, 0}, {process.pidfd(), POLLIN, 0}};
-    timespec ts = absl::ToTimespec(std::max(deadline - absl::Now(), absl::ZeroDuration()));
-    const int n = ppoll(fds, 2, &ts, nullptr);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys::ErrnoStatus(errno, "ppoll release");
-    if (n == 0) return absl::DeadlineExceededError("the parked sandbox did not take its release");
-    if (fds[0].revents & POLLIN) break;
-    if (fds[1].revents & POLLIN) return Died();
-  }
+  absl::Status ready = AwaitLoader(listener, process, -1, deadline, "took its release");
+  if (absl::IsAborted(ready)) return Died();
+  RETURN_IF_ERROR(ready);
   memset(req, 0, sizeof(*req));
   const int rc = seccomp_notify_receive(listener, req);
   if (rc == -ENOENT) return Died();

@@ -15,6 +15,7 @@
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/launch/spawner.h"
 #include "sandbox/launch/spec_builder.h"
+#include "sandbox/loader_wait.h"
 #include "sandbox/policy/syscall_policy.h"
 #include "sandbox/status_macros.h"
 #include "sandbox/sys/syscalls.h"
@@ -52,27 +53,12 @@ const char* StepName(launch::LoaderStep step) {
   return "unknown step";
 }
 
-// Waits until `fd` is readable, the deadline passes (DEADLINE_EXCEEDED), `cancel` fires
-// (CANCELLED) or the process ends (INTERNAL).
-absl::Status AwaitReadable(int fd, const sys::Process& process, const CancelToken* cancel,
+// AwaitLoader for prestart: a loader that ends here failed, which is INTERNAL for the caller.
+absl::Status AwaitPrestart(int fd, const sys::Process& process, const CancelToken* cancel,
                            absl::Time deadline, const char* what) {
-  for (;;) {
-    const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) {
-      return absl::DeadlineExceededError(absl::StrCat("deadline reached while the loader ", what));
-    }
-    pollfd fds[3] = {
-        {fd, POLLIN, 0}, {cancel ? cancel->fd() : -1, POLLIN, 0}, {process.pidfd(), POLLIN, 0}};
-    timespec ts = absl::ToTimespec(left);
-    int n = ppoll(fds, 3, &ts, nullptr);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys::ErrnoStatus(errno, "ppoll prestart");
-    if (fds[1].revents & POLLIN) return absl::CancelledError("run cancelled");
-    if (fds[0].revents & POLLIN) return absl::OkStatus();
-    if (fds[2].revents & POLLIN) {
-      return absl::InternalError(absl::StrCat("zerocell-loader exited while it ", what));
-    }
-  }
+  absl::Status s = AwaitLoader(fd, process, cancel ? cancel->fd() : -1, deadline, what);
+  if (absl::IsAborted(s)) return absl::InternalError(s.message());
+  return s;
 }
 
 // Takes the loader's Ready message and the listener it carries.
@@ -157,13 +143,13 @@ absl::StatusOr<std::unique_ptr<ParkedSandbox>> Engine::Prestart(const Image& ima
       std::unique_ptr<ParkedSandbox>(new ParkedSandbox(std::move(process), image.sha256_hex()));
   const sys::Process& child = sandbox->process_;
 
-  RETURN_IF_ERROR(AwaitReadable(control.get(), child, cancel, deadline, "started"));
+  RETURN_IF_ERROR(AwaitPrestart(control.get(), child, cancel, deadline, "started"));
   RETURN_IF_ERROR(ReceiveHandshake(control.get(), &sandbox->ready_, &sandbox->listener_));
   if (sandbox->ready_.special.vdso != 0 && sandbox->ready_.special.vdso != special.vdso) {
     absl::MutexLock lock(&special_mu_);
     special_ = sandbox->ready_.special;
   }
-  RETURN_IF_ERROR(AwaitReadable(sandbox->listener_.get(), child, cancel, deadline, "parked"));
+  RETURN_IF_ERROR(AwaitPrestart(sandbox->listener_.get(), child, cancel, deadline, "parked"));
   RETURN_IF_ERROR(
       ReceivePark(sandbox->listener_.get(), child.pid(), &sandbox->park_id_, &sandbox->mailbox_));
   // Opened now so that a request does not pay for it.
