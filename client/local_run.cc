@@ -16,6 +16,8 @@
 #include "client/cli_values.h"
 #include "client/exit_codes.h"
 #include "client/interrupt_signals.h"
+#include "client/report_proto.h"
+#include "client/report_text.h"
 #include "client/result_proto.h"
 #include "sandbox/engine.h"
 
@@ -65,9 +67,32 @@ int Fail(int exit_code, absl::string_view message) {
   return exit_code;
 }
 
-LoadedProgram LoadProgram(const std::string& path) {
+LoadedProgram LoadProgram(const std::string& path, image::InstructionPolicy policy) {
   LoadedProgram out;
-  absl::StatusOr<std::shared_ptr<const sandbox::Image>> image = sandbox::Image::FromFile(path);
+  absl::StatusOr<std::shared_ptr<const sandbox::Image>> image =
+      absl::UnknownError("not read");  // replaced below
+  if (absl::StatusOr<std::string> bytes = sandbox::ReadImageFile(path); !bytes.ok()) {
+    image = bytes.status();
+  } else {
+    const image::Validation validation = image::ValidateImage(*bytes, {.policy = policy});
+    if (validation.report.rejected_instructions > 0) {
+      out.exit_code = kExitProgramRefused;
+      out.error = absl::StrCat(path, ": refused: ", validation.status.message(), "\n",
+                               FormatRejections(ReportToProto(validation.report)));
+      if (out.error.back() == '\n') out.error.pop_back();
+      return out;
+    }
+    // ELF errors are worded by the engine's own checks (FromBytes), as before admission ran.
+    image = sandbox::Image::FromBytes(
+        *bytes, {},
+        validation.report.instructions_checked
+            ? sandbox::host::InstructionUse::Decoded(validation.report.host_instructions)
+            : sandbox::host::InstructionUse::Unknown());
+    if (!image.ok()) {
+      image =
+          absl::Status(image.status().code(), absl::StrCat(path, ": ", image.status().message()));
+    }
+  }
   if (image.ok()) {
     out.image = *std::move(image);
     return out;

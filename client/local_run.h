@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "image/validator.h"
 #include "sandbox/image.h"
 #include "sandbox/manifest/manifest.h"
 #include "zerocell/v1/sandbox.pb.h"
@@ -20,14 +21,18 @@ namespace zerocell::client {
 // Prints "zerocell: <message>" on stderr and returns `exit_code` (for one-line error returns).
 int Fail(int exit_code, absl::string_view message);
 
-// Reads and checks a program. On error the returned exit status is 127 (missing) or 126 (not a
-// static x86-64 ELF), and the message names the path.
+// Reads a program and admits it as a server would: the ELF checks, then the instruction policy.
+// On error the returned exit status is 127 (missing) or 126 (not a static x86-64 ELF, or an
+// instruction the policy refuses), and the message names the path; a refusal by the policy adds
+// one line per refused instruction, as for a server's refusal. The image carries what admission
+// decoded (for the run's nondeterminism report).
 struct LoadedProgram {
   std::shared_ptr<const sandbox::Image> image;
   int exit_code = 0;  // non-zero when image is null
   std::string error;
 };
-LoadedProgram LoadProgram(const std::string& path);
+LoadedProgram LoadProgram(const std::string& path,
+                          image::InstructionPolicy policy = image::InstructionPolicy::kStandard);
 
 // Where a writable channel's output goes after the run: a host path, "-" / "/dev/stdout" for the
 // CLI's stdout, "/dev/stderr" for its stderr.

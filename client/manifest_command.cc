@@ -27,6 +27,7 @@ constexpr FlagSpec kManifestFlags[] = {
     {"output-limit", "BYTES", false, "total bytes the guest may write (default 64M)"},
     {"argv0", "NAME", false, "the guest's argv[0] (default: the basename of Program)"},
     {"loader", "PATH", false, "zerocell-loader to use (default: the one beside this binary)"},
+    kPolicyFlag,
     kServerFlag,
     kTlsCaFlag,
     kTlsCertFlag,
@@ -102,6 +103,8 @@ int ManifestCommand(absl::Span<const std::string> args) {
   if (absl::Status s = CheckModeFlags(*parsed, remote); !s.ok()) {
     return Fail(kExitUsage, absl::StrCat("manifest: ", s.message()));
   }
+  absl::StatusOr<image::InstructionPolicy> policy = PolicyFromArgs(*parsed);
+  if (!policy.ok()) return Fail(kExitUsage, absl::StrCat("manifest: ", policy.status().message()));
   const bool json = parsed->GetBool("json");
   const bool report = parsed->GetBool("report");
   if (json && report) return Fail(kExitUsage, "manifest: --json and --report exclude each other");
@@ -134,7 +137,7 @@ int ManifestCommand(absl::Span<const std::string> args) {
   int exit_code = 0;
   // Channels bound to /dev/stdout or /dev/stderr are shown live unless the output is JSON.
   std::optional<zerocell::v1::ExecuteResponse> response = ExecuteProgram(
-      remote, parsed->Get("loader"), plan->program, program_context, plan->manifest,
+      remote, parsed->Get("loader"), *policy, plan->program, program_context, plan->manifest,
       json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed, &exit_code);
   if (!response.has_value()) return exit_code;
   // Channels go back to their uris even when the guest did not exit normally: ZeroVM writes

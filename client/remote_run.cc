@@ -19,6 +19,7 @@
 #include "client/interrupt_signals.h"
 #include "client/local_run.h"
 #include "client/manifest_proto.h"
+#include "client/report_text.h"
 #include "client/rpc_status.h"
 #include "sandbox/elf/elf_image.h"
 #include "sandbox/image.h"
@@ -103,6 +104,17 @@ std::optional<std::string> ReadCheckedProgram(const std::string& path,
 
 }  // namespace
 
+absl::StatusOr<image::InstructionPolicy> PolicyFromArgs(const ParsedArgs& args) {
+  if (!args.Has(kPolicyFlag.name)) return image::InstructionPolicy::kStandard;
+  const std::string name = args.Get(kPolicyFlag.name);
+  std::optional<image::InstructionPolicy> policy = image::PolicyFromName(name);
+  if (!policy.has_value()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--policy: expected standard or deterministic (got \"", name, "\")"));
+  }
+  return *policy;
+}
+
 ClientOptions ClientOptionsFromArgs(const ParsedArgs& args) {
   ClientOptions options;
   options.address = FlagOrEnv(args, kServerFlag.name, kServerEnv);
@@ -127,17 +139,23 @@ absl::Status CheckModeFlags(const ParsedArgs& args, const ClientOptions& options
     return absl::InvalidArgumentError(
         "--loader: applies to local runs only; the server uses its own loader");
   }
+  if (args.Has(kPolicyFlag.name)) {
+    return absl::InvalidArgumentError(
+        "--policy: applies to local runs only; a server admits images under its own "
+        "--instruction_policy");
+  }
   return absl::OkStatus();
 }
 
 std::optional<v1::ExecuteResponse> ExecuteProgram(
-    const ClientOptions& options, const std::string& loader, const std::string& program_path,
-    absl::string_view program_context, const sandbox::Manifest& manifest,
-    absl::Span<const OutputBinding> live, std::set<std::string>* streamed, int* exit_code) {
+    const ClientOptions& options, const std::string& loader, image::InstructionPolicy policy,
+    const std::string& program_path, absl::string_view program_context,
+    const sandbox::Manifest& manifest, absl::Span<const OutputBinding> live,
+    std::set<std::string>* streamed, int* exit_code) {
   if (!options.address.empty()) {
     return ExecuteRemotely(options, program_path, program_context, manifest, exit_code);
   }
-  LoadedProgram program = LoadProgram(program_path);
+  LoadedProgram program = LoadProgram(program_path, policy);
   if (program.image == nullptr) {
     *exit_code = Fail(program.exit_code, absl::StrCat(program_context, program.error));
     return std::nullopt;
@@ -154,15 +172,6 @@ std::optional<v1::ExecuteResponse> ExecuteProgram(
     return std::nullopt;
   }
   return *std::move(response);
-}
-
-std::string FormatRejections(const v1::ValidationReport& report) {
-  std::string out;
-  for (const v1::InstructionRejection& r : report.rejections()) {
-    absl::StrAppendFormat(&out, "  refused: %s at 0x%x (file offset 0x%x): %s\n", r.instruction(),
-                          r.vaddr(), r.file_offset(), r.rule());
-  }
-  return out;
 }
 
 int FailRpc(absl::string_view what, const absl::Status& status) {

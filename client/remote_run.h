@@ -33,6 +33,14 @@ inline constexpr FlagSpec kTlsCertFlag = {"tls_cert", "PEM", false,
 inline constexpr FlagSpec kTlsKeyFlag = {"tls_key", "PEM", false,
                                          "client private key for mutual TLS ($ZEROCELL_TLS_KEY)"};
 
+// --policy of `zerocell run` and `zerocell manifest` (local mode).
+inline constexpr FlagSpec kPolicyFlag = {
+    "policy", "standard|deterministic", false,
+    "instruction policy the program is admitted under, as a server would (default standard)"};
+
+// The --policy value (standard when absent); INVALID_ARGUMENT naming the flag otherwise.
+absl::StatusOr<image::InstructionPolicy> PolicyFromArgs(const ParsedArgs& args);
+
 // Connection settings from the flags, each falling back to its environment variable. An empty
 // address means local mode.
 ClientOptions ClientOptionsFromArgs(const ParsedArgs& args);
@@ -59,14 +67,13 @@ std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
 // in-process engine (`loader` empty: beside this executable), with the channels in `live` shown
 // as the guest writes them (their aliases added to *streamed). Same failure contract as
 // ExecuteRemotely.
+// `policy`: the instruction policy a local run admits the program under (a server applies its
+// own).
 std::optional<v1::ExecuteResponse> ExecuteProgram(
-    const ClientOptions& options, const std::string& loader, const std::string& program_path,
-    absl::string_view program_context, const sandbox::Manifest& manifest,
-    absl::Span<const OutputBinding> live, std::set<std::string>* streamed, int* exit_code);
-
-// The lines a rejected image's report adds to an error: one per refused instruction, e.g.
-// "  refused: int 0x80 at 0x401a2c (file offset 0x1a2c): software interrupt other than int3".
-std::string FormatRejections(const v1::ValidationReport& report);
+    const ClientOptions& options, const std::string& loader, image::InstructionPolicy policy,
+    const std::string& program_path, absl::string_view program_context,
+    const sandbox::Manifest& manifest, absl::Span<const OutputBinding> live,
+    std::set<std::string>* streamed, int* exit_code);
 
 // Exit status and stderr lines for an RPC error: 126 with the rejections for a refused image,
 // 2 for other INVALID_ARGUMENT, else as ExitCodeForStatus. `what` prefixes the message.

@@ -103,4 +103,13 @@ std::string FormatReportText(const v1::ValidationReport& report) {
   return out;
 }
 
+std::string FormatRejections(const zerocell::v1::ValidationReport& report) {
+  std::string out;
+  for (const zerocell::v1::InstructionRejection& r : report.rejections()) {
+    absl::StrAppendFormat(&out, "  refused: %s at 0x%x (file offset 0x%x): %s\n", r.instruction(),
+                          r.vaddr(), r.file_offset(), r.rule());
+  }
+  return out;
+}
+
 }  // namespace zerocell::client

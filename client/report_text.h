@@ -24,6 +24,11 @@ namespace zerocell::client {
 // undecodable_bytes is more than the kept ranges hold.
 std::string FormatReportText(const zerocell::v1::ValidationReport& report);
 
+// The lines a rejected image's report adds to an error: one per refused instruction, e.g.
+// "  refused: int 0x80 at 0x401a2c (file offset 0x1a2c): software interrupt other than int3".
+// Local runs and remote refusals print the same lines.
+std::string FormatRejections(const zerocell::v1::ValidationReport& report);
+
 }  // namespace zerocell::client
 
 #endif  // ZEROCELL_CLIENT_REPORT_TEXT_H_

@@ -30,6 +30,7 @@ constexpr FlagSpec kRunFlags[] = {
     {"clock", "UNIX_SECONDS", false, "start of the guest's virtual clock (default 0, the epoch)"},
     {"json", "", false, "print the ExecuteResponse as JSON instead of the guest's output"},
     {"loader", "PATH", false, "zerocell-loader to use (default: the one beside this binary)"},
+    kPolicyFlag,
     kServerFlag,
     kTlsCaFlag,
     kTlsCertFlag,
@@ -183,12 +184,14 @@ int RunCommand(absl::Span<const std::string> args) {
   if (absl::Status s = CheckModeFlags(*parsed, remote); !s.ok()) {
     return Fail(kExitUsage, absl::StrCat("run: ", s.message()));
   }
+  absl::StatusOr<image::InstructionPolicy> policy = PolicyFromArgs(*parsed);
+  if (!policy.ok()) return Fail(kExitUsage, absl::StrCat("run: ", policy.status().message()));
   const bool json = parsed->GetBool("json");
   std::set<std::string> streamed;
   int exit_code = 0;
   // Without --json, stdout/stderr reach the terminal as the guest writes them.
   std::optional<zerocell::v1::ExecuteResponse> response = ExecuteProgram(
-      remote, parsed->Get("loader"), plan->program, "", plan->manifest,
+      remote, parsed->Get("loader"), *policy, plan->program, "", plan->manifest,
       json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed, &exit_code);
   if (!response.has_value()) return exit_code;
   bool delivered = WriteChannelOutputs(*response, plan->outputs, json, streamed);

@@ -153,9 +153,12 @@ class ImageCache::Impl {
 absl::StatusOr<std::shared_ptr<const CachedImage>> ImageCache::Impl::Build(
     std::string id, std::string_view bytes, std::string_view name, ValidationReport report,
     int64_t registered_unix_ns) const {
-  ASSIGN_OR_RETURN(
-      std::shared_ptr<const sandbox::Image> image,
-      sandbox::Image::FromBytes(bytes, std::string_view(id).substr(kImageIdPrefix.size())));
+  ASSIGN_OR_RETURN(std::shared_ptr<const sandbox::Image> image,
+                   sandbox::Image::FromBytes(
+                       bytes, std::string_view(id).substr(kImageIdPrefix.size()),
+                       report.instructions_checked
+                           ? sandbox::host::InstructionUse::Decoded(report.host_instructions)
+                           : sandbox::host::InstructionUse::Unknown()));
   auto cached = std::make_shared<CachedImage>();
   cached->id = std::move(id);
   cached->name = std::string(name);

@@ -215,6 +215,34 @@ std::string X86Decoder::Format(const DecodedInstruction& decoded, uint64_t vaddr
   return mnemonic != nullptr ? mnemonic : "(invalid)";
 }
 
+uint32_t HostInstructionBit(ZydisMnemonic mnemonic) {
+  namespace host = sandbox::host;
+  switch (mnemonic) {
+    case ZYDIS_MNEMONIC_RDTSC:
+      return host::kRdtsc;
+    case ZYDIS_MNEMONIC_RDTSCP:
+      return host::kRdtscp;
+    case ZYDIS_MNEMONIC_RDRAND:
+      return host::kRdrand;
+    case ZYDIS_MNEMONIC_RDSEED:
+      return host::kRdseed;
+    case ZYDIS_MNEMONIC_RDPID:
+      return host::kRdpid;
+    case ZYDIS_MNEMONIC_RDPRU:
+      return host::kRdpru;
+    case ZYDIS_MNEMONIC_UMONITOR:
+    case ZYDIS_MNEMONIC_UMWAIT:
+    case ZYDIS_MNEMONIC_TPAUSE:
+      return host::kUmwait;
+    case ZYDIS_MNEMONIC_XBEGIN:
+      return host::kXbegin;
+    case ZYDIS_MNEMONIC_CPUID:
+      return host::kCpuid;
+    default:
+      return 0;
+  }
+}
+
 RuleMatch Classify(const X86Decoder& decoder, const DecodedInstruction& decoded,
                    InstructionPolicy policy) {
   if (std::string_view rule = EscapeRule(decoder, decoded); !rule.empty()) {

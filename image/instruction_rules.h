@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "image/validator.h"
+#include "sandbox/host/instruction_use.h"
 
 namespace zerocell::image {
 
@@ -68,6 +69,9 @@ struct RuleMatch {
 // allowed: it faults in user mode and musl and glibc use it as their crash trap.
 RuleMatch Classify(const X86Decoder& decoder, const DecodedInstruction& decoded,
                    InstructionPolicy policy);
+
+// The sandbox::host::HostInstruction bit of `mnemonic` (rdtsc, rdrand, cpuid, ...), 0 for the rest.
+uint32_t HostInstructionBit(ZydisMnemonic mnemonic);
 
 }  // namespace zerocell::image
 

@@ -102,6 +102,7 @@ void SweepSegment(const X86Decoder& decoder, std::string_view file,
     }
     recorder.Decoded();
     ++report.instructions;
+    report.host_instructions |= HostInstructionBit(decoded.instruction.mnemonic);
     const RuleMatch match = Classify(decoder, decoded, policy);
     if (match.verdict == Verdict::kRefused) {
       recorder.Refused(file_offset, vaddr, decoder, decoded, match.rule);

@@ -52,6 +52,10 @@ struct ValidationReport {
   std::vector<ByteRange> undecodable;            // merged, at most kMaxReportEntries
   int64_t undecodable_bytes = 0;
   int64_t validation_ns = 0;
+  // sandbox::host::HostInstruction bits of every decoded instruction that reads host state
+  // (rdtsc, rdrand, cpuid, ...), whatever the policy said of it; meaningful when
+  // instructions_checked.
+  uint32_t host_instructions = 0;
 };
 
 struct ValidatorOptions {

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sandbox/host/host_probe.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/launch/spawner.h"
 #include "sandbox/launch/spec_builder.h"
@@ -111,24 +112,6 @@ absl::StatusOr<launch::GoPlan> PlanFor(const Image& image, const Manifest& manif
   return plan;
 }
 
-std::vector<std::string> Nondeterminism(uint32_t flags) {
-  std::vector<std::string> out;
-  if (!(flags & launch::kReadyTscTrapped)) {
-    out.push_back(
-        "rdtsc: this host cannot trap it (PR_SET_TSC failed); the guest can read the "
-        "host's time stamp counter");
-  }
-  if (!(flags & launch::kReadyVdsoRemoved)) {
-    out.push_back(
-        "vdso: this host did not let the loader unmap the vDSO/vvar pages; the guest "
-        "can read the host clock from memory");
-  }
-  out.push_back(
-      "cpuid: the guest sees this host's CPU model and features (stable on this host, "
-      "different across hosts)");
-  return out;
-}
-
 std::string DefaultLoaderPath() {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -148,8 +131,9 @@ void CancelToken::Cancel() {
   (void)!write(fd_, &one, sizeof(one));
 }
 
-Engine::Engine(std::string loader_path, std::unique_ptr<CompiledPolicy> policy)
-    : loader_path_(std::move(loader_path)), policy_(std::move(policy)) {}
+Engine::Engine(std::string loader_path, std::unique_ptr<CompiledPolicy> policy,
+               std::shared_ptr<const host::HostCapabilities> host)
+    : loader_path_(std::move(loader_path)), policy_(std::move(policy)), host_(std::move(host)) {}
 Engine::~Engine() = default;
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
@@ -158,8 +142,11 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
     return absl::FailedPreconditionError(
         absl::StrCat("zerocell-loader not executable at ", loader, ": ", strerror(errno)));
   }
+  std::shared_ptr<const host::HostCapabilities> caps = std::move(options.host);
+  if (caps == nullptr) caps = std::make_shared<const host::HostCapabilities>(host::ProbeHost());
+  RETURN_IF_ERROR(host::CheckUsable(*caps));
   ASSIGN_OR_RETURN(std::unique_ptr<CompiledPolicy> policy, CompiledPolicy::Build());
-  return std::unique_ptr<Engine>(new Engine(std::move(loader), std::move(policy)));
+  return std::unique_ptr<Engine>(new Engine(std::move(loader), std::move(policy), std::move(caps)));
 }
 
 PreparedRun::PreparedRun(const Image& image, const Manifest& manifest,
@@ -197,7 +184,7 @@ absl::StatusOr<Result> Engine::Run(const PreparedRun& run, const RunOptions& opt
     return result;
   }
   if (!parked.ok()) return parked.status();
-  return Release(**parked, *run.plan_, manifest, options, start);
+  return Release(**parked, run, options, start);
 }
 
 absl::StatusOr<Result> Engine::RunParked(std::unique_ptr<ParkedSandbox> sandbox, const Image& image,
@@ -216,12 +203,13 @@ absl::StatusOr<Result> Engine::RunParked(std::unique_ptr<ParkedSandbox> sandbox,
   if (sandbox == nullptr || sandbox->image_sha256() != run.image().sha256_hex()) {
     return absl::FailedPreconditionError("the parked sandbox was started for another image");
   }
-  return Release(*sandbox, *run.plan_, run.manifest(), options, start);
+  return Release(*sandbox, run, options, start);
 }
 
-absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const launch::GoPlan& plan,
-                                       const Manifest& manifest, const RunOptions& options,
-                                       absl::Time start) const {
+absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const PreparedRun& run,
+                                       const RunOptions& options, absl::Time start) const {
+  const launch::GoPlan& plan = *run.plan_;
+  const Manifest& manifest = run.manifest();
   const absl::Time deadline = start + manifest.timeout();
   sys::Process& process = sandbox.process_;
   // The stack image at the top of the parked stack, the header into the park read's buffer.
@@ -258,13 +246,17 @@ absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const launch::GoP
     return released;
   };
   params.release_unmap_bytes = plan.header.stack_low - launch::kParkedStackLow;
+  params.sync_wake_up = host_->notif_sync_wake_up == host::Probed::kYes;
   ASSIGN_OR_RETURN(supervisor::SuperviseResult supervised,
                    supervisor::Supervise(std::move(params)));
   if (supervised.cancelled) return absl::CancelledError("run cancelled");
   Result result = std::move(supervised.result);
   result.usage.wall = absl::Now() - start;
   result.usage.startup = std::min(released_at, absl::Now()) - start;
-  result.nondeterminism = Nondeterminism(sandbox.ready_.flags);
+  result.nondeterminism =
+      host::Nondeterminism(*host_, run.image().instruction_use(),
+                           {.vdso_removed = (sandbox.ready_.flags & launch::kReadyVdsoRemoved) != 0,
+                            .cpuid_faulting = sandbox.cpuid_faulting_});
   return result;
 }
 

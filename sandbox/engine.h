@@ -8,6 +8,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "sandbox/host/host_capabilities.h"
 #include "sandbox/image.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/manifest/manifest.h"
@@ -25,6 +26,9 @@ struct GoPlan;
 struct EngineOptions {
   // Path of zerocell-loader. Empty: "zerocell-loader" beside the running executable.
   std::string loader_path;
+  // What this host enforces. Null: Create probes the host (host::ProbeHost, a few ms). Tests
+  // inject findings here; a process with several engines may share one probe.
+  std::shared_ptr<const host::HostCapabilities> host = nullptr;
 };
 
 // Cancels a run from another thread; the sandbox is killed at once. Thread-safe.
@@ -74,8 +78,14 @@ class PreparedRun {
 // start). The guest cannot tell them apart.
 class Engine {
  public:
+  // FAILED_PRECONDITION when the loader is missing or the host cannot run sandboxes (the message
+  // names what is missing, from the host probe).
   static absl::StatusOr<std::unique_ptr<Engine>> Create(EngineOptions options = {});
   ~Engine();
+
+  // What the host probe found; every run's decisions and nondeterminism report follow from it.
+  const host::HostCapabilities& host() const { return *host_; }
+  const std::shared_ptr<const host::HostCapabilities>& shared_host() const { return host_; }
 
   // Runs to completion. A guest's outcome (exit, signal, limits, violation) is an OK Result;
   // a non-OK status means the run could not happen (bad manifest for this image, loader missing,
@@ -109,12 +119,13 @@ class Engine {
                                    const RunOptions& options) const;
 
  private:
-  Engine(std::string loader_path, std::unique_ptr<CompiledPolicy> policy);
-  absl::StatusOr<Result> Release(ParkedSandbox& sandbox, const launch::GoPlan& plan,
-                                 const Manifest& manifest, const RunOptions& options,
-                                 absl::Time start) const;
+  Engine(std::string loader_path, std::unique_ptr<CompiledPolicy> policy,
+         std::shared_ptr<const host::HostCapabilities> host);
+  absl::StatusOr<Result> Release(ParkedSandbox& sandbox, const PreparedRun& run,
+                                 const RunOptions& options, absl::Time start) const;
   std::string loader_path_;
   std::unique_ptr<CompiledPolicy> policy_;
+  std::shared_ptr<const host::HostCapabilities> host_;
   // vDSO/vvar ranges reported by the first loader; later loaders unmap them without scanning
   // /proc/self/maps (they verify the placement first).
   mutable absl::Mutex special_mu_;

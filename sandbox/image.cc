@@ -114,7 +114,8 @@ absl::StatusOr<std::string> ReadImageFile(const std::string& path, uint64_t max_
 }
 
 absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view bytes,
-                                                              std::string_view sha256_hex_known) {
+                                                              std::string_view sha256_hex_known,
+                                                              host::InstructionUse use) {
   ASSIGN_OR_RETURN(elf::ElfLayout layout, elf::ParseElf(bytes));
   std::string sha256_hex =
       sha256_hex_known.empty() ? Sha256Hex(bytes) : std::string(sha256_hex_known);
@@ -127,12 +128,13 @@ absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view b
   }
   // Private constructor: make_shared cannot reach it.
   return std::shared_ptr<const Image>(
-      new Image(std::move(layout), std::move(memfd), bytes.size(), std::move(sha256_hex)));
+      new Image(std::move(layout), std::move(memfd), bytes.size(), std::move(sha256_hex), use));
 }
 
-absl::StatusOr<std::shared_ptr<const Image>> Image::FromFile(const std::string& path) {
+absl::StatusOr<std::shared_ptr<const Image>> Image::FromFile(const std::string& path,
+                                                             host::InstructionUse use) {
   ASSIGN_OR_RETURN(std::string bytes, ReadImageFile(path));
-  absl::StatusOr<std::shared_ptr<const Image>> image = FromBytes(bytes);
+  absl::StatusOr<std::shared_ptr<const Image>> image = FromBytes(bytes, {}, use);
   if (!image.ok()) {
     return absl::Status(image.status().code(), absl::StrCat(path, ": ", image.status().message()));
   }

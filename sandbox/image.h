@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "sandbox/elf/elf_image.h"
+#include "sandbox/host/instruction_use.h"
 #include "sandbox/sys/unique_fd.h"
 
 namespace zerocell::sandbox {
@@ -30,27 +31,35 @@ class Image {
   // Checks the ELF and copies the bytes into a sealed memfd. INVALID_ARGUMENT on a bad image.
   // `sha256_hex_known`: the caller already hashed `bytes` (e.g. the image cache, whose id is the
   // hash); empty: hashed here.
+  // `use`: which host-state-reading instructions admission decoded in it (unknown when the
+  // caller skipped admission: the engine then assumes all of them).
   static absl::StatusOr<std::shared_ptr<const Image>> FromBytes(
-      std::string_view bytes, std::string_view sha256_hex_known = {});
+      std::string_view bytes, std::string_view sha256_hex_known = {},
+      host::InstructionUse use = host::InstructionUse::Unknown());
   // Reads a host file; NOT_FOUND / PERMISSION_DENIED name the path.
-  static absl::StatusOr<std::shared_ptr<const Image>> FromFile(const std::string& path);
+  static absl::StatusOr<std::shared_ptr<const Image>> FromFile(
+      const std::string& path, host::InstructionUse use = host::InstructionUse::Unknown());
 
   const elf::ElfLayout& layout() const { return layout_; }
   int memfd() const { return memfd_.get(); }
   uint64_t size_bytes() const { return size_; }
   const std::string& sha256_hex() const { return sha256_hex_; }
+  const host::InstructionUse& instruction_use() const { return use_; }
 
  private:
-  Image(elf::ElfLayout layout, sys::UniqueFd memfd, uint64_t size, std::string sha256_hex)
+  Image(elf::ElfLayout layout, sys::UniqueFd memfd, uint64_t size, std::string sha256_hex,
+        host::InstructionUse use)
       : layout_(std::move(layout)),
         memfd_(std::move(memfd)),
         size_(size),
-        sha256_hex_(std::move(sha256_hex)) {}
+        sha256_hex_(std::move(sha256_hex)),
+        use_(use) {}
 
   elf::ElfLayout layout_;
   sys::UniqueFd memfd_;
   uint64_t size_;
   std::string sha256_hex_;
+  host::InstructionUse use_;
 };
 
 }  // namespace zerocell::sandbox

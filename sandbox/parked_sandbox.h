@@ -43,6 +43,7 @@ class ParkedSandbox {
   uint64_t park_id_ = 0;          // notification id of the park read
   uint64_t mailbox_ = 0;          // the read's buffer: where the GoHeader goes
   launch::Ready ready_ = {};
+  bool cpuid_faulting_ = false;  // the loader switched CPUID faulting on
   absl::Time parked_at_;
   absl::Duration prestart_time_;
 };

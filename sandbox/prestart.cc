@@ -41,6 +41,10 @@ const char* StepName(launch::LoaderStep step) {
       return "drop privileges";
     case launch::LoaderStep::kUnmapVdso:
       return "unmap vdso";
+    case launch::LoaderStep::kUnmapExecStack:
+      return "unmap the exec stack";
+    case launch::LoaderStep::kDropCapabilities:
+      return "drop capabilities";
     case launch::LoaderStep::kCloseFds:
       return "close descriptors";
     case launch::LoaderStep::kInstallFilter:
@@ -126,8 +130,11 @@ absl::StatusOr<std::unique_ptr<ParkedSandbox>> Engine::Prestart(const Image& ima
     absl::MutexLock lock(&special_mu_);
     special = special_;
   }
+  const bool fault_cpuid = host::ShouldFaultCpuid(*host_, image.instruction_use());
+  const uint32_t flags = (host::ShouldDropPrivileges(*host_) ? launch::kSpecDropPrivileges : 0) |
+                         (fault_cpuid ? launch::kSpecFaultCpuid : 0);
   ASSIGN_OR_RETURN(std::string spec,
-                   launch::BuildParkSpec(image.layout(), policy_->bpf(), getpid(), special));
+                   launch::BuildParkSpec(image.layout(), policy_->bpf(), getpid(), special, flags));
   ASSIGN_OR_RETURN(sys::UniqueFd spec_fd, sys::SealedMemfd("zerocell-spec", spec));
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
@@ -136,11 +143,13 @@ absl::StatusOr<std::unique_ptr<ParkedSandbox>> Engine::Prestart(const Image& ima
   sys::UniqueFd control(pair[0]), child_control(pair[1]);
   ASSIGN_OR_RETURN(
       sys::Process process,
-      launch::SpawnLoader(loader_path_, {child_control.get(), image.memfd(), spec_fd.get()}));
+      launch::SpawnLoader(loader_path_, {child_control.get(), image.memfd(), spec_fd.get()},
+                          host::ShouldFixAddresses(*host_)));
   child_control.reset();
   spec_fd.reset();
   auto sandbox =
       std::unique_ptr<ParkedSandbox>(new ParkedSandbox(std::move(process), image.sha256_hex()));
+  sandbox->cpuid_faulting_ = fault_cpuid;
   const sys::Process& child = sandbox->process_;
 
   RETURN_IF_ERROR(AwaitPrestart(control.get(), child, cancel, deadline, "started"));

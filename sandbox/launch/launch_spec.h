@@ -51,6 +51,12 @@ struct SpecialRanges {
   uint64_t ranges[kMaxSpecialRanges][2];  // [start, end)
 };
 
+inline constexpr uint32_t kSpecDropPrivileges = 1u << 0;  // root: switch to drop_to_uid/gid
+inline constexpr uint32_t kSpecFaultCpuid = 1u << 1;      // ARCH_SET_CPUID(0): cpuid faults
+
+// The top of a 4-level (47-bit) user address space: where the exec stack ends at the latest.
+inline constexpr uint64_t kUserSpaceTop = 0x7ffffffff000;
+
 // What the loader needs to park: everything that depends on the image, nothing on the request.
 struct LaunchSpec {
   uint32_t magic;
@@ -62,8 +68,10 @@ struct LaunchSpec {
   uint32_t parent_pid;  // for the parent-death race check
   uint32_t rlimit_count;
   SpecRlimit rlimits[8];  // request-independent ones; RLIMIT_AS/CPU are set at release (prlimit)
-  uint32_t drop_to_uid;   // when the loader starts as root: uid/gid to switch to
+  uint32_t drop_to_uid;   // with kSpecDropPrivileges: uid/gid to switch to
   uint32_t drop_to_gid;
+  uint32_t flags;  // kSpec* bits: what the host probe found this host can do
+  uint32_t pad;
   SpecialRanges special;  // known vDSO/vvar ranges (verified by the loader before use)
   // Payload (the filter) follows the struct in the same memfd.
 };
@@ -94,12 +102,13 @@ enum class LoaderStep : uint32_t {
   kMapStack,
   kDropPrivileges,
   kUnmapVdso,
+  kUnmapExecStack,
+  kDropCapabilities,
   kCloseFds,
   kInstallFilter,
   kHandoff,
 };
 
-inline constexpr uint32_t kReadyTscTrapped = 1u << 0;  // rdtsc raises SIGSEGV in the guest
 inline constexpr uint32_t kReadyVdsoRemoved = 1u << 1;
 
 // Loader -> engine, over kControlFd. On success it carries the seccomp listener (SCM_RIGHTS).

@@ -21,6 +21,7 @@ namespace {
 struct ChildArgs {
   const char* loader_path;
   SpawnFds fds;
+  bool fix_addresses;
   volatile int exec_errno;  // written by the child (shared memory) when exec fails
 };
 
@@ -40,8 +41,9 @@ int ChildMain(void* raw) {
   }
   // Step 3: nothing else crosses exec, whatever the server had open.
   if (syscall(SYS_close_range, kSpecFd + 1, ~0u, 0) < 0) goto fail;
-  // Step 4: the same addresses on every run: the guest layout is part of determinism.
-  if (syscall(SYS_personality, ADDR_NO_RANDOMIZE) < 0) goto fail;
+  // Step 4: the same addresses on every run: the guest layout is part of determinism. Where the
+  // host refuses it, runs report randomized addresses as nondeterminism.
+  if (args->fix_addresses && syscall(SYS_personality, ADDR_NO_RANDOMIZE) < 0) goto fail;
   // Step 5: become the loader, with an empty environment.
   {
     char* const argv[] = {const_cast<char*>("zerocell-loader"), nullptr};
@@ -56,8 +58,9 @@ fail:
 
 }  // namespace
 
-absl::StatusOr<sys::Process> SpawnLoader(const std::string& loader_path, const SpawnFds& fds) {
-  ChildArgs args = {loader_path.c_str(), fds, 0};
+absl::StatusOr<sys::Process> SpawnLoader(const std::string& loader_path, const SpawnFds& fds,
+                                         bool fix_addresses) {
+  ChildArgs args = {loader_path.c_str(), fds, fix_addresses, 0};
   sys::UniqueFd pidfd;
   absl::StatusOr<pid_t> pid = sys::CloneVfork(ChildMain, &args, &pidfd);
   if (!pid.ok()) return pid.status();

@@ -18,8 +18,11 @@ struct SpawnFds {
 };
 
 // Clones, places the three fds at their fixed numbers, closes every other fd, disables address
-// randomization (fixed layout), and execs the loader. Async-signal-safe in the child.
-absl::StatusOr<sys::Process> SpawnLoader(const std::string& loader_path, const SpawnFds& fds);
+// randomization when `fix_addresses` (the host probe found personality(ADDR_NO_RANDOMIZE)
+// allowed; container runtimes' default seccomp profiles refuse it), and execs the loader.
+// Async-signal-safe in the child.
+absl::StatusOr<sys::Process> SpawnLoader(const std::string& loader_path, const SpawnFds& fds,
+                                         bool fix_addresses);
 
 }  // namespace zerocell::sandbox::launch
 

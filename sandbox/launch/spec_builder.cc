@@ -79,7 +79,7 @@ uint64_t StackBytesFor(int64_t memory_bytes) {
 
 absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
                                           const std::string& filter_bpf, pid_t parent_pid,
-                                          const SpecialRanges& special) {
+                                          const SpecialRanges& special, uint32_t flags) {
   if (layout.segments.size() > static_cast<size_t>(kMaxSegments)) {
     return absl::InvalidArgumentError("image: too many PT_LOAD segments");
   }
@@ -98,9 +98,12 @@ absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
   spec.parent_pid = static_cast<uint32_t>(parent_pid);
   spec.drop_to_uid = kUnprivilegedId;
   spec.drop_to_gid = kUnprivilegedId;
+  spec.flags = flags;
   spec.special = special;
+  // RLIMIT_CORE 1, not 0: the kernel still starts a core_pattern pipe helper at 0, never at 1;
+  // a file core needs at least a page. A crash never dumps core, whatever uid runs it.
   const SpecRlimit rlimits[] = {
-      {RLIMIT_CORE, 0, 0, 0},    {RLIMIT_FSIZE, 0, 0, 0},    {RLIMIT_NOFILE, 0, 16, 16},
+      {RLIMIT_CORE, 0, 1, 1},    {RLIMIT_FSIZE, 0, 0, 0},    {RLIMIT_NOFILE, 0, 16, 16},
       {RLIMIT_MEMLOCK, 0, 0, 0}, {RLIMIT_MSGQUEUE, 0, 0, 0},
   };
   spec.rlimit_count = sizeof(rlimits) / sizeof(rlimits[0]);

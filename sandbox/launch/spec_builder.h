@@ -24,9 +24,10 @@ uint64_t StackBytesFor(int64_t memory_bytes);
 // LaunchSpec followed by the filter, ready for a sealed memfd: everything a loader needs to park
 // (image mapped, filter installed), nothing from a request. INVALID_ARGUMENT on too many segments.
 // `special`: the vDSO/vvar ranges a previous loader reported (zero when not known yet).
+// `flags`: kSpec* bits (the host probe's decisions for this image).
 absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
                                           const std::string& filter_bpf, pid_t parent_pid,
-                                          const SpecialRanges& special = {});
+                                          const SpecialRanges& special = {}, uint32_t flags = 0);
 
 // What releases a parked loader into one request's guest.
 struct GoPlan {

@@ -37,9 +37,13 @@ constexpr int kProtRead = 1, kProtWrite = 2, kProtExec = 4;
 constexpr int kMapPrivate = 0x02, kMapFixed = 0x10, kMapAnonymous = 0x20;
 constexpr int kSigKill = 9;
 constexpr int kAtSysinfoEhdr = 33;
+constexpr int kAtExecfn = 31;
+constexpr long kArchSetCpuid = 0x1012;
 
+// exit, not exit_group: the loader has one thread, and after the filter exit_group is notified
+// (nobody answers it while parked) while exit runs in the kernel.
 [[noreturn]] void Exit(int code) {
-  for (;;) Sys(__NR_exit_group, code);
+  for (;;) Sys(__NR_exit, code);
 }
 
 // Reports the failed step to the engine and exits; the engine turns it into a clear error.
@@ -72,17 +76,21 @@ void ResetSignals() {
         LoaderStep::kSignals);
 }
 
-uint32_t ApplyPrctls(const LaunchSpec& spec) {
+void ApplyPrctls(const LaunchSpec& spec) {
   // No setuid/file-capability gains, ever; also required to install a filter unprivileged.
   Check(Sys(__NR_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), LoaderStep::kPrctl);
   // The sandbox must not outlive the engine thread that supervises it.
   Check(Sys(__NR_prctl, PR_SET_PDEATHSIG, kSigKill, 0, 0, 0), LoaderStep::kPrctl);
   if (static_cast<uint32_t>(Sys(__NR_getppid)) != spec.parent_pid)
     Exit(127);  // parent already gone
-  uint32_t flags = 0;
-  // rdtsc would read the host clock: make it fault instead (reported when the host can't).
-  if (!Failed(Sys(__NR_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0))) flags |= kReadyTscTrapped;
-  return flags;
+  // rdtsc would read the host clock: make it fault. Some hypervisors accept this and do not
+  // enforce it; the engine's host probe knows, and runs report rdtsc then.
+  Sys(__NR_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0);
+  // cpuid faults too where the probe found CPUID faulting and the image holds no cpuid: a cpuid
+  // hidden in other instructions' bytes cannot read the host CPU then.
+  if (spec.flags & kSpecFaultCpuid) {
+    Check(Sys(__NR_arch_prctl, kArchSetCpuid, 0), LoaderStep::kPrctl);
+  }
 }
 
 void ApplyRlimits(const LaunchSpec& spec) {
@@ -184,14 +192,34 @@ uint64_t Park() {
   return go.initial_sp;
 }
 
-// Root never runs guest code: switch to an unprivileged uid/gid with no supplementary groups.
+// Root never runs guest code where the host lets it switch: an unprivileged uid/gid with no
+// supplementary groups. The engine asks only when its probe showed the supervisor can still reach
+// a sandbox of another uid (CAP_SYS_PTRACE); otherwise the sandbox keeps the server's uid.
 void DropPrivileges(const LaunchSpec& spec) {
-  if (Sys(__NR_geteuid) != 0) return;
+  if (!(spec.flags & kSpecDropPrivileges) || Sys(__NR_geteuid) != 0) return;
   Check(Sys(__NR_setgroups, 0, 0), LoaderStep::kDropPrivileges);
   Check(Sys(__NR_setresgid, spec.drop_to_gid, spec.drop_to_gid, spec.drop_to_gid),
         LoaderStep::kDropPrivileges);
   Check(Sys(__NR_setresuid, spec.drop_to_uid, spec.drop_to_uid, spec.drop_to_uid),
         LoaderStep::kDropPrivileges);
+}
+
+// No capability reaches guest code, whatever the server had: ambient ones would survive the
+// exec of the loader for a non-root server, and a root server that could not switch uid keeps
+// its whole set. Lowering capabilities is always allowed. No exec follows, so the bounding set
+// does not matter.
+void DropCapabilities() {
+  Check(Sys(__NR_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0),
+        LoaderStep::kDropCapabilities);
+  struct {
+    uint32_t version;
+    int32_t pid;
+  } header = {0x20080522 /*_LINUX_CAPABILITY_VERSION_3*/, 0};
+  struct {
+    uint32_t effective, permitted, inheritable;
+  } none[2] = {};
+  Check(Sys(__NR_capset, reinterpret_cast<long>(&header), reinterpret_cast<long>(none)),
+        LoaderStep::kDropCapabilities);
 }
 
 uint64_t ParseHex(const char*& p) {
@@ -280,12 +308,40 @@ uint32_t UnmapVdso(const SpecialRanges& known, uint64_t vdso, char* buf, uint64_
     }
     line = eol + 1;
   }
+  Zero(reinterpret_cast<uint64_t>(buf), reinterpret_cast<uint64_t>(buf) + len);  // host paths
   if (!(any && all)) {
     found->count = 0;
     return 0;
   }
   found->vdso = vdso;
   return kReadyVdsoRemoved;
+}
+
+// The exec stack holds the kernel's AT_RANDOM bytes, the loader's host path (AT_EXECFN) and the
+// server's uid (AT_UID): none of it may reach the guest. Its range, computed before the filter:
+// it ends at the page after the AT_EXECFN string (the kernel puts that string at the very top),
+// and starts at most 128 KiB plus the argument pages below the initial stack pointer (the
+// kernel's initial stack expansion); below that lies the stack guard gap, which holds nothing.
+struct Range {
+  uint64_t lo, hi;
+};
+Range ExecStackRange(const uint64_t* initial_stack) {
+  const char* execfn = reinterpret_cast<const char*>(AuxValue(initial_stack, kAtExecfn));
+  if (execfn == nullptr) Fail(LoaderStep::kUnmapExecStack, -22);
+  const char* end = execfn;
+  while (*end) ++end;
+  const uint64_t hi = PageUp(reinterpret_cast<uint64_t>(end) + 1);
+  const uint64_t lo = PageDown(reinterpret_cast<uint64_t>(initial_stack)) - (256 << 10);
+  return {lo, hi};
+}
+
+// Runs after the filter is installed (munmap runs in the kernel) and the spec is unmapped (the
+// kernel may have placed it up there). Everything above the guest stack goes, which takes the
+// exec stack with it; that is refused where a sealed vDSO lies there, so the exec stack's own
+// range is unmapped as well. False when the exec stack could not be removed.
+bool UnmapExecStack(Range exec_stack) {
+  Sys(__NR_munmap, kStackTop, kUserSpaceTop - kStackTop);
+  return !Failed(Sys(__NR_munmap, exec_stack.lo, exec_stack.hi - exec_stack.lo));
 }
 
 // Sends the handshake and the seccomp listener to the engine. The filter allows exactly this
@@ -343,20 +399,23 @@ void* memcpy(void* dst, const void* src, size_t n) {
 
 [[noreturn]] void enter_guest(uint64_t entry, uint64_t sp);
 
+// Runs on the loader's own stack (loader_start.S); `initial_stack` is the exec stack.
 [[noreturn]] void loader_main(uint64_t* initial_stack) {
   ResetSignals();
   uint64_t spec_len = 0;
   const LaunchSpec* spec = MapSpec(&spec_len);
   DropPrivileges(*spec);  // first: a credential change would clear the parent-death signal
-  uint32_t flags = ApplyPrctls(*spec);
+  DropCapabilities();
+  ApplyPrctls(*spec);
   ApplyRlimits(*spec);
   const char* payload = reinterpret_cast<const char*>(spec);
   for (uint32_t i = 0; i < spec->segment_count; ++i) MapSegment(spec->segments[i]);
   MapParkedStack();
   static char maps_buf[16384];
   SpecialRanges special = {};
-  flags |= UnmapVdso(spec->special, AuxValue(initial_stack, kAtSysinfoEhdr), maps_buf,
-                     sizeof(maps_buf), &special);
+  uint32_t flags = UnmapVdso(spec->special, AuxValue(initial_stack, kAtSysinfoEhdr), maps_buf,
+                             sizeof(maps_buf), &special);
+  const Range exec_stack = ExecStackRange(initial_stack);
 
   // Close everything but the control socket: the guest inherits no descriptor at all.
   Check(Sys(__NR_close_range, 0, kControlFd - 1, 0), LoaderStep::kCloseFds);
@@ -373,6 +432,7 @@ void* memcpy(void* dst, const void* src, size_t n) {
   // From here on the filter is in force: only munmap, the handoff sendmsg and close_range pass;
   // the park read is notified to the engine, which answers it with the request.
   Sys(__NR_munmap, reinterpret_cast<long>(spec), spec_len);
+  if (!UnmapExecStack(exec_stack)) Exit(127);
   Handoff(static_cast<int>(listener), flags, brk, special);
   Sys(__NR_close_range, 0, ~0u, 0);
   const uint64_t sp = Park();

@@ -3,6 +3,7 @@
 
 #include <asm/prctl.h>
 #include <linux/audit.h>
+#include <linux/futex.h>
 #include <seccomp.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -35,9 +36,17 @@ absl::Status Add(scmp_filter_ctx ctx, int nr, std::initializer_list<scmp_arg_cmp
 absl::Status AddInKernelRules(scmp_filter_ctx ctx) {
   // Calls that touch nothing but the calling process itself.
   for (int nr : {SYS_exit, SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_rt_sigaction, SYS_sigaltstack,
-                 SYS_set_robust_list, SYS_munmap, SYS_madvise, SYS_futex, SYS_sched_yield,
-                 SYS_restart_syscall, SYS_rt_sigsuspend, SYS_pause}) {
+                 SYS_set_robust_list, SYS_munmap, SYS_madvise, SYS_sched_yield, SYS_restart_syscall,
+                 SYS_rt_sigsuspend, SYS_pause}) {
     RETURN_IF_ERROR(Add(ctx, nr));
+  }
+  // futex: only the plain wait/wake family libc needs, private or not, with either clock. The
+  // PI, requeue and wake-op operations go to the supervisor (ENOSYS): FUTEX_TRYLOCK_PI on a word
+  // holding a number answers whether that host pid exists, and they are a long CVE history.
+  for (int op : {FUTEX_WAIT, FUTEX_WAKE, FUTEX_WAIT_BITSET, FUTEX_WAKE_BITSET}) {
+    constexpr uint32_t kFlags = FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME;
+    RETURN_IF_ERROR(Add(ctx, SYS_futex,
+                        {SCMP_A1_32(SCMP_CMP_MASKED_EQ, ~kFlags, static_cast<scmp_datum_t>(op))}));
   }
   // TLS setup only; ARCH_SET_CPUID and the rest go to the supervisor (and are refused).
   for (int code : {ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS}) {
@@ -59,6 +68,22 @@ absl::Status AddInKernelRules(scmp_filter_ctx ctx) {
   return absl::OkStatus();
 }
 
+// The filter as struct sock_filter[] bytes.
+absl::StatusOr<std::string> Export(scmp_filter_ctx ctx) {
+  sys::UniqueFd out(memfd_create("zerocell-bpf", MFD_CLOEXEC));
+  if (!out.valid()) return sys::ErrnoStatus(errno, "memfd_create");
+  if (int rc = seccomp_export_bpf(ctx, out.get()); rc != 0) {
+    return sys::ErrnoStatus(-rc, "seccomp_export_bpf");
+  }
+  off_t size = lseek(out.get(), 0, SEEK_END);
+  if (size <= 0 || size % 8 != 0) return absl::InternalError("seccomp_export_bpf: bad size");
+  std::string bpf(static_cast<size_t>(size), '\0');
+  if (pread(out.get(), bpf.data(), bpf.size(), 0) != size) {
+    return sys::ErrnoStatus(errno, "read exported filter");
+  }
+  return bpf;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Build() {
@@ -72,19 +97,27 @@ absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Build() {
   }
   seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
   RETURN_IF_ERROR(AddInKernelRules(ctx.get()));
-
-  sys::UniqueFd out(memfd_create("zerocell-bpf", MFD_CLOEXEC));
-  if (!out.valid()) return sys::ErrnoStatus(errno, "memfd_create");
-  if (int rc = seccomp_export_bpf(ctx.get(), out.get()); rc != 0) {
-    return sys::ErrnoStatus(-rc, "seccomp_export_bpf");
-  }
-  off_t size = lseek(out.get(), 0, SEEK_END);
-  if (size <= 0 || size % 8 != 0) return absl::InternalError("seccomp_export_bpf: bad size");
-  std::string bpf(static_cast<size_t>(size), '\0');
-  if (pread(out.get(), bpf.data(), bpf.size(), 0) != size) {
-    return sys::ErrnoStatus(errno, "read exported filter");
-  }
+  ASSIGN_OR_RETURN(std::string bpf, Export(ctx.get()));
   return std::unique_ptr<CompiledPolicy>(new CompiledPolicy(std::move(bpf)));
+}
+
+absl::StatusOr<std::string> CompileProbeFilter(ProbeFilter which) {
+  const bool marker = which == ProbeFilter::kForeignAbiMarker;
+  Context ctx(seccomp_init(marker ? SCMP_ACT_ERRNO(kProbeMarkerErrno) : SCMP_ACT_ALLOW));
+  if (!ctx) return absl::InternalError("seccomp_init failed");
+  if (marker) {
+    if (int rc =
+            seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(kProbeMarkerErrno));
+        rc != 0) {
+      return sys::ErrnoStatus(-rc, "seccomp badarch action");
+    }
+    RETURN_IF_ERROR(Add(ctx.get(), SYS_exit));
+    RETURN_IF_ERROR(Add(ctx.get(), SYS_exit_group));
+  } else {
+    int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_NOTIFY, SYS_getppid, 0);
+    if (rc != 0) return sys::ErrnoStatus(-rc, "seccomp_rule_add getppid");
+  }
+  return Export(ctx.get());
 }
 
 std::string SyscallName(uint32_t arch, int64_t nr) {

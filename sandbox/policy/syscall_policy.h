@@ -24,6 +24,14 @@ class CompiledPolicy {
   std::string bpf_;
 };
 
+// Small filters the host probe installs in its children, compiled with libseccomp like the real
+// policy: kForeignAbiMarker answers every call except exit/exit_group with errno
+// kProbeMarkerErrno, foreign ABIs (i386, x32) included; kNotifyGetppid notifies getppid and allows
+// the rest.
+enum class ProbeFilter { kForeignAbiMarker, kNotifyGetppid };
+inline constexpr int kProbeMarkerErrno = 1001;
+absl::StatusOr<std::string> CompileProbeFilter(ProbeFilter which);
+
 // Name of syscall `nr` for the audit architecture `arch` (AUDIT_ARCH_*), prefixed with "i386:"
 // or "x32:" for foreign ABIs; "syscall_<nr>" when unknown.
 std::string SyscallName(uint32_t arch, int64_t nr);

@@ -360,6 +360,9 @@ void RegisterProcessHandlers(HandlerTable& t) {
   t[SYS_setrlimit] = Fail<EPERM>;
   t[SYS_setpriority] = Fail<EPERM>;
   t[SYS_rseq] = Fail<ENOSYS>;  // libc copes: no restartable sequences
+  // The plain wait/wake futex family runs in the kernel (syscall_policy.cc); the PI, requeue and
+  // wake-op operations are refused as a kernel without them would (a host pid oracle otherwise).
+  t[SYS_futex] = Fail<ENOSYS>;
   t[SYS_membarrier] = Fail<ENOSYS>;
   t[SYS_wait4] = Fail<ECHILD>;
   t[SYS_waitid] = Fail<ECHILD>;

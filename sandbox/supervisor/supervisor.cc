@@ -206,9 +206,10 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   if (vm > 0 && static_cast<uint64_t>(vm) > guest_and_dropped) {
     mem.overhead_bytes = static_cast<uint64_t>(vm) - guest_and_dropped;
   }
-  // Guest and supervisor hand the CPU to each other on every notified call; older kernels
-  // refuse the flag and keep the ordinary wake-up.
-  (void)ioctl(params.listener.get(), kIoctlNotifSetFlags, kNotifSyncWakeUp);
+  // Guest and supervisor hand the CPU to each other on every notified call (Linux 6.6+).
+  if (params.sync_wake_up) {
+    (void)ioctl(params.listener.get(), kIoctlNotifSetFlags, kNotifSyncWakeUp);
+  }
   if (params.release) {
     if (absl::Status released = params.release(); !released.ok()) {
       params.process->Kill();

@@ -32,6 +32,8 @@ struct SuperviseParams {
   // measured, before the loop. `release_unmap_bytes`: parked stack the loader drops on release.
   std::function<absl::Status()> release;
   uint64_t release_unmap_bytes = 0;
+  // The host supports SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (host probe): switch the listener to it.
+  bool sync_wake_up = false;
 };
 
 struct SuperviseResult {

@@ -7,11 +7,13 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sandbox/engine.h"
+#include "sandbox/host/host_capabilities.h"
 #include "sandbox/result.h"
 #include "tests/sandbox/engine/test_util.h"
 
@@ -61,13 +63,46 @@ class EngineDeterminismTest : public ::testing::Test {
   std::shared_ptr<const Image> image_;
 };
 
+// The guest's lines that show where the kernel placed a mapping (heap, mmap, brk): the same on
+// every run only where the host lets the spawner fix the address layout.
+bool KernelPlaced(const std::string& line) {
+  for (const char* key : {"heap=", "heap_big=", "mmap=", "brk="}) {
+    if (line.rfind(key, 0) == 0) return true;
+  }
+  return false;
+}
+
+bool Reports(const Result& r, const std::string& source) {
+  for (const std::string& item : r.nondeterminism) {
+    if (item.rfind(source + ":", 0) == 0) return true;
+  }
+  return false;
+}
+
 TEST_F(EngineDeterminismTest, TwentyRunsAreByteIdentical) {
   ManifestBuilder b = StdManifest({"determinism"});
   b.set_random_seed(12345);
-  std::string first = RunOnce(b);
+  const bool fixed =
+      host::ShouldFixAddresses(testing::Host()) || testing::Host().randomize_va_space == 0;
+  auto comparable = [&](const std::string& out) {
+    std::string kept;
+    for (const std::string& line : testing::Lines(out)) {
+      if (fixed || !KernelPlaced(line)) absl::StrAppend(&kept, line, "\n");
+    }
+    return kept;
+  };
+  std::string first = comparable(RunOnce(b));
   ASSERT_FALSE(first.empty());
   for (int i = 1; i < 20; ++i) {
-    ASSERT_EQ(RunOnce(b), first) << "run " << i << " differs";
+    ASSERT_EQ(comparable(RunOnce(b)), first) << "run " << i << " differs";
+  }
+  if (!fixed) {
+    // Not a silent gap: the host refuses fixed addresses, and every run says so.
+    ZC_ASSERT_RUN(r, RunImage(*image_, b));
+    EXPECT_TRUE(Reports(r, "addresses")) << Describe(r);
+    GTEST_SKIP() << "this host refuses personality(ADDR_NO_RANDOMIZE): heap/mmap/brk addresses "
+                    "were left out of the comparison (every other line is identical, and the "
+                    "runs report \"addresses\")";
   }
 }
 
@@ -115,9 +150,13 @@ TEST_F(EngineDeterminismTest, ClockStartMovesOnlyTheWallClock) {
   EXPECT_GE(ParseTime(b["gettimeofday"]), absl::Seconds(kStart));
   EXPECT_LT(ParseTime(b["gettimeofday"]), absl::Seconds(kStart) + absl::Milliseconds(1));
   EXPECT_EQ(b["time"], std::to_string(kStart));
-  // CLOCK_MONOTONIC does not depend on clock_start; nothing else changes either.
-  for (const char* key : {"monotonic", "getrandom", "at_random", "stack", "heap", "mmap", "argv"}) {
+  // CLOCK_MONOTONIC does not depend on clock_start; nothing else changes either (heap and mmap
+  // addresses only where the host fixes the layout).
+  for (const char* key : {"monotonic", "getrandom", "at_random", "stack", "argv"}) {
     EXPECT_EQ(a[key], b[key]) << key;
+  }
+  if (host::ShouldFixAddresses(testing::Host())) {
+    for (const char* key : {"heap", "mmap"}) EXPECT_EQ(a[key], b[key]) << key;
   }
 }
 
@@ -138,14 +177,50 @@ TEST_F(EngineDeterminismTest, SeedSelectsTheRandomStream) {
   EXPECT_EQ(a["realtime"], b["realtime"]);
 }
 
-TEST_F(EngineDeterminismTest, AddressesAreFixed) {
+// The loader places the image, the stack and what is on it itself: fixed on every host.
+TEST_F(EngineDeterminismTest, LoaderPlacedAddressesAreFixed) {
   std::map<std::string, std::string> a = KeyValues(RunOnce(StdManifest({"determinism"})));
   std::map<std::string, std::string> b = KeyValues(RunOnce(StdManifest({"determinism"})));
-  for (const char* key :
-       {"stack", "heap", "heap_big", "mmap", "brk", "at_random_ptr", "argv", "main"}) {
+  for (const char* key : {"stack", "at_random_ptr", "argv", "main"}) {
     EXPECT_FALSE(a[key].empty()) << key;
     EXPECT_EQ(a[key], b[key]) << key;
   }
+}
+
+// Where the kernel places heap and mmap memory depends on address randomization.
+TEST_F(EngineDeterminismTest, KernelPlacedAddressesAreFixedOrReported) {
+  ZC_ASSERT_RUN(ra, RunImage(*image_, StdManifest({"determinism"})));
+  ZC_ASSERT_RUN(rb, RunImage(*image_, StdManifest({"determinism"})));
+  std::map<std::string, std::string> a = KeyValues(StdoutOf(ra));
+  std::map<std::string, std::string> b = KeyValues(StdoutOf(rb));
+  if (host::ShouldFixAddresses(testing::Host())) {
+    EXPECT_FALSE(Reports(ra, "addresses")) << Describe(ra);
+    for (const char* key : {"heap", "heap_big", "mmap", "brk"}) {
+      EXPECT_FALSE(a[key].empty()) << key;
+      EXPECT_EQ(a[key], b[key]) << key;
+    }
+  } else {
+    EXPECT_TRUE(Reports(ra, "addresses")) << Describe(ra);
+    EXPECT_TRUE(Reports(rb, "addresses")) << Describe(rb);
+  }
+}
+
+// The decision follows the probe: an engine told that this host refuses fixed addresses spawns
+// without them, and its runs say so.
+TEST(EngineAddressesTest, EngineToldTheHostRandomizesReportsIt) {
+  auto caps = std::make_shared<host::HostCapabilities>(testing::Host());
+  caps->fixed_addresses = host::Probed::kNo;
+  caps->randomize_va_space = 2;
+  absl::StatusOr<std::unique_ptr<Engine>> engine =
+      Engine::Create({.loader_path = testing::LoaderPath(), .host = caps});
+  ASSERT_TRUE(engine.ok()) << engine.status();
+  absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("determinism");
+  ASSERT_TRUE(image.ok()) << image.status();
+  absl::StatusOr<Manifest> manifest = StdManifest({"determinism"}).Build();
+  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ZC_ASSERT_RUN(r, (*engine)->Run(**image, *manifest));
+  EXPECT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  EXPECT_TRUE(Reports(r, "addresses")) << Describe(r);
 }
 
 TEST(EngineSleepTest, NanosleepAdvancesTheVirtualClockInstantly) {
@@ -162,21 +237,46 @@ TEST(EngineSleepTest, NanosleepAdvancesTheVirtualClockInstantly) {
   EXPECT_LT(r.usage.wall, absl::Seconds(2)) << "the sleep must not happen on the host";
 }
 
-TEST(EngineRdtscTest, RdtscIsTrappedOrReported) {
-  ZC_ASSERT_RUN(r, testing::RunGuest("rdtsc", StdManifest({"rdtsc"})));
-  bool reported = false;
-  for (const std::string& item : r.nondeterminism) {
-    if (item.find("rdtsc") != std::string::npos || item.find("tsc") != std::string::npos) {
-      reported = true;
-    }
-  }
-  if (reported) {
-    EXPECT_EQ(r.outcome, Outcome::kExited) << Describe(r);
-  } else {
+// What the probe found decides: trapped where PR_SET_TSC is enforced, reported where it is not.
+TEST(EngineRdtscTest, RdtscIsTrappedWhereTheHostTrapsItAndReportedWhereNot) {
+  absl::StatusOr<std::shared_ptr<const Image>> image = testing::LoadAdmittedGuest("rdtsc");
+  ASSERT_TRUE(image.ok()) << image.status();
+  ZC_ASSERT_RUN(r, RunImage(**image, StdManifest({"rdtsc"})));
+  if (testing::Host().tsc_trap == host::Probed::kYes) {
     EXPECT_EQ(r.outcome, Outcome::kSignaled) << Describe(r);
     EXPECT_EQ(r.term_signal, SIGSEGV);
     EXPECT_EQ(StdoutOf(r), "");
+    EXPECT_FALSE(Reports(r, "rdtsc")) << Describe(r);
+  } else {
+    EXPECT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+    EXPECT_THAT(StdoutOf(r), HasSubstr("rdtsc="));
+    EXPECT_TRUE(Reports(r, "rdtsc"))
+        << "the run read the host TSC and must say so: " << Describe(r);
   }
+}
+
+// An admitted image is reported only for what it holds: hello holds no rdtsc, rdrand or cpuid.
+TEST(EngineNondeterminismTest, AdmittedImageIsReportedOnlyForWhatItHolds) {
+  absl::StatusOr<std::shared_ptr<const Image>> image = testing::LoadAdmittedGuest("hello");
+  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_TRUE((*image)->instruction_use().known);
+  ZC_ASSERT_RUN(r, RunImage(**image, StdManifest({"hello"})));
+  for (const char* source : {"rdtsc", "rdtscp", "rdrand", "rdseed", "rdpid", "cpuid"}) {
+    EXPECT_FALSE(Reports(r, source)) << source << ": " << Describe(r);
+  }
+  // What remains is only what no instruction policy can close on this host.
+  for (const std::string& item : r.nondeterminism) {
+    EXPECT_TRUE(item.rfind("addresses:", 0) == 0 || item.rfind("vdso:", 0) == 0) << item;
+  }
+}
+
+// An image nobody admitted may hold anything: every source this host leaves open is reported.
+TEST(EngineNondeterminismTest, UnadmittedImageIsReportedForEverySourceTheHostLeavesOpen) {
+  ZC_ASSERT_RUN(r, testing::RunGuest("hello", StdManifest({"hello"})));
+  for (const char* source : {"rdrand", "rdseed", "cpuid"}) {
+    EXPECT_TRUE(Reports(r, source)) << source << ": " << Describe(r);
+  }
+  EXPECT_EQ(Reports(r, "rdtsc"), testing::Host().tsc_trap != host::Probed::kYes) << Describe(r);
 }
 
 TEST(EngineNondeterminismTest, ReportIsStableAcrossRuns) {

@@ -15,8 +15,11 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "sandbox/status_macros.h"
 
 namespace zerocell::sandbox::testing {
 namespace {
@@ -66,8 +69,28 @@ absl::StatusOr<const Engine*> SharedEngine() {
   return engine->value().get();
 }
 
+const host::HostCapabilities& Host() {
+  static const host::HostCapabilities kNone;
+  absl::StatusOr<const Engine*> engine = SharedEngine();
+  if (!engine.ok()) {
+    ADD_FAILURE() << engine.status();
+    return kNone;
+  }
+  return (*engine)->host();
+}
+
 absl::StatusOr<std::shared_ptr<const Image>> LoadGuest(std::string_view name) {
   return Image::FromFile(GuestPath(name));
+}
+
+absl::StatusOr<std::shared_ptr<const Image>> LoadAdmittedGuest(std::string_view name,
+                                                               image::InstructionPolicy policy) {
+  const std::string path = GuestPath(name);
+  ASSIGN_OR_RETURN(std::string bytes, ReadImageFile(path));
+  const image::Validation validation = image::ValidateImage(bytes, {.policy = policy});
+  RETURN_IF_ERROR(validation.status);
+  return Image::FromBytes(bytes, {},
+                          host::InstructionUse::Decoded(validation.report.host_instructions));
 }
 
 ManifestBuilder StdManifest(std::vector<std::string> argv, std::string stdin_data) {
@@ -113,6 +136,28 @@ absl::StatusOr<Result> RunGuest(std::string_view name, const ManifestBuilder& bu
   absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest(name);
   if (!image.ok()) return image.status();
   return RunImage(**image, builder, cancel);
+}
+
+bool ReportsNondeterminism(const Result& result, std::string_view source) {
+  for (const std::string& item : result.nondeterminism) {
+    if (absl::StartsWith(item, absl::StrCat(ToAbsl(source), ":"))) return true;
+  }
+  return false;
+}
+
+std::string WithoutKernelPlacedAddresses(std::string_view output) {
+  std::string out;
+  for (const std::string& line : Lines(output)) {
+    bool placed = false;
+    for (const char* key : {"heap=", "heap_big=", "mmap=", "brk="}) {
+      if (absl::StartsWith(line, key)) {
+        absl::StrAppend(&out, key, "(varies)\n");
+        placed = true;
+      }
+    }
+    if (!placed) absl::StrAppend(&out, line, "\n");
+  }
+  return out;
 }
 
 const ChannelResult* FindChannel(const Result& result, std::string_view alias) {

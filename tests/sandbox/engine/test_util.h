@@ -12,7 +12,9 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "image/validator.h"
 #include "sandbox/engine.h"
+#include "sandbox/host/host_capabilities.h"
 #include "sandbox/image.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/result.h"
@@ -39,8 +41,17 @@ std::string GuestPath(std::string_view name);
 // One Engine per test process, created on first use (the error, if any, is returned each time).
 absl::StatusOr<const Engine*> SharedEngine();
 
-// Image::FromFile of a guest built under $ZEROCELL_GUEST_DIR.
+// What the shared engine's host probe found (tests assert host-dependent behaviour against it).
+// Fails the calling test when the shared engine could not be created.
+const host::HostCapabilities& Host();
+
+// Image::FromFile of a guest built under $ZEROCELL_GUEST_DIR. The image's instruction use is
+// unknown (as for an engine caller that skips admission).
 absl::StatusOr<std::shared_ptr<const Image>> LoadGuest(std::string_view name);
+// The same guest after admission under `policy`, carrying what the decoder found in it;
+// INVALID_ARGUMENT when the policy refuses it.
+absl::StatusOr<std::shared_ptr<const Image>> LoadAdmittedGuest(
+    std::string_view name, image::InstructionPolicy policy = image::InstructionPolicy::kStandard);
 
 // A builder with /dev/stdin (holding `stdin_data`), /dev/stdout and /dev/stderr (1 MiB each),
 // the given argv and a 2 s timeout. Tests add channels and limits on top.
@@ -57,6 +68,14 @@ absl::StatusOr<Result> RunGuest(std::string_view name, const ManifestBuilder& bu
                                 const CancelToken* cancel = nullptr);
 absl::StatusOr<Result> RunImage(const Image& image, const ManifestBuilder& builder,
                                 const CancelToken* cancel = nullptr);
+
+// True when the run lists `source` ("rdtsc", "addresses", ...) in its nondeterminism.
+bool ReportsNondeterminism(const Result& result, std::string_view source);
+
+// `output` of the determinism guest with the values of its heap=, heap_big=, mmap= and brk=
+// lines replaced by "(varies)": where the kernel places memory, which differs between runs on a
+// host that refuses fixed addresses (and every run there reports "addresses").
+std::string WithoutKernelPlacedAddresses(std::string_view output);
 
 // The channel with `alias`, or nullptr.
 const ChannelResult* FindChannel(const Result& result, std::string_view alias);

@@ -181,6 +181,22 @@ TEST(SpecBuilderTest, HeaderAndSegmentsForExec) {
   EXPECT_EQ(built->image_bytes, elf::testing::kFileSize);
 }
 
+// The host probe's decisions reach the loader as flags; without them the loader neither changes
+// uid nor switches CPUID faulting on.
+TEST(SpecBuilderTest, ProbeDecisionsBecomeSpecFlags) {
+  const elf::ElfLayout layout = ParsedLayout(/*pie=*/false);
+  for (uint32_t flags :
+       {0u, kSpecDropPrivileges, kSpecFaultCpuid, kSpecDropPrivileges | kSpecFaultCpuid}) {
+    absl::StatusOr<std::string> park = BuildParkSpec(layout, "", kParent, {}, flags);
+    ASSERT_TRUE(park.ok()) << park.status();
+    LaunchSpec spec;
+    ASSERT_GE(park->size(), sizeof(spec));
+    memcpy(&spec, park->data(), sizeof(spec));
+    EXPECT_EQ(spec.flags, flags);
+    EXPECT_EQ(spec.drop_to_uid, kUnprivilegedId);
+  }
+}
+
 TEST(SpecBuilderTest, PieSegmentsAreBiasedByPieBase) {
   const elf::ElfLayout layout = ParsedLayout(/*pie=*/true);
   ASSERT_TRUE(layout.pie);
@@ -329,7 +345,9 @@ TEST(SpecBuilderTest, RlimitsArePresent) {
   EXPECT_GE(by_resource[RLIMIT_CPU].soft, 3u);  // ceil(2.5 s), as a backstop above the limit
   EXPECT_LE(by_resource[RLIMIT_CPU].hard, 10u);
   ASSERT_TRUE(by_resource.count(RLIMIT_CORE));
-  EXPECT_EQ(by_resource[RLIMIT_CORE].hard, 0u);
+  // 1, not 0: at 0 the kernel still starts a core_pattern pipe helper; at 1 it never does.
+  EXPECT_EQ(by_resource[RLIMIT_CORE].soft, 1u);
+  EXPECT_EQ(by_resource[RLIMIT_CORE].hard, 1u);
   ASSERT_TRUE(by_resource.count(RLIMIT_FSIZE));
   EXPECT_EQ(by_resource[RLIMIT_FSIZE].hard, 0u);
   ASSERT_TRUE(by_resource.count(RLIMIT_NOFILE));
