@@ -194,6 +194,15 @@ absl::StatusOr<v1::Image> RemoteClient::GetImage(absl::string_view image_id) {
   return response;
 }
 
+absl::StatusOr<v1::ServerInfo> RemoteClient::GetServerInfo() {
+  v1::ServerInfo response;
+  grpc::ClientContext context;
+  BoundImageCall(context);
+  grpc::Status status = stub_->GetServerInfo(&context, v1::GetServerInfoRequest(), &response);
+  if (!status.ok()) return FromGrpcStatus(status);
+  return response;
+}
+
 absl::StatusOr<v1::ListImagesResponse> RemoteClient::ListImages(int32_t page_size,
                                                                 absl::string_view page_token) {
   v1::ListImagesRequest request;

@@ -104,6 +104,9 @@ class RemoteClient {
   absl::StatusOr<v1::ExecuteResponse> ExecuteById(absl::string_view image_id, v1::Manifest manifest,
                                                   const ExecuteOptions& options = {});
 
+  // GetServerInfo: version, caps, policy and the server's host report.
+  absl::StatusOr<v1::ServerInfo> GetServerInfo();
+
   absl::StatusOr<v1::Image> GetImage(absl::string_view image_id);
 
   // One page (page_size 0: the server's default).

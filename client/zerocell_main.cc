@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "client/cli_values.h"
+#include "client/doctor_command.h"
 #include "client/exit_codes.h"
 #include "client/image_commands.h"
 #include "client/local_run.h"
@@ -28,6 +29,7 @@ Commands:
   register [FLAGS] PROGRAM        upload a program to a server; print its image id and report
   images [FLAGS]                  list the images a server has cached
   validate [FLAGS] PROGRAM        check a program offline as a server's admission would
+  doctor [FLAGS]                  what this host (or a server's) enforces, and what it means
   version [--json]                print this CLI's version and the commit it was built from
   help [COMMAND]                  show this help or a command's flags
 
@@ -57,6 +59,8 @@ int Help(const std::vector<std::string>& rest) {
     text = ImagesHelp();
   } else if (!rest.empty() && rest[0] == "validate") {
     text = ValidateHelp();
+  } else if (!rest.empty() && rest[0] == "doctor") {
+    text = DoctorHelp();
   } else if (!rest.empty()) {
     return Fail(kExitUsage, absl::StrCat("help: unknown command \"", rest[0], "\""));
   } else {
@@ -73,9 +77,9 @@ int Version(const std::vector<std::string>& rest) {
     return Fail(kExitUsage, absl::StrCat("version: unexpected argument \"", rest[0],
                                          "\" (usage: zerocell version [--json])"));
   }
-  (void)WriteAllToFd(STDOUT_FILENO,
-                     absl::StrCat(json ? version::VersionJson() : version::VersionLine("zerocell"),
-                                  "\n"));
+  (void)WriteAllToFd(
+      STDOUT_FILENO,
+      absl::StrCat(json ? version::VersionJson() : version::VersionLine("zerocell"), "\n"));
   return 0;
 }
 
@@ -92,11 +96,12 @@ int Main(int argc, char** argv) {
   if (command == "register") return RegisterCommand(rest);
   if (command == "images") return ImagesCommand(rest);
   if (command == "validate") return ValidateCommand(rest);
+  if (command == "doctor") return DoctorCommand(rest);
   if (command == "version" || command == "--version") return Version(rest);
   if (command == "help" || command == "--help" || command == "-h") return Help(rest);
   return Fail(kExitUsage, absl::StrCat("unknown command \"", command,
                                        "\" (commands: run, manifest, register, images, validate, "
-                                       "version, help)"));
+                                       "doctor, version, help)"));
 }
 
 }  // namespace

@@ -40,8 +40,8 @@ using prometheus::Family;
 using prometheus::Gauge;
 using prometheus::Histogram;
 
-constexpr std::array<std::string_view, 4> kMethods = {"RegisterImage", "Execute", "GetImage",
-                                                      "ListImages"};
+constexpr std::array<std::string_view, 5> kMethods = {"RegisterImage", "Execute", "GetImage",
+                                                      "ListImages", "GetServerInfo"};
 constexpr std::array<std::string_view, 17> kGrpcCodes = {
     "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
     "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
@@ -211,7 +211,16 @@ struct Metrics::State {
                                  .Name("zerocell_pool_prestart_errors_total")
                                  .Help("Failed prestarts (the request runs cold instead).")
                                  .Register(*registry)
-                                 .Add({})) {
+                                 .Add({})),
+        host_capability(BuildGauge()
+                            .Name("zerocell_host_capability")
+                            .Help("1 when the host probe found this capability or guarantee, "
+                                  "else 0 (GetServerInfo and zerocell doctor say what it means).")
+                            .Register(*registry)),
+        build_info(BuildGauge()
+                       .Name("zerocell_build_info")
+                       .Help("Always 1; the labels name the version and commit serving.")
+                       .Register(*registry)) {
     // Pre-create the fixed series so that they read 0 before the first event (rate() and
     // alerts then see a series from the start).
     for (int o = v1::Outcome_MIN + 1; o <= v1::Outcome_MAX; ++o) {
@@ -267,6 +276,8 @@ struct Metrics::State {
   Histogram& pool_prestart_time;
   Family<Counter>& pool_retired;
   Counter& pool_prestart_errors;
+  Family<Gauge>& host_capability;
+  Family<Gauge>& build_info;
 
   absl::Mutex mu;
   absl::flat_hash_set<std::string> syscall_labels ABSL_GUARDED_BY(mu);
@@ -413,6 +424,14 @@ void Metrics::ExecutionDone(const v1::ExecuteResponse& r, const ExecutionTimings
   if (limit != nullptr) s.quota.Add({{"kind", limit}}).Increment();
   if (get) s.quota.Add({{"kind", "get"}}).Increment();
   if (put) s.quota.Add({{"kind", "put"}}).Increment();
+}
+
+void Metrics::SetServerInfo(const v1::ServerInfo& info) {
+  // Label values come from the probe's fixed list of finding names and from the build.
+  for (const v1::HostCapability& c : info.host().capabilities()) {
+    state_->host_capability.Add({{"capability", c.name()}}).Set(c.ok() ? 1 : 0);
+  }
+  state_->build_info.Add({{"version", info.version()}, {"commit", info.commit()}}).Set(1);
 }
 
 void Metrics::RequestFinished(std::string_view method, int grpc_code) {

@@ -51,7 +51,11 @@ struct ExecutionTimings {
 //   zerocell_pool_prestart_errors_total
 //   zerocell_requests_total{method,code}          every finished RPC
 //   zerocell_rejected_requests_total{method,code} RPCs that ended with a non-OK status
-// method: RegisterImage, Execute, GetImage, ListImages, or "other"; code: the gRPC status code
+//   zerocell_host_capability{capability}          gauge: 1/0 per host probe finding (their fixed
+//                                                 names, see zerocell.v1.HostCapability)
+//   zerocell_build_info{version,commit}           gauge: always 1
+// method: RegisterImage, Execute, GetImage, ListImages, GetServerInfo, or "other"; code: the gRPC
+// status code
 // name ("OK", "INVALID_ARGUMENT", ...).
 //
 // Thread-safe. Recording never fails and never blocks on a scrape for long.
@@ -81,6 +85,9 @@ class Metrics {
   // Every finished RPC; a non-OK grpc_code (grpc::StatusCode value) also counts as rejected.
   // `method` is the bare name ("Execute") or the full path ("/zerocell.v1.Sandbox/Execute").
   void RequestFinished(std::string_view method, int grpc_code);
+
+  // The host probe's findings and the build, once at start.
+  void SetServerInfo(const zerocell::v1::ServerInfo& info);
 
   // A sandbox start outside the warm pool (it is off: every start is cold).
   void ColdStart();

@@ -280,4 +280,13 @@ grpc::ServerUnaryReactor* SandboxService::ListImages(grpc::CallbackServerContext
   return FinishNow(context, "ListImages", request_id, start, grpc::Status::OK);
 }
 
+grpc::ServerUnaryReactor* SandboxService::GetServerInfo(grpc::CallbackServerContext* context,
+                                                        const v1::GetServerInfoRequest*,
+                                                        v1::ServerInfo* response) {
+  const absl::Time start = absl::Now();
+  std::string request_id = RequestIdFor(context);
+  *response = deps_.info;
+  return FinishNow(context, "GetServerInfo", request_id, start, grpc::Status::OK);
+}
+
 }  // namespace zerocell::server

@@ -30,6 +30,7 @@ struct ServiceDeps {
   JsonLog* log = nullptr;
   RequestCaps caps;
   MemoryTrimmer* trimmer = nullptr;  // optional
+  zerocell::v1::ServerInfo info;     // what GetServerInfo answers
 };
 
 // Execute and RegisterImage run on the worker pool (never on a gRPC thread); GetImage and
@@ -56,6 +57,9 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
   grpc::ServerUnaryReactor* ListImages(grpc::CallbackServerContext* context,
                                        const zerocell::v1::ListImagesRequest* request,
                                        zerocell::v1::ListImagesResponse* response) override;
+  grpc::ServerUnaryReactor* GetServerInfo(grpc::CallbackServerContext* context,
+                                          const zerocell::v1::GetServerInfoRequest* request,
+                                          zerocell::v1::ServerInfo* response) override;
 
  private:
   // Request id for `context` (see the class comment), added to its initial metadata.

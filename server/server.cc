@@ -11,11 +11,28 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "sandbox/status_macros.h"
+#include "server/server_info.h"
 
 namespace zerocell::server {
 namespace {
 
 constexpr char kServiceName[] = "zerocell.v1.Sandbox";
+
+// One line with every finding, then a warning per guarantee this host does not give, so that an
+// operator reading the start-up log learns at once what is weaker here.
+void LogHostReport(JsonLog& log, const v1::HostReport& report) {
+  LogLine line(log, "info", "host_probe");
+  for (const v1::HostCapability& c : report.capabilities()) line.Str(c.name(), c.value());
+  line.Emit();
+  for (const v1::HostCapability& c : report.capabilities()) {
+    if (c.ok()) continue;
+    LogLine(log, "warning", "host_capability_missing")
+        .Str("capability", c.name())
+        .Str("value", c.value())
+        .Str("meaning", c.meaning())
+        .Emit();
+  }
+}
 
 }  // namespace
 
@@ -30,6 +47,9 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
   }
   ASSIGN_OR_RETURN(server->engine_, sandbox::Engine::Create(options.engine));
   Metrics* metrics = server->metrics_.get();
+  v1::ServerInfo info = MakeServerInfo(options, server->engine_->host());
+  LogHostReport(*log, info.host());
+  metrics->SetServerInfo(info);
   server->trimmer_ = std::make_unique<MemoryTrimmer>();
   if (options.warm_pool_enabled) {
     ASSIGN_OR_RETURN(server->warm_pool_,
@@ -41,9 +61,9 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
     metrics->SetInFlight(running);
   };
   server->pool_ = std::make_unique<WorkerPool>(options.pool);
-  server->service_ = std::make_unique<SandboxService>(
-      ServiceDeps{server->engine_.get(), server->warm_pool_.get(), server->cache_.get(),
-                  server->pool_.get(), metrics, log, options.caps, server->trimmer_.get()});
+  server->service_ = std::make_unique<SandboxService>(ServiceDeps{
+      server->engine_.get(), server->warm_pool_.get(), server->cache_.get(), server->pool_.get(),
+      metrics, log, options.caps, server->trimmer_.get(), std::move(info)});
 
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    ServerCredentialsFrom(options.tls));

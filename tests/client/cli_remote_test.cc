@@ -78,6 +78,22 @@ class CliRemoteTest : public ::testing::Test {
 };
 ServerProcess* CliRemoteTest::server_ = nullptr;
 
+// doctor --server: the server's version, policy and caps, and its host's findings.
+TEST_F(CliRemoteTest, DoctorShowsTheServersInfoAndHost) {
+  CliResult r = RunCli({"doctor", ServerFlag()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr(
+                         absl::StrCat("server ", server_->grpc_address(), ": zerocelld ")));
+  EXPECT_THAT(r.out, ::testing::HasSubstr("instruction policy standard"));
+  EXPECT_THAT(r.out, ::testing::HasSubstr(" user_notification = yes"));
+  CliResult json = RunCli({"doctor", "--json", ServerFlag()});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  zerocell::v1::ServerInfo info;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &info).ok()) << json.out;
+  EXPECT_GT(info.host().capabilities_size(), 20);
+  EXPECT_EQ(RunCli({"doctor", "--server=127.0.0.1:1"}).exit_code, 125);
+}
+
 TEST_F(CliRemoteTest, HelloPrintsTheSameAsLocally) {
   auto [local, remote] = RunBoth({"run", GuestPath("hello")});
   EXPECT_EQ(remote.exit_code, 0) << remote.err;

@@ -177,6 +177,66 @@ TEST(CliRunTest, PolicyViolationExits159AndNamesTheSyscall) {
   EXPECT_EQ(response.violation().number(), 41);
 }
 
+// Local runs are admitted as a server would admit them: refused under a policy with the same
+// lines a server's refusal prints, and exit 126; the standard policy lets rdtsc through.
+TEST(CliRunTest, PolicyAdmitsTheProgramAsAServerWould) {
+  CliResult refused = RunCli({"run", "--policy=deterministic", GuestPath("rdtsc")});
+  EXPECT_EQ(refused.exit_code, 126) << refused.err;
+  EXPECT_EQ(refused.out, "") << "the program never ran";
+  EXPECT_THAT(refused.err, HasSubstr(": refused: instruction at file offset 0x"));
+  EXPECT_THAT(refused.err, HasSubstr("(deterministic policy)"));
+  EXPECT_THAT(refused.err, HasSubstr("  refused: rdtsc at 0x"));
+
+  CliResult manifest_refused =
+      RunCli({"run", "--policy=deterministic", "--json", GuestPath("rdtsc")});
+  EXPECT_EQ(manifest_refused.exit_code, 126);
+
+  CliResult standard = RunCli({"run", "--json", GuestPath("rdtsc")});
+  EXPECT_NE(standard.exit_code, 126) << standard.err;
+  zerocell::v1::ExecuteResponse response = ParseJson(standard.out);
+  // Admission found rdtsc: on a host that cannot trap it, the run says so.
+  bool reported = false;
+  for (const std::string& item : response.nondeterminism())
+    reported |= item.rfind("rdtsc:", 0) == 0;
+  EXPECT_EQ(reported, response.outcome() == zerocell::v1::OUTCOME_EXITED);
+
+  // A program with no such instruction reports none of them.
+  CliResult hello = RunCli({"run", "--policy=deterministic", "--json", GuestPath("hello")});
+  EXPECT_EQ(hello.exit_code, 0) << hello.err;
+  for (const std::string& item : ParseJson(hello.out).nondeterminism()) {
+    EXPECT_TRUE(item.rfind("addresses:", 0) == 0 || item.rfind("vdso:", 0) == 0) << item;
+  }
+
+  CliResult bad = RunCli({"run", "--policy=strict", GuestPath("hello")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--policy: expected standard or deterministic (got \"strict\")"));
+  CliResult remote =
+      RunCli({"run", "--server=127.0.0.1:1", "--policy=standard", GuestPath("hello")});
+  EXPECT_EQ(remote.exit_code, 2);
+  EXPECT_THAT(remote.err, HasSubstr("--policy: applies to local runs only"));
+}
+
+// `zerocell doctor` probes this host and says what each finding means; --json is the proto.
+TEST(CliDoctorTest, PrintsEveryFindingAndWhetherSandboxesCanRun) {
+  CliResult r = RunCli({"doctor"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"user_notification", "tsc_trap", "cpuid_faulting", "fixed_addresses",
+                           "int80", "x32", "vsyscall", "privilege_drop", "process_vm", "pidfd"}) {
+    EXPECT_THAT(r.out, HasSubstr(absl::StrCat(" ", name, " = "))) << name;
+  }
+  EXPECT_THAT(r.out, HasSubstr("sandboxes can run here"));
+
+  CliResult json = RunCli({"doctor", "--json"});
+  EXPECT_EQ(json.exit_code, 0) << json.err;
+  zerocell::v1::HostReport report;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &report, options).ok())
+      << json.out;
+  EXPECT_GE(report.capabilities_size(), 20);
+  EXPECT_EQ(RunCli({"doctor", "extra"}).exit_code, 2);
+}
+
 TEST(CliRunTest, TimeoutExits124) {
   CliResult r = RunCli({"run", "--timeout=200ms", GuestPath("spin")});
   EXPECT_EQ(r.exit_code, 124);

@@ -103,6 +103,49 @@ TEST_F(ServiceTest, ExecutesByIdAndInlineWithTheSameResult) {
   EXPECT_GT(by_id.usage().startup_ns(), 0);
 }
 
+// GetServerInfo: the version, the caps and policy from the flags, the host probe's findings
+// (the same names as the probe's, in its order); the start-up log and /metrics say the same.
+TEST_F(ServiceTest, ServerInfoCarriesVersionCapsPolicyAndHostReport) {
+  StartServer(
+      {"--max_timeout_ms=5000", "--max_concurrency=3", "--instruction_policy=deterministic"});
+  grpc::ClientContext ctx;
+  v1::ServerInfo info;
+  grpc::Status s = stub_->GetServerInfo(&ctx, v1::GetServerInfoRequest(), &info);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_THAT(info.version(), ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+"));
+  EXPECT_FALSE(info.commit().empty());
+  EXPECT_EQ(info.instruction_policy(), v1::INSTRUCTION_POLICY_DETERMINISTIC);
+  EXPECT_EQ(info.caps().max_timeout_ms(), 5000);
+  EXPECT_EQ(info.caps().max_concurrency(), 3);
+  EXPECT_EQ(info.caps().max_memory_bytes(), int64_t{4} << 30);
+  EXPECT_TRUE(info.warm_pool());
+  std::vector<std::string> names;
+  for (const v1::HostCapability& c : info.host().capabilities()) {
+    names.push_back(c.name());
+    EXPECT_FALSE(c.meaning().empty()) << c.name();
+    if (c.name() == "user_notification") {
+      EXPECT_TRUE(c.ok()) << "the server runs sandboxes";
+    }
+  }
+  EXPECT_THAT(names, ::testing::IsSupersetOf({"kernel", "user_notification", "tsc_trap",
+                                              "fixed_addresses", "int80", "privilege_drop"}));
+  EXPECT_GT(info.host().probe_ns(), 0);
+
+  const std::string logs = server_->LogsWith("\"event\":\"host_probe\"");
+  EXPECT_THAT(logs, HasSubstr("\"user_notification\":\"yes\""));
+  for (const v1::HostCapability& c : info.host().capabilities()) {
+    if (!c.ok()) {
+      EXPECT_THAT(logs, HasSubstr(absl::StrCat("\"capability\":\"", c.name(), "\"")))
+          << "a missing guarantee is logged as a warning";
+    }
+  }
+  absl::StatusOr<std::string> metrics = testing::HttpGet(server_->metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(*metrics, HasSubstr("zerocell_host_capability{capability=\"user_notification\"} 1"));
+  EXPECT_THAT(*metrics, HasSubstr(absl::StrCat("zerocell_build_info{commit=\"", info.commit(),
+                                               "\",version=\"", info.version(), "\"} 1")));
+}
+
 // Anonymous resident memory of a process in bytes (RssAnon: heap, stacks; not library pages
 // it happens to have executed), or -1.
 int64_t AnonRssBytes(pid_t pid) {
