@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "client/cli_args.h"
+#include "client/input_files.h"
 #include "client/local_run.h"
 #include "client/remote_client.h"
 #include "sandbox/manifest/manifest.h"
@@ -49,20 +50,25 @@ absl::Status CheckModeFlags(const ParsedArgs& args, const ClientOptions& options
 // *exit_code set: 127/126 as above or when the server refuses the image (its refused instructions
 // listed), 128+N interrupted by signal N, 2 invalid request (e.g. over a server cap), 125 anything
 // else (server unreachable, overloaded, draining).
+// `inputs` (nullable): host files the readable channels read; they are sent inline, read within
+// the bounds of ReadInputsInline (an error there: exit 2, or 124 for a stream that outlasts the
+// timeout).
 std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
                                                    const std::string& program_path,
                                                    absl::string_view program_context,
                                                    const sandbox::Manifest& manifest,
-                                                   int* exit_code);
+                                                   int* exit_code,
+                                                   const ChannelInputs* inputs = nullptr);
 
 // `zerocell run` and `zerocell manifest`: ExecuteRemotely when options.address is set, else the
 // in-process engine (`loader` empty: beside this executable), with the channels in `live` shown
-// as the guest writes them (their aliases added to *streamed). Same failure contract as
-// ExecuteRemotely.
+// as the guest writes them (their aliases added to *streamed) and the readable ones reading
+// `inputs` (nullable) as the guest reads. Same failure contract as ExecuteRemotely.
 std::optional<v1::ExecuteResponse> ExecuteProgram(
     const ClientOptions& options, const std::string& loader, const std::string& program_path,
     absl::string_view program_context, const sandbox::Manifest& manifest,
-    absl::Span<const OutputBinding> live, std::set<std::string>* streamed, int* exit_code);
+    absl::Span<const OutputBinding> live, std::set<std::string>* streamed, int* exit_code,
+    const ChannelInputs* inputs = nullptr);
 
 // The lines a rejected image's report adds to an error: one per refused instruction, e.g.
 // "  refused: int 0x80 at 0x401a2c (file offset 0x1a2c): software interrupt other than int3".
