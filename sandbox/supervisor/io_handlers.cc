@@ -66,7 +66,10 @@ Reply DoRead(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t 
     }
     return 0;
   });
-  if (r.wait) return Reply::Wait(c.ready_fd());
+  if (r.wait) {
+    // A stream that can wait must say on what; one that cannot is broken, not at its end.
+    return c.ready_fd() >= 0 ? Reply::Wait(c.ready_fd()) : Reply::Error(EIO);
+  }
   if (r.error != 0) return Reply::Error(r.error);
   return Reply::Value(static_cast<int64_t>(r.moved));
 }
