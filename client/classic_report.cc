@@ -46,6 +46,10 @@ std::string FormatClassicReport(const v1::ExecuteResponse& response, bool valida
       absl::StrAppend(&etags, etags.empty() ? "" : " ", ch.alias(), " ", ch.etag());
     }
   }
+  // ZeroVM reports the memory etag after the channels' under the name /dev/memory.
+  if (!response.memory_etag().empty()) {
+    absl::StrAppend(&etags, etags.empty() ? "" : " ", "/dev/memory ", response.memory_etag());
+  }
   if (etags.empty()) etags = "disabled";
   const v1::Usage& usage = response.usage();
   const int user_code = response.outcome() == v1::OUTCOME_EXITED ? response.exit_code() : 0;

@@ -18,7 +18,7 @@ std::string ClassicExitState(const zerocell::v1::ExecuteResponse& response);
 //   validator state = 2
 //   daemon = 0
 //   user return code = 0
-//   etag(s) = /dev/stdout 9a2c...   ("disabled" when no channel asked for one)
+//   etag(s) = /dev/stdout 9a2c... /dev/memory 51f0...   ("disabled" when nothing asked for one)
 //   accounting = 0.00 0.00 1 12 2 40 0 0 0 0
 //   exit state = ok
 //   outcome = EXITED

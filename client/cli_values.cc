@@ -222,7 +222,8 @@ absl::StatusOr<ChannelFlag> ParseChannelFlag(absl::string_view text) {
   return out;
 }
 
-absl::StatusOr<std::string> ReadInputFile(absl::string_view what, const std::string& path) {
+absl::StatusOr<std::string> ReadInputFile(absl::string_view what, const std::string& path,
+                                          size_t max_bytes) {
   sandbox::sys::UniqueFd owned;
   int fd = STDIN_FILENO;
   if (path != "-") {
@@ -246,6 +247,10 @@ absl::StatusOr<std::string> ReadInputFile(absl::string_view what, const std::str
           absl::StrFormat("%s: %s: %s", what, path, ErrnoText(errno)));
     }
     if (n == 0) break;
+    if (data.size() + static_cast<size_t>(n) > max_bytes) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: %s: more than %d bytes", what, path, max_bytes));
+    }
     data.append(buf, static_cast<size_t>(n));
   }
   return data;

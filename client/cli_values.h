@@ -47,9 +47,11 @@ struct ChannelFlag {
 };
 absl::StatusOr<ChannelFlag> ParseChannelFlag(absl::string_view text);
 
-// Reads a whole host file for the CLI ("-" is the CLI's own stdin). Errors name `what` and the
-// path: e.g. "--stdin: /tmp/x: No such file or directory".
-absl::StatusOr<std::string> ReadInputFile(absl::string_view what, const std::string& path);
+// Reads a whole host file for the CLI ("-" is the CLI's own stdin), at most `max_bytes` of it
+// (INVALID_ARGUMENT past that). Errors name `what` and the path: e.g. "--stdin: /tmp/x: No such
+// file or directory". For small files (manifests, nvram, PEM); channel inputs are streamed.
+absl::StatusOr<std::string> ReadInputFile(absl::string_view what, const std::string& path,
+                                          size_t max_bytes = size_t{64} << 20);
 
 // Replaces the file at `path` with `data` ("-" writes to the CLI's stdout, /dev/stdout and
 // /dev/stderr to fds 1 and 2 without truncating anything). Errors name `what` and the path.

@@ -13,6 +13,7 @@
 #include "absl/types/span.h"
 #include "image/validator.h"
 #include "sandbox/image.h"
+#include "sandbox/input_source.h"
 #include "sandbox/manifest/manifest.h"
 #include "zerocell/v1/sandbox.pb.h"
 
@@ -47,12 +48,11 @@ struct OutputBinding {
 // Channels in `live` bound to the CLI's stdout/stderr are written there as the guest writes them
 // (sequential-write channels only); their aliases are added to *streamed so that
 // WriteChannelOutputs does not print them again.
-absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(const sandbox::Image& image,
-                                                         const sandbox::Manifest& manifest,
-                                                         const std::string& loader_path,
-                                                         int* interrupt_signal,
-                                                         absl::Span<const OutputBinding> live = {},
-                                                         std::set<std::string>* streamed = nullptr);
+// `inputs`: per channel, where a readable one reads from (RunOptions::inputs).
+absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(
+    const sandbox::Image& image, const sandbox::Manifest& manifest, const std::string& loader_path,
+    int* interrupt_signal, absl::Span<const OutputBinding> live = {},
+    std::set<std::string>* streamed = nullptr, std::vector<sandbox::InputSource*> inputs = {});
 
 // True when `path` names the CLI's own stdout or stderr rather than a file.
 bool IsTerminalTarget(const std::string& path);

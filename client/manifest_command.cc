@@ -14,6 +14,7 @@
 #include "client/exit_codes.h"
 #include "client/remote_run.h"
 #include "sandbox/manifest/classic_parser.h"
+#include "sandbox/manifest/nvram.h"
 #include "sandbox/status_macros.h"
 
 namespace zerocell::client {
@@ -44,46 +45,61 @@ absl::Status WithPrefix(const absl::Status& status, absl::string_view prefix) {
 std::string ManifestHelp() {
   return absl::StrCat(
       "Usage: zerocell manifest [FLAGS] FILE [ARGS...]\n"
-      "Runs a classic ZeroVM manifest (Version, Program, Timeout, Memory, Channel = uri, alias,\n"
-      "type, etag, gets, get_size, puts, put_size). Readable channels serve the contents of the\n"
-      "host file named by their uri; writable channels are written back to their uri after the\n"
-      "run (uri /dev/stdout and /dev/stderr are this process's own; /dev/stdin is read from its\n"
-      "stdin). Program names the ELF to run; its argv is the basename of Program (or --argv0)\n"
-      "followed by ARGS (classic manifests carry no arguments of their own). With --server (or\n"
-      "$ZEROCELL_SERVER) it runs on that zerocelld; host files are still read and written here.\n"
+      "Runs a classic ZeroVM manifest, Version 20130611 (Channel = uri, alias, type, etag, gets,\n"
+      "get_size, puts, put_size) or 20140509 (7-field channels, /boot/elf). Readable channels\n"
+      "read the host file named by their uri as the guest reads it (within quotas and Timeout);\n"
+      "writable channels are written back to their uri after the run (uri /dev/stdout and\n"
+      "/dev/stderr are this process's own; /dev/stdin is read from its stdin). Relative paths are\n"
+      "taken from the working directory. Program (or the /boot/elf channel) names the ELF to run.\n"
+      "A /dev/nvram channel gives argv ([args]), environment ([env]) and clock ([time]); without\n"
+      "it argv is the basename of Program. --argv0 replaces argv[0]; ARGS are appended. With\n"
+      "--server (or $ZEROCELL_SERVER) it runs on that zerocelld; host files are still read (up to\n"
+      "64 MiB, sent inline) and written here.\n"
       "\nFlags:\n",
       FormatFlagHelp(kManifestFlags), "\n", ExitCodeHelp());
 }
 
 absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t output_limit,
                                                std::vector<std::string> argv) {
-  absl::StatusOr<std::string> text = ReadInputFile("manifest", path);
+  // Bounded: a manifest larger than ZeroVM's limit is refused anyway, and /dev/zero never ends.
+  absl::StatusOr<std::string> text = ReadInputFile("manifest", path, sandbox::kClassicMaxBytes + 1);
   if (!text.ok()) return text.status();
   absl::StatusOr<sandbox::ClassicManifest> classic = sandbox::ParseClassicManifest(*text);
   if (!classic.ok()) return WithPrefix(classic.status(), path);
 
-  std::vector<std::string> inputs(classic->channels.size());
   std::vector<OutputBinding> outputs;
+  ChannelInputs inputs;
+  std::vector<std::string> nvram(classic->channels.size());
+  inputs.Resize(classic->channels.size());
   for (size_t i = 0; i < classic->channels.size(); ++i) {
     const sandbox::ClassicChannel& channel = classic->channels[i];
-    if (channel.spec.readable()) {
-      // The guest reads the host file the uri names, as ZeroVM's preloaded channels do.
-      const std::string what = absl::StrFormat("%s: line %d: Channel uri", path, channel.line);
-      const std::string source = channel.uri == "/dev/stdin" ? "-" : channel.uri;
-      ASSIGN_OR_RETURN(inputs[i], ReadInputFile(what, source));
+    // Relative uris are opened from the working directory, as ZeroVM opened Program.
+    const std::string source = channel.uri == "/dev/stdin" ? "-" : channel.uri;
+    const std::string what = absl::StrFormat("%s: line %d: Channel uri", path, channel.line);
+    if (channel.spec.readable() && channel.spec.alias == sandbox::kNvramAlias) {
+      // The nvram configures the run (argv, env, clock), so it is read now; the guest reads the
+      // same bytes.
+      ASSIGN_OR_RETURN(nvram[i], ReadInputFile(what, source, sandbox::kClassicMaxBytes));
+    } else if (channel.spec.readable()) {
+      // Every other input is read as the guest reads it, within its quotas and the timeout.
+      ASSIGN_OR_RETURN(inputs.sources[i], OpenInputFile(what, source));
+      inputs.names[i] = absl::StrCat(what, " ", source);
     }
     if (channel.spec.writable()) outputs.push_back({channel.spec.alias, channel.uri});
   }
   absl::StatusOr<sandbox::ManifestBuilder> builder =
-      sandbox::ToManifestBuilder(*classic, std::move(inputs));
+      sandbox::ToManifestBuilder(*classic, std::move(nvram));
   if (!builder.ok()) return WithPrefix(builder.status(), path);
   builder->set_output_limit_bytes(output_limit);
-  if (argv.empty()) argv.emplace_back();
-  if (argv[0].empty()) argv[0] = classic->program.substr(classic->program.rfind('/') + 1);
-  builder->set_argv(std::move(argv));
+  // argv: the nvram's [args] (or the Program's basename); --argv0 replaces argv[0], ARGS follow.
+  std::vector<std::string> full = builder->argv();
+  if (!argv.empty() && !argv[0].empty()) full[0] = argv[0];
+  if (argv.size() > 1) full.insert(full.end(), argv.begin() + 1, argv.end());
+  builder->set_argv(std::move(full));
   absl::StatusOr<sandbox::Manifest> manifest = builder->Build();
   if (!manifest.ok()) return WithPrefix(manifest.status(), path);
-  return ManifestPlan{classic->program, *std::move(manifest), std::move(outputs)};
+  return ManifestPlan{classic->program, *std::move(manifest), std::move(outputs),
+                      std::move(inputs)};
 }
 
 int ManifestCommand(absl::Span<const std::string> args) {
@@ -138,7 +154,8 @@ int ManifestCommand(absl::Span<const std::string> args) {
   // Channels bound to /dev/stdout or /dev/stderr are shown live unless the output is JSON.
   std::optional<zerocell::v1::ExecuteResponse> response = ExecuteProgram(
       remote, parsed->Get("loader"), *policy, plan->program, program_context, plan->manifest,
-      json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed, &exit_code);
+      json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed, &exit_code,
+      &plan->inputs);
   if (!response.has_value()) return exit_code;
   // Channels go back to their uris even when the guest did not exit normally: ZeroVM writes
   // them as the session goes, so partial outputs are what a user of a failed session expects.

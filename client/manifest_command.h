@@ -7,22 +7,26 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "client/input_files.h"
 #include "client/local_run.h"
 #include "sandbox/manifest/manifest.h"
 
 namespace zerocell::client {
 
-// What a classic manifest file asks for, with its readable channels' host files loaded.
+// What a classic manifest file asks for, with its readable channels' host files opened.
 struct ManifestPlan {
-  std::string program;  // the Program key
+  std::string program;  // the Program key (or the /boot/elf channel's uri); may be relative
   sandbox::Manifest manifest;
   std::vector<OutputBinding> outputs;  // every writable channel -> its uri
+  ChannelInputs inputs;                // every readable channel but /dev/nvram -> its uri
 };
 
-// Reads and parses the manifest at `path` and loads each readable channel's uri ("/dev/stdin" is
-// this process's stdin). INVALID_ARGUMENT / NOT_FOUND messages start with the manifest path and
-// name the line, e.g. "m.manifest: line 5: Channel uri \"/tmp/in\": No such file or directory".
-// `argv`: the guest's argv; an empty one (or an empty argv[0]) means the Program's basename.
+// Reads and parses the manifest at `path`, reads and applies its /dev/nvram (argv, env, clock)
+// and opens each other readable channel's uri ("/dev/stdin" is this process's stdin), to be read
+// as the guest reads. INVALID_ARGUMENT / NOT_FOUND messages start with the manifest path and
+// name the line, e.g. "m.manifest: line 5: Channel uri: /tmp/in: No such file or directory".
+// `argv`: a non-empty argv[0] replaces the guest's argv[0] (the nvram's or the Program's
+// basename); the rest is appended.
 absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t output_limit,
                                                std::vector<std::string> argv = {});
 

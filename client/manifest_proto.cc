@@ -29,7 +29,8 @@ absl::Status CheckNonNegative(absl::string_view field, int64_t value) {
 absl::StatusOr<sandbox::Manifest> ManifestFromProto(const v1::Manifest& proto) {
   sandbox::ManifestBuilder builder;
   // Zero means "default" for every limit, so only non-zero values reach the builder, which
-  // applies the hard bounds (24 h, 1 MiB..64 GiB, ...) and names the field when one is crossed.
+  // applies the hard bounds (2^31-1 s, 1 MiB..64 GiB, ...) and names the field when one is
+  // crossed.
   for (const auto& [name, value] :
        {std::pair{"timeout_ms", proto.timeout_ms()},
         std::pair{"cpu_limit_ms", proto.cpu_limit_ms()},
@@ -54,6 +55,7 @@ absl::StatusOr<sandbox::Manifest> ManifestFromProto(const v1::Manifest& proto) {
   builder.set_env(std::vector<std::string>(proto.env().begin(), proto.env().end()));
   builder.set_clock_start(absl::FromUnixNanos(proto.clock_start_unix_ns()));
   builder.set_random_seed(proto.random_seed());
+  builder.set_memory_etag(proto.memory_etag());
 
   for (int i = 0; i < proto.channels_size(); ++i) {
     const v1::Channel& c = proto.channels(i);
@@ -100,6 +102,7 @@ v1::Manifest ManifestToProto(const sandbox::Manifest& manifest) {
   for (const std::string& kv : manifest.env()) out.add_env(kv);
   out.set_clock_start_unix_ns(absl::ToUnixNanos(manifest.clock_start()));
   out.set_random_seed(manifest.random_seed());
+  out.set_memory_etag(manifest.memory_etag());
   for (const sandbox::ChannelSpec& spec : manifest.channels()) {
     v1::Channel* c = out.add_channels();
     c->set_alias(spec.alias);

@@ -151,9 +151,9 @@ std::optional<v1::ExecuteResponse> ExecuteProgram(
     const ClientOptions& options, const std::string& loader, image::InstructionPolicy policy,
     const std::string& program_path, absl::string_view program_context,
     const sandbox::Manifest& manifest, absl::Span<const OutputBinding> live,
-    std::set<std::string>* streamed, int* exit_code) {
+    std::set<std::string>* streamed, int* exit_code, const ChannelInputs* inputs) {
   if (!options.address.empty()) {
-    return ExecuteRemotely(options, program_path, program_context, manifest, exit_code);
+    return ExecuteRemotely(options, program_path, program_context, manifest, exit_code, inputs);
   }
   LoadedProgram program = LoadProgram(program_path, policy);
   if (program.image == nullptr) {
@@ -162,7 +162,8 @@ std::optional<v1::ExecuteResponse> ExecuteProgram(
   }
   int interrupt_signal = 0;
   absl::StatusOr<v1::ExecuteResponse> response =
-      RunLocally(*program.image, manifest, loader, &interrupt_signal, live, streamed);
+      RunLocally(*program.image, manifest, loader, &interrupt_signal, live, streamed,
+                 inputs != nullptr ? inputs->Pointers() : std::vector<sandbox::InputSource*>());
   if (interrupt_signal != 0) {
     *exit_code = Fail(128 + interrupt_signal, response.status().message());
     return std::nullopt;
@@ -189,10 +190,20 @@ std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
                                                    const std::string& program_path,
                                                    absl::string_view program_context,
                                                    const sandbox::Manifest& manifest,
-                                                   int* exit_code) {
+                                                   int* exit_code, const ChannelInputs* inputs) {
   // The same ELF checks and messages as local mode, before any byte goes over the network.
   std::optional<std::string> elf = ReadCheckedProgram(program_path, program_context, exit_code);
   if (!elf.has_value()) return std::nullopt;
+  v1::Manifest request_manifest = ManifestToProto(manifest);
+  if (inputs != nullptr) {
+    // Inputs wait like the run would: a stream still open at the timeout is the run's timeout.
+    absl::Status read =
+        ReadInputsInline(*inputs, absl::Now() + manifest.timeout(), &request_manifest);
+    if (!read.ok()) {
+      *exit_code = Fail(absl::IsDeadlineExceeded(read) ? kExitTimeout : kExitUsage, read.message());
+      return std::nullopt;
+    }
+  }
   absl::StatusOr<std::unique_ptr<RemoteClient>> client = RemoteClient::Create(options);
   if (!client.ok()) {
     *exit_code =
@@ -210,7 +221,7 @@ std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
       *exit_code = Fail(kExitInternal, "eventfd for the interrupt watcher failed");
       return std::nullopt;
     }
-    response = (*client)->Execute(*elf, ManifestToProto(manifest),
+    response = (*client)->Execute(*elf, std::move(request_manifest),
                                   ExecuteOptions{.canceller = &canceller});
     interrupt_signal = watcher.signal();
   }

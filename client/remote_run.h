@@ -11,6 +11,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "client/cli_args.h"
+#include "client/input_files.h"
 #include "client/local_run.h"
 #include "client/remote_client.h"
 #include "sandbox/manifest/manifest.h"
@@ -57,23 +58,26 @@ absl::Status CheckModeFlags(const ParsedArgs& args, const ClientOptions& options
 // *exit_code set: 127/126 as above or when the server refuses the image (its refused instructions
 // listed), 128+N interrupted by signal N, 2 invalid request (e.g. over a server cap), 125 anything
 // else (server unreachable, overloaded, draining).
+// `inputs` (nullable): host files the readable channels read; they are sent inline, read within
+// the bounds of ReadInputsInline (an error there: exit 2, or 124 for a stream that outlasts the
+// timeout).
 std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
                                                    const std::string& program_path,
                                                    absl::string_view program_context,
                                                    const sandbox::Manifest& manifest,
-                                                   int* exit_code);
+                                                   int* exit_code,
+                                                   const ChannelInputs* inputs = nullptr);
 
 // `zerocell run` and `zerocell manifest`: ExecuteRemotely when options.address is set, else the
 // in-process engine (`loader` empty: beside this executable), with the channels in `live` shown
-// as the guest writes them (their aliases added to *streamed). Same failure contract as
-// ExecuteRemotely.
-// `policy`: the instruction policy a local run admits the program under (a server applies its
-// own).
+// as the guest writes them (their aliases added to *streamed) and the readable ones reading
+// `inputs` (nullable) as the guest reads. `policy`: the instruction policy a local run admits the
+// program under (a server applies its own). Same failure contract as ExecuteRemotely.
 std::optional<v1::ExecuteResponse> ExecuteProgram(
     const ClientOptions& options, const std::string& loader, image::InstructionPolicy policy,
     const std::string& program_path, absl::string_view program_context,
     const sandbox::Manifest& manifest, absl::Span<const OutputBinding> live,
-    std::set<std::string>* streamed, int* exit_code);
+    std::set<std::string>* streamed, int* exit_code, const ChannelInputs* inputs = nullptr);
 
 // Exit status and stderr lines for an RPC error: 126 with the rejections for a refused image,
 // 2 for other INVALID_ARGUMENT, else as ExitCodeForStatus. `what` prefixes the message.

@@ -72,6 +72,7 @@ v1::ExecuteResponse ResultToProto(sandbox::Result result, absl::string_view imag
   usage->set_notified_syscalls(result.usage.notified_syscalls);
   for (const std::string& line : result.nondeterminism) out.add_nondeterminism(line);
   out.set_image_id(std::string(image_id));
+  out.set_memory_etag(std::move(result.memory_etag));
   return out;
 }
 

@@ -39,28 +39,36 @@ constexpr FlagSpec kRunFlags[] = {
 };
 
 // Applies one --channel; a standard alias (/dev/stdin, /dev/stdout, /dev/stderr) replaces the
-// default channel the CLI declares for it.
+// default channel the CLI declares for it. `inputs` has a slot per channel.
 absl::Status AddChannelFlag(const std::string& text, std::vector<sandbox::ChannelSpec>& channels,
-                            std::vector<OutputBinding>& outputs) {
+                            std::vector<OutputBinding>& outputs, ChannelInputs& inputs) {
   ASSIGN_OR_RETURN(ChannelFlag flag, ParseChannelFlag(text));
   const std::string what = absl::StrCat("--channel=", flag.spec.alias);
+  std::unique_ptr<sandbox::InputSource> source;
   if (!flag.input_path.empty()) {
-    ASSIGN_OR_RETURN(flag.spec.initial_bytes, ReadInputFile(what, flag.input_path));
+    // Read as the guest reads, within its quotas; never loaded whole.
+    ASSIGN_OR_RETURN(source, OpenInputFile(what, flag.input_path));
   }
   auto same_alias = [&](const OutputBinding& b) { return b.alias == flag.spec.alias; };
   outputs.erase(std::remove_if(outputs.begin(), outputs.end(), same_alias), outputs.end());
   if (!flag.output_path.empty()) outputs.push_back({flag.spec.alias, flag.output_path});
 
-  for (sandbox::ChannelSpec& existing : channels) {
+  const std::string name = absl::StrCat(what, ": ", flag.input_path);
+  for (size_t i = 0; i < channels.size(); ++i) {
+    sandbox::ChannelSpec& existing = channels[i];
     if (existing.alias != flag.spec.alias) continue;
     const bool standard = existing.alias == sandbox::kStdinAlias ||
                           existing.alias == sandbox::kStdoutAlias ||
                           existing.alias == sandbox::kStderrAlias;
     if (!standard) return absl::InvalidArgumentError(absl::StrCat(what, ": alias given twice"));
     existing = std::move(flag.spec);
+    inputs.sources[i] = std::move(source);
+    inputs.names[i] = name;
     return absl::OkStatus();
   }
   channels.push_back(std::move(flag.spec));
+  inputs.sources.push_back(std::move(source));
+  inputs.names.push_back(name);
   return absl::OkStatus();
 }
 
@@ -73,7 +81,10 @@ std::string RunHelp() {
       "after PROGRAM is passed to it untouched. The guest's stdout and stderr are written to this\n"
       "process's stdout and stderr after it ends (not streamed).\n\nFlags:\n",
       FormatFlagHelp(kRunFlags),
-      "\n--channel: FILE is read as the channel's data (readable, unlimited quotas); out=FILE\n"
+      "\n--stdin and --channel FILEs are read as the guest reads them, within their quotas and "
+      "the\n"
+      "timeout, never whole: an endless or slow one (/dev/zero, a pipe) is fine.\n"
+      "--channel: FILE is read as the channel's data (readable, unlimited quotas); out=FILE\n"
       "makes it writable and names where its output is written after the run. Explicit gets,\n"
       "get_size, puts, put_size (sizes take K/M/G) override those defaults. A standard alias\n"
       "(/dev/stdin, /dev/stdout, /dev/stderr) replaces the CLI's default for it.\n\n"
@@ -91,7 +102,7 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
   if (args.Has("timeout")) {
     ASSIGN_OR_RETURN(timeout, ParsePositiveDuration("--timeout", args.Get("timeout")));
     if (timeout > sandbox::ManifestLimits::kMaxTimeout) {
-      return absl::InvalidArgumentError("--timeout: must be at most 24h");
+      return absl::InvalidArgumentError("--timeout: must be at most 2147483647s");
     }
     builder.set_timeout(timeout);
   }
@@ -140,17 +151,21 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
 
   // Standard channels: stdin from --stdin; stdout/stderr without a quota of their own so that
   // only the output limit binds (an over-long output is OUTPUT_LIMIT, not a silent EDQUOT).
-  std::string stdin_data;
-  if (args.Has("stdin")) {
-    ASSIGN_OR_RETURN(stdin_data, ReadInputFile("--stdin", args.Get("stdin")));
-  }
-  std::vector<sandbox::ChannelSpec> channels = {sandbox::StdinChannel(std::move(stdin_data)),
+  std::vector<sandbox::ChannelSpec> channels = {sandbox::StdinChannel(""),
                                                 sandbox::StdoutChannel(kUnlimitedQuota),
                                                 sandbox::StderrChannel(kUnlimitedQuota)};
+  ChannelInputs inputs;
+  inputs.Resize(channels.size());
+  if (args.Has("stdin")) {
+    // Streamed as the guest reads it: an endless or slow stdin costs a bounded buffer, and its
+    // waits count against the run's timeout.
+    ASSIGN_OR_RETURN(inputs.sources[0], OpenInputFile("--stdin", args.Get("stdin")));
+    inputs.names[0] = absl::StrCat("--stdin: ", args.Get("stdin"));
+  }
   std::vector<OutputBinding> outputs = {{std::string(sandbox::kStdoutAlias), "/dev/stdout"},
                                         {std::string(sandbox::kStderrAlias), "/dev/stderr"}};
   for (const std::string& text : args.GetAll("channel")) {
-    RETURN_IF_ERROR(AddChannelFlag(text, channels, outputs));
+    RETURN_IF_ERROR(AddChannelFlag(text, channels, outputs, inputs));
   }
   for (sandbox::ChannelSpec& channel : channels) builder.add_channel(std::move(channel));
 
@@ -159,7 +174,7 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
     return absl::Status(manifest.status().code(),
                         absl::StrCat("manifest: ", manifest.status().message()));
   }
-  return RunPlan{args.positional()[0], *std::move(manifest), std::move(outputs)};
+  return RunPlan{args.positional()[0], *std::move(manifest), std::move(outputs), std::move(inputs)};
 }
 
 int RunCommand(absl::Span<const std::string> args) {
@@ -192,7 +207,8 @@ int RunCommand(absl::Span<const std::string> args) {
   // Without --json, stdout/stderr reach the terminal as the guest writes them.
   std::optional<zerocell::v1::ExecuteResponse> response = ExecuteProgram(
       remote, parsed->Get("loader"), *policy, plan->program, "", plan->manifest,
-      json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed, &exit_code);
+      json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed, &exit_code,
+      &plan->inputs);
   if (!response.has_value()) return exit_code;
   bool delivered = WriteChannelOutputs(*response, plan->outputs, json, streamed);
   if (json) delivered = PrintJson(*response) && delivered;

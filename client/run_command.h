@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "client/cli_args.h"
+#include "client/input_files.h"
 #include "client/local_run.h"
 #include "sandbox/manifest/manifest.h"
 
@@ -18,10 +19,12 @@ struct RunPlan {
   std::string program;  // host path of the ELF
   sandbox::Manifest manifest;
   std::vector<OutputBinding> outputs;  // guest stdout/stderr to the CLI's own, out=FILE channels
+  ChannelInputs inputs;                // --stdin and --channel input files, opened, not read
 };
 
-// Builds the plan from parsed flags (reads --stdin and --channel input files). INVALID_ARGUMENT
-// names the flag; NOT_FOUND / PERMISSION_DENIED name the file and the flag that gave it.
+// Builds the plan from parsed flags (opens --stdin and --channel input files; they are read as
+// the guest reads). INVALID_ARGUMENT names the flag; NOT_FOUND / PERMISSION_DENIED name the file
+// and the flag that gave it.
 absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args);
 
 // `zerocell run [FLAGS] PROGRAM [ARGS...]`; `args` are the words after "run". Returns the exit

@@ -112,6 +112,31 @@ absl::StatusOr<launch::GoPlan> PlanFor(const Image& image, const Manifest& manif
   return plan;
 }
 
+// The inputs a run is given, checked before anything is spawned.
+absl::Status CheckInputs(const Manifest& manifest, const std::vector<InputSource*>& inputs) {
+  if (inputs.empty()) return absl::OkStatus();
+  const std::vector<ChannelSpec>& specs = manifest.channels();
+  if (inputs.size() != specs.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("inputs: ", inputs.size(), " given for ", specs.size(), " channels"));
+  }
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (inputs[i] == nullptr) continue;
+    if (!specs[i].readable()) {
+      return absl::InvalidArgumentError(absl::StrCat("channels[", i, "] (", specs[i].alias,
+                                                     "): an input for a channel that is not "
+                                                     "readable"));
+    }
+    if (specs[i].writable() && !inputs[i]->size().has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("channels[", i, "] (", specs[i].alias,
+                       "): readable and writable, so its input must be a file or bytes, not a "
+                       "stream (its contents are its output)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 std::string DefaultLoaderPath() {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -170,6 +195,7 @@ absl::StatusOr<Result> Engine::Run(const Image& image, const Manifest& manifest,
 absl::StatusOr<Result> Engine::Run(const PreparedRun& run, const RunOptions& options) const {
   const absl::Time start = absl::Now();
   const Manifest& manifest = run.manifest();
+  RETURN_IF_ERROR(CheckInputs(manifest, options.inputs));
   const absl::Time deadline = start + manifest.timeout();
   absl::StatusOr<std::unique_ptr<ParkedSandbox>> parked =
       Prestart(run.image(), deadline, options.cancel);
@@ -203,6 +229,7 @@ absl::StatusOr<Result> Engine::RunParked(std::unique_ptr<ParkedSandbox> sandbox,
   if (sandbox == nullptr || sandbox->image_sha256() != run.image().sha256_hex()) {
     return absl::FailedPreconditionError("the parked sandbox was started for another image");
   }
+  RETURN_IF_ERROR(CheckInputs(run.manifest(), options.inputs));
   return Release(*sandbox, run, options, start);
 }
 
@@ -233,6 +260,7 @@ absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const PreparedRun
   params.proc_status = std::move(sandbox.status_);
   params.cancel_fd = options.cancel ? options.cancel->fd() : -1;
   params.observer = options.observer;
+  params.inputs = options.inputs;
   params.wall_deadline = deadline;
   params.initial_brk = sandbox.ready_.brk;
   params.guest_bytes = plan.image_bytes + plan.stack_bytes;

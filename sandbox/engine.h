@@ -4,12 +4,14 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "sandbox/host/host_capabilities.h"
 #include "sandbox/image.h"
+#include "sandbox/input_source.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/output_observer.h"
@@ -48,6 +50,11 @@ class CancelToken {
 struct RunOptions {
   const CancelToken* cancel = nullptr;
   OutputObserver* observer = nullptr;
+  // Per channel (manifest order), where a readable one reads from instead of its initial_bytes
+  // (a null entry: the initial_bytes); empty: every channel reads its initial_bytes. Sources are
+  // read only as the guest reads, within its quotas; they must outlive the run. A channel both
+  // readable and writable needs a sized source (bytes or a regular file): INVALID_ARGUMENT.
+  std::vector<InputSource*> inputs = {};
 };
 
 // A request checked against its image, with what releases a sandbox into it (its stack and

@@ -59,6 +59,10 @@ struct Result {
   Violation violation;  // kPolicyViolation
   std::string detail;   // one line for humans, e.g. "memory limit 16777216 bytes exceeded by mmap"
   std::vector<ChannelResult> channels;  // in manifest order
+  // With Manifest::memory_etag(): lowercase hex SHA-256 of the guest's memory at exit_group
+  // (sandbox/supervisor/memory_digest.h has the definition); empty when the guest did not end
+  // by exit_group (a signal, a limit) or was not asked for it.
+  std::string memory_etag;
   Usage usage;
   // Sources of nondeterminism this host could not close, e.g. "cpuid: host CPU features are
   // visible to the guest". Empty means the run is fully reproducible here.

@@ -25,6 +25,9 @@ inline constexpr uint64_t kPageSize = 4096;
 inline constexpr uint64_t kMinStackBytes = 128 << 10;
 inline constexpr uint64_t kMaxStackBytes = 8 << 20;
 inline constexpr uint64_t kParkedStackLow = kStackTop - kMaxStackBytes;
+// zerocell-loader's link address (-Ttext-segment in sandbox/CMakeLists.txt): its own mappings
+// run from here to its program break.
+inline constexpr uint64_t kLoaderBase = 0x6f0000000000;
 
 struct SpecSegment {
   uint64_t addr;  // absolute start (bias applied), not page aligned

@@ -1,9 +1,11 @@
-// Classic ZeroVM manifest parser: ZeroVM's line syntax, with typed errors naming line and field.
+// Classic ZeroVM manifest parser: ZeroVM 1.x (20130611) and 2.0 (20140509) rules, with typed
+// errors naming line and field; see classic_parser.h.
 #include "sandbox/manifest/classic_parser.h"
 
 #include <cerrno>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -14,6 +16,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "sandbox/manifest/nvram.h"
 #include "sandbox/status_macros.h"
 
 namespace zerocell::sandbox {
@@ -21,9 +25,30 @@ namespace {
 
 constexpr absl::string_view kVersionMaster = "20130611";
 constexpr absl::string_view kVersionDevel = "20140509";
-constexpr int kChannelFields = 8;
-constexpr const char* kChannelFieldNames[kChannelFields] = {"uri",  "alias",    "type", "etag",
-                                                            "gets", "get_size", "puts", "put_size"};
+constexpr int64_t kMaxTimeoutSeconds = 2147483647;  // ZeroVM keeps Timeout in an int32
+constexpr size_t kMaxJobBytes = 108;                // UNIX_PATH_MAX: Job is a unix socket path
+constexpr int64_t kBootElfLimit = 0x1000000;        // devel's limits on the implicit /boot/elf
+
+// Which ZeroVM parser a manifest gets: master (20130611) or devel (20140509).
+enum class Format { kMaster, kDevel };
+
+constexpr const char* kFieldNames8[] = {"uri",  "alias",    "type", "etag",
+                                        "gets", "get_size", "puts", "put_size"};
+constexpr const char* kFieldNames7[] = {"uri",      "alias", "type",    "gets",
+                                        "get_size", "puts",  "put_size"};
+
+// The keys each version knows (ZeroVM's KEYWORDS x-macros); other keys are ignored.
+bool KnownKey(Format format, absl::string_view key) {
+  static constexpr absl::string_view kMaster[] = {
+      "Channel", "Version", "Program", "Memory", "Timeout", "NameServer", "Node", "Job", "Etag"};
+  static constexpr absl::string_view kDevel[] = {"Channel", "Version", "Boot", "Program", "Memory",
+                                                 "Timeout", "Node",    "Job",  "Broker"};
+  for (absl::string_view k :
+       format == Format::kMaster ? absl::MakeConstSpan(kMaster) : absl::MakeConstSpan(kDevel)) {
+    if (k == key) return true;
+  }
+  return false;
+}
 
 // Debian's abseil has its own string_view type; the public API uses std::string_view.
 absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
@@ -43,16 +68,14 @@ absl::Status LineError(int line, absl::string_view what, absl::string_view messa
   return absl::InvalidArgumentError(absl::StrCat(Where(line), ": ", what, ": ", message));
 }
 
-std::string ChannelField(int index) {
-  return absl::StrFormat("Channel field %d (%s)", index + 1, kChannelFieldNames[index]);
-}
-
 // Parses a whole field as an int64 with strtoll base-0 rules (decimal, 0x hex, leading-0
-// octal, optional sign), like ZeroVM's ToInt(). Trailing junk, empty input and overflow fail.
+// octal, optional sign), like ZeroVM's ToInt(). An empty field is 0 there too (strtoll converts
+// nothing and stops at the end); trailing junk and overflow fail.
 absl::StatusOr<int64_t> ParseInt(absl::string_view field, int line, absl::string_view what) {
+  if (field.empty()) return 0;
   const std::string buf(field);
   // strtoll would skip leading whitespace and stop at an embedded NUL; neither is valid here.
-  if (buf.empty() || absl::ascii_isspace(static_cast<unsigned char>(buf[0])) ||
+  if (absl::ascii_isspace(static_cast<unsigned char>(buf[0])) ||
       buf.find('\0') != std::string::npos) {
     return LineError(line, what, absl::StrCat(Quote(field), " is not an integer"));
   }
@@ -76,15 +99,24 @@ absl::StatusOr<bool> ParseFlag(absl::string_view field, int line, absl::string_v
   return value == 1;
 }
 
-// Host paths must be absolute (as in ZeroVM); NUL would truncate the path the host opens.
-absl::Status CheckAbsolutePath(absl::string_view path, int line, absl::string_view what) {
-  if (!absl::StartsWith(path, "/")) {
-    return LineError(line, what, absl::StrCat(Quote(path), " is not an absolute host path"));
-  }
+// A host path: opened by the client relative to its working directory when not absolute. A NUL
+// would truncate the path the host opens.
+absl::Status CheckPath(absl::string_view path, int line, absl::string_view what) {
+  if (path.empty()) return LineError(line, what, "must not be empty");
   if (path.find('\0') != absl::string_view::npos) {
     return LineError(line, what, absl::StrCat(Quote(path), " contains a NUL byte"));
   }
   return absl::OkStatus();
+}
+
+// Network sources ("tcp:2:0", devel's "opaque:...") and multiplexed "a;b" lists.
+bool IsNetworkUri(Format format, absl::string_view uri) {
+  if (uri.find(';') != absl::string_view::npos) return true;
+  for (absl::string_view proto : {"tcp:", "udp:", "ipc:", "inproc:", "pgm:", "epgm:", "opaque:"}) {
+    if (absl::StartsWithIgnoreCase(uri, proto)) return true;
+  }
+  // devel: every relative name starting with "opaque" went to the network broker.
+  return format == Format::kDevel && absl::StartsWith(uri, "opaque");
 }
 
 std::vector<absl::string_view> SplitFields(absl::string_view value) {
@@ -93,131 +125,264 @@ std::vector<absl::string_view> SplitFields(absl::string_view value) {
   return fields;
 }
 
-// Records the first line of a singleton key; a second occurrence is an error naming both lines.
-absl::Status MarkSingleton(absl::string_view key, int line, int* first_line) {
-  if (*first_line != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("line %d: duplicate %s (first on line %d)", line, key, *first_line));
-  }
-  *first_line = line;
-  return absl::OkStatus();
-}
+struct Parser {
+  Format format;
+  ClassicManifest out;
+  std::map<std::string, int> singleton_lines;  // key -> first line
+  std::map<std::string, int> alias_lines;
+  int first_8field_channel = 0;  // devel: line of the first deprecated (8-field) channel
+  int boot_line = 0;
 
-absl::StatusOr<ClassicChannel> ParseChannel(absl::string_view value, int line) {
-  const std::vector<absl::string_view> f = SplitFields(value);
-  if (f.size() != kChannelFields) {
-    return LineError(line, "Channel",
-                     absl::StrFormat("expected 8 comma-separated fields, got %d (uri, alias, "
-                                     "type, etag, gets, get_size, puts, put_size)",
-                                     f.size()));
-  }
-  ClassicChannel ch;
-  ch.line = line;
-  RETURN_IF_ERROR(CheckAbsolutePath(f[0], line, ChannelField(0)));
-  // Multiplexed sources ("a;b") are a ZeroVM network feature Zerocell does not provide.
-  if (f[0].find(';') != absl::string_view::npos) {
-    return LineError(line, ChannelField(0),
-                     absl::StrCat(Quote(f[0]), ": multiplexed channels are not supported"));
-  }
-  ch.uri = std::string(f[0]);
-
-  const absl::string_view alias = f[1];
-  if (alias.empty()) return LineError(line, ChannelField(1), "must not be empty");
-  if (alias.size() > ManifestLimits::kMaxAliasBytes) {
-    return LineError(line, ChannelField(1),
-                     absl::StrFormat("%s is %d bytes, more than %d", Quote(alias), alias.size(),
-                                     ManifestLimits::kMaxAliasBytes));
-  }
-  // The guest opens channels by C-string name; a NUL would make aliases ambiguous.
-  if (alias.find('\0') != absl::string_view::npos) {
-    return LineError(line, ChannelField(1), absl::StrCat(Quote(alias), " contains a NUL byte"));
-  }
-  ch.spec.alias = std::string(alias);
-
-  ASSIGN_OR_RETURN(int64_t type, ParseInt(f[2], line, ChannelField(2)));
-  if (type < 0 || type > 3) {
-    return LineError(line, ChannelField(2), absl::StrCat(Quote(f[2]), " is not 0..3"));
-  }
-  ch.spec.type = static_cast<ChannelType>(type);
-  ASSIGN_OR_RETURN(ch.spec.etag, ParseFlag(f[3], line, ChannelField(3)));
-
-  int64_t* const limits[4] = {&ch.spec.gets, &ch.spec.get_size, &ch.spec.puts, &ch.spec.put_size};
-  for (int i = 0; i < 4; ++i) {
-    ASSIGN_OR_RETURN(*limits[i], ParseInt(f[4 + i], line, ChannelField(4 + i)));
-    if (*limits[i] < 0) {
-      return LineError(line, ChannelField(4 + i),
-                       absl::StrCat(Quote(f[4 + i]), " is a negative limit"));
+  absl::Status MarkSingleton(absl::string_view key, int line) {
+    auto [it, inserted] = singleton_lines.emplace(std::string(key), line);
+    if (!inserted) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("line %d: duplicate %s (first on line %d)", line, key, it->second));
     }
+    return absl::OkStatus();
   }
-  if (ch.spec.gets == 0 && ch.spec.get_size == 0 && ch.spec.puts == 0 && ch.spec.put_size == 0) {
-    return LineError(line, "Channel", "nil channel: all four limits are 0");
+  int LineOf(absl::string_view key) const {
+    auto it = singleton_lines.find(std::string(key));
+    return it == singleton_lines.end() ? 0 : it->second;
   }
-  return ch;
-}
 
-// Lines of the singleton keys already seen (0 = not yet).
-struct SeenKeys {
-  int version = 0;
-  int program = 0;
-  int timeout = 0;
-  int memory = 0;
-};
-
-absl::Status ParseMemory(absl::string_view value, int line, ClassicManifest* out) {
-  const std::vector<absl::string_view> f = SplitFields(value);
-  if (f.size() != 2) {
-    return LineError(
-        line, "Memory",
-        absl::StrFormat("expected 2 comma-separated fields (bytes, etag), got %d", f.size()));
-  }
-  ASSIGN_OR_RETURN(out->memory_bytes, ParseInt(f[0], line, "Memory field 1 (bytes)"));
-  if (out->memory_bytes <= 0) {
-    return LineError(line, "Memory field 1 (bytes)", absl::StrCat(Quote(f[0]), " is not > 0"));
-  }
-  ASSIGN_OR_RETURN(out->memory_etag, ParseFlag(f[1], line, "Memory field 2 (etag)"));
-  return absl::OkStatus();
-}
-
-// Applies one "key = value" line to `out`.
-absl::Status ParseKey(absl::string_view key, absl::string_view value, int line, SeenKeys& seen,
-                      std::map<std::string, int>& alias_lines, ClassicManifest* out) {
-  if (key == "Version") {
-    RETURN_IF_ERROR(MarkSingleton(key, line, &seen.version));
-    if (value != kVersionMaster && value != kVersionDevel) {
-      return LineError(
-          line, key, absl::StrCat(Quote(value), " is not ", kVersionMaster, " or ", kVersionDevel));
-    }
-    out->version = std::string(value);
-  } else if (key == "Program") {
-    RETURN_IF_ERROR(MarkSingleton(key, line, &seen.program));
-    RETURN_IF_ERROR(CheckAbsolutePath(value, line, key));
-    out->program = std::string(value);
-  } else if (key == "Timeout") {
-    RETURN_IF_ERROR(MarkSingleton(key, line, &seen.timeout));
-    ASSIGN_OR_RETURN(int64_t seconds, ParseInt(value, line, key));
-    if (seconds < 1) return LineError(line, key, absl::StrCat(Quote(value), " is not >= 1"));
-    out->timeout = absl::Seconds(seconds);
-    out->timeout_line = line;
-  } else if (key == "Memory") {
-    RETURN_IF_ERROR(MarkSingleton(key, line, &seen.memory));
-    RETURN_IF_ERROR(ParseMemory(value, line, out));
-    out->memory_line = line;
-  } else if (key == "Channel") {
-    if (out->channels.size() >= ManifestLimits::kMaxChannels) {
-      return LineError(line, key,
+  absl::Status AddChannel(ClassicChannel ch) {
+    if (out.channels.size() >= ManifestLimits::kMaxChannels) {
+      return LineError(ch.line, "Channel",
                        absl::StrFormat("more than %d channels", ManifestLimits::kMaxChannels));
     }
-    ASSIGN_OR_RETURN(ClassicChannel ch, ParseChannel(value, line));
-    auto [it, inserted] = alias_lines.emplace(ch.spec.alias, line);
+    auto [it, inserted] = alias_lines.emplace(ch.spec.alias, ch.line);
     if (!inserted) {
       return LineError(
-          line, ChannelField(1),
+          ch.line, "Channel field 2 (alias)",
           absl::StrFormat("duplicate alias %s (also line %d)", Quote(ch.spec.alias), it->second));
     }
-    out->channels.push_back(std::move(ch));
+    out.channels.push_back(std::move(ch));
+    return absl::OkStatus();
   }
-  // Node, Job, Etag, NameServer and unknown keys: accepted and ignored, as ZeroVM does.
-  return absl::OkStatus();
+
+  absl::Status Channel(absl::string_view value, int line) {
+    const std::vector<absl::string_view> f = SplitFields(value);
+    // Index of each field in f; devel's 7-field form has no etag.
+    bool has_etag = true;
+    if (format == Format::kMaster) {
+      if (f.size() != 8) {
+        return LineError(
+            line, "Channel",
+            absl::StrFormat("expected 8 comma-separated fields, got %d (uri, alias, "
+                            "type, etag, gets, get_size, puts, put_size)%s",
+                            f.size(),
+                            f.size() == 7 ? "; 7-field channels need Version 20140509" : ""));
+      }
+    } else if (f.size() == 7) {
+      has_etag = false;
+      if (first_8field_channel != 0) {
+        return LineError(line, "Channel",
+                         absl::StrFormat("a 7-field channel after the 8-field one on line %d: "
+                                         "ZeroVM refuses a mixed version manifest",
+                                         first_8field_channel));
+      }
+    } else if (f.size() == 8) {
+      if (first_8field_channel == 0) first_8field_channel = line;
+    } else {
+      return LineError(line, "Channel",
+                       absl::StrFormat("expected 7 comma-separated fields (uri, alias, type, gets, "
+                                       "get_size, puts, put_size), or 8 with the deprecated etag "
+                                       "after type, got %d",
+                                       f.size()));
+    }
+    auto name = [&](int i) {
+      return absl::StrFormat("Channel field %d (%s)", i + 1,
+                             has_etag ? kFieldNames8[i] : kFieldNames7[i]);
+    };
+    ClassicChannel ch;
+    ch.line = line;
+    const absl::string_view uri = f[0];
+    RETURN_IF_ERROR(CheckPath(uri, line, name(0)));
+    if (IsNetworkUri(format, uri)) {
+      return LineError(line, name(0),
+                       absl::StrCat(Quote(uri),
+                                    ": sandbox-to-sandbox channels (tcp:, udp:, ipc:, opaque: and "
+                                    "';' lists of sources) are not supported yet"));
+    }
+    if (format == Format::kMaster && uri.find(':') != absl::string_view::npos) {
+      return LineError(line, name(0),
+                       absl::StrCat(Quote(uri),
+                                    ": a ':' in a channel path is refused by ZeroVM "
+                                    "20130611, which reads it as proto:host:port"));
+    }
+    ch.uri = std::string(uri);
+
+    const absl::string_view alias = f[1];
+    if (alias.empty()) return LineError(line, name(1), "must not be empty");
+    if (alias.size() > ManifestLimits::kMaxAliasBytes) {
+      return LineError(line, name(1),
+                       absl::StrFormat("%s is %d bytes, more than %d", Quote(alias), alias.size(),
+                                       ManifestLimits::kMaxAliasBytes));
+    }
+    // The guest opens channels by C-string name; a NUL would make aliases ambiguous.
+    if (alias.find('\0') != absl::string_view::npos) {
+      return LineError(line, name(1), absl::StrCat(Quote(alias), " contains a NUL byte"));
+    }
+    ch.spec.alias = std::string(alias);
+
+    ASSIGN_OR_RETURN(int64_t type, ParseInt(f[2], line, name(2)));
+    if (type < 0 || type > 3) {
+      return LineError(line, name(2), absl::StrCat(Quote(f[2]), " is not 0..3"));
+    }
+    ch.spec.type = static_cast<ChannelType>(type);
+    const int first_limit = has_etag ? 4 : 3;
+    // devel ignores the deprecated etag field whatever it holds ("any integer is ok").
+    if (has_etag && format == Format::kMaster) {
+      ASSIGN_OR_RETURN(ch.spec.etag, ParseFlag(f[3], line, name(3)));
+    }
+    int64_t* const limits[4] = {&ch.spec.gets, &ch.spec.get_size, &ch.spec.puts, &ch.spec.put_size};
+    for (int i = 0; i < 4; ++i) {
+      const int at = first_limit + i;
+      ASSIGN_OR_RETURN(*limits[i], ParseInt(f[at], line, name(at)));
+      if (*limits[i] < 0) {
+        return LineError(line, name(at), absl::StrCat(Quote(f[at]), " is a negative limit"));
+      }
+    }
+    if (ch.spec.gets == 0 && ch.spec.get_size == 0 && ch.spec.puts == 0 && ch.spec.put_size == 0) {
+      return LineError(line, "Channel", "nil channel: all four limits are 0");
+    }
+    return AddChannel(std::move(ch));
+  }
+
+  absl::Status Memory(absl::string_view value, int line) {
+    const std::vector<absl::string_view> f = SplitFields(value);
+    if (f.size() != 2) {
+      return LineError(
+          line, "Memory",
+          absl::StrFormat("expected 2 comma-separated fields (bytes, etag), got %d", f.size()));
+    }
+    constexpr absl::string_view kBytes = "Memory field 1 (bytes)";
+    ASSIGN_OR_RETURN(out.memory_bytes, ParseInt(f[0], line, kBytes));
+    if (out.memory_bytes <= 0) {
+      return LineError(line, kBytes, absl::StrCat(Quote(f[0]), " is not > 0"));
+    }
+    if (out.memory_bytes > kClassicMaxMemoryBytes) {
+      return LineError(line, kBytes,
+                       absl::StrFormat("%d is above ZeroVM's maximum of %d (4 GiB)",
+                                       out.memory_bytes, kClassicMaxMemoryBytes));
+    }
+    if (out.memory_bytes < ManifestLimits::kMinMemoryBytes) {
+      return LineError(line, kBytes,
+                       absl::StrFormat("%d is below %d (1 MiB), too small for any program "
+                                       "(ZeroVM needed more than 24 MiB)",
+                                       out.memory_bytes, ManifestLimits::kMinMemoryBytes));
+    }
+    ASSIGN_OR_RETURN(out.memory_etag, ParseFlag(f[1], line, "Memory field 2 (etag)"));
+    out.memory_line = line;
+    return absl::OkStatus();
+  }
+
+  absl::Status Key(absl::string_view key, absl::string_view value, int line) {
+    if (key == "Channel") return Channel(value, line);
+    RETURN_IF_ERROR(MarkSingleton(key, line));
+    if (key == "Program") {
+      RETURN_IF_ERROR(CheckPath(value, line, key));
+      out.program = std::string(value);
+      out.program_line = line;
+      if (format == Format::kDevel) {
+        // devel turns Program into the channel its loader reads the program from.
+        ClassicChannel boot;
+        boot.uri = out.program;
+        boot.line = line;
+        boot.spec.alias = std::string(kBootElfAlias);
+        boot.spec.type = ChannelType::kRandReadSeqWrite;
+        boot.spec.gets = kBootElfLimit;
+        boot.spec.get_size = kBootElfLimit;
+        return AddChannel(std::move(boot));
+      }
+    } else if (key == "Timeout") {
+      ASSIGN_OR_RETURN(int64_t seconds, ParseInt(value, line, key));
+      if (seconds < 1) return LineError(line, key, absl::StrCat(Quote(value), " is not >= 1"));
+      if (seconds > kMaxTimeoutSeconds) {
+        return LineError(line, key,
+                         absl::StrCat(Quote(value), " is above ", kMaxTimeoutSeconds,
+                                      " (ZeroVM keeps Timeout in 32 bits)"));
+      }
+      out.timeout = absl::Seconds(seconds);
+      out.timeout_line = line;
+    } else if (key == "Memory") {
+      return Memory(value, line);
+    } else if (key == "Node" && format == Format::kMaster) {
+      return ParseInt(value, line, key).status();  // an integer node id in 20130611
+    } else if (key == "Job") {
+      if (value.size() > kMaxJobBytes) {
+        return LineError(line, key,
+                         absl::StrFormat("%d bytes, more than a unix socket path holds (%d)",
+                                         value.size(), kMaxJobBytes));
+      }
+    } else if (key == "Boot") {
+      boot_line = line;
+    }
+    // NameServer, Etag, Broker, a devel Node and a valid Job: nothing Zerocell runs differently.
+    return absl::OkStatus();
+  }
+
+  // Checks that need the whole manifest: mandatory keys, the program, standard channels.
+  absl::Status Finish() {
+    for (const char* key : {"Memory", "Timeout"}) {
+      if (LineOf(key) == 0) {
+        return absl::InvalidArgumentError(absl::StrCat("manifest: missing ", key));
+      }
+    }
+    if (format == Format::kMaster && out.program.empty()) {
+      return absl::InvalidArgumentError("manifest: missing Program");
+    }
+    if (format == Format::kDevel && LineOf("Broker") != 0 && LineOf("Node") == 0) {
+      return LineError(LineOf("Broker"), "Broker", "given without Node (ZeroVM requires both)");
+    }
+    if (format == Format::kDevel && out.program.empty()) {
+      const ClassicChannel* boot = nullptr;
+      for (const ClassicChannel& ch : out.channels) {
+        if (ch.spec.alias == kBootElfAlias) boot = &ch;
+      }
+      if (boot == nullptr) {
+        if (boot_line != 0) {
+          return LineError(boot_line, "Boot",
+                           "ZeroVM's untrusted loader binaries cannot run here (Zerocell loads "
+                           "the program itself): name the program with Program or a /boot/elf "
+                           "channel");
+        }
+        return absl::InvalidArgumentError("manifest: missing Program (or a /boot/elf channel)");
+      }
+      if (!boot->spec.readable() || !boot->spec.random_read()) {
+        return LineError(boot->line, "Channel /boot/elf",
+                         "the program channel must be readable at random (type 1 or 3, gets and "
+                         "get_size > 0), as ZeroVM's loader requires");
+      }
+      out.program = boot->uri;
+      out.program_line = boot->line;
+    }
+    for (std::string_view alias : {kStdinAlias, kStdoutAlias, kStderrAlias}) {
+      if (alias_lines.find(std::string(alias)) == alias_lines.end()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("manifest: missing standard channel ", ToAbsl(alias)));
+      }
+    }
+    return absl::OkStatus();
+  }
+};
+
+// A line ZeroVM uses: non-empty and exactly two parts on '=' (key, value), both trimmed.
+std::optional<std::pair<absl::string_view, absl::string_view>> KeyValue(absl::string_view line) {
+  const absl::string_view s = absl::StripAsciiWhitespace(line);
+  const size_t eq = s.find('=');
+  if (s.empty() || eq == absl::string_view::npos ||
+      s.find('=', eq + 1) != absl::string_view::npos) {
+    return std::nullopt;
+  }
+  return std::make_pair(absl::StripAsciiWhitespace(s.substr(0, eq)),
+                        absl::StripAsciiWhitespace(s.substr(eq + 1)));
+}
+
+std::string Basename(const std::string& path) {
+  const std::string base = path.substr(path.rfind('/') + 1);
+  return base.empty() ? path : base;
 }
 
 }  // namespace
@@ -234,38 +399,41 @@ absl::StatusOr<ClassicManifest> ParseClassicManifest(std::string_view std_text) 
     return absl::InvalidArgumentError(absl::StrFormat("manifest: %d lines exceed the %d-line limit",
                                                       lines.size(), kClassicMaxLines));
   }
-
-  ClassicManifest out;
-  SeenKeys seen;
-  std::map<std::string, int> alias_lines;
+  // The version picks the rules, and ZeroVM manifests often put it after the channels.
+  Parser parser;
+  int version_line = 0;
   for (size_t i = 0; i < lines.size(); ++i) {
+    const auto kv = KeyValue(lines[i]);
+    if (!kv.has_value() || kv->first != "Version") continue;
     const int line = static_cast<int>(i) + 1;
-    // Strips '\r' too, so CRLF manifests parse like LF ones.
-    const absl::string_view s = absl::StripAsciiWhitespace(lines[i]);
-    if (s.empty() || s.front() == '#') continue;
-    // ZeroVM uses a line only when it splits into exactly two tokens on '='; others (including
-    // "=====" banners) are silently ignored.
-    const size_t eq = s.find('=');
-    if (eq == absl::string_view::npos || s.find('=', eq + 1) != absl::string_view::npos) continue;
-    const absl::string_view key = absl::StripAsciiWhitespace(s.substr(0, eq));
-    const absl::string_view value = absl::StripAsciiWhitespace(s.substr(eq + 1));
-    RETURN_IF_ERROR(ParseKey(key, value, line, seen, alias_lines, &out));
-  }
-
-  const std::pair<const char*, int> mandatory[] = {{"Version", seen.version},
-                                                   {"Program", seen.program},
-                                                   {"Timeout", seen.timeout},
-                                                   {"Memory", seen.memory}};
-  for (const auto& [key, first_line] : mandatory) {
-    if (first_line == 0) return absl::InvalidArgumentError(absl::StrCat("manifest: missing ", key));
-  }
-  for (std::string_view alias : {kStdinAlias, kStdoutAlias, kStderrAlias}) {
-    if (alias_lines.find(std::string(alias)) == alias_lines.end()) {
+    if (version_line != 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("manifest: missing standard channel ", ToAbsl(alias)));
+          absl::StrFormat("line %d: duplicate Version (first on line %d)", line, version_line));
     }
+    if (kv->second != kVersionMaster && kv->second != kVersionDevel) {
+      return LineError(
+          line, "Version",
+          absl::StrCat(Quote(kv->second), " is not ", kVersionMaster, " or ", kVersionDevel));
+    }
+    version_line = line;
+    parser.out.version = std::string(kv->second);
   }
-  return out;
+  if (version_line == 0) return absl::InvalidArgumentError("manifest: missing Version");
+  parser.format = parser.out.version == kVersionMaster ? Format::kMaster : Format::kDevel;
+
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const auto kv = KeyValue(lines[i]);
+    if (!kv.has_value() || kv->first == "Version" || !KnownKey(parser.format, kv->first)) {
+      continue;  // banners, comments, unknown keys: ignored, as ZeroVM does
+    }
+    const int line = static_cast<int>(i) + 1;
+    if (parser.format == Format::kDevel && kv->second.empty()) {
+      return LineError(line, kv->first, "has no value");
+    }
+    RETURN_IF_ERROR(parser.Key(kv->first, kv->second, line));
+  }
+  RETURN_IF_ERROR(parser.Finish());
+  return std::move(parser.out);
 }
 
 absl::StatusOr<ManifestBuilder> ToManifestBuilder(const ClassicManifest& classic,
@@ -275,30 +443,45 @@ absl::StatusOr<ManifestBuilder> ToManifestBuilder(const ClassicManifest& classic
         absl::StrFormat("manifest: %d channel inputs given for %d channels", channel_inputs.size(),
                         classic.channels.size()));
   }
-  if (classic.timeout > ManifestLimits::kMaxTimeout) {
-    return LineError(classic.timeout_line, "Timeout",
-                     absl::StrCat(absl::FormatDuration(classic.timeout), " exceeds the 24h limit"));
+  if (classic.timeout <= absl::ZeroDuration() || classic.timeout > ManifestLimits::kMaxTimeout) {
+    return LineError(
+        classic.timeout_line, "Timeout",
+        absl::StrCat(absl::FormatDuration(classic.timeout), " is not in 1..2147483647 seconds"));
   }
   if (classic.memory_bytes < ManifestLimits::kMinMemoryBytes ||
-      classic.memory_bytes > ManifestLimits::kMaxMemoryBytes) {
-    return LineError(
-        classic.memory_line, "Memory field 1 (bytes)",
-        absl::StrFormat("%d is not in [%d, %d]", classic.memory_bytes,
-                        ManifestLimits::kMinMemoryBytes, ManifestLimits::kMaxMemoryBytes));
+      classic.memory_bytes > kClassicMaxMemoryBytes) {
+    return LineError(classic.memory_line, "Memory field 1 (bytes)",
+                     absl::StrFormat("%d is not in [%d, %d]", classic.memory_bytes,
+                                     ManifestLimits::kMinMemoryBytes, kClassicMaxMemoryBytes));
   }
   ManifestBuilder builder;
   builder.set_timeout(classic.timeout)
       .set_memory_bytes(classic.memory_bytes)
-      .set_argv({classic.program});
+      .set_memory_etag(classic.memory_etag)
+      .set_argv({Basename(classic.program)});
   for (size_t i = 0; i < classic.channels.size(); ++i) {
     const ClassicChannel& ch = classic.channels[i];
     ChannelSpec spec = ch.spec;
-    if (!channel_inputs.empty() && !channel_inputs[i].empty()) {
-      // Only readable channels serve data; bytes for a write-only channel are a caller bug.
-      if (!spec.readable()) {
+    if (!channel_inputs.empty()) {
+      if (!channel_inputs[i].empty() && !spec.readable()) {
+        // Only readable channels serve data; bytes for a write-only channel are a caller bug.
         return LineError(ch.line, "Channel",
                          absl::StrFormat("%s is not readable but was given %d input bytes",
                                          Quote(spec.alias), channel_inputs[i].size()));
+      }
+      if (spec.alias == kNvramAlias && spec.readable()) {
+        absl::StatusOr<NvramSettings> nvram = ParseNvram(channel_inputs[i]);
+        if (!nvram.ok()) {
+          return LineError(ch.line,
+                           absl::StrCat("Channel ", ToAbsl(kNvramAlias), " (", Quote(ch.uri), ")"),
+                           nvram.status().message());
+        }
+        if (nvram->args.has_value() && !nvram->args->empty()) builder.set_argv(*nvram->args);
+        builder.set_env(nvram->env);
+        if (nvram->clock_seconds.has_value()) {
+          builder.set_clock_start(
+              absl::FromUnixSeconds(static_cast<int64_t>(*nvram->clock_seconds)));
+        }
       }
       spec.initial_bytes = std::move(channel_inputs[i]);
     }

@@ -194,10 +194,15 @@ ManifestBuilder& ManifestBuilder::set_random_seed(uint64_t seed) {
   return *this;
 }
 
+ManifestBuilder& ManifestBuilder::set_memory_etag(bool on) {
+  memory_etag_ = on;
+  return *this;
+}
+
 absl::StatusOr<Manifest> ManifestBuilder::Build() const {
   if (timeout_ <= absl::ZeroDuration() || timeout_ > ManifestLimits::kMaxTimeout) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("timeout: must be > 0 and <= 24h, got ", absl::FormatDuration(timeout_)));
+    return absl::InvalidArgumentError(absl::StrCat("timeout: must be > 0 and <= 2147483647s, got ",
+                                                   absl::FormatDuration(timeout_)));
   }
   if (cpu_limit_ < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(absl::StrCat("cpu_limit: must be >= 0 (0 = timeout), got ",
@@ -229,6 +234,7 @@ absl::StatusOr<Manifest> ManifestBuilder::Build() const {
   m.env_ = env_;
   m.clock_start_ = clock_start_;
   m.random_seed_ = random_seed_;
+  m.memory_etag_ = memory_etag_;
   m.handle_order_ = std::move(order);
   return m;
 }

@@ -47,7 +47,8 @@ struct ChannelSpec {
 
 // Hard bounds every manifest is checked against (the server narrows them further).
 struct ManifestLimits {
-  static constexpr absl::Duration kMaxTimeout = absl::Hours(24);
+  // ZeroVM's own bound (a 32-bit count of seconds): its manifests use large values for "no limit".
+  static constexpr absl::Duration kMaxTimeout = absl::Seconds(2147483647);
   static constexpr int64_t kMaxMemoryBytes = int64_t{64} << 30;
   static constexpr int64_t kMinMemoryBytes = int64_t{1} << 20;
   static constexpr size_t kMaxChannels = 1024;
@@ -68,6 +69,8 @@ class Manifest {
   const std::vector<std::string>& env() const { return env_; }
   absl::Time clock_start() const { return clock_start_; }
   uint64_t random_seed() const { return random_seed_; }
+  // ZeroVM's memory etag: the result carries a SHA-256 of the guest's memory at exit.
+  bool memory_etag() const { return memory_etag_; }
 
   // Indices into channels() in handle (fd) order: stdin, stdout, stderr at fds 0..2 (all three
   // are mandatory, as in ZeroVM), then every other channel in byte order of its alias.
@@ -86,6 +89,7 @@ class Manifest {
   std::vector<std::string> env_;
   absl::Time clock_start_;
   uint64_t random_seed_ = 0;
+  bool memory_etag_ = false;
   std::vector<int> handle_order_;
 };
 
@@ -107,6 +111,9 @@ class ManifestBuilder {
   ManifestBuilder& set_env(std::vector<std::string> env);  // "KEY=VALUE" entries
   ManifestBuilder& set_clock_start(absl::Time t);          // default: the Unix epoch
   ManifestBuilder& set_random_seed(uint64_t seed);         // default 0
+  ManifestBuilder& set_memory_etag(bool on);               // default false
+
+  const std::vector<std::string>& argv() const { return argv_; }
 
   absl::StatusOr<Manifest> Build() const;
 
@@ -120,6 +127,7 @@ class ManifestBuilder {
   std::vector<std::string> env_;
   absl::Time clock_start_ = absl::UnixEpoch();
   uint64_t random_seed_ = 0;
+  bool memory_etag_ = false;
 };
 
 // Standard stdin/stdout/stderr channels with generous quotas, for CLI-style runs.

@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 
 namespace zerocell::sandbox::supervisor {
 
@@ -25,16 +26,57 @@ ChannelSpec WithoutData(const ChannelSpec& spec) {
 }
 }  // namespace
 
-Channel::Channel(const ChannelSpec& spec) : spec_(WithoutData(spec)) {
-  if (spec_.readable()) data_ = spec.initial_bytes;
+Channel::Channel(const ChannelSpec& spec, bool) : spec_(WithoutData(spec)) {
   counters_.alias = spec_.alias;
   counters_.writable = spec_.writable();
-  // Appending writers start after the input, like ZeroVM's type-1 channels on a non-empty file.
-  if (spec_.writable() && !spec_.random_write()) write_pos_ = data_.size();
   if (spec_.etag) {
     sha_ = EVP_MD_CTX_new();
     EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr);
   }
+}
+
+Channel::Channel(const ChannelSpec& spec) : Channel(spec, true) {
+  if (!spec_.readable()) return;
+  if (spec_.writable()) {
+    data_ = spec.initial_bytes;
+    // Appending writers start after the input, like ZeroVM's type-1 channels on a non-empty file.
+    if (!spec_.random_write()) write_pos_ = data_.size();
+    return;
+  }
+  owned_input_ = spec.initial_bytes;
+  own_source_ = BytesInput(owned_input_);
+  input_ = std::make_unique<ChannelInput>(own_source_.get(), spec_.random_read(),
+                                          static_cast<uint64_t>(spec_.get_size));
+}
+
+absl::StatusOr<std::unique_ptr<Channel>> Channel::Open(const ChannelSpec& spec,
+                                                       InputSource* source) {
+  if (source == nullptr) return std::make_unique<Channel>(spec);
+  std::unique_ptr<Channel> c(new Channel(spec, true));
+  if (!c->spec_.readable()) return c;
+  if (!c->spec_.writable()) {
+    c->input_ = std::make_unique<ChannelInput>(source, c->spec_.random_read(),
+                                               static_cast<uint64_t>(c->spec_.get_size));
+    return c;
+  }
+  // Readable and writable: the input becomes the start of the channel's contents.
+  if (!source->size().has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("channel ", c->spec_.alias,
+                     " is readable and writable, so its input must be a file or bytes, not a "
+                     "stream (its contents are its output)"));
+  }
+  std::string scratch;
+  for (uint64_t pos = 0; pos < *source->size();) {
+    absl::StatusOr<std::string_view> bytes = source->ReadAt(pos, kInputChunk, &scratch);
+    if (!bytes.ok()) return bytes.status();
+    if (bytes->empty()) break;
+    c->data_.append(*bytes);
+    pos += bytes->size();
+  }
+  // Appending writers start after the input, like ZeroVM's type-1 channels on a non-empty file.
+  if (!c->spec_.random_write()) c->write_pos_ = c->data_.size();
+  return c;
 }
 
 Channel::~Channel() { EVP_MD_CTX_free(sha_); }
@@ -43,39 +85,68 @@ void Channel::Hash(std::string_view bytes) {
   if (sha_ && !bytes.empty()) EVP_DigestUpdate(sha_, bytes.data(), bytes.size());
 }
 
-ReadGrant Channel::PlanRead(uint64_t length, std::optional<int64_t> offset) {
-  ReadGrant grant;
-  if (!spec_.readable()) return {EBADF, 0, 0};
-  uint64_t pos = read_pos_;
-  if (offset.has_value() && spec_.random_read()) {
-    if (*offset < 0) return {EINVAL, 0, 0};
-    pos = static_cast<uint64_t>(*offset);
-  }
-  grant.offset = pos;
-  if (length == 0) return grant;
-  if (pos >= data_.size()) return grant;  // end of data wins over quota, and is free
-  if (counters_.reads >= spec_.gets || counters_.read_bytes >= spec_.get_size) {
-    counters_.get_quota_exceeded = true;
-    return {EDQUOT, pos, 0};
-  }
-  uint64_t quota_left = static_cast<uint64_t>(spec_.get_size - counters_.read_bytes);
-  uint64_t n = std::min<uint64_t>(length, data_.size() - pos);
-  if (n > quota_left) {
-    n = quota_left;
-    counters_.get_quota_exceeded = true;  // a partial read cut by the quota
-  }
-  grant.length = n;
-  return grant;
+uint64_t Channel::size() const { return input_ ? input_->size() : data_.size(); }
+
+absl::StatusOr<ChannelInput::Avail> Channel::InputAt(uint64_t pos, uint64_t max,
+                                                     std::string_view* out) {
+  if (input_) return input_->At(pos, max, out);
+  if (pos >= data_.size()) return ChannelInput::Avail::kEnd;
+  *out = std::string_view(data_).substr(pos, std::min(max, kInputChunk));
+  return ChannelInput::Avail::kData;
 }
 
-void Channel::CommitRead(const ReadGrant& grant, uint64_t moved, bool use_position) {
-  if (moved == 0) return;
+ReadResult Channel::Read(uint64_t length, std::optional<int64_t> offset, const Deliver& deliver) {
+  if (!spec_.readable()) return {EBADF, 0, false};
+  const bool use_position = !offset.has_value();
+  uint64_t pos = read_pos_;
+  if (offset.has_value() && spec_.random_read()) {
+    if (*offset < 0) return {EINVAL, 0, false};
+    pos = static_cast<uint64_t>(*offset);
+  }
+  if (length == 0) return {};
+  // End of data wins over quota and is free, so a stream is asked first (it may have to wait).
+  std::string_view piece;
+  absl::StatusOr<ChannelInput::Avail> avail = InputAt(pos, length, &piece);
+  if (!avail.ok()) return {EIO, 0, false};  // a host read failed: the guest sees EIO
+  if (*avail == ChannelInput::Avail::kWait) return {0, 0, true};
+  if (*avail == ChannelInput::Avail::kEnd) return {};
+  if (counters_.reads >= spec_.gets || counters_.read_bytes >= spec_.get_size) {
+    counters_.get_quota_exceeded = true;
+    return {EDQUOT, 0, false};
+  }
+  uint64_t want = length;
+  const uint64_t quota_left = static_cast<uint64_t>(spec_.get_size - counters_.read_bytes);
+  if (want > quota_left) want = quota_left;
+  uint64_t moved = 0;
+  int error = 0;
+  // Piece by piece; the read ends early at the end of data, or where a stream has nothing more
+  // yet (a short read, as from a pipe), or where the guest's buffer is bad.
+  while (true) {
+    piece = piece.substr(0, want - moved);
+    if (int err = deliver(moved, piece); err != 0) {
+      error = err;
+      break;
+    }
+    Hash(piece);
+    moved += piece.size();
+    if (moved == want) break;
+    avail = InputAt(pos + moved, want - moved, &piece);
+    if (!avail.ok() || *avail != ChannelInput::Avail::kData) break;
+  }
+  if (moved == 0) return {error, 0, false};
+  if (error == 0 && moved < length && moved == quota_left) {
+    // Cut short by get_size, unless the data ended there anyway (a stream that has nothing yet
+    // is not flagged now; its next read will be).
+    std::string_view next;
+    absl::StatusOr<ChannelInput::Avail> more = InputAt(pos + moved, 1, &next);
+    if (more.ok() && *more == ChannelInput::Avail::kData) counters_.get_quota_exceeded = true;
+  }
   counters_.reads += 1;
   counters_.read_bytes += static_cast<int64_t>(moved);
-  Hash(std::string_view(data_).substr(grant.offset, moved));
-  if (use_position || !spec_.random_read()) read_pos_ = grant.offset + moved;
+  if (use_position || !spec_.random_read()) read_pos_ = pos + moved;
   // A file-like (type 3) channel has one position: reading moves where the next write goes.
   if (spec_.random_write() && spec_.random_read() && use_position) write_pos_ = read_pos_;
+  return {0, moved, false};
 }
 
 WriteGrant Channel::PlanWrite(uint64_t length, std::optional<int64_t> offset, uint64_t capacity,
@@ -161,7 +232,7 @@ int64_t Channel::Seek(int64_t offset, int whence) {
       base = current;
       break;
     case SEEK_END:
-      base = static_cast<int64_t>(data_.size());
+      base = static_cast<int64_t>(size());
       break;
     default:
       return -EINVAL;

@@ -11,17 +11,25 @@
 #include <string>
 #include <string_view>
 
+#include "absl/status/statusor.h"
+#include "sandbox/input_source.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/result.h"
+#include "sandbox/supervisor/channel_input.h"
 
 namespace zerocell::sandbox::supervisor {
 
-// The part of a read the guest gets: [offset, offset + length) of data().
-struct ReadGrant {
-  int error = 0;  // errno to return instead (EBADF, EDQUOT, EINVAL, ESPIPE)
-  uint64_t offset = 0;
-  uint64_t length = 0;  // 0 with error == 0 means end of data
+// What a read did.
+struct ReadResult {
+  int error = 0;       // errno to return instead (EBADF, EDQUOT, EINVAL, EFAULT, EIO)
+  uint64_t moved = 0;  // bytes the guest got; 0 with error == 0 means end of data
+  bool wait = false;   // a stream has nothing yet: nothing happened, ask again when ready_fd()
+                       // polls readable
 };
+
+// Gets the bytes of a read piece by piece, `done` bytes into it, and copies them to the guest;
+// returns 0 or an errno (EFAULT), in which case nothing of that piece reached the guest.
+using Deliver = std::function<int(uint64_t done, std::string_view bytes)>;
 
 // A write the guest may make: how many of its bytes, at which offset.
 struct WriteGrant {
@@ -31,21 +39,34 @@ struct WriteGrant {
 };
 
 // ZeroVM channel semantics with EOF winning over quota. Not thread-safe (one supervisor owns it).
-// Reads and writes are two-phase: Plan* checks quotas and decides the range, Commit* records
-// what really moved (the guest copy may fail with EFAULT, which moves nothing).
+// A read-only channel reads its input through a ChannelInput, in pieces, so that it never holds
+// more than a piece of a file or a chunk of a stream. A channel that is both readable and
+// writable holds its whole contents (input, then what the guest writes) because they are its
+// output; its input must then be sized (bytes or a regular file), as ZeroVM required a file.
+// Writes are two-phase: PlanWrite checks quotas and decides the range, Commit* records what
+// really moved (the guest copy may fail with EFAULT, which moves nothing).
 class Channel {
  public:
-  explicit Channel(const ChannelSpec& spec);
+  // `source`: where a readable channel's bytes come from; it must outlive the channel. nullptr:
+  // the spec's initial_bytes (copied). FAILED_PRECONDITION from Open for a readable and writable
+  // channel whose source is a stream.
+  static absl::StatusOr<std::unique_ptr<Channel>> Open(const ChannelSpec& spec,
+                                                       InputSource* source);
+  explicit Channel(const ChannelSpec& spec);  // Open(spec, nullptr), which cannot fail
   ~Channel();
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
 
   const ChannelSpec& spec() const { return spec_; }
+  // The contents of a writable channel (for a readable one too: its input first).
   const std::string& data() const { return data_; }
+  // What stat reports and SEEK_END starts from.
+  uint64_t size() const;
+  // While a read waits (ReadResult::wait): the descriptor to poll.
+  int ready_fd() const { return input_ ? input_->ready_fd() : -1; }
 
-  // `offset` is the pread/pwrite offset; nullopt for read/write (use the channel position).
-  ReadGrant PlanRead(uint64_t length, std::optional<int64_t> offset);
-  void CommitRead(const ReadGrant& grant, uint64_t moved, bool use_position);
+  // A read (`offset` nullopt: at the channel position, which it moves) or pread.
+  ReadResult Read(uint64_t length, std::optional<int64_t> offset, const Deliver& deliver);
 
   // `capacity` bounds how far the channel may grow (the output limit's remaining bytes);
   // *over_capacity reports a write cut short or refused by it.
@@ -65,10 +86,16 @@ class Channel {
   ChannelResult TakeResult();
 
  private:
+  Channel(const ChannelSpec& spec, bool);  // everything but the input
   void Hash(std::string_view bytes);
+  // The bytes at `pos` available now (see ChannelInput::At), from data_ or the input.
+  absl::StatusOr<ChannelInput::Avail> InputAt(uint64_t pos, uint64_t max, std::string_view* out);
 
   ChannelSpec spec_;
   std::string data_;
+  std::string owned_input_;                  // initial_bytes when no source was given
+  std::unique_ptr<InputSource> own_source_;  // over owned_input_
+  std::unique_ptr<ChannelInput> input_;      // read-only channels
   uint64_t read_pos_ = 0;
   uint64_t write_pos_ = 0;
   ChannelResult counters_;

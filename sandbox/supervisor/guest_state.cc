@@ -6,16 +6,39 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/str_cat.h"
+
 namespace zerocell::sandbox::supervisor {
 
 GuestState::GuestState(const Manifest& manifest, pid_t pid, int pidfd)
     : manifest_(manifest), pidfd_(pidfd), memory_(pid), fds_(manifest.handle_order()) {
-  channels_.reserve(manifest.channels().size());
-  for (const ChannelSpec& spec : manifest.channels()) {
-    channels_.push_back(std::make_unique<Channel>(spec));
-  }
   mem_.limit_bytes = manifest.memory_bytes();
   realtime_base_ns_ = absl::ToUnixNanos(manifest.clock_start());
+}
+
+absl::Status GuestState::Open(absl::Span<InputSource* const> inputs) {
+  const std::vector<ChannelSpec>& specs = manifest_.channels();
+  if (!inputs.empty() && inputs.size() != specs.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("inputs: ", inputs.size(), " given for ", specs.size(), " channels"));
+  }
+  channels_.clear();
+  channels_.reserve(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    InputSource* source = inputs.empty() ? nullptr : inputs[i];
+    if (source == nullptr && specs[i].readable()) {
+      // The manifest outlives the run: its bytes are read in place, not copied.
+      byte_inputs_.push_back(BytesInput(specs[i].initial_bytes));
+      source = byte_inputs_.back().get();
+    }
+    absl::StatusOr<std::unique_ptr<Channel>> channel = Channel::Open(specs[i], source);
+    if (!channel.ok()) {
+      return absl::Status(channel.status().code(),
+                          absl::StrCat("channels[", i, "]: ", channel.status().message()));
+    }
+    channels_.push_back(*std::move(channel));
+  }
+  return absl::OkStatus();
 }
 
 int GuestState::FindAlias(std::string_view alias) const {

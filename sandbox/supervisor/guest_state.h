@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "sandbox/input_source.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/output_observer.h"
 #include "sandbox/result.h"
@@ -33,15 +36,19 @@ struct Call {
 };
 
 // What to answer: a value, an errno, or "let the kernel run it" (only for calls whose arguments
-// are all registers, so nothing the guest can change after our check).
+// are all registers, so nothing the guest can change after our check), or nothing yet: the call
+// waits for `wait_fd` to poll readable, and its handler runs again then (a handler answers Wait
+// only before it changed anything).
 struct Reply {
   int64_t value = 0;
   int error = 0;
   bool continue_syscall = false;
+  int wait_fd = -1;
 
-  static Reply Value(int64_t v) { return {v, 0, false}; }
-  static Reply Error(int e) { return {0, e, false}; }
-  static Reply Continue() { return {0, 0, true}; }
+  static Reply Value(int64_t v) { return {v, 0, false, -1}; }
+  static Reply Error(int e) { return {0, e, false, -1}; }
+  static Reply Continue() { return {0, 0, true, -1}; }
+  static Reply Wait(int fd) { return {0, 0, false, fd}; }
   // Handlers return negative errnos from helpers; this folds both forms.
   static Reply FromResult(int64_t r) { return r < 0 ? Error(static_cast<int>(-r)) : Value(r); }
 };
@@ -62,11 +69,16 @@ struct MemoryAccounting {
   pid_t pid = 0;
   int64_t peak_rss_bytes = 0;
   uint64_t stack_bytes = 0;  // the fixed guest stack mapping
+  uint64_t loader_end = 0;   // end of the loader's own mappings (its bss; the heap follows)
 };
 
 class GuestState {
  public:
+  // `inputs`: per channel (manifest order), where a readable one reads from; empty, or a null
+  // entry, means the channel's initial_bytes. They must outlive this state. Call Open() before
+  // anything else.
   GuestState(const Manifest& manifest, pid_t pid, int pidfd);
+  absl::Status Open(absl::Span<InputSource* const> inputs);
 
   const Manifest& manifest() const { return manifest_; }
   GuestMemory& memory() { return memory_; }
@@ -98,13 +110,19 @@ class GuestState {
 
   std::vector<ChannelResult> TakeChannelResults();
 
+  // The /dev/memory etag (hex SHA-256), taken at exit_group when the manifest asks for it.
+  const std::string& memory_etag() const { return memory_etag_; }
+  void set_memory_etag(std::string etag) { memory_etag_ = std::move(etag); }
+
  private:
   const Manifest& manifest_;
   int pidfd_;
   GuestMemory memory_;
   FdTable fds_;
   std::vector<std::unique_ptr<Channel>> channels_;
+  std::vector<std::unique_ptr<InputSource>> byte_inputs_;  // over the manifest's initial_bytes
   MemoryAccounting mem_;
+  std::string memory_etag_;
   uint64_t output_bytes_ = 0;
   int64_t clock_ns_ = 0;
   int64_t realtime_base_ns_ = 0;

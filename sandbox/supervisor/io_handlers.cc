@@ -42,21 +42,36 @@ Reply DoRead(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t 
   const int ch = g.fds().Lookup(fd);
   if (ch < 0) return Reply::Error(EBADF);
   Channel& c = g.channel(ch);
-  ReadGrant grant = c.PlanRead(total, offset);
-  if (grant.error) return Reply::Error(grant.error);
-  uint64_t done = 0;
-  for (const iovec& v : iov) {
-    if (done == grant.length) break;
-    uint64_t n = std::min<uint64_t>(v.iov_len, grant.length - done);
-    if (int err = g.memory().Write(reinterpret_cast<uint64_t>(v.iov_base),
-                                   c.data().data() + grant.offset + done, n)) {
-      if (done == 0) return Reply::Error(err);
-      break;  // a partial scatter: report what reached the guest
+  // The pieces of a read come in order: scatter them over the iovecs from a cursor.
+  size_t seg = 0;
+  uint64_t seg_off = 0;
+  const ReadResult r = c.Read(total, offset, [&](uint64_t, std::string_view bytes) -> int {
+    const size_t seg_at = seg;
+    const uint64_t off_at = seg_off;
+    while (!bytes.empty()) {
+      while (seg < iov.size() && seg_off == iov[seg].iov_len) {
+        ++seg;
+        seg_off = 0;
+      }
+      if (seg == iov.size()) break;  // cannot happen: reads never exceed the iovecs' total
+      const uint64_t n = std::min<uint64_t>(bytes.size(), iov[seg].iov_len - seg_off);
+      if (int err = g.memory().Write(reinterpret_cast<uint64_t>(iov[seg].iov_base) + seg_off,
+                                     bytes.data(), n)) {
+        seg = seg_at;  // the piece does not count: the next read serves it again
+        seg_off = off_at;
+        return err;
+      }
+      seg_off += n;
+      bytes.remove_prefix(n);
     }
-    done += n;
+    return 0;
+  });
+  if (r.wait) {
+    // A stream that can wait must say on what; one that cannot is broken, not at its end.
+    return c.ready_fd() >= 0 ? Reply::Wait(c.ready_fd()) : Reply::Error(EIO);
   }
-  c.CommitRead(grant, done, !offset.has_value());
-  return Reply::Value(static_cast<int64_t>(done));
+  if (r.error != 0) return Reply::Error(r.error);
+  return Reply::Value(static_cast<int64_t>(r.moved));
 }
 
 // After a write was stored: output accounting, the observer, the output limit, the reply.
@@ -194,7 +209,7 @@ struct stat StatOf(GuestState& g, int ch) {
       (random ? S_IFREG : S_IFIFO) | (spec.readable() ? 0444 : 0) | (spec.writable() ? 0222 : 0);
   st.st_uid = kGuestUid;
   st.st_gid = kGuestGid;
-  st.st_size = random ? static_cast<off_t>(channel.data().size()) : 0;
+  st.st_size = random ? static_cast<off_t>(channel.size()) : 0;
   st.st_blksize = 65536;  // large stdio buffers: fewer notified calls
   st.st_blocks = (st.st_size + 511) / 512;
   const int64_t t = g.realtime_base_ns();

@@ -14,8 +14,10 @@
 #include <cstring>
 #include <string>
 
+#include "sandbox/launch/launch_spec.h"
 #include "sandbox/supervisor/handlers.h"
 #include "sandbox/supervisor/memory_accounting.h"
+#include "sandbox/supervisor/memory_digest.h"
 #include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -287,7 +289,13 @@ Reply Mremap(GuestState& g, const Call& c) {
 // -------------------------------------------------------------------------------
 
 Reply ExitGroup(GuestState& g, const Call&) {
-  SamplePeakRss(g.mem());  // the last moment the guest's memory can be read
+  // The last moment the guest's memory can be read.
+  SamplePeakRss(g.mem());
+  if (g.manifest().memory_etag()) {
+    absl::StatusOr<std::string> digest =
+        GuestMemoryDigest(g.mem().pid, launch::kLoaderBase, g.mem().loader_end);
+    if (digest.ok()) g.set_memory_etag(*std::move(digest));
+  }
   return Reply::Continue();
 }
 

@@ -12,10 +12,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sandbox/launch/launch_spec.h"
 #include "sandbox/policy/syscall_policy.h"
 #include "sandbox/supervisor/guest_state.h"
 #include "sandbox/supervisor/handlers.h"
@@ -76,11 +78,13 @@ class Loop {
         next_cpu_check = now + (cpu_limit - used);
       }
       const absl::Duration wait = std::min(p_.wall_deadline, next_cpu_check) - now;
-      pollfd fds[3] = {{listener_open ? p_.listener.get() : -1, POLLIN, 0},
+      // A read waiting on a stream (the guest is blocked in it) adds the stream's descriptor.
+      pollfd fds[4] = {{listener_open ? p_.listener.get() : -1, POLLIN, 0},
                        {p_.process->pidfd(), POLLIN, 0},
-                       {p_.cancel_fd, POLLIN, 0}};
+                       {p_.cancel_fd, POLLIN, 0},
+                       {pending_.has_value() ? pending_->fd : -1, POLLIN, 0}};
       timespec ts = absl::ToTimespec(std::max(wait, absl::ZeroDuration()));
-      int n = ppoll(fds, 3, &ts, nullptr);
+      int n = ppoll(fds, 4, &ts, nullptr);
       if (n < 0) {
         if (errno == EINTR) continue;
         return sys::ErrnoStatus(errno, "ppoll");
@@ -88,6 +92,10 @@ class Loop {
       if (fds[2].revents & POLLIN) {
         cancelled_ = true;
         break;
+      }
+      if (fds[3].revents != 0) {
+        if (absl::Status s = RetryPending(buffers); !s.ok()) return s;
+        continue;
       }
       if (fds[0].revents & POLLIN) {
         if (absl::Status s = HandleOne(buffers); !s.ok()) return s;
@@ -127,13 +135,40 @@ class Loop {
     }
     const Reply reply = handler(guest_, call);
     if (guest_.stop().has_value()) return absl::OkStatus();
+    if (reply.wait_fd >= 0) {
+      // Answered later, when the source has something: the loop keeps serving deadlines and
+      // cancellation meanwhile (the guest, single-threaded, makes no other call).
+      pending_ = Pending{b.req->id, call, handler, reply.wait_fd};
+      return absl::OkStatus();
+    }
+    return Respond(b, b.req->id, reply);
+  }
+
+  // Runs a waiting call's handler again once its descriptor polled ready.
+  absl::Status RetryPending(NotifyBuffers& b) {
+    Pending p = *pending_;
+    pending_.reset();
+    // The guest may have been killed meanwhile; its notification is then gone.
+    if (seccomp_notify_id_valid(p_.listener.get(), p.id) != 0) return absl::OkStatus();
+    const Reply reply = p.handler(guest_, p.call);
+    if (guest_.stop().has_value()) return absl::OkStatus();
+    if (reply.wait_fd >= 0) {
+      p.fd = reply.wait_fd;
+      pending_ = p;
+      return absl::OkStatus();
+    }
+    return Respond(b, p.id, reply);
+  }
+
+  absl::Status Respond(NotifyBuffers& b, uint64_t id, const Reply& reply) {
     // The handler read guest memory: answer only if that memory still belonged to this request.
-    if (seccomp_notify_id_valid(p_.listener.get(), b.req->id) != 0) return absl::OkStatus();
-    b.resp->id = b.req->id;
+    if (seccomp_notify_id_valid(p_.listener.get(), id) != 0) return absl::OkStatus();
+    memset(b.resp, 0, sizeof(*b.resp));
+    b.resp->id = id;
     b.resp->val = reply.value;
     b.resp->error = reply.error ? -reply.error : 0;
     b.resp->flags = reply.continue_syscall ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
-    rc = seccomp_notify_respond(p_.listener.get(), b.resp);
+    const int rc = seccomp_notify_respond(p_.listener.get(), b.resp);
     if (rc != 0 && rc != -ENOENT) return sys::ErrnoStatus(-rc, "seccomp_notify_respond");
     return absl::OkStatus();
   }
@@ -174,13 +209,23 @@ class Loop {
       }
     }
     r.channels = guest_.TakeChannelResults();
+    r.memory_etag = guest_.memory_etag();
     return out;
   }
+
+  // A notified call answered later (a read waiting on a stream).
+  struct Pending {
+    uint64_t id;
+    Call call;
+    Handler handler;
+    int fd;
+  };
 
   SuperviseParams& p_;
   GuestState& guest_;
   int64_t notified_ = 0;
   bool cancelled_ = false;
+  std::optional<Pending> pending_;
 };
 
 sys::UniqueFd OpenProc(pid_t pid, const char* file) {
@@ -191,6 +236,13 @@ sys::UniqueFd OpenProc(pid_t pid, const char* file) {
 
 absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   GuestState guest(*params.manifest, params.process->pid(), params.process->pidfd());
+  if (absl::Status opened = guest.Open(params.inputs); !opened.ok()) {
+    params.process->Kill();
+    int status;
+    rusage usage;
+    (void)params.process->Reap(&status, &usage);
+    return opened;
+  }
   MemoryAccounting& mem = guest.mem();
   mem.statm = params.proc_statm.valid() ? std::move(params.proc_statm)
                                         : OpenProc(params.process->pid(), "statm");
@@ -198,6 +250,7 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   mem.pid = params.process->pid();
   guest.set_observer(params.observer);
   mem.brk = params.initial_brk;
+  mem.loader_end = (params.initial_brk + launch::kPageSize - 1) & ~(launch::kPageSize - 1);
   mem.stack_bytes = params.stack_bytes;
   // What the loader itself still maps is not the guest's: measure it once, before the guest runs
   // (this also records the start-up resident size, the peak of a guest that dies early).

@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "sandbox/input_source.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/output_observer.h"
 #include "sandbox/result.h"
@@ -28,6 +30,9 @@ struct SuperviseParams {
   uint64_t guest_bytes = 0;  // image + stack mapped by the loader for the guest
   uint64_t stack_bytes = 0;
   OutputObserver* observer = nullptr;  // optional; sees channel writes as they happen
+  // Per channel (manifest order) the source a readable one reads from; empty or null entries:
+  // the channel's initial_bytes. They must outlive the run.
+  std::vector<InputSource*> inputs;
   // Releases the parked loader into the guest; called once the loader's own mappings are
   // measured, before the loop. `release_unmap_bytes`: parked stack the loader drops on release.
   std::function<absl::Status()> release;

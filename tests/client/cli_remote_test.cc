@@ -239,6 +239,30 @@ TEST_F(CliRemoteTest, ManifestRunsRemotelyWithHostFilesReadAndWrittenHere) {
   EXPECT_THAT(report.out, HasSubstr("validator state = 0\n"));
 }
 
+TEST_F(CliRemoteTest, InputsAreSentInlineWithinTheirQuotasAndACap) {
+  // An endless source is read only as far as the guest could read it (its get_size).
+  CliResult r = RunCli(
+      {"run", ServerFlag(), "--channel=/dev/stdin=/dev/zero,get_size=1M", GuestPath("drain")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "read=1048576 end=122\n");
+  // Without a quota it would have to be sent whole: refused at the inline cap, naming the input.
+  r = RunCli({"run", ServerFlag(), "--stdin=/dev/zero", GuestPath("drain")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--stdin: /dev/zero: more than 67108864 bytes of input"));
+  // A classic manifest's Timeout above the server's cap is refused naming the cap.
+  TempDir dir;
+  const std::string manifest = dir.Write(
+      "job.manifest", absl::StrCat("Version = 20130611\nProgram = ", GuestPath("hello"),
+                                   "\nTimeout = 90000\nMemory = 33554432, 0\n"
+                                   "Channel = /dev/null, /dev/stdin, 0, 0, 1, 1, 0, 0\n"
+                                   "Channel = /dev/stdout, /dev/stdout, 0, 0, 0, 0, 10, 100\n"
+                                   "Channel = /dev/null, /dev/stderr, 0, 0, 0, 0, 10, 100\n"));
+  r = RunCli({"manifest", ServerFlag(), manifest});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("manifest.timeout_ms: 90000000 is above this server's cap"));
+  EXPECT_THAT(r.err, HasSubstr("--max_timeout_ms"));
+}
+
 TEST_F(CliRemoteTest, RegisterPrintsTheIdThenTheReport) {
   const std::string program = GuestPath("echo_args");
   absl::StatusOr<std::string> bytes = server::testing::ReadFile(program);

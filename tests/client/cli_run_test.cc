@@ -203,7 +203,8 @@ TEST(CliRunTest, PolicyAdmitsTheProgramAsAServerWould) {
   // A program with no such instruction reports none of them.
   CliResult hello = RunCli({"run", "--policy=deterministic", "--json", GuestPath("hello")});
   EXPECT_EQ(hello.exit_code, 0) << hello.err;
-  for (const std::string& item : ParseJson(hello.out).nondeterminism()) {
+  const zerocell::v1::ExecuteResponse hello_response = ParseJson(hello.out);
+  for (const std::string& item : hello_response.nondeterminism()) {
     EXPECT_TRUE(item.rfind("addresses:", 0) == 0 || item.rfind("vdso:", 0) == 0) << item;
   }
 

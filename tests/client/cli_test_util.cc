@@ -48,9 +48,18 @@ std::string GuestPath(absl::string_view name) {
 
 CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_data,
                  int interrupt_after_ms) {
+  CliOptions options;
+  options.stdin_data = stdin_data;
+  options.interrupt_after_ms = interrupt_after_ms;
+  return RunCliWith(args, options);
+}
+
+CliResult RunCliWith(const std::vector<std::string>& args, const CliOptions& options) {
   CliResult result;
+  const int interrupt_after_ms = options.interrupt_after_ms;
   TempDir scratch;
-  const std::string stdin_path = scratch.Write("stdin", stdin_data);
+  const std::string stdin_path =
+      options.stdin_path.empty() ? scratch.Write("stdin", options.stdin_data) : options.stdin_path;
   int out_pipe[2], err_pipe[2];
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     ADD_FAILURE() << "pipe2 failed";
@@ -58,15 +67,31 @@ CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDONLY, 0);
+  if (options.stdin_fd >= 0) {
+    posix_spawn_file_actions_adddup2(&actions, options.stdin_fd, 0);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, 0, stdin_path.c_str(), O_RDONLY, 0);
+  }
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+  if (!options.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, options.cwd.c_str());
 
-  const std::string program = ZerocellPath();
+  std::string program = ZerocellPath();
+  if (!options.cwd.empty() && program[0] != '/') {
+    program = (std::filesystem::current_path() / program).string();
+  }
+  std::vector<std::string> words;
+  if (options.address_space_kib > 0) {
+    // RLIMIT_AS for the CLI (and so for everything it spawns), soft and hard.
+    words = {"/bin/sh", "-c",
+             absl::StrCat("ulimit -v ", options.address_space_kib, " && exec \"$0\" \"$@\"")};
+  }
+  words.push_back(program);
+  words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  argv.push_back(const_cast<char*>(program.c_str()));
-  for (const std::string& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  for (std::string& w : words) argv.push_back(w.data());
   argv.push_back(nullptr);
+  program = words[0];
   pid_t pid = 0;
   const int err = posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);

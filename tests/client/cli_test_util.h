@@ -3,6 +3,7 @@
 #ifndef ZEROCELL_TESTS_CLIENT_CLI_TEST_UTIL_H_
 #define ZEROCELL_TESTS_CLIENT_CLI_TEST_UTIL_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,17 @@ std::string GuestPath(absl::string_view name);
 // cannot be started or runs over 60 s.
 CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_data = "",
                  int interrupt_after_ms = -1);
+
+// How RunCliWith starts the CLI.
+struct CliOptions {
+  std::string stdin_data = "";    // stdin's contents, unless one of the next two is set
+  std::string stdin_path = "";    // a file to open as stdin (e.g. /dev/zero)
+  int stdin_fd = -1;              // a descriptor to give as stdin (e.g. a pipe the test feeds)
+  std::string cwd = "";           // working directory; empty: the test's own
+  int64_t address_space_kib = 0;  // > 0: RLIMIT_AS (soft and hard) of the CLI, via `ulimit -v`
+  int interrupt_after_ms = -1;    // >= 0: SIGINT that long after the start
+};
+CliResult RunCliWith(const std::vector<std::string>& args, const CliOptions& options);
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
 class TempDir {

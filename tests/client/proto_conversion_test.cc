@@ -43,6 +43,7 @@ sandbox::Result SampleResult() {
   r.usage.peak_memory_bytes = 1 << 20;
   r.usage.notified_syscalls = 17;
   r.nondeterminism = {"cpuid: visible"};
+  r.memory_etag = std::string(64, 'c');
   return r;
 }
 
@@ -75,6 +76,7 @@ TEST(ResultToProtoTest, CopiesEveryField) {
   EXPECT_EQ(p.usage().queue_wait_ns(), 0);
   ASSERT_EQ(p.nondeterminism_size(), 1);
   EXPECT_EQ(p.image_id(), "abc123");
+  EXPECT_EQ(p.memory_etag(), std::string(64, 'c'));
 }
 
 TEST(ResultToProtoTest, EveryOutcomeMapsToItsName) {
@@ -165,6 +167,7 @@ TEST(ManifestProtoTest, RoundTrip) {
   p.add_env("A=1");
   p.set_clock_start_unix_ns(1'700'000'000'000'000'123);
   p.set_random_seed(77);
+  p.set_memory_etag(true);
   const char* aliases[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/data"};
   for (int i = 0; i < 4; ++i) {
     v1::Channel* c = p.add_channels();
@@ -184,6 +187,7 @@ TEST(ManifestProtoTest, RoundTrip) {
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->timeout(), absl::Milliseconds(1500));
   EXPECT_EQ(m->cpu_limit(), absl::Milliseconds(700));
+  EXPECT_TRUE(m->memory_etag());
   EXPECT_EQ(ManifestToProto(*m).SerializeAsString(), p.SerializeAsString());
 }
 
@@ -217,8 +221,11 @@ TEST(ManifestProtoTest, ErrorsNameTheField) {
   p.mutable_channels(1)->set_alias("/dev/stdin");
   EXPECT_THAT(error(p), HasSubstr("manifest."));
   p = base;
-  p.set_timeout_ms(int64_t{25} * 3600 * 1000);
-  EXPECT_THAT(error(p), HasSubstr("manifest."));
+  p.set_timeout_ms((int64_t{2147483647} + 1) * 1000);  // ZeroVM's bound: 2^31 - 1 s
+  EXPECT_THAT(error(p), HasSubstr("manifest.timeout"));
+  p = base;
+  p.set_timeout_ms(int64_t{25} * 3600 * 1000);  // more than a day is fine without a server cap
+  EXPECT_TRUE(ManifestFromProto(p).ok());
 }
 
 TEST(ClassicReportTest, LinesAndExitStates) {
@@ -226,8 +233,10 @@ TEST(ClassicReportTest, LinesAndExitStates) {
   r.mutable_channels(1)->set_etag(std::string(64, 'b'));
   const std::string report = FormatClassicReport(r);
   EXPECT_THAT(report, HasSubstr("validator state = 2\ndaemon = 0\nuser return code = 0\n"));
+  // ZeroVM's order: the channels, then the memory etag as /dev/memory.
   EXPECT_THAT(report, HasSubstr(absl::StrCat("etag(s) = /dev/stdin ", std::string(64, 'a'),
-                                             " /dev/stdout ", std::string(64, 'b'), "\n")));
+                                             " /dev/stdout ", std::string(64, 'b'), " /dev/memory ",
+                                             std::string(64, 'c'), "\n")));
   EXPECT_THAT(report, HasSubstr("accounting = 0.00 0.00 2 10 3 6 0 0 0 0\n"));
   EXPECT_THAT(report, HasSubstr("exit state = policy violation: socket (41)\n"));
   EXPECT_THAT(report, HasSubstr("outcome = POLICY_VIOLATION\n"));
@@ -240,6 +249,10 @@ TEST(ClassicReportTest, LinesAndExitStates) {
   e.set_exit_code(5);
   EXPECT_THAT(FormatClassicReport(e), HasSubstr("user return code = 5\n"));
   EXPECT_THAT(FormatClassicReport(e), HasSubstr("etag(s) = disabled\n"));
+  e.set_memory_etag(std::string(64, 'd'));
+  EXPECT_THAT(FormatClassicReport(e),
+              HasSubstr(absl::StrCat("etag(s) = /dev/memory ", std::string(64, 'd'), "\n")));
+  e.clear_memory_etag();
   EXPECT_EQ(ClassicExitState(e), "ok");
   e.set_outcome(v1::OUTCOME_TIMEOUT);
   EXPECT_EQ(ClassicExitState(e), "session timeout");

@@ -208,6 +208,33 @@ TEST_F(ServiceTest, GuestOutcomeIsDataNotAnRpcError) {
   EXPECT_EQ(resp.violation().syscall(), "socket");
 }
 
+TEST_F(ServiceTest, MemoryEtagOnRequestAndStableAcrossCalls) {
+  StartServer({});
+  v1::ExecuteRequest req;
+  req.set_image_id(Register(Guest("mem_pattern")));
+  *req.mutable_manifest() = StdManifest({"mem_pattern", "server"});
+  v1::ExecuteResponse plain;
+  ASSERT_TRUE(Execute(req, &plain).ok());
+  EXPECT_EQ(plain.memory_etag(), "");  // not asked for
+  req.mutable_manifest()->set_memory_etag(true);
+  v1::ExecuteResponse a, b;
+  ASSERT_TRUE(Execute(req, &a).ok());  // warm or cold: the same digest
+  ASSERT_TRUE(Execute(req, &b).ok());
+  EXPECT_EQ(a.outcome(), v1::OUTCOME_EXITED);
+  EXPECT_EQ(a.memory_etag().size(), 64u);
+  req.mutable_manifest()->set_argv(1, "other");
+  v1::ExecuteResponse c;
+  ASSERT_TRUE(Execute(req, &c).ok());
+  EXPECT_NE(c.memory_etag(), a.memory_etag());
+  for (const std::string& item : a.nondeterminism()) {
+    if (absl::StartsWith(item, "addresses:")) {
+      GTEST_SKIP() << "this host refuses fixed addresses (the response reports it): the memory "
+                      "etag covers the mapping layout and varies with it";
+    }
+  }
+  EXPECT_EQ(a.memory_etag(), b.memory_etag());
+}
+
 TEST_F(ServiceTest, UnknownAndMalformedIds) {
   StartServer({});
   v1::ExecuteRequest req;

@@ -138,7 +138,12 @@ TEST(ClassicParserTest, Base0Integers) {
     ASSERT_TRUE(m.ok()) << c.text << ": " << m.status();
     EXPECT_EQ(m->channels[3].spec.get_size, c.want) << c.text;
   }
-  const std::string bad[] = {"4G", "08", "0x", "1.5", "12abc", "", "0x1g", "1 2", "--1"};
+  // An empty field is 0, as ZeroVM's ToInt (strtoll converts nothing and stops at the end).
+  absl::StatusOr<ClassicManifest> empty =
+      ParseClassicManifest(With("Channel = /x, /dev/x, 0, 0, 1, 1, , 1\n"));
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->channels[3].spec.puts, 0);
+  const std::string bad[] = {"4G", "08", "0x", "1.5", "12abc", "0x1g", "1 2", "--1"};
   for (const std::string& b : bad) {
     ExpectError(With(absl::StrCat("Channel = /x, /dev/x, 0, 0, 1, ", b, ", 1, 1\n")),
                 "line 8: Channel field 6 (get_size): ", {"is not an integer"});
@@ -166,11 +171,17 @@ TEST(ClassicParserTest, VersionErrors) {
   ExpectError(With("Version = 20130611\n"), "line 8: duplicate Version (first on line 1)");
 }
 
+TEST(ClassicParserTest, RelativeProgramIsKeptForTheWorkingDirectory) {
+  absl::StatusOr<ClassicManifest> m =
+      ParseClassicManifest(absl::StrReplaceAll(kBase, {{"/bin/prog", "dummy.nexe"}}));
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->program, "dummy.nexe");
+  EXPECT_EQ(m->program_line, 2);
+}
+
 TEST(ClassicParserTest, ProgramErrors) {
-  ExpectError(absl::StrReplaceAll(kBase, {{"/bin/prog", "bin/prog"}}),
-              "line 2: Program: \"bin/prog\" is not an absolute host path");
   ExpectError(absl::StrReplaceAll(kBase, {{"Program = /bin/prog", "Program ="}}),
-              "line 2: Program: \"\" is not an absolute host path");
+              "line 2: Program: must not be empty");
   ExpectError(With("Program = /bin/other\n"), "line 8: duplicate Program (first on line 2)");
   ExpectError(absl::StrReplaceAll(kBase, {{"/bin/prog", std::string("/bin/p\0g", 8)}}),
               "line 2: Program: ", {"contains a NUL byte"});
@@ -185,6 +196,8 @@ TEST(ClassicParserTest, TimeoutErrors) {
               "line 3: Timeout: \"5s\" is not an integer");
   ExpectError(absl::StrReplaceAll(kBase, {{"Timeout = 5", "Timeout = 99999999999999999999"}}),
               "line 3: Timeout: ", {"out of the int64 range"});
+  ExpectError(absl::StrReplaceAll(kBase, {{"Timeout = 5", "Timeout = 2147483648"}}),
+              "line 3: Timeout: \"2147483648\" is above 2147483647", {"32 bits"});
   ExpectError(With("Timeout = 5\n"), "line 8: duplicate Timeout (first on line 3)");
 }
 
@@ -196,8 +209,11 @@ TEST(ClassicParserTest, MemoryErrors) {
   ExpectError(mem("0, 0"), "line 4: Memory field 1 (bytes): \"0\" is not > 0");
   ExpectError(mem("-1, 0"), "line 4: Memory field 1 (bytes): \"-1\" is not > 0");
   ExpectError(mem("4G, 0"), "line 4: Memory field 1 (bytes): \"4G\" is not an integer");
-  ExpectError(mem("1000, 2"), "line 4: Memory field 2 (etag): \"2\" is not 0 or 1");
-  ExpectError(mem("1000, x"), "line 4: Memory field 2 (etag): \"x\" is not an integer");
+  ExpectError(mem("33554432, 2"), "line 4: Memory field 2 (etag): \"2\" is not 0 or 1");
+  ExpectError(mem("33554432, x"), "line 4: Memory field 2 (etag): \"x\" is not an integer");
+  ExpectError(mem("4294967297, 0"), "line 4: Memory field 1 (bytes): 4294967297 is above ZeroVM's",
+              {"4 GiB"});
+  ExpectError(mem("4096, 0"), "line 4: Memory field 1 (bytes): 4096 is below 1048576");
   ExpectError(mem("1000"),
               "line 4: Memory: expected 2 comma-separated fields (bytes, etag), got 1");
   ExpectError(mem("1000, 0, 1"), "line 4: Memory: expected 2 comma-separated fields", {"got 3"});
@@ -213,12 +229,21 @@ TEST(ClassicParserTest, ChannelFieldCount) {
 }
 
 TEST(ClassicParserTest, ChannelUriErrors) {
-  ExpectError(With("Channel = data/a, /dev/a, 0, 0, 1, 1, 0, 0\n"),
-              "line 8: Channel field 1 (uri): \"data/a\" is not an absolute host path");
-  ExpectError(With("Channel = tcp:1.2.3.4:80, /dev/a, 0, 0, 1, 1, 0, 0\n"),
-              "line 8: Channel field 1 (uri): ", {"not an absolute host path"});
-  ExpectError(With("Channel = /a;/b, /dev/a, 0, 0, 1, 1, 0, 0\n"),
-              "line 8: Channel field 1 (uri): ", {"multiplexed channels are not supported"});
+  // A relative uri is an extension: it is opened from the working directory.
+  absl::StatusOr<ClassicManifest> rel =
+      ParseClassicManifest(With("Channel = data/a, /dev/a, 0, 0, 1, 1, 0, 0\n"));
+  ASSERT_TRUE(rel.ok()) << rel.status();
+  EXPECT_EQ(rel->channels[3].uri, "data/a");
+  for (const char* uri : {"tcp:1.2.3.4:80", "TCP:2:0", "udp:1:2", "ipc:x:y", "opaque:local|a",
+                          "/a;/b", "tcp:1:0;tcp:2:0"}) {
+    ExpectError(
+        With(absl::StrCat("Channel = ", uri, ", /dev/a, 0, 0, 1, 1, 0, 0\n")),
+        "line 8: Channel field 1 (uri): ", {"sandbox-to-sandbox channels", "not supported yet"});
+  }
+  ExpectError(With("Channel = /a:b, /dev/a, 0, 0, 1, 1, 0, 0\n"),
+              "line 8: Channel field 1 (uri): \"/a:b\": a ':' in a channel path is refused");
+  ExpectError(With("Channel = , /dev/a, 0, 0, 1, 1, 0, 0\n"),
+              "line 8: Channel field 1 (uri): must not be empty");
 }
 
 TEST(ClassicParserTest, ChannelAliasErrors) {
@@ -302,7 +327,8 @@ TEST(ToManifestTest, BuildsManifest) {
   EXPECT_EQ(m->timeout(), absl::Seconds(5));
   EXPECT_EQ(m->cpu_limit(), absl::Seconds(5));
   EXPECT_EQ(m->memory_bytes(), 33554432);
-  EXPECT_THAT(m->argv(), ElementsAre("/bin/prog"));
+  EXPECT_THAT(m->argv(), ElementsAre("prog"));
+  EXPECT_FALSE(m->memory_etag());
   ASSERT_EQ(m->channels().size(), 4u);
   EXPECT_EQ(m->channels()[0].initial_bytes, "stdin-bytes");
   EXPECT_EQ(m->channels()[3].initial_bytes, "input-bytes");
@@ -343,19 +369,24 @@ TEST(ToManifestTest, Errors) {
   EXPECT_THAT(std::string(s.message()),
               HasSubstr("line 6: Channel: \"/dev/stdout\" is not readable but was given 4"));
 
+  // ZeroVM's range, in local mode too: 90000 s (beyond a day) is fine, 2^31 s is not.
   ClassicManifest big = *c;
-  big.timeout = absl::Hours(25);
+  big.timeout = absl::Seconds(90000);
+  absl::StatusOr<Manifest> day = ToManifest(big, {});
+  ASSERT_TRUE(day.ok()) << day.status();
+  EXPECT_EQ(day->timeout(), absl::Seconds(90000));
+  big.timeout = absl::Seconds(2147483648);
   s = ToManifest(big, {}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(s.message()), HasSubstr("line 3: Timeout: 25h exceeds the 24h limit"));
+  EXPECT_THAT(std::string(s.message()),
+              HasSubstr("line 3: Timeout: 596523h14m8s is not in 1..2147483647 seconds"));
 
-  absl::StatusOr<ClassicManifest> small = ParseClassicManifest(
-      absl::StrReplaceAll(kBase, {{"Memory = 33554432, 0", "Memory = 4096, 0"}}));
-  ASSERT_TRUE(small.ok()) << small.status();
-  s = ToManifest(*small, {}).status();
+  ClassicManifest small = *c;
+  small.memory_bytes = 4096;
+  s = ToManifest(small, {}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()),
-              HasSubstr("line 4: Memory field 1 (bytes): 4096 is not in [1048576, "));
+              HasSubstr("line 4: Memory field 1 (bytes): 4096 is not in [1048576, 4294967296]"));
 }
 
 // Mutated manifests (bytes flipped, inserted, deleted; lines duplicated) either parse or fail with

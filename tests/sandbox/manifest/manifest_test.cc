@@ -79,12 +79,14 @@ TEST(ManifestBuilderTest, SettersAreKept) {
 
 TEST(ManifestBuilderTest, Timeout) {
   ExpectInvalid(StdBuilder().set_timeout(absl::Seconds(-1)),
-                "timeout: must be > 0 and <= 24h, got -1s");
+                "timeout: must be > 0 and <= 2147483647s, got -1s");
   ExpectInvalid(StdBuilder().set_timeout(absl::ZeroDuration()), "timeout: must be > 0");
-  ExpectInvalid(StdBuilder().set_timeout(absl::Hours(24) + absl::Nanoseconds(1)),
-                "timeout: must be > 0 and <= 24h");
+  // ZeroVM's bound: 2^31 - 1 seconds (a server caps far lower with --max_timeout_ms).
+  ExpectInvalid(StdBuilder().set_timeout(absl::Seconds(2147483647) + absl::Nanoseconds(1)),
+                "timeout: must be > 0 and <= 2147483647s");
   ExpectInvalid(StdBuilder().set_timeout(absl::InfiniteDuration()), "timeout:");
-  EXPECT_TRUE(StdBuilder().set_timeout(absl::Hours(24)).Build().ok());
+  EXPECT_TRUE(StdBuilder().set_timeout(absl::Hours(25)).Build().ok());
+  EXPECT_TRUE(StdBuilder().set_timeout(absl::Seconds(2147483647)).Build().ok());
   EXPECT_TRUE(StdBuilder().set_timeout(absl::Nanoseconds(1)).Build().ok());
 }
 

@@ -62,11 +62,11 @@ TEST(ChannelReadTest, EofWinsOverSpentGetSize) {
   EXPECT_FALSE(ch.TakeResult().get_quota_exceeded);
 }
 
-TEST(ChannelReadTest, EofGrantHasZeroLength) {
+TEST(ChannelReadTest, EofReadReturnsZero) {
   Channel ch(Reader("", ChannelType::kSeqReadSeqWrite, 1, 1));
-  ReadGrant g = ch.PlanRead(10, std::nullopt);
-  EXPECT_EQ(g.error, 0);
-  EXPECT_EQ(g.length, 0u);
+  const ReadOut r = DoRead(ch, 10);
+  EXPECT_EQ(r.error, 0);
+  EXPECT_EQ(r.bytes, "");
 }
 
 TEST(ChannelReadTest, EdquotOnceGetsAreSpent) {
@@ -122,10 +122,9 @@ TEST(ChannelReadTest, ReadShortAtEndOfDataIsNotAQuotaCut) {
 
 TEST(ChannelReadTest, HugeLengthIsClippedToWhatIsAvailable) {
   Channel ch(Reader("abc"));
-  ReadGrant g = ch.PlanRead(uint64_t{1} << 40, std::nullopt);
-  EXPECT_EQ(g.error, 0);
-  EXPECT_EQ(g.offset, 0u);
-  EXPECT_EQ(g.length, 3u);
+  const ReadOut r = DoRead(ch, uint64_t{1} << 40);
+  EXPECT_EQ(r.error, 0);
+  EXPECT_EQ(r.bytes, "abc");
 }
 
 TEST(ChannelReadTest, SequentialReadIgnoresOffset) {
@@ -182,42 +181,54 @@ TEST(ChannelReadTest, RandomReadWithNegativeOffsetIsEinval) {
 
 TEST(ChannelReadTest, ZeroLengthReadMovesNothingAndCountsNothing) {
   Channel ch(Reader("abc", ChannelType::kSeqReadSeqWrite, /*gets=*/1));
-  ReadGrant g = ch.PlanRead(0, std::nullopt);
-  EXPECT_EQ(g.error, 0);
-  EXPECT_EQ(g.length, 0u);
-  ch.CommitRead(g, 0, true);
+  const ReadResult r = ch.Read(0, std::nullopt, [](uint64_t, std::string_view) {
+    ADD_FAILURE() << "nothing to deliver";
+    return 0;
+  });
+  EXPECT_EQ(r.error, 0);
+  EXPECT_EQ(r.moved, 0u);
   EXPECT_EQ(DoRead(ch, 3).bytes, "abc");  // the single get is still available
 }
 
 TEST(ChannelReadTest, ReadOnWriteOnlyChannelIsEbadf) {
   Channel ch(Writer());
-  EXPECT_EQ(ch.PlanRead(1, std::nullopt).error, EBADF);
-  EXPECT_EQ(ch.PlanRead(0, std::nullopt).error, EBADF);
+  const Deliver none = [](uint64_t, std::string_view) { return 0; };
+  EXPECT_EQ(ch.Read(1, std::nullopt, none).error, EBADF);
+  EXPECT_EQ(ch.Read(0, std::nullopt, none).error, EBADF);
 }
 
 TEST(ChannelReadTest, FailedCopyMovesNothing) {
-  // The guest buffer was bad (EFAULT): CommitRead with 0 moved changes no counter or position.
+  // The guest buffer was bad (EFAULT): no counter or position changes.
   Channel ch(Reader("abcdef", ChannelType::kSeqReadSeqWrite, /*gets=*/1, kBig, /*etag=*/true));
-  ReadGrant g = ch.PlanRead(3, std::nullopt);
-  ASSERT_EQ(g.length, 3u);
-  ch.CommitRead(g, 0, true);
+  const ReadResult r = ch.Read(3, std::nullopt, [](uint64_t, std::string_view) { return EFAULT; });
+  EXPECT_EQ(r.error, EFAULT);
+  EXPECT_EQ(r.moved, 0u);
   EXPECT_EQ(DoRead(ch, 3).bytes, "abc");
-  ChannelResult r = ch.TakeResult();
-  EXPECT_EQ(r.reads, 1);
-  EXPECT_EQ(r.read_bytes, 3);
-  EXPECT_EQ(r.etag, Sha256Hex("abc"));
+  ChannelResult res = ch.TakeResult();
+  EXPECT_EQ(res.reads, 1);
+  EXPECT_EQ(res.read_bytes, 3);
+  EXPECT_EQ(res.etag, Sha256Hex("abc"));
 }
 
 TEST(ChannelReadTest, ShortCopyCountsAndAdvancesOnlyWhatMoved) {
-  Channel ch(Reader("abcdef", ChannelType::kSeqReadSeqWrite, kBig, kBig, /*etag=*/true));
-  ReadGrant g = ch.PlanRead(4, std::nullopt);
-  ASSERT_EQ(g.length, 4u);
-  ch.CommitRead(g, 2, true);
-  EXPECT_EQ(DoRead(ch, 10).bytes, "cdef");
-  ChannelResult r = ch.TakeResult();
-  EXPECT_EQ(r.reads, 2);
-  EXPECT_EQ(r.read_bytes, 6);
-  EXPECT_EQ(r.etag, Sha256Hex("abcdef"));
+  // A read larger than one piece whose second piece cannot be copied: the first counts, and the
+  // next read starts where it ended.
+  const std::string data(kInputChunk + 10, 'x');
+  Channel ch(Reader(data, ChannelType::kSeqReadSeqWrite, kBig, kBig, /*etag=*/true));
+  int pieces = 0;
+  const ReadResult r = ch.Read(data.size(), std::nullopt, [&](uint64_t done, std::string_view b) {
+    if (pieces++ == 1) return EFAULT;
+    EXPECT_EQ(done, 0u);
+    EXPECT_EQ(b.size(), kInputChunk);
+    return 0;
+  });
+  EXPECT_EQ(r.error, 0);
+  EXPECT_EQ(r.moved, kInputChunk);
+  EXPECT_EQ(DoRead(ch, 100).bytes, std::string(10, 'x'));
+  ChannelResult res = ch.TakeResult();
+  EXPECT_EQ(res.reads, 2);
+  EXPECT_EQ(res.read_bytes, static_cast<int64_t>(data.size()));
+  EXPECT_EQ(res.etag, Sha256Hex(data));
 }
 
 // ---- lseek ----

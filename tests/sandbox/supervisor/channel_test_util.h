@@ -61,12 +61,15 @@ struct ReadOut {
 // A read() (no offset, moves the position) or pread() (offset, never moves a random position),
 // with the guest copy succeeding in full.
 inline ReadOut DoRead(Channel& ch, uint64_t len, std::optional<int64_t> offset = std::nullopt) {
-  const ReadGrant g = ch.PlanRead(len, offset);
-  if (g.error != 0) return {g.error, ""};
-  if (g.length == 0) return {0, ""};  // end of data (the offset may lie past it)
-  EXPECT_LE(g.offset + g.length, ch.data().size());
-  std::string bytes = ch.data().substr(g.offset, g.length);
-  ch.CommitRead(g, g.length, !offset.has_value());
+  std::string bytes;
+  const ReadResult r = ch.Read(len, offset, [&](uint64_t done, std::string_view piece) {
+    EXPECT_EQ(done, bytes.size());
+    bytes.append(piece);
+    return 0;
+  });
+  EXPECT_FALSE(r.wait);
+  if (r.error != 0) return {r.error, ""};
+  EXPECT_EQ(r.moved, bytes.size());
   return {0, bytes};
 }
 
