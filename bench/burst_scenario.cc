@@ -24,8 +24,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
 #include "bench/bench_parts.h"
-#include "sandbox/status_macros.h"
 #include "sandbox/sys/unique_fd.h"
 
 namespace zerocell::bench {

@@ -20,11 +20,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "base/status_macros.h"
 #include "bench/bench_support.h"
 #include "sandbox/engine.h"
 #include "sandbox/image.h"
 #include "sandbox/manifest/manifest.h"
-#include "sandbox/status_macros.h"
 
 ABSL_FLAG(int, runs, 300, "measured runs of each kind");
 ABSL_FLAG(int, warmup, 20, "unmeasured runs of each kind first");

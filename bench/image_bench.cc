@@ -23,11 +23,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
 #include "bench/bench_support.h"
 #include "image/image_cache.h"
 #include "image/validator.h"
 #include "sandbox/elf/elf_image.h"
-#include "sandbox/status_macros.h"
 
 ABSL_FLAG(std::string, program, "/bin/busybox", "ELF whose executable bytes are validated");
 ABSL_FLAG(int, validate_runs, 5, "measured validations (and bare loops) of --program");

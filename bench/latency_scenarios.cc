@@ -13,9 +13,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/sha256.h"
+#include "base/status_macros.h"
 #include "bench/bench_parts.h"
 #include "sandbox/image.h"
-#include "sandbox/status_macros.h"
 
 namespace zerocell::bench {
 namespace {
@@ -189,7 +190,7 @@ absl::StatusOr<Report> RunLatencyScenarios(const BenchContext& ctx, const Latenc
   if (which.sha256) {
     ASSIGN_OR_RETURN(sha_id, Register(ctx, ctx.guests.sha256));
     input = PseudoRandomBytes(kSha256InputBytes, 0x5eed);
-    digest_line = sandbox::Sha256Hex(input) + "\n";
+    digest_line = base::Sha256Hex(input) + "\n";
   }
   std::vector<Row> rows;
   for (const bool hello : {true, false}) {

@@ -15,9 +15,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/status_macros.h"
 #include "bench/bench_parts.h"
 #include "bench/zerocelld_process.h"
-#include "sandbox/status_macros.h"
 
 namespace zerocell::bench {
 namespace {

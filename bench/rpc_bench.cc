@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
-#include "sandbox/status_macros.h"
+#include "base/status_macros.h"
 #include "sandbox/sys/unique_fd.h"
 
 extern char** environ;

@@ -28,11 +28,11 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/status_macros.h"
 #include "bench/bench_parts.h"
 #include "bench/bench_support.h"
 #include "bench/rpc_bench.h"
 #include "bench/zerocelld_process.h"
-#include "sandbox/status_macros.h"
 
 ABSL_FLAG(std::string, server, "", "address of a running plaintext zerocelld (default: start one)");
 ABSL_FLAG(std::string, zerocelld, "", "zerocelld to start (default: beside this binary)");

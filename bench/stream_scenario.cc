@@ -19,8 +19,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/status_macros.h"
 #include "bench/bench_parts.h"
-#include "sandbox/status_macros.h"
 #include "sandbox/sys/unique_fd.h"
 
 namespace zerocell::bench {

@@ -20,8 +20,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/status_macros.h"
 #include "bench/bench_support.h"
-#include "sandbox/status_macros.h"
 
 extern char** environ;
 

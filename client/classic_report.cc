@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/result_proto.h"
+#include "api/result_proto.h"
 
 namespace zerocell::client {
 
@@ -64,7 +64,7 @@ std::string FormatClassicReport(const v1::ExecuteResponse& response, bool valida
                         static_cast<double>(usage.user_cpu_ns()) / 1e9, gets, read_bytes, puts,
                         write_bytes);
   absl::StrAppend(&out, "exit state = ", ClassicExitState(response), "\n");
-  absl::StrAppend(&out, "outcome = ", OutcomeProtoName(response.outcome()), "\n");
+  absl::StrAppend(&out, "outcome = ", api::OutcomeProtoName(response.outcome()), "\n");
   absl::StrAppendFormat(&out, "wall = %.6f s\n", static_cast<double>(usage.wall_ns()) / 1e9);
   absl::StrAppendFormat(&out, "cpu = %.6f s user, %.6f s system\n",
                         static_cast<double>(usage.user_cpu_ns()) / 1e9,

@@ -5,14 +5,15 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/host_report_proto.h"
+#include "api/report_proto.h"
 #include "client/cli_args.h"
 #include "client/cli_values.h"
 #include "client/exit_codes.h"
-#include "client/host_report_proto.h"
 #include "client/local_run.h"
 #include "client/remote_client.h"
 #include "client/remote_run.h"
-#include "client/report_proto.h"
+#include "client/report_text.h"
 #include "google/protobuf/util/json_util.h"
 #include "image/validator.h"
 #include "sandbox/host/host_probe.h"
@@ -40,7 +41,7 @@ bool PrintJson(const google::protobuf::Message& message) {
 }
 
 std::string PolicyText(v1::InstructionPolicy policy) {
-  std::optional<image::InstructionPolicy> p = PolicyFromProto(policy);
+  std::optional<image::InstructionPolicy> p = api::PolicyFromProto(policy);
   return p.has_value() ? std::string(image::PolicyName(*p)) : "unspecified";
 }
 
@@ -74,7 +75,7 @@ int Remote(const ClientOptions& options, bool json) {
 int Local(bool json) {
   const sandbox::host::HostCapabilities caps = sandbox::host::ProbeHost();
   const absl::Status usable = sandbox::host::CheckUsable(caps);
-  const v1::HostReport report = HostReportToProto(caps);
+  const v1::HostReport report = api::HostReportToProto(caps);
   bool printed;
   if (json) {
     printed = PrintJson(report);

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/result_proto.h"
+#include "api/result_proto.h"
 
 namespace zerocell::client {
 
@@ -68,7 +68,7 @@ std::string OutcomeSummary(const v1::ExecuteResponse& response) {
       break;
   }
   if (what.empty()) what = "no detail";
-  return absl::StrCat("zerocell: ", OutcomeProtoName(response.outcome()), ": ", what);
+  return absl::StrCat("zerocell: ", api::OutcomeProtoName(response.outcome()), ": ", what);
 }
 
 std::string ExitCodeHelp() {

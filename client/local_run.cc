@@ -13,12 +13,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/report_proto.h"
+#include "api/result_proto.h"
 #include "client/cli_values.h"
 #include "client/exit_codes.h"
 #include "client/interrupt_signals.h"
-#include "client/report_proto.h"
 #include "client/report_text.h"
-#include "client/result_proto.h"
 #include "sandbox/engine.h"
 
 namespace zerocell::client {
@@ -78,7 +78,7 @@ LoadedProgram LoadProgram(const std::string& path, image::InstructionPolicy poli
     if (validation.report.rejected_instructions > 0) {
       out.exit_code = kExitProgramRefused;
       out.error = absl::StrCat(path, ": refused: ", validation.status.message(), "\n",
-                               FormatRejections(ReportToProto(validation.report)));
+                               FormatRejections(api::ReportToProto(validation.report)));
       if (out.error.back() == '\n') out.error.pop_back();
       return out;
     }
@@ -132,7 +132,7 @@ absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(
     return absl::CancelledError(absl::StrFormat("interrupted by signal %d", *interrupt_signal));
   }
   if (!result.ok()) return result.status();
-  return ResultToProto(*std::move(result), absl::StrCat("sha256:", image.sha256_hex()));
+  return api::ResultToProto(*std::move(result), absl::StrCat("sha256:", image.sha256_hex()));
 }
 
 bool IsTerminalTarget(const std::string& path) {
@@ -160,7 +160,7 @@ bool WriteChannelOutputs(const zerocell::v1::ExecuteResponse& response,
 }
 
 bool PrintJson(const zerocell::v1::ExecuteResponse& response) {
-  absl::StatusOr<std::string> json = ExecuteResponseToJson(response);
+  absl::StatusOr<std::string> json = api::ExecuteResponseToJson(response);
   if (!json.ok()) {
     Fail(0, json.status().message());
     return false;

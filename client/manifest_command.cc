@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/status_macros.h"
 #include "client/classic_report.h"
 #include "client/cli_args.h"
 #include "client/cli_values.h"
@@ -15,7 +16,6 @@
 #include "client/remote_run.h"
 #include "sandbox/manifest/classic_parser.h"
 #include "sandbox/manifest/nvram.h"
-#include "sandbox/status_macros.h"
 
 namespace zerocell::client {
 namespace {
@@ -152,10 +152,10 @@ int ManifestCommand(absl::Span<const std::string> args) {
   std::set<std::string> streamed;
   int exit_code = 0;
   // Channels bound to /dev/stdout or /dev/stderr are shown live unless the output is JSON.
-  std::optional<zerocell::v1::ExecuteResponse> response = ExecuteProgram(
-      remote, parsed->Get("loader"), *policy, plan->program, program_context, plan->manifest,
-      json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed, &exit_code,
-      &plan->inputs);
+  std::optional<zerocell::v1::ExecuteResponse> response =
+      ExecuteProgram(remote, parsed->Get("loader"), *policy, plan->program, program_context,
+                     plan->manifest, json ? absl::Span<const OutputBinding>() : plan->outputs,
+                     &streamed, &exit_code, &plan->inputs);
   if (!response.has_value()) return exit_code;
   // Channels go back to their uris even when the guest did not exit normally: ZeroVM writes
   // them as the session goes, so partial outputs are what a user of a failed session expects.

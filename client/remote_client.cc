@@ -9,8 +9,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "client/cli_values.h"
-#include "client/rpc_status.h"
+#include "api/rpc_status.h"
+#include "client/cli_files.h"
 #include "image/image_id.h"
 
 namespace zerocell::client {
@@ -118,7 +118,7 @@ absl::StatusOr<v1::RegisterImageResponse> RemoteClient::Register(absl::string_vi
   grpc::ClientContext context;
   BoundImageCall(context);
   grpc::Status status = stub_->RegisterImage(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  if (!status.ok()) return api::FromGrpcStatus(status);
   return response;
 }
 
@@ -133,7 +133,7 @@ absl::StatusOr<v1::ExecuteResponse> RemoteClient::Call(const v1::ExecuteRequest&
   v1::ExecuteResponse response;
   grpc::Status status = stub_->Execute(&context, request, &response);
   if (canceller != nullptr) canceller->Detach();
-  if (!status.ok()) return FromGrpcStatus(status);
+  if (!status.ok()) return api::FromGrpcStatus(status);
   return response;
 }
 
@@ -190,7 +190,7 @@ absl::StatusOr<v1::Image> RemoteClient::GetImage(absl::string_view image_id) {
   grpc::ClientContext context;
   BoundImageCall(context);
   grpc::Status status = stub_->GetImage(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  if (!status.ok()) return api::FromGrpcStatus(status);
   return response;
 }
 
@@ -199,7 +199,7 @@ absl::StatusOr<v1::ServerInfo> RemoteClient::GetServerInfo() {
   grpc::ClientContext context;
   BoundImageCall(context);
   grpc::Status status = stub_->GetServerInfo(&context, v1::GetServerInfoRequest(), &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  if (!status.ok()) return api::FromGrpcStatus(status);
   return response;
 }
 
@@ -212,7 +212,7 @@ absl::StatusOr<v1::ListImagesResponse> RemoteClient::ListImages(int32_t page_siz
   grpc::ClientContext context;
   BoundImageCall(context);
   grpc::Status status = stub_->ListImages(&context, request, &response);
-  if (!status.ok()) return FromGrpcStatus(status);
+  if (!status.ok()) return api::FromGrpcStatus(status);
   return response;
 }
 

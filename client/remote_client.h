@@ -87,14 +87,14 @@ class RemoteClient {
   // up as UNAVAILABLE on the first call). INVALID_ARGUMENT / NOT_FOUND name the option and file.
   static absl::StatusOr<std::unique_ptr<RemoteClient>> Create(const ClientOptions& options);
 
-  // RegisterImage. A rejected image is INVALID_ARGUMENT; RejectionReportOf(status) (rpc_status.h)
-  // gives its ValidationReport.
+  // RegisterImage. A rejected image is INVALID_ARGUMENT; api::RejectionReportOf(status)
+  // (rpc_status.h) gives its ValidationReport.
   absl::StatusOr<v1::RegisterImageResponse> Register(absl::string_view elf,
                                                      absl::string_view name = "");
 
   // Runs `elf` under `manifest`: first by id (ImageIdOf(elf)); only when the server answers
   // NOT_FOUND, once more with the image inline. Guest outcomes are data in the response; RPC
-  // errors are absl::Status (FromGrpcStatus), a rejected image's report as for Register.
+  // errors are absl::Status (api::FromGrpcStatus), a rejected image's report as for Register.
   // `manifest` is taken by value and moved into the request: pass a temporary or std::move it so
   // that large inline inputs are not copied.
   absl::StatusOr<v1::ExecuteResponse> Execute(absl::string_view elf, v1::Manifest manifest,

@@ -14,13 +14,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/manifest_proto.h"
+#include "api/rpc_status.h"
 #include "client/cli_values.h"
 #include "client/exit_codes.h"
 #include "client/interrupt_signals.h"
 #include "client/local_run.h"
-#include "client/manifest_proto.h"
 #include "client/report_text.h"
-#include "client/rpc_status.h"
 #include "sandbox/elf/elf_image.h"
 #include "sandbox/image.h"
 #include "sandbox/sys/unique_fd.h"
@@ -176,7 +176,7 @@ std::optional<v1::ExecuteResponse> ExecuteProgram(
 }
 
 int FailRpc(absl::string_view what, const absl::Status& status) {
-  if (std::optional<v1::ValidationReport> report = RejectionReportOf(status)) {
+  if (std::optional<v1::ValidationReport> report = api::RejectionReportOf(status)) {
     const int code = Fail(kExitProgramRefused, absl::StrCat(what, status.message()));
     (void)WriteAllToFd(STDERR_FILENO, FormatRejections(*report));
     return code;
@@ -194,7 +194,7 @@ std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
   // The same ELF checks and messages as local mode, before any byte goes over the network.
   std::optional<std::string> elf = ReadCheckedProgram(program_path, program_context, exit_code);
   if (!elf.has_value()) return std::nullopt;
-  v1::Manifest request_manifest = ManifestToProto(manifest);
+  v1::Manifest request_manifest = api::ManifestToProto(manifest);
   if (inputs != nullptr) {
     // Inputs wait like the run would: a stream still open at the timeout is the run's timeout.
     absl::Status read =

@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "client/report_proto.h"
+#include "api/report_proto.h"
 #include "image/validator.h"
 
 namespace zerocell::client {
@@ -19,7 +19,7 @@ namespace {
 constexpr int kMaxRangesShown = 5;
 
 std::string_view PolicyText(v1::InstructionPolicy policy) {
-  const std::optional<image::InstructionPolicy> known = PolicyFromProto(policy);
+  const std::optional<image::InstructionPolicy> known = api::PolicyFromProto(policy);
   return known.has_value() ? image::PolicyName(*known) : "unspecified";
 }
 
@@ -108,6 +108,15 @@ std::string FormatRejections(const zerocell::v1::ValidationReport& report) {
   for (const zerocell::v1::InstructionRejection& r : report.rejections()) {
     absl::StrAppendFormat(&out, "  refused: %s at 0x%x (file offset 0x%x): %s\n", r.instruction(),
                           r.vaddr(), r.file_offset(), r.rule());
+  }
+  return out;
+}
+
+std::string FormatHostReport(const zerocell::v1::HostReport& report) {
+  std::string out;
+  for (const zerocell::v1::HostCapability& c : report.capabilities()) {
+    absl::StrAppend(&out, c.ok() ? "  ok  " : "  --  ", c.name(), " = ", c.value(), ": ",
+                    c.meaning(), "\n");
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// The human form of an admission report, shared by `zerocell validate` and `zerocell register`.
+// Human forms of admission reports (`zerocell validate`, `register`) and host reports (`doctor`).
 #ifndef ZEROCELL_CLIENT_REPORT_TEXT_H_
 #define ZEROCELL_CLIENT_REPORT_TEXT_H_
 
@@ -28,6 +28,10 @@ std::string FormatReportText(const zerocell::v1::ValidationReport& report);
 // "  refused: int 0x80 at 0x401a2c (file offset 0x1a2c): software interrupt other than int3".
 // Local runs and remote refusals print the same lines.
 std::string FormatRejections(const zerocell::v1::ValidationReport& report);
+
+// The host probe's findings, one line each: "  ok  name = value: meaning", or "  --  " for one
+// that does not hold (`zerocell doctor`).
+std::string FormatHostReport(const zerocell::v1::HostReport& report);
 
 }  // namespace zerocell::client
 

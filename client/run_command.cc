@@ -7,10 +7,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "client/cli_values.h"
 #include "client/exit_codes.h"
 #include "client/remote_run.h"
-#include "sandbox/status_macros.h"
 
 namespace zerocell::client {
 namespace {
@@ -205,10 +205,10 @@ int RunCommand(absl::Span<const std::string> args) {
   std::set<std::string> streamed;
   int exit_code = 0;
   // Without --json, stdout/stderr reach the terminal as the guest writes them.
-  std::optional<zerocell::v1::ExecuteResponse> response = ExecuteProgram(
-      remote, parsed->Get("loader"), *policy, plan->program, "", plan->manifest,
-      json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed, &exit_code,
-      &plan->inputs);
+  std::optional<zerocell::v1::ExecuteResponse> response =
+      ExecuteProgram(remote, parsed->Get("loader"), *policy, plan->program, "", plan->manifest,
+                     json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed,
+                     &exit_code, &plan->inputs);
   if (!response.has_value()) return exit_code;
   bool delivered = WriteChannelOutputs(*response, plan->outputs, json, streamed);
   if (json) delivered = PrintJson(*response) && delivered;

@@ -7,11 +7,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "api/report_proto.h"
 #include "client/cli_args.h"
 #include "client/cli_values.h"
 #include "client/exit_codes.h"
 #include "client/local_run.h"
-#include "client/report_proto.h"
 #include "client/report_text.h"
 #include "google/protobuf/util/json_util.h"
 #include "sandbox/image.h"
@@ -30,7 +30,8 @@ bool PrintReportJson(const image::ValidationReport& report) {
   google::protobuf::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
   std::string json;
-  auto status = google::protobuf::util::MessageToJsonString(ReportToProto(report), &json, options);
+  auto status =
+      google::protobuf::util::MessageToJsonString(api::ReportToProto(report), &json, options);
   if (!status.ok()) {
     Fail(0, absl::StrCat("validate: JSON: ", status.ToString()));
     return false;
@@ -69,7 +70,7 @@ std::string FormatValidation(const std::string& program, const image::Validation
           : absl::StrFormat("%s: refused: %s\n", program, validation.status.message());
   // An image refused by the ELF checks has no layout to describe.
   if (r.load_segments == 0) return out;
-  absl::StrAppend(&out, FormatReportText(ReportToProto(r)));
+  absl::StrAppend(&out, FormatReportText(api::ReportToProto(r)));
   return out;
 }
 

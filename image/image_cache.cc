@@ -13,8 +13,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/status_macros.h"
 #include "image/image_store.h"
-#include "sandbox/status_macros.h"
 
 namespace zerocell::image {
 namespace {

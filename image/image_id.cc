@@ -2,11 +2,11 @@
 #include "image/image_id.h"
 
 #include "absl/strings/str_cat.h"
-#include "sandbox/image.h"
+#include "base/sha256.h"
 
 namespace zerocell::image {
 
-std::string ImageIdOf(std::string_view bytes) { return ImageIdFromHex(sandbox::Sha256Hex(bytes)); }
+std::string ImageIdOf(std::string_view bytes) { return ImageIdFromHex(base::Sha256Hex(bytes)); }
 
 std::string ImageIdFromHex(std::string_view sha256_hex) {
   return absl::StrCat(absl::string_view(kImageIdPrefix.data(), kImageIdPrefix.size()),

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,10 +12,10 @@
 #include <string>
 
 #include "absl/status/status.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "sandbox/status_macros.h"
+#include "base/sha256.h"
+#include "base/status_macros.h"
 
 namespace zerocell::sandbox {
 namespace {
@@ -56,14 +55,6 @@ absl::Status WriteAll(int fd, std::string_view bytes) {
 }
 
 }  // namespace
-
-std::string Sha256Hex(std::string_view bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  // A built-in digest over memory we own fails only on memory corruption.
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) abort();
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), length));
-}
 
 absl::StatusOr<std::string> ReadImageFile(const std::string& path, uint64_t max_bytes) {
   // O_NONBLOCK: opening a FIFO must not hang; it is refused below as not a regular file.
@@ -118,7 +109,7 @@ absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view b
                                                               host::InstructionUse use) {
   ASSIGN_OR_RETURN(elf::ElfLayout layout, elf::ParseElf(bytes));
   std::string sha256_hex =
-      sha256_hex_known.empty() ? Sha256Hex(bytes) : std::string(sha256_hex_known);
+      sha256_hex_known.empty() ? base::Sha256Hex(bytes) : std::string(sha256_hex_known);
 
   sys::UniqueFd memfd(::memfd_create("zerocell-image", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!memfd.valid()) return absl::ErrnoToStatus(errno, "memfd_create for the image");

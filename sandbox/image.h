@@ -22,9 +22,6 @@ namespace zerocell::sandbox {
 absl::StatusOr<std::string> ReadImageFile(const std::string& path,
                                           uint64_t max_bytes = elf::kMaxImageBytes);
 
-// Lowercase hex SHA-256 of `bytes`: the content address of an image.
-std::string Sha256Hex(std::string_view bytes);
-
 // Immutable and shareable between concurrent executions.
 class Image {
  public:

@@ -11,13 +11,13 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "sandbox/engine.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/launch/spawner.h"
 #include "sandbox/launch/spec_builder.h"
 #include "sandbox/loader_wait.h"
 #include "sandbox/policy/syscall_policy.h"
-#include "sandbox/status_macros.h"
 #include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox {

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <utility>
 
-#include "client/rpc_status.h"
+#include "api/rpc_status.h"
 
 namespace zerocell::server {
 
@@ -22,7 +22,7 @@ class PooledCall::Work final : public Job {
     }
     call_->FinishOnce(status);
   }
-  void Reject(absl::Status status) override { call_->FinishOnce(client::ToGrpcStatus(status)); }
+  void Reject(absl::Status status) override { call_->FinishOnce(api::ToGrpcStatus(status)); }
 
   void Cancel() {
     cancel_requested_.store(true);
@@ -48,7 +48,7 @@ PooledCall::PooledCall(grpc::CallbackServerContext* context, WorkerPool* pool,
 
 void PooledCall::Start() {
   if (absl::Status queued = pool_->Submit(work_); !queued.ok()) {
-    FinishOnce(client::ToGrpcStatus(queued));
+    FinishOnce(api::ToGrpcStatus(queued));
   }
 }
 

@@ -7,10 +7,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "client/manifest_proto.h"
-#include "client/report_proto.h"
-#include "client/result_proto.h"
-#include "client/rpc_status.h"
+#include "api/manifest_proto.h"
+#include "api/report_proto.h"
+#include "api/result_proto.h"
+#include "api/rpc_status.h"
 #include "server/pooled_call.h"
 
 namespace zerocell::server {
@@ -37,8 +37,8 @@ grpc::Status NotFound(std::string_view id) {
 
 // The rejection of an image, with its report as rich status details.
 grpc::Status Rejected(const absl::Status& status, const image::ValidationReport& report) {
-  if (status.code() != absl::StatusCode::kInvalidArgument) return client::ToGrpcStatus(status);
-  return client::ToGrpcStatus(status, client::ReportToProto(report));
+  if (status.code() != absl::StatusCode::kInvalidArgument) return api::ToGrpcStatus(status);
+  return api::ToGrpcStatus(status, api::ReportToProto(report));
 }
 
 }  // namespace
@@ -50,7 +50,7 @@ v1::Image ImageInfoToProto(const image::ImageInfo& info) {
   out.set_name(cached.name);
   out.set_size_bytes(cached.image->size_bytes());
   out.set_registered_unix_ns(cached.registered_unix_ns);
-  *out.mutable_validation() = client::ReportToProto(cached.report);
+  *out.mutable_validation() = api::ReportToProto(cached.report);
   out.set_executions(info.executions);
   out.set_last_used_unix_ns(info.last_used_unix_ns);
   out.set_in_use(info.in_use);
@@ -100,7 +100,7 @@ grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* c
   std::string request_id = RequestIdFor(context);
   // Cheap field scans only: anything heavier (copies, hashing, validation) runs on a worker.
   if (absl::Status caps = CheckExecuteRequest(*request, deps_.caps); !caps.ok()) {
-    return FinishNow(context, "Execute", request_id, start, client::ToGrpcStatus(caps));
+    return FinishNow(context, "Execute", request_id, start, api::ToGrpcStatus(caps));
   }
   auto* call = new PooledCall(
       context, deps_.pool, &calls_,
@@ -126,18 +126,18 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
   if (NeedsCapDefaults(deps_.caps, request.manifest())) {
     v1::Manifest capped = request.manifest();
     ApplyCapDefaults(deps_.caps, &capped);
-    manifest = client::ManifestFromProto(capped);
+    manifest = api::ManifestFromProto(capped);
   } else {
-    manifest = client::ManifestFromProto(request.manifest());
+    manifest = api::ManifestFromProto(request.manifest());
   }
-  if (!manifest.ok()) return client::ToGrpcStatus(manifest.status());
+  if (!manifest.ok()) return api::ToGrpcStatus(manifest.status());
 
   std::shared_ptr<const image::CachedImage> cached;
   if (request.program_case() == v1::ExecuteRequest::kImageId) {
     absl::StatusOr<std::shared_ptr<const image::CachedImage>> found =
         deps_.cache->Acquire(request.image_id(), "image_id");
     if (found.status().code() == absl::StatusCode::kNotFound) return NotFound(request.image_id());
-    if (!found.ok()) return client::ToGrpcStatus(found.status());
+    if (!found.ok()) return api::ToGrpcStatus(found.status());
     cached = *std::move(found);
   } else {
     image::ValidationReport rejected;
@@ -155,13 +155,13 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
   absl::StatusOr<sandbox::Result> result =
       deps_.warm_pool != nullptr ? deps_.warm_pool->Run(cached->image, *manifest, run_options)
                                  : deps_.engine->Run(*cached->image, *manifest, run_options);
-  if (!result.ok()) return client::ToGrpcStatus(result.status());
+  if (!result.ok()) return api::ToGrpcStatus(result.status());
 
   ExecutionTimings timings;
   timings.queue_wait = queue_wait;
   timings.startup = result->usage.startup;
   timings.run = result->usage.wall;
-  *response = client::ResultToProto(*std::move(result), cached->id);
+  *response = api::ResultToProto(*std::move(result), cached->id);
   response->mutable_usage()->set_queue_wait_ns(absl::ToInt64Nanoseconds(queue_wait));
   timings.total = absl::Now() - start;
   deps_.metrics->ExecutionDone(*response, timings);
@@ -171,7 +171,7 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
   LogLine(*deps_.log, "info", "execute")
       .Str("request_id", request_id)
       .Str("image_id", cached->id)
-      .Str("outcome", std::string(client::OutcomeProtoName(response->outcome())))
+      .Str("outcome", std::string(api::OutcomeProtoName(response->outcome())))
       .Int("exit_code", response->exit_code())
       .Int("signal", response->signal())
       .Str("violation", response->violation().syscall())
@@ -189,7 +189,7 @@ grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerCont
   const absl::Time start = absl::Now();
   std::string request_id = RequestIdFor(context);
   if (absl::Status caps = CheckRegisterRequest(*request, deps_.caps); !caps.ok()) {
-    return FinishNow(context, "RegisterImage", request_id, start, client::ToGrpcStatus(caps));
+    return FinishNow(context, "RegisterImage", request_id, start, api::ToGrpcStatus(caps));
   }
   auto* call = new PooledCall(
       context, deps_.pool, &calls_,
@@ -238,14 +238,14 @@ grpc::ServerUnaryReactor* SandboxService::GetImage(grpc::CallbackServerContext* 
   const absl::Time start = absl::Now();
   std::string request_id = RequestIdFor(context);
   if (absl::Status id = image::CheckImageId(request->image_id(), "image_id"); !id.ok()) {
-    return FinishNow(context, "GetImage", request_id, start, client::ToGrpcStatus(id));
+    return FinishNow(context, "GetImage", request_id, start, api::ToGrpcStatus(id));
   }
   absl::StatusOr<image::ImageInfo> info = deps_.cache->Get(request->image_id());
   if (!info.ok()) {
     return FinishNow(context, "GetImage", request_id, start,
                      info.status().code() == absl::StatusCode::kNotFound
                          ? NotFound(request->image_id())
-                         : client::ToGrpcStatus(info.status()));
+                         : api::ToGrpcStatus(info.status()));
   }
   *response = ImageInfoToProto(*info);
   return FinishNow(context, "GetImage", request_id, start, grpc::Status::OK);

@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "sandbox/status_macros.h"
+#include "base/status_macros.h"
 #include "server/server_info.h"
 
 namespace zerocell::server {

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "client/host_report_proto.h"
-#include "client/report_proto.h"
+#include "api/host_report_proto.h"
+#include "api/report_proto.h"
 #include "version/version.h"
 
 namespace zerocell::server {
@@ -15,7 +15,7 @@ v1::ServerInfo MakeServerInfo(const ServerOptions& options,
   v1::ServerInfo info;
   info.set_version(std::string(version::Version()));
   info.set_commit(std::string(version::GitCommit()));
-  info.set_instruction_policy(client::PolicyToProto(options.cache.validator.policy));
+  info.set_instruction_policy(api::PolicyToProto(options.cache.validator.policy));
   v1::ServerCaps* caps = info.mutable_caps();
   caps->set_max_timeout_ms(options.caps.max_timeout_ms);
   caps->set_max_memory_bytes(options.caps.max_memory_bytes);
@@ -28,7 +28,7 @@ v1::ServerInfo MakeServerInfo(const ServerOptions& options,
   caps->set_max_concurrency(options.pool.workers);
   caps->set_max_queue(options.pool.max_queue);
   caps->set_max_queue_wait_ms(absl::ToInt64Milliseconds(options.pool.max_queue_wait));
-  *info.mutable_host() = client::HostReportToProto(host);
+  *info.mutable_host() = api::HostReportToProto(host);
   info.set_warm_pool(options.warm_pool_enabled);
   return info;
 }

@@ -16,6 +16,12 @@ inline constexpr uint32_t kSpecMagic = 0x314c435a;   // "ZCL1"
 inline constexpr uint32_t kReadyMagic = 0x3152435a;  // "ZCR1"
 inline constexpr int kMaxSegments = 16;
 
+// Fixed guest identity: the ids the auxv carries and the supervisor's emulated calls answer.
+inline constexpr int64_t kGuestPid = 2;
+inline constexpr int64_t kGuestPpid = 1;
+inline constexpr int64_t kGuestUid = 1000;
+inline constexpr int64_t kGuestGid = 1000;
+
 // Fixed guest layout: identical on every run and host, so addresses never leak entropy.
 inline constexpr uint64_t kPieBase = 0x400000;         // static-pie load bias
 inline constexpr uint64_t kStackTop = 0x7ff000000000;  // guest stack ends here

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/strings/str_format.h"
+#include "base/sha256.h"
 #include "sandbox/launch/launch_spec.h"
-#include "sandbox/supervisor/guest_state.h"
 
 namespace zerocell::sandbox::launch {
 namespace {
@@ -134,8 +134,7 @@ absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest&
   w.Push("\0\0\0\0\0\0\0\0", 8);
   const uint64_t execfn = w.PushString("/program");
   const uint64_t platform = w.PushString("x86_64");
-  const std::string random =
-      supervisor::SeededBytes(manifest.random_seed(), "zerocell-at-random", 0, 16);
+  const std::string random = base::SeededBytes(manifest.random_seed(), "zerocell-at-random", 0, 16);
   const uint64_t at_random = w.Push(random.data(), random.size());
   std::vector<uint64_t> argv, envp;
   for (const std::string& s : manifest.env()) envp.push_back(w.PushString(s));
@@ -151,10 +150,10 @@ absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest&
       {AT_BASE, 0},
       {AT_FLAGS, 0},
       {AT_ENTRY, entry},
-      {AT_UID, supervisor::kGuestUid},
-      {AT_EUID, supervisor::kGuestUid},
-      {AT_GID, supervisor::kGuestGid},
-      {AT_EGID, supervisor::kGuestGid},
+      {AT_UID, kGuestUid},
+      {AT_EUID, kGuestUid},
+      {AT_GID, kGuestGid},
+      {AT_EGID, kGuestGid},
       {AT_SECURE, 0},
       {AT_CLKTCK, 100},
       {AT_HWCAP, 0},

@@ -17,8 +17,8 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "base/status_macros.h"
 #include "sandbox/manifest/nvram.h"
-#include "sandbox/status_macros.h"
 
 namespace zerocell::sandbox {
 namespace {

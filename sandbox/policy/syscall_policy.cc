@@ -13,8 +13,8 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "sandbox/launch/launch_spec.h"
-#include "sandbox/status_macros.h"
 #include "sandbox/sys/syscalls.h"
 #include "sandbox/sys/unique_fd.h"
 

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "sandbox/status_macros.h"
+#include "base/status_macros.h"
 
 namespace zerocell::sandbox::pool {
 

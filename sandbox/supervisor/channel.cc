@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -29,10 +28,7 @@ ChannelSpec WithoutData(const ChannelSpec& spec) {
 Channel::Channel(const ChannelSpec& spec, bool) : spec_(WithoutData(spec)) {
   counters_.alias = spec_.alias;
   counters_.writable = spec_.writable();
-  if (spec_.etag) {
-    sha_ = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(sha_, EVP_sha256(), nullptr);
-  }
+  if (spec_.etag) sha_.emplace();
 }
 
 Channel::Channel(const ChannelSpec& spec) : Channel(spec, true) {
@@ -79,10 +75,10 @@ absl::StatusOr<std::unique_ptr<Channel>> Channel::Open(const ChannelSpec& spec,
   return c;
 }
 
-Channel::~Channel() { EVP_MD_CTX_free(sha_); }
+Channel::~Channel() = default;
 
 void Channel::Hash(std::string_view bytes) {
-  if (sha_ && !bytes.empty()) EVP_DigestUpdate(sha_, bytes.data(), bytes.size());
+  if (sha_) sha_->Update(bytes);
 }
 
 uint64_t Channel::size() const { return input_ ? input_->size() : data_.size(); }
@@ -245,13 +241,7 @@ int64_t Channel::Seek(int64_t offset, int whence) {
 
 ChannelResult Channel::TakeResult() {
   ChannelResult out = counters_;
-  if (sha_) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    EVP_DigestFinal_ex(sha_, digest, &len);
-    out.etag =
-        absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
-  }
+  if (sha_) out.etag = sha_->HexDigest();
   if (spec_.writable()) out.output = std::move(data_);
   return out;
 }

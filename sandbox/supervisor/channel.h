@@ -2,8 +2,6 @@
 #ifndef ZEROCELL_SANDBOX_SUPERVISOR_CHANNEL_H_
 #define ZEROCELL_SANDBOX_SUPERVISOR_CHANNEL_H_
 
-#include <openssl/evp.h>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,6 +10,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "base/sha256.h"
 #include "sandbox/input_source.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/result.h"
@@ -99,7 +98,7 @@ class Channel {
   uint64_t read_pos_ = 0;
   uint64_t write_pos_ = 0;
   ChannelResult counters_;
-  EVP_MD_CTX* sha_ = nullptr;
+  std::optional<base::Sha256> sha_;  // with etag
 };
 
 }  // namespace zerocell::sandbox::supervisor

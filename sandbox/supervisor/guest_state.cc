@@ -1,12 +1,11 @@
 // Guest state: channels, descriptors, virtual clock, seeded random; see guest_state.h.
 #include "sandbox/supervisor/guest_state.h"
 
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "base/sha256.h"
 
 namespace zerocell::sandbox::supervisor {
 
@@ -59,28 +58,11 @@ int64_t GuestState::TickClock() {
   return now;
 }
 
-std::string SeededBytes(uint64_t seed, std::string_view label, uint64_t stream, size_t len) {
-  std::string out;
-  out.reserve(len + SHA256_DIGEST_LENGTH);
-  for (uint64_t counter = 0; out.size() < len; ++counter) {
-    // SHA-256(label || seed || stream || counter) blocks: reproducible, independent per label.
-    std::string block(label);
-    block.append(reinterpret_cast<const char*>(&seed), sizeof(seed));
-    block.append(reinterpret_cast<const char*>(&stream), sizeof(stream));
-    block.append(reinterpret_cast<const char*>(&counter), sizeof(counter));
-    unsigned char digest[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(block.data()), block.size(), digest);
-    out.append(reinterpret_cast<const char*>(digest), sizeof(digest));
-  }
-  out.resize(len);
-  return out;
-}
-
 void GuestState::RandomBytes(char* out, size_t len) {
   while (len > 0) {
     if (random_pool_.empty()) {
       random_pool_ =
-          SeededBytes(manifest_.random_seed(), "zerocell-getrandom", random_counter_++, 4096);
+          base::SeededBytes(manifest_.random_seed(), "zerocell-getrandom", random_counter_++, 4096);
     }
     size_t n = std::min(len, random_pool_.size());
     memcpy(out, random_pool_.data(), n);

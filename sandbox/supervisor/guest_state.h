@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "sandbox/input_source.h"
+#include "sandbox/launch/launch_spec.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/output_observer.h"
 #include "sandbox/result.h"
@@ -24,10 +25,10 @@
 namespace zerocell::sandbox::supervisor {
 
 // Fixed identity the guest sees (ARCHITECTURE.md "Determinism").
-inline constexpr int64_t kGuestPid = 2;
-inline constexpr int64_t kGuestPpid = 1;
-inline constexpr int64_t kGuestUid = 1000;
-inline constexpr int64_t kGuestGid = 1000;
+inline constexpr int64_t kGuestPid = launch::kGuestPid;
+inline constexpr int64_t kGuestPpid = launch::kGuestPpid;
+inline constexpr int64_t kGuestUid = launch::kGuestUid;
+inline constexpr int64_t kGuestGid = launch::kGuestGid;
 
 // One notified syscall as the handlers see it.
 struct Call {
@@ -131,9 +132,6 @@ class GuestState {
   std::optional<StopReason> stop_;
   OutputObserver* observer_ = nullptr;
 };
-
-// Deterministic bytes for `seed` in the domain `label` (getrandom stream, AT_RANDOM).
-std::string SeededBytes(uint64_t seed, std::string_view label, uint64_t stream, size_t len);
 
 }  // namespace zerocell::sandbox::supervisor
 

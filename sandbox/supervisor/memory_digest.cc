@@ -2,7 +2,6 @@
 #include "sandbox/supervisor/memory_digest.h"
 
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,11 +11,11 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "base/sha256.h"
 #include "sandbox/sys/syscalls.h"
 #include "sandbox/sys/unique_fd.h"
 
@@ -80,10 +79,10 @@ bool Excluded(const Mapping& m, uint64_t loader_low, uint64_t loader_high) {
   return false;
 }
 
-void PutU64(EVP_MD_CTX* sha, uint64_t v) {
+void PutU64(base::Sha256& sha, uint64_t v) {
   unsigned char b[8];
   for (int i = 0; i < 8; ++i) b[i] = static_cast<unsigned char>(v >> (8 * i));
-  EVP_DigestUpdate(sha, b, sizeof b);
+  sha.Update(b, sizeof b);
 }
 
 bool AllZero(const char* p, size_t n) {
@@ -97,7 +96,7 @@ bool AllZero(const char* p, size_t n) {
 }
 
 // Adds the non-zero pages of [start, end). `pagemap` (or -1) tells absent anonymous pages.
-void HashPages(EVP_MD_CTX* sha, pid_t pid, const Mapping& m, int pagemap) {
+void HashPages(base::Sha256& sha, pid_t pid, const Mapping& m, int pagemap) {
   std::vector<char> page(kPage);
   std::vector<uint64_t> entries(kBatchPages);
   for (uint64_t at = m.start; at < m.end; at += kBatchPages * kPage) {
@@ -116,9 +115,9 @@ void HashPages(EVP_MD_CTX* sha, pid_t pid, const Mapping& m, int pagemap) {
         continue;
       }
       if (AllZero(page.data(), kPage)) continue;
-      EVP_DigestUpdate(sha, "P", 1);
+      sha.Update("P");
       PutU64(sha, addr);
-      EVP_DigestUpdate(sha, page.data(), kPage);
+      sha.Update(page.data(), kPage);
     }
   }
 }
@@ -134,20 +133,16 @@ absl::StatusOr<std::string> GuestMemoryDigest(pid_t pid, uint64_t loader_low,
   if (!maps.ok()) return maps.status();
   sys::UniqueFd pagemap(open((proc + "pagemap").c_str(), O_RDONLY | O_CLOEXEC));
 
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr);
+  base::Sha256 sha;
   for (const Mapping& m : *maps) {
     if (Excluded(m, loader_low, loader_high)) continue;
-    EVP_DigestUpdate(sha.get(), "M", 1);
-    PutU64(sha.get(), m.start);
-    PutU64(sha.get(), m.end);
-    EVP_DigestUpdate(sha.get(), &m.prot, 1);
-    if (m.prot & 4) HashPages(sha.get(), pid, m, pagemap.get());
+    sha.Update("M");
+    PutU64(sha, m.start);
+    PutU64(sha, m.end);
+    sha.Update(&m.prot, 1);
+    if (m.prot & 4) HashPages(sha, pid, m, pagemap.get());
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(sha.get(), digest, &len);
-  return absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), len));
+  return sha.HexDigest();
 }
 
 }  // namespace zerocell::sandbox::supervisor

@@ -2,10 +2,10 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "api/manifest_proto.h"
+#include "api/result_proto.h"
 #include "client/classic_report.h"
 #include "client/exit_codes.h"
-#include "client/manifest_proto.h"
-#include "client/result_proto.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -48,7 +48,7 @@ sandbox::Result SampleResult() {
 }
 
 TEST(ResultToProtoTest, CopiesEveryField) {
-  v1::ExecuteResponse p = ResultToProto(SampleResult(), "abc123");
+  v1::ExecuteResponse p = api::ResultToProto(SampleResult(), "abc123");
   EXPECT_EQ(p.outcome(), v1::OUTCOME_POLICY_VIOLATION);
   EXPECT_EQ(p.exit_code(), 0);
   EXPECT_EQ(p.signal(), 0);
@@ -90,15 +90,15 @@ TEST(ResultToProtoTest, EveryOutcomeMapsToItsName) {
       {sandbox::Outcome::kPolicyViolation, "POLICY_VIOLATION"},
   };
   for (const auto& [outcome, name] : cases) {
-    v1::Outcome proto = OutcomeToProto(outcome);
-    EXPECT_EQ(OutcomeProtoName(proto), name);
+    v1::Outcome proto = api::OutcomeToProto(outcome);
+    EXPECT_EQ(api::OutcomeProtoName(proto), name);
     EXPECT_EQ(v1::Outcome_Name(proto), std::string("OUTCOME_") + name);
   }
 }
 
 TEST(ResultToProtoTest, JsonUsesProtoNamesAndRoundTrips) {
-  v1::ExecuteResponse p = ResultToProto(SampleResult(), "abc123");
-  absl::StatusOr<std::string> json = ExecuteResponseToJson(p);
+  v1::ExecuteResponse p = api::ResultToProto(SampleResult(), "abc123");
+  absl::StatusOr<std::string> json = api::ExecuteResponseToJson(p);
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_EQ(json->find('\n'), std::string::npos) << "one line";
   EXPECT_THAT(*json, HasSubstr("\"outcome\":\"OUTCOME_POLICY_VIOLATION\""));
@@ -146,7 +146,7 @@ TEST(ManifestProtoTest, DefaultsApplyToZeroFields) {
     c->set_gets(1);
     c->set_get_size(1);
   }
-  absl::StatusOr<sandbox::Manifest> m = ManifestFromProto(p);
+  absl::StatusOr<sandbox::Manifest> m = api::ManifestFromProto(p);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->timeout(), sandbox::ManifestBuilder::kDefaultTimeout);
   EXPECT_EQ(m->cpu_limit(), sandbox::ManifestBuilder::kDefaultTimeout);
@@ -183,17 +183,17 @@ TEST(ManifestProtoTest, RoundTrip) {
       c->set_put_size(200);
     }
   }
-  absl::StatusOr<sandbox::Manifest> m = ManifestFromProto(p);
+  absl::StatusOr<sandbox::Manifest> m = api::ManifestFromProto(p);
   ASSERT_TRUE(m.ok()) << m.status();
   EXPECT_EQ(m->timeout(), absl::Milliseconds(1500));
   EXPECT_EQ(m->cpu_limit(), absl::Milliseconds(700));
   EXPECT_TRUE(m->memory_etag());
-  EXPECT_EQ(ManifestToProto(*m).SerializeAsString(), p.SerializeAsString());
+  EXPECT_EQ(api::ManifestToProto(*m).SerializeAsString(), p.SerializeAsString());
 }
 
 TEST(ManifestProtoTest, ErrorsNameTheField) {
   auto error = [](const v1::Manifest& p) {
-    absl::StatusOr<sandbox::Manifest> m = ManifestFromProto(p);
+    absl::StatusOr<sandbox::Manifest> m = api::ManifestFromProto(p);
     EXPECT_FALSE(m.ok());
     EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument);
     return std::string(m.status().message());
@@ -225,11 +225,11 @@ TEST(ManifestProtoTest, ErrorsNameTheField) {
   EXPECT_THAT(error(p), HasSubstr("manifest.timeout"));
   p = base;
   p.set_timeout_ms(int64_t{25} * 3600 * 1000);  // more than a day is fine without a server cap
-  EXPECT_TRUE(ManifestFromProto(p).ok());
+  EXPECT_TRUE(api::ManifestFromProto(p).ok());
 }
 
 TEST(ClassicReportTest, LinesAndExitStates) {
-  v1::ExecuteResponse r = ResultToProto(SampleResult(), "feed");
+  v1::ExecuteResponse r = api::ResultToProto(SampleResult(), "feed");
   r.mutable_channels(1)->set_etag(std::string(64, 'b'));
   const std::string report = FormatClassicReport(r);
   EXPECT_THAT(report, HasSubstr("validator state = 2\ndaemon = 0\nuser return code = 0\n"));

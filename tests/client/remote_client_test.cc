@@ -14,7 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
-#include "client/rpc_status.h"
+#include "api/rpc_status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "image/image_id.h"
@@ -180,7 +180,7 @@ TEST_F(RemoteClientTest, RefusedImageCarriesItsValidationReport) {
   const std::string elf = Guest("pol_int80");
   absl::StatusOr<v1::RegisterImageResponse> reg = client_->Register(elf, "int80");
   ASSERT_EQ(reg.status().code(), absl::StatusCode::kInvalidArgument) << reg.status();
-  std::optional<v1::ValidationReport> report = RejectionReportOf(reg.status());
+  std::optional<v1::ValidationReport> report = api::RejectionReportOf(reg.status());
   ASSERT_TRUE(report.has_value()) << reg.status();
   EXPECT_FALSE(report->accepted());
   ASSERT_GT(report->rejections_size(), 0);
@@ -191,7 +191,7 @@ TEST_F(RemoteClientTest, RefusedImageCarriesItsValidationReport) {
   // Execute: NOT_FOUND by id (refused images are not cached), then inline: refused the same way.
   absl::StatusOr<v1::ExecuteResponse> run = client_->Execute(elf, StandardManifest({"x"}));
   ASSERT_EQ(run.status().code(), absl::StatusCode::kInvalidArgument) << run.status();
-  EXPECT_TRUE(RejectionReportOf(run.status()).has_value());
+  EXPECT_TRUE(api::RejectionReportOf(run.status()).has_value());
   EXPECT_EQ(client_->stats().image_uploads, 1);
   EXPECT_EQ(client_->GetImage(image::ImageIdOf(elf)).status().code(), absl::StatusCode::kNotFound);
 }
@@ -202,7 +202,7 @@ TEST_F(RemoteClientTest, BadManifestIsInvalidArgumentNamingTheField) {
   absl::StatusOr<v1::ExecuteResponse> r = client_->Execute(Guest("hello"), manifest);
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("manifest.memory_bytes"));
-  EXPECT_FALSE(RejectionReportOf(r.status()).has_value());
+  EXPECT_FALSE(api::RejectionReportOf(r.status()).has_value());
 }
 
 TEST_F(RemoteClientTest, GuestOutcomesAreData) {

@@ -2,7 +2,7 @@
 // (report_proto) and the human text of `zerocell validate` / `zerocell register` (report_text).
 #include <string>
 
-#include "client/report_proto.h"
+#include "api/report_proto.h"
 #include "client/report_text.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -33,7 +33,7 @@ image::ValidationReport Report(int kept, int64_t refused, int ranges, int64_t un
 }
 
 TEST(ReportToProtoTest, CountsEveryRefusedInstruction) {
-  const v1::ValidationReport p = ReportToProto(Report(100, 2'000'000, 0, 0));
+  const v1::ValidationReport p = api::ReportToProto(Report(100, 2'000'000, 0, 0));
   EXPECT_EQ(p.rejections_size(), 100);
   EXPECT_EQ(p.rejected_instructions(), 2'000'000);
   EXPECT_EQ(p.policy(), v1::INSTRUCTION_POLICY_DETERMINISTIC);
@@ -42,45 +42,45 @@ TEST(ReportToProtoTest, CountsEveryRefusedInstruction) {
 TEST(ReportToProtoTest, KindIsUnspecifiedWithoutAnElfLayout) {
   image::ValidationReport exec;
   exec.load_segments = 2;
-  EXPECT_EQ(ReportToProto(exec).kind(), v1::ELF_KIND_EXEC);
+  EXPECT_EQ(api::ReportToProto(exec).kind(), v1::ELF_KIND_EXEC);
   image::ValidationReport pie = exec;
   pie.pie = true;
-  EXPECT_EQ(ReportToProto(pie).kind(), v1::ELF_KIND_STATIC_PIE);
+  EXPECT_EQ(api::ReportToProto(pie).kind(), v1::ELF_KIND_STATIC_PIE);
   // Refused by the ELF checks (e.g. a script): no segments, no kind.
-  EXPECT_EQ(ReportToProto(image::ValidationReport{}).kind(), v1::ELF_KIND_UNSPECIFIED);
+  EXPECT_EQ(api::ReportToProto(image::ValidationReport{}).kind(), v1::ELF_KIND_UNSPECIFIED);
 }
 
 TEST(PolicyFromProtoTest, InvertsPolicyToProto) {
   for (image::InstructionPolicy policy :
        {image::InstructionPolicy::kStandard, image::InstructionPolicy::kDeterministic}) {
-    EXPECT_EQ(PolicyFromProto(PolicyToProto(policy)), policy);
+    EXPECT_EQ(api::PolicyFromProto(api::PolicyToProto(policy)), policy);
   }
-  EXPECT_EQ(PolicyFromProto(v1::INSTRUCTION_POLICY_UNSPECIFIED), std::nullopt);
+  EXPECT_EQ(api::PolicyFromProto(v1::INSTRUCTION_POLICY_UNSPECIFIED), std::nullopt);
 }
 
 TEST(FormatReportTextTest, RefusedInstructionsIsTheTotal) {
-  const std::string text = FormatReportText(ReportToProto(Report(100, 2'000'000, 0, 0)));
+  const std::string text = FormatReportText(api::ReportToProto(Report(100, 2'000'000, 0, 0)));
   EXPECT_THAT(text, HasSubstr("\n  refused instructions: 2000000 (the first 100 listed)\n"
                               "    file offset 0x1000 (vaddr 0x401000): int 0x80: rule\n"));
   EXPECT_THAT(text, HasSubstr("decoded against the deterministic policy"));
 
-  const std::string all = FormatReportText(ReportToProto(Report(3, 3, 0, 0)));
+  const std::string all = FormatReportText(api::ReportToProto(Report(3, 3, 0, 0)));
   EXPECT_THAT(all, HasSubstr("\n  refused instructions: 3\n    file offset 0x1000"));
 }
 
 TEST(FormatReportTextTest, ExactlyOneHundredRangesAreNotOneHundredPlus) {
-  const std::string exact = FormatReportText(ReportToProto(Report(0, 0, 100, 100)));
+  const std::string exact = FormatReportText(api::ReportToProto(Report(0, 0, 100, 100)));
   EXPECT_THAT(exact, HasSubstr("  undecodable bytes: 100 in 100 ranges\n"));
   EXPECT_THAT(exact, HasSubstr("    ... 95 more (--json lists them)\n"));
 
   // More bytes than the kept ranges hold: the report dropped ranges.
-  const std::string more = FormatReportText(ReportToProto(Report(0, 0, 100, 150)));
+  const std::string more = FormatReportText(api::ReportToProto(Report(0, 0, 100, 150)));
   EXPECT_THAT(more, HasSubstr("  undecodable bytes: 150 in 100+ ranges\n"));
   EXPECT_THAT(more, Not(HasSubstr("(--json lists them)\n")));
 }
 
 TEST(FormatReportTextTest, UnspecifiedPolicyIsNamed) {
-  v1::ValidationReport p = ReportToProto(Report(0, 0, 0, 0));
+  v1::ValidationReport p = api::ReportToProto(Report(0, 0, 0, 0));
   p.set_policy(v1::INSTRUCTION_POLICY_UNSPECIFIED);
   EXPECT_THAT(FormatReportText(p), HasSubstr("decoded against the unspecified policy"));
 }

@@ -16,7 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "client/rpc_status.h"
+#include "api/rpc_status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "image/image_id.h"
@@ -266,7 +266,7 @@ TEST_F(ServiceTest, RejectedImageCarriesItsReport) {
   grpc::Status s = stub_->RegisterImage(&ctx, req, &resp);
   ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("int 0x80"));
-  std::optional<v1::ValidationReport> report = client::RejectionReportOf(s);
+  std::optional<v1::ValidationReport> report = api::RejectionReportOf(s);
   ASSERT_TRUE(report.has_value());
   EXPECT_FALSE(report->accepted());
   ASSERT_GE(report->rejections_size(), 1);
@@ -361,7 +361,7 @@ TEST_F(ServiceTest, DeterministicPolicyRefusesTimeStampReads) {
   grpc::Status s = stub_->RegisterImage(&ctx, req, &resp);
   ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
   EXPECT_THAT(s.error_message(), HasSubstr("rdtsc"));
-  std::optional<v1::ValidationReport> report = client::RejectionReportOf(s);
+  std::optional<v1::ValidationReport> report = api::RejectionReportOf(s);
   ASSERT_TRUE(report.has_value());
   EXPECT_EQ(report->policy(), v1::INSTRUCTION_POLICY_DETERMINISTIC);
 

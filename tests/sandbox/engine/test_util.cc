@@ -18,8 +18,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/status_macros.h"
 #include "gtest/gtest.h"
-#include "sandbox/status_macros.h"
 
 namespace zerocell::sandbox::testing {
 namespace {

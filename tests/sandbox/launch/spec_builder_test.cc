@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "base/sha256.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sandbox/elf/elf_image.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/manifest/manifest.h"
-#include "sandbox/supervisor/guest_state.h"
 #include "tests/sandbox/elf/elf_builder.h"
 
 namespace zerocell::sandbox::launch {
@@ -259,8 +259,7 @@ TEST(SpecBuilderTest, InitialStackFollowsSysvAbi) {
   EXPECT_EQ(p.auxv[AT_EGID], 1000u);
   EXPECT_EQ(p.auxv[AT_SECURE], 0u);
   ASSERT_TRUE(p.auxv.count(AT_RANDOM));
-  EXPECT_EQ(p.Bytes(p.auxv[AT_RANDOM], 16),
-            supervisor::SeededBytes(1234, "zerocell-at-random", 0, 16));
+  EXPECT_EQ(p.Bytes(p.auxv[AT_RANDOM], 16), base::SeededBytes(1234, "zerocell-at-random", 0, 16));
   ASSERT_TRUE(p.auxv.count(AT_PLATFORM));
   EXPECT_EQ(p.String(p.auxv[AT_PLATFORM]), "x86_64");
   ASSERT_TRUE(p.auxv.count(AT_EXECFN));

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "base/sha256.h"
 #include "gtest/gtest.h"
 #include "sandbox/manifest/manifest.h"
 
@@ -49,25 +50,25 @@ std::string Random(GuestState& g, size_t len) {
 // ---- SeededBytes ----
 
 TEST(SeededBytesTest, SameInputsGiveSameBytes) {
-  EXPECT_EQ(SeededBytes(42, "label", 0, 100), SeededBytes(42, "label", 0, 100));
-  EXPECT_EQ(SeededBytes(42, "label", 0, 100).size(), 100u);
-  EXPECT_EQ(SeededBytes(42, "label", 0, 0), "");
+  EXPECT_EQ(base::SeededBytes(42, "label", 0, 100), base::SeededBytes(42, "label", 0, 100));
+  EXPECT_EQ(base::SeededBytes(42, "label", 0, 100).size(), 100u);
+  EXPECT_EQ(base::SeededBytes(42, "label", 0, 0), "");
 }
 
 TEST(SeededBytesTest, ShorterOutputIsAPrefix) {
-  const std::string full = SeededBytes(7, "x", 3, 1000);
+  const std::string full = base::SeededBytes(7, "x", 3, 1000);
   for (size_t len : {1, 16, 31, 32, 33, 64, 999}) {
-    EXPECT_EQ(SeededBytes(7, "x", 3, len), full.substr(0, len)) << len;
+    EXPECT_EQ(base::SeededBytes(7, "x", 3, len), full.substr(0, len)) << len;
   }
 }
 
 TEST(SeededBytesTest, SeedLabelAndStreamAllMatter) {
-  const std::string base = SeededBytes(1, "label", 0, 64);
-  EXPECT_NE(SeededBytes(2, "label", 0, 64), base);
-  EXPECT_NE(SeededBytes(uint64_t{1} << 63 | 1, "label", 0, 64), base);
-  EXPECT_NE(SeededBytes(1, "labem", 0, 64), base);
-  EXPECT_NE(SeededBytes(1, "", 0, 64), base);
-  EXPECT_NE(SeededBytes(1, "label", 1, 64), base);
+  const std::string base = base::SeededBytes(1, "label", 0, 64);
+  EXPECT_NE(base::SeededBytes(2, "label", 0, 64), base);
+  EXPECT_NE(base::SeededBytes(uint64_t{1} << 63 | 1, "label", 0, 64), base);
+  EXPECT_NE(base::SeededBytes(1, "labem", 0, 64), base);
+  EXPECT_NE(base::SeededBytes(1, "", 0, 64), base);
+  EXPECT_NE(base::SeededBytes(1, "label", 1, 64), base);
 }
 
 TEST(SeededBytesTest, NoRepetitionWithinOrAcrossStreams) {
@@ -75,7 +76,7 @@ TEST(SeededBytesTest, NoRepetitionWithinOrAcrossStreams) {
   std::set<std::string> blocks;
   size_t total = 0;
   for (uint64_t stream = 0; stream < 8; ++stream) {
-    const std::string bytes = SeededBytes(5, "zerocell-getrandom", stream, 4096);
+    const std::string bytes = base::SeededBytes(5, "zerocell-getrandom", stream, 4096);
     for (size_t i = 0; i < bytes.size(); i += 32) {
       blocks.insert(bytes.substr(i, 32));
       ++total;
@@ -85,7 +86,7 @@ TEST(SeededBytesTest, NoRepetitionWithinOrAcrossStreams) {
 }
 
 TEST(SeededBytesTest, NotTriviallyStructured) {
-  const std::string b = SeededBytes(0, "zerocell-at-random", 0, 4096);
+  const std::string b = base::SeededBytes(0, "zerocell-at-random", 0, 4096);
   EXPECT_NE(b, std::string(4096, '\0'));
   int counts[256] = {};
   for (unsigned char c : b) ++counts[c];
@@ -100,7 +101,7 @@ TEST(SeededBytesTest, StableDerivation) {
   for (uint64_t w : words) block.append(reinterpret_cast<const char*>(&w), sizeof(w));
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(block.data()), block.size(), digest);
-  EXPECT_EQ(SeededBytes(0x1122334455667788u, "zerocell-at-random", 0, 16),
+  EXPECT_EQ(base::SeededBytes(0x1122334455667788u, "zerocell-at-random", 0, 16),
             std::string(reinterpret_cast<const char*>(digest), 16));
 }
 
@@ -131,7 +132,7 @@ TEST(GuestStateTest, RandomStreamDependsOnSeedAndDoesNotRepeat) {
   const std::string ra = Random(a, 8192);
   EXPECT_NE(ra, Random(b, 8192));
   EXPECT_NE(ra.substr(0, 4096), ra.substr(4096));  // the second pool is a new stream
-  EXPECT_NE(ra.substr(0, 16), SeededBytes(1, "zerocell-at-random", 0, 16));  // own domain
+  EXPECT_NE(ra.substr(0, 16), base::SeededBytes(1, "zerocell-at-random", 0, 16));  // own domain
 }
 
 TEST(GuestStateTest, TickClockAdvancesOneMicrosecond) {

@@ -1,12 +1,12 @@
 // Conversion of the engine's Result into zerocell.v1.ExecuteResponse.
-#include "client/result_proto.h"
+#include "api/result_proto.h"
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 
-namespace zerocell::client {
+namespace zerocell::api {
 
 namespace v1 = ::zerocell::v1;
 
@@ -90,4 +90,4 @@ absl::StatusOr<std::string> ExecuteResponseToJson(const v1::ExecuteResponse& res
   return json;
 }
 
-}  // namespace zerocell::client
+}  // namespace zerocell::api

@@ -1,5 +1,5 @@
 // The one mapping between absl::Status and grpc::Status (both directions, rich details included).
-#include "client/rpc_status.h"
+#include "api/rpc_status.h"
 
 #include <string>
 
@@ -7,7 +7,7 @@
 #include "absl/types/optional.h"
 #include "google/rpc/status.pb.h"
 
-namespace zerocell::client {
+namespace zerocell::api {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -60,4 +60,4 @@ std::optional<v1::ValidationReport> RejectionReportOf(const absl::Status& status
   return ReportInDetails(std::string(*details));
 }
 
-}  // namespace zerocell::client
+}  // namespace zerocell::api

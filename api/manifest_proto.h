@@ -1,12 +1,12 @@
 // Conversion between the engine's Manifest and the public zerocell.v1.Manifest.
-#ifndef ZEROCELL_CLIENT_MANIFEST_PROTO_H_
-#define ZEROCELL_CLIENT_MANIFEST_PROTO_H_
+#ifndef ZEROCELL_API_MANIFEST_PROTO_H_
+#define ZEROCELL_API_MANIFEST_PROTO_H_
 
 #include "absl/status/statusor.h"
 #include "sandbox/manifest/manifest.h"
 #include "zerocell/v1/sandbox.pb.h"
 
-namespace zerocell::client {
+namespace zerocell::api {
 
 // Validates and converts a request manifest, applying the defaults the proto documents for zero
 // fields. INVALID_ARGUMENT names the field with a "manifest." prefix, e.g.
@@ -19,6 +19,6 @@ absl::StatusOr<sandbox::Manifest> ManifestFromProto(const zerocell::v1::Manifest
 // rounding.
 zerocell::v1::Manifest ManifestToProto(const sandbox::Manifest& manifest);
 
-}  // namespace zerocell::client
+}  // namespace zerocell::api
 
-#endif  // ZEROCELL_CLIENT_MANIFEST_PROTO_H_
+#endif  // ZEROCELL_API_MANIFEST_PROTO_H_

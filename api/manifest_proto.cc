@@ -1,5 +1,5 @@
 // Conversion between the engine's Manifest and zerocell.v1.Manifest.
-#include "client/manifest_proto.h"
+#include "api/manifest_proto.h"
 
 #include <algorithm>
 #include <string>
@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace zerocell::client {
+namespace zerocell::api {
 
 namespace v1 = ::zerocell::v1;
 
@@ -117,4 +117,4 @@ v1::Manifest ManifestToProto(const sandbox::Manifest& manifest) {
   return out;
 }
 
-}  // namespace zerocell::client
+}  // namespace zerocell::api

@@ -1,6 +1,6 @@
 // Conversion of the engine's Result into the public zerocell.v1.ExecuteResponse, and its JSON form.
-#ifndef ZEROCELL_CLIENT_RESULT_PROTO_H_
-#define ZEROCELL_CLIENT_RESULT_PROTO_H_
+#ifndef ZEROCELL_API_RESULT_PROTO_H_
+#define ZEROCELL_API_RESULT_PROTO_H_
 
 #include <string>
 
@@ -9,7 +9,7 @@
 #include "sandbox/result.h"
 #include "zerocell/v1/sandbox.pb.h"
 
-namespace zerocell::client {
+namespace zerocell::api {
 
 // The proto enum value for an engine outcome (never OUTCOME_UNSPECIFIED).
 zerocell::v1::Outcome OutcomeToProto(sandbox::Outcome outcome);
@@ -28,6 +28,6 @@ zerocell::v1::ExecuteResponse ResultToProto(sandbox::Result result, absl::string
 // channel counters are always present.
 absl::StatusOr<std::string> ExecuteResponseToJson(const zerocell::v1::ExecuteResponse& response);
 
-}  // namespace zerocell::client
+}  // namespace zerocell::api
 
-#endif  // ZEROCELL_CLIENT_RESULT_PROTO_H_
+#endif  // ZEROCELL_API_RESULT_PROTO_H_

@@ -1,6 +1,6 @@
 // Status propagation macros: Debian 12's abseil ships absl::Status but not its macros.
-#ifndef ZEROCELL_SANDBOX_STATUS_MACROS_H_
-#define ZEROCELL_SANDBOX_STATUS_MACROS_H_
+#ifndef ZEROCELL_BASE_STATUS_MACROS_H_
+#define ZEROCELL_BASE_STATUS_MACROS_H_
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -23,4 +23,4 @@
   if (!tmp.ok()) return std::move(tmp).status();  \
   lhs = std::move(tmp).value()
 
-#endif  // ZEROCELL_SANDBOX_STATUS_MACROS_H_
+#endif  // ZEROCELL_BASE_STATUS_MACROS_H_

@@ -1,7 +1,7 @@
 // Conversion of the admission ValidationReport into the public zerocell.v1.ValidationReport.
-#include "client/report_proto.h"
+#include "api/report_proto.h"
 
-namespace zerocell::client {
+namespace zerocell::api {
 
 v1::InstructionPolicy PolicyToProto(image::InstructionPolicy policy) {
   switch (policy) {
@@ -57,4 +57,4 @@ v1::ValidationReport ReportToProto(const image::ValidationReport& report) {
   return out;
 }
 
-}  // namespace zerocell::client
+}  // namespace zerocell::api

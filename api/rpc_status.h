@@ -1,6 +1,6 @@
 // The one mapping between absl::Status and grpc::Status (both directions, rich details included).
-#ifndef ZEROCELL_CLIENT_RPC_STATUS_H_
-#define ZEROCELL_CLIENT_RPC_STATUS_H_
+#ifndef ZEROCELL_API_RPC_STATUS_H_
+#define ZEROCELL_API_RPC_STATUS_H_
 
 #include <grpcpp/support/status.h>
 
@@ -9,7 +9,7 @@
 #include "absl/status/status.h"
 #include "zerocell/v1/sandbox.pb.h"
 
-namespace zerocell::client {
+namespace zerocell::api {
 
 // Same code and message. The absl and gRPC canonical codes are the same numbers. Rich details kept
 // by FromGrpcStatus (payload kRichDetailsPayload) travel on as grpc-status-details-bin.
@@ -31,6 +31,6 @@ inline constexpr char kRichDetailsPayload[] = "type.googleapis.com/google.rpc.St
 std::optional<v1::ValidationReport> RejectionReportOf(const grpc::Status& status);
 std::optional<v1::ValidationReport> RejectionReportOf(const absl::Status& status);
 
-}  // namespace zerocell::client
+}  // namespace zerocell::api
 
-#endif  // ZEROCELL_CLIENT_RPC_STATUS_H_
+#endif  // ZEROCELL_API_RPC_STATUS_H_
