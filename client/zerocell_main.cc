@@ -13,6 +13,7 @@
 #include "client/manifest_command.h"
 #include "client/run_command.h"
 #include "client/validate_command.h"
+#include "version/version.h"
 
 namespace zerocell::client {
 namespace {
@@ -27,6 +28,7 @@ Commands:
   register [FLAGS] PROGRAM        upload a program to a server; print its image id and report
   images [FLAGS]                  list the images a server has cached
   validate [FLAGS] PROGRAM        check a program offline as a server's admission would
+  version [--json]                print this CLI's version and the commit it was built from
   help [COMMAND]                  show this help or a command's flags
 
 run and manifest run here unless --server=ADDR (or $ZEROCELL_SERVER) names a zerocelld;
@@ -39,6 +41,7 @@ Examples:
   zerocell run --server=127.0.0.1:50051 --json ./guest
   zerocell register --server=127.0.0.1:50051 ./guest
   zerocell validate --policy=deterministic ./guest
+  zerocell run --server=dns:///zerocell-headless.ns.svc:50051 ./guest    # every replica
 
 )";
 
@@ -63,6 +66,19 @@ int Help(const std::vector<std::string>& rest) {
   return 0;
 }
 
+// `zerocell version [--json]` (also `zerocell --version`).
+int Version(const std::vector<std::string>& rest) {
+  const bool json = rest.size() == 1 && (rest[0] == "--json" || rest[0] == "--json=true");
+  if (!rest.empty() && !json) {
+    return Fail(kExitUsage, absl::StrCat("version: unexpected argument \"", rest[0],
+                                         "\" (usage: zerocell version [--json])"));
+  }
+  (void)WriteAllToFd(STDOUT_FILENO,
+                     absl::StrCat(json ? version::VersionJson() : version::VersionLine("zerocell"),
+                                  "\n"));
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
@@ -76,10 +92,11 @@ int Main(int argc, char** argv) {
   if (command == "register") return RegisterCommand(rest);
   if (command == "images") return ImagesCommand(rest);
   if (command == "validate") return ValidateCommand(rest);
+  if (command == "version" || command == "--version") return Version(rest);
   if (command == "help" || command == "--help" || command == "-h") return Help(rest);
-  return Fail(kExitUsage,
-              absl::StrCat("unknown command \"", command,
-                           "\" (commands: run, manifest, register, images, validate, help)"));
+  return Fail(kExitUsage, absl::StrCat("unknown command \"", command,
+                                       "\" (commands: run, manifest, register, images, validate, "
+                                       "version, help)"));
 }
 
 }  // namespace

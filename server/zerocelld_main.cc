@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
@@ -19,6 +20,7 @@
 #include "image/validator.h"
 #include "server/json_log.h"
 #include "server/server.h"
+#include "version/version.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC listen address host:port (port 0 picks a free port; 0.0.0.0 for all interfaces)");
@@ -256,6 +258,8 @@ int Main() {
     return 1;
   }
   LogLine(log, "info", "serving")
+      .Str("version", std::string(version::Version()))
+      .Str("commit", std::string(version::GitCommit()))
       .Int("grpc_port", (*server)->grpc_port())
       .Int("metrics_port", (*server)->metrics_port())
       .Int("workers", workers)
@@ -290,6 +294,12 @@ int Main() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "zerocelld [--flags]: serve zerocell.v1.Sandbox over gRPC (see --help for every bound)");
+  // --version prints the project version and commit (abseil's default is the build mode).
+  absl::FlagsUsageConfig usage_config;
+  usage_config.version_string = [] {
+    return zerocell::version::VersionLine("zerocelld") + "\n";
+  };
+  absl::SetFlagsUsageConfig(usage_config);
   absl::ParseCommandLine(argc, argv);
   // Debian's abseil keeps the debug-build deadlock detector on: it walks a lock graph on every
   // contended Mutex operation, a measurable cost per call on the request path (a profiling aid,
