@@ -73,9 +73,9 @@ int Version(const std::vector<std::string>& rest) {
     return Fail(kExitUsage, absl::StrCat("version: unexpected argument \"", rest[0],
                                          "\" (usage: zerocell version [--json])"));
   }
-  (void)WriteAllToFd(STDOUT_FILENO,
-                     absl::StrCat(json ? version::VersionJson() : version::VersionLine("zerocell"),
-                                  "\n"));
+  (void)WriteAllToFd(
+      STDOUT_FILENO,
+      absl::StrCat(json ? version::VersionJson() : version::VersionLine("zerocell"), "\n"));
   return 0;
 }
 
