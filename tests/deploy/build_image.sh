@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# CTest fixture of the container tests: builds the runtime image from the binaries this build
+# already has (scripts/image.sh --prebuilt: no second C++ build) on the local mmdebstrap base (no
+# registry needed; made once per machine, ~3 minutes, then reused), and writes its reference to
+# <build>/deploy/image.txt. Usage: build_image.sh SOURCE_DIR BUILD_DIR
+set -euo pipefail
+source_dir=$1
+build_dir=$2
+mkdir -p "$build_dir/deploy"
+rm -f "$build_dir/deploy/image.txt"
+start=$(date +%s)
+ref=$(bash "$source_dir/scripts/image.sh" --prebuilt="$build_dir" --base=mmdebstrap \
+        --name=zerocell-test | tail -n 1)
+echo "$ref" >"$build_dir/deploy/image.txt"
+echo "built $ref in $(($(date +%s) - start)) s"
