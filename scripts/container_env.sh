@@ -4,6 +4,8 @@
 #   ZEROCELL_CONTAINER_ENGINE  podman (preferred) or docker, whichever works; empty if neither
 #   CONTAINERS_CONF            exported for podman unless the caller set it
 ZEROCELL_CACHE_DIR=${ZEROCELL_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/zerocell}
+# A user without a writable home (nobody: /nonexistent) caches under /tmp instead.
+mkdir -p "$ZEROCELL_CACHE_DIR" 2>/dev/null || ZEROCELL_CACHE_DIR=/tmp/zerocell-cache-$(id -u)
 mkdir -p "$ZEROCELL_CACHE_DIR"
 
 # Found on the CI VM kind (root without CAP_SYS_RESOURCE, cgroup v1/hybrid):

