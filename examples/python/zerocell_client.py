@@ -37,9 +37,10 @@ _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 # The service config of every channel (the same JSON as client/channel_target.h): round_robin
 # spreads calls over every address the target resolves to, and a call that ends UNAVAILABLE (a
-# replica draining or gone, a broken connection) is retried, on another replica, up to 5 attempts.
-# Every zerocell.v1.Sandbox call is safe to repeat: an Execute has no effect outside its response
-# (docs/deployment.md, "Retries").
+# replica draining or gone, a broken connection) or CANCELLED by a server (a call that raced its
+# shutdown) is retried, on another replica, up to 5 attempts; this client's own cancellations are
+# never retried. Every zerocell.v1.Sandbox call is safe to repeat: an Execute has no effect
+# outside its response (docs/deployment.md, "Retries").
 SERVICE_CONFIG = {
     "loadBalancingConfig": [{"round_robin": {}}],
     "methodConfig": [{
@@ -49,7 +50,7 @@ SERVICE_CONFIG = {
             "initialBackoff": "0.05s",
             "maxBackoff": "1s",
             "backoffMultiplier": 2,
-            "retryableStatusCodes": ["UNAVAILABLE"],
+            "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
         },
     }],
 }

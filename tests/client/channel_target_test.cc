@@ -83,7 +83,8 @@ TEST(ChannelTargetTest, ServiceConfigIsAcceptedByGrpc) {
   EXPECT_EQ(channel->GetLoadBalancingPolicyName(), "round_robin");
   const std::string config = channel->GetServiceConfigJSON();
   EXPECT_THAT(config, HasSubstr("retryPolicy")) << config;
-  EXPECT_THAT(config, HasSubstr(R"("retryableStatusCodes": ["UNAVAILABLE"])")) << config;
+  EXPECT_THAT(config, HasSubstr(R"("retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"])"))
+      << config;
   EXPECT_THAT(config, HasSubstr(R"("service": "zerocell.v1.Sandbox")")) << config;
 }
 
