@@ -8,7 +8,8 @@ packages=(
   libgtest-dev libgmock-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libzydis-dev prometheus-cpp-dev
-  python3 python3-grpcio python3-grpc-tools openssl
+  # python3-grpc-tools imports pkg_resources but does not depend on it (a fresh Debian 12 misses it).
+  python3 python3-grpcio python3-grpc-tools python3-pkg-resources openssl
 )
 if [[ ${1:-} != --build ]]; then
   # Container image and chart tests (tests/deploy): podman with runc (crun refuses hybrid
