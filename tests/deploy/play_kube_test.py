@@ -33,10 +33,12 @@ POD = f"zerocell-play-{os.getpid()}"
 
 
 def pod_manifest(image, grpc_port, metrics_port):
-    """(rendered pod template spec, the Pod podman plays)."""
+    """(rendered pod template spec, the Pod podman plays, the helm test pod's script)."""
     repository, tag = image.rsplit(":", 1)
     docs = render({"image": {"repository": repository, "tag": tag, "pullPolicy": "Never"},
-                   "server": {"grpcPort": grpc_port, "metricsPort": metrics_port}})
+                   "server": {"grpcPort": grpc_port, "metricsPort": metrics_port},
+                   "service": {"port": grpc_port}})
+    test_script = find(docs, "Pod")["spec"]["containers"][0]["args"][0]
     template = find(docs, "Deployment")["spec"]["template"]
     spec = copy.deepcopy(template["spec"])
     spec["hostNetwork"] = True
@@ -49,7 +51,7 @@ def pod_manifest(image, grpc_port, metrics_port):
            "metadata": {"name": POD, "labels": template["metadata"]["labels"],
                         "annotations": {"seccomp.security.alpha.kubernetes.io/pod": annotation}},
            "spec": spec}
-    return template["spec"], pod
+    return template["spec"], pod, test_script
 
 
 class PlayKubeTest(unittest.TestCase):
@@ -57,7 +59,8 @@ class PlayKubeTest(unittest.TestCase):
     def setUpClass(cls):
         require_engine()
         cls.grpc_port, cls.metrics_port = free_port(), free_port()
-        cls.rendered, pod = pod_manifest(test_image(), cls.grpc_port, cls.metrics_port)
+        cls.rendered, pod, cls.test_script = pod_manifest(test_image(), cls.grpc_port,
+                                                          cls.metrics_port)
         cls.manifest = tempfile.NamedTemporaryFile("w", suffix=".yaml", prefix="zerocell-pod-")
         yaml.safe_dump(pod, cls.manifest)
         cls.manifest.flush()
@@ -136,6 +139,16 @@ class PlayKubeTest(unittest.TestCase):
                         "--timeout=10", "/usr/share/zerocell/examples/hello", "test", check=False)
         self.assertEqual(inside.returncode, 0, inside.stderr)
         self.assertEqual(inside.stdout, "hello from a Zerocell sandbox test\n")
+        # The helm test pod's own script, with the Services' names (no cluster DNS here) pointed
+        # at the pod: the same shell, CLI, guest and expected output.
+        script = (self.test_script.replace(f'"r1-zerocell:{self.grpc_port}"',
+                                           f'"127.0.0.1:{self.grpc_port}"')
+                  .replace(f'"dns:///r1-zerocell-headless.ns1.svc:{self.grpc_port}"',
+                           f'"ipv4:127.0.0.1:{self.grpc_port}"'))
+        self.assertNotEqual(script, self.test_script)
+        helm_test = engine("exec", self.container, "/bin/sh", "-ec", script, check=False)
+        self.assertEqual(helm_test.returncode, 0, helm_test.stdout + helm_test.stderr)
+        self.assertEqual(helm_test.stdout.count("hello from a Zerocell sandbox test"), 2)
         # Accepted images are persisted on the emptyDir (--image_dir), named by content.
         with open(os.path.join(GUEST_DIR, "hello"), "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
