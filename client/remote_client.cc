@@ -104,8 +104,8 @@ absl::StatusOr<std::unique_ptr<RemoteClient>> RemoteClient::Create(const ClientO
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(options.max_message_bytes);
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
-  // Round-robin over every address and UNAVAILABLE retried on another (channel_target.h); the
-  // resolver's own service config (DNS TXT records) may not replace it.
+  // Round-robin over every address, a call a replica could not serve retried on another
+  // (channel_target.h); the resolver's own service config (DNS TXT records) may not replace it.
   args.SetServiceConfigJSON(std::string(kServiceConfigJson));
   args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
