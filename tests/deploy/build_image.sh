@@ -7,6 +7,13 @@ set -euo pipefail
 source_dir=$1
 build_dir=$2
 mkdir -p "$build_dir/deploy"
+# Containers and pods an earlier run of these tests left behind (killed by a timeout) go first.
+source "$source_dir/scripts/container_env.sh"
+engine=$ZEROCELL_CONTAINER_ENGINE
+if [[ $engine == podman ]]; then
+  podman pod ps -q --filter name='^zerocell-play-' | xargs -r podman pod rm -f >/dev/null
+fi
+[[ -n $engine ]] && "$engine" ps -aq --filter name='^zerocell-(test|bench)-' | xargs -r "$engine" rm -f >/dev/null
 rm -f "$build_dir/deploy/image.txt"
 start=$(date +%s)
 ref=$(bash "$source_dir/scripts/image.sh" --prebuilt="$build_dir" --base=mmdebstrap \
