@@ -3,6 +3,7 @@
 
     /usr/bin/python3 bench/container_bench.py [--image=zerocell-test:0.1.0] [--starts=5]
         [--seccomp=docker/seccomp/moby-default.json|unconfined] [--duration=3s] [--rounds=2]
+        [--starts_only] [--json]
 
 - start to ready: `podman run` (uid 10001, --cap-drop=ALL, --read-only, no-new-privileges, the
   seccomp profile given) until zerocelld's ready file appears, against the same zerocelld binary
@@ -97,6 +98,8 @@ def main():
     parser.add_argument("--duration", default="3s")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--starts_only", action="store_true",
+                        help="only start to ready (e.g. under a profile where Execute fails)")
     args = parser.parse_args()
     require_engine()
     image = args.image
@@ -111,6 +114,11 @@ def main():
             starts[kind].append(server.start_to_ready * 1000)
             server.stop()
 
+    if args.starts_only:
+        for kind, v in starts.items():
+            print(f"start to ready, {kind}: median {statistics.median(v):.0f} ms, "
+                  f"min {min(v):.0f} ms ({len(v)} starts, seccomp {os.path.basename(args.seccomp)})")
+        return
     host, container = HostServer(), ContainerServer(image, args.seccomp)
     runs = {"container": [], "host": []}
     try:
