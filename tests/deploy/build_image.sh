@@ -14,6 +14,9 @@ if [[ $engine == podman ]]; then
   podman pod ps -q --filter name='^zerocell-play-' | xargs -r podman pod rm -f >/dev/null
 fi
 [[ -n $engine ]] && "$engine" ps -aq --filter name='^zerocell-(test|bench)-' | xargs -r "$engine" rm -f >/dev/null
+# Earlier runs' per-commit tags (zerocell-test:<version>-<commit>): each holds its binaries' layer.
+[[ -n $engine ]] && "$engine" images --format '{{.Repository}}:{{.Tag}}' |
+  grep -E '(^|/)zerocell-test:[0-9.]+-[0-9a-f]+$' | xargs -r "$engine" rmi >/dev/null 2>&1 || true
 rm -f "$build_dir/deploy/image.txt"
 start=$(date +%s)
 ref=$(bash "$source_dir/scripts/image.sh" --prebuilt="$build_dir" --base=mmdebstrap \
