@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "api/rpc_status.h"
+#include "client/channel_target.h"
 #include "client/cli_files.h"
 #include "image/image_id.h"
 
@@ -98,11 +99,23 @@ absl::StatusOr<std::unique_ptr<RemoteClient>> RemoteClient::Create(const ClientO
   }
   absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials = Credentials(options);
   if (!credentials.ok()) return credentials.status();
+  absl::StatusOr<ChannelTarget> target = ChannelTargetFor(options.address);
+  if (!target.ok()) return target.status();
   grpc::ChannelArguments args;
   args.SetMaxSendMessageSize(options.max_message_bytes);
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  // Round-robin over every address, a call a replica could not serve retried on another
+  // (channel_target.h); the resolver's own service config (DNS TXT records) may not replace it.
+  args.SetServiceConfigJSON(std::string(kServiceConfigJson));
+  args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+  // A call can be retried only while its request is buffered: the default (256 KiB) would leave
+  // an Execute with an inline image or large inputs unretried. The buffer holds the request
+  // message already built, not a copy.
+  args.SetInt(GRPC_ARG_PER_RPC_RETRY_BUFFER_SIZE, options.max_message_bytes);
+  if (!target->authority.empty()) args.SetString(GRPC_ARG_DEFAULT_AUTHORITY, target->authority);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(options.address, *credentials, args);
+      grpc::CreateCustomChannel(target->target, *credentials, args);
   return std::unique_ptr<RemoteClient>(new RemoteClient(std::move(channel)));
 }
 

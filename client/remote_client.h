@@ -26,7 +26,10 @@ namespace zerocell::client {
 inline constexpr int kDefaultMaxMessageBytes = 160 << 20;
 
 struct ClientOptions {
-  // "host:port" (any gRPC target, e.g. "127.0.0.1:50051", "dns:///sandbox.example:443").
+  // Where the server or its replicas are: "host:port", a list "IP:PORT,IP:PORT,...", or any
+  // gRPC target such as "dns:///zerocell-headless.ns.svc:50051" (ChannelTargetFor). Calls are
+  // spread round-robin over every address, and one that ends UNAVAILABLE (a replica draining or
+  // gone) is retried on another (kServiceConfigJson).
   std::string address = "";
   // PEM file of the CA that signed the server's certificate. Non-empty: TLS; empty: plaintext.
   // The PEM files are read as every CLI input file ("-": this process's stdin).

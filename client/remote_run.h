@@ -26,7 +26,8 @@ inline constexpr absl::string_view kTlsCertEnv = "ZEROCELL_TLS_CERT";
 inline constexpr absl::string_view kTlsKeyEnv = "ZEROCELL_TLS_KEY";
 inline constexpr FlagSpec kServerFlag = {
     "server", "ADDR", false,
-    "run on the zerocelld at ADDR, e.g. 127.0.0.1:50051 ($ZEROCELL_SERVER)"};
+    "run on the zerocelld at ADDR: HOST:PORT, IP:PORT,IP:PORT,... or dns:///NAME:PORT, calls "
+    "spread round-robin ($ZEROCELL_SERVER)"};
 inline constexpr FlagSpec kTlsCaFlag = {
     "tls_ca", "PEM", false, "CA certificate of the server: connect with TLS ($ZEROCELL_TLS_CA)"};
 inline constexpr FlagSpec kTlsCertFlag = {"tls_cert", "PEM", false,

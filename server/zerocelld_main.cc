@@ -296,9 +296,7 @@ int main(int argc, char** argv) {
       "zerocelld [--flags]: serve zerocell.v1.Sandbox over gRPC (see --help for every bound)");
   // --version prints the project version and commit (abseil's default is the build mode).
   absl::FlagsUsageConfig usage_config;
-  usage_config.version_string = [] {
-    return zerocell::version::VersionLine("zerocelld") + "\n";
-  };
+  usage_config.version_string = [] { return zerocell::version::VersionLine("zerocelld") + "\n"; };
   absl::SetFlagsUsageConfig(usage_config);
   absl::ParseCommandLine(argc, argv);
   // Debian's abseil keeps the debug-build deadlock detector on: it walks a lock graph on every

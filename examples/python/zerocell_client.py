@@ -15,6 +15,8 @@ grpc.RpcError, and a refused image raises RejectedImage carrying the server's Va
 """
 
 import hashlib
+import ipaddress
+import json
 import os
 import time
 
@@ -32,6 +34,65 @@ DEFAULT_TIMEOUT_MS = 10_000
 # hold a full default output limit (64 MiB) plus proto overhead, so less refuses what it sends.
 DEFAULT_MAX_MESSAGE_BYTES = 160 << 20
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+# The service config of every channel (the same JSON as client/channel_target.h): round_robin
+# spreads calls over every address the target resolves to, and a call that ends UNAVAILABLE (a
+# replica draining or gone, a broken connection) or CANCELLED by a server (a call that raced its
+# shutdown) is retried, on another replica, up to 5 attempts; this client's own cancellations are
+# never retried. Every zerocell.v1.Sandbox call is safe to repeat: an Execute has no effect
+# outside its response (docs/deployment.md, "Retries").
+SERVICE_CONFIG = {
+    "loadBalancingConfig": [{"round_robin": {}}],
+    "methodConfig": [{
+        "name": [{"service": "zerocell.v1.Sandbox"}],
+        "retryPolicy": {
+            "maxAttempts": 5,
+            "initialBackoff": "0.05s",
+            "maxBackoff": "1s",
+            "backoffMultiplier": 2,
+            "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
+        },
+    }],
+}
+
+
+def channel_target(address):
+    """(gRPC target, authority or None) for a server address, as the C++ client does.
+
+    "IP:PORT,IP:PORT,..." (one family; IPv6 as "[::1]:PORT") becomes an "ipv4:" / "ipv6:" URI
+    listing every entry, with the first entry as the authority; anything else is used as is
+    ("host:port", "dns:///name:port", "ipv4:...", "unix:..."). ValueError names a bad entry.
+    """
+    if not address:
+        raise ValueError("server address: empty")
+    if ("," not in address or "://" in address
+            or address.startswith(("ipv4:", "ipv6:", "unix:"))):
+        return address, None
+    entries = address.split(",")
+    families = set()
+    for entry in entries:
+        hint = (" (a list takes IP:PORT entries; for a host name use dns:///NAME:PORT, which "
+                "spreads calls over every address the name has)")
+        if entry.startswith("["):
+            host, sep, port = entry[1:].partition("]:")
+            family = 6
+        else:
+            host, sep, port = entry.rpartition(":")
+            family = 4
+        try:
+            if not sep:
+                raise ValueError("no port")
+            ip = ipaddress.ip_address(host)
+            if ip.version != family:
+                raise ValueError("IPv6 addresses go in brackets: [::1]:PORT")
+            if not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError("port must be 1..65535")
+        except ValueError as error:
+            raise ValueError(f'server address list: "{entry}": {error}{hint}') from None
+        families.add(family)
+    if len(families) > 1:
+        raise ValueError("server address list: IPv4 and IPv6 entries cannot be mixed in one list")
+    return ("ipv6:" if 6 in families else "ipv4:") + ",".join(entries), entries[0]
 
 
 class RejectedImage(Exception):
@@ -90,15 +151,26 @@ def standard_manifest(argv=None, stdin=b"", timeout_ms=0, memory_bytes=0, env=No
 
 
 class Client:
-    """One connection to a zerocelld. Plaintext, TLS (tls_ca) or mutual TLS (+ cert and key).
+    """A channel to a zerocelld or to a set of replicas. Plaintext, TLS (tls_ca) or mutual TLS.
 
+    `address`: "host:port", "IP:PORT,IP:PORT,...", or a gRPC target such as
+    "dns:///zerocell-headless.ns.svc:50051"; calls go round-robin over every address, and one
+    that ends UNAVAILABLE is retried on another (SERVICE_CONFIG).
     `interceptors`: grpc client interceptors every call goes through (e.g. to add metadata).
     """
 
     def __init__(self, address, tls_ca=None, tls_cert=None, tls_key=None,
                  max_message_bytes=DEFAULT_MAX_MESSAGE_BYTES, interceptors=()):
+        target, authority = channel_target(address)
         options = [("grpc.max_send_message_length", max_message_bytes),
-                   ("grpc.max_receive_message_length", max_message_bytes)]
+                   ("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
+                   ("grpc.service_config_disable_resolution", 1),
+                   ("grpc.enable_retries", 1),
+                   # Retried only while buffered: room for the largest request.
+                   ("grpc.per_rpc_retry_buffer_size", max_message_bytes)]
+        if authority:
+            options.append(("grpc.default_authority", authority))
         if tls_ca:
             def read(path):
                 with open(path, "rb") as f:
@@ -109,11 +181,11 @@ class Client:
                 root_certificates=read(tls_ca),
                 private_key=read(tls_key) if tls_key else None,
                 certificate_chain=read(tls_cert) if tls_cert else None)
-            self._channel = grpc.secure_channel(address, credentials, options=options)
+            self._channel = grpc.secure_channel(target, credentials, options=options)
         else:
             if tls_cert or tls_key:
                 raise ValueError("tls_cert/tls_key need tls_ca")
-            self._channel = grpc.insecure_channel(address, options=options)
+            self._channel = grpc.insecure_channel(target, options=options)
         channel = grpc.intercept_channel(self._channel, *interceptors)
         self._stub = sandbox_pb2_grpc.SandboxStub(channel)
         # What this client sent: Execute requests by id, and image uploads after NOT_FOUND.

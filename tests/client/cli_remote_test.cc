@@ -348,6 +348,24 @@ TEST_F(CliRemoteTest, ConnectionProblemsAndFlagMisuse) {
   EXPECT_THAT(missing_ca.err, HasSubstr("/nonexistent/ca.pem"));
 }
 
+// --server takes an address list: calls are spread round-robin over the entries that answer, so
+// a dead entry (nothing listens on port 1) costs nothing; a bad entry is a usage error naming it.
+TEST_F(CliRemoteTest, AddressListRunsOnTheReplicasThatAnswer) {
+  const std::string list = absl::StrCat("--server=127.0.0.1:1,", server_->grpc_address());
+  for (int i = 0; i < 3; ++i) {
+    CliResult r = RunCli({"run", list, GuestPath("hello")});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "hello, world\n");
+  }
+  CliResult bad = RunCli({"run", "--server=127.0.0.1:1,replica-b:2", GuestPath("hello")});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("\"replica-b:2\": not an IPv4 address"));
+  EXPECT_THAT(bad.err, HasSubstr("dns:///NAME:PORT"));
+  CliResult none = RunCli({"run", "--server=127.0.0.1:1,127.0.0.1:2", GuestPath("hello")});
+  EXPECT_EQ(none.exit_code, 125);
+  EXPECT_THAT(none.err, HasSubstr("UNAVAILABLE"));
+}
+
 // Flag plumbing without a server.
 TEST(CliRemoteFlagsTest, FlagsWinOverTheEnvironment) {
   constexpr FlagSpec kFlags[] = {

@@ -18,8 +18,8 @@ import unittest
 
 import grpc
 from zerocell.v1 import sandbox_pb2
-from zerocell_client import (Client, RejectedImage, channel, image_id_of, outcome_name,
-                             standard_manifest)
+from zerocell_client import (SERVICE_CONFIG, Client, RejectedImage, channel, channel_target,
+                             image_id_of, outcome_name, standard_manifest)
 
 BIN_DIR = os.environ.get("ZEROCELL_BIN_DIR", "build/bin")
 GUEST_DIR = os.environ.get("ZEROCELL_GUEST_DIR", "build/guests")
@@ -77,6 +77,7 @@ class Server:
             time.sleep(0.02)
         info = json.loads(read(self.ready))
         self.address = "127.0.0.1:%d" % info["grpc_port"]
+        self.metrics_port = info["metrics_port"]  # 0 unless extra_flags turn the endpoint on
         assert info["pid"] == self.proc.pid, info
 
     def logs(self):
@@ -280,6 +281,83 @@ class PythonClientTest(unittest.TestCase):
         if os.path.exists("/bin/busybox"):
             self.assertIn("apple\nbanana\nfig\npear\n", out)
             self.assertIn("300 ms timeout: TIMEOUT", out)
+
+
+def executions(metrics_port):
+    """zerocell_executions_total summed over outcomes, from a server's /metrics."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port, timeout=10) as r:
+        text = r.read().decode()
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("zerocell_executions_total{"))
+
+
+class ReplicasTest(unittest.TestCase):
+    """Address lists: round-robin over replicas, UNAVAILABLE retried on another."""
+
+    def test_channel_target(self):
+        self.assertEqual(channel_target("127.0.0.1:1"), ("127.0.0.1:1", None))
+        self.assertEqual(channel_target("dns:///zc-headless.ns.svc:50051"),
+                         ("dns:///zc-headless.ns.svc:50051", None))
+        self.assertEqual(channel_target("127.0.0.1:1,10.0.0.2:2"),
+                         ("ipv4:127.0.0.1:1,10.0.0.2:2", "127.0.0.1:1"))
+        self.assertEqual(channel_target("[::1]:1,[::2]:2"), ("ipv6:[::1]:1,[::2]:2", "[::1]:1"))
+        for bad, message in [("127.0.0.1:1,host:2", '"host:2"'), ("127.0.0.1:1,", '"": no port'),
+                             ("127.0.0.1:1,127.0.0.1:0", "port must be 1..65535"),
+                             ("127.0.0.1:1,[::1]:2", "cannot be mixed"),
+                             ("127.0.0.1:1,::1:2", "brackets")]:
+            with self.assertRaises(ValueError) as caught:
+                channel_target(bad)
+            self.assertIn(message, str(caught.exception))
+        with open(os.path.join(SOURCE_DIR, "client", "channel_target.h")) as f:
+            header = f.read()
+        cpp = json.loads(header.split('R"json(', 1)[1].split(')json"', 1)[0])
+        self.assertEqual(cpp, SERVICE_CONFIG, "the C++ and Python clients' service configs differ")
+
+    def test_address_list_spreads_calls_and_survives_a_drained_replica(self):
+        servers = [Server(["--metrics_listen=127.0.0.1:0"]) for _ in range(3)]
+        try:
+            client = Client(",".join(s.address for s in servers))
+            program = read(guest("echo_args"))
+            failures = []
+
+            def run(first, last):
+                for i in range(first, last):
+                    try:
+                        r = client.execute(program, argv=["echo_args", "call-%d" % i])
+                        if b"argv[1]=call-%d\n" % i not in r.channels[1].output:
+                            failures.append((i, r.channels[1].output))
+                    except grpc.RpcError as error:
+                        failures.append((i, error.code(), error.details()))
+
+            threads = [threading.Thread(target=run, args=(t * 25, t * 25 + 25)) for t in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            spread = [executions(s.metrics_port) for s in servers]
+            self.assertEqual(failures, [])
+            self.assertEqual(sum(spread), 100)
+            for n in spread:
+                self.assertGreaterEqual(n, 20, spread)  # round-robin: about 33 each
+            # Drain one replica: the next calls go to the other two, none fails.
+            self.assertEqual(servers[0].stop(), 0, servers[0].logs())
+            threads = [threading.Thread(target=run, args=(100 + t * 25, 125 + t * 25))
+                       for t in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(failures, [])
+            after = [executions(s.metrics_port) for s in servers[1:]]
+            self.assertEqual(sum(after) - sum(spread[1:]), 100, (spread, after))
+            client.close()
+        finally:
+            for s in servers:
+                if s.proc.poll() is None:
+                    s.stop()
+                s.kill()
+                s.dir.cleanup()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "api/rpc_status.h"
@@ -376,6 +377,30 @@ TEST_F(RemoteClientTlsTest, ServerCertificateMustChainToTheGivenCa) {
   ASSERT_TRUE(ok.ok()) << ok.status();
   // The rogue certificate is self-signed: trusting it instead of the CA must fail the handshake.
   EXPECT_FALSE(RunHello({.address = address, .tls_ca_file = certs_.rogue_cert}).ok());
+}
+
+// An address list over TLS: the channel's authority is the first entry (127.0.0.1:PORT, in the
+// test certificate's SAN), not the whole list, so every replica's certificate checks out.
+TEST_F(RemoteClientTlsTest, AddressListOverTlsChecksTheFirstEntrysName) {
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::vector<std::string> addresses;
+  for (int i = 0; i < 2; ++i) {
+    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
+        ServerProcess::Start({absl::StrCat("--tls_cert=", certs_.server_cert),
+                              absl::StrCat("--tls_key=", certs_.server_key)});
+    ASSERT_TRUE(server.ok()) << server.status();
+    addresses.push_back((*server)->grpc_address());
+    servers.push_back(*std::move(server));
+  }
+  absl::StatusOr<std::unique_ptr<RemoteClient>> client = RemoteClient::Create(
+      {.address = absl::StrJoin(addresses, ","), .tls_ca_file = certs_.ca_cert});
+  ASSERT_TRUE(client.ok()) << client.status();
+  for (int i = 0; i < 6; ++i) {
+    absl::StatusOr<v1::ExecuteResponse> r =
+        (*client)->Execute(Guest("hello"), StandardManifest({"hello"}));
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(Stdout(*r).output(), "hello, world\n");
+  }
 }
 
 }  // namespace
