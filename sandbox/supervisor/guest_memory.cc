@@ -1,4 +1,4 @@
-// Cross-process guest memory access; see guest_memory.h.
+// Guest memory access: the process_vm implementation and the shared string reader.
 #include "sandbox/supervisor/guest_memory.h"
 
 #include <cerrno>
@@ -14,7 +14,7 @@ constexpr uint64_t kMaxAddress = uint64_t{1} << 47;
 bool RangeOk(uint64_t addr, size_t len) { return addr < kMaxAddress && len <= kMaxAddress - addr; }
 }  // namespace
 
-int GuestMemory::Read(uint64_t addr, void* out, size_t len) const {
+int ProcessMemory::Read(uint64_t addr, void* out, size_t len) const {
   if (len == 0) return 0;
   if (!RangeOk(addr, len)) return EFAULT;
   size_t done = 0;
@@ -27,7 +27,7 @@ int GuestMemory::Read(uint64_t addr, void* out, size_t len) const {
   return 0;
 }
 
-int GuestMemory::Write(uint64_t addr, const void* data, size_t len) const {
+int ProcessMemory::Write(uint64_t addr, const void* data, size_t len) const {
   if (len == 0) return 0;
   if (!RangeOk(addr, len)) return EFAULT;
   size_t done = 0;

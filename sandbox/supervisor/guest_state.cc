@@ -9,8 +9,11 @@
 
 namespace zerocell::sandbox::supervisor {
 
-GuestState::GuestState(const Manifest& manifest, pid_t pid, int pidfd)
-    : manifest_(manifest), pidfd_(pidfd), memory_(pid), fds_(manifest.handle_order()) {
+GuestState::GuestState(const Manifest& manifest, std::unique_ptr<GuestMemory> memory, int pidfd)
+    : manifest_(manifest),
+      pidfd_(pidfd),
+      memory_(std::move(memory)),
+      fds_(manifest.handle_order()) {
   mem_.limit_bytes = manifest.memory_bytes();
   realtime_base_ns_ = absl::ToUnixNanos(manifest.clock_start());
 }

@@ -75,14 +75,15 @@ struct MemoryAccounting {
 
 class GuestState {
  public:
+  // `memory`: the guest's memory (ProcessMemory of the sandbox; a fake in unit tests). `pidfd`:
+  // where the signals the guest sends itself go (-1: none can be sent). Open() comes next, with
   // `inputs`: per channel (manifest order), where a readable one reads from; empty, or a null
-  // entry, means the channel's initial_bytes. They must outlive this state. Call Open() before
-  // anything else.
-  GuestState(const Manifest& manifest, pid_t pid, int pidfd);
+  // entry, means the channel's initial_bytes. They must outlive this state.
+  GuestState(const Manifest& manifest, std::unique_ptr<GuestMemory> memory, int pidfd);
   absl::Status Open(absl::Span<InputSource* const> inputs);
 
   const Manifest& manifest() const { return manifest_; }
-  GuestMemory& memory() { return memory_; }
+  const GuestMemory& memory() const { return *memory_; }
   FdTable& fds() { return fds_; }
   Channel& channel(int index) { return *channels_[static_cast<size_t>(index)]; }
   int channel_count() const { return static_cast<int>(channels_.size()); }
@@ -118,7 +119,7 @@ class GuestState {
  private:
   const Manifest& manifest_;
   int pidfd_;
-  GuestMemory memory_;
+  std::unique_ptr<GuestMemory> memory_;
   FdTable fds_;
   std::vector<std::unique_ptr<Channel>> channels_;
   std::vector<std::unique_ptr<InputSource>> byte_inputs_;  // over the manifest's initial_bytes

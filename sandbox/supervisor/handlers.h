@@ -18,6 +18,16 @@ void RegisterProcessHandlers(HandlerTable& table);  // clock, random, identity, 
 // Built once, immutable afterwards.
 const HandlerTable& Handlers();
 
+// Handlers that answer every call the same way: an errno, or a value.
+template <int kErrno>
+Reply Fail(GuestState&, const Call&) {
+  return Reply::Error(kErrno);
+}
+template <int64_t kValue>
+Reply Constant(GuestState&, const Call&) {
+  return Reply::Value(kValue);
+}
+
 }  // namespace zerocell::sandbox::supervisor
 
 #endif  // ZEROCELL_SANDBOX_SUPERVISOR_HANDLERS_H_

@@ -380,11 +380,6 @@ Reply ValidFdZero(GuestState& g, const Call& c) {
   return Reply::Error(g.fds().Lookup(Fd(c)) < 0 ? EBADF : 0);
 }
 
-template <int kErrno>
-Reply Fail(GuestState&, const Call&) {
-  return Reply::Error(kErrno);
-}
-
 }  // namespace
 
 void RegisterIoHandlers(HandlerTable& t) {

@@ -26,14 +26,6 @@ namespace {
 constexpr int64_t kNanos = 1000000000;
 constexpr uint64_t kMaxRandomPerCall = 33554431;  // the kernel's own cap
 
-template <int64_t kValue>
-Reply Constant(GuestState&, const Call&) {
-  return Reply::Value(kValue);
-}
-template <int kErrno>
-Reply Fail(GuestState&, const Call&) {
-  return Reply::Error(kErrno);
-}
 
 Reply FromWrite(int err, int64_t value = 0) {
   return err ? Reply::Error(err) : Reply::Value(value);

@@ -1,10 +1,8 @@
-// The supervision loop; see supervisor.h and ARCHITECTURE.md "Syscall policy".
+// The supervision loop: deadlines, cancellation and the process around the Dispatcher.
 #include "sandbox/supervisor/supervisor.h"
 
 #include <fcntl.h>
-#include <linux/audit.h>
 #include <poll.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
@@ -12,32 +10,24 @@
 
 #include <cerrno>
 #include <cstring>
-#include <optional>
+#include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sandbox/launch/launch_spec.h"
-#include "sandbox/policy/syscall_policy.h"
+#include "sandbox/supervisor/dispatcher.h"
 #include "sandbox/supervisor/guest_state.h"
-#include "sandbox/supervisor/handlers.h"
+#include "sandbox/supervisor/notifier.h"
 #include "sandbox/supervisor/memory_accounting.h"
 #include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox::supervisor {
 namespace {
 
-constexpr uint32_t kX32Bit = 0x40000000;
 // Linux 6.6+: the woken side runs on the waker's CPU (Debian 12's headers predate it).
 constexpr unsigned long kIoctlNotifSetFlags = _IOW('!', 4, uint64_t);
 constexpr uint64_t kNotifSyncWakeUp = 1;
-
-struct NotifyBuffers {
-  seccomp_notif* req = nullptr;
-  seccomp_notif_resp* resp = nullptr;
-  NotifyBuffers() { seccomp_notify_alloc(&req, &resp); }
-  ~NotifyBuffers() { seccomp_notify_free(req, resp); }
-};
 
 absl::Duration CpuTime(pid_t pid) {
   clockid_t clock;
@@ -48,14 +38,14 @@ absl::Duration CpuTime(pid_t pid) {
   return absl::DurationFromTimespec(ts);
 }
 
+// Waits on the listener, the process, the cancel fd and a pending call's descriptor, with the
+// wall and CPU deadlines; the Dispatcher serves the notifications.
 class Loop {
  public:
-  Loop(SuperviseParams& p, GuestState& guest) : p_(p), guest_(guest) {}
+  Loop(SuperviseParams& p, GuestState& guest)
+      : p_(p), guest_(guest), notifier_(p.listener.get()), dispatcher_(notifier_, guest) {}
 
-  absl::StatusOr<SuperviseResult> Run() {
-    NotifyBuffers buffers;
-    if (buffers.req == nullptr) return absl::ResourceExhaustedError("seccomp_notify_alloc");
-    const absl::Duration cpu_limit = p_.manifest->cpu_limit();
+  absl::StatusOr<SuperviseResult> Run() {    const absl::Duration cpu_limit = p_.manifest->cpu_limit();
     absl::Time next_cpu_check = absl::Now() + cpu_limit;
     bool listener_open = true;
     for (;;) {
@@ -82,7 +72,7 @@ class Loop {
       pollfd fds[4] = {{listener_open ? p_.listener.get() : -1, POLLIN, 0},
                        {p_.process->pidfd(), POLLIN, 0},
                        {p_.cancel_fd, POLLIN, 0},
-                       {pending_.has_value() ? pending_->fd : -1, POLLIN, 0}};
+                       {dispatcher_.pending_fd(), POLLIN, 0}};
       timespec ts = absl::ToTimespec(std::max(wait, absl::ZeroDuration()));
       int n = ppoll(fds, 4, &ts, nullptr);
       if (n < 0) {
@@ -94,11 +84,11 @@ class Loop {
         break;
       }
       if (fds[3].revents != 0) {
-        if (absl::Status s = RetryPending(buffers); !s.ok()) return s;
+        if (absl::Status s = dispatcher_.RetryPending(); !s.ok()) return s;
         continue;
       }
       if (fds[0].revents & POLLIN) {
-        if (absl::Status s = HandleOne(buffers); !s.ok()) return s;
+        if (absl::Status s = dispatcher_.HandleNext(); !s.ok()) return s;
         continue;
       }
       if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) listener_open = false;
@@ -108,71 +98,6 @@ class Loop {
   }
 
  private:
-  absl::Status HandleOne(NotifyBuffers& b) {
-    memset(b.req, 0, sizeof(*b.req));
-    int rc = seccomp_notify_receive(p_.listener.get(), b.req);
-    if (rc != 0) {
-      if (rc == -ENOENT || rc == -EINTR) return absl::OkStatus();  // the caller died meanwhile
-      return sys::ErrnoStatus(-rc, "seccomp_notify_receive");
-    }
-    ++notified_;
-    const seccomp_data& d = b.req->data;
-    Call call;
-    call.nr = d.nr;
-    for (int i = 0; i < 6; ++i) call.args[i] = d.args[i];
-
-    Handler handler = nullptr;
-    const bool x32 = d.nr >= 0 && (static_cast<uint32_t>(d.nr) & kX32Bit);
-    const bool native = d.arch == AUDIT_ARCH_X86_64 && !x32;
-    if (native && d.nr >= 0 && d.nr < kMaxSyscall) handler = Handlers()[d.nr];
-    if (handler == nullptr) {
-      // Outside the policy: stop the guest here and name the call. No reply: it dies waiting.
-      std::string name = SyscallName(d.arch, d.nr);
-      guest_.Stop(Outcome::kPolicyViolation,
-                  absl::StrFormat("syscall %s (%d) is not allowed", name, d.nr),
-                  Violation{name, d.nr, "not in the syscall policy"});
-      return absl::OkStatus();
-    }
-    const Reply reply = handler(guest_, call);
-    if (guest_.stop().has_value()) return absl::OkStatus();
-    if (reply.wait_fd >= 0) {
-      // Answered later, when the source has something: the loop keeps serving deadlines and
-      // cancellation meanwhile (the guest, single-threaded, makes no other call).
-      pending_ = Pending{b.req->id, call, handler, reply.wait_fd};
-      return absl::OkStatus();
-    }
-    return Respond(b, b.req->id, reply);
-  }
-
-  // Runs a waiting call's handler again once its descriptor polled ready.
-  absl::Status RetryPending(NotifyBuffers& b) {
-    Pending p = *pending_;
-    pending_.reset();
-    // The guest may have been killed meanwhile; its notification is then gone.
-    if (seccomp_notify_id_valid(p_.listener.get(), p.id) != 0) return absl::OkStatus();
-    const Reply reply = p.handler(guest_, p.call);
-    if (guest_.stop().has_value()) return absl::OkStatus();
-    if (reply.wait_fd >= 0) {
-      p.fd = reply.wait_fd;
-      pending_ = p;
-      return absl::OkStatus();
-    }
-    return Respond(b, p.id, reply);
-  }
-
-  absl::Status Respond(NotifyBuffers& b, uint64_t id, const Reply& reply) {
-    // The handler read guest memory: answer only if that memory still belonged to this request.
-    if (seccomp_notify_id_valid(p_.listener.get(), id) != 0) return absl::OkStatus();
-    memset(b.resp, 0, sizeof(*b.resp));
-    b.resp->id = id;
-    b.resp->val = reply.value;
-    b.resp->error = reply.error ? -reply.error : 0;
-    b.resp->flags = reply.continue_syscall ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
-    const int rc = seccomp_notify_respond(p_.listener.get(), b.resp);
-    if (rc != 0 && rc != -ENOENT) return sys::ErrnoStatus(-rc, "seccomp_notify_respond");
-    return absl::OkStatus();
-  }
-
   absl::StatusOr<SuperviseResult> Finish() {
     const bool stopped = guest_.stop().has_value() || cancelled_;
     if (stopped) p_.process->Kill();
@@ -186,7 +111,7 @@ class Loop {
     r.usage.user_cpu = absl::DurationFromTimeval(usage.ru_utime);
     r.usage.system_cpu = absl::DurationFromTimeval(usage.ru_stime);
     r.usage.peak_memory_bytes = guest_.mem().peak_rss_bytes;
-    r.usage.notified_syscalls = notified_;
+    r.usage.notified_syscalls = dispatcher_.notified();
     if (guest_.stop().has_value()) {
       r.outcome = guest_.stop()->outcome;
       r.detail = guest_.stop()->detail;
@@ -213,19 +138,11 @@ class Loop {
     return out;
   }
 
-  // A notified call answered later (a read waiting on a stream).
-  struct Pending {
-    uint64_t id;
-    Call call;
-    Handler handler;
-    int fd;
-  };
-
   SuperviseParams& p_;
   GuestState& guest_;
-  int64_t notified_ = 0;
+  SeccompNotifier notifier_;
+  Dispatcher dispatcher_;
   bool cancelled_ = false;
-  std::optional<Pending> pending_;
 };
 
 sys::UniqueFd OpenProc(pid_t pid, const char* file) {
@@ -235,7 +152,8 @@ sys::UniqueFd OpenProc(pid_t pid, const char* file) {
 }  // namespace
 
 absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
-  GuestState guest(*params.manifest, params.process->pid(), params.process->pidfd());
+  GuestState guest(*params.manifest, std::make_unique<ProcessMemory>(params.process->pid()),
+                   params.process->pidfd());
   if (absl::Status opened = guest.Open(params.inputs); !opened.ok()) {
     params.process->Kill();
     int status;

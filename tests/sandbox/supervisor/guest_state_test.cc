@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "base/sha256.h"
 #include "gtest/gtest.h"
+#include "tests/testing/fake_kernel.h"
 #include "sandbox/manifest/manifest.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -109,14 +110,14 @@ TEST(SeededBytesTest, StableDerivation) {
 
 TEST(GuestStateTest, RandomStreamIgnoresCallSizes) {
   const Manifest m = MakeManifest(99);
-  GuestState a(m, getpid(), -1);
-  GuestState b(m, getpid(), -1);
+  GuestState a(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
+  GuestState b(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
   std::string pieces = Random(a, 10);
   pieces += Random(a, 20);
   EXPECT_EQ(pieces, Random(b, 30));
   // Across the 4 KiB refill boundary, in odd steps and one large call.
-  GuestState c(m, getpid(), -1);
-  GuestState d(m, getpid(), -1);
+  GuestState c(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
+  GuestState d(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
   std::string steps;
   while (steps.size() < 10000) steps += Random(c, 1 + steps.size() % 997);
   std::string one = Random(d, steps.size());
@@ -127,8 +128,8 @@ TEST(GuestStateTest, RandomStreamIgnoresCallSizes) {
 TEST(GuestStateTest, RandomStreamDependsOnSeedAndDoesNotRepeat) {
   const Manifest m1 = MakeManifest(1);
   const Manifest m2 = MakeManifest(2);
-  GuestState a(m1, getpid(), -1);
-  GuestState b(m2, getpid(), -1);
+  GuestState a(m1, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
+  GuestState b(m2, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
   const std::string ra = Random(a, 8192);
   EXPECT_NE(ra, Random(b, 8192));
   EXPECT_NE(ra.substr(0, 4096), ra.substr(4096));  // the second pool is a new stream
@@ -137,7 +138,7 @@ TEST(GuestStateTest, RandomStreamDependsOnSeedAndDoesNotRepeat) {
 
 TEST(GuestStateTest, TickClockAdvancesOneMicrosecond) {
   const Manifest m = MakeManifest(0);
-  GuestState g(m, getpid(), -1);
+  GuestState g(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
   ASSERT_TRUE(g.Open({}).ok());
   EXPECT_EQ(g.clock_ns(), 0);
   EXPECT_EQ(g.TickClock(), 0);
@@ -151,7 +152,7 @@ TEST(GuestStateTest, TickClockAdvancesOneMicrosecond) {
 
 TEST(GuestStateTest, DescriptorsAndChannelsFollowTheManifest) {
   const Manifest m = MakeManifest(0);
-  GuestState g(m, getpid(), -1);
+  GuestState g(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
   ASSERT_TRUE(g.Open({}).ok());
   ASSERT_EQ(g.channel_count(), 5);
   const char* expected[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/a", "/dev/b"};
@@ -169,7 +170,7 @@ TEST(GuestStateTest, DescriptorsAndChannelsFollowTheManifest) {
 
 TEST(GuestStateTest, OutputCapacityShrinksToZero) {
   const Manifest m = MakeManifest(0, /*output_limit=*/100);
-  GuestState g(m, getpid(), -1);
+  GuestState g(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
   ASSERT_TRUE(g.Open({}).ok());
   EXPECT_EQ(g.output_capacity(), 100u);
   g.AddOutput(60);
@@ -182,7 +183,7 @@ TEST(GuestStateTest, OutputCapacityShrinksToZero) {
 
 TEST(GuestStateTest, FirstStopReasonWins) {
   const Manifest m = MakeManifest(0);
-  GuestState g(m, getpid(), -1);
+  GuestState g(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
   ASSERT_TRUE(g.Open({}).ok());
   EXPECT_FALSE(g.stop().has_value());
   g.Stop(Outcome::kOutputLimit, "first");
@@ -194,7 +195,7 @@ TEST(GuestStateTest, FirstStopReasonWins) {
 
 TEST(GuestStateTest, ChannelResultsInManifestOrder) {
   const Manifest m = MakeManifest(0);
-  GuestState g(m, getpid(), -1);
+  GuestState g(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
   ASSERT_TRUE(g.Open({}).ok());
   std::vector<ChannelResult> results = g.TakeChannelResults();
   ASSERT_EQ(results.size(), m.channels().size());
