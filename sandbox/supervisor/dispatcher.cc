@@ -62,8 +62,8 @@ absl::Status Dispatcher::Serve(uint64_t id, const Call& call, Handler handler) {
   }
   // The handler read guest memory: answer only if that memory still belonged to this call.
   if (!notifier_.IdValid(id)) return absl::OkStatus();
-  absl::Status sent = notifier_.Respond(
-      Answer{id, reply.value, reply.error, reply.continue_syscall});
+  absl::Status sent =
+      notifier_.Respond(Answer{id, reply.value, reply.error, reply.continue_syscall});
   if (absl::IsNotFound(sent)) return absl::OkStatus();
   return sent;
 }

@@ -15,10 +15,10 @@ namespace zerocell::sandbox::supervisor {
 
 // One notified system call, as the kernel reported it.
 struct Notification {
-  uint64_t id = 0;     // answers and validity checks name it
-  uint32_t pid = 0;    // the calling task, in the supervisor's pid namespace
-  uint32_t arch = 0;   // AUDIT_ARCH_*: foreign ABIs (i386, x32 numbers) arrive here too
-  int64_t nr = 0;      // the number as the guest issued it (x32 keeps its 0x40000000 bit)
+  uint64_t id = 0;    // answers and validity checks name it
+  uint32_t pid = 0;   // the calling task, in the supervisor's pid namespace
+  uint32_t arch = 0;  // AUDIT_ARCH_*: foreign ABIs (i386, x32 numbers) arrive here too
+  int64_t nr = 0;     // the number as the guest issued it (x32 keeps its 0x40000000 bit)
   uint64_t args[6] = {};
 };
 
