@@ -1,7 +1,7 @@
 // zerocell-loader: turns a fresh process into a sealed guest (limits, mappings, stack, filter).
 //
 // Freestanding (no libc): every step is a raw syscall, nothing allocates, and the steps run in the
-// order ARCHITECTURE.md gives. Any failure is reported over kControlFd and the loader exits.
+// order docs/architecture.md gives. Any failure is reported over kControlFd and the loader exits.
 #include <asm/unistd.h>
 #include <linux/filter.h>
 #include <linux/prctl.h>

@@ -1,4 +1,4 @@
-// Channel quotas, positions and etags; see channel.h and ARCHITECTURE.md "Channels".
+// Channel quotas, positions and etags; see channel.h and docs/architecture.md "Channels".
 #include "sandbox/supervisor/channel.h"
 
 #include <unistd.h>

@@ -24,7 +24,7 @@
 
 namespace zerocell::sandbox::supervisor {
 
-// Fixed identity the guest sees (ARCHITECTURE.md "Determinism").
+// Fixed identity the guest sees (docs/architecture.md "Determinism").
 inline constexpr int64_t kGuestPid = launch::kGuestPid;
 inline constexpr int64_t kGuestPpid = launch::kGuestPpid;
 inline constexpr int64_t kGuestUid = launch::kGuestUid;
