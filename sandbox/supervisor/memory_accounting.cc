@@ -119,15 +119,23 @@ bool AdmitGrowth(GuestState& g, uint64_t bytes, uint64_t tables, const char* cal
                              ? static_cast<uint64_t>(vm) - mem.overhead_bytes
                              : 0;
   const uint64_t limit = static_cast<uint64_t>(mem.limit_bytes);
+  // The address space alone decides when it does not fit; page tables only add to it.
+  const bool space_fits = bytes <= limit && space <= limit - bytes;
   const auto fits = [&] {
     const uint64_t need = mem.tables_measured + mem.tables_admitted;
-    return bytes <= limit && tables <= limit && space <= limit - bytes &&
-           need <= limit - bytes - space && tables <= limit - bytes - space - need;
+    return space_fits && tables <= limit && need <= limit - bytes - space &&
+           tables <= limit - bytes - space - need;
   };
-  if (!fits()) {
+  if (space_fits && !fits()) {
     // The bound of earlier calls may be too coarse (or old): measure what the mappings need now.
     absl::StatusOr<std::vector<AddressRange>> maps = ReadMappings(mem.pid);
-    if (!maps.ok()) return true;  // the process is gone
+    if (!maps.ok()) {
+      // Fail closed: statm was just read, so the process exists; an unbounded need must not pass.
+      g.Stop(Outcome::kMemoryLimit,
+             absl::StrCat("memory limit: the page tables of ", call,
+                          " cannot be accounted: ", maps.status().message()));
+      return false;
+    }
     const uint64_t need = PageTablesFor(*maps);
     mem.tables_measured = need > mem.tables_baseline ? need - mem.tables_baseline : 0;
     mem.tables_admitted = 0;
