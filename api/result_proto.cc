@@ -68,6 +68,7 @@ v1::ExecuteResponse ResultToProto(sandbox::Result result, absl::string_view imag
   usage->set_startup_ns(absl::ToInt64Nanoseconds(result.usage.startup));
   usage->set_user_cpu_ns(absl::ToInt64Nanoseconds(result.usage.user_cpu));
   usage->set_system_cpu_ns(absl::ToInt64Nanoseconds(result.usage.system_cpu));
+  usage->set_supervisor_cpu_ns(absl::ToInt64Nanoseconds(result.usage.supervisor_cpu));
   usage->set_peak_memory_bytes(result.usage.peak_memory_bytes);
   usage->set_notified_syscalls(result.usage.notified_syscalls);
   for (const std::string& line : result.nondeterminism) out.add_nondeterminism(line);

@@ -41,6 +41,19 @@ std::vector<ChannelResult> UntouchedChannels(const Manifest& manifest) {
   return out;
 }
 
+// The image's segments as the loader maps them (page ranges), and the executable ones.
+void ImageRanges(const elf::ElfLayout& layout, std::vector<supervisor::AddressRange>* segments,
+                 std::vector<supervisor::AddressRange>* code) {
+  const uint64_t bias = layout.pie ? launch::kPieBase : 0;
+  constexpr uint64_t kPage = launch::kPageSize;
+  for (const elf::LoadSegment& seg : layout.segments) {
+    const supervisor::AddressRange r = {(bias + seg.vaddr) & ~(kPage - 1),
+                                        (bias + seg.vaddr + seg.memsz + kPage - 1) & ~(kPage - 1)};
+    segments->push_back(r);
+    if (seg.exec) code->push_back(r);
+  }
+}
+
 absl::Status Died() { return absl::AbortedError("the parked sandbox ended before its release"); }
 
 // Waits for the loader's next notification (it is already on its way) and receives it.
@@ -265,6 +278,7 @@ absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const PreparedRun
   params.initial_brk = sandbox.ready_.brk;
   params.guest_bytes = plan.image_bytes + plan.stack_bytes;
   params.stack_bytes = plan.stack_bytes;
+  ImageRanges(run.image().layout(), &params.image_segments, &params.image_code);
   const int listener = params.listener.get();
   absl::Time released_at = absl::InfiniteFuture();
   params.release = [&] {

@@ -114,12 +114,27 @@ absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view b
   sys::UniqueFd memfd(::memfd_create("zerocell-image", MFD_CLOEXEC | MFD_ALLOW_SEALING));
   if (!memfd.valid()) return absl::ErrnoToStatus(errno, "memfd_create for the image");
   RETURN_IF_ERROR(WriteAll(memfd.get(), bytes));
+  // Executable segments' partial pages, cleaned, after the ELF bytes (see launch::CleanPages).
+  constexpr uint64_t kPage = launch::kPageSize;
+  std::vector<launch::CleanPages> clean = launch::PlanCleanPages(layout, bytes.size());
+  std::string pages;
+  for (size_t i = 0; i < clean.size(); ++i) {
+    const elf::LoadSegment& seg = layout.segments[i];
+    if (clean[i].head) pages += launch::CleanPage(bytes, seg, seg.offset & ~(kPage - 1));
+    if (clean[i].tail)
+      pages += launch::CleanPage(bytes, seg, (seg.offset + seg.filesz - 1) & ~(kPage - 1));
+  }
+  if (!pages.empty()) {
+    pages.insert(0, (kPage - bytes.size() % kPage) % kPage, '\0');  // to the next page
+    RETURN_IF_ERROR(WriteAll(memfd.get(), pages));
+  }
   if (::fcntl(memfd.get(), F_ADD_SEALS, kImageSeals) != 0) {
     return absl::ErrnoToStatus(errno, "sealing the image memfd (F_ADD_SEALS)");
   }
   // Private constructor: make_shared cannot reach it.
-  return std::shared_ptr<const Image>(
-      new Image(std::move(layout), std::move(memfd), bytes.size(), std::move(sha256_hex), use));
+  return std::shared_ptr<const Image>(new Image(std::move(layout), std::move(clean),
+                                                std::move(memfd), bytes.size(),
+                                                std::move(sha256_hex), use));
 }
 
 absl::StatusOr<std::shared_ptr<const Image>> Image::FromFile(const std::string& path,

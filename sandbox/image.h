@@ -6,10 +6,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "sandbox/elf/elf_image.h"
 #include "sandbox/host/instruction_use.h"
+#include "sandbox/launch/spec_builder.h"
 #include "sandbox/sys/unique_fd.h"
 
 namespace zerocell::sandbox {
@@ -38,21 +40,26 @@ class Image {
       const std::string& path, host::InstructionUse use = host::InstructionUse::Unknown());
 
   const elf::ElfLayout& layout() const { return layout_; }
+  // The ELF bytes, then (from the next page) the cleaned copies of executable segments' partial
+  // pages, where clean_pages() says (launch::CleanPages). Sealed.
   int memfd() const { return memfd_.get(); }
+  const std::vector<launch::CleanPages>& clean_pages() const { return clean_pages_; }
   uint64_t size_bytes() const { return size_; }
   const std::string& sha256_hex() const { return sha256_hex_; }
   const host::InstructionUse& instruction_use() const { return use_; }
 
  private:
-  Image(elf::ElfLayout layout, sys::UniqueFd memfd, uint64_t size, std::string sha256_hex,
-        host::InstructionUse use)
+  Image(elf::ElfLayout layout, std::vector<launch::CleanPages> clean_pages, sys::UniqueFd memfd,
+        uint64_t size, std::string sha256_hex, host::InstructionUse use)
       : layout_(std::move(layout)),
+        clean_pages_(std::move(clean_pages)),
         memfd_(std::move(memfd)),
         size_(size),
         sha256_hex_(std::move(sha256_hex)),
         use_(use) {}
 
   elf::ElfLayout layout_;
+  std::vector<launch::CleanPages> clean_pages_;
   sys::UniqueFd memfd_;
   uint64_t size_;
   std::string sha256_hex_;

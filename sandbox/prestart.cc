@@ -134,7 +134,8 @@ absl::StatusOr<std::unique_ptr<ParkedSandbox>> Engine::Prestart(const Image& ima
   const uint32_t flags = (host::ShouldDropPrivileges(*host_) ? launch::kSpecDropPrivileges : 0) |
                          (fault_cpuid ? launch::kSpecFaultCpuid : 0);
   ASSIGN_OR_RETURN(std::string spec,
-                   launch::BuildParkSpec(image.layout(), policy_->bpf(), getpid(), special, flags));
+                   launch::BuildParkSpec(image.layout(), image.clean_pages(), policy_->bpf(),
+                                         getpid(), special, flags));
   ASSIGN_OR_RETURN(sys::UniqueFd spec_fd, sys::SealedMemfd("zerocell-spec", spec));
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {

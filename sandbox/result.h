@@ -46,8 +46,11 @@ struct Usage {
   absl::Duration wall;  // spawn to reap
   absl::Duration
       startup;  // engine start to the guest's first instruction (a warm start: release only)
-  absl::Duration user_cpu;
-  absl::Duration system_cpu;
+  absl::Duration user_cpu;    // the guest's
+  absl::Duration system_cpu;  // the guest's, in the kernel
+  // CPU the supervisor spent on the guest's behalf (emulated calls, copies, hashing, the memory
+  // etag); it counts against the CPU limit together with the guest's.
+  absl::Duration supervisor_cpu;
   int64_t peak_memory_bytes = 0;  // resident high-water mark of the sandbox process
   int64_t notified_syscalls = 0;  // syscalls serviced by the supervisor
 };

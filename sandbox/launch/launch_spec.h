@@ -42,6 +42,10 @@ struct SpecSegment {
   uint64_t filesz;
   uint32_t prot;  // PROT_* bits, never PROT_WRITE together with PROT_EXEC
   uint32_t pad;
+  // Executable segments: image memfd offsets of the cleaned copies of its first and last page
+  // (spec_builder.h, CleanPages), mapped instead of the file's own; 0: the page holds nothing
+  // but the segment's bytes (or the segment is not executable).
+  uint64_t clean_head, clean_tail;
 };
 
 struct SpecRlimit {

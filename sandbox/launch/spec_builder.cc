@@ -77,11 +77,45 @@ uint64_t StackBytesFor(int64_t memory_bytes) {
                               kMaxStackBytes);
 }
 
+std::vector<CleanPages> PlanCleanPages(const elf::ElfLayout& layout, uint64_t file_size) {
+  std::vector<CleanPages> out(layout.segments.size());
+  uint64_t next = PageUp(file_size);
+  for (size_t i = 0; i < layout.segments.size(); ++i) {
+    const elf::LoadSegment& seg = layout.segments[i];
+    if (!seg.exec || seg.filesz == 0) continue;
+    const uint64_t end = seg.offset + seg.filesz;
+    const uint64_t first = PageDown(seg.offset), last = PageDown(end - 1);
+    const bool ragged_end = end % kPageSize != 0;
+    if (seg.offset % kPageSize != 0 || (first == last && ragged_end)) {
+      out[i].head = next;
+      next += kPageSize;
+    }
+    if (last != first && ragged_end) {
+      out[i].tail = next;
+      next += kPageSize;
+    }
+  }
+  return out;
+}
+
+std::string CleanPage(std::string_view file, const elf::LoadSegment& seg, uint64_t page_offset) {
+  std::string page(kPageSize, '\0');
+  const uint64_t from = std::max(page_offset, seg.offset);
+  const uint64_t to = std::min(
+      {page_offset + kPageSize, seg.offset + seg.filesz, static_cast<uint64_t>(file.size())});
+  if (to > from) file.substr(from, to - from).copy(page.data() + (from - page_offset), to - from);
+  return page;
+}
+
 absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
+                                          const std::vector<CleanPages>& clean,
                                           const std::string& filter_bpf, pid_t parent_pid,
                                           const SpecialRanges& special, uint32_t flags) {
   if (layout.segments.size() > static_cast<size_t>(kMaxSegments)) {
     return absl::InvalidArgumentError("image: too many PT_LOAD segments");
+  }
+  if (clean.size() != layout.segments.size()) {
+    return absl::InvalidArgumentError("image: cleaned code pages do not match its segments");
   }
   LaunchSpec spec = {};
   spec.magic = kSpecMagic;
@@ -93,6 +127,8 @@ absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
     s.offset = seg.offset;
     s.filesz = seg.filesz;
     s.prot = (seg.read ? PROT_READ : 0) | (seg.write ? PROT_WRITE : 0) | (seg.exec ? PROT_EXEC : 0);
+    s.clean_head = clean[spec.segment_count - 1].head;
+    s.clean_tail = clean[spec.segment_count - 1].tail;
   }
   spec.entry = bias + layout.entry;
   spec.parent_pid = static_cast<uint32_t>(parent_pid);

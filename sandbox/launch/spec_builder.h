@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "sandbox/elf/elf_image.h"
@@ -21,11 +23,29 @@ inline constexpr uid_t kUnprivilegedId = 65534;  // nobody/nogroup, used when th
 // Guest stack size for a memory limit: an eighth of it, within [128 KiB, 8 MiB].
 uint64_t StackBytesFor(int64_t memory_bytes);
 
+// Admission decodes only [p_offset, p_offset + p_filesz) of an executable segment, but the
+// segment's first and last file pages may hold other bytes too. Those pages are never mapped from
+// the ELF bytes: the image memfd holds, after them, a cleaned copy of each (the segment's bytes,
+// zeros elsewhere), and the loader maps that. Mapped from a sealed file, not patched, they hold
+// the same bytes whatever the guest does (madvise(MADV_DONTNEED) makes the kernel read the file
+// again). Per segment of a layout: the memfd offsets of its cleaned first and last page (0: not
+// needed; a segment within one page has only `head`).
+struct CleanPages {
+  uint64_t head = 0, tail = 0;
+};
+// Where the cleaned pages go for an ELF of `file_size` bytes: from the page after its end, one
+// page each, in segment order.
+std::vector<CleanPages> PlanCleanPages(const elf::ElfLayout& layout, uint64_t file_size);
+// The cleaned copy of the file page at `page_offset` for `seg` (4 KiB).
+std::string CleanPage(std::string_view file, const elf::LoadSegment& seg, uint64_t page_offset);
+
 // LaunchSpec followed by the filter, ready for a sealed memfd: everything a loader needs to park
-// (image mapped, filter installed), nothing from a request. INVALID_ARGUMENT on too many segments.
+// (image mapped, filter installed), nothing from a request. INVALID_ARGUMENT on too many segments,
+// or when `clean` (PlanCleanPages of the image) does not match the layout.
 // `special`: the vDSO/vvar ranges a previous loader reported (zero when not known yet).
 // `flags`: kSpec* bits (the host probe's decisions for this image).
 absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
+                                          const std::vector<CleanPages>& clean,
                                           const std::string& filter_bpf, pid_t parent_pid,
                                           const SpecialRanges& special = {}, uint32_t flags = 0);
 

@@ -120,31 +120,57 @@ void Zero(uint64_t from, uint64_t to) {
     *p = 0;
 }
 
-// Maps one PT_LOAD: file pages privately from the sealed image, the bss tail zeroed, the rest
-// anonymous; an executable segment's pages hold zeros outside its own file bytes. Patched pages
-// are mapped writable without exec, then given their final protection: never writable and
-// executable at once (the engine refused segments that ask for both).
+// Maps one PT_LOAD privately from the sealed image; what lies past its file pages is anonymous.
+// Admission decodes only [addr, addr + filesz) of an executable segment, and every page of one
+// must only ever hold those bytes and zeros: its pages are never patched, since the guest's
+// madvise(MADV_DONTNEED) drops a patched private page and the kernel reads the file page again.
+// Instead a first or last page that the file shares with other bytes is mapped from its cleaned
+// copy after the ELF bytes (clean_head, clean_tail: the segment's bytes, zeros elsewhere); a
+// missing one fails the step. A data segment's last file page gets its bss tail zeroed in a
+// private copy, as the kernel's ELF loader does (what a drop brings back there is not
+// executable), mapped writable without exec first: never writable and executable at once (the
+// engine refused segments that ask for both).
 void MapSegment(const SpecSegment& s) {
   const uint64_t start = PageDown(s.addr);
   const uint64_t file_end = s.addr + s.filesz;
   const uint64_t mem_end = s.addr + s.memsz;
   const uint64_t file_map_end = s.filesz ? PageUp(file_end) : start;
-  // Admission decodes only [addr, addr + filesz) of an executable segment: file bytes sharing
-  // its first or last page were never checked, so they must not become executable.
   const bool exec = (static_cast<int>(s.prot) & kProtExec) != 0;
-  const uint64_t tail_end = exec || file_map_end < mem_end ? file_map_end : mem_end;
-  const bool zero_head = exec && start < s.addr;
-  const bool zero_tail = tail_end > file_end;
-  if (s.filesz) {
-    const bool patch = zero_head || zero_tail;
+  if (s.filesz && exec) {
+    const uint64_t last = PageDown(file_end - 1);
+    const bool ragged_end = file_end % kPageSize != 0;
+    const bool head = start < s.addr || (start == last && ragged_end);
+    const bool tail = last != start && ragged_end;
+    if ((head && s.clean_head == 0) || (tail && s.clean_tail == 0)) {
+      Fail(LoaderStep::kMapSegments, -22 /*EINVAL*/);
+    }
+    const uint64_t whole_lo = head ? start + kPageSize : start;
+    const uint64_t whole_hi = tail ? last : file_map_end;
+    if (whole_hi > whole_lo) {
+      Check(Sys(__NR_mmap, whole_lo, whole_hi - whole_lo, s.prot, kMapPrivate | kMapFixed, kImageFd,
+                PageDown(s.offset) + (whole_lo - start)),
+            LoaderStep::kMapSegments);
+    }
+    if (head) {
+      Check(
+          Sys(__NR_mmap, start, kPageSize, s.prot, kMapPrivate | kMapFixed, kImageFd, s.clean_head),
+          LoaderStep::kMapSegments);
+    }
+    if (tail) {
+      Check(
+          Sys(__NR_mmap, last, kPageSize, s.prot, kMapPrivate | kMapFixed, kImageFd, s.clean_tail),
+          LoaderStep::kMapSegments);
+    }
+  } else if (s.filesz) {
+    const uint64_t tail_end = file_map_end < mem_end ? file_map_end : mem_end;
+    const bool zero_tail = tail_end > file_end;
     int prot = static_cast<int>(s.prot);
-    if (patch) prot = (prot | kProtWrite) & ~kProtExec;  // never W+X, even for a moment
+    if (zero_tail) prot |= kProtWrite;
     Check(Sys(__NR_mmap, start, file_map_end - start, prot, kMapPrivate | kMapFixed, kImageFd,
               PageDown(s.offset)),
           LoaderStep::kMapSegments);
-    if (patch) {
-      if (zero_head) Zero(start, s.addr);
-      if (zero_tail) Zero(file_end, tail_end);
+    if (zero_tail) {
+      Zero(file_end, tail_end);
       Check(Sys(__NR_mprotect, start, file_map_end - start, s.prot), LoaderStep::kMapSegments);
     }
   }

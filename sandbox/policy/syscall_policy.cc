@@ -36,7 +36,7 @@ absl::Status Add(scmp_filter_ctx ctx, int nr, std::initializer_list<scmp_arg_cmp
 absl::Status AddInKernelRules(scmp_filter_ctx ctx) {
   // Calls that touch nothing but the calling process itself.
   for (int nr : {SYS_exit, SYS_rt_sigreturn, SYS_rt_sigprocmask, SYS_rt_sigaction, SYS_sigaltstack,
-                 SYS_set_robust_list, SYS_munmap, SYS_madvise, SYS_sched_yield, SYS_restart_syscall,
+                 SYS_set_robust_list, SYS_munmap, SYS_sched_yield, SYS_restart_syscall,
                  SYS_rt_sigsuspend, SYS_pause}) {
     RETURN_IF_ERROR(Add(ctx, nr));
   }
@@ -47,6 +47,16 @@ absl::Status AddInKernelRules(scmp_filter_ctx ctx) {
     constexpr uint32_t kFlags = FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME;
     RETURN_IF_ERROR(Add(ctx, SYS_futex,
                         {SCMP_A1_32(SCMP_CMP_MASKED_EQ, ~kFlags, static_cast<scmp_datum_t>(op))}));
+  }
+  // madvise: the hints and MADV_DONTNEED, which allocators need to return memory. Safe because
+  // nothing executable can come back different: code pages are the sealed image's whole pages
+  // or its cleaned copies of partial ones (the same bytes return), and no shared file is mapped.
+  // Other advice (and any with high bits set) goes to the supervisor, which treats what changes
+  // no contents as a hint it need not act on (MADV_FREE among them: whether its pages are zero
+  // later depends on host memory pressure) and refuses the rest (MADV_REMOVE, guard pages, ...).
+  for (int advice : {MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED}) {
+    RETURN_IF_ERROR(
+        Add(ctx, SYS_madvise, {SCMP_A2_32(SCMP_CMP_EQ, static_cast<scmp_datum_t>(advice))}));
   }
   // TLS setup only; ARCH_SET_CPUID and the rest go to the supervisor (and are refused).
   for (int code : {ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS}) {

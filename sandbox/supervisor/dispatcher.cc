@@ -53,7 +53,8 @@ absl::Status Dispatcher::RetryPending() {
 
 absl::Status Dispatcher::Serve(uint64_t id, const Call& call, Handler handler) {
   const Reply reply = handler(guest_, call);
-  if (guest_.stop().has_value()) return absl::OkStatus();
+  // A handler that found the run ending (GuestState::Exhausted) leaves the call unanswered.
+  if (guest_.stop().has_value() || guest_.cancelled()) return absl::OkStatus();
   if (reply.wait_fd >= 0) {
     // Answered later, when the source has something: the loop keeps serving deadlines and
     // cancellation meanwhile (the guest, single-threaded, makes no other call).

@@ -63,13 +63,14 @@ int64_t GuestState::TickClock() {
 
 void GuestState::RandomBytes(char* out, size_t len) {
   while (len > 0) {
-    if (random_pool_.empty()) {
+    if (random_used_ == random_pool_.size()) {
       random_pool_ =
           base::SeededBytes(manifest_.random_seed(), "zerocell-getrandom", random_counter_++, 4096);
+      random_used_ = 0;
     }
-    size_t n = std::min(len, random_pool_.size());
-    memcpy(out, random_pool_.data(), n);
-    random_pool_.erase(0, n);
+    const size_t n = std::min(len, random_pool_.size() - random_used_);
+    memcpy(out, random_pool_.data() + random_used_, n);
+    random_used_ += n;
     out += n;
     len -= n;
   }
@@ -78,6 +79,38 @@ void GuestState::RandomBytes(char* out, size_t len) {
 void GuestState::Stop(Outcome outcome, std::string detail, Violation violation) {
   if (stop_.has_value()) return;
   stop_ = StopReason{outcome, std::move(detail), std::move(violation)};
+}
+
+bool GuestState::Exhausted() {
+  if (stop_.has_value() || cancelled_) return true;
+  if (budget_ == nullptr) return false;
+  const RunBudget::Verdict verdict = budget_->Check();
+  if (verdict == RunBudget::Verdict::kOk) return false;
+  EndFor(verdict);
+  return true;
+}
+
+void GuestState::EndFor(RunBudget::Verdict verdict) {
+  switch (verdict) {
+    case RunBudget::Verdict::kOk:
+      return;
+    case RunBudget::Verdict::kCancelled:
+      cancelled_ = true;
+      return;
+    case RunBudget::Verdict::kTimeout:
+      Stop(Outcome::kTimeout,
+           absl::StrCat("wall-clock timeout of ", absl::FormatDuration(manifest_.timeout())));
+      return;
+    case RunBudget::Verdict::kCpuLimit: {
+      const absl::Duration supervisor =
+          budget_ != nullptr ? budget_->SupervisorCpu() : absl::ZeroDuration();
+      Stop(Outcome::kCpuLimit,
+           absl::StrCat("CPU limit of ", absl::FormatDuration(manifest_.cpu_limit()), " reached (",
+                        absl::FormatDuration(absl::Trunc(supervisor, absl::Milliseconds(1))),
+                        " of it the supervisor's work for the guest)"));
+      return;
+    }
+  }
 }
 
 std::vector<ChannelResult> GuestState::TakeChannelResults() {

@@ -20,6 +20,7 @@
 #include "sandbox/supervisor/channel.h"
 #include "sandbox/supervisor/fd_table.h"
 #include "sandbox/supervisor/guest_memory.h"
+#include "sandbox/supervisor/run_budget.h"
 #include "sandbox/sys/unique_fd.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -61,12 +62,28 @@ struct StopReason {
   Violation violation;
 };
 
+// [start, end), page aligned.
+struct AddressRange {
+  uint64_t start = 0, end = 0;
+  bool Intersects(uint64_t lo, uint64_t hi) const { return lo < end && start < hi; }
+};
+
+// The memory limit counts the guest's address space and the page tables its mappings can need
+// (memory_accounting.h).
 struct MemoryAccounting {
   int64_t limit_bytes = 0;
   uint64_t overhead_bytes = 0;  // loader mappings present before the guest ran
-  uint64_t brk = 0;             // last program break the guest asked for
-  sys::UniqueFd statm;          // /proc/<pid>/statm
-  sys::UniqueFd status;         // /proc/<pid>/status, opened on first use
+  // Page-table bytes the mappings present before the guest ran can need (not the guest's), the
+  // mappings' need beyond that when the supervisor last read them from /proc/<pid>/maps, and
+  // the most the calls admitted since can have added.
+  uint64_t tables_baseline = 0;
+  uint64_t tables_measured = 0;
+  uint64_t tables_admitted = 0;
+  // The image's executable segments and the loader's own mappings: never moved or grown.
+  std::vector<AddressRange> code;
+  uint64_t brk = 0;      // last program break the guest asked for
+  sys::UniqueFd statm;   // /proc/<pid>/statm
+  sys::UniqueFd status;  // /proc/<pid>/status, opened on first use
   pid_t pid = 0;
   int64_t peak_rss_bytes = 0;
   uint64_t stack_bytes = 0;  // the fixed guest stack mapping
@@ -110,6 +127,16 @@ class GuestState {
   void Stop(Outcome outcome, std::string detail, Violation violation = {});
   const std::optional<StopReason>& stop() const { return stop_; }
 
+  // The run's budget (null in unit tests: never exhausted).
+  void set_budget(const RunBudget* budget) { budget_ = budget; }
+  const RunBudget* budget() const { return budget_; }
+  // For handlers doing long work, between pieces: true when the run must end now, with the
+  // guest stopped (timeout, CPU limit) or the run cancelled; the handler then returns at once.
+  bool Exhausted();
+  // Stops the guest for `verdict` (kTimeout, kCpuLimit), or marks the run cancelled.
+  void EndFor(RunBudget::Verdict verdict);
+  bool cancelled() const { return cancelled_; }
+
   std::vector<ChannelResult> TakeChannelResults();
 
   // The /dev/memory etag (hex SHA-256), taken at exit_group when the manifest asks for it.
@@ -129,8 +156,11 @@ class GuestState {
   int64_t clock_ns_ = 0;
   int64_t realtime_base_ns_ = 0;
   uint64_t random_counter_ = 0;
-  std::string random_pool_;
+  std::string random_pool_;  // the current 4 KiB block of the stream, used from random_used_
+  size_t random_used_ = 0;
   std::optional<StopReason> stop_;
+  bool cancelled_ = false;
+  const RunBudget* budget_ = nullptr;
   OutputObserver* observer_ = nullptr;
 };
 

@@ -19,6 +19,8 @@ namespace {
 
 constexpr size_t kMaxPath = 4096;
 constexpr uint64_t kMaxIov = 1024;  // IOV_MAX
+// Large copies go in pieces of this size, with the run's budget checked between them
+// (GuestState::Exhausted), so that a deadline, the CPU limit or a cancel waits at most one piece.
 constexpr uint64_t kCopyChunk = 1 << 20;
 
 int64_t Fd(const Call& c, int i = 0) { return static_cast<int32_t>(c.args[i]); }
@@ -45,7 +47,8 @@ Reply DoRead(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t 
   // The pieces of a read come in order: scatter them over the iovecs from a cursor.
   size_t seg = 0;
   uint64_t seg_off = 0;
-  const ReadResult r = c.Read(total, offset, [&](uint64_t, std::string_view bytes) -> int {
+  const ReadResult r = c.Read(total, offset, [&](uint64_t done, std::string_view bytes) -> int {
+    if (done > 0 && g.Exhausted()) return EINTR;  // the run is ending: the rest does not matter
     const size_t seg_at = seg;
     const uint64_t off_at = seg_off;
     while (!bytes.empty()) {
@@ -104,10 +107,15 @@ Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t
       for (const iovec& v : iov) {
         if (done == len) break;
         const uint64_t n = std::min<uint64_t>(v.iov_len, len - done);
-        if (int e = g.memory().Read(reinterpret_cast<uint64_t>(v.iov_base), dst + done, n)) {
-          return e;  // nothing is stored from a write with a bad buffer
+        for (uint64_t off = 0; off < n; off += kCopyChunk) {
+          if (done > 0 && g.Exhausted()) return EINTR;  // the run is ending
+          const uint64_t k = std::min(kCopyChunk, n - off);
+          if (int e =
+                  g.memory().Read(reinterpret_cast<uint64_t>(v.iov_base) + off, dst + done, k)) {
+            return e;  // nothing is stored from a write with a bad buffer
+          }
+          done += k;
         }
-        done += n;
       }
       return 0;
     });
@@ -120,6 +128,7 @@ Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t
     if (bytes.size() == grant.length) break;
     uint64_t n = std::min<uint64_t>(v.iov_len, grant.length - bytes.size());
     for (uint64_t off = 0; off < n; off += kCopyChunk) {
+      if (!bytes.empty() && g.Exhausted()) return Reply::Error(EINTR);  // the run is ending
       uint64_t k = std::min(kCopyChunk, n - off);
       size_t at = bytes.size();
       bytes.resize(at + k);

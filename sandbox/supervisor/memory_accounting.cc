@@ -4,14 +4,83 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sandbox/sys/syscalls.h"
+#include "sandbox/sys/unique_fd.h"
 
 namespace zerocell::sandbox::supervisor {
+namespace {
+
+// Address bits each level's table covers: a page table 2 MiB, a directory 1 GiB, a PUD 512 GiB,
+// a P4D 256 TiB (5-level paging; with 4 levels that last count is the top table, one page).
+constexpr int kLevelShifts[] = {21, 30, 39, 48};
+constexpr uint64_t kPage = 4096;
+// User space ends below 2^57 with 5-level paging; the vsyscall page lies above.
+constexpr uint64_t kUserLimit = uint64_t{1} << 57;
+
+}  // namespace
+
+uint64_t PageTablesFor(const std::vector<AddressRange>& ranges) {
+  uint64_t tables = 1;  // the top-level table
+  for (int shift : kLevelShifts) {
+    bool any = false;
+    uint64_t counted_to = 0;  // the highest block counted so far at this level
+    for (const AddressRange& r : ranges) {
+      if (r.end <= r.start) continue;
+      uint64_t first = r.start >> shift;
+      const uint64_t last = (r.end - 1) >> shift;
+      if (any && first <= counted_to) first = counted_to + 1;  // sorted: blocks already counted
+      if (first <= last) tables += last - first + 1;
+      if (!any || last > counted_to) counted_to = last;
+      any = true;
+    }
+  }
+  return tables * kPageTableBytes;
+}
+
+uint64_t PageTableGrowth(uint64_t bytes) {
+  if (bytes == 0) return 0;
+  // Pages [a, a + bytes) reach at most ceil((bytes - page) / span) + 1 blocks of a level.
+  const uint64_t beyond_first_page = bytes > kPage ? bytes - kPage : 0;
+  uint64_t tables = 0;
+  for (int shift : kLevelShifts) {
+    const uint64_t span = uint64_t{1} << shift;
+    tables += beyond_first_page / span + (beyond_first_page % span != 0) + 1;
+  }
+  return tables * kPageTableBytes;
+}
+
+absl::StatusOr<std::vector<AddressRange>> ReadMappings(pid_t pid) {
+  sys::UniqueFd fd(open(absl::StrCat("/proc/", pid, "/maps").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return sys::ErrnoStatus(errno, "open /proc/<pid>/maps");
+  std::vector<AddressRange> out;
+  std::string pending;  // a line cut by the end of a read
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return sys::ErrnoStatus(errno, "read /proc/<pid>/maps");
+    if (n == 0) break;
+    pending.append(buf, static_cast<size_t>(n));
+    size_t line = 0;
+    for (size_t eol; (eol = pending.find('\n', line)) != std::string::npos; line = eol + 1) {
+      // "start-end perms ...": two hex numbers are all this needs.
+      char* end = nullptr;
+      const uint64_t start = strtoull(pending.c_str() + line, &end, 16);
+      if (*end != '-') return absl::InternalError("unexpected /proc/<pid>/maps line");
+      const uint64_t stop = strtoull(end + 1, nullptr, 16);
+      if (start < kUserLimit) out.push_back({start, stop});
+    }
+    pending.erase(0, line);
+  }
+  return out;
+}
 
 int64_t VmBytes(MemoryAccounting& mem) {
   char buf[128];
@@ -42,18 +111,44 @@ int64_t SamplePeakRss(MemoryAccounting& mem) {
   return bytes;
 }
 
-bool AdmitGrowth(GuestState& g, uint64_t bytes, const char* call) {
+bool AdmitGrowth(GuestState& g, uint64_t bytes, uint64_t tables, const char* call) {
   MemoryAccounting& mem = g.mem();
   const int64_t vm = VmBytes(mem);
   if (vm < 0) return true;  // the process is gone; the exit path reports it
-  const uint64_t used = static_cast<uint64_t>(vm) > mem.overhead_bytes
-                            ? static_cast<uint64_t>(vm) - mem.overhead_bytes
-                            : 0;
+  const uint64_t space = static_cast<uint64_t>(vm) > mem.overhead_bytes
+                             ? static_cast<uint64_t>(vm) - mem.overhead_bytes
+                             : 0;
   const uint64_t limit = static_cast<uint64_t>(mem.limit_bytes);
-  if (bytes <= limit && used <= limit - bytes) return true;
+  // The address space alone decides when it does not fit; page tables only add to it.
+  const bool space_fits = bytes <= limit && space <= limit - bytes;
+  const auto fits = [&] {
+    const uint64_t need = mem.tables_measured + mem.tables_admitted;
+    return space_fits && tables <= limit && need <= limit - bytes - space &&
+           tables <= limit - bytes - space - need;
+  };
+  if (space_fits && !fits()) {
+    // The bound of earlier calls may be too coarse (or old): measure what the mappings need now.
+    absl::StatusOr<std::vector<AddressRange>> maps = ReadMappings(mem.pid);
+    if (!maps.ok()) {
+      // Fail closed: statm was just read, so the process exists; an unbounded need must not pass.
+      g.Stop(Outcome::kMemoryLimit,
+             absl::StrCat("memory limit: the page tables of ", call,
+                          " cannot be accounted: ", maps.status().message()));
+      return false;
+    }
+    const uint64_t need = PageTablesFor(*maps);
+    mem.tables_measured = need > mem.tables_baseline ? need - mem.tables_baseline : 0;
+    mem.tables_admitted = 0;
+  }
+  if (fits()) {
+    mem.tables_admitted += tables;
+    return true;
+  }
   g.Stop(Outcome::kMemoryLimit,
-         absl::StrFormat("memory limit %d bytes exceeded: %s of %u bytes with %u in use",
-                         mem.limit_bytes, call, bytes, used));
+         absl::StrFormat("memory limit %d bytes exceeded: %s of %u bytes with %u in use (%u of "
+                         "them page tables the guest's mappings can need)",
+                         mem.limit_bytes, call, bytes, space + mem.tables_measured,
+                         mem.tables_measured));
   return false;
 }
 

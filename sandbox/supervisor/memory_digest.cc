@@ -95,12 +95,30 @@ bool AllZero(const char* p, size_t n) {
   return acc == 0;
 }
 
-// Adds the non-zero pages of [start, end). `pagemap` (or -1) tells absent anonymous pages.
-void HashPages(base::Sha256& sha, pid_t pid, const Mapping& m, int pagemap) {
+// Asks `exhausted` once per kBatchPages pages (a mapping's header counting as one).
+class Pacer {
+ public:
+  explicit Pacer(const std::function<bool()>& exhausted) : exhausted_(exhausted) {}
+  bool Exhausted(uint64_t pages) {
+    seen_ += pages;
+    if (!exhausted_ || seen_ < kBatchPages) return false;
+    seen_ = 0;
+    return exhausted_();
+  }
+
+ private:
+  const std::function<bool()>& exhausted_;
+  uint64_t seen_ = 0;
+};
+
+// Adds the non-zero pages of [start, end). `pagemap` (or -1) tells absent anonymous pages. False
+// when the pacer stopped it.
+bool HashPages(base::Sha256& sha, pid_t pid, const Mapping& m, int pagemap, Pacer& pacer) {
   std::vector<char> page(kPage);
   std::vector<uint64_t> entries(kBatchPages);
   for (uint64_t at = m.start; at < m.end; at += kBatchPages * kPage) {
     const uint64_t pages = std::min(kBatchPages, (m.end - at) / kPage);
+    if (pacer.Exhausted(pages)) return false;
     bool known = false;  // entries[] holds this batch's pagemap entries
     if (m.anonymous && pagemap >= 0) {
       const ssize_t want = static_cast<ssize_t>(pages * 8);
@@ -120,12 +138,13 @@ void HashPages(base::Sha256& sha, pid_t pid, const Mapping& m, int pagemap) {
       sha.Update(page.data(), kPage);
     }
   }
+  return true;
 }
 
 }  // namespace
 
-absl::StatusOr<std::string> GuestMemoryDigest(pid_t pid, uint64_t loader_low,
-                                              uint64_t loader_high) {
+absl::StatusOr<std::string> GuestMemoryDigest(pid_t pid, uint64_t loader_low, uint64_t loader_high,
+                                              const std::function<bool()>& exhausted) {
   const std::string proc = absl::StrCat("/proc/", pid, "/");
   absl::StatusOr<std::string> maps_text = ReadAll(proc + "maps");
   if (!maps_text.ok()) return maps_text.status();
@@ -134,13 +153,16 @@ absl::StatusOr<std::string> GuestMemoryDigest(pid_t pid, uint64_t loader_low,
   sys::UniqueFd pagemap(open((proc + "pagemap").c_str(), O_RDONLY | O_CLOEXEC));
 
   base::Sha256 sha;
+  Pacer pacer(exhausted);
   for (const Mapping& m : *maps) {
     if (Excluded(m, loader_low, loader_high)) continue;
     sha.Update("M");
     PutU64(sha, m.start);
     PutU64(sha, m.end);
     sha.Update(&m.prot, 1);
-    if (m.prot & 4) HashPages(sha, pid, m, pagemap.get());
+    if (pacer.Exhausted(1) || ((m.prot & 4) && !HashPages(sha, pid, m, pagemap.get(), pacer))) {
+      return absl::AbortedError("the run ended during the digest");
+    }
   }
   return sha.HexDigest();
 }

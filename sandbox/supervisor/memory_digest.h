@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -24,8 +25,10 @@ namespace zerocell::sandbox::supervisor {
 //   pages that cannot be read (a file mapping past the end of its file) count as zero;
 // - unreadable mappings (PROT_NONE guards) add their header only; unmapped gaps add nothing.
 // Lowercase hex. Cost: a read of every resident page; absent anonymous pages are skipped via
-// /proc/<pid>/pagemap when it can be read.
-absl::StatusOr<std::string> GuestMemoryDigest(pid_t pid, uint64_t loader_low, uint64_t loader_high);
+// /proc/<pid>/pagemap when it can be read. `exhausted` is asked between pieces of 1 MiB: when it
+// says true the digest stops there (ABORTED), so that the run's limits and cancellation hold.
+absl::StatusOr<std::string> GuestMemoryDigest(pid_t pid, uint64_t loader_low, uint64_t loader_high,
+                                              const std::function<bool()>& exhausted = nullptr);
 
 }  // namespace zerocell::sandbox::supervisor
 

@@ -24,7 +24,10 @@ namespace zerocell::sandbox::supervisor {
 namespace {
 
 constexpr int64_t kNanos = 1000000000;
-constexpr uint64_t kMaxRandomPerCall = 33554431;  // the kernel's own cap
+// getrandom returns at most this much a call, as the kernel may for any request above 256 bytes:
+// the stream is hashed for each call, and a call must stay short (a deadline or a cancel waits
+// for it) and cheap (its CPU is the guest's).
+constexpr uint64_t kMaxRandomPerCall = 1 << 20;
 
 
 Reply FromWrite(int err, int64_t value = 0) {
@@ -251,12 +254,20 @@ Reply ExecViolation(GuestState& g, const char* call, int64_t nr) {
   return Reply::Error(EPERM);
 }
 
+uint64_t PageUp(uint64_t v) { return (v + launch::kPageSize - 1) & ~(launch::kPageSize - 1); }
+
 // mmap/brk/mremap only take registers, so after the accounting check the kernel may run them
 // (CONTINUE): nothing the guest can change sits between our check and the kernel's use.
 Reply Mmap(GuestState& g, const Call& c) {
+  const uint64_t flags = c.args[3];
   if (c.args[2] & PROT_EXEC) return ExecViolation(g, "mmap", c.nr);
-  if (!(c.args[3] & MAP_ANONYMOUS)) return Reply::Error(ENODEV);  // channels are not mappable
-  if (!AdmitGrowth(g, c.args[1], "mmap")) return Reply::Error(ENOMEM);
+  if (!(flags & MAP_ANONYMOUS)) return Reply::Error(ENODEV);  // channels are not mappable
+  // A MAP_GROWSDOWN mapping grows on page faults, with no call the accounting would see; a
+  // MAP_HUGETLB one takes pages from the host's shared pool.
+  if (flags & (MAP_GROWSDOWN | MAP_HUGETLB)) return Reply::Error(EINVAL);
+  const uint64_t bytes = PageUp(c.args[1]);
+  if (bytes < c.args[1]) return Reply::Error(ENOMEM);
+  if (!AdmitGrowth(g, bytes, PageTableGrowth(bytes), "mmap")) return Reply::Error(ENOMEM);
   return Reply::Continue();
 }
 
@@ -265,16 +276,75 @@ Reply Mprotect(GuestState& g, const Call& c) { return ExecViolation(g, "mprotect
 Reply Brk(GuestState& g, const Call& c) {
   MemoryAccounting& mem = g.mem();
   const uint64_t want = c.args[0];
-  if (want > mem.brk && !AdmitGrowth(g, want - mem.brk, "brk")) return Reply::Error(ENOMEM);
+  if (want > mem.brk) {
+    const uint64_t bytes = PageUp(want) - PageUp(mem.brk);
+    if (!AdmitGrowth(g, bytes, PageTableGrowth(bytes), "brk")) return Reply::Error(ENOMEM);
+  }
   if (want != 0) mem.brk = want;  // optimistic: a refused brk leaves at most one step of slack
   return Reply::Continue();
 }
 
 Reply Mremap(GuestState& g, const Call& c) {
-  if (c.args[2] > c.args[1] && !AdmitGrowth(g, c.args[2] - c.args[1], "mremap")) {
+  const uint64_t old_addr = c.args[0], old_size = PageUp(c.args[1]), new_size = PageUp(c.args[2]);
+  const uint64_t flags = c.args[3];
+  if (old_size < c.args[1] || new_size < c.args[2]) return Reply::Error(EINVAL);
+  // Code is never moved or grown: growing a file-backed code mapping maps the image file's next
+  // pages (.rodata, bytes no admission decoded) executable, and a moved copy would be code at an
+  // address of the guest's choosing.
+  const uint64_t old_end = old_addr + std::max<uint64_t>(old_size, 1);
+  if (old_end < old_addr) return Reply::Error(EINVAL);
+  for (const AddressRange& code : g.mem().code) {
+    if (code.Intersects(old_addr, old_end)) {
+      g.Stop(Outcome::kPolicyViolation,
+             "mremap of the program's code: code is never moved or grown",
+             Violation{"mremap", c.nr, "mremap of the program's code"});
+      return Reply::Error(EPERM);
+    }
+  }
+  // The growth: what is added to the old size, or all of new_size when the old range stays mapped
+  // (MREMAP_DONTUNMAP leaves it mapped, empty; old_size 0 duplicates a shared mapping).
+  const bool old_stays = (flags & MREMAP_DONTUNMAP) || old_size == 0;
+  const uint64_t bytes = old_stays ? new_size : (new_size > old_size ? new_size - old_size : 0);
+  // A mapping that may move may land anywhere: all of it counts for page tables.
+  const bool moves = (flags & MREMAP_FIXED) || old_stays || (flags & MREMAP_MAYMOVE && bytes > 0);
+  const uint64_t tables = PageTableGrowth(moves ? new_size : bytes);
+  if ((bytes > 0 || moves) && !AdmitGrowth(g, bytes, tables, "mremap")) {
     return Reply::Error(ENOMEM);
   }
   return Reply::Continue();
+}
+
+// Advice the kernel is not asked for (syscall_policy.cc allows the hints and MADV_DONTNEED):
+// what leaves every byte as it is is a hint that may be ignored, and is; the rest is refused.
+Reply Madvise(GuestState&, const Call& c) {
+  // The kernel reads an int: high bits are ignored.
+  switch (static_cast<int>(c.args[2])) {
+    // What the filter lets through, here with high bits set.
+    case MADV_NORMAL:
+    case MADV_RANDOM:
+    case MADV_SEQUENTIAL:
+    case MADV_WILLNEED:
+    case MADV_DONTNEED:
+      return Reply::Continue();
+    case MADV_FREE:  // pages that stay as they are are one of its allowed outcomes
+    case MADV_DONTFORK:
+    case MADV_DOFORK:
+    case MADV_MERGEABLE:
+    case MADV_UNMERGEABLE:
+    case MADV_HUGEPAGE:
+    case MADV_NOHUGEPAGE:
+    case MADV_DONTDUMP:
+    case MADV_DODUMP:
+    case MADV_WIPEONFORK:  // no fork is ever possible
+    case MADV_KEEPONFORK:
+    case MADV_COLD:
+    case MADV_PAGEOUT:
+    case MADV_POPULATE_READ:
+    case MADV_POPULATE_WRITE:
+      return Reply::Value(0);
+    default:  // MADV_REMOVE, MADV_HWPOISON, guard pages, unknown values
+      return Reply::Error(EINVAL);
+  }
 }
 
 // --- exit and signals
@@ -284,8 +354,10 @@ Reply ExitGroup(GuestState& g, const Call&) {
   // The last moment the guest's memory can be read.
   SamplePeakRss(g.mem());
   if (g.manifest().memory_etag()) {
-    absl::StatusOr<std::string> digest =
-        GuestMemoryDigest(g.mem().pid, launch::kLoaderBase, g.mem().loader_end);
+    // Work the guest asked for: it counts against its limits and stops when they run out.
+    absl::StatusOr<std::string> digest = GuestMemoryDigest(
+        g.mem().pid, launch::kLoaderBase, g.mem().loader_end, [&g] { return g.Exhausted(); });
+    if (g.stop().has_value() || g.cancelled()) return Reply::Error(EINTR);
     if (digest.ok()) g.set_memory_etag(*std::move(digest));
   }
   return Reply::Continue();
@@ -374,6 +446,7 @@ void RegisterProcessHandlers(HandlerTable& t) {
   t[SYS_mprotect] = Mprotect;  // only PROT_EXEC requests are notified
   t[SYS_brk] = Brk;
   t[SYS_mremap] = Mremap;
+  t[SYS_madvise] = Madvise;  // only the advice the kernel is not asked for
   t[SYS_exit_group] = ExitGroup;
   t[SYS_kill] = Kill;
   t[SYS_tgkill] = Tgkill;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -20,6 +21,7 @@
 #include "sandbox/supervisor/guest_state.h"
 #include "sandbox/supervisor/notifier.h"
 #include "sandbox/supervisor/memory_accounting.h"
+#include "sandbox/supervisor/run_budget.h"
 #include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -29,40 +31,36 @@ namespace {
 constexpr unsigned long kIoctlNotifSetFlags = _IOW('!', 4, uint64_t);
 constexpr uint64_t kNotifSyncWakeUp = 1;
 
-absl::Duration CpuTime(pid_t pid) {
-  clockid_t clock;
-  timespec ts;
-  if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &ts) != 0) {
-    return absl::ZeroDuration();
-  }
-  return absl::DurationFromTimespec(ts);
-}
-
 // Waits on the listener, the process, the cancel fd and a pending call's descriptor, with the
 // wall and CPU deadlines; the Dispatcher serves the notifications.
 class Loop {
  public:
-  Loop(SuperviseParams& p, GuestState& guest)
-      : p_(p), guest_(guest), notifier_(p.listener.get()), dispatcher_(notifier_, guest) {}
+  Loop(SuperviseParams& p, GuestState& guest, const RunBudget& budget)
+      : p_(p),
+        guest_(guest),
+        budget_(budget),
+        notifier_(p.listener.get()),
+        dispatcher_(notifier_, guest) {}
 
-  absl::StatusOr<SuperviseResult> Run() {    const absl::Duration cpu_limit = p_.manifest->cpu_limit();
-    absl::Time next_cpu_check = absl::Now() + cpu_limit;
+  absl::StatusOr<SuperviseResult> Run() {
+    const absl::Duration cpu_limit = budget_.cpu_limit();
+    absl::Time next_cpu_check = absl::Now();
     bool listener_open = true;
     for (;;) {
-      if (guest_.stop().has_value()) break;
+      if (guest_.stop().has_value() || guest_.cancelled()) break;
       const absl::Time now = absl::Now();
       if (now >= p_.wall_deadline) {
-        guest_.Stop(Outcome::kTimeout, absl::StrCat("wall-clock timeout of ",
-                                                    absl::FormatDuration(p_.manifest->timeout())));
+        guest_.EndFor(RunBudget::Verdict::kTimeout);
         break;
       }
       if (now >= next_cpu_check) {
-        // CPU time never runs faster than wall time for one thread, so checking again after the
-        // remaining budget has passed is exact enough and costs nothing in between.
-        const absl::Duration used = CpuTime(p_.process->pid());
+        // The run's CPU is the guest's and this thread's work for it. They take turns (the
+        // guest waits while a handler runs), so together they never run faster than wall time:
+        // checking again once the remaining budget has passed is exact enough and costs nothing
+        // in between. Handlers doing long work check the budget themselves.
+        const absl::Duration used = budget_.GuestCpu() + budget_.SupervisorCpu();
         if (used >= cpu_limit) {
-          guest_.Stop(Outcome::kCpuLimit,
-                      absl::StrCat("CPU limit of ", absl::FormatDuration(cpu_limit), " reached"));
+          guest_.EndFor(RunBudget::Verdict::kCpuLimit);
           break;
         }
         next_cpu_check = now + (cpu_limit - used);
@@ -99,6 +97,7 @@ class Loop {
 
  private:
   absl::StatusOr<SuperviseResult> Finish() {
+    cancelled_ = cancelled_ || guest_.cancelled();
     const bool stopped = guest_.stop().has_value() || cancelled_;
     if (stopped) p_.process->Kill();
     int status = 0;
@@ -110,6 +109,7 @@ class Loop {
     Result& r = out.result;
     r.usage.user_cpu = absl::DurationFromTimeval(usage.ru_utime);
     r.usage.system_cpu = absl::DurationFromTimeval(usage.ru_stime);
+    r.usage.supervisor_cpu = budget_.SupervisorCpu();
     r.usage.peak_memory_bytes = guest_.mem().peak_rss_bytes;
     r.usage.notified_syscalls = dispatcher_.notified();
     if (guest_.stop().has_value()) {
@@ -140,6 +140,7 @@ class Loop {
 
   SuperviseParams& p_;
   GuestState& guest_;
+  const RunBudget& budget_;
   SeccompNotifier notifier_;
   Dispatcher dispatcher_;
   bool cancelled_ = false;
@@ -149,11 +150,25 @@ sys::UniqueFd OpenProc(pid_t pid, const char* file) {
   return sys::UniqueFd(open(absl::StrCat("/proc/", pid, "/", file).c_str(), O_RDONLY | O_CLOEXEC));
 }
 
+// The mappings every guest starts with, in address order: the image, the loader, the stack.
+std::vector<AddressRange> StartingMappings(const SuperviseParams& p, uint64_t loader_end) {
+  std::vector<AddressRange> out = p.image_segments;
+  out.push_back({launch::kLoaderBase, loader_end});
+  out.push_back({launch::kStackTop - p.stack_bytes, launch::kStackTop});
+  std::sort(out.begin(), out.end(),
+            [](const AddressRange& a, const AddressRange& b) { return a.start < b.start; });
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
+  // From here on this thread works for this run only: its CPU is the run's.
+  const RunBudget budget(params.process->pid(), params.manifest->cpu_limit(), params.wall_deadline,
+                         params.cancel_fd);
   GuestState guest(*params.manifest, std::make_unique<ProcessMemory>(params.process->pid()),
                    params.process->pidfd());
+  guest.set_budget(&budget);
   if (absl::Status opened = guest.Open(params.inputs); !opened.ok()) {
     params.process->Kill();
     int status;
@@ -170,6 +185,9 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   mem.brk = params.initial_brk;
   mem.loader_end = (params.initial_brk + launch::kPageSize - 1) & ~(launch::kPageSize - 1);
   mem.stack_bytes = params.stack_bytes;
+  mem.tables_baseline = PageTablesFor(StartingMappings(params, mem.loader_end));
+  mem.code = params.image_code;
+  mem.code.push_back({launch::kLoaderBase, mem.loader_end});
   // What the loader itself still maps is not the guest's: measure it once, before the guest runs
   // (this also records the start-up resident size, the peak of a guest that dies early).
   const int64_t vm = VmBytes(mem);
@@ -198,7 +216,7 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
       return out;
     }
   }
-  Loop loop(params, guest);
+  Loop loop(params, guest, budget);
   return loop.Run();
 }
 

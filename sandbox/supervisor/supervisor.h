@@ -12,6 +12,7 @@
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/output_observer.h"
 #include "sandbox/result.h"
+#include "sandbox/supervisor/guest_state.h"
 #include "sandbox/sys/process.h"
 #include "sandbox/sys/unique_fd.h"
 
@@ -29,6 +30,11 @@ struct SuperviseParams {
   uint64_t initial_brk = 0;  // program break when the guest starts
   uint64_t guest_bytes = 0;  // image + stack mapped by the loader for the guest
   uint64_t stack_bytes = 0;
+  // The image's PT_LOAD segments as mapped (page ranges, address order) and which of them are
+  // executable: code is never moved or grown, and they are part of the page tables every guest
+  // starts with.
+  std::vector<AddressRange> image_segments;
+  std::vector<AddressRange> image_code;
   OutputObserver* observer = nullptr;  // optional; sees channel writes as they happen
   // Per channel (manifest order) the source a readable one reads from; empty or null entries:
   // the channel's initial_bytes. They must outlive the run.

@@ -40,6 +40,7 @@ sandbox::Result SampleResult() {
   r.usage.wall = absl::Microseconds(1500);
   r.usage.user_cpu = absl::Microseconds(300);
   r.usage.system_cpu = absl::Microseconds(200);
+  r.usage.supervisor_cpu = absl::Microseconds(50);
   r.usage.peak_memory_bytes = 1 << 20;
   r.usage.notified_syscalls = 17;
   r.nondeterminism = {"cpuid: visible"};
@@ -71,6 +72,7 @@ TEST(ResultToProtoTest, CopiesEveryField) {
   EXPECT_EQ(p.usage().wall_ns(), 1'500'000);
   EXPECT_EQ(p.usage().user_cpu_ns(), 300'000);
   EXPECT_EQ(p.usage().system_cpu_ns(), 200'000);
+  EXPECT_EQ(p.usage().supervisor_cpu_ns(), 50'000);
   EXPECT_EQ(p.usage().peak_memory_bytes(), 1 << 20);
   EXPECT_EQ(p.usage().notified_syscalls(), 17);
   EXPECT_EQ(p.usage().queue_wait_ns(), 0);

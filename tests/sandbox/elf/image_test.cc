@@ -90,6 +90,26 @@ TEST(ImageTest, MemfdIsSealedAndCloseOnExec) {
   EXPECT_EQ(ReadFd(fd, 0x2000), elf::testing::ElfBuilder().Build());
 }
 
+TEST(ImageTest, PartialCodePagesAreCleanedAfterTheBytes) {
+  // The executable segment ends mid-page: its last page, with the bytes after it zeroed, follows
+  // the ELF bytes in the memfd, where clean_pages() says; the ELF bytes are unchanged.
+  elf::testing::ElfBuilder b;
+  b.phdrs[0].p_filesz = b.phdrs[0].p_memsz = 0x1009;
+  b.Put(0x1800, "hidden");
+  const std::string elf = b.Build();
+  absl::StatusOr<std::shared_ptr<const Image>> image = Image::FromBytes(elf);
+  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_EQ((*image)->clean_pages().size(), 1u);
+  EXPECT_EQ((*image)->clean_pages()[0].head, 0u);
+  EXPECT_EQ((*image)->clean_pages()[0].tail, 0x2000u);
+  EXPECT_EQ((*image)->size_bytes(), elf.size());
+  const std::string all = ReadFd((*image)->memfd(), 0x3000);
+  ASSERT_EQ(all.size(), 0x3000u);
+  EXPECT_EQ(all.substr(0, elf.size()), elf);
+  EXPECT_EQ(all.substr(0x2000, 9), elf.substr(0x1000, 9));
+  EXPECT_EQ(all.substr(0x2009), std::string(0x1000 - 9, '\0'));
+}
+
 TEST(ImageTest, FromBytesRefusesBadElf) {
   absl::StatusOr<std::shared_ptr<const Image>> image = Image::FromBytes("plain text");
   ASSERT_FALSE(image.ok());
@@ -119,7 +139,9 @@ TEST(ImageTest, FromFileOfARealBinaryMatchesFromBytes) {
   ASSERT_TRUE(from_bytes.ok()) << from_bytes.status();
   EXPECT_EQ((*from_file)->sha256_hex(), (*from_bytes)->sha256_hex());
   EXPECT_EQ((*from_file)->size_bytes(), bytes.str().size());
-  EXPECT_EQ(ReadFd((*from_file)->memfd(), bytes.str().size()), bytes.str());
+  // The memfd starts with the file's bytes (cleaned code pages may follow them).
+  EXPECT_EQ(ReadFd((*from_file)->memfd(), bytes.str().size()).substr(0, bytes.str().size()),
+            bytes.str());
 }
 
 TEST(ImageTest, FromFileErrorsNameThePath) {

@@ -74,7 +74,8 @@ struct Built {
 
 absl::StatusOr<Built> BuildLaunchSpec(const elf::ElfLayout& layout, const Manifest& m,
                                       const std::string& filter, pid_t parent) {
-  absl::StatusOr<std::string> park = BuildParkSpec(layout, filter, parent);
+  absl::StatusOr<std::string> park =
+      BuildParkSpec(layout, PlanCleanPages(layout, elf::testing::kFileSize), filter, parent);
   if (!park.ok()) return park.status();
   absl::StatusOr<GoPlan> go = BuildGoPlan(layout, m);
   if (!go.ok()) return go.status();
@@ -187,7 +188,8 @@ TEST(SpecBuilderTest, ProbeDecisionsBecomeSpecFlags) {
   const elf::ElfLayout layout = ParsedLayout(/*pie=*/false);
   for (uint32_t flags :
        {0u, kSpecDropPrivileges, kSpecFaultCpuid, kSpecDropPrivileges | kSpecFaultCpuid}) {
-    absl::StatusOr<std::string> park = BuildParkSpec(layout, "", kParent, {}, flags);
+    absl::StatusOr<std::string> park = BuildParkSpec(
+        layout, PlanCleanPages(layout, elf::testing::kFileSize), "", kParent, {}, flags);
     ASSERT_TRUE(park.ok()) << park.status();
     LaunchSpec spec;
     ASSERT_GE(park->size(), sizeof(spec));
@@ -195,6 +197,50 @@ TEST(SpecBuilderTest, ProbeDecisionsBecomeSpecFlags) {
     EXPECT_EQ(spec.flags, flags);
     EXPECT_EQ(spec.drop_to_uid, kUnprivilegedId);
   }
+}
+
+// Executable segments' pages shared with other file bytes get cleaned copies after the file, one
+// page each in segment order; nothing else does.
+TEST(CleanPagesTest, OnlyPartialPagesOfExecutableSegments) {
+  elf::ElfLayout l;
+  l.segments.push_back({0x401000, 0x1800, 0x1000, 0x1800, true, false, true});  // ragged end
+  l.segments.push_back({0x404100, 0x100, 0x3100, 0x100, true, false, true});    // one page
+  l.segments.push_back({0x406100, 0x2000, 0x5100, 0x2000, true, false, true});  // both ends
+  l.segments.push_back({0x409100, 0x200, 0x8100, 0x100, true, true, false});    // data
+  l.segments.push_back({0x40a000, 0x1000, 0x9000, 0x1000, true, false, true});  // whole pages
+  const std::vector<CleanPages> plan = PlanCleanPages(l, 0xa123);
+  ASSERT_EQ(plan.size(), 5u);
+  EXPECT_EQ(plan[0].head, 0u);
+  EXPECT_EQ(plan[0].tail, 0xb000u);
+  EXPECT_EQ(plan[1].head, 0xc000u);
+  EXPECT_EQ(plan[1].tail, 0u);
+  EXPECT_EQ(plan[2].head, 0xd000u);
+  EXPECT_EQ(plan[2].tail, 0xe000u);
+  for (int i : {3, 4}) {
+    EXPECT_EQ(plan[i].head, 0u) << i;
+    EXPECT_EQ(plan[i].tail, 0u) << i;
+  }
+  // A cleaned page: the segment's bytes where they are, zeros around them.
+  std::string file(0xa123, 'x');
+  const std::string head = CleanPage(file, l.segments[1], 0x3000);
+  EXPECT_EQ(head, std::string(0x100, '\0') + std::string(0x100, 'x') + std::string(0xe00, '\0'));
+  const std::string tail = CleanPage(file, l.segments[0], 0x2000);
+  EXPECT_EQ(tail, std::string(0x800, 'x') + std::string(0x800, '\0'));
+}
+
+TEST(SpecBuilderTest, CleanPagesReachTheSpec) {
+  elf::ElfLayout l = ParsedLayout(/*pie=*/false);
+  std::vector<CleanPages> clean(l.segments.size());
+  clean[0] = {0x5000, 0x6000};
+  absl::StatusOr<std::string> park = BuildParkSpec(l, clean, "", kParent);
+  ASSERT_TRUE(park.ok()) << park.status();
+  LaunchSpec spec;
+  memcpy(&spec, park->data(), sizeof(spec));
+  EXPECT_EQ(spec.segments[0].clean_head, 0x5000u);
+  EXPECT_EQ(spec.segments[0].clean_tail, 0x6000u);
+  EXPECT_EQ(spec.segments[1].clean_head, 0u);
+  clean.pop_back();
+  EXPECT_FALSE(BuildParkSpec(l, clean, "", kParent).ok()) << "a plan for another layout";
 }
 
 TEST(SpecBuilderTest, PieSegmentsAreBiasedByPieBase) {

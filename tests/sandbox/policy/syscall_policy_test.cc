@@ -193,6 +193,24 @@ TEST_F(PolicyTest, MprotectOnlyWithoutProtExec) {
   EXPECT_EQ(Action(SYS_mprotect, {0x1000, 0x1000, PROT_EXEC}), SECCOMP_RET_USER_NOTIF);
 }
 
+TEST_F(PolicyTest, MadviseOnlyHintsAndDontneedInTheKernel) {
+  for (uint64_t advice : std::initializer_list<uint64_t>{MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL,
+                                                         MADV_WILLNEED, MADV_DONTNEED}) {
+    EXPECT_EQ(Action(SYS_madvise, {0x1000, 0x1000, advice}), SECCOMP_RET_ALLOW) << advice;
+    // With high bits set (the kernel reads an int) the supervisor decides on the int value.
+    EXPECT_EQ(Action(SYS_madvise, {0x1000, 0x1000, (uint64_t{1} << 32) | advice}),
+              SECCOMP_RET_USER_NOTIF)
+        << advice;
+  }
+  // Everything else goes to the supervisor, which may answer it without the kernel.
+  for (uint64_t advice : std::initializer_list<uint64_t>{
+           MADV_FREE, MADV_REMOVE, MADV_DONTFORK, MADV_MERGEABLE, MADV_HUGEPAGE, MADV_WIPEONFORK,
+           MADV_COLD, MADV_PAGEOUT, MADV_POPULATE_WRITE, uint64_t{25} /*MADV_COLLAPSE*/,
+           uint64_t{102} /*MADV_GUARD_INSTALL*/, uint64_t{1000}}) {
+    EXPECT_EQ(Action(SYS_madvise, {0x1000, 0x1000, advice}), SECCOMP_RET_USER_NOTIF) << advice;
+  }
+}
+
 TEST_F(PolicyTest, ArchPrctlOnlyForTls) {
   for (uint64_t code : {ARCH_SET_FS, ARCH_GET_FS, ARCH_SET_GS, ARCH_GET_GS}) {
     EXPECT_EQ(Action(SYS_arch_prctl, {code}), SECCOMP_RET_ALLOW) << code;

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -21,10 +22,13 @@
 #include <memory>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/supervisor/guest_state.h"
+#include "sandbox/supervisor/memory_accounting.h"
+#include "sandbox/supervisor/run_budget.h"
 #include "tests/testing/fake_kernel.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -477,6 +481,108 @@ TEST_F(MemoryLimitTest, MremapGrowthAndBrkAreAccounted) {
   EXPECT_TRUE(Run(SYS_mremap, {kBuf, 8 << 20, 4096, 0, 0}).continue_syscall);  // shrinking
   guest_->mem().brk = 0x1000000;
   ExpectError(Run(SYS_brk, {0x1000000 + (8 << 20)}), ENOMEM);
+}
+
+// --- issue 14: code, madvise, memory growth unseen by the size arguments, bounded work
+
+TEST_F(HandlersTest, MremapOfCodeIsAViolation) {
+  // Growing file-backed code maps the image's next pages executable (bytes never decoded).
+  guest_->mem().code = {{0x400000, 0x402000}};
+  ExpectError(Run(SYS_mremap, {0x401000, 4096, 0x3000, 0, 0}), EPERM);
+  ASSERT_TRUE(guest_->stop().has_value());
+  EXPECT_EQ(guest_->stop()->outcome, Outcome::kPolicyViolation);
+  EXPECT_EQ(guest_->stop()->violation.syscall, "mremap");
+  Reset(manifest_);
+  guest_->mem().code = {{0x400000, 0x402000}};
+  // A range that only ends where code starts is not code.
+  EXPECT_TRUE(Run(SYS_mremap, {0x3ff000, 4096, 4096, 0, 0}).continue_syscall);
+  EXPECT_FALSE(guest_->stop().has_value());
+}
+
+TEST_F(HandlersTest, MadviseTheKernelIsNotAskedFor) {
+  // Hints that leave the bytes as they are: answered here, the kernel never runs them.
+  for (uint64_t advice : {MADV_FREE, MADV_HUGEPAGE, MADV_COLD, MADV_PAGEOUT}) {
+    ExpectValue(Run(SYS_madvise, {kBuf, 4096, advice}), 0);
+  }
+  for (uint64_t advice : {uint64_t{MADV_REMOVE}, uint64_t{25}, uint64_t{102}, uint64_t{1000}}) {
+    ExpectError(Run(SYS_madvise, {kBuf, 4096, advice}), EINVAL);
+  }
+  // The kernel reads an int: DONTNEED with high bits set is what the filter lets through anyway.
+  EXPECT_TRUE(Run(SYS_madvise, {kBuf, 4096, (uint64_t{1} << 32) | MADV_DONTNEED}).continue_syscall);
+  EXPECT_FALSE(guest_->stop().has_value());
+}
+
+TEST_F(HandlersTest, GrowsdownAndHugetlbMappingsAreRefused) {
+  for (uint64_t flag : {MAP_GROWSDOWN, MAP_HUGETLB}) {
+    ExpectError(Run(SYS_mmap, {0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | flag,
+                               ~0ull, 0}),
+                EINVAL);
+  }
+  EXPECT_FALSE(guest_->stop().has_value());
+}
+
+TEST_F(HandlersTest, GetrandomGivesAtMostOneMiBACall) {
+  constexpr uint64_t kBig = 0x1000000;
+  memory_->Map(kBig, 2 << 20);
+  ExpectValue(Run(SYS_getrandom, {kBig, 2 << 20, 0}), 1 << 20);
+}
+
+TEST_F(MemoryLimitTest, MremapKeepingTheOldRangeCountsTheNewOneWhole) {
+  // MREMAP_DONTUNMAP leaves the old range mapped: equal sizes still add new_size.
+  SetStatm(60 << 20);
+  ExpectError(Run(SYS_mremap, {kBuf, 8 << 20, 8 << 20, MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0}),
+              ENOMEM);
+  ASSERT_TRUE(guest_->stop().has_value());
+  EXPECT_EQ(guest_->stop()->outcome, Outcome::kMemoryLimit);
+}
+
+TEST(PageTablesTest, SparseMappingsNeedATablePerBlock) {
+  constexpr uint64_t kPage = 4096, kGiB = uint64_t{1} << 30;
+  // The top table, then one table per level for a lone page.
+  EXPECT_EQ(PageTablesFor({{kGiB, kGiB + kPage}}), 5 * kPage);
+  // Two pages 1 GiB apart: a page table and a directory each, sharing the upper levels.
+  EXPECT_EQ(PageTablesFor({{kGiB, kGiB + kPage}, {2 * kGiB, 2 * kGiB + kPage}}), 7 * kPage);
+  // Two pages in the same 2 MiB block share everything.
+  EXPECT_EQ(PageTablesFor({{kGiB, kGiB + kPage}, {kGiB + 2 * kPage, kGiB + 3 * kPage}}), 5 * kPage);
+  // The most a new 4 KiB mapping can add anywhere: one table per level.
+  EXPECT_EQ(PageTableGrowth(kPage), 4 * kPage);
+  EXPECT_EQ(PageTableGrowth(0), 0u);
+}
+
+TEST_F(HandlersTest, LongCallsStopBetweenPiecesOnceTheRunMustEnd) {
+  // A write of 4 MiB goes in 1 MiB pieces; with the deadline passed the handler stops after the
+  // first, the guest stopped with TIMEOUT (the call is left unanswered).
+  absl::StatusOr<Manifest> big = ManifestBuilder()
+                                     .add_channel(StdinChannel(""))
+                                     .add_channel(StdoutChannel(8 << 20))
+                                     .add_channel(StderrChannel(16))
+                                     .set_memory_bytes(kMemory)
+                                     .Build();
+  ASSERT_TRUE(big.ok()) << big.status();
+  constexpr uint64_t kBig = 0x1000000;
+  const auto write_4mib = [&](const RunBudget& budget) {
+    Reset(*big);
+    memory_->Map(kBig, 4 << 20);
+    guest_->set_budget(&budget);
+    Run(SYS_write, {1, kBig, 4 << 20});
+  };
+  const RunBudget late(/*pid=*/-1, absl::Hours(1), absl::Now() - absl::Seconds(1),
+                       /*cancel_fd=*/-1);
+  write_4mib(late);
+  ASSERT_TRUE(guest_->stop().has_value());
+  EXPECT_EQ(guest_->stop()->outcome, Outcome::kTimeout);
+  // A cancelled run ends the same way, with no outcome of its own.
+  const int cancel = eventfd(1, EFD_CLOEXEC);
+  ASSERT_GE(cancel, 0);
+  const RunBudget cancelled(-1, absl::Hours(1), absl::InfiniteFuture(), cancel);
+  write_4mib(cancelled);
+  EXPECT_TRUE(guest_->cancelled());
+  EXPECT_FALSE(guest_->stop().has_value());
+  close(cancel);
+  // With time left, the whole write is done.
+  const RunBudget plenty(-1, absl::Hours(1), absl::InfiniteFuture(), -1);
+  write_4mib(plenty);
+  EXPECT_FALSE(guest_->stop().has_value());
 }
 
 TEST_F(HandlersTest, ExitGroupRunsInTheKernel) {
