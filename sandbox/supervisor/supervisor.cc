@@ -15,11 +15,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/errno_status.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/supervisor/dispatcher.h"
 #include "sandbox/supervisor/guest_state.h"
-#include "sandbox/supervisor/notifier.h"
 #include "sandbox/supervisor/memory_accounting.h"
+#include "sandbox/supervisor/notifier.h"
 #include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -45,7 +46,8 @@ class Loop {
   Loop(SuperviseParams& p, GuestState& guest)
       : p_(p), guest_(guest), notifier_(p.listener.get()), dispatcher_(notifier_, guest) {}
 
-  absl::StatusOr<SuperviseResult> Run() {    const absl::Duration cpu_limit = p_.manifest->cpu_limit();
+  absl::StatusOr<SuperviseResult> Run() {
+    const absl::Duration cpu_limit = p_.manifest->cpu_limit();
     absl::Time next_cpu_check = absl::Now() + cpu_limit;
     bool listener_open = true;
     for (;;) {
@@ -77,7 +79,7 @@ class Loop {
       int n = ppoll(fds, 4, &ts, nullptr);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return sys::ErrnoStatus(errno, "ppoll");
+        return ErrnoStatus(errno, "ppoll");
       }
       if (fds[2].revents & POLLIN) {
         cancelled_ = true;
