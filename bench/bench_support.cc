@@ -16,6 +16,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "tests/testing/zerocelld_process.h"
 
 namespace zerocell::bench {
 
@@ -66,12 +67,10 @@ std::string DefaultHelloGuest() {
   return absl::StrCat(BuildDir(), "/examples/hello");
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in.good()) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-  if (in.bad()) return absl::DataLossError(absl::StrCat(path, ": read error"));
-  return bytes;
+absl::StatusOr<std::unique_ptr<testing::ZerocelldProcess>> StartZerocelld(
+    const std::string& binary, std::vector<std::string> flags) {
+  return testing::ZerocelldProcess::Start(
+      std::move(flags), {.binary = binary, .metrics = false, .stop_grace = absl::Seconds(15)});
 }
 
 absl::StatusOr<std::unique_ptr<BareSpawn>> BareSpawn::Create(std::string path,

@@ -13,6 +13,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "tests/testing/zerocelld_process.h"
 
 namespace zerocell::bench {
 
@@ -38,7 +39,10 @@ std::string BuildDir();
 // The hello-world guest: $ZEROCELL_GUEST_DIR/hello, else <build>/examples/hello.
 std::string DefaultHelloGuest();
 
-absl::StatusOr<std::string> ReadFile(const std::string& path);
+// `binary` (a zerocelld) started with `flags` as tests start it, but without a metrics listener;
+// on destruction SIGTERM, and SIGKILL 15 s later.
+absl::StatusOr<std::unique_ptr<testing::ZerocelldProcess>> StartZerocelld(
+    const std::string& binary, std::vector<std::string> flags);
 
 // The baseline every sandbox figure is compared to: posix_spawn + waitpid of `path` with `argv`,
 // an empty environment and stdin and stdout on /dev/null (stderr inherited). Run() may be called

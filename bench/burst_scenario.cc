@@ -24,6 +24,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "base/errno_status.h"
 #include "base/status_macros.h"
 #include "bench/bench_parts.h"
 #include "sandbox/sys/unique_fd.h"
@@ -130,7 +131,7 @@ absl::StatusOr<BurstResult> BareBurst(const std::string& path, const std::vector
   RaiseFdLimit();
   ASSIGN_OR_RETURN(std::unique_ptr<BareSpawn> spawn, BareSpawn::Create(path, argv));
   UniqueFd epoll(epoll_create1(EPOLL_CLOEXEC));
-  if (!epoll.valid()) return absl::ErrnoToStatus(errno, "epoll_create1");
+  if (!epoll.valid()) return ErrnoStatus(errno, "epoll_create1");
   std::vector<int64_t> starts(static_cast<size_t>(n), 0), ends(static_cast<size_t>(n), 0);
   std::vector<UniqueFd> pidfds(static_cast<size_t>(n));
   std::vector<absl::Status> reaped(static_cast<size_t>(n), absl::UnknownError("not reaped"));
@@ -164,7 +165,7 @@ absl::StatusOr<BurstResult> BareBurst(const std::string& path, const std::vector
     }
     pidfds[at].reset(static_cast<int>(syscall(SYS_pidfd_open, *pid, 0)));
     if (!pidfds[at].valid()) {
-      spawn_error = absl::ErrnoToStatus(errno, "pidfd_open");
+      spawn_error = ErrnoStatus(errno, "pidfd_open");
       (void)spawn->Reap(*pid);
       break;
     }
@@ -172,7 +173,7 @@ absl::StatusOr<BurstResult> BareBurst(const std::string& path, const std::vector
     ev.events = EPOLLIN | EPOLLONESHOT;  // a reaped child's pidfd stays readable
     ev.data.u64 = (uint64_t{static_cast<uint32_t>(i)} << 32) | static_cast<uint32_t>(*pid);
     if (epoll_ctl(epoll.get(), EPOLL_CTL_ADD, pidfds[at].get(), &ev) != 0) {
-      spawn_error = absl::ErrnoToStatus(errno, "epoll_ctl");
+      spawn_error = ErrnoStatus(errno, "epoll_ctl");
       (void)spawn->Reap(*pid);
       break;
     }

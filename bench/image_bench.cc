@@ -28,6 +28,7 @@
 #include "image/image_cache.h"
 #include "image/validator.h"
 #include "sandbox/elf/elf_image.h"
+#include "tests/testing/files.h"
 
 ABSL_FLAG(std::string, program, "/bin/busybox", "ELF whose executable bytes are validated");
 ABSL_FLAG(int, validate_runs, 5, "measured validations (and bare loops) of --program");
@@ -165,12 +166,12 @@ absl::Status Main() {
     return absl::InvalidArgumentError("--validate_runs, --iterations and --images must be >= 1");
   }
   const std::string program = absl::GetFlag(FLAGS_program);
-  ASSIGN_OR_RETURN(const std::string program_bytes, ReadFile(program));
+  ASSIGN_OR_RETURN(const std::string program_bytes, testing::ReadFile(program));
   ASSIGN_OR_RETURN(const Throughput tp, MeasureThroughput(program_bytes, runs));
 
   std::string lookup_path = absl::GetFlag(FLAGS_lookup_image);
   if (lookup_path.empty()) lookup_path = DefaultHelloGuest();
-  ASSIGN_OR_RETURN(const std::string small, ReadFile(lookup_path));
+  ASSIGN_OR_RETURN(const std::string small, testing::ReadFile(lookup_path));
   ASSIGN_OR_RETURN(std::unique_ptr<image::ImageCache> cache,
                    image::ImageCache::Create(image::CacheOptions{}));
   std::vector<std::string> ids;

@@ -17,7 +17,9 @@
 #include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "bench/bench_parts.h"
-#include "bench/zerocelld_process.h"
+#include "bench/proc_memory.h"
+#include "tests/testing/processes.h"
+#include "tests/testing/zerocelld_process.h"
 
 namespace zerocell::bench {
 namespace {
@@ -66,15 +68,15 @@ absl::StatusOr<ParkedFigures> MeasureParked(const BenchContext& ctx, const std::
                                             int parked) {
   const std::string n = absl::StrCat(parked);
   ASSIGN_OR_RETURN(
-      std::unique_ptr<ZerocelldProcess> server,
-      ZerocelldProcess::Start(zerocelld, {"--pool_min_per_image=" + n, "--pool_max_per_image=" + n,
-                                          "--pool_max_total=" + n}));
+      std::unique_ptr<testing::ZerocelldProcess> server,
+      StartZerocelld(zerocelld, {"--pool_min_per_image=" + n, "--pool_max_per_image=" + n,
+                                 "--pool_max_total=" + n}));
   absl::SleepFor(absl::Milliseconds(300));  // settle after start
   ParkedFigures f;
   ASSIGN_OR_RETURN(f.server_rss_before_kib, ProcStatusKib(server->pid(), "VmRSS"));
   ASSIGN_OR_RETURN(const std::vector<int64_t> meminfo_before, ReadMemInfo());
   BenchContext local = ctx;
-  local.address = server->address();
+  local.address = server->grpc_address();
   std::unique_ptr<v1::Sandbox::Stub> stub = v1::Sandbox::NewStub(OpenChannel(local));
   local.stub = stub.get();
   ASSIGN_OR_RETURN(std::string id, Register(local, ctx.guests.hello));
@@ -87,13 +89,13 @@ absl::StatusOr<ParkedFigures> MeasureParked(const BenchContext& ctx, const std::
   }
   std::vector<pid_t> children;
   while (NowNs() - start < 5'000'000'000) {
-    children = ChildPids(server->pid());
+    children = testing::ChildPids(server->pid());
     if (static_cast<int>(children.size()) >= parked) break;
     absl::SleepFor(absl::Milliseconds(10));
   }
   f.wait_ms = static_cast<double>(NowNs() - start) / 1e6;
   absl::SleepFor(absl::Milliseconds(300));  // let the last ones finish parking
-  children = ChildPids(server->pid());
+  children = testing::ChildPids(server->pid());
   ASSIGN_OR_RETURN(const std::vector<int64_t> meminfo_after, ReadMemInfo());
   ASSIGN_OR_RETURN(f.server_rss_after_kib, ProcStatusKib(server->pid(), "VmRSS"));
   for (size_t i = 0; i < meminfo_after.size(); ++i) {
@@ -227,7 +229,7 @@ absl::StatusOr<Report> RunMemoryReport(const MemoryOptions& options) {
   if (options.server_pid > 0) {
     absl::SleepFor(absl::Milliseconds(500));  // idle: the last calls' threads settle
     ASSIGN_OR_RETURN(const int64_t rss_now, ProcStatusKib(options.server_pid, "VmRSS"));
-    const std::vector<pid_t> children = ChildPids(options.server_pid);
+    const std::vector<pid_t> children = testing::ChildPids(options.server_pid);
     int64_t children_pss = 0;
     for (const pid_t c : children) {
       if (absl::StatusOr<ProcessMemory> m = ReadProcessMemory(c); m.ok()) {

@@ -18,8 +18,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "base/errno_status.h"
 #include "base/status_macros.h"
 #include "sandbox/sys/unique_fd.h"
+#include "tests/testing/files.h"
 
 extern char** environ;
 
@@ -191,7 +193,7 @@ void Drive(Workload& w, int clients, absl::Duration duration, int runs_per_clien
 absl::Status SetNonBlocking(int fd) {
   const int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-    return absl::ErrnoToStatus(errno, "fcntl O_NONBLOCK");
+    return ErrnoStatus(errno, "fcntl O_NONBLOCK");
   }
   return absl::OkStatus();
 }
@@ -208,13 +210,13 @@ absl::Status PumpPipes(UniqueFd in, const UniqueFd& out, absl::string_view input
     const nfds_t n = in.valid() ? 2 : 1;
     if (poll(fds, n, -1) < 0) {
       if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno, "poll");
+      return ErrnoStatus(errno, "poll");
     }
     if (n == 2 && fds[1].revents != 0) {
       const ssize_t w = write(in.get(), input.data() + written,
                               std::min<size_t>(input.size() - written, sizeof(buf)));
       if (w < 0 && errno != EAGAIN && errno != EINTR) {
-        return absl::ErrnoToStatus(errno, "write to the child's stdin");
+        return ErrnoStatus(errno, "write to the child's stdin");
       }
       if (w > 0) written += static_cast<size_t>(w);
       if (written == input.size()) in.reset();
@@ -223,7 +225,7 @@ absl::Status PumpPipes(UniqueFd in, const UniqueFd& out, absl::string_view input
       const ssize_t r = read(out.get(), buf, sizeof(buf));
       if (r == 0) return absl::OkStatus();
       if (r < 0 && errno != EAGAIN && errno != EINTR) {
-        return absl::ErrnoToStatus(errno, "read from the child's stdout");
+        return ErrnoStatus(errno, "read from the child's stdout");
       }
       if (r > 0) output->append(buf, static_cast<size_t>(r));
     }
@@ -256,7 +258,7 @@ std::shared_ptr<grpc::Channel> OpenChannel(const BenchContext& ctx) {
 }
 
 absl::StatusOr<std::string> Register(const BenchContext& ctx, const std::string& path) {
-  ASSIGN_OR_RETURN(std::string elf, ReadFile(path));
+  ASSIGN_OR_RETURN(std::string elf, testing::ReadFile(path));
   v1::RegisterImageRequest req;
   req.set_elf(std::move(elf));
   req.set_name(std::filesystem::path(path).filename().string());
@@ -328,9 +330,9 @@ std::unique_ptr<Workload> MakePipedSpawnWorkload(std::string path, std::vector<s
 absl::StatusOr<std::string> RunPiped(const std::string& path, const std::vector<std::string>& argv,
                                      absl::string_view input) {
   int in[2], out[2];
-  if (pipe2(in, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+  if (pipe2(in, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe2");
   UniqueFd in_read(in[0]), in_write(in[1]);
-  if (pipe2(out, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+  if (pipe2(out, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe2");
   UniqueFd out_read(out[0]), out_write(out[1]);
   // dup2 clears FD_CLOEXEC on 0 and 1 only; the pipes' other ends (and those of concurrent
   // clients) stay out of the child.
@@ -345,7 +347,7 @@ absl::StatusOr<std::string> RunPiped(const std::string& path, const std::vector<
   pid_t pid = 0;
   const int err = posix_spawn(&pid, path.c_str(), &actions, nullptr, args.data(), envp);
   posix_spawn_file_actions_destroy(&actions);
-  if (err != 0) return absl::ErrnoToStatus(err, absl::StrCat("posix_spawn ", path));
+  if (err != 0) return ErrnoStatus(err, absl::StrCat("posix_spawn ", path));
   in_read.reset();
   out_write.reset();
   std::string output;
@@ -353,7 +355,7 @@ absl::StatusOr<std::string> RunPiped(const std::string& path, const std::vector<
   out_read.reset();  // a child still writing gets EPIPE instead of blocking the wait below
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return absl::ErrnoToStatus(errno, "waitpid");
+    if (errno != EINTR) return ErrnoStatus(errno, "waitpid");
   }
   RETURN_IF_ERROR(pumped);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {

@@ -31,8 +31,10 @@
 #include "base/status_macros.h"
 #include "bench/bench_parts.h"
 #include "bench/bench_support.h"
+#include "bench/proc_memory.h"
 #include "bench/rpc_bench.h"
-#include "bench/zerocelld_process.h"
+#include "tests/testing/files.h"
+#include "tests/testing/zerocelld_process.h"
 
 ABSL_FLAG(std::string, server, "", "address of a running plaintext zerocelld (default: start one)");
 ABSL_FLAG(std::string, zerocelld, "", "zerocelld to start (default: beside this binary)");
@@ -92,7 +94,7 @@ StreamCaps CapsFor(int64_t stream_bytes) {
 }
 
 std::string Loadavg() {
-  std::string s = ReadFile("/proc/loadavg").value_or("?");
+  std::string s = testing::ReadFile("/proc/loadavg").value_or("?");
   std::vector<std::string> f = absl::StrSplit(s, ' ');
   return f.size() >= 3 ? absl::StrCat(f[0], " ", f[1], " ", f[2]) : s;
 }
@@ -196,14 +198,14 @@ absl::Status Main() {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const std::string load_at_start = Loadavg();
 
-  std::unique_ptr<ZerocelldProcess> child;
+  std::unique_ptr<testing::ZerocelldProcess> child;
   std::string zerocelld = absl::GetFlag(FLAGS_zerocelld);
   if (zerocelld.empty()) zerocelld = BuildDir() + "/bin/zerocelld";
   MemoryOptions memory;
   ctx.address = absl::GetFlag(FLAGS_server);
   if (ctx.address.empty()) {
-    ASSIGN_OR_RETURN(child, ZerocelldProcess::Start(zerocelld, server_flags));
-    ctx.address = child->address();
+    ASSIGN_OR_RETURN(child, StartZerocelld(zerocelld, server_flags));
+    ctx.address = child->grpc_address();
     absl::SleepFor(absl::Milliseconds(200));  // idle right after ready: startup threads settle
     ASSIGN_OR_RETURN(memory.rss_after_start_kib, ProcStatusKib(child->pid(), "VmRSS"));
     memory.server_pid = child->pid();

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "base/errno_status.h"
 #include "base/status_macros.h"
 #include "bench/bench_parts.h"
 #include "sandbox/sys/unique_fd.h"
@@ -71,9 +72,9 @@ absl::StatusOr<Run> ExecuteOnce(v1::Sandbox::Stub& stub, const v1::ExecuteReques
 // thread (out is reused across runs; its capacity is kept).
 absl::StatusOr<Run> NativeOnce(const std::string& input, std::string* out, uint64_t want_sum) {
   int in[2], outp[2];
-  if (pipe2(in, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+  if (pipe2(in, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe2");
   UniqueFd in_read(in[0]), in_write(in[1]);
-  if (pipe2(outp, O_CLOEXEC) != 0) return absl::ErrnoToStatus(errno, "pipe2");
+  if (pipe2(outp, O_CLOEXEC) != 0) return ErrnoStatus(errno, "pipe2");
   UniqueFd out_read(outp[0]), out_write(outp[1]);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -87,7 +88,7 @@ absl::StatusOr<Run> NativeOnce(const std::string& input, std::string* out, uint6
   const int64_t start = NowNs();
   const int err = posix_spawn(&pid, kNativeCat, &actions, nullptr, argv, envp);
   posix_spawn_file_actions_destroy(&actions);
-  if (err != 0) return absl::ErrnoToStatus(err, "posix_spawn /bin/cat");
+  if (err != 0) return ErrnoStatus(err, "posix_spawn /bin/cat");
   in_read.reset();
   out_write.reset();
   int write_errno = 0;
@@ -125,8 +126,8 @@ absl::StatusOr<Run> NativeOnce(const std::string& input, std::string* out, uint6
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   const Run run{NowNs() - start, 0};
-  if (write_errno != 0) return absl::ErrnoToStatus(write_errno, "writing to cat");
-  if (read_errno != 0) return absl::ErrnoToStatus(read_errno, "reading from cat");
+  if (write_errno != 0) return ErrnoStatus(write_errno, "writing to cat");
+  if (read_errno != 0) return ErrnoStatus(read_errno, "reading from cat");
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     return absl::InternalError(absl::StrCat("/bin/cat failed: wait status ", status));
   }

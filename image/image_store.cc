@@ -17,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "base/errno_status.h"
 #include "sandbox/sys/unique_fd.h"
 
 namespace zerocell::image {
@@ -29,7 +30,7 @@ constexpr absl::string_view kSuffix = ".elf";
 constexpr absl::string_view kTempPrefix = ".tmp-";
 
 absl::Status PathError(int error, absl::string_view path, absl::string_view what) {
-  return absl::ErrnoToStatus(error, absl::StrCat(path, ": ", what));
+  return ErrnoStatus(error, absl::StrCat(path, ": ", what));
 }
 
 bool IsSha256Hex(absl::string_view s) {

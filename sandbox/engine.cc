@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/errno_status.h"
 #include "base/status_macros.h"
 #include "sandbox/host/host_probe.h"
 #include "sandbox/launch/launch_spec.h"
@@ -65,7 +66,7 @@ absl::Status NextLoaderCall(int listener, const sys::Process& process, absl::Tim
   memset(req, 0, sizeof(*req));
   const int rc = seccomp_notify_receive(listener, req);
   if (rc == -ENOENT) return Died();
-  if (rc != 0) return sys::ErrnoStatus(-rc, "receive from the released loader");
+  if (rc != 0) return ErrnoStatus(-rc, "receive from the released loader");
   return absl::OkStatus();
 }
 
@@ -79,7 +80,7 @@ absl::Status ReleaseLoader(int listener, const sys::Process& process, uint64_t p
   resp.val = sizeof(launch::GoHeader);
   int rc = seccomp_notify_respond(listener, &resp);
   if (rc == -ENOENT) return Died();
-  if (rc != 0) return sys::ErrnoStatus(-rc, "release the parked sandbox");
+  if (rc != 0) return ErrnoStatus(-rc, "release the parked sandbox");
   for (int i = 0; i < launch::kGoRlimits; ++i) {
     seccomp_notif req;
     RETURN_IF_ERROR(NextLoaderCall(listener, process, deadline, &req));
@@ -96,7 +97,7 @@ absl::Status ReleaseLoader(int listener, const sys::Process& process, uint64_t p
     resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     rc = seccomp_notify_respond(listener, &resp);
     if (rc == -ENOENT) return Died();
-    if (rc != 0) return sys::ErrnoStatus(-rc, "let the loader set its limits");
+    if (rc != 0) return ErrnoStatus(-rc, "let the loader set its limits");
   }
   return absl::OkStatus();
 }
@@ -160,7 +161,9 @@ std::string DefaultLoaderPath() {
 
 }  // namespace
 
-CancelToken::CancelToken() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {}
+CancelToken::CancelToken() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  if (fd_ < 0) status_ = ErrnoStatus(errno, "eventfd for a cancel token");
+}
 CancelToken::~CancelToken() {
   if (fd_ >= 0) close(fd_);
 }
@@ -209,6 +212,7 @@ absl::StatusOr<Result> Engine::Run(const PreparedRun& run, const RunOptions& opt
   const absl::Time start = absl::Now();
   const Manifest& manifest = run.manifest();
   RETURN_IF_ERROR(CheckInputs(manifest, options.inputs));
+  if (options.cancel != nullptr) RETURN_IF_ERROR(options.cancel->status());
   const absl::Time deadline = start + manifest.timeout();
   absl::StatusOr<std::unique_ptr<ParkedSandbox>> parked =
       Prestart(run.image(), deadline, options.cancel);
@@ -243,6 +247,7 @@ absl::StatusOr<Result> Engine::RunParked(std::unique_ptr<ParkedSandbox> sandbox,
     return absl::FailedPreconditionError("the parked sandbox was started for another image");
   }
   RETURN_IF_ERROR(CheckInputs(run.manifest(), options.inputs));
+  if (options.cancel != nullptr) RETURN_IF_ERROR(options.cancel->status());
   return Release(*sandbox, run, options, start);
 }
 
@@ -262,7 +267,7 @@ absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const PreparedRun
   const ssize_t wrote = process_vm_writev(process.pid(), local, 2, remote, 2, 0);
   if (wrote != want) {
     if (wrote < 0 && errno == ESRCH) return Died();
-    return sys::ErrnoStatus(wrote < 0 ? errno : EIO, "write the request into the parked sandbox");
+    return ErrnoStatus(wrote < 0 ? errno : EIO, "write the request into the parked sandbox");
   }
 
   supervisor::SuperviseParams params;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "sandbox/host/host_capabilities.h"
@@ -42,9 +43,14 @@ class CancelToken {
   CancelToken& operator=(const CancelToken&) = delete;
   void Cancel();
   int fd() const { return fd_; }  // eventfd, readable once cancelled
+  // OK, or why the token has no eventfd (e.g. RESOURCE_EXHAUSTED when out of descriptors). A
+  // token that could not be cancelled must not look like one that was not: the engine refuses a
+  // run or prestart given such a token with this status, before anything is spawned.
+  const absl::Status& status() const { return status_; }
 
  private:
   int fd_;
+  absl::Status status_;
 };
 
 struct RunOptions {

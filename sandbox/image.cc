@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "base/errno_status.h"
 #include "base/sha256.h"
 #include "base/status_macros.h"
 
@@ -26,19 +27,10 @@ constexpr int kImageSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_
 
 // errno of a failed call on `path`, as a status naming both.
 absl::Status PathError(int error, const std::string& path, absl::string_view what) {
-  const std::string message = absl::StrCat(path, ": ", what, ": ", std::strerror(error));
-  switch (error) {
-    case ENOENT:
-    case ENOTDIR:
-      return absl::NotFoundError(message);
-    case EACCES:
-    case EPERM:
-      return absl::PermissionDeniedError(message);
-    case EISDIR:
-      return absl::FailedPreconditionError(message);
-    default:
-      return absl::ErrnoToStatus(error, message);
-  }
+  absl::Status status = ErrnoStatus(error, absl::StrCat(path, ": ", what));
+  // A path through a non-directory names no file: NOT_FOUND, as for ENOENT.
+  if (error == ENOTDIR) return absl::NotFoundError(status.message());
+  return status;
 }
 
 absl::Status WriteAll(int fd, std::string_view bytes) {
@@ -46,7 +38,7 @@ absl::Status WriteAll(int fd, std::string_view bytes) {
     const ssize_t n = ::write(fd, bytes.data(), bytes.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return absl::ErrnoToStatus(errno, "write to the image memfd");
+      return ErrnoStatus(errno, "write to the image memfd");
     }
     if (n == 0) return absl::InternalError("write to the image memfd made no progress");
     bytes.remove_prefix(static_cast<size_t>(n));
@@ -112,7 +104,7 @@ absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view b
       sha256_hex_known.empty() ? base::Sha256Hex(bytes) : std::string(sha256_hex_known);
 
   sys::UniqueFd memfd(::memfd_create("zerocell-image", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-  if (!memfd.valid()) return absl::ErrnoToStatus(errno, "memfd_create for the image");
+  if (!memfd.valid()) return ErrnoStatus(errno, "memfd_create for the image");
   RETURN_IF_ERROR(WriteAll(memfd.get(), bytes));
   // Executable segments' partial pages, cleaned, after the ELF bytes (see launch::CleanPages).
   constexpr uint64_t kPage = launch::kPageSize;
@@ -129,7 +121,7 @@ absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view b
     RETURN_IF_ERROR(WriteAll(memfd.get(), pages));
   }
   if (::fcntl(memfd.get(), F_ADD_SEALS, kImageSeals) != 0) {
-    return absl::ErrnoToStatus(errno, "sealing the image memfd (F_ADD_SEALS)");
+    return ErrnoStatus(errno, "sealing the image memfd (F_ADD_SEALS)");
   }
   // Private constructor: make_shared cannot reach it.
   return std::shared_ptr<const Image>(new Image(std::move(layout), std::move(clean),

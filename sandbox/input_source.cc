@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "base/errno_status.h"
 #include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox {
@@ -42,7 +43,7 @@ class File final : public InputSource {
       const ssize_t n =
           pread(fd_.get(), scratch->data() + done, want - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return sys::ErrnoStatus(errno, "read the channel's input file");
+      if (n < 0) return ErrnoStatus(errno, "read the channel's input file");
       if (n == 0) break;  // the file shrank since it was opened: its end came sooner
       done += static_cast<size_t>(n);
     }
@@ -68,7 +69,7 @@ class Stream final : public InputSource {
     do {
       ready = poll(&pfd, 1, 0);
     } while (ready < 0 && errno == EINTR);
-    if (ready < 0) return sys::ErrnoStatus(errno, "poll the channel's input");
+    if (ready < 0) return ErrnoStatus(errno, "poll the channel's input");
     if (ready == 0) return Next::kWouldBlock;
     out->resize(max);
     ssize_t n;
@@ -79,7 +80,7 @@ class Stream final : public InputSource {
       out->clear();
       return Next::kWouldBlock;
     }
-    if (n < 0) return sys::ErrnoStatus(errno, "read the channel's input");
+    if (n < 0) return ErrnoStatus(errno, "read the channel's input");
     out->resize(static_cast<size_t>(n));
     return n == 0 ? Next::kEnd : Next::kData;
   }
@@ -105,7 +106,7 @@ std::unique_ptr<InputSource> BytesInput(std::string_view bytes) {
 absl::StatusOr<std::unique_ptr<InputSource>> FdInput(sys::UniqueFd fd, std::string_view std_name) {
   const absl::string_view name(std_name.data(), std_name.size());
   struct stat st;
-  if (fstat(fd.get(), &st) != 0) return sys::ErrnoStatus(errno, absl::StrCat("fstat ", name));
+  if (fstat(fd.get(), &st) != 0) return ErrnoStatus(errno, absl::StrCat("fstat ", name));
   if (S_ISREG(st.st_mode)) {
     return std::make_unique<File>(std::move(fd), static_cast<uint64_t>(st.st_size));
   }

@@ -6,6 +6,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "base/errno_status.h"
 #include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox {
@@ -22,7 +23,7 @@ absl::Status AwaitLoader(int fd, const sys::Process& process, int cancel_fd, abs
     timespec ts = absl::ToTimespec(left);
     const int n = ppoll(fds, 3, &ts, nullptr);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys::ErrnoStatus(errno, "ppoll on zerocell-loader");
+    if (n < 0) return ErrnoStatus(errno, "ppoll on zerocell-loader");
     if (fds[1].revents & POLLIN) return absl::CancelledError("run cancelled");
     if (fds[0].revents & POLLIN) return absl::OkStatus();
     if (fds[2].revents & POLLIN) {

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "base/errno_status.h"
 #include "base/status_macros.h"
 #include "sandbox/engine.h"
 #include "sandbox/launch/launch_spec.h"
@@ -78,7 +79,7 @@ absl::Status ReceiveHandshake(int control, launch::Ready* ready, sys::UniqueFd* 
   do {
     got = recvmsg(control, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
   } while (got < 0 && errno == EINTR);
-  if (got < 0) return sys::ErrnoStatus(errno, "recvmsg handshake");
+  if (got < 0) return ErrnoStatus(errno, "recvmsg handshake");
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
       int fd;
@@ -106,7 +107,7 @@ absl::Status ReceivePark(int listener, pid_t pid, uint64_t* id, uint64_t* mailbo
   do {
     rc = seccomp_notify_receive(listener, &req);
   } while (rc == -EINTR);
-  if (rc != 0) return sys::ErrnoStatus(-rc, "receive the loader's park read");
+  if (rc != 0) return ErrnoStatus(-rc, "receive the loader's park read");
   const seccomp_data& d = req.data;
   if (req.pid != static_cast<uint32_t>(pid) || d.arch != AUDIT_ARCH_X86_64 || d.nr != SYS_read ||
       d.args[0] != static_cast<uint64_t>(launch::kControlFd) ||
@@ -124,6 +125,7 @@ absl::Status ReceivePark(int listener, pid_t pid, uint64_t* id, uint64_t* mailbo
 absl::StatusOr<std::unique_ptr<ParkedSandbox>> Engine::Prestart(const Image& image,
                                                                 absl::Time deadline,
                                                                 const CancelToken* cancel) const {
+  if (cancel != nullptr) RETURN_IF_ERROR(cancel->status());
   const absl::Time start = absl::Now();
   launch::SpecialRanges special;
   {
@@ -139,7 +141,7 @@ absl::StatusOr<std::unique_ptr<ParkedSandbox>> Engine::Prestart(const Image& ima
   ASSIGN_OR_RETURN(sys::UniqueFd spec_fd, sys::SealedMemfd("zerocell-spec", spec));
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-    return sys::ErrnoStatus(errno, "socketpair");
+    return ErrnoStatus(errno, "socketpair");
   }
   sys::UniqueFd control(pair[0]), child_control(pair[1]);
   ASSIGN_OR_RETURN(

@@ -65,15 +65,15 @@ void PooledCall::OnDone() {
 
 grpc::Status PooledCall::CallerGoneStatus() const {
   if (counters_->draining.load()) {
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                        "the server is shutting down; the sandbox was killed");
+    return api::ToGrpcStatus(
+        absl::UnavailableError("the server is shutting down; the sandbox was killed"));
   }
   if (context_->deadline() <= std::chrono::system_clock::now()) {
-    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                        "the caller's deadline passed; the sandbox was killed");
+    return api::ToGrpcStatus(
+        absl::DeadlineExceededError("the caller's deadline passed; the sandbox was killed"));
   }
-  return grpc::Status(grpc::StatusCode::CANCELLED,
-                      "the caller cancelled the call; the sandbox was killed");
+  return api::ToGrpcStatus(
+      absl::CancelledError("the caller cancelled the call; the sandbox was killed"));
 }
 
 void PooledCall::FinishOnce(const grpc::Status& status) {

@@ -29,10 +29,10 @@ bool SaneRequestId(std::string_view id) {
 }
 
 grpc::Status NotFound(std::string_view id) {
-  return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                      absl::StrCat("image_id: ", absl::string_view(id.data(), id.size()),
-                                   " is not cached on this server; send the image inline or "
-                                   "call RegisterImage first"));
+  return api::ToGrpcStatus(absl::NotFoundError(
+      absl::StrCat("image_id: ", absl::string_view(id.data(), id.size()),
+                   " is not cached on this server; send the image inline or call RegisterImage "
+                   "first")));
 }
 
 // The rejection of an image, with its report as rich status details.
@@ -225,8 +225,8 @@ grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request
   absl::StatusOr<image::ImageInfo> info = deps_.cache->Get(id);
   if (!info.ok()) {
     // Only a cache too small for one image evicts the newest entry at once.
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        "the image cache evicted the image at once (--cache_bytes too small)");
+    return api::ToGrpcStatus(
+        absl::InternalError("the image cache evicted the image at once (--cache_bytes too small)"));
   }
   *response->mutable_image() = ImageInfoToProto(*info);
   return grpc::Status::OK;
@@ -257,19 +257,19 @@ grpc::ServerUnaryReactor* SandboxService::ListImages(grpc::CallbackServerContext
   const absl::Time start = absl::Now();
   std::string request_id = RequestIdFor(context);
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
-    return FinishNow(context, "ListImages", request_id, start,
-                     grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                  absl::StrCat("page_size: must be 0..", kMaxPageSize, " (got ",
-                                               request->page_size(), ")")));
+    return FinishNow(
+        context, "ListImages", request_id, start,
+        api::ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+            "page_size: must be 0..", kMaxPageSize, " (got ", request->page_size(), ")"))));
   }
   // The token is the offset into the most-recently-used order; pages may shift when images are
   // used between calls (documented as best effort).
   size_t offset = 0;
   if (!request->page_token().empty() &&
       (!absl::SimpleAtoi(request->page_token(), &offset) || offset > (size_t{1} << 30))) {
-    return FinishNow(context, "ListImages", request_id, start,
-                     grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                  "page_token: not a token from ListImages"));
+    return FinishNow(
+        context, "ListImages", request_id, start,
+        api::ToGrpcStatus(absl::InvalidArgumentError("page_token: not a token from ListImages")));
   }
   const size_t page = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   std::vector<image::ImageInfo> all = deps_.cache->List();

@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <memory>
 
+#include "base/errno_status.h"
 #include "sandbox/policy/syscall_policy.h"
 #include "sandbox/sys/syscalls.h"
 
@@ -85,7 +86,7 @@ absl::StatusOr<ProbeChild> ProbeChild::Start(int (*fn)(void*), void* arg, Mode m
     }
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
-  if (pid < 0) return sys::ErrnoStatus(static_cast<int>(-pid), "clone a probe child");
+  if (pid < 0) return ErrnoStatus(static_cast<int>(-pid), "clone a probe child");
   return ProbeChild(static_cast<pid_t>(pid), sys::UniqueFd(pidfd));
 }
 
@@ -102,7 +103,7 @@ absl::StatusOr<int> ProbeChild::Wait(absl::Duration timeout) {
     r = waitpid(pid_, &status, __WALL);
   } while (r < 0 && errno == EINTR);
   reaped_ = true;
-  if (r != pid_) return sys::ErrnoStatus(errno, "wait for a probe child");
+  if (r != pid_) return ErrnoStatus(errno, "wait for a probe child");
   if (n == 0) return absl::DeadlineExceededError("probe child timed out");
   return status;
 }

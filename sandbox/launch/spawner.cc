@@ -11,6 +11,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "base/errno_status.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/sys/syscalls.h"
 
@@ -69,7 +70,7 @@ absl::StatusOr<sys::Process> SpawnLoader(const std::string& loader_path, const S
     int status;
     rusage usage;
     (void)process.Reap(&status, &usage);
-    return sys::ErrnoStatus(args.exec_errno, absl::StrCat("exec loader ", loader_path));
+    return ErrnoStatus(args.exec_errno, absl::StrCat("exec loader ", loader_path));
   }
   return process;
 }

@@ -13,6 +13,7 @@
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
+#include "base/errno_status.h"
 #include "base/status_macros.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/sys/syscalls.h"
@@ -29,7 +30,7 @@ using Context = std::unique_ptr<void, ContextDeleter>;
 absl::Status Add(scmp_filter_ctx ctx, int nr, std::initializer_list<scmp_arg_cmp> args = {}) {
   int rc = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, static_cast<unsigned>(args.size()),
                                   args.size() ? args.begin() : nullptr);
-  if (rc != 0) return sys::ErrnoStatus(-rc, absl::StrCat("seccomp_rule_add syscall ", nr));
+  if (rc != 0) return ErrnoStatus(-rc, absl::StrCat("seccomp_rule_add syscall ", nr));
   return absl::OkStatus();
 }
 
@@ -81,15 +82,15 @@ absl::Status AddInKernelRules(scmp_filter_ctx ctx) {
 // The filter as struct sock_filter[] bytes.
 absl::StatusOr<std::string> Export(scmp_filter_ctx ctx) {
   sys::UniqueFd out(memfd_create("zerocell-bpf", MFD_CLOEXEC));
-  if (!out.valid()) return sys::ErrnoStatus(errno, "memfd_create");
+  if (!out.valid()) return ErrnoStatus(errno, "memfd_create");
   if (int rc = seccomp_export_bpf(ctx, out.get()); rc != 0) {
-    return sys::ErrnoStatus(-rc, "seccomp_export_bpf");
+    return ErrnoStatus(-rc, "seccomp_export_bpf");
   }
   off_t size = lseek(out.get(), 0, SEEK_END);
   if (size <= 0 || size % 8 != 0) return absl::InternalError("seccomp_export_bpf: bad size");
   std::string bpf(static_cast<size_t>(size), '\0');
   if (pread(out.get(), bpf.data(), bpf.size(), 0) != size) {
-    return sys::ErrnoStatus(errno, "read exported filter");
+    return ErrnoStatus(errno, "read exported filter");
   }
   return bpf;
 }
@@ -103,7 +104,7 @@ absl::StatusOr<std::unique_ptr<CompiledPolicy>> CompiledPolicy::Build() {
   if (!ctx) return absl::InternalError("seccomp_init failed");
   // Foreign ABIs (int 0x80, x32) are notified too, so they can be named; never allowed.
   if (int rc = seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_NOTIFY); rc != 0) {
-    return sys::ErrnoStatus(-rc, "seccomp badarch action");
+    return ErrnoStatus(-rc, "seccomp badarch action");
   }
   seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2);
   RETURN_IF_ERROR(AddInKernelRules(ctx.get()));
@@ -119,13 +120,13 @@ absl::StatusOr<std::string> CompileProbeFilter(ProbeFilter which) {
     if (int rc =
             seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(kProbeMarkerErrno));
         rc != 0) {
-      return sys::ErrnoStatus(-rc, "seccomp badarch action");
+      return ErrnoStatus(-rc, "seccomp badarch action");
     }
     RETURN_IF_ERROR(Add(ctx.get(), SYS_exit));
     RETURN_IF_ERROR(Add(ctx.get(), SYS_exit_group));
   } else {
     int rc = seccomp_rule_add(ctx.get(), SCMP_ACT_NOTIFY, SYS_getppid, 0);
-    if (rc != 0) return sys::ErrnoStatus(-rc, "seccomp_rule_add getppid");
+    if (rc != 0) return ErrnoStatus(-rc, "seccomp_rule_add getppid");
   }
   return Export(ctx.get());
 }

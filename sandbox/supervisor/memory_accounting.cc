@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/errno_status.h"
 #include "sandbox/sys/syscalls.h"
 #include "sandbox/sys/unique_fd.h"
 
@@ -58,14 +59,14 @@ uint64_t PageTableGrowth(uint64_t bytes) {
 
 absl::StatusOr<std::vector<AddressRange>> ReadMappings(pid_t pid) {
   sys::UniqueFd fd(open(absl::StrCat("/proc/", pid, "/maps").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return sys::ErrnoStatus(errno, "open /proc/<pid>/maps");
+  if (!fd.valid()) return ErrnoStatus(errno, "open /proc/<pid>/maps");
   std::vector<AddressRange> out;
   std::string pending;  // a line cut by the end of a read
   char buf[65536];
   for (;;) {
     const ssize_t n = read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys::ErrnoStatus(errno, "read /proc/<pid>/maps");
+    if (n < 0) return ErrnoStatus(errno, "read /proc/<pid>/maps");
     if (n == 0) break;
     pending.append(buf, static_cast<size_t>(n));
     size_t line = 0;

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "base/errno_status.h"
 #include "base/sha256.h"
 #include "sandbox/sys/syscalls.h"
 #include "sandbox/sys/unique_fd.h"
@@ -36,13 +37,13 @@ struct Mapping {
 
 absl::StatusOr<std::string> ReadAll(const std::string& path) {
   sys::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return sys::ErrnoStatus(errno, absl::StrCat("open ", path));
+  if (!fd.valid()) return ErrnoStatus(errno, absl::StrCat("open ", path));
   std::string out;
   char buf[16384];
   while (true) {
     const ssize_t n = read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return sys::ErrnoStatus(errno, absl::StrCat("read ", path));
+    if (n < 0) return ErrnoStatus(errno, absl::StrCat("read ", path));
     if (n == 0) return out;
     out.append(buf, static_cast<size_t>(n));
   }

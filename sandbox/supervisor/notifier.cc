@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/errno_status.h"
 #include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -23,7 +24,7 @@ absl::StatusOr<Notification> SeccompNotifier::Receive() {
   const int rc = seccomp_notify_receive(listener_, req_);
   // ENOENT: the caller died between the poll and the receive; EINTR: nothing was taken.
   if (rc == -ENOENT || rc == -EINTR) return absl::NotFoundError("the notified caller is gone");
-  if (rc != 0) return sys::ErrnoStatus(-rc, "seccomp_notify_receive");
+  if (rc != 0) return ErrnoStatus(-rc, "seccomp_notify_receive");
   Notification n;
   n.id = req_->id;
   n.pid = req_->pid;
@@ -43,7 +44,7 @@ absl::Status SeccompNotifier::Respond(const Answer& answer) {
   resp_->flags = answer.continue_syscall ? SECCOMP_USER_NOTIF_FLAG_CONTINUE : 0;
   const int rc = seccomp_notify_respond(listener_, resp_);
   if (rc == -ENOENT) return absl::NotFoundError("the notified caller is gone");
-  if (rc != 0) return sys::ErrnoStatus(-rc, "seccomp_notify_respond");
+  if (rc != 0) return ErrnoStatus(-rc, "seccomp_notify_respond");
   return absl::OkStatus();
 }
 

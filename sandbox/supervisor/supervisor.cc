@@ -16,11 +16,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/errno_status.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/supervisor/dispatcher.h"
 #include "sandbox/supervisor/guest_state.h"
-#include "sandbox/supervisor/notifier.h"
 #include "sandbox/supervisor/memory_accounting.h"
+#include "sandbox/supervisor/notifier.h"
 #include "sandbox/supervisor/run_budget.h"
 #include "sandbox/sys/syscalls.h"
 
@@ -75,7 +76,7 @@ class Loop {
       int n = ppoll(fds, 4, &ts, nullptr);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return sys::ErrnoStatus(errno, "ppoll");
+        return ErrnoStatus(errno, "ppoll");
       }
       if (fds[2].revents & POLLIN) {
         cancelled_ = true;

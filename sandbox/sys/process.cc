@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
+#include "base/errno_status.h"
 #include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox::sys {

@@ -14,12 +14,9 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "base/errno_status.h"
 
 namespace zerocell::sandbox::sys {
-
-absl::Status ErrnoStatus(int error, std::string_view context) {
-  return absl::ErrnoToStatus(error, absl::string_view(context.data(), context.size()));
-}
 
 absl::StatusOr<UniqueFd> SealedMemfd(const char* name, std::string_view data) {
   UniqueFd fd(memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING));

@@ -12,9 +12,6 @@
 
 namespace zerocell::sandbox::sys {
 
-// An errno as a Status, with context: ErrnoStatus(ENOENT, "open /x") -> NOT_FOUND "open /x: ...".
-absl::Status ErrnoStatus(int error, std::string_view context);
-
 // A memfd holding `data`, sealed against any change (write, grow, shrink, further seals).
 absl::StatusOr<UniqueFd> SealedMemfd(const char* name, std::string_view data);
 

@@ -12,6 +12,9 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::client {
 namespace {
@@ -23,7 +26,7 @@ TEST(ChannelTargetTest, SingleAddressesAndUrisPassThrough) {
                               "dns:///zerocell-headless.ns.svc:50051", "dns://10.0.0.10/name:50051",
                               "ipv4:127.0.0.1:1,127.0.0.1:2", "unix:/run/zc.sock", "[::1]:50051"}) {
     absl::StatusOr<ChannelTarget> t = ChannelTargetFor(address);
-    ASSERT_TRUE(t.ok()) << address << ": " << t.status();
+    ASSERT_THAT(t, IsOk()) << address;
     EXPECT_EQ(t->target, address);
     EXPECT_EQ(t->authority, "");
   }
@@ -31,14 +34,14 @@ TEST(ChannelTargetTest, SingleAddressesAndUrisPassThrough) {
 
 TEST(ChannelTargetTest, Ipv4ListBecomesOneTargetWithFirstEntryAsAuthority) {
   absl::StatusOr<ChannelTarget> t = ChannelTargetFor("127.0.0.1:5001,127.0.0.2:5002,10.1.2.3:80");
-  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_THAT(t, IsOk());
   EXPECT_EQ(t->target, "ipv4:127.0.0.1:5001,127.0.0.2:5002,10.1.2.3:80");
   EXPECT_EQ(t->authority, "127.0.0.1:5001");
 }
 
 TEST(ChannelTargetTest, Ipv6ListUsesBrackets) {
   absl::StatusOr<ChannelTarget> t = ChannelTargetFor("[::1]:5001,[fe80::1]:5002");
-  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_THAT(t, IsOk());
   EXPECT_EQ(t->target, "ipv6:[::1]:5001,[fe80::1]:5002");
   EXPECT_EQ(t->authority, "[::1]:5001");
 }
@@ -60,7 +63,7 @@ TEST(ChannelTargetTest, BadListsNameTheEntry) {
            Case{"127.0.0.1:1,[::1]:2", "cannot be mixed"},
        }) {
     absl::StatusOr<ChannelTarget> t = ChannelTargetFor(c.address);
-    ASSERT_FALSE(t.ok()) << c.address;
+    ASSERT_THAT(t, ::testing::Not(IsOk())) << c.address;
     EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(t.status().message(), HasSubstr(c.message)) << c.address;
   }

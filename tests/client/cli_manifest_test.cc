@@ -8,7 +8,11 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/client/cli_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
 #include "zerocell/v1/sandbox.pb.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::client::testing {
 namespace {
@@ -16,6 +20,11 @@ namespace {
 using ::testing::AllOf;
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
+using ::zerocell::testing::GuestPath;
+using ::zerocell::testing::IsOkAndHolds;
+using ::zerocell::testing::ReadFile;
+using ::zerocell::testing::StatusIs;
+using ::zerocell::testing::TempDir;
 
 // A classic manifest running `program` with stdin from `in`, stdout to `out`, stderr to
 // /dev/stderr, plus `extra` lines.
@@ -44,7 +53,7 @@ TEST(CliManifestTest, ReadsChannelsFromUrisAndWritesOutputsBack) {
   CliResult r = RunCli({"manifest", manifest});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(ReadFile(out), "manifest input\n");
+  EXPECT_THAT(ReadFile(out), IsOkAndHolds("manifest input\n"));
 }
 
 TEST(CliManifestTest, CreatesAMissingOutputFile) {
@@ -55,7 +64,7 @@ TEST(CliManifestTest, CreatesAMissingOutputFile) {
       dir.Write("job.manifest", ClassicManifest(GuestPath("cat"), in, out));
   CliResult r = RunCli({"manifest", manifest});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(ReadFile(out), "abc");
+  EXPECT_THAT(ReadFile(out), IsOkAndHolds("abc"));
 }
 
 TEST(CliManifestTest, DevStdoutUriGoesToTheCliStdout) {
@@ -88,7 +97,7 @@ TEST(CliManifestTest, ReportHasZeroVmLabelsAndZerocellLines) {
                     HasSubstr("exit state = ok\n"), HasSubstr("outcome = EXITED\n"),
                     ContainsRegex("wall = [0-9.]+ s\n"),
                     ContainsRegex("peak memory = [1-9][0-9]* bytes\n")));
-  EXPECT_EQ(ReadFile(out), "0123");
+  EXPECT_THAT(ReadFile(out), IsOkAndHolds("0123"));
 }
 
 TEST(CliManifestTest, ReportSaysDisabledWithoutEtags) {
@@ -113,7 +122,7 @@ TEST(CliManifestTest, ReportOfAPolicyViolation) {
                            HasSubstr("outcome = POLICY_VIOLATION\n")));
   EXPECT_THAT(r.err, HasSubstr("zerocell: POLICY_VIOLATION: socket (41)"));
   // Output written before the violation still goes back to the uri.
-  EXPECT_EQ(ReadFile(out), "start\n");
+  EXPECT_THAT(ReadFile(out), IsOkAndHolds("start\n"));
 }
 
 TEST(CliManifestTest, ExtraChannelsAreBoundToo) {
@@ -129,8 +138,8 @@ TEST(CliManifestTest, ExtraChannelsAreBoundToo) {
       "job.manifest", ClassicManifest(GuestPath("channels"), in, dir.File("stdout"), "0", extra));
   CliResult r = RunCli({"manifest", manifest});
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(ReadFile(dir.File("stdout")), HasSubstr("fd 3 read=5 [data1]"));
-  EXPECT_EQ(ReadFile(sink), "w4");
+  EXPECT_THAT(ReadFile(dir.File("stdout")), IsOkAndHolds(HasSubstr("fd 3 read=5 [data1]")));
+  EXPECT_THAT(ReadFile(sink), IsOkAndHolds("w4"));
 }
 
 TEST(CliManifestTest, JsonPrintsTheExecuteResponse) {
@@ -142,7 +151,7 @@ TEST(CliManifestTest, JsonPrintsTheExecuteResponse) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   zerocell::v1::ExecuteResponse response;
   auto status = google::protobuf::util::JsonStringToMessage(r.out, &response);
-  ASSERT_TRUE(status.ok()) << status.ToString() << "\n" << r.out;
+  ASSERT_THAT(status, IsOk()) << "\n" << r.out;
   EXPECT_EQ(response.outcome(), zerocell::v1::OUTCOME_EXITED);
   ASSERT_EQ(response.channels_size(), 3);
   EXPECT_EQ(response.channels(1).output(), "json me");
@@ -156,7 +165,8 @@ TEST(CliManifestTest, MissingInputFileNamesTheLineAndUri) {
   CliResult r = RunCli({"manifest", manifest});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, AllOf(HasSubstr("line 6"), HasSubstr("missing-input.txt")));
-  EXPECT_EQ(ReadFile(dir.File("out")), "<missing>") << "nothing may run or be written";
+  EXPECT_THAT(ReadFile(dir.File("out")), StatusIs(absl::StatusCode::kNotFound))
+      << "nothing may run or be written";
 }
 
 TEST(CliManifestTest, MalformedManifestsExit2NamingTheLine) {

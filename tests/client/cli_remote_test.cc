@@ -19,15 +19,25 @@
 #include "gtest/gtest.h"
 #include "image/image_id.h"
 #include "tests/client/cli_test_util.h"
-#include "tests/server/server_process.h"
+#include "tests/server/server_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/processes.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/zerocelld_process.h"
 #include "zerocell/v1/sandbox.pb.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::client::testing {
 namespace {
 
-using server::testing::ServerProcess;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
+using ::zerocell::testing::GuestPath;
+using ::zerocell::testing::IsOkAndHolds;
+using ::zerocell::testing::ReadFile;
+using ::zerocell::testing::TempDir;
+using ::zerocell::testing::ZerocelldProcess;
 
 template <typename Message>
 Message ParseJson(const std::string& json) {
@@ -35,7 +45,7 @@ Message ParseJson(const std::string& json) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(json, &message, options);
-  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << json;
+  EXPECT_THAT(status, IsOk()) << "\n" << json;
   return message;
 }
 
@@ -44,9 +54,9 @@ class CliRemoteTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     // Parked sandboxes retire soon after the last call, so that "none left" can be checked.
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-        ServerProcess::Start({"--pool_idle_ms=300"});
-    ASSERT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+        ZerocelldProcess::Start({"--pool_idle_ms=300"});
+    ASSERT_THAT(server, IsOk());
     server_ = server->release();
   }
   static void TearDownTestSuite() {
@@ -68,15 +78,15 @@ class CliRemoteTest : public ::testing::Test {
 
   static void ExpectNoSandboxesLeft() {
     const absl::Time give_up = absl::Now() + absl::Seconds(20);
-    while (!server::testing::DescendantPids(server_->pid()).empty() && absl::Now() < give_up) {
+    while (!zerocell::testing::DescendantPids(server_->pid()).empty() && absl::Now() < give_up) {
       absl::SleepFor(absl::Milliseconds(20));
     }
-    EXPECT_THAT(server::testing::DescendantPids(server_->pid()), ::testing::IsEmpty());
+    EXPECT_THAT(zerocell::testing::DescendantPids(server_->pid()), ::testing::IsEmpty());
   }
 
-  static ServerProcess* server_;
+  static ZerocelldProcess* server_;
 };
-ServerProcess* CliRemoteTest::server_ = nullptr;
+ZerocelldProcess* CliRemoteTest::server_ = nullptr;
 
 // doctor --server: the server's version, policy and caps, and its host's findings.
 TEST_F(CliRemoteTest, DoctorShowsTheServersInfoAndHost) {
@@ -89,7 +99,7 @@ TEST_F(CliRemoteTest, DoctorShowsTheServersInfoAndHost) {
   CliResult json = RunCli({"doctor", "--json", ServerFlag()});
   EXPECT_EQ(json.exit_code, 0) << json.err;
   zerocell::v1::ServerInfo info;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &info).ok()) << json.out;
+  ASSERT_THAT(google::protobuf::util::JsonStringToMessage(json.out, &info), IsOk()) << json.out;
   EXPECT_GT(info.host().capabilities_size(), 20);
   EXPECT_EQ(RunCli({"doctor", "--server=127.0.0.1:1"}).exit_code, 125);
 }
@@ -156,15 +166,15 @@ TEST_F(CliRemoteTest, JsonEqualsLocalJsonExceptUsage) {
   google::protobuf::util::MessageDifferencer differencer;
   differencer.ReportDifferencesToString(&diff);
   EXPECT_TRUE(differencer.Compare(l, r)) << diff;
-  EXPECT_EQ(ReadFile(out_remote), ReadFile(out_local));
+  EXPECT_THAT(ReadFile(out_remote), IsOkAndHolds(ReadFile(out_local).value_or("<missing>")));
 }
 
 // The CLI's default manifest (stdout/stderr quotas far above the output limit, so that the
 // limit, not a quota, ends an over-long output) must be accepted by a server with default caps,
 // and an output of the full default limit (64 MiB) must come back whole, as in local mode.
 TEST(CliRemoteDefaultServerTest, DefaultServerAcceptsTheCliDefaultManifest) {
-  absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start({});
-  ASSERT_TRUE(server.ok()) << server.status();
+  absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server = ZerocelldProcess::Start({});
+  ASSERT_THAT(server, IsOk());
   const std::string flag = absl::StrCat("--server=", (*server)->grpc_address());
   CliResult hello = RunCli({"run", flag, GuestPath("hello")});
   EXPECT_EQ(hello.exit_code, 0) << hello.err;
@@ -192,7 +202,7 @@ TEST_F(CliRemoteTest, StdinFromTheCliAndOutputFilesWorkRemotely) {
                        "from the CLI's own stdin\n");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(ReadFile(out), "from the CLI's own stdin\n");
+  EXPECT_THAT(ReadFile(out), IsOkAndHolds("from the CLI's own stdin\n"));
 }
 
 TEST_F(CliRemoteTest, ServerComesFromTheEnvironmentToo) {
@@ -224,7 +234,7 @@ TEST_F(CliRemoteTest, ManifestRunsRemotelyWithHostFilesReadAndWrittenHere) {
   CliResult remote = RunCli({"manifest", ServerFlag(), "--json", manifest_for("remote")});
   ASSERT_EQ(local.exit_code, 0) << local.err;
   ASSERT_EQ(remote.exit_code, 0) << remote.err;
-  EXPECT_EQ(ReadFile(dir.File("remote")), "classic input\n");
+  EXPECT_THAT(ReadFile(dir.File("remote")), IsOkAndHolds("classic input\n"));
   v1::ExecuteResponse l = ParseJson<v1::ExecuteResponse>(local.out);
   v1::ExecuteResponse r = ParseJson<v1::ExecuteResponse>(remote.out);
   l.clear_usage();
@@ -265,8 +275,8 @@ TEST_F(CliRemoteTest, InputsAreSentInlineWithinTheirQuotasAndACap) {
 
 TEST_F(CliRemoteTest, RegisterPrintsTheIdThenTheReport) {
   const std::string program = GuestPath("echo_args");
-  absl::StatusOr<std::string> bytes = server::testing::ReadFile(program);
-  ASSERT_TRUE(bytes.ok());
+  absl::StatusOr<std::string> bytes = ReadFile(program);
+  ASSERT_THAT(bytes, IsOk());
   const std::string id = image::ImageIdOf(*bytes);
 
   CliResult first = RunCli({"register", ServerFlag(), "--name=echo", program});
@@ -374,19 +384,19 @@ TEST(CliRemoteFlagsTest, FlagsWinOverTheEnvironment) {
   ASSERT_EQ(setenv("ZEROCELL_TLS_CA", "env-ca.pem", 1), 0);
   absl::StatusOr<ParsedArgs> parsed =
       ParseFlags(std::vector<std::string>{"--server=flag:2", "prog"}, kFlags);
-  ASSERT_TRUE(parsed.ok());
+  ASSERT_THAT(parsed, IsOk());
   ClientOptions options = ClientOptionsFromArgs(*parsed);
   EXPECT_EQ(options.address, "flag:2");
   EXPECT_EQ(options.tls_ca_file, "env-ca.pem");
   EXPECT_EQ(options.tls_cert_file, "");
-  EXPECT_TRUE(CheckModeFlags(*parsed, options).ok());
+  EXPECT_THAT(CheckModeFlags(*parsed, options), IsOk());
   unsetenv("ZEROCELL_SERVER");
   unsetenv("ZEROCELL_TLS_CA");
 
   absl::StatusOr<ParsedArgs> local = ParseFlags(std::vector<std::string>{"--loader=x"}, kFlags);
-  ASSERT_TRUE(local.ok());
+  ASSERT_THAT(local, IsOk());
   EXPECT_EQ(ClientOptionsFromArgs(*local).address, "");
-  EXPECT_TRUE(CheckModeFlags(*local, ClientOptionsFromArgs(*local)).ok());
+  EXPECT_THAT(CheckModeFlags(*local, ClientOptionsFromArgs(*local)), IsOk());
 }
 
 }  // namespace

@@ -15,7 +15,11 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/client/cli_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
 #include "zerocell/v1/sandbox.pb.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::client::testing {
 namespace {
@@ -23,6 +27,10 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
+using ::zerocell::testing::GuestPath;
+using ::zerocell::testing::IsOkAndHolds;
+using ::zerocell::testing::ReadFile;
+using ::zerocell::testing::TempDir;
 
 // Parses --json output strictly (unknown fields are an error, so names must be the proto's).
 zerocell::v1::ExecuteResponse ParseJson(const std::string& json) {
@@ -30,7 +38,7 @@ zerocell::v1::ExecuteResponse ParseJson(const std::string& json) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(json, &response, options);
-  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << json;
+  EXPECT_THAT(status, IsOk()) << "\n" << json;
   return response;
 }
 
@@ -101,7 +109,7 @@ TEST(CliRunTest, ChannelFlagsBindInputAndOutputFiles) {
   EXPECT_THAT(r.out, HasSubstr("fd 3 read=5 [data1]"));
   EXPECT_THAT(r.out, HasSubstr("fd 4 write=2 errno=0"));
   EXPECT_THAT(r.out, HasSubstr("open /dev/out r=-13"));
-  EXPECT_EQ(ReadFile(output), "w4");
+  EXPECT_THAT(ReadFile(output), IsOkAndHolds("w4"));
 }
 
 TEST(CliRunTest, ChannelQuotasAndEtagShowInJson) {
@@ -129,7 +137,7 @@ TEST(CliRunTest, StdoutChannelCanBeRedirectedToAFile) {
       RunCli({"run", absl::StrCat("--channel=/dev/stdout=,out=", output), GuestPath("hello")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "");
-  EXPECT_EQ(ReadFile(output), "hello, world\n");
+  EXPECT_THAT(ReadFile(output), IsOkAndHolds("hello, world\n"));
 }
 
 TEST(CliRunTest, JsonPrintsTheExecuteResponseInsteadOfGuestOutput) {
@@ -232,7 +240,7 @@ TEST(CliDoctorTest, PrintsEveryFindingAndWhetherSandboxesCanRun) {
   zerocell::v1::HostReport report;
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &report, options).ok())
+  ASSERT_THAT(google::protobuf::util::JsonStringToMessage(json.out, &report, options), IsOk())
       << json.out;
   EXPECT_GE(report.capabilities_size(), 20);
   EXPECT_EQ(RunCli({"doctor", "extra"}).exit_code, 2);
@@ -278,7 +286,7 @@ TEST(CliRunTest, InterruptKillsTheSandboxAndExits130) {
   if (leftover == 0) {
     // Clean up what leaked: our own children, by pid.
     for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-      std::istringstream children(ReadFile(task.path() / "children"));
+      std::istringstream children(ReadFile(task.path() / "children").value_or(""));
       for (pid_t pid = 0; children >> pid;) kill(pid, SIGKILL);
     }
     while (waitpid(-1, &status, 0) > 0) {

@@ -1,4 +1,4 @@
-// Helpers for the zerocell CLI tests: subprocess runner, temp directories, guest paths.
+// Helpers for the zerocell CLI tests: the CLI run as a subprocess.
 #include "tests/client/cli_test_util.h"
 
 #include <fcntl.h>
@@ -19,16 +19,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/testing/files.h"
 
 extern char** environ;
 
 namespace zerocell::client::testing {
 namespace {
-
-std::string EnvOr(const char* name, const char* fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
 
 int64_t NowMs() {
   timespec ts;
@@ -38,13 +34,7 @@ int64_t NowMs() {
 
 }  // namespace
 
-std::string ZerocellPath() {
-  return absl::StrCat(EnvOr("ZEROCELL_BIN_DIR", "build/bin"), "/zerocell");
-}
-
-std::string GuestPath(absl::string_view name) {
-  return absl::StrCat(EnvOr("ZEROCELL_GUEST_DIR", "build/guests"), "/", name);
-}
+std::string ZerocellPath() { return zerocell::testing::BinPath("zerocell"); }
 
 CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_data,
                  int interrupt_after_ms) {
@@ -57,7 +47,7 @@ CliResult RunCli(const std::vector<std::string>& args, const std::string& stdin_
 CliResult RunCliWith(const std::vector<std::string>& args, const CliOptions& options) {
   CliResult result;
   const int interrupt_after_ms = options.interrupt_after_ms;
-  TempDir scratch;
+  zerocell::testing::TempDir scratch;
   const std::string stdin_path =
       options.stdin_path.empty() ? scratch.Write("stdin", options.stdin_data) : options.stdin_path;
   int out_pipe[2], err_pipe[2];
@@ -148,37 +138,6 @@ CliResult RunCliWith(const std::vector<std::string>& args, const CliOptions& opt
   if (timed_out) ADD_FAILURE() << "zerocell did not finish within 60 s";
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 1000 + WTERMSIG(status);
   return result;
-}
-
-TempDir::TempDir() {
-  std::string pattern = absl::StrCat(EnvOr("TMPDIR", "/tmp"), "/zerocell-cli-test-XXXXXX");
-  if (mkdtemp(pattern.data()) == nullptr) {
-    ADD_FAILURE() << "mkdtemp failed";
-  }
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
-std::string TempDir::File(absl::string_view name) const { return absl::StrCat(path_, "/", name); }
-
-std::string TempDir::Write(absl::string_view name, absl::string_view data) const {
-  const std::string path = File(name);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  if (!out) ADD_FAILURE() << "cannot write " << path;
-  return path;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "<missing>";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace zerocell::client::testing

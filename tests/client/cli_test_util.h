@@ -1,5 +1,5 @@
 // Helpers for the zerocell CLI tests: run build/bin/zerocell as a subprocess and capture its
-// exit status, stdout and stderr; temp directories; guest paths.
+// exit status, stdout and stderr. Paths, files and temp directories: tests/testing/files.h.
 #ifndef ZEROCELL_TESTS_CLIENT_CLI_TEST_UTIL_H_
 #define ZEROCELL_TESTS_CLIENT_CLI_TEST_UTIL_H_
 
@@ -17,9 +17,8 @@ struct CliResult {
   std::string err;
 };
 
-// $ZEROCELL_BIN_DIR/zerocell and $ZEROCELL_GUEST_DIR/<name>.
+// $ZEROCELL_BIN_DIR/zerocell.
 std::string ZerocellPath();
-std::string GuestPath(absl::string_view name);
 
 // Runs zerocell with `args` (argv[1..]) and `stdin_data` on its stdin; with interrupt_after_ms
 // >= 0, sends it SIGINT that long after the start. Fails the calling test (ADD_FAILURE) if the CLI
@@ -37,26 +36,6 @@ struct CliOptions {
   int interrupt_after_ms = -1;    // >= 0: SIGINT that long after the start
 };
 CliResult RunCliWith(const std::vector<std::string>& args, const CliOptions& options);
-
-// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  // path()/name
-  std::string File(absl::string_view name) const;
-  // Writes `data` to path()/name and returns the path.
-  std::string Write(absl::string_view name, absl::string_view data) const;
-
- private:
-  std::string path_;
-};
-
-// The whole contents of a host file; "<missing>" when it cannot be read.
-std::string ReadFile(const std::string& path);
 
 }  // namespace zerocell::client::testing
 

@@ -7,7 +7,11 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/client/cli_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
 #include "zerocell/v1/sandbox.pb.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::client::testing {
 namespace {
@@ -16,6 +20,8 @@ using ::testing::AllOf;
 using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
+using ::zerocell::testing::GuestPath;
+using ::zerocell::testing::TempDir;
 
 // Parses --json output strictly (unknown fields are an error, so names must be the proto's).
 zerocell::v1::ValidationReport ParseReport(const std::string& json) {
@@ -23,7 +29,7 @@ zerocell::v1::ValidationReport ParseReport(const std::string& json) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = false;
   auto status = google::protobuf::util::JsonStringToMessage(json, &report, options);
-  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << json;
+  EXPECT_THAT(status, IsOk()) << "\n" << json;
   return report;
 }
 

@@ -7,6 +7,9 @@
 #include "client/cli_args.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::client {
 namespace {
@@ -23,7 +26,7 @@ constexpr FlagSpec kSpecs[] = {
 TEST(ParseFlagsTest, StopsAtTheFirstNonFlagAndKeepsTheRestUntouched) {
   std::vector<std::string> args = {"--timeout=2", "--json", "prog", "--timeout=9", "--bogus", "-"};
   absl::StatusOr<ParsedArgs> parsed = ParseFlags(args, kSpecs);
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->Get("timeout"), "2");
   EXPECT_TRUE(parsed->GetBool("json"));
   EXPECT_THAT(parsed->positional(), ElementsAre("prog", "--timeout=9", "--bogus", "-"));
@@ -32,7 +35,7 @@ TEST(ParseFlagsTest, StopsAtTheFirstNonFlagAndKeepsTheRestUntouched) {
 TEST(ParseFlagsTest, DoubleDashAndSeparateValues) {
   std::vector<std::string> args = {"--timeout", "3", "--env=A=1", "--env", "B=2", "--", "--json"};
   absl::StatusOr<ParsedArgs> parsed = ParseFlags(args, kSpecs);
-  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  ASSERT_THAT(parsed, IsOk());
   EXPECT_EQ(parsed->Get("timeout"), "3");
   EXPECT_THAT(parsed->GetAll("env"), ElementsAre("A=1", "B=2"));
   EXPECT_FALSE(parsed->GetBool("json"));
@@ -42,7 +45,7 @@ TEST(ParseFlagsTest, DoubleDashAndSeparateValues) {
 TEST(ParseFlagsTest, ErrorsNameTheFlag) {
   auto err = [](std::vector<std::string> args) {
     absl::StatusOr<ParsedArgs> parsed = ParseFlags(args, kSpecs);
-    EXPECT_FALSE(parsed.ok());
+    EXPECT_THAT(parsed, ::testing::Not(IsOk()));
     return std::string(parsed.status().message());
   };
   EXPECT_THAT(err({"--nope"}), HasSubstr("--nope"));
@@ -68,7 +71,7 @@ TEST(ParseByteSizeTest, SuffixesAndErrors) {
   for (const char* bad :
        {"", "M", "-1", "1.5G", "12Q", "1GG", "99999999999999999999", "16777216T"}) {
     absl::StatusOr<int64_t> v = ParseByteSize("--memory", bad);
-    EXPECT_FALSE(v.ok()) << bad;
+    EXPECT_THAT(v, ::testing::Not(IsOk())) << bad;
     EXPECT_THAT(v.status().message(), HasSubstr("--memory")) << bad;
   }
 }
@@ -81,7 +84,7 @@ TEST(ParsePositiveDurationTest, SecondsAndUnits) {
   EXPECT_EQ(*ParsePositiveDuration("--t", "2m"), absl::Minutes(2));
   for (const char* bad : {"", "0", "-1", "abc", "1.2.3", "0ms", "-5s", "inf", "1.0000000001"}) {
     absl::StatusOr<absl::Duration> d = ParsePositiveDuration("--timeout", bad);
-    EXPECT_FALSE(d.ok()) << bad;
+    EXPECT_THAT(d, ::testing::Not(IsOk())) << bad;
     EXPECT_THAT(d.status().message(), HasSubstr("--timeout")) << bad;
   }
 }
@@ -89,23 +92,23 @@ TEST(ParsePositiveDurationTest, SecondsAndUnits) {
 TEST(ParseUnixSecondsTest, IntegerAndFraction) {
   EXPECT_EQ(*ParseUnixSeconds("--clock", "1700000000"), absl::FromUnixSeconds(1700000000));
   EXPECT_EQ(*ParseUnixSeconds("--clock", "1.25"), absl::FromUnixMillis(1250));
-  EXPECT_FALSE(ParseUnixSeconds("--clock", "-1").ok());
-  EXPECT_FALSE(ParseUnixSeconds("--clock", "soon").ok());
+  EXPECT_THAT(ParseUnixSeconds("--clock", "-1"), ::testing::Not(IsOk()));
+  EXPECT_THAT(ParseUnixSeconds("--clock", "soon"), ::testing::Not(IsOk()));
 }
 
 TEST(ParseIntegerTest, DecimalHexAndRange) {
   EXPECT_EQ(*ParseInt64("--n", "-5"), -5);
   EXPECT_EQ(*ParseInt64("--n", "0x10"), 16);
-  EXPECT_FALSE(ParseInt64("--n", "+5").ok());
-  EXPECT_FALSE(ParseInt64("--n", "5x").ok());
+  EXPECT_THAT(ParseInt64("--n", "+5"), ::testing::Not(IsOk()));
+  EXPECT_THAT(ParseInt64("--n", "5x"), ::testing::Not(IsOk()));
   EXPECT_EQ(*ParseUint64("--seed", "18446744073709551615"), UINT64_MAX);
-  EXPECT_FALSE(ParseUint64("--seed", "-1").ok());
-  EXPECT_FALSE(ParseUint64("--seed", "18446744073709551616").ok());
+  EXPECT_THAT(ParseUint64("--seed", "-1"), ::testing::Not(IsOk()));
+  EXPECT_THAT(ParseUint64("--seed", "18446744073709551616"), ::testing::Not(IsOk()));
 }
 
 TEST(ParseChannelFlagTest, InputOnlyIsReadableWithUnlimitedQuotas) {
   absl::StatusOr<ChannelFlag> c = ParseChannelFlag("/dev/in=/tmp/data");
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_THAT(c, IsOk());
   EXPECT_EQ(c->spec.alias, "/dev/in");
   EXPECT_EQ(c->input_path, "/tmp/data");
   EXPECT_TRUE(c->spec.readable());
@@ -118,7 +121,7 @@ TEST(ParseChannelFlagTest, InputOnlyIsReadableWithUnlimitedQuotas) {
 TEST(ParseChannelFlagTest, OutputWithExplicitQuotasTypeAndEtag) {
   absl::StatusOr<ChannelFlag> c =
       ParseChannelFlag("/dev/out=,type=3,puts=5,put_size=1K,etag,out=/tmp/o");
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_THAT(c, IsOk());
   EXPECT_TRUE(c->input_path.empty());
   EXPECT_EQ(c->output_path, "/tmp/o");
   EXPECT_FALSE(c->spec.readable());
@@ -130,7 +133,7 @@ TEST(ParseChannelFlagTest, OutputWithExplicitQuotasTypeAndEtag) {
 
 TEST(ParseChannelFlagTest, QuotasWithoutFilesMakeTheDirection) {
   absl::StatusOr<ChannelFlag> c = ParseChannelFlag("/dev/x=,puts=2");
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_THAT(c, IsOk());
   EXPECT_TRUE(c->spec.writable());
   EXPECT_EQ(c->spec.put_size, kUnlimitedQuota);
   EXPECT_TRUE(c->output_path.empty());
@@ -141,7 +144,7 @@ TEST(ParseChannelFlagTest, ErrorsNameTheChannel) {
                           "/dev/x=f,gets=-1", "/dev/x=f,color=red", "/dev/x=f,gets",
                           "/dev/x=f,etag=2", "/dev/x=f,gets=0", "/dev/x=,out="}) {
     absl::StatusOr<ChannelFlag> c = ParseChannelFlag(bad);
-    EXPECT_FALSE(c.ok()) << bad;
+    EXPECT_THAT(c, ::testing::Not(IsOk())) << bad;
     EXPECT_THAT(c.status().message(), HasSubstr("--channel")) << bad;
   }
 }

@@ -18,7 +18,11 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/client/cli_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
 #include "zerocell/v1/sandbox.pb.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::client::testing {
 namespace {
@@ -27,6 +31,11 @@ using ::testing::AllOf;
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::zerocell::testing::GuestPath;
+using ::zerocell::testing::IsOkAndHolds;
+using ::zerocell::testing::ReadFile;
+using ::zerocell::testing::StatusIs;
+using ::zerocell::testing::TempDir;
 
 // RLIMIT_AS for the CLI in the endless-input tests: what it needs for a normal run with room to
 // spare, far below what holding such an input would take.
@@ -81,7 +90,8 @@ TEST(CliZeroVmTest, DevelFormatWithBootElfAndRelativePaths) {
       "Memory = 33554432, 0\n"
       "Timeout = 5\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(ReadFile(job.dir().File("output.txt")), "read through a relative uri\n");
+  EXPECT_THAT(ReadFile(job.dir().File("output.txt")),
+              IsOkAndHolds("read through a relative uri\n"));
 }
 
 TEST(CliZeroVmTest, NvramGivesArgvEnvAndClock) {
@@ -96,25 +106,27 @@ TEST(CliZeroVmTest, NvramGivesArgvEnvAndClock) {
                   "channel=/dev/stdin,mode=file\n");
   CliResult r = job.Run(ZvshStyle());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(ReadFile(job.dir().File("out.txt")),
-            "argc=4\nargv[0]=job\nargv[1]=hello world\nargv[2]=two words\nargv[3]=last,\n"
-            "env=GREETING=hi, you\n");
+  EXPECT_THAT(
+      ReadFile(job.dir().File("out.txt")),
+      IsOkAndHolds("argc=4\nargv[0]=job\nargv[1]=hello world\nargv[2]=two words\nargv[3]=last,\n"
+                   "env=GREETING=hi, you\n"));
   // The nvram channel is readable and writable: it goes back to its file unchanged.
-  EXPECT_THAT(ReadFile(job.dir().File("nvram.1")), HasSubstr("[args]"));
+  EXPECT_THAT(ReadFile(job.dir().File("nvram.1")), IsOkAndHolds(HasSubstr("[args]")));
 
   // ARGS after the file are appended; --argv0 replaces argv[0].
   CliResult more = RunCliWith({"manifest", "--argv0=renamed", "job.manifest", "extra"},
                               CliOptions{.cwd = job.dir().path()});
   ASSERT_EQ(more.exit_code, 0) << more.err;
   EXPECT_THAT(ReadFile(job.dir().File("out.txt")),
-              AllOf(HasSubstr("argc=5\nargv[0]=renamed\nargv[1]=hello world\n"),
-                    HasSubstr("argv[4]=extra\n")));
+              IsOkAndHolds(AllOf(HasSubstr("argc=5\nargv[0]=renamed\nargv[1]=hello world\n"),
+                                 HasSubstr("argv[4]=extra\n"))));
 
   JobDir clock("determinism");
   clock.dir().Write("nvram.1", "[args]\nargs = d\n[time]\nseconds = 1700000000\n");
   CliResult c = clock.Run(ZvshStyle());
   ASSERT_EQ(c.exit_code, 0) << c.err;
-  EXPECT_THAT(ReadFile(clock.dir().File("out.txt")), HasSubstr("realtime=1700000000.0"));
+  EXPECT_THAT(ReadFile(clock.dir().File("out.txt")),
+              IsOkAndHolds(HasSubstr("realtime=1700000000.0")));
 }
 
 TEST(CliZeroVmTest, NvramErrorsAndFileTrees) {
@@ -131,7 +143,8 @@ TEST(CliZeroVmTest, NvramErrorsAndFileTrees) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, AllOf(HasSubstr("nvram line 4: [fstab]"), HasSubstr("file trees"),
                            HasSubstr("not supported yet")));
-  EXPECT_EQ(ReadFile(job.dir().File("out.txt")), "<missing>") << "nothing may run";
+  EXPECT_THAT(ReadFile(job.dir().File("out.txt")), StatusIs(absl::StatusCode::kNotFound))
+      << "nothing may run";
 }
 
 TEST(CliZeroVmTest, ZeroVmTimeoutsAndMemoryInLocalMode) {
@@ -186,7 +199,7 @@ TEST(CliZeroVmTest, MemoryEtagInTheReportAndTheJson) {
   CliResult json = job.Run(manifest, {"--json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
   zerocell::v1::ExecuteResponse response;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(json.out, &response).ok()) << json.out;
+  ASSERT_THAT(google::protobuf::util::JsonStringToMessage(json.out, &response), IsOk()) << json.out;
   EXPECT_EQ(response.memory_etag().size(), 64u);
   for (const std::string& item : response.nondeterminism()) {
     if (absl::StartsWith(item, "addresses:")) {
@@ -210,7 +223,7 @@ TEST(CliZeroVmTest, EndlessZeroChannelStopsAtItsQuota) {
       "Channel = /dev/null, /dev/stderr, 0, 0, 0, 0, 10, 100\n",
       {"--report"}, CliOptions{.address_space_kib = kCliAddressSpaceKib});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(ReadFile(job.dir().File("out.txt")), "read=16777216 end=122\n");
+  EXPECT_THAT(ReadFile(job.dir().File("out.txt")), IsOkAndHolds("read=16777216 end=122\n"));
   EXPECT_THAT(r.out, HasSubstr("accounting = "));
 }
 

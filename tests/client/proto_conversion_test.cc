@@ -9,6 +9,9 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::client {
 namespace {
@@ -101,13 +104,13 @@ TEST(ResultToProtoTest, EveryOutcomeMapsToItsName) {
 TEST(ResultToProtoTest, JsonUsesProtoNamesAndRoundTrips) {
   v1::ExecuteResponse p = api::ResultToProto(SampleResult(), "abc123");
   absl::StatusOr<std::string> json = api::ExecuteResponseToJson(p);
-  ASSERT_TRUE(json.ok()) << json.status();
+  ASSERT_THAT(json, IsOk());
   EXPECT_EQ(json->find('\n'), std::string::npos) << "one line";
   EXPECT_THAT(*json, HasSubstr("\"outcome\":\"OUTCOME_POLICY_VIOLATION\""));
   EXPECT_THAT(*json, HasSubstr("\"exitCode\":0"));  // defaults are printed
   EXPECT_THAT(*json, HasSubstr("\"getQuotaExceeded\":true"));
   v1::ExecuteResponse back;
-  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(*json, &back).ok());
+  ASSERT_THAT(google::protobuf::util::JsonStringToMessage(*json, &back), IsOk());
   EXPECT_EQ(back.SerializeAsString(), p.SerializeAsString());
 }
 
@@ -149,7 +152,7 @@ TEST(ManifestProtoTest, DefaultsApplyToZeroFields) {
     c->set_get_size(1);
   }
   absl::StatusOr<sandbox::Manifest> m = api::ManifestFromProto(p);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->timeout(), sandbox::ManifestBuilder::kDefaultTimeout);
   EXPECT_EQ(m->cpu_limit(), sandbox::ManifestBuilder::kDefaultTimeout);
   EXPECT_EQ(m->memory_bytes(), sandbox::ManifestBuilder::kDefaultMemoryBytes);
@@ -186,7 +189,7 @@ TEST(ManifestProtoTest, RoundTrip) {
     }
   }
   absl::StatusOr<sandbox::Manifest> m = api::ManifestFromProto(p);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->timeout(), absl::Milliseconds(1500));
   EXPECT_EQ(m->cpu_limit(), absl::Milliseconds(700));
   EXPECT_TRUE(m->memory_etag());
@@ -196,7 +199,7 @@ TEST(ManifestProtoTest, RoundTrip) {
 TEST(ManifestProtoTest, ErrorsNameTheField) {
   auto error = [](const v1::Manifest& p) {
     absl::StatusOr<sandbox::Manifest> m = api::ManifestFromProto(p);
-    EXPECT_FALSE(m.ok());
+    EXPECT_THAT(m, ::testing::Not(IsOk()));
     EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument);
     return std::string(m.status().message());
   };
@@ -227,7 +230,7 @@ TEST(ManifestProtoTest, ErrorsNameTheField) {
   EXPECT_THAT(error(p), HasSubstr("manifest.timeout"));
   p = base;
   p.set_timeout_ms(int64_t{25} * 3600 * 1000);  // more than a day is fine without a server cap
-  EXPECT_TRUE(api::ManifestFromProto(p).ok());
+  EXPECT_THAT(api::ManifestFromProto(p), IsOk());
 }
 
 TEST(ClassicReportTest, LinesAndExitStates) {

@@ -19,28 +19,26 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "image/image_id.h"
-#include "tests/server/server_process.h"
+#include "tests/server/server_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/processes.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/zerocelld_process.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::client {
 namespace {
 
-using server::testing::BinPath;
-using server::testing::DescendantPids;
-using server::testing::GuestPath;
-using server::testing::ReadFile;
-using server::testing::ServerProcess;
 using ::testing::HasSubstr;
+using ::zerocell::testing::BinPath;
+using ::zerocell::testing::DescendantPids;
+using ::zerocell::testing::ZerocelldProcess;
 
 // Channel quotas of the test manifests: ample for the guests, below every server cap.
 constexpr int64_t kQuota = int64_t{1} << 20;
 
-std::string Guest(const std::string& name) {
-  absl::StatusOr<std::string> path = GuestPath(name);
-  EXPECT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<std::string> bytes = ReadFile(path.value_or(""));
-  EXPECT_TRUE(bytes.ok()) << bytes.status();
-  return bytes.value_or("");
-}
+std::string Guest(const std::string& name) { return zerocell::testing::GuestBytes(name); }
 
 // stdin serving `input`, stdout and stderr writable.
 v1::Manifest StandardManifest(std::vector<std::string> argv, const std::string& input = "",
@@ -66,9 +64,9 @@ const v1::ChannelResult& Stdout(const v1::ExecuteResponse& r) { return r.channel
 
 // The server's count of finished Execute RPCs with gRPC status `code` (e.g. "NOT_FOUND"), read
 // from its Prometheus endpoint: the server's own view of what the client sent.
-double ExecuteRequestsWithCode(const ServerProcess& server, const std::string& code) {
+double ExecuteRequestsWithCode(const ZerocelldProcess& server, const std::string& code) {
   absl::StatusOr<std::string> text = server::testing::HttpGet(server.metrics_port(), "/metrics");
-  EXPECT_TRUE(text.ok()) << text.status();
+  EXPECT_THAT(text, IsOk());
   for (absl::string_view line : absl::StrSplit(text.value_or(""), '\n')) {
     if (absl::StartsWith(line, "zerocell_requests_total{") &&
         absl::StrContains(line, "method=\"Execute\"") &&
@@ -85,13 +83,13 @@ class RemoteClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // Parked sandboxes retire soon after the last call, so that "none left" can be checked.
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-        ServerProcess::Start({"--pool_idle_ms=300"});
-    ASSERT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+        ZerocelldProcess::Start({"--pool_idle_ms=300"});
+    ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     absl::StatusOr<std::unique_ptr<RemoteClient>> client =
         RemoteClient::Create({.address = server_->grpc_address()});
-    ASSERT_TRUE(client.ok()) << client.status();
+    ASSERT_THAT(client, IsOk());
     client_ = *std::move(client);
   }
 
@@ -104,7 +102,7 @@ class RemoteClientTest : public ::testing::Test {
     EXPECT_THAT(DescendantPids(server_->pid()), ::testing::IsEmpty()) << server_->Logs();
   }
 
-  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<ZerocelldProcess> server_;
   std::unique_ptr<RemoteClient> client_;
 };
 
@@ -115,7 +113,7 @@ TEST_F(RemoteClientTest, UploadsOnlyOnNotFoundThenRunsById) {
 
   absl::StatusOr<v1::ExecuteResponse> first =
       client_->Execute(elf, StandardManifest({"echo_args", "a b"}));
-  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_THAT(first, IsOk());
   EXPECT_EQ(first->outcome(), v1::OUTCOME_EXITED);
   EXPECT_EQ(Stdout(*first).output(), "argc=2\nargv[0]=echo_args\nargv[1]=a b\n");
   EXPECT_EQ(first->image_id(), id);
@@ -124,7 +122,7 @@ TEST_F(RemoteClientTest, UploadsOnlyOnNotFoundThenRunsById) {
 
   for (int i = 0; i < 3; ++i) {
     absl::StatusOr<v1::ExecuteResponse> again = client_->Execute(elf, StandardManifest({"e"}));
-    ASSERT_TRUE(again.ok()) << again.status();
+    ASSERT_THAT(again, IsOk());
     EXPECT_EQ(Stdout(*again).output(), "argc=1\nargv[0]=e\n");
   }
   EXPECT_EQ(client_->stats().executes_by_id, 4);
@@ -135,11 +133,11 @@ TEST_F(RemoteClientTest, UploadsOnlyOnNotFoundThenRunsById) {
 
   // The server agrees: one cached image that ran four times.
   absl::StatusOr<v1::Image> image = client_->GetImage(id);
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   EXPECT_EQ(image->executions(), 4);
   EXPECT_EQ(image->size_bytes(), static_cast<int64_t>(elf.size()));
   absl::StatusOr<v1::ListImagesResponse> list = client_->ListImages();
-  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_THAT(list, IsOk());
   ASSERT_EQ(list->images_size(), 1);
   EXPECT_EQ(list->images(0).image_id(), id);
 }
@@ -147,24 +145,24 @@ TEST_F(RemoteClientTest, UploadsOnlyOnNotFoundThenRunsById) {
 TEST_F(RemoteClientTest, RegisteredImageRunsWithoutUpload) {
   const std::string elf = Guest("cat");
   absl::StatusOr<v1::RegisterImageResponse> reg = client_->Register(elf, "cat");
-  ASSERT_TRUE(reg.ok()) << reg.status();
+  ASSERT_THAT(reg, IsOk());
   EXPECT_EQ(reg->image().image_id(), image::ImageIdOf(elf));
   EXPECT_EQ(reg->image().name(), "cat");
   EXPECT_FALSE(reg->already_registered());
   EXPECT_TRUE(reg->image().validation().accepted());
   absl::StatusOr<v1::RegisterImageResponse> again = client_->Register(elf);
-  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->already_registered());
 
   absl::StatusOr<v1::ExecuteResponse> run =
       client_->Execute(elf, StandardManifest({"cat"}, "piped input\n"));
-  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_THAT(run, IsOk());
   EXPECT_EQ(Stdout(*run).output(), "piped input\n");
   EXPECT_EQ(client_->stats().image_uploads, 0);
 
   absl::StatusOr<v1::ExecuteResponse> by_id =
       client_->ExecuteById(reg->image().image_id(), StandardManifest({"cat"}, "x"));
-  ASSERT_TRUE(by_id.ok()) << by_id.status();
+  ASSERT_THAT(by_id, IsOk());
   EXPECT_EQ(Stdout(*by_id).output(), "x");
 }
 
@@ -209,12 +207,12 @@ TEST_F(RemoteClientTest, BadManifestIsInvalidArgumentNamingTheField) {
 TEST_F(RemoteClientTest, GuestOutcomesAreData) {
   absl::StatusOr<v1::ExecuteResponse> exited =
       client_->Execute(Guest("exit_code"), StandardManifest({"exit_code", "42"}));
-  ASSERT_TRUE(exited.ok()) << exited.status();
+  ASSERT_THAT(exited, IsOk());
   EXPECT_EQ(exited->outcome(), v1::OUTCOME_EXITED);
   EXPECT_EQ(exited->exit_code(), 42);
   absl::StatusOr<v1::ExecuteResponse> timeout =
       client_->Execute(Guest("spin"), StandardManifest({"spin"}, "", /*timeout_ms=*/200));
-  ASSERT_TRUE(timeout.ok()) << timeout.status();
+  ASSERT_THAT(timeout, IsOk());
   EXPECT_EQ(timeout->outcome(), v1::OUTCOME_TIMEOUT);
 }
 
@@ -225,7 +223,7 @@ TEST_F(RemoteClientTest, DefaultClientReceivesAFullDefaultOutputLimit) {
   v1::Manifest manifest = StandardManifest({"bigout", absl::StrCat(kOutput), "1048576"});
   manifest.mutable_channels(1)->set_put_size(kOutput);
   absl::StatusOr<v1::ExecuteResponse> r = client_->Execute(Guest("bigout"), manifest);
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->outcome(), v1::OUTCOME_EXITED);
   EXPECT_EQ(r->exit_code(), 0);
   const std::string& out = Stdout(*r).output();
@@ -308,7 +306,7 @@ TEST(RemoteClientOptionsTest, UnreachableServerIsUnavailable) {
   // Port 1 on loopback: privileged, nothing listens there in the test environment.
   absl::StatusOr<std::unique_ptr<RemoteClient>> client =
       RemoteClient::Create({.address = "127.0.0.1:1"});
-  ASSERT_TRUE(client.ok());
+  ASSERT_THAT(client, IsOk());
   absl::StatusOr<v1::ExecuteResponse> r = (*client)->Execute(
       "\x7f"
       "ELF",
@@ -320,13 +318,9 @@ TEST(RemoteClientOptionsTest, UnreachableServerIsUnavailable) {
 class RemoteClientTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<server::testing::TempDir>> dir =
-        server::testing::TempDir::Create("zerocell-tls-test");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    dir_ = *std::move(dir);
     absl::StatusOr<server::testing::TestCertificates> certs =
-        server::testing::MakeTestCertificates(dir_->path());
-    ASSERT_TRUE(certs.ok()) << certs.status();
+        server::testing::MakeTestCertificates(dir_.path());
+    ASSERT_THAT(certs, IsOk());
     certs_ = *certs;
   }
 
@@ -336,69 +330,71 @@ class RemoteClientTlsTest : public ::testing::Test {
     return (*client)->Execute(Guest("hello"), StandardManifest({"hello"}));
   }
 
-  std::unique_ptr<server::testing::TempDir> dir_;
+  zerocell::testing::TempDir dir_;
   server::testing::TestCertificates certs_;
 };
 
 TEST_F(RemoteClientTlsTest, TlsNeedsTheCaAndMutualTlsTheClientCertificate) {
-  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-      ServerProcess::Start({absl::StrCat("--tls_cert=", certs_.server_cert),
-                            absl::StrCat("--tls_key=", certs_.server_key),
-                            absl::StrCat("--tls_client_ca=", certs_.ca_cert)});
-  ASSERT_TRUE(server.ok()) << server.status();
+  absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+      ZerocelldProcess::Start({absl::StrCat("--tls_cert=", certs_.server_cert),
+                               absl::StrCat("--tls_key=", certs_.server_key),
+                               absl::StrCat("--tls_client_ca=", certs_.ca_cert)});
+  ASSERT_THAT(server, IsOk());
   const std::string address = (*server)->grpc_address();
 
   absl::StatusOr<v1::ExecuteResponse> mutual = RunHello({.address = address,
                                                          .tls_ca_file = certs_.ca_cert,
                                                          .tls_cert_file = certs_.client_cert,
                                                          .tls_key_file = certs_.client_key});
-  ASSERT_TRUE(mutual.ok()) << mutual.status() << (*server)->Logs();
+  ASSERT_THAT(mutual, IsOk()) << (*server)->Logs();
   EXPECT_EQ(Stdout(*mutual).output(), "hello, world\n");
 
-  EXPECT_FALSE(RunHello({.address = address}).ok()) << "plaintext to a TLS server";
-  EXPECT_FALSE(RunHello({.address = address, .tls_ca_file = certs_.ca_cert}).ok())
+  EXPECT_THAT(RunHello({.address = address}), ::testing::Not(IsOk()))
+      << "plaintext to a TLS server";
+  EXPECT_THAT(RunHello({.address = address, .tls_ca_file = certs_.ca_cert}), ::testing::Not(IsOk()))
       << "no client certificate";
-  EXPECT_FALSE(RunHello({.address = address,
-                         .tls_ca_file = certs_.ca_cert,
-                         .tls_cert_file = certs_.rogue_cert,
-                         .tls_key_file = certs_.rogue_key})
-                   .ok())
+  EXPECT_THAT(RunHello({.address = address,
+                        .tls_ca_file = certs_.ca_cert,
+                        .tls_cert_file = certs_.rogue_cert,
+                        .tls_key_file = certs_.rogue_key}),
+              ::testing::Not(IsOk()))
       << "a client certificate the CA did not sign";
 }
 
 TEST_F(RemoteClientTlsTest, ServerCertificateMustChainToTheGivenCa) {
-  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-      ServerProcess::Start({absl::StrCat("--tls_cert=", certs_.server_cert),
-                            absl::StrCat("--tls_key=", certs_.server_key)});
-  ASSERT_TRUE(server.ok()) << server.status();
+  absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+      ZerocelldProcess::Start({absl::StrCat("--tls_cert=", certs_.server_cert),
+                               absl::StrCat("--tls_key=", certs_.server_key)});
+  ASSERT_THAT(server, IsOk());
   const std::string address = (*server)->grpc_address();
   absl::StatusOr<v1::ExecuteResponse> ok =
       RunHello({.address = address, .tls_ca_file = certs_.ca_cert});
-  ASSERT_TRUE(ok.ok()) << ok.status();
+  ASSERT_THAT(ok, IsOk());
   // The rogue certificate is self-signed: trusting it instead of the CA must fail the handshake.
-  EXPECT_FALSE(RunHello({.address = address, .tls_ca_file = certs_.rogue_cert}).ok());
+  EXPECT_THAT(RunHello({.address = address, .tls_ca_file = certs_.rogue_cert}),
+              ::testing::Not(IsOk()));
 }
 
 // An address list over TLS: the channel's authority is the first entry (127.0.0.1:PORT, in the
 // test certificate's SAN), not the whole list, so every replica's certificate checks out.
 TEST_F(RemoteClientTlsTest, AddressListOverTlsChecksTheFirstEntrysName) {
-  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::vector<std::unique_ptr<ZerocelldProcess>> servers;
   std::vector<std::string> addresses;
   for (int i = 0; i < 2; ++i) {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-        ServerProcess::Start({absl::StrCat("--tls_cert=", certs_.server_cert),
-                              absl::StrCat("--tls_key=", certs_.server_key)});
-    ASSERT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+        ZerocelldProcess::Start({absl::StrCat("--tls_cert=", certs_.server_cert),
+                                 absl::StrCat("--tls_key=", certs_.server_key)});
+    ASSERT_THAT(server, IsOk());
     addresses.push_back((*server)->grpc_address());
     servers.push_back(*std::move(server));
   }
   absl::StatusOr<std::unique_ptr<RemoteClient>> client = RemoteClient::Create(
       {.address = absl::StrJoin(addresses, ","), .tls_ca_file = certs_.ca_cert});
-  ASSERT_TRUE(client.ok()) << client.status();
+  ASSERT_THAT(client, IsOk());
   for (int i = 0; i < 6; ++i) {
     absl::StatusOr<v1::ExecuteResponse> r =
         (*client)->Execute(Guest("hello"), StandardManifest({"hello"}));
-    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_THAT(r, IsOk());
     EXPECT_EQ(Stdout(*r).output(), "hello, world\n");
   }
 }

@@ -23,28 +23,25 @@
 #include "client/remote_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/server/server_process.h"
+#include "tests/server/server_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/zerocelld_process.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::client {
 namespace {
 
-using server::testing::GuestPath;
 using server::testing::HttpGet;
-using server::testing::ReadFile;
-using server::testing::ServerProcess;
 using ::testing::HasSubstr;
+using ::zerocell::testing::ZerocelldProcess;
 
 constexpr int kReplicas = 3;
 constexpr int kClientThreads = 8;
 constexpr int64_t kQuota = 1 << 16;
 
-std::string Guest(const std::string& name) {
-  absl::StatusOr<std::string> path = GuestPath(name);
-  EXPECT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<std::string> bytes = ReadFile(path.value_or(""));
-  EXPECT_TRUE(bytes.ok()) << bytes.status();
-  return bytes.value_or("");
-}
+std::string Guest(const std::string& name) { return zerocell::testing::GuestBytes(name); }
 
 v1::Manifest EchoManifest(int call) {
   v1::Manifest m;
@@ -79,7 +76,7 @@ double Executions(int metrics_port) {
 }
 
 struct Replicas {
-  std::vector<std::unique_ptr<ServerProcess>> servers;
+  std::vector<std::unique_ptr<ZerocelldProcess>> servers;
   std::string address;  // "127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3"
 };
 
@@ -87,9 +84,9 @@ Replicas StartReplicas() {
   Replicas r;
   std::vector<std::string> addresses;
   for (int i = 0; i < kReplicas; ++i) {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-        ServerProcess::Start({"--grace_period_ms=10000"});
-    EXPECT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+        ZerocelldProcess::Start({"--grace_period_ms=10000"});
+    EXPECT_THAT(server, IsOk());
     if (!server.ok()) return r;
     addresses.push_back((*server)->grpc_address());
     r.servers.push_back(*std::move(server));
@@ -109,11 +106,11 @@ struct LoadResult {
 // `calls` Executes of echo_args from kClientThreads threads through one RemoteClient on
 // `address`; when half have completed, `signal` goes to `victim`. Every response is checked:
 // EXITED 0 with stdout naming its own call number.
-LoadResult RunLoad(const std::string& address, int calls, ServerProcess& victim, int signal) {
+LoadResult RunLoad(const std::string& address, int calls, ZerocelldProcess& victim, int signal) {
   const std::string elf = Guest("echo_args");
   absl::StatusOr<std::unique_ptr<RemoteClient>> client =
       RemoteClient::Create(ClientOptions{.address = address});
-  EXPECT_TRUE(client.ok()) << client.status();
+  EXPECT_THAT(client, IsOk());
   LoadResult result;
   if (!client.ok()) return result;
   absl::Mutex mu;
@@ -124,7 +121,7 @@ LoadResult RunLoad(const std::string& address, int calls, ServerProcess& victim,
   std::thread killer([&] {
     half_way.WaitForNotification();
     result.victim_executions_before = Executions(victim.metrics_port());
-    EXPECT_TRUE(victim.Signal(signal).ok());
+    EXPECT_THAT(victim.Signal(signal), IsOk());
   });
   std::vector<std::thread> threads;
   for (int t = 0; t < kClientThreads; ++t) {
@@ -174,7 +171,7 @@ TEST(ReplicaTest, SigtermOfOneReplicaHalfWayLosesNoCall) {
   Replicas replicas = StartReplicas();
   ASSERT_EQ(replicas.servers.size(), static_cast<size_t>(kReplicas));
   constexpr int kCalls = 1000;
-  ServerProcess& victim = *replicas.servers[0];
+  ZerocelldProcess& victim = *replicas.servers[0];
   LoadResult load = RunLoad(replicas.address, kCalls, victim, SIGTERM);
 
   EXPECT_EQ(load.succeeded, kCalls);
@@ -184,7 +181,7 @@ TEST(ReplicaTest, SigtermOfOneReplicaHalfWayLosesNoCall) {
 
   // The drained replica finished its calls and exited 0.
   absl::StatusOr<int> status = victim.WaitExit(absl::Seconds(30));
-  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_THAT(status, IsOk());
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << victim.Logs();
   EXPECT_THAT(victim.Logs(), HasSubstr("\"event\":\"draining\""));
   // A lost call is diagnosed from the drained replica's log (request_failed lines, drain times).
@@ -210,7 +207,7 @@ TEST(ReplicaTest, SigkillOfOneReplicaHalfWayLosesNoCall) {
   Replicas replicas = StartReplicas();
   ASSERT_EQ(replicas.servers.size(), static_cast<size_t>(kReplicas));
   constexpr int kCalls = 400;
-  ServerProcess& victim = *replicas.servers[0];
+  ZerocelldProcess& victim = *replicas.servers[0];
   LoadResult load = RunLoad(replicas.address, kCalls, victim, SIGKILL);
 
   EXPECT_EQ(load.succeeded, kCalls);
@@ -218,7 +215,7 @@ TEST(ReplicaTest, SigkillOfOneReplicaHalfWayLosesNoCall) {
       << load.failures.size()
       << " calls failed, the first: " << (load.failures.empty() ? "" : load.failures.front());
   absl::StatusOr<int> status = victim.WaitExit(absl::Seconds(10));
-  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_THAT(status, IsOk());
   EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
   std::vector<double> after;
   for (int i = 1; i < kReplicas; ++i)

@@ -10,7 +10,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/client/cli_test_util.h"
-#include "tests/server/server_process.h"
+#include "tests/server/server_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::client {
 namespace {
@@ -73,10 +77,9 @@ TEST(VersionTest, CliPrintsTheProjectVersionAndCommit) {
 }
 
 TEST(VersionTest, ZerocelldPrintsTheSameVersionNotTheBuildMode) {
-  absl::StatusOr<std::string> zerocelld = server::testing::BinPath("zerocelld");
-  ASSERT_TRUE(zerocelld.ok()) << zerocelld.status();
-  absl::StatusOr<std::string> out = server::testing::RunCommand({*zerocelld, "--version"});
-  ASSERT_TRUE(out.ok()) << out.status();
+  absl::StatusOr<std::string> out =
+      server::testing::RunCommand({zerocell::testing::BinPath("zerocelld"), "--version"});
+  ASSERT_THAT(out, IsOk());
   EXPECT_THAT(*out,
               ::testing::StartsWith(absl::StrCat("zerocelld ", ProjectVersion(), " (commit ")));
   EXPECT_THAT(*out, ::testing::Not(HasSubstr("NDEBUG")));

@@ -12,6 +12,11 @@
 #include "image/image_cache.h"
 #include "image/image_id.h"
 #include "tests/image/image_cache_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
+using ::zerocell::testing::IsOkAndHolds;
 
 namespace zerocell::image {
 namespace {
@@ -21,13 +26,11 @@ using ::testing::AnyOf;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using testing::FakeValidator;
-using testing::GuestPath;
 using ::testing::HasSubstr;
 using testing::HelloVariant;
 using ::testing::IsEmpty;
-using testing::ReadFileOrDie;
-using testing::TempDir;
 using ::testing::UnorderedElementsAre;
+using ::zerocell::testing::TempDir;
 
 constexpr uint64_t kRoom = uint64_t{1} << 20;
 
@@ -71,33 +74,33 @@ TEST(ImageCachePreloadTest, AcceptedImagesArePersistedAndPreloaded) {
   std::string a, b;
   {
     absl::StatusOr<std::unique_ptr<ImageCache>> cache = OpenCache(first, dir);
-    ASSERT_TRUE(cache.ok()) << cache.status();
+    ASSERT_THAT(cache, IsOk());
     a = (*cache)->Register(HelloVariant(1), "a").value().image->id;
     b = (*cache)->Register(HelloVariant(2), "b").value().image->id;
     // A rejected image is not persisted.
-    EXPECT_FALSE((*cache)->Register(HelloVariant(3) + "REJECT-ME", "bad").ok());
+    EXPECT_THAT((*cache)->Register(HelloVariant(3) + "REJECT-ME", "bad"), ::testing::Not(IsOk()));
   }
   struct stat st {};
   ASSERT_EQ(::stat(dir.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   ASSERT_EQ(::stat(FileOf(dir, a).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(ReadFileOrDie(FileOf(dir, b)), HelloVariant(2));
+  EXPECT_THAT(zerocell::testing::ReadFile(FileOf(dir, b)), IsOkAndHolds(HelloVariant(2)));
   EXPECT_THAT(DirNames(dir), UnorderedElementsAre(a.substr(7) + ".elf", b.substr(7) + ".elf"));
 
   FakeValidator second;
   absl::StatusOr<std::unique_ptr<ImageCache>> cache = OpenCache(second, dir);
-  ASSERT_TRUE(cache.ok()) << cache.status();
+  ASSERT_THAT(cache, IsOk());
   EXPECT_THAT((*cache)->preload_warnings(), IsEmpty());
   EXPECT_EQ(second.calls(), 2);  // preloaded images are validated again
   EXPECT_THAT(ListedIds(**cache), UnorderedElementsAre(a, b));
   EXPECT_EQ((*cache)->bytes(), ImageCache::ChargeFor(HelloVariant(1).size()) +
                                    ImageCache::ChargeFor(HelloVariant(2).size()));
   absl::StatusOr<RegisterResult> again = (*cache)->Register(HelloVariant(1), "a");
-  ASSERT_TRUE(again.ok());
+  ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->already_registered);
   EXPECT_EQ(second.calls(), 2);
-  EXPECT_TRUE((*cache)->Acquire(b).ok());
+  EXPECT_THAT((*cache)->Acquire(b), IsOk());
 }
 
 TEST(ImageCachePreloadTest, BadFilesAreSkippedWithWarningsAndTempFilesRemoved) {
@@ -107,7 +110,7 @@ TEST(ImageCachePreloadTest, BadFilesAreSkippedWithWarningsAndTempFilesRemoved) {
   std::string good, renamed, corrupted;
   {
     absl::StatusOr<std::unique_ptr<ImageCache>> cache = OpenCache(first, dir);
-    ASSERT_TRUE(cache.ok()) << cache.status();
+    ASSERT_THAT(cache, IsOk());
     good = (*cache)->Register(HelloVariant(1), "").value().image->id;
     renamed = (*cache)->Register(HelloVariant(2), "").value().image->id;
     corrupted = (*cache)->Register(HelloVariant(3), "").value().image->id;
@@ -125,7 +128,7 @@ TEST(ImageCachePreloadTest, BadFilesAreSkippedWithWarningsAndTempFilesRemoved) {
 
   FakeValidator second;
   absl::StatusOr<std::unique_ptr<ImageCache>> cache = OpenCache(second, dir);
-  ASSERT_TRUE(cache.ok()) << cache.status();
+  ASSERT_THAT(cache, IsOk());
   EXPECT_THAT(ListedIds(**cache), ElementsAre(good));
   const std::vector<std::string> warnings = (*cache)->preload_warnings();
   EXPECT_EQ(warnings.size(), 5u) << ::testing::PrintToString(warnings);
@@ -148,7 +151,7 @@ TEST(ImageCachePreloadTest, EvictionRemovesTheFileAndPreloadKeepsTheNewest) {
   std::string a, b, c;
   {
     absl::StatusOr<std::unique_ptr<ImageCache>> cache = OpenCache(first, dir, room);
-    ASSERT_TRUE(cache.ok()) << cache.status();
+    ASSERT_THAT(cache, IsOk());
     a = (*cache)->Register(HelloVariant(1), "").value().image->id;
     b = (*cache)->Register(HelloVariant(2), "").value().image->id;
     c = (*cache)->Register(HelloVariant(3), "").value().image->id;  // evicts a
@@ -160,13 +163,13 @@ TEST(ImageCachePreloadTest, EvictionRemovesTheFileAndPreloadKeepsTheNewest) {
   fs::last_write_time(FileOf(dir, b), fs::file_time_type::clock::now() - std::chrono::hours(1));
   FakeValidator second;
   absl::StatusOr<std::unique_ptr<ImageCache>> cache = OpenCache(second, dir, room);
-  ASSERT_TRUE(cache.ok()) << cache.status();
+  ASSERT_THAT(cache, IsOk());
   EXPECT_THAT(ListedIds(**cache), ElementsAre(c, b));
 
   // A smaller cache over the same directory keeps what fits, newest first, and says so.
   FakeValidator third;
   cache = OpenCache(third, dir, room / 2);
-  ASSERT_TRUE(cache.ok()) << cache.status();
+  ASSERT_THAT(cache, IsOk());
   EXPECT_THAT(ListedIds(**cache), ElementsAre(c));
   EXPECT_THAT((*cache)->preload_warnings(), ElementsAre(HasSubstr("evicted 1")));
   EXPECT_FALSE(fs::exists(FileOf(dir, b)));
@@ -200,13 +203,13 @@ TEST(ImageCachePreloadTest, NoFdOutlivesTheCache) {
     FakeValidator fake;
     const uint64_t room = 2 * ImageCache::ChargeFor(HelloVariant(0).size() + 100);
     absl::StatusOr<std::unique_ptr<ImageCache>> cache = OpenCache(fake, tmp.path(), room);
-    ASSERT_TRUE(cache.ok()) << cache.status();
-    for (int i = 0; i < 5; ++i) ASSERT_TRUE((*cache)->Register(HelloVariant(i), "").ok());
-    EXPECT_FALSE((*cache)->Register(HelloVariant(0) + "REJECT-ME", "").ok());
+    ASSERT_THAT(cache, IsOk());
+    for (int i = 0; i < 5; ++i) ASSERT_THAT((*cache)->Register(HelloVariant(i), ""), IsOk());
+    EXPECT_THAT((*cache)->Register(HelloVariant(0) + "REJECT-ME", ""), ::testing::Not(IsOk()));
     EXPECT_EQ(OpenFds(), before + 2);  // one sealed memfd per cached image, none for evicted ones
     FakeValidator again;
     absl::StatusOr<std::unique_ptr<ImageCache>> preloaded = OpenCache(again, tmp.path(), room);
-    ASSERT_TRUE(preloaded.ok()) << preloaded.status();
+    ASSERT_THAT(preloaded, IsOk());
     EXPECT_EQ(OpenFds(), before + 4);
   }
   EXPECT_EQ(OpenFds(), before);
@@ -219,11 +222,11 @@ TEST(ImageCacheRealValidatorTest, AcceptsHelloAndRemembersARejectedGuest) {
   options.max_bytes = kRoom * 8;
   options.observer.on_validated = [&](const Validation&) { ++validations; };
   absl::StatusOr<std::unique_ptr<ImageCache>> cache = ImageCache::Create(std::move(options));
-  ASSERT_TRUE(cache.ok()) << cache.status();
+  ASSERT_THAT(cache, IsOk());
 
-  const std::string hello = ReadFileOrDie(GuestPath("hello"));
+  const std::string hello = zerocell::testing::GuestBytes("hello");
   absl::StatusOr<RegisterResult> result = (*cache)->Register(hello, "hello");
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   const ValidationReport& report = result->image->report;
   EXPECT_TRUE(report.accepted);
   EXPECT_TRUE(report.instructions_checked);
@@ -232,7 +235,7 @@ TEST(ImageCacheRealValidatorTest, AcceptsHelloAndRemembersARejectedGuest) {
   EXPECT_EQ(report.policy, InstructionPolicy::kStandard);
   EXPECT_EQ(result->image->id, ImageIdOf(hello));
 
-  const std::string int80 = ReadFileOrDie(GuestPath("pol_int80"));
+  const std::string int80 = zerocell::testing::GuestBytes("pol_int80");
   for (int i = 0; i < 2; ++i) {
     ValidationReport rejected;
     absl::Status status = (*cache)->Register(int80, "int80", &rejected).status();

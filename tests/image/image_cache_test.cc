@@ -18,6 +18,9 @@
 #include "gtest/gtest.h"
 #include "image/image_id.h"
 #include "tests/image/image_cache_test_util.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::image {
 namespace {
@@ -36,14 +39,14 @@ std::unique_ptr<ImageCache> MakeCache(FakeValidator& fake, uint64_t max_bytes,
   options.validate = fake.Fn();
   options.observer = std::move(observer);
   absl::StatusOr<std::unique_ptr<ImageCache>> cache = ImageCache::Create(std::move(options));
-  EXPECT_TRUE(cache.ok()) << cache.status();
+  EXPECT_THAT(cache, IsOk());
   return cache.ok() ? *std::move(cache) : nullptr;
 }
 
 // Registers `bytes` and returns its id (the handle is dropped: the entry is not pinned).
 std::string RegisterId(ImageCache& cache, const std::string& bytes) {
   absl::StatusOr<RegisterResult> result = cache.Register(bytes, "");
-  EXPECT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(result, IsOk());
   return result.ok() ? result->image->id : "";
 }
 
@@ -61,7 +64,7 @@ TEST(ImageCacheTest, RegisterCachesSealedImageUnderItsSha256) {
   auto cache = MakeCache(fake, RoomFor(4));
   const std::string bytes = HelloVariant(0);
   absl::StatusOr<RegisterResult> result = cache->Register(bytes, "hello");
-  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_THAT(result, IsOk());
   EXPECT_FALSE(result->already_registered);
   const CachedImage& image = *result->image;
   EXPECT_EQ(image.id, ImageIdOf(bytes));
@@ -76,7 +79,7 @@ TEST(ImageCacheTest, RegisterCachesSealedImageUnderItsSha256) {
   EXPECT_EQ(cache->bytes(), ImageCache::ChargeFor(bytes.size()));
 
   absl::StatusOr<RegisterResult> again = cache->Register(bytes, "other label");
-  ASSERT_TRUE(again.ok());
+  ASSERT_THAT(again, IsOk());
   EXPECT_TRUE(again->already_registered);
   EXPECT_EQ(again->image, result->image);
   EXPECT_EQ(again->image->name, "hello");  // the first registration's label stays
@@ -110,7 +113,7 @@ TEST(ImageCacheTest, ConcurrentRegistrationsOfSameBytesValidateOnce) {
   EXPECT_EQ(fake.calls(), 1);
   int fresh = 0;
   for (const auto& result : results) {
-    ASSERT_TRUE(result.ok()) << result.status();
+    ASSERT_THAT(result, IsOk());
     EXPECT_EQ(result->image, results[0]->image);  // one CachedImage for everybody
     fresh += result->already_registered ? 0 : 1;
   }
@@ -138,7 +141,7 @@ TEST(ImageCacheTest, EvictsLeastRecentlyUsedToStayWithinBytes) {
   const std::string a = RegisterId(*cache, HelloVariant(1));
   const std::string b = RegisterId(*cache, HelloVariant(2));
   const std::string c = RegisterId(*cache, HelloVariant(3));
-  ASSERT_TRUE(cache->Acquire(a).ok());  // a becomes the most recent; b is now the oldest
+  ASSERT_THAT(cache->Acquire(a), IsOk());  // a becomes the most recent; b is now the oldest
   const std::string d = RegisterId(*cache, HelloVariant(4));
 
   EXPECT_THAT(ListedIds(*cache), ElementsAre(d, a, c));
@@ -157,23 +160,23 @@ TEST(ImageCacheTest, HeldImageIsNeverEvictedAndGoesOnceReleased) {
   auto cache = MakeCache(fake, RoomFor(2));
   const std::string a = RegisterId(*cache, HelloVariant(1));
   absl::StatusOr<std::shared_ptr<const CachedImage>> held = cache->Acquire(a);
-  ASSERT_TRUE(held.ok());
+  ASSERT_THAT(held, IsOk());
   const std::string b = RegisterId(*cache, HelloVariant(2));
   cache->Acquire(b).IgnoreError();  // a is now the least recently used, but pinned
   const std::string c = RegisterId(*cache, HelloVariant(3));
   // b went instead of the pinned a.
   EXPECT_THAT(ListedIds(*cache), ElementsAre(c, a));
-  ASSERT_TRUE(cache->Get(a).ok());
+  ASSERT_THAT(cache->Get(a), IsOk());
   EXPECT_TRUE(cache->Get(a)->in_use);
   EXPECT_FALSE(cache->Get(c)->in_use);
 
   // Everything pinned: new images are admitted anyway, above the budget.
   absl::StatusOr<std::shared_ptr<const CachedImage>> held_c = cache->Acquire(c);
-  ASSERT_TRUE(held_c.ok());
+  ASSERT_THAT(held_c, IsOk());
   absl::StatusOr<RegisterResult> d = cache->Register(HelloVariant(4), "");
-  ASSERT_TRUE(d.ok()) << d.status();
+  ASSERT_THAT(d, IsOk());
   absl::StatusOr<RegisterResult> e = cache->Register(HelloVariant(5), "");
-  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_THAT(e, IsOk());
   EXPECT_EQ(cache->List().size(), 4u);  // a, c, d, e: all held
   EXPECT_GT(cache->bytes(), RoomFor(3));
   for (const ImageInfo& info : cache->List()) EXPECT_TRUE(info.in_use) << info.image->id;
@@ -274,9 +277,9 @@ TEST(ImageCacheTest, AcquireCountsExecutionsAndGetDoesNot) {
   const std::string a = RegisterId(*cache, HelloVariant(1));
   const int64_t registered = cache->Get(a)->last_used_unix_ns;
   EXPECT_EQ(cache->Get(a)->executions, 0);
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(cache->Acquire(a).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(cache->Acquire(a), IsOk());
   absl::StatusOr<ImageInfo> info = cache->Get(a);
-  ASSERT_TRUE(info.ok());
+  ASSERT_THAT(info, IsOk());
   EXPECT_EQ(info->executions, 3);
   EXPECT_GE(info->last_used_unix_ns, registered);
   EXPECT_FALSE(info->in_use);
@@ -290,11 +293,11 @@ TEST(ImageCacheTest, ListIsMostRecentlyUsedFirst) {
   const std::string b = RegisterId(*cache, HelloVariant(2));
   const std::string c = RegisterId(*cache, HelloVariant(3));
   EXPECT_THAT(ListedIds(*cache), ElementsAre(c, b, a));
-  ASSERT_TRUE(cache->Acquire(a).ok());
+  ASSERT_THAT(cache->Acquire(a), IsOk());
   EXPECT_THAT(ListedIds(*cache), ElementsAre(a, c, b));
-  ASSERT_TRUE(cache->Register(HelloVariant(2), "").ok());  // re-registering is a use too
+  ASSERT_THAT(cache->Register(HelloVariant(2), ""), IsOk());  // re-registering is a use too
   EXPECT_THAT(ListedIds(*cache), ElementsAre(b, a, c));
-  ASSERT_TRUE(cache->Get(c).ok());  // Get is not
+  ASSERT_THAT(cache->Get(c), IsOk());  // Get is not
   EXPECT_THAT(ListedIds(*cache), ElementsAre(b, a, c));
 }
 
@@ -337,14 +340,16 @@ TEST(ImageCacheTest, ObserverSeesHitsMissesEvictionsAndBytes) {
   };
   FakeValidator fake;
   auto cache = MakeCache(fake, RoomFor(2), observer);
-  const std::string a = RegisterId(*cache, HelloVariant(1));  // miss
-  RegisterId(*cache, HelloVariant(1));                        // hit
-  ASSERT_TRUE(cache->Acquire(a).ok());                        // hit
-  EXPECT_FALSE(cache->Acquire(ImageIdOf("nope")).ok());       // miss
-  RegisterId(*cache, HelloVariant(2));                        // miss
-  RegisterId(*cache, HelloVariant(3));                        // miss, evicts a
-  EXPECT_FALSE(cache->Register(HelloVariant(0) + std::string(kRejectMarker), "").ok());  // miss
-  EXPECT_FALSE(cache->Register(HelloVariant(0) + std::string(kRejectMarker), "").ok());  // hit
+  const std::string a = RegisterId(*cache, HelloVariant(1));               // miss
+  RegisterId(*cache, HelloVariant(1));                                     // hit
+  ASSERT_THAT(cache->Acquire(a), IsOk());                                  // hit
+  EXPECT_THAT(cache->Acquire(ImageIdOf("nope")), ::testing::Not(IsOk()));  // miss
+  RegisterId(*cache, HelloVariant(2));                                     // miss
+  RegisterId(*cache, HelloVariant(3));                                     // miss, evicts a
+  EXPECT_THAT(cache->Register(HelloVariant(0) + std::string(kRejectMarker), ""),
+              ::testing::Not(IsOk()));  // miss
+  EXPECT_THAT(cache->Register(HelloVariant(0) + std::string(kRejectMarker), ""),
+              ::testing::Not(IsOk()));  // hit
 
   absl::MutexLock l(&counters.mu);
   EXPECT_EQ(counters.hits, 3);
@@ -366,10 +371,10 @@ TEST(ImageCacheTest, ConcurrentMixedUseKeepsTheBudget) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 40; ++i) {
         absl::StatusOr<RegisterResult> r = cache->Register(HelloVariant((t * 7 + i) % 6), "");
-        ASSERT_TRUE(r.ok()) << r.status();
+        ASSERT_THAT(r, IsOk());
         absl::StatusOr<std::shared_ptr<const CachedImage>> again = cache->Acquire(r->image->id);
         // Our handle pins it: no other thread's registration can have evicted it.
-        ASSERT_TRUE(again.ok()) << again.status();
+        ASSERT_THAT(again, IsOk());
         EXPECT_EQ(*again, r->image);
         cache->List();
       }
@@ -395,7 +400,7 @@ TEST(ImageCacheTest, ImageCountIsBoundedAndTinyImagesAreChargedPages) {
   options.max_images = 2;
   options.validate = fake.Fn();
   absl::StatusOr<std::unique_ptr<ImageCache>> cache = ImageCache::Create(std::move(options));
-  ASSERT_TRUE(cache.ok()) << cache.status();
+  ASSERT_THAT(cache, IsOk());
   const std::string a = RegisterId(**cache, HelloVariant(1));
   const std::string b = RegisterId(**cache, HelloVariant(2));
   const std::string c = RegisterId(**cache, HelloVariant(3));

@@ -1,41 +1,23 @@
-// Helpers of the image cache tests: guest ELF bytes, a counting fake validator, temp dirs.
+// Helpers of the image cache tests: guest ELF bytes and a counting fake validator.
 #ifndef ZEROCELL_TESTS_IMAGE_IMAGE_CACHE_TEST_UTIL_H_
 #define ZEROCELL_TESTS_IMAGE_IMAGE_CACHE_TEST_UTIL_H_
 
-#include <stdlib.h>
-
 #include <atomic>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "image/validator.h"
+#include "tests/testing/files.h"
 
 namespace zerocell::image::testing {
-
-inline std::string GuestPath(std::string_view name) {
-  const char* dir = std::getenv("ZEROCELL_GUEST_DIR");
-  return std::string(dir != nullptr && *dir != '\0' ? dir : "build/guests") + "/" +
-         std::string(name);
-}
-
-inline std::string ReadFileOrDie(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << "cannot open " << path << " (set ZEROCELL_GUEST_DIR)";
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // Real ELF bytes of the hello guest; `variant` > 0 appends that many junk bytes after the end of
 // the file, which the ELF parser ignores, giving distinct content (and ids) of similar size.
 inline std::string HelloVariant(int variant) {
-  static const std::string* hello = new std::string(ReadFileOrDie(GuestPath("hello")));
+  static const std::string* hello = new std::string(zerocell::testing::GuestBytes("hello"));
   return *hello + std::string(static_cast<size_t>(variant), 'j');
 }
 
@@ -73,24 +55,6 @@ class FakeValidator {
  private:
   std::atomic<int> calls_{0};
   std::function<void()> hook_;
-};
-
-// A fresh directory, removed with its content at scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "zc-cache-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data()) != nullptr ? tmpl : "";
-    EXPECT_FALSE(path_.empty());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
 };
 
 }  // namespace zerocell::image::testing

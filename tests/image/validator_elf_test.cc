@@ -12,6 +12,9 @@
 #include "image/validator.h"
 #include "tests/image/validator_test_util.h"
 #include "tests/sandbox/elf/elf_builder.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::image {
 namespace {
@@ -24,7 +27,7 @@ using ::testing::StartsWith;
 
 TEST(ValidateElfTest, TheUnmutatedCraftedFileIsAccepted) {
   const Validation v = ValidateImage(ElfBuilder().Build(), {});
-  EXPECT_TRUE(v.status.ok()) << v.status;
+  EXPECT_THAT(v.status, IsOk());
   EXPECT_TRUE(v.report.accepted);
   EXPECT_EQ(v.report.entry, kBase + 0x1000);
   EXPECT_EQ(v.report.load_segments, 1);
@@ -214,14 +217,14 @@ TEST(ValidateElfTest, SizeCapComesFromTheOptions) {
   const Validation v = ValidateImage(elf, ValidatorOptions{.max_image_bytes = 4096});
   EXPECT_EQ(v.status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(v.status.message(), "image is 8192 bytes, above the limit of 4096 bytes");
-  EXPECT_TRUE(ValidateImage(elf, ValidatorOptions{.max_image_bytes = kFileSize}).status.ok());
+  EXPECT_THAT(ValidateImage(elf, ValidatorOptions{.max_image_bytes = kFileSize}).status, IsOk());
 }
 
 TEST(ValidateElfTest, StaticPieReportsItsKind) {
   ElfBuilder b;
   b.MakePie();
   const Validation v = ValidateImage(b.Build(), {});
-  EXPECT_TRUE(v.status.ok()) << v.status;
+  EXPECT_THAT(v.status, IsOk());
   EXPECT_TRUE(v.report.pie);
   EXPECT_EQ(v.report.entry, 0x1000u);
 }
@@ -237,7 +240,7 @@ TEST_P(RealBinaryTest, AcceptedUnderTheStandardPolicy) {
   if (elf.empty() && GetParam() == "/bin/busybox") GTEST_SKIP() << "busybox-static missing";
   ASSERT_FALSE(elf.empty()) << path;
   const Validation v = ValidateImage(elf, {});
-  ASSERT_TRUE(v.status.ok()) << v.status;
+  ASSERT_THAT(v.status, IsOk());
   const ValidationReport& r = v.report;
   EXPECT_TRUE(r.accepted);
   EXPECT_TRUE(r.rejections.empty());
@@ -264,7 +267,7 @@ TEST(RealBinaryPolicyTest, MuslHelloPassesTheDeterministicPolicy) {
     const Validation v =
         ValidateImage(testing::ReadBinary(testing::GuestOrPath(name)),
                       ValidatorOptions{.policy = InstructionPolicy::kDeterministic});
-    EXPECT_TRUE(v.status.ok()) << name << ": " << v.status;
+    EXPECT_THAT(v.status, IsOk()) << name;
   }
 }
 

@@ -12,6 +12,9 @@
 #include "gtest/gtest.h"
 #include "image/validator.h"
 #include "tests/image/validator_test_util.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::image {
 namespace {
@@ -121,7 +124,7 @@ TEST_P(NonDeterministicTest, WarnedUnderStandardRefusedUnderDeterministic) {
   const Location bad = LabelOf(elf);
 
   const Validation standard = Validate(elf, InstructionPolicy::kStandard);
-  EXPECT_TRUE(standard.status.ok()) << standard.status;
+  EXPECT_THAT(standard.status, IsOk());
   EXPECT_TRUE(standard.report.accepted);
   EXPECT_THAT(standard.report.warnings,
               ElementsAre(absl::StrFormat("%s at 0x%x", c.mnemonic, bad.vaddr)));
@@ -158,7 +161,7 @@ TEST(ValidateImageTest, CpuidIsAWarningUnderBothPolicies) {
   const Location bad = LabelOf(elf);
   for (InstructionPolicy policy : kBothPolicies) {
     const Validation v = Validate(elf, policy);
-    EXPECT_TRUE(v.status.ok()) << v.status;
+    EXPECT_THAT(v.status, IsOk());
     EXPECT_THAT(v.report.warnings, ElementsAre(absl::StrFormat("cpuid at 0x%x", bad.vaddr)));
   }
 }
@@ -169,7 +172,7 @@ TEST(ValidateImageTest, HltIsAllowedAsTheLibcCrashTrap) {
   const std::string elf = CraftedImage("hlt");
   for (InstructionPolicy policy : kBothPolicies) {
     const Validation v = Validate(elf, policy);
-    EXPECT_TRUE(v.status.ok()) << v.status;
+    EXPECT_THAT(v.status, IsOk());
     EXPECT_TRUE(v.report.warnings.empty());
   }
 }
@@ -180,7 +183,7 @@ TEST(ValidateImageTest, CleanImageReport) {
   ASSERT_TRUE(start.has_value());
   for (InstructionPolicy policy : kBothPolicies) {
     const Validation v = Validate(elf, policy);
-    ASSERT_TRUE(v.status.ok()) << v.status;
+    ASSERT_THAT(v.status, IsOk());
     const ValidationReport& r = v.report;
     EXPECT_TRUE(r.accepted);
     EXPECT_FALSE(r.pie);
@@ -202,7 +205,7 @@ TEST(ValidateImageTest, CleanImageReport) {
 TEST(ValidateImageTest, ElfChecksOnlyWhenInstructionsAreNotChecked) {
   const Validation v =
       ValidateImage(CraftedImage("int80"), ValidatorOptions{.check_instructions = false});
-  EXPECT_TRUE(v.status.ok()) << v.status;
+  EXPECT_THAT(v.status, IsOk());
   EXPECT_TRUE(v.report.accepted);
   EXPECT_FALSE(v.report.instructions_checked);
   EXPECT_EQ(v.report.instructions, 0);
@@ -213,7 +216,7 @@ TEST(ValidateImageTest, UndecodableBytesAreOneMergedRangeAndAccepted) {
   const std::string elf = CraftedImage("undecodable");
   const Location bad = LabelOf(elf);
   const Validation v = Validate(elf, InstructionPolicy::kStandard);
-  EXPECT_TRUE(v.status.ok()) << v.status;
+  EXPECT_THAT(v.status, IsOk());
   ASSERT_EQ(v.report.undecodable.size(), 1u);
   EXPECT_EQ(v.report.undecodable[0].file_offset, bad.file_offset);
   EXPECT_EQ(v.report.undecodable[0].vaddr, bad.vaddr);
@@ -239,7 +242,7 @@ TEST(ValidateImageTest, RejectionsAreCappedAndCounted) {
 
 TEST(ValidateImageTest, UndecodableRangesAreCappedButAllBytesCounted) {
   const Validation v = Validate(CraftedImage("many_undecodable"), InstructionPolicy::kStandard);
-  EXPECT_TRUE(v.status.ok()) << v.status;
+  EXPECT_THAT(v.status, IsOk());
   EXPECT_EQ(v.report.undecodable.size(), static_cast<size_t>(kMaxReportEntries));
   EXPECT_EQ(v.report.undecodable_bytes, 150);
 }
@@ -250,7 +253,7 @@ TEST(ValidateImageTest, SweepRestartsAtExecutableSectionStarts) {
   const std::string elf = CraftedImage("resync");
   const Location after = LabelOf(elf, "after");
   const Validation v = Validate(elf, InstructionPolicy::kStandard);
-  EXPECT_TRUE(v.status.ok()) << v.status;
+  EXPECT_THAT(v.status, IsOk());
   ASSERT_FALSE(v.report.undecodable.empty());
   const ByteRange& last = v.report.undecodable.back();
   EXPECT_EQ(last.file_offset + last.length, after.file_offset);

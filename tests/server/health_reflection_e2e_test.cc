@@ -12,7 +12,11 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "grpc/reflection/v1alpha/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
-#include "tests/server/server_process.h"
+#include "tests/server/server_test_util.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/zerocelld_process.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::server {
 namespace {
@@ -24,13 +28,13 @@ using ::grpc::reflection::v1alpha::ServerReflection;
 using ::grpc::reflection::v1alpha::ServerReflectionRequest;
 using ::grpc::reflection::v1alpha::ServerReflectionResponse;
 using ::testing::Contains;
-using testing::ServerProcess;
+using ::zerocell::testing::ZerocelldProcess;
 
 class HealthReflectionE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start({});
-    ASSERT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server = ZerocelldProcess::Start({});
+    ASSERT_THAT(server, IsOk());
     server_ = server->release();
     channel_ = new std::shared_ptr<grpc::Channel>(
         grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials()));
@@ -65,15 +69,15 @@ class HealthReflectionE2eTest : public ::testing::Test {
     }
     stream->WritesDone();
     grpc::Status s = stream->Finish();
-    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_THAT(s, IsOk());
     return out;
   }
 
-  static ServerProcess* server_;
+  static ZerocelldProcess* server_;
   static std::shared_ptr<grpc::Channel>* channel_;
 };
 
-ServerProcess* HealthReflectionE2eTest::server_ = nullptr;
+ZerocelldProcess* HealthReflectionE2eTest::server_ = nullptr;
 std::shared_ptr<grpc::Channel>* HealthReflectionE2eTest::channel_ = nullptr;
 
 TEST_F(HealthReflectionE2eTest, HealthCheckIsServingForServerAndSandboxService) {
@@ -84,7 +88,7 @@ TEST_F(HealthReflectionE2eTest, HealthCheckIsServingForServerAndSandboxService) 
     HealthCheckResponse resp;
     auto ctx = Context();
     grpc::Status s = stub->Check(ctx.get(), req, &resp);
-    ASSERT_TRUE(s.ok()) << "\"" << service << "\": " << s.error_message();
+    ASSERT_THAT(s, IsOk()) << "\"" << service << "\"";
     EXPECT_EQ(resp.status(), HealthCheckResponse::SERVING) << "\"" << service << "\"";
   }
   HealthCheckRequest unknown;

@@ -17,8 +17,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/sandbox_requests.h"
-#include "tests/server/server_process.h"
+#include "tests/server/server_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/zerocelld_process.h"
 #include "zerocell/v1/sandbox.grpc.pb.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::server {
 namespace {
@@ -27,15 +32,15 @@ using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
 using ::testing::Not;
 using testing::SampleKey;
-using testing::ServerProcess;
+using ::zerocell::testing::ZerocelldProcess;
 namespace v1 = ::zerocell::v1;
 
 class MetricsE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-        ServerProcess::Start({"--max_concurrency=2"});
-    ASSERT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+        ZerocelldProcess::Start({"--max_concurrency=2"});
+    ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     ASSERT_GT(server_->metrics_port(), 0);
     stub_ = v1::Sandbox::NewStub(
@@ -51,18 +56,18 @@ class MetricsE2eTest : public ::testing::Test {
   // Executes guest `name` inline and checks the outcome.
   v1::ExecuteResponse Run(const std::string& name, v1::Manifest manifest, v1::Outcome expected) {
     v1::ExecuteRequest req;
-    req.set_image(testing::GuestBytes(name));
+    req.set_image(zerocell::testing::GuestBytes(name));
     *req.mutable_manifest() = std::move(manifest);
     v1::ExecuteResponse resp;
     grpc::Status s = Execute(req, &resp);
-    EXPECT_TRUE(s.ok()) << name << ": " << s.error_message();
+    EXPECT_THAT(s, IsOk()) << name;
     EXPECT_EQ(resp.outcome(), expected) << name << ": " << resp.ShortDebugString();
     return resp;
   }
 
   std::map<std::string, double> Scrape() {
     absl::StatusOr<std::string> body = testing::HttpGet(server_->metrics_port(), "/metrics");
-    EXPECT_TRUE(body.ok()) << body.status();
+    EXPECT_THAT(body, IsOk());
     return testing::PrometheusSamples(body.value_or(""));
   }
 
@@ -85,7 +90,7 @@ class MetricsE2eTest : public ::testing::Test {
     return it == samples.end() ? -1 : it->second;
   }
 
-  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<ZerocelldProcess> server_;
   std::unique_ptr<v1::Sandbox::Stub> stub_;
 };
 
@@ -96,17 +101,17 @@ TEST_F(MetricsE2eTest, ExecutionsMoveCountersAndHistogramsWithTheRightLabels) {
 
   // Registered, then run by id (a cache hit).
   v1::RegisterImageRequest reg;
-  reg.set_elf(testing::GuestBytes("hello"));
+  reg.set_elf(zerocell::testing::GuestBytes("hello"));
   v1::RegisterImageResponse registered;
   {
     grpc::ClientContext ctx;
-    ASSERT_TRUE(stub_->RegisterImage(&ctx, reg, &registered).ok());
+    ASSERT_THAT(stub_->RegisterImage(&ctx, reg, &registered), IsOk());
   }
   v1::ExecuteRequest by_id;
   by_id.set_image_id(registered.image().image_id());
   *by_id.mutable_manifest() = testing::StdManifest({"hello"});
   v1::ExecuteResponse hello;
-  ASSERT_TRUE(Execute(by_id, &hello).ok());
+  ASSERT_THAT(Execute(by_id, &hello), IsOk());
   EXPECT_EQ(hello.outcome(), v1::OUTCOME_EXITED);
 
   v1::ExecuteResponse violation =
@@ -135,7 +140,7 @@ TEST_F(MetricsE2eTest, ExecutionsMoveCountersAndHistogramsWithTheRightLabels) {
   EXPECT_EQ(Execute(no_manifest, &ignored).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   {
     v1::RegisterImageRequest bad;
-    bad.set_elf(testing::GuestBytes("pol_int80"));  // int 0x80: refused by admission
+    bad.set_elf(zerocell::testing::GuestBytes("pol_int80"));  // int 0x80: refused by admission
     grpc::ClientContext ctx;
     EXPECT_EQ(stub_->RegisterImage(&ctx, bad, &registered).error_code(),
               grpc::StatusCode::INVALID_ARGUMENT);
@@ -199,7 +204,7 @@ TEST_F(MetricsE2eTest, ExecutionsMoveCountersAndHistogramsWithTheRightLabels) {
 TEST_F(MetricsE2eTest, EndpointServesPrometheusTextOnlyAtMetrics) {
   absl::StatusOr<testing::HttpResponse> r =
       testing::HttpRequest(server_->metrics_port(), "GET", "/metrics");
-  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_THAT(r, IsOk());
   EXPECT_EQ(r->status, 200);
   EXPECT_THAT(absl::AsciiStrToLower(r->headers), HasSubstr("content-type: text/plain"));
   EXPECT_THAT(r->body, HasSubstr("# TYPE zerocell_executions_total counter"));
@@ -209,9 +214,9 @@ TEST_F(MetricsE2eTest, EndpointServesPrometheusTextOnlyAtMetrics) {
            {"GET", "/"}, {"GET", "/nope"}, {"POST", "/metrics"}}) {
     absl::StatusOr<testing::HttpResponse> other =
         testing::HttpRequest(server_->metrics_port(), method, path);
-    ASSERT_TRUE(other.ok()) << method << " " << path << ": " << other.status();
+    ASSERT_THAT(other, IsOk()) << method << " " << path;
     EXPECT_GE(other->status, 400) << method << " " << path;
-    ASSERT_TRUE(testing::HttpGet(server_->metrics_port(), "/metrics").ok())
+    ASSERT_THAT(testing::HttpGet(server_->metrics_port(), "/metrics"), IsOk())
         << "zerocelld died after " << method << " " << path << "\n"
         << server_->Logs();
   }
@@ -239,9 +244,9 @@ TEST_F(MetricsE2eTest, LogLinesAreJsonWithRequestIdsAndNoGuestData) {
   EXPECT_EQ(stub_->Execute(&ctx, unknown, &ignored).error_code(), grpc::StatusCode::NOT_FOUND);
 
   // The log lines are written before the answers; stop the server so that all are flushed.
-  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+  ASSERT_THAT(server_->Signal(SIGTERM), IsOk());
   absl::StatusOr<int> status = server_->WaitExit(absl::Seconds(30));
-  ASSERT_TRUE(status.ok()) << status.status();
+  ASSERT_THAT(status, IsOk());
   const std::string logs = server_->Logs();
 
   EXPECT_THAT(logs, Not(HasSubstr("argv-secret")));

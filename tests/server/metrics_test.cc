@@ -9,7 +9,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/sandbox_requests.h"
-#include "tests/server/server_process.h"
+#include "tests/server/server_test_util.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::server {
 namespace {
@@ -27,7 +30,7 @@ double Value(const std::string& text, const std::string& name,
 
 std::unique_ptr<Metrics> NoEndpoint() {
   absl::StatusOr<std::unique_ptr<Metrics>> m = Metrics::Create("");
-  EXPECT_TRUE(m.ok()) << m.status();
+  EXPECT_THAT(m, IsOk());
   return m.ok() ? std::move(*m) : nullptr;
 }
 
@@ -241,20 +244,20 @@ TEST(MetricsTest, GaugesAndCacheObserver) {
 
 TEST(MetricsTest, HttpEndpointServesTheSameText) {
   absl::StatusOr<std::unique_ptr<Metrics>> m = Metrics::Create("127.0.0.1:0");
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   const int port = (*m)->port();
   ASSERT_GT(port, 0);
   (*m)->ExecutionDone(Response(v1::OUTCOME_TIMEOUT), {.run = absl::Seconds(1)});
   (*m)->RequestFinished("Execute", 0);
   absl::StatusOr<std::string> body = testing::HttpGet(port, "/metrics");
-  ASSERT_TRUE(body.ok()) << body.status();
+  ASSERT_THAT(body, IsOk());
   EXPECT_EQ(Value(*body, "zerocell_executions_total", {{"outcome", "timeout"}}), 1);
   EXPECT_EQ(Value(*body, "zerocell_quota_exceeded_total", {{"kind", "timeout"}}), 1);
   EXPECT_EQ(Value(*body, "zerocell_requests_total", {{"method", "Execute"}, {"code", "OK"}}), 1);
   EXPECT_EQ(Value(*body, "zerocell_execute_run_seconds_count"), 1);
 
   absl::StatusOr<testing::HttpResponse> missing = testing::HttpRequest(port, "GET", "/");
-  ASSERT_TRUE(missing.ok()) << missing.status();
+  ASSERT_THAT(missing, IsOk());
   EXPECT_EQ(missing->status, 404);
 
   // The port is taken now: a second endpoint on it fails cleanly.
@@ -264,7 +267,7 @@ TEST(MetricsTest, HttpEndpointServesTheSameText) {
 
   // Gone with the object: nothing listens there any more.
   m->reset();
-  EXPECT_FALSE(testing::HttpGet(port, "/metrics").ok());
+  EXPECT_THAT(testing::HttpGet(port, "/metrics"), ::testing::Not(IsOk()));
 }
 
 TEST(MetricsTest, MalformedListenAddressNamesIt) {

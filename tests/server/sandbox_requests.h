@@ -12,19 +12,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
-#include "tests/server/server_process.h"
 #include "zerocell/v1/sandbox.pb.h"
 
 namespace zerocell::server::testing {
-
-// Bytes of guest `name` from $ZEROCELL_GUEST_DIR (test failure and "" when missing).
-inline std::string GuestBytes(const std::string& name) {
-  absl::StatusOr<std::string> path = GuestPath(name);
-  EXPECT_TRUE(path.ok()) << path.status();
-  absl::StatusOr<std::string> bytes = ReadFile(path.value_or(""));
-  EXPECT_TRUE(bytes.ok()) << bytes.status();
-  return bytes.value_or("");
-}
 
 inline zerocell::v1::Channel* AddChannel(zerocell::v1::Manifest* m, const std::string& alias,
                                          bool read, bool write) {

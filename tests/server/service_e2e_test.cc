@@ -1,4 +1,6 @@
 // zerocelld end to end: execute, caps, NOT_FOUND, deadline, cancellation, backpressure, drain.
+// Tests that need no process of the server's own run it in this process (ZerocellServer).
+#include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -6,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -20,16 +23,25 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "image/image_id.h"
+#include "sandbox/host/host_probe.h"
+#include "server/json_log.h"
+#include "server/server.h"
 #include "tests/server/sandbox_requests.h"
-#include "tests/server/server_process.h"
+#include "tests/server/server_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/processes.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/zerocelld_process.h"
 #include "zerocell/v1/sandbox.grpc.pb.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::server {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using testing::ServerProcess;
+using ::zerocell::testing::ZerocelldProcess;
 namespace v1 = ::zerocell::v1;
 
 using testing::AddChannel;
@@ -38,15 +50,55 @@ using testing::StdManifest;
 // Parked sandboxes retire this soon after an image's last call (tests that count sandboxes).
 constexpr char kQuickRetire[] = "--pool_idle_ms=300";
 
-std::string Guest(const std::string& name) { return testing::GuestBytes(name); }
+std::string Guest(const std::string& name) { return zerocell::testing::GuestBytes(name); }
+
+int DevNull() {
+  static const int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  return fd;
+}
+
+// What zerocelld's flags default to where ServerOptions' own defaults differ; `configure` then
+// sets what a test's flags would.
+ServerOptions InProcessOptions(const std::function<void(ServerOptions&)>& configure) {
+  ServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.engine.loader_path = zerocell::testing::BinPath("zerocell-loader");
+  // One host probe for the whole test binary.
+  static const auto* const host = new std::shared_ptr<const sandbox::host::HostCapabilities>(
+      std::make_shared<sandbox::host::HostCapabilities>(sandbox::host::ProbeHost()));
+  options.engine.host = *host;
+  if (configure) configure(options);
+  options.cache.validator.max_image_bytes = options.caps.max_image_bytes;  // as zerocelld does
+  return options;
+}
 
 class ServiceTest : public ::testing::Test {
  protected:
+  // A zerocelld process, for what needs one: signals, its logs, its children and fds in /proc.
   void StartServer(std::vector<std::string> flags) {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(std::move(flags));
-    ASSERT_TRUE(server.ok()) << server.status();
+    in_process_.reset();
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+        ZerocelldProcess::Start(std::move(flags));
+    ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
-    channel_ = grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials());
+    Connect(server_->grpc_address());
+  }
+
+  // The server in this process (ZerocellServer::Start), for the tests that need none of the
+  // above: no exec, no start-up of a second process.
+  void StartInProcess(const std::function<void(ServerOptions&)>& configure = nullptr) {
+    server_.reset();
+    in_process_.reset();
+    absl::StatusOr<std::unique_ptr<ZerocellServer>> server =
+        ZerocellServer::Start(InProcessOptions(configure), &log_);
+    ASSERT_THAT(server, IsOk());
+    in_process_ = *std::move(server);
+    Connect(absl::StrCat("127.0.0.1:", in_process_->grpc_port()));
+  }
+
+  void Connect(const std::string& address) {
+    stub_.reset();
+    channel_ = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
     stub_ = v1::Sandbox::NewStub(channel_);
   }
 
@@ -56,7 +108,7 @@ class ServiceTest : public ::testing::Test {
     req.set_elf(elf);
     v1::RegisterImageResponse resp;
     grpc::Status s = stub_->RegisterImage(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_THAT(s, IsOk());
     return resp.image().image_id();
   }
 
@@ -71,33 +123,36 @@ class ServiceTest : public ::testing::Test {
   // this start the server with kQuickRetire, so that parked ones are gone soon after the calls.
   void ExpectNoSandboxesEventually() {
     const absl::Time until = absl::Now() + absl::Seconds(5);
-    while (!testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
+    while (!zerocell::testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
       absl::SleepFor(absl::Milliseconds(10));
     }
-    EXPECT_THAT(testing::ChildPids(server_->pid()), IsEmpty());
+    EXPECT_THAT(zerocell::testing::ChildPids(server_->pid()), IsEmpty());
   }
 
-  std::unique_ptr<ServerProcess> server_;
+  // The in-process server's request log goes nowhere: the tests read responses, not logs.
+  JsonLog log_{DevNull()};
+  std::unique_ptr<ZerocelldProcess> server_;
+  std::unique_ptr<ZerocellServer> in_process_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Sandbox::Stub> stub_;
 };
 
 TEST_F(ServiceTest, ExecutesByIdAndInlineWithTheSameResult) {
-  StartServer({});
+  StartInProcess();
   const std::string elf = Guest("cat");
   v1::ExecuteRequest req;
   req.set_image(elf);
   *req.mutable_manifest() = StdManifest({"cat"});
   req.mutable_manifest()->mutable_channels(0)->set_initial_data("hello over grpc\n");
   v1::ExecuteResponse inline_resp;
-  ASSERT_TRUE(Execute(req, &inline_resp).ok());
+  ASSERT_THAT(Execute(req, &inline_resp), IsOk());
   EXPECT_EQ(inline_resp.outcome(), v1::OUTCOME_EXITED);
   EXPECT_EQ(inline_resp.channels(1).output(), "hello over grpc\n");
   EXPECT_EQ(inline_resp.image_id(), image::ImageIdOf(elf));
 
   req.set_image_id(image::ImageIdOf(elf));  // the inline image was cached
   v1::ExecuteResponse by_id;
-  ASSERT_TRUE(Execute(req, &by_id).ok());
+  ASSERT_THAT(Execute(req, &by_id), IsOk());
   EXPECT_EQ(by_id.channels(1).output(), "hello over grpc\n");
   EXPECT_GT(by_id.usage().wall_ns(), by_id.usage().startup_ns());
   EXPECT_GT(by_id.usage().startup_ns(), 0);
@@ -111,7 +166,7 @@ TEST_F(ServiceTest, ServerInfoCarriesVersionCapsPolicyAndHostReport) {
   grpc::ClientContext ctx;
   v1::ServerInfo info;
   grpc::Status s = stub_->GetServerInfo(&ctx, v1::GetServerInfoRequest(), &info);
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_THAT(s, IsOk());
   EXPECT_THAT(info.version(), ::testing::MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+"));
   EXPECT_FALSE(info.commit().empty());
   EXPECT_EQ(info.instruction_policy(), v1::INSTRUCTION_POLICY_DETERMINISTIC);
@@ -124,7 +179,7 @@ TEST_F(ServiceTest, ServerInfoCarriesVersionCapsPolicyAndHostReport) {
     names.push_back(c.name());
     EXPECT_FALSE(c.meaning().empty()) << c.name();
     if (c.name() == "user_notification") {
-      EXPECT_TRUE(c.ok()) << "the server runs sandboxes";
+      EXPECT_THAT(c, IsOk()) << "the server runs sandboxes";
     }
   }
   EXPECT_THAT(names, ::testing::IsSupersetOf({"kernel", "user_notification", "tsc_trap",
@@ -140,7 +195,7 @@ TEST_F(ServiceTest, ServerInfoCarriesVersionCapsPolicyAndHostReport) {
     }
   }
   absl::StatusOr<std::string> metrics = testing::HttpGet(server_->metrics_port(), "/metrics");
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  ASSERT_THAT(metrics, IsOk());
   EXPECT_THAT(*metrics, HasSubstr("zerocell_host_capability{capability=\"user_notification\"} 1"));
   EXPECT_THAT(*metrics, HasSubstr(absl::StrCat("zerocell_build_info{commit=\"", info.commit(),
                                                "\",version=\"", info.version(), "\"} 1")));
@@ -177,7 +232,7 @@ TEST_F(ServiceTest, LargeCallsDoNotLeaveTheServerHoldingTheirMemory) {
   req.mutable_manifest()->set_output_limit_bytes(int64_t{60} << 20);
   req.mutable_manifest()->mutable_channels(1)->set_put_size(int64_t{60} << 20);
   v1::ExecuteResponse resp;
-  ASSERT_TRUE(Execute(req, &resp).ok());  // small: settles the server's own allocations
+  ASSERT_THAT(Execute(req, &resp), IsOk());  // small: settles the server's own allocations
   absl::SleepFor(absl::Milliseconds(300));
   const int64_t before = AnonRssBytes(server_->pid());
   ASSERT_GT(before, 0);
@@ -185,7 +240,7 @@ TEST_F(ServiceTest, LargeCallsDoNotLeaveTheServerHoldingTheirMemory) {
   req.mutable_manifest()->mutable_channels(0)->set_initial_data(big);
   for (int i = 0; i < 3; ++i) {
     grpc::Status s = Execute(req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
+    ASSERT_THAT(s, IsOk());
     ASSERT_EQ(resp.channels(1).output().size(), big.size());
   }
   const absl::Time until = absl::Now() + absl::Seconds(10);
@@ -198,33 +253,33 @@ TEST_F(ServiceTest, LargeCallsDoNotLeaveTheServerHoldingTheirMemory) {
 }
 
 TEST_F(ServiceTest, GuestOutcomeIsDataNotAnRpcError) {
-  StartServer({});
+  StartInProcess();
   v1::ExecuteRequest req;
   req.set_image_id(Register(Guest("pol_socket")));
   *req.mutable_manifest() = StdManifest({"pol_socket"});
   v1::ExecuteResponse resp;
-  ASSERT_TRUE(Execute(req, &resp).ok());
+  ASSERT_THAT(Execute(req, &resp), IsOk());
   EXPECT_EQ(resp.outcome(), v1::OUTCOME_POLICY_VIOLATION);
   EXPECT_EQ(resp.violation().syscall(), "socket");
 }
 
 TEST_F(ServiceTest, MemoryEtagOnRequestAndStableAcrossCalls) {
-  StartServer({});
+  StartInProcess();
   v1::ExecuteRequest req;
   req.set_image_id(Register(Guest("mem_pattern")));
   *req.mutable_manifest() = StdManifest({"mem_pattern", "server"});
   v1::ExecuteResponse plain;
-  ASSERT_TRUE(Execute(req, &plain).ok());
+  ASSERT_THAT(Execute(req, &plain), IsOk());
   EXPECT_EQ(plain.memory_etag(), "");  // not asked for
   req.mutable_manifest()->set_memory_etag(true);
   v1::ExecuteResponse a, b;
-  ASSERT_TRUE(Execute(req, &a).ok());  // warm or cold: the same digest
-  ASSERT_TRUE(Execute(req, &b).ok());
+  ASSERT_THAT(Execute(req, &a), IsOk());  // warm or cold: the same digest
+  ASSERT_THAT(Execute(req, &b), IsOk());
   EXPECT_EQ(a.outcome(), v1::OUTCOME_EXITED);
   EXPECT_EQ(a.memory_etag().size(), 64u);
   req.mutable_manifest()->set_argv(1, "other");
   v1::ExecuteResponse c;
-  ASSERT_TRUE(Execute(req, &c).ok());
+  ASSERT_THAT(Execute(req, &c), IsOk());
   EXPECT_NE(c.memory_etag(), a.memory_etag());
   for (const std::string& item : a.nondeterminism()) {
     if (absl::StartsWith(item, "addresses:")) {
@@ -236,7 +291,7 @@ TEST_F(ServiceTest, MemoryEtagOnRequestAndStableAcrossCalls) {
 }
 
 TEST_F(ServiceTest, UnknownAndMalformedIds) {
-  StartServer({});
+  StartInProcess();
   v1::ExecuteRequest req;
   req.set_image_id(image::ImageIdOf("never registered"));
   *req.mutable_manifest() = StdManifest({"x"});
@@ -258,7 +313,7 @@ TEST_F(ServiceTest, UnknownAndMalformedIds) {
 }
 
 TEST_F(ServiceTest, RejectedImageCarriesItsReport) {
-  StartServer({});
+  StartInProcess();
   grpc::ClientContext ctx;
   v1::RegisterImageRequest req;
   req.set_elf(Guest("pol_int80"));  // contains int 0x80
@@ -293,7 +348,7 @@ TEST_F(ServiceTest, BadManifestWithInlineImageCachesNothingAndLogsNoRequestData)
   ASSERT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   grpc::ClientContext ctx;
   v1::ListImagesResponse list;
-  ASSERT_TRUE(stub_->ListImages(&ctx, v1::ListImagesRequest(), &list).ok());
+  ASSERT_THAT(stub_->ListImages(&ctx, v1::ListImagesRequest(), &list), IsOk());
   EXPECT_EQ(list.images_size(), 0);
   req.mutable_manifest()->mutable_channels(0)->set_type(v1::CHANNEL_TYPE_SEQ_READ_SEQ_WRITE);
   req.mutable_manifest()->set_env(0, "hunter2-secret-without-an-equals-sign");
@@ -305,15 +360,15 @@ TEST_F(ServiceTest, BadManifestWithInlineImageCachesNothingAndLogsNoRequestData)
 }
 
 TEST_F(ServiceTest, RegisterIsIdempotentAndListed) {
-  StartServer({});
+  StartInProcess();
   const std::string elf = Guest("hello");
   grpc::ClientContext c1, c2, c3;
   v1::RegisterImageRequest req;
   req.set_elf(elf);
   req.set_name("hello");
   v1::RegisterImageResponse first, second;
-  ASSERT_TRUE(stub_->RegisterImage(&c1, req, &first).ok());
-  ASSERT_TRUE(stub_->RegisterImage(&c2, req, &second).ok());
+  ASSERT_THAT(stub_->RegisterImage(&c1, req, &first), IsOk());
+  ASSERT_THAT(stub_->RegisterImage(&c2, req, &second), IsOk());
   EXPECT_FALSE(first.already_registered());
   EXPECT_TRUE(second.already_registered());
   EXPECT_EQ(first.image().image_id(), second.image().image_id());
@@ -321,7 +376,7 @@ TEST_F(ServiceTest, RegisterIsIdempotentAndListed) {
   EXPECT_FALSE(first.image().in_use());
   EXPECT_GT(first.image().validation().instructions(), 0);
   v1::ListImagesResponse list;
-  ASSERT_TRUE(stub_->ListImages(&c3, v1::ListImagesRequest(), &list).ok());
+  ASSERT_THAT(stub_->ListImages(&c3, v1::ListImagesRequest(), &list), IsOk());
   ASSERT_EQ(list.images_size(), 1);
   EXPECT_EQ(list.images(0).name(), "hello");
   EXPECT_EQ(list.images(0).size_bytes(), static_cast<int64_t>(elf.size()));
@@ -329,31 +384,32 @@ TEST_F(ServiceTest, RegisterIsIdempotentAndListed) {
 
 // --image_dir: accepted images survive a restart and are preloaded (listed, executable by id).
 TEST_F(ServiceTest, PersistedImagesArePreloadedAfterARestart) {
-  absl::StatusOr<std::unique_ptr<testing::TempDir>> dir = testing::TempDir::Create("images");
-  ASSERT_TRUE(dir.ok()) << dir.status();
-  const std::string flag = absl::StrCat("--image_dir=", (*dir)->path());
+  zerocell::testing::TempDir dir;
+  const std::string flag = absl::StrCat("--image_dir=", dir.path());
   StartServer({flag});
   const std::string id = Register(Guest("hello"));
-  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
-  ASSERT_TRUE(server_->WaitExit(absl::Seconds(10)).ok());
+  ASSERT_THAT(server_->Signal(SIGTERM), IsOk());
+  ASSERT_THAT(server_->WaitExit(absl::Seconds(10)), IsOk());
 
   StartServer({flag});
   grpc::ClientContext ctx;
   v1::ListImagesResponse list;
-  ASSERT_TRUE(stub_->ListImages(&ctx, v1::ListImagesRequest(), &list).ok());
+  ASSERT_THAT(stub_->ListImages(&ctx, v1::ListImagesRequest(), &list), IsOk());
   ASSERT_EQ(list.images_size(), 1);
   EXPECT_EQ(list.images(0).image_id(), id);
   v1::ExecuteRequest req;
   req.set_image_id(id);
   *req.mutable_manifest() = StdManifest({"hello"});
   v1::ExecuteResponse resp;
-  ASSERT_TRUE(Execute(req, &resp).ok());
+  ASSERT_THAT(Execute(req, &resp), IsOk());
   EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
 }
 
 // --instruction_policy=deterministic refuses rdtsc at admission; the standard policy admits it.
 TEST_F(ServiceTest, DeterministicPolicyRefusesTimeStampReads) {
-  StartServer({"--instruction_policy=deterministic"});
+  StartInProcess([](ServerOptions& o) {
+    o.cache.validator.policy = image::InstructionPolicy::kDeterministic;
+  });
   grpc::ClientContext ctx;
   v1::RegisterImageRequest req;
   req.set_elf(Guest("rdtsc"));
@@ -365,15 +421,21 @@ TEST_F(ServiceTest, DeterministicPolicyRefusesTimeStampReads) {
   ASSERT_TRUE(report.has_value());
   EXPECT_EQ(report->policy(), v1::INSTRUCTION_POLICY_DETERMINISTIC);
 
-  StartServer({});
+  StartInProcess();
   EXPECT_FALSE(Register(Guest("rdtsc")).empty());
 }
 
 // Every cap answers INVALID_ARGUMENT naming the field, before anything runs.
 TEST_F(ServiceTest, EveryCapNamesItsField) {
-  StartServer({"--max_timeout_ms=2000", "--max_memory_bytes=67108864", "--max_channels=4",
-               "--max_inline_bytes=1000", "--max_output_bytes=5000", "--max_args_bytes=100",
-               "--max_image_bytes=200000"});
+  StartInProcess([](ServerOptions& o) {
+    o.caps = {.max_timeout_ms = 2000,
+              .max_memory_bytes = 67108864,
+              .max_channels = 4,
+              .max_inline_bytes = 1000,
+              .max_output_bytes = 5000,
+              .max_args_bytes = 100,
+              .max_image_bytes = 200000};
+  });
   const std::string id = Register(Guest("hello"));
   struct Case {
     std::string field;
@@ -419,7 +481,7 @@ TEST_F(ServiceTest, EveryCapNamesItsField) {
   ok.mutable_manifest()->mutable_channels(2)->set_put_size(1000);
   v1::ExecuteResponse resp;
   grpc::Status s = Execute(ok, &resp);
-  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_THAT(s, IsOk());
   EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
   // And a manifest the engine refuses names its field too.
   ok.mutable_manifest()->mutable_channels(0)->set_type(static_cast<v1::ChannelType>(9));
@@ -443,7 +505,7 @@ TEST_F(ServiceTest, CallerDeadlineKillsTheSandbox) {
   v1::ExecuteRequest hello;
   hello.set_image_id(Register(Guest("hello")));
   *hello.mutable_manifest() = StdManifest({"hello"});
-  ASSERT_TRUE(Execute(hello, &resp).ok());
+  ASSERT_THAT(Execute(hello, &resp), IsOk());
   EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
 }
 
@@ -457,10 +519,10 @@ TEST_F(ServiceTest, CancellationKillsTheSandbox) {
   grpc::Status status;
   std::thread call([&] { status = stub_->Execute(&ctx, req, &resp); });
   const absl::Time until = absl::Now() + absl::Seconds(10);
-  while (testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
+  while (zerocell::testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(5));
   }
-  ASSERT_FALSE(testing::ChildPids(server_->pid()).empty()) << "the sandbox never started";
+  ASSERT_FALSE(zerocell::testing::ChildPids(server_->pid()).empty()) << "the sandbox never started";
   ctx.TryCancel();
   call.join();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED);
@@ -470,7 +532,11 @@ TEST_F(ServiceTest, CancellationKillsTheSandbox) {
 // One worker, a queue of one: the third concurrent call is refused at once and the queued one
 // is refused when its wait deadline passes.
 TEST_F(ServiceTest, Backpressure) {
-  StartServer({"--max_concurrency=1", "--max_queue=1", "--max_queue_wait_ms=300"});
+  StartInProcess([](ServerOptions& o) {
+    o.pool.workers = 1;
+    o.pool.max_queue = 1;
+    o.pool.max_queue_wait = absl::Milliseconds(300);
+  });
   v1::ExecuteRequest spin;
   spin.set_image_id(Register(Guest("spin")));
   *spin.mutable_manifest() = StdManifest({"spin"}, 2000);
@@ -487,7 +553,7 @@ TEST_F(ServiceTest, Backpressure) {
     });
   }
   for (std::thread& t : calls) t.join();
-  EXPECT_TRUE(results[0].ok()) << results[0].error_message();
+  EXPECT_THAT(results[0], IsOk());
   EXPECT_EQ(results[1].error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_THAT(results[1].error_message(), HasSubstr("max_queue_wait_ms"));
   EXPECT_EQ(results[2].error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -505,8 +571,8 @@ TEST_F(ServiceTest, MixedConcurrentLoadLeavesNothingBehind) {
   warm.set_image_id(hello);
   *warm.mutable_manifest() = StdManifest({"hello"});
   v1::ExecuteResponse warm_resp;
-  ASSERT_TRUE(Execute(warm, &warm_resp).ok());
-  const int fds_before = testing::OpenFdCount(server_->pid());
+  ASSERT_THAT(Execute(warm, &warm_resp), IsOk());
+  const int fds_before = zerocell::testing::OpenFdCount(server_->pid());
 
   std::atomic<int> answered{0}, gave_up{0}, refused{0}, other{0};
   std::vector<std::thread> threads;
@@ -556,11 +622,11 @@ TEST_F(ServiceTest, MixedConcurrentLoadLeavesNothingBehind) {
   ExpectNoSandboxesEventually();
   // Connections and notify fds are released (a few may linger briefly in gRPC's pollers).
   const absl::Time until = absl::Now() + absl::Seconds(5);
-  while (testing::OpenFdCount(server_->pid()) > fds_before && absl::Now() < until) {
+  while (zerocell::testing::OpenFdCount(server_->pid()) > fds_before && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(20));
   }
-  EXPECT_LE(testing::OpenFdCount(server_->pid()), fds_before);
-  ASSERT_TRUE(Execute(warm, &warm_resp).ok());  // still serving
+  EXPECT_LE(zerocell::testing::OpenFdCount(server_->pid()), fds_before);
+  ASSERT_THAT(Execute(warm, &warm_resp), IsOk());  // still serving
   EXPECT_EQ(warm_resp.outcome(), v1::OUTCOME_EXITED);
 }
 
@@ -575,10 +641,10 @@ TEST_F(ServiceTest, SigtermDrainsInFlightRuns) {
   grpc::Status status;
   std::thread call([&] { status = Execute(req, &resp); });
   const absl::Time until = absl::Now() + absl::Seconds(10);
-  while (testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
+  while (zerocell::testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(5));
   }
-  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+  ASSERT_THAT(server_->Signal(SIGTERM), IsOk());
   // While the run drains, a new connection's call is refused.
   absl::SleepFor(absl::Milliseconds(100));
   auto late = v1::Sandbox::NewStub(
@@ -589,10 +655,10 @@ TEST_F(ServiceTest, SigtermDrainsInFlightRuns) {
   const grpc::Status late_status = late->Execute(&late_ctx, req, &late_resp);
   EXPECT_EQ(late_status.error_code(), grpc::StatusCode::UNAVAILABLE) << late_status.error_message();
   call.join();
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_THAT(status, IsOk());
   EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
   absl::StatusOr<int> exit = server_->WaitExit(absl::Seconds(10));
-  ASSERT_TRUE(exit.ok()) << exit.status();
+  ASSERT_THAT(exit, IsOk());
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit;
   EXPECT_THAT(server_->LogsWith("\"draining\""), HasSubstr("\"draining\""));
 }
@@ -604,11 +670,11 @@ TEST_F(ServiceTest, SigtermWithIdleClientsDoesNotWaitForTheGracePeriod) {
   req.set_image_id(Register(Guest("hello")));
   *req.mutable_manifest() = StdManifest({"hello"});
   v1::ExecuteResponse resp;
-  ASSERT_TRUE(Execute(req, &resp).ok());  // channel_ stays open and connected
-  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+  ASSERT_THAT(Execute(req, &resp), IsOk());  // channel_ stays open and connected
+  ASSERT_THAT(server_->Signal(SIGTERM), IsOk());
   // Not a speed target: without the early exit gRPC holds the drain for seconds.
   absl::StatusOr<int> exit = server_->WaitExit(absl::Seconds(2));
-  ASSERT_TRUE(exit.ok()) << "still draining an idle connection: " << exit.status();
+  ASSERT_THAT(exit, IsOk()) << "still draining an idle connection";
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit;
 }
 
@@ -629,16 +695,16 @@ TEST_F(ServiceTest, SigtermKillsRunsPastTheGracePeriod) {
     });
   }
   const absl::Time until = absl::Now() + absl::Seconds(10);
-  while (testing::ChildPids(server_->pid()).size() < 2 && absl::Now() < until) {
+  while (zerocell::testing::ChildPids(server_->pid()).size() < 2 && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   // Two running, and any the warm pool has parked: none may outlive the server.
-  std::vector<pid_t> sandboxes = testing::ChildPids(server_->pid());
+  std::vector<pid_t> sandboxes = zerocell::testing::ChildPids(server_->pid());
   ASSERT_GE(sandboxes.size(), 2u);
   const absl::Time start = absl::Now();
-  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+  ASSERT_THAT(server_->Signal(SIGTERM), IsOk());
   absl::StatusOr<int> exit = server_->WaitExit(absl::Seconds(10));
-  ASSERT_TRUE(exit.ok()) << exit.status();
+  ASSERT_THAT(exit, IsOk());
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit;
   for (std::thread& t : calls) t.join();

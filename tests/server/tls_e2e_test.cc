@@ -11,31 +11,36 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/sandbox_requests.h"
-#include "tests/server/server_process.h"
+#include "tests/server/server_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/zerocelld_process.h"
 #include "zerocell/v1/sandbox.grpc.pb.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::server {
 namespace {
 
 using ::testing::HasSubstr;
-using testing::ServerProcess;
 using testing::TestCertificates;
+using ::zerocell::testing::ZerocelldProcess;
 namespace v1 = ::zerocell::v1;
 
 std::string Pem(const std::string& path) {
-  absl::StatusOr<std::string> pem = testing::ReadFile(path);
-  EXPECT_TRUE(pem.ok()) << pem.status();
+  absl::StatusOr<std::string> pem = zerocell::testing::ReadFile(path);
+  EXPECT_THAT(pem, IsOk());
   return pem.value_or("");
 }
 
 class TlsE2eTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    absl::StatusOr<std::unique_ptr<testing::TempDir>> dir = testing::TempDir::Create("zc-certs");
-    ASSERT_TRUE(dir.ok()) << dir.status();
-    cert_dir_ = dir->release();
+    absl::StatusOr<zerocell::testing::TempDir> dir = zerocell::testing::TempDir::Create("zc-certs");
+    ASSERT_THAT(dir, IsOk());
+    cert_dir_ = new zerocell::testing::TempDir(*std::move(dir));
     absl::StatusOr<TestCertificates> certs = testing::MakeTestCertificates(cert_dir_->path());
-    ASSERT_TRUE(certs.ok()) << certs.status();
+    ASSERT_THAT(certs, IsOk());
     certs_ = new TestCertificates(*certs);
   }
   static void TearDownTestSuite() {
@@ -50,8 +55,8 @@ class TlsE2eTest : public ::testing::Test {
     std::vector<std::string> flags = {absl::StrCat("--tls_cert=", certs_->server_cert),
                                       absl::StrCat("--tls_key=", certs_->server_key)};
     if (mutual) flags.push_back(absl::StrCat("--tls_client_ca=", certs_->ca_cert));
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(flags);
-    ASSERT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server = ZerocelldProcess::Start(flags);
+    ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
   }
 
@@ -84,36 +89,36 @@ class TlsE2eTest : public ::testing::Test {
   void ExpectHelloRuns(const std::shared_ptr<grpc::ChannelCredentials>& creds) {
     auto stub = v1::Sandbox::NewStub(grpc::CreateChannel(server_->grpc_address(), creds));
     v1::ExecuteRequest req;
-    req.set_image(testing::GuestBytes("hello"));
+    req.set_image(zerocell::testing::GuestBytes("hello"));
     *req.mutable_manifest() = testing::StdManifest({"hello"});
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::ExecuteResponse resp;
     grpc::Status s = stub->Execute(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+    ASSERT_THAT(s, IsOk());
     EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
     EXPECT_THAT(resp.channels(1).output(), HasSubstr("ello"));
   }
 
-  static testing::TempDir* cert_dir_;
+  static zerocell::testing::TempDir* cert_dir_;
   static TestCertificates* certs_;
-  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<ZerocelldProcess> server_;
 };
 
-testing::TempDir* TlsE2eTest::cert_dir_ = nullptr;
+zerocell::testing::TempDir* TlsE2eTest::cert_dir_ = nullptr;
 TestCertificates* TlsE2eTest::certs_ = nullptr;
 
 TEST_F(TlsE2eTest, TlsClientTrustingTheCaIsServed) {
   StartServer(/*mutual=*/false);
   ExpectHelloRuns(Tls(Pem(certs_->ca_cert)));
   // Without mutual TLS a client certificate is not needed, and presenting one does no harm.
-  EXPECT_TRUE(Call(Tls(Pem(certs_->ca_cert), certs_->client_cert, certs_->client_key)).ok());
+  EXPECT_THAT(Call(Tls(Pem(certs_->ca_cert), certs_->client_cert, certs_->client_key)), IsOk());
 }
 
 TEST_F(TlsE2eTest, TlsRefusesPlaintextAndUntrustedServerCertificates) {
   StartServer(/*mutual=*/false);
   grpc::Status plain = Call(grpc::InsecureChannelCredentials());
-  EXPECT_FALSE(plain.ok());
+  EXPECT_THAT(plain, ::testing::Not(IsOk()));
   EXPECT_EQ(plain.error_code(), grpc::StatusCode::UNAVAILABLE) << plain.error_message();
   // A client trusting another root rejects the server's certificate.
   grpc::Status wrong_root = Call(Tls(Pem(certs_->rogue_cert)));
@@ -134,13 +139,13 @@ TEST_F(TlsE2eTest, MutualTlsRefusesClientsWithoutAValidCertificate) {
   grpc::Status plain = Call(grpc::InsecureChannelCredentials());
   EXPECT_EQ(plain.error_code(), grpc::StatusCode::UNAVAILABLE) << plain.error_message();
   // The refusals did not disturb the server: a proper client is still served.
-  EXPECT_TRUE(Call(Tls(Pem(certs_->ca_cert), certs_->client_cert, certs_->client_key)).ok());
+  EXPECT_THAT(Call(Tls(Pem(certs_->ca_cert), certs_->client_cert, certs_->client_key)), IsOk());
 }
 
 TEST_F(TlsE2eTest, UnreadableCertificateStopsStartupNamingTheFlag) {
-  absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(
+  absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server = ZerocelldProcess::Start(
       {"--tls_cert=/nonexistent/zerocell.pem", absl::StrCat("--tls_key=", certs_->server_key)});
-  ASSERT_FALSE(server.ok());
+  ASSERT_THAT(server, ::testing::Not(IsOk()));
   EXPECT_THAT(server.status().message(), HasSubstr("--tls_cert"));
 }
 

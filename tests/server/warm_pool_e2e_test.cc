@@ -22,14 +22,22 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "tests/server/sandbox_requests.h"
-#include "tests/server/server_process.h"
+#include "tests/server/server_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/processes.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/zerocelld_process.h"
 #include "zerocell/v1/sandbox.grpc.pb.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::server {
 namespace {
 
 using testing::SampleKey;
-using testing::ServerProcess;
+using ::zerocell::testing::ProcessGone;
+using ::zerocell::testing::WaitFor;
+using ::zerocell::testing::ZerocelldProcess;
 namespace v1 = ::zerocell::v1;
 
 using Samples = std::map<std::string, double>;
@@ -46,18 +54,6 @@ double At(const Samples& s, const std::string& name,
 }
 
 double Starts(const Samples& s, const char* kind) { return At(s, kStarts, {{"kind", kind}}); }
-
-// Polls `done` every 10 ms until it holds or `timeout` passes; returns its last value.
-bool WaitFor(const std::function<bool()>& done, absl::Duration timeout = absl::Seconds(10)) {
-  const absl::Time until = absl::Now() + timeout;
-  for (;;) {
-    if (done()) return true;
-    if (absl::Now() >= until) return false;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-}
-
-bool Gone(pid_t pid) { return kill(pid, 0) == -1 && errno == ESRCH; }
 
 // The response without what differs between two identical runs (timings, resident peak).
 // The response without what may differ between two runs of the same request: timings, and, where
@@ -121,8 +117,9 @@ std::vector<std::pair<std::string, v1::Manifest>> Requests() {
 class WarmPoolE2eTest : public ::testing::Test {
  protected:
   void StartServer(std::vector<std::string> flags) {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(std::move(flags));
-    ASSERT_TRUE(server.ok()) << server.status();
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+        ZerocelldProcess::Start(std::move(flags));
+    ASSERT_THAT(server, IsOk());
     server_ = *std::move(server);
     ASSERT_GT(server_->metrics_port(), 0);
     stub_ = v1::Sandbox::NewStub(
@@ -131,11 +128,11 @@ class WarmPoolE2eTest : public ::testing::Test {
 
   std::string Register(const std::string& guest) {
     v1::RegisterImageRequest req;
-    req.set_elf(testing::GuestBytes(guest));
+    req.set_elf(zerocell::testing::GuestBytes(guest));
     v1::RegisterImageResponse resp;
     grpc::ClientContext ctx;
     grpc::Status s = stub_->RegisterImage(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << guest << ": " << s.error_message();
+    EXPECT_THAT(s, IsOk()) << guest;
     return resp.image().image_id();
   }
 
@@ -147,13 +144,13 @@ class WarmPoolE2eTest : public ::testing::Test {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     grpc::Status s = stub_->Execute(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
+    EXPECT_THAT(s, IsOk());
     return resp;
   }
 
   Samples Scrape() {
     absl::StatusOr<std::string> body = testing::HttpGet(server_->metrics_port(), "/metrics");
-    EXPECT_TRUE(body.ok()) << body.status();
+    EXPECT_THAT(body, IsOk());
     return testing::PrometheusSamples(body.value_or(""));
   }
 
@@ -161,18 +158,20 @@ class WarmPoolE2eTest : public ::testing::Test {
   // prestart count unchanged over a few maintenance ticks.
   Samples SettledWithParked(double min_parked) {
     Samples s = Scrape();
-    const bool settled = WaitFor([&] {
-      const Samples before = Scrape();
-      absl::SleepFor(absl::Milliseconds(200));
-      s = Scrape();
-      return At(s, kParked) >= min_parked && At(s, kParked) == At(before, kParked) &&
-             At(s, kPrestarts) == At(before, kPrestarts);
-    });
+    const bool settled = WaitFor(
+        [&] {
+          const Samples before = Scrape();
+          absl::SleepFor(absl::Milliseconds(200));
+          s = Scrape();
+          return At(s, kParked) >= min_parked && At(s, kParked) == At(before, kParked) &&
+                 At(s, kPrestarts) == At(before, kPrestarts);
+        },
+        absl::Seconds(10));
     EXPECT_TRUE(settled) << "parked " << At(s, kParked) << ", prestarts " << At(s, kPrestarts);
     return s;
   }
 
-  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<ZerocelldProcess> server_;
   std::unique_ptr<v1::Sandbox::Stub> stub_;
 };
 
@@ -201,7 +200,7 @@ TEST_F(WarmPoolE2eTest, LaterExecutesStartWarmAndAnswerExactlyAsTheColdOne) {
 
   s = SettledWithParked(static_cast<double>(requests.size()));
   EXPECT_EQ(At(s, kPrestartErrors), 0);
-  EXPECT_GE(testing::ChildPids(server_->pid()).size(), requests.size());
+  EXPECT_GE(zerocell::testing::ChildPids(server_->pid()).size(), requests.size());
 
   for (int round = 0; round < 2; ++round) {
     for (size_t i = 0; i < requests.size(); ++i) {
@@ -239,7 +238,7 @@ TEST_F(WarmPoolE2eTest, PoolOffMeansColdStartsAndNoParkedProcess) {
   }
   // Idle: no process under the server, now or over the next maintenance periods.
   for (int i = 0; i < 15; ++i) {
-    EXPECT_EQ(testing::ChildPids(server_->pid()).size(), 0u) << "sample " << i;
+    EXPECT_EQ(zerocell::testing::ChildPids(server_->pid()).size(), 0u) << "sample " << i;
     absl::SleepFor(absl::Milliseconds(20));
   }
   const Samples s = Scrape();
@@ -256,17 +255,17 @@ TEST_F(WarmPoolE2eTest, SigtermWithParkedSandboxesLeavesNoneAlive) {
   Execute(hello, testing::StdManifest({"hello"}));
   Execute(cat, testing::StdManifest({"cat"}));
   SettledWithParked(2);
-  const std::vector<pid_t> parked = testing::ChildPids(server_->pid());
+  const std::vector<pid_t> parked = zerocell::testing::ChildPids(server_->pid());
   ASSERT_GE(parked.size(), 2u);
 
-  ASSERT_TRUE(server_->Signal(SIGTERM).ok());
+  ASSERT_THAT(server_->Signal(SIGTERM), IsOk());
   absl::StatusOr<int> exit = server_->WaitExit(absl::Seconds(15));
-  ASSERT_TRUE(exit.ok()) << exit.status();
+  ASSERT_THAT(exit, IsOk());
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit << "\n" << server_->Logs();
   for (pid_t pid : parked) {
     // The server killed and reaped them itself: none is left, not even for init to reap.
-    EXPECT_TRUE(Gone(pid)) << "parked sandbox " << pid << " outlived the server";
-    EXPECT_TRUE(WaitFor([&] { return Gone(pid); }, absl::Seconds(2))) << pid << " survives";
+    EXPECT_TRUE(ProcessGone(pid)) << "parked sandbox " << pid << " outlived the server";
+    EXPECT_TRUE(WaitFor([&] { return ProcessGone(pid); }, absl::Seconds(2))) << pid << " survives";
   }
 }
 
@@ -283,14 +282,14 @@ TEST_F(WarmPoolE2eTest, GlobalCapHoldsWithMoreImagesThanSlots) {
       v1::ExecuteResponse r = Execute(ids[i], guests[i].second);
       EXPECT_EQ(r.outcome(), v1::OUTCOME_EXITED) << guests[i].first;
       // Idle between calls: never more than two processes under the server.
-      EXPECT_LE(testing::ChildPids(server_->pid()).size(), 2u) << guests[i].first;
+      EXPECT_LE(zerocell::testing::ChildPids(server_->pid()).size(), 2u) << guests[i].first;
     }
   }
   // Idle: watch it over many maintenance ticks while the pool settles.
   size_t most = 0;
   double most_parked = 0;
   for (int i = 0; i < 60; ++i) {
-    most = std::max(most, testing::ChildPids(server_->pid()).size());
+    most = std::max(most, zerocell::testing::ChildPids(server_->pid()).size());
     if (i % 10 == 0) most_parked = std::max(most_parked, At(Scrape(), kParked));
     absl::SleepFor(absl::Milliseconds(10));
   }
@@ -300,7 +299,7 @@ TEST_F(WarmPoolE2eTest, GlobalCapHoldsWithMoreImagesThanSlots) {
   EXPECT_EQ(At(s, kParked), 2);
   // (Taking a slot from a colder image is covered in warm_pool_test; images taking turns
   // within one demand window do not take slots from each other, which would only churn.)
-  EXPECT_EQ(testing::ChildPids(server_->pid()).size(), 2u);
+  EXPECT_EQ(zerocell::testing::ChildPids(server_->pid()).size(), 2u);
 }
 
 }  // namespace

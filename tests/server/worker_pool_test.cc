@@ -8,6 +8,9 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::server {
 namespace {
@@ -41,7 +44,7 @@ TEST(WorkerPoolTest, RunsJobsAndReportsQueueWait) {
   std::vector<std::shared_ptr<TestJob>> jobs;
   for (int i = 0; i < 6; ++i) {
     jobs.push_back(std::make_shared<TestJob>());
-    ASSERT_TRUE(pool.Submit(jobs.back()).ok());
+    ASSERT_THAT(pool.Submit(jobs.back()), IsOk());
   }
   for (auto& job : jobs) {
     ASSERT_TRUE(job->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
@@ -54,7 +57,7 @@ TEST(WorkerPoolTest, RunsInSubmissionOrder) {
   absl::Notification release;
   WorkerPool pool(PoolOptions{1, 16, absl::Seconds(10), nullptr});
   auto blocker = std::make_shared<TestJob>(&release);
-  ASSERT_TRUE(pool.Submit(blocker).ok());
+  ASSERT_THAT(pool.Submit(blocker), IsOk());
   ASSERT_TRUE(blocker->started.WaitForNotificationWithTimeout(absl::Seconds(10)));
   absl::Mutex mu;
   std::vector<int> order;
@@ -73,7 +76,7 @@ TEST(WorkerPoolTest, RunsInSubmissionOrder) {
     std::vector<int>* order_;
   };
   for (int i = 0; i < 8; ++i)
-    ASSERT_TRUE(pool.Submit(std::make_shared<OrderJob>(i, &mu, &order)).ok());
+    ASSERT_THAT(pool.Submit(std::make_shared<OrderJob>(i, &mu, &order)), IsOk());
   release.Notify();
   absl::MutexLock lock(&mu);
   ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
@@ -88,7 +91,7 @@ TEST(WorkerPoolTest, IdleWorkersMeanNoQueueWaitRefusal) {
   WorkerPool pool(PoolOptions{4, 8, absl::ZeroDuration(), nullptr});
   for (int i = 0; i < 200; ++i) {
     auto job = std::make_shared<TestJob>();
-    ASSERT_TRUE(pool.Submit(job).ok());
+    ASSERT_THAT(pool.Submit(job), IsOk());
     ASSERT_TRUE(job->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
     ASSERT_TRUE(job->ran) << "job " << i << ": " << job->rejection;
   }
@@ -104,10 +107,10 @@ TEST(WorkerPoolTest, FullQueueRefusesAtOnce) {
                                 }
                               }});
   auto running = std::make_shared<TestJob>(&release);
-  ASSERT_TRUE(pool.Submit(running).ok());
+  ASSERT_THAT(pool.Submit(running), IsOk());
   ASSERT_TRUE(running->started.WaitForNotificationWithTimeout(absl::Seconds(10)));
   auto queued = std::make_shared<TestJob>(&release);
-  ASSERT_TRUE(pool.Submit(queued).ok());
+  ASSERT_THAT(pool.Submit(queued), IsOk());
   absl::Status refused = pool.Submit(std::make_shared<TestJob>());
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_EQ(pool.queued(), 1);
@@ -122,10 +125,10 @@ TEST(WorkerPoolTest, QueueWaitDeadlineRejects) {
   absl::Notification release;
   WorkerPool pool(PoolOptions{1, 8, absl::Milliseconds(50), nullptr});
   auto running = std::make_shared<TestJob>(&release);
-  ASSERT_TRUE(pool.Submit(running).ok());
+  ASSERT_THAT(pool.Submit(running), IsOk());
   ASSERT_TRUE(running->started.WaitForNotificationWithTimeout(absl::Seconds(10)));
   auto waiting = std::make_shared<TestJob>();
-  ASSERT_TRUE(pool.Submit(waiting).ok());
+  ASSERT_THAT(pool.Submit(waiting), IsOk());
   ASSERT_TRUE(waiting->done.WaitForNotificationWithTimeout(absl::Seconds(10)));
   EXPECT_FALSE(waiting->ran);
   EXPECT_EQ(waiting->rejection.code(), absl::StatusCode::kResourceExhausted);
@@ -136,10 +139,10 @@ TEST(WorkerPoolTest, WithdrawnJobNeverRunsNorIsRejected) {
   absl::Notification release;
   WorkerPool pool(PoolOptions{1, 8, absl::Seconds(10), nullptr});
   auto running = std::make_shared<TestJob>(&release);
-  ASSERT_TRUE(pool.Submit(running).ok());
+  ASSERT_THAT(pool.Submit(running), IsOk());
   ASSERT_TRUE(running->started.WaitForNotificationWithTimeout(absl::Seconds(10)));
   auto withdrawn = std::make_shared<TestJob>();
-  ASSERT_TRUE(pool.Submit(withdrawn).ok());
+  ASSERT_THAT(pool.Submit(withdrawn), IsOk());
   EXPECT_TRUE(pool.Withdraw(withdrawn.get()));
   EXPECT_FALSE(pool.Withdraw(running.get()));  // already started
   release.Notify();
@@ -151,10 +154,10 @@ TEST(WorkerPoolTest, ShutdownRejectsQueuedAndFinishesRunning) {
   absl::Notification release;
   WorkerPool pool(PoolOptions{1, 8, absl::Seconds(10), nullptr});
   auto running = std::make_shared<TestJob>(&release);
-  ASSERT_TRUE(pool.Submit(running).ok());
+  ASSERT_THAT(pool.Submit(running), IsOk());
   ASSERT_TRUE(running->started.WaitForNotificationWithTimeout(absl::Seconds(10)));
   auto queued = std::make_shared<TestJob>();
-  ASSERT_TRUE(pool.Submit(queued).ok());
+  ASSERT_THAT(pool.Submit(queued), IsOk());
   std::thread releaser([&] {
     absl::SleepFor(absl::Milliseconds(50));
     release.Notify();

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "gtest/gtest.h"
 #include "sandbox/elf/elf_image.h"
+#include "tests/testing/status_matchers.h"
 
 namespace zerocell::sandbox::elf::testing {
 
@@ -26,7 +27,7 @@ inline std::string Rejection(std::string_view bytes) {
 
 inline ElfLayout Accepted(std::string_view bytes) {
   absl::StatusOr<ElfLayout> layout = ParseElf(bytes);
-  EXPECT_TRUE(layout.ok()) << layout.status();
+  EXPECT_THAT(layout, ::zerocell::testing::IsOk());
   return layout.ok() ? *std::move(layout) : ElfLayout{};
 }
 

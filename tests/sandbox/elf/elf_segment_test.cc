@@ -16,6 +16,10 @@
 #include "sandbox/elf/elf_image.h"
 #include "tests/sandbox/elf/elf_builder.h"
 #include "tests/sandbox/elf/elf_image_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox::elf {
 namespace {
@@ -264,18 +268,6 @@ TEST(ParseElfTest, PhdrVaddrFallsBackToTheSegmentMappingEPhoff) {
 
 // --- Real binaries ----------------------------------------------------------------------------
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string GuestPath(const std::string& name) {
-  const char* dir = std::getenv("ZEROCELL_GUEST_DIR");
-  return std::string(dir != nullptr ? dir : "guests") + "/" + name;
-}
-
 // The layout agrees with the file's own headers (read here with trusted, well-formed input).
 void ExpectMatchesHeaders(const std::string& bytes, const ElfLayout& layout) {
   Elf64_Ehdr eh;
@@ -311,12 +303,13 @@ void ExpectMatchesHeaders(const std::string& bytes, const ElfLayout& layout) {
 class RealStaticBinaryTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(RealStaticBinaryTest, IsAccepted) {
-  const std::string path = GetParam().front() == '/' ? GetParam() : GuestPath(GetParam());
-  const std::string bytes = ReadFile(path);
+  const std::string path =
+      GetParam().front() == '/' ? GetParam() : zerocell::testing::GuestPath(GetParam());
+  const std::string bytes = zerocell::testing::ReadFile(path).value_or("");
   if (bytes.empty() && GetParam() == "/bin/busybox") GTEST_SKIP() << "busybox-static missing";
   ASSERT_FALSE(bytes.empty()) << path;
   absl::StatusOr<ElfLayout> layout = ParseElf(bytes);
-  ASSERT_TRUE(layout.ok()) << path << ": " << layout.status();
+  ASSERT_THAT(layout, IsOk()) << path;
   ExpectMatchesHeaders(bytes, *layout);
   const bool pie = GetParam().find("pie") != std::string::npos;
   EXPECT_EQ(layout->pie, pie);
@@ -333,12 +326,12 @@ INSTANTIATE_TEST_SUITE_P(Binaries, RealStaticBinaryTest,
                                            "elf_hello_musl_pie", "elf_hello_glibc_pie"));
 
 TEST(ParseElfTest, RefusesRealDynamicBinaries) {
-  EXPECT_EQ(Rejection(ReadFile(GuestPath("elf_hello_dynamic"))),
+  EXPECT_EQ(Rejection(zerocell::testing::GuestBytes("elf_hello_dynamic")),
             "dynamically linked: PT_INTERP requests /lib64/ld-linux-x86-64.so.2");
-  EXPECT_EQ(Rejection(ReadFile(GuestPath("elf_hello_dynamic_nopie"))),
+  EXPECT_EQ(Rejection(zerocell::testing::GuestBytes("elf_hello_dynamic_nopie")),
             "dynamically linked: PT_INTERP requests /lib64/ld-linux-x86-64.so.2");
   // Debian 12's musl-gcc silently turns -static-pie into a dynamic link.
-  EXPECT_EQ(Rejection(ReadFile(GuestPath("elf_hello_musl_pie_as_shipped"))),
+  EXPECT_EQ(Rejection(zerocell::testing::GuestBytes("elf_hello_musl_pie_as_shipped")),
             "dynamically linked: PT_INTERP requests /lib/ld-musl-x86_64.so.1");
 }
 
@@ -366,7 +359,7 @@ void ExpectAcceptedOrInvalid(std::string_view bytes) {
 TEST(ParseElfRobustnessTest, EveryHeaderByteMutatedAndEveryTruncation) {
   for (const std::string& name : {std::string("elf_hello_musl"), std::string("elf_hello_musl_pie"),
                                   std::string("elf_hello_glibc")}) {
-    std::string bytes = ReadFile(GuestPath(name));
+    std::string bytes = zerocell::testing::GuestBytes(name);
     ASSERT_GT(bytes.size(), 4096u) << name;
     Elf64_Ehdr eh;
     std::memcpy(&eh, bytes.data(), sizeof(eh));

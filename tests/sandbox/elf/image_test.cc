@@ -13,37 +13,21 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/sandbox/elf/elf_builder.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
+using ::zerocell::testing::TempDir;
 
 // sha256sum of ElfBuilder().Build(), computed outside this code base.
 constexpr char kMinimalElfSha256[] =
     "fd106459ac93578c6dfed8ded028db259027fa58000391f137e4c372b7242d90";
-
-// A fresh directory under the test temp dir, removed with its files.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "zerocell_image_test_XXXXXX";
-    path_ = mkdtemp(pattern.data()) != nullptr ? pattern : "";
-  }
-  ~TempDir() {
-    if (!path_.empty()) std::system(("rm -rf '" + path_ + "'").c_str());
-  }
-  const std::string& path() const { return path_; }
-  std::string Write(const std::string& name, std::string_view bytes) const {
-    const std::string file = path_ + "/" + name;
-    std::ofstream(file, std::ios::binary) << bytes;
-    return file;
-  }
-
- private:
-  std::string path_;
-};
 
 std::string ReadFd(int fd, size_t size) {
   std::string out(size + 1, '\0');
@@ -55,7 +39,7 @@ std::string ReadFd(int fd, size_t size) {
 TEST(ImageTest, FromBytesHashesAndCopiesTheBytes) {
   const std::string elf = elf::testing::ElfBuilder().Build();
   absl::StatusOr<std::shared_ptr<const Image>> image = Image::FromBytes(elf);
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   EXPECT_EQ((*image)->sha256_hex(), kMinimalElfSha256);
   EXPECT_EQ((*image)->size_bytes(), elf.size());
   EXPECT_EQ((*image)->layout().entry, elf::testing::kEntry);
@@ -69,7 +53,7 @@ TEST(ImageTest, DifferentBytesHashDifferently) {
   elf::testing::ElfBuilder b;
   b.Put(0x1f00, "x");
   absl::StatusOr<std::shared_ptr<const Image>> image = Image::FromBytes(b.Build());
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   EXPECT_NE((*image)->sha256_hex(), kMinimalElfSha256);
   EXPECT_EQ((*image)->sha256_hex().size(), 64u);
 }
@@ -77,7 +61,7 @@ TEST(ImageTest, DifferentBytesHashDifferently) {
 TEST(ImageTest, MemfdIsSealedAndCloseOnExec) {
   absl::StatusOr<std::shared_ptr<const Image>> image =
       Image::FromBytes(elf::testing::ElfBuilder().Build());
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   const int fd = (*image)->memfd();
   EXPECT_EQ(fcntl(fd, F_GET_SEALS), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
   EXPECT_NE(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
@@ -98,7 +82,7 @@ TEST(ImageTest, PartialCodePagesAreCleanedAfterTheBytes) {
   b.Put(0x1800, "hidden");
   const std::string elf = b.Build();
   absl::StatusOr<std::shared_ptr<const Image>> image = Image::FromBytes(elf);
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   ASSERT_EQ((*image)->clean_pages().size(), 1u);
   EXPECT_EQ((*image)->clean_pages()[0].head, 0u);
   EXPECT_EQ((*image)->clean_pages()[0].tail, 0x2000u);
@@ -112,7 +96,7 @@ TEST(ImageTest, PartialCodePagesAreCleanedAfterTheBytes) {
 
 TEST(ImageTest, FromBytesRefusesBadElf) {
   absl::StatusOr<std::shared_ptr<const Image>> image = Image::FromBytes("plain text");
-  ASSERT_FALSE(image.ok());
+  ASSERT_THAT(image, ::testing::Not(IsOk()));
   EXPECT_EQ(image.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(image.status().message()), StartsWith("not an ELF file"));
 }
@@ -122,7 +106,7 @@ TEST(ImageTest, FromFileReadsTheWholeFile) {
   ASSERT_FALSE(dir.path().empty());
   const std::string path = dir.Write("prog", elf::testing::ElfBuilder().Build());
   absl::StatusOr<std::shared_ptr<const Image>> image = Image::FromFile(path);
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   EXPECT_EQ((*image)->sha256_hex(), kMinimalElfSha256);
   EXPECT_EQ((*image)->size_bytes(), elf::testing::kFileSize);
 }
@@ -135,8 +119,8 @@ TEST(ImageTest, FromFileOfARealBinaryMatchesFromBytes) {
   bytes << in.rdbuf();
   absl::StatusOr<std::shared_ptr<const Image>> from_file = Image::FromFile(path);
   absl::StatusOr<std::shared_ptr<const Image>> from_bytes = Image::FromBytes(bytes.str());
-  ASSERT_TRUE(from_file.ok()) << from_file.status();
-  ASSERT_TRUE(from_bytes.ok()) << from_bytes.status();
+  ASSERT_THAT(from_file, IsOk());
+  ASSERT_THAT(from_bytes, IsOk());
   EXPECT_EQ((*from_file)->sha256_hex(), (*from_bytes)->sha256_hex());
   EXPECT_EQ((*from_file)->size_bytes(), bytes.str().size());
   // The memfd starts with the file's bytes (cleaned code pages may follow them).

@@ -16,6 +16,10 @@
 #include "sandbox/host/host_capabilities.h"
 #include "sandbox/result.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -45,7 +49,7 @@ class EngineDeterminismTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("determinism");
-    ASSERT_TRUE(image.ok()) << image.status();
+    ASSERT_THAT(image, IsOk());
     image_ = *image;
   }
 
@@ -212,12 +216,12 @@ TEST(EngineAddressesTest, EngineToldTheHostRandomizesReportsIt) {
   caps->fixed_addresses = host::Probed::kNo;
   caps->randomize_va_space = 2;
   absl::StatusOr<std::unique_ptr<Engine>> engine =
-      Engine::Create({.loader_path = testing::LoaderPath(), .host = caps});
-  ASSERT_TRUE(engine.ok()) << engine.status();
+      Engine::Create({.loader_path = zerocell::testing::BinPath("zerocell-loader"), .host = caps});
+  ASSERT_THAT(engine, IsOk());
   absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("determinism");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   absl::StatusOr<Manifest> manifest = StdManifest({"determinism"}).Build();
-  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_THAT(manifest, IsOk());
   ZC_ASSERT_RUN(r, (*engine)->Run(**image, *manifest));
   EXPECT_EQ(r.outcome, Outcome::kExited) << Describe(r);
   EXPECT_TRUE(Reports(r, "addresses")) << Describe(r);
@@ -240,7 +244,7 @@ TEST(EngineSleepTest, NanosleepAdvancesTheVirtualClockInstantly) {
 // What the probe found decides: trapped where PR_SET_TSC is enforced, reported where it is not.
 TEST(EngineRdtscTest, RdtscIsTrappedWhereTheHostTrapsItAndReportedWhereNot) {
   absl::StatusOr<std::shared_ptr<const Image>> image = testing::LoadAdmittedGuest("rdtsc");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   ZC_ASSERT_RUN(r, RunImage(**image, StdManifest({"rdtsc"})));
   if (testing::Host().tsc_trap == host::Probed::kYes) {
     EXPECT_EQ(r.outcome, Outcome::kSignaled) << Describe(r);
@@ -258,7 +262,7 @@ TEST(EngineRdtscTest, RdtscIsTrappedWhereTheHostTrapsItAndReportedWhereNot) {
 // An admitted image is reported only for what it holds: hello holds no rdtsc, rdrand or cpuid.
 TEST(EngineNondeterminismTest, AdmittedImageIsReportedOnlyForWhatItHolds) {
   absl::StatusOr<std::shared_ptr<const Image>> image = testing::LoadAdmittedGuest("hello");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   ASSERT_TRUE((*image)->instruction_use().known);
   ZC_ASSERT_RUN(r, RunImage(**image, StdManifest({"hello"})));
   for (const char* source : {"rdtsc", "rdtscp", "rdrand", "rdseed", "rdpid", "cpuid"}) {
@@ -292,12 +296,13 @@ TEST(EngineNondeterminismTest, ReportIsStableAcrossRuns) {
 // The first loader of an engine finds the vDSO/vvar pages in /proc/self/maps; later loaders
 // unmap the ranges the engine cached. Both paths must remove them on every run.
 TEST(EngineVdsoTest, VdsoIsRemovedOnFirstAndCachedRuns) {
-  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create({testing::LoaderPath()});
-  ASSERT_TRUE(engine.ok()) << engine.status();
+  absl::StatusOr<std::unique_ptr<Engine>> engine =
+      Engine::Create({zerocell::testing::BinPath("zerocell-loader")});
+  ASSERT_THAT(engine, IsOk());
   absl::StatusOr<std::shared_ptr<const Image>> image = testing::LoadGuest("hello");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   absl::StatusOr<Manifest> manifest = testing::StdManifest({"hello"}).Build();
-  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_THAT(manifest, IsOk());
   for (int run = 0; run < 3; ++run) {
     ZC_ASSERT_RUN(result, (*engine)->Run(**image, *manifest));
     ASSERT_EQ(result.outcome, Outcome::kExited) << testing::Describe(result);

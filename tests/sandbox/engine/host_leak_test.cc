@@ -16,6 +16,10 @@
 #include "sandbox/host/host_capabilities.h"
 #include "sandbox/launch/launch_spec.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -47,14 +51,14 @@ class ParkedSandboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<const Engine*> engine = testing::SharedEngine();
-    ASSERT_TRUE(engine.ok()) << engine.status();
+    ASSERT_THAT(engine, IsOk());
     engine_ = *engine;
     absl::StatusOr<std::shared_ptr<const Image>> image = testing::LoadAdmittedGuest("hello");
-    ASSERT_TRUE(image.ok()) << image.status();
+    ASSERT_THAT(image, IsOk());
     image_ = *image;
     absl::StatusOr<std::unique_ptr<ParkedSandbox>> parked =
         engine_->Prestart(*image_, absl::Now() + absl::Seconds(5));
-    ASSERT_TRUE(parked.ok()) << parked.status();
+    ASSERT_THAT(parked, IsOk());
     parked_ = *std::move(parked);
   }
 
@@ -104,14 +108,14 @@ TEST_F(ParkedSandboxTest, HoldsNoCapabilityAndCannotDumpCore) {
 // and the loader's pages hold no host path and no /proc/self/maps text. The first run of a fresh
 // engine is the one whose loader reads /proc/self/maps; the second uses the cached vDSO ranges.
 TEST(EngineHostLeakTest, GuestFindsNoExecStackHostPathOrMapsText) {
-  absl::StatusOr<std::unique_ptr<Engine>> engine =
-      Engine::Create({.loader_path = testing::LoaderPath(), .host = nullptr});
-  ASSERT_TRUE(engine.ok()) << engine.status();
+  absl::StatusOr<std::unique_ptr<Engine>> engine = Engine::Create(
+      {.loader_path = zerocell::testing::BinPath("zerocell-loader"), .host = nullptr});
+  ASSERT_THAT(engine, IsOk());
   absl::StatusOr<std::shared_ptr<const Image>> image = testing::LoadGuest("host_leak_scan");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   absl::StatusOr<Manifest> manifest =
       StdManifest({"host_leak_scan"}).set_timeout(absl::Seconds(20)).Build();
-  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_THAT(manifest, IsOk());
   for (int run = 0; run < 2; ++run) {
     ZC_ASSERT_RUN(r, (*engine)->Run(**image, *manifest));
     ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);

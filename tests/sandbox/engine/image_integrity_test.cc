@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 #include "image/validator.h"
 #include "sandbox/elf/elf_image.h"
 #include "sandbox/host/instruction_use.h"
@@ -21,6 +22,8 @@
 
 namespace zerocell::sandbox {
 namespace {
+
+using ::zerocell::testing::IsOk;
 
 using testing::Describe;
 using testing::GuestPath;
@@ -71,7 +74,7 @@ absl::StatusOr<std::shared_ptr<const Image>> AdmittedGuestWithHiddenCode() {
 
 TEST(EngineImageIntegrityTest, SlackPastTheSegmentHoldsZeros) {
   absl::StatusOr<std::shared_ptr<const Image>> image = AdmittedGuestWithHiddenCode();
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   ZC_ASSERT_RUN(r, RunImage(**image, StdManifest({"exec_slack_madvise"})));
   ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
   EXPECT_EQ(StdoutOf(r), "slack=zero\n");
@@ -83,7 +86,7 @@ TEST(EngineImageIntegrityTest, MadviseDontneedCannotBringTheFileBytesBack) {
   // file's page with the hidden rdrand (which then ran, exit code 42, under a deterministic
   // admission).
   absl::StatusOr<std::shared_ptr<const Image>> image = AdmittedGuestWithHiddenCode();
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   ZC_ASSERT_RUN(r, RunImage(**image, StdManifest({"exec_slack_madvise", "madvise"})));
   ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
   EXPECT_EQ(StdoutOf(r), "slack=zero\n");
@@ -96,7 +99,7 @@ TEST(EngineImageIntegrityTest, CodeCannotGrowOverRodata) {
   // policy accepts the image: it decodes executable segments only.
   absl::StatusOr<std::shared_ptr<const Image>> image =
       LoadAdmittedGuest("mremap_rodata", image::InstructionPolicy::kDeterministic);
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   ZC_ASSERT_RUN(r, RunImage(**image, StdManifest({"mremap_rodata"})));
   ASSERT_EQ(r.outcome, Outcome::kPolicyViolation) << Describe(r);
   EXPECT_EQ(r.violation.syscall, "mremap");

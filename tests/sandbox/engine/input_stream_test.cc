@@ -22,6 +22,9 @@
 #include "sandbox/input_source.h"
 #include "sandbox/sys/unique_fd.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -43,7 +46,7 @@ std::unique_ptr<InputSource> Open(const std::string& path) {
   sys::UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   EXPECT_TRUE(fd.valid()) << path;
   absl::StatusOr<std::unique_ptr<InputSource>> s = FdInput(std::move(fd), path);
-  EXPECT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(s, IsOk());
   return s.ok() ? *std::move(s) : nullptr;
 }
 
@@ -57,7 +60,7 @@ Pipe MakePipe() {
   EXPECT_EQ(pipe2(fds, O_CLOEXEC), 0);
   Pipe p;
   absl::StatusOr<std::unique_ptr<InputSource>> s = FdInput(sys::UniqueFd(fds[0]), "pipe");
-  EXPECT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(s, IsOk());
   p.source = *std::move(s);
   p.write_end.reset(fds[1]);
   return p;

@@ -1,6 +1,7 @@
 // Integration tests for the run lifecycle: images refused before any process starts, nothing
 // (fds, processes) left behind by any outcome, cancellation, and concurrent runs.
 #include <stdio.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -20,6 +21,10 @@
 #include "sandbox/image.h"
 #include "sandbox/result.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -27,17 +32,12 @@ namespace {
 using testing::CountOpenFds;
 using testing::Describe;
 using testing::HasChildProcess;
+using ::testing::HasSubstr;
 using testing::LoadGuest;
 using testing::RunImage;
 using testing::StdManifest;
 using testing::StdoutOf;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using ::zerocell::testing::StatusIs;
 
 // Each refused image: INVALID_ARGUMENT (or NOT_FOUND), and no process was started.
 TEST(EngineRefusedImageTest, BadImagesAreRefusedBeforeAnyProcessStarts) {
@@ -52,7 +52,7 @@ TEST(EngineRefusedImageTest, BadImagesAreRefusedBeforeAnyProcessStarts) {
     EXPECT_EQ(dynamic.status().code(), absl::StatusCode::kInvalidArgument) << dynamic.status();
   }
 
-  std::string hello = ReadFile(testing::GuestPath("hello"));
+  std::string hello = zerocell::testing::GuestBytes("hello");
   ASSERT_GT(hello.size(), 4096u);
   std::string truncated_path = testing::WriteTempFile(hello.substr(0, hello.size() / 2));
   absl::StatusOr<std::shared_ptr<const Image>> truncated = Image::FromFile(truncated_path);
@@ -77,16 +77,16 @@ TEST(EngineRefusedImageTest, BadImagesAreRefusedBeforeAnyProcessStarts) {
 
 TEST(EngineRefusedImageTest, MissingLoaderFailsTheRunWithoutLeaks) {
   absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("hello");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   absl::StatusOr<Manifest> manifest = StdManifest({"hello"}).Build();
-  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_THAT(manifest, IsOk());
   int fds = CountOpenFds();
   {
     absl::StatusOr<std::unique_ptr<Engine>> engine =
         Engine::Create({.loader_path = "/nonexistent/zerocell-loader"});
     if (engine.ok()) {
       absl::StatusOr<Result> r = (*engine)->Run(**image, *manifest);
-      EXPECT_FALSE(r.ok()) << "ran without a loader: " << Describe(*r);
+      EXPECT_THAT(r, ::testing::Not(IsOk())) << "ran without a loader: " << Describe(*r);
     }
   }
   EXPECT_FALSE(HasChildProcess());
@@ -108,11 +108,11 @@ class EngineLeakTest : public ::testing::TestWithParam<LeakCase> {};
 TEST_P(EngineLeakTest, NoFdOrProcessIsLeftBehind) {
   const LeakCase& c = GetParam();
   absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest(c.guest);
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   ManifestBuilder b = StdManifest(c.argv);
   b.set_timeout(absl::Milliseconds(300)).set_memory_bytes(int64_t{32} << 20);
   b.set_output_limit_bytes(1 << 16);
-  ASSERT_TRUE(testing::SharedEngine().ok());
+  ASSERT_THAT(testing::SharedEngine(), IsOk());
   // Twice: the first run may initialize engine-wide state lazily; the second must not grow it.
   ZC_ASSERT_RUN(warmup, RunImage(**image, b));
   int fds = CountOpenFds();
@@ -136,10 +136,10 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(EngineCancelTest, CancelFromAnotherThreadStopsTheRunPromptly) {
   absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("spin");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   ManifestBuilder b = StdManifest({"spin"});
   b.set_timeout(absl::Seconds(5));
-  ASSERT_TRUE(testing::SharedEngine().ok());
+  ASSERT_THAT(testing::SharedEngine(), IsOk());
   int fds = CountOpenFds();
   absl::Time start;
   absl::StatusOr<Result> r;
@@ -163,7 +163,7 @@ TEST(EngineCancelTest, CancelFromAnotherThreadStopsTheRunPromptly) {
 
 TEST(EngineCancelTest, AlreadyCancelledTokenRunsNothing) {
   absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("spin");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   ManifestBuilder b = StdManifest({"spin"});
   b.set_timeout(absl::Seconds(5));
   CancelToken cancel;
@@ -176,9 +176,36 @@ TEST(EngineCancelTest, AlreadyCancelledTokenRunsNothing) {
   EXPECT_FALSE(HasChildProcess());
 }
 
+// A token whose eventfd could not be made could never cancel: a run or prestart given it is
+// refused with the reason, before anything is spawned, instead of running uncancellable.
+TEST(EngineCancelTest, ATokenWithoutItsEventfdIsRefusedNotIgnored) {
+  absl::StatusOr<const Engine*> engine = testing::SharedEngine();
+  ASSERT_THAT(engine, IsOk());
+  absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("spin");
+  ASSERT_THAT(image, IsOk());
+  ASSERT_THAT(CancelToken().status(), IsOk());
+  rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit none = saved;
+  none.rlim_cur = 0;  // no descriptor can be created: eventfd fails with EMFILE
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+  const CancelToken broken;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_THAT(broken.status(),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("eventfd")));
+
+  ManifestBuilder b = StdManifest({"spin"});
+  b.set_timeout(absl::Seconds(5));
+  EXPECT_THAT(RunImage(**image, b, &broken),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("eventfd")));
+  EXPECT_THAT((*engine)->Prestart(**image, absl::Now() + absl::Seconds(5), &broken),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("eventfd")));
+  EXPECT_FALSE(HasChildProcess());
+}
+
 TEST(EngineConcurrencyTest, OneEngineServesConcurrentRuns) {
   absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("cat");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   constexpr int kThreads = 4;
   constexpr int kRunsPerThread = 3;
   std::vector<std::string> failures(kThreads);
@@ -220,10 +247,10 @@ TEST(EngineConcurrencyTest, ConcurrentMixedOutcomesLeakNothing) {
   std::vector<std::shared_ptr<const Image>> images;
   for (const Kind& k : kinds) {
     absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest(k.guest);
-    ASSERT_TRUE(image.ok()) << image.status();
+    ASSERT_THAT(image, IsOk());
     images.push_back(*image);
   }
-  ASSERT_TRUE(testing::SharedEngine().ok());
+  ASSERT_THAT(testing::SharedEngine(), IsOk());
   const int fds = CountOpenFds();
   constexpr int kThreads = 4;
   constexpr int kRunsPerThread = 36;

@@ -10,6 +10,9 @@
 #include "sandbox/engine.h"
 #include "sandbox/parked_sandbox.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -78,15 +81,15 @@ TEST(MemoryEtagTest, ChannelDataAndLayoutCount) {
 
 TEST(MemoryEtagTest, WarmAndColdRunsAgree) {
   absl::StatusOr<const Engine*> engine = SharedEngine();
-  ASSERT_TRUE(engine.ok()) << engine.status();
+  ASSERT_THAT(engine, IsOk());
   absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("mem_pattern");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   absl::StatusOr<Manifest> m = PatternManifest("warm").Build();
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   ZC_ASSERT_RUN(cold, (*engine)->Run(**image, *m));
   absl::StatusOr<std::unique_ptr<ParkedSandbox>> parked =
       (*engine)->Prestart(**image, absl::Now() + absl::Seconds(5));
-  ASSERT_TRUE(parked.ok()) << parked.status();
+  ASSERT_THAT(parked, IsOk());
   ZC_ASSERT_RUN(warm, (*engine)->RunParked(*std::move(parked), **image, *m, RunOptions{}));
   ASSERT_FALSE(cold.memory_etag.empty()) << Describe(cold);
   if (AddressesVary(cold)) GTEST_SKIP() << kAddressesVary;

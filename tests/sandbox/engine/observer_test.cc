@@ -6,6 +6,9 @@
 #include "gtest/gtest.h"
 #include "sandbox/engine.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -31,11 +34,11 @@ class Recorder : public OutputObserver {
 
 TEST(EngineObserverTest, SeesEveryWriteInOrderWithItsOffset) {
   absl::StatusOr<const Engine*> engine = SharedEngine();
-  ASSERT_TRUE(engine.ok()) << engine.status();
+  ASSERT_THAT(engine, IsOk());
   absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("bigout");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   absl::StatusOr<Manifest> manifest = StdManifest({"bigout", "10000", "4000"}).Build();
-  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_THAT(manifest, IsOk());
 
   Recorder recorder;
   ZC_ASSERT_RUN(result, (*engine)->Run(**image, *manifest, RunOptions{nullptr, &recorder}));
@@ -52,14 +55,14 @@ TEST(EngineObserverTest, SeesEveryWriteInOrderWithItsOffset) {
 
 TEST(EngineObserverTest, RefusedWritesAreNotReported) {
   absl::StatusOr<const Engine*> engine = SharedEngine();
-  ASSERT_TRUE(engine.ok()) << engine.status();
+  ASSERT_THAT(engine, IsOk());
   absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest("bigout");
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   // Output limit 5000: the second write is cut to 1000 bytes and the guest is stopped.
   ManifestBuilder builder = StdManifest({"bigout", "10000", "4000"});
   builder.set_output_limit_bytes(5000);
   absl::StatusOr<Manifest> manifest = builder.Build();
-  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_THAT(manifest, IsOk());
 
   Recorder recorder;
   ZC_ASSERT_RUN(result, (*engine)->Run(**image, *manifest, RunOptions{nullptr, &recorder}));

@@ -12,6 +12,9 @@
 #include "sandbox/image.h"
 #include "sandbox/result.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -69,7 +72,7 @@ class EngineBusyboxTest : public ::testing::Test {
   void SetUp() override {
     if (access(kBusybox, X_OK) != 0) GTEST_SKIP() << kBusybox << " is not installed";
     absl::StatusOr<std::shared_ptr<const Image>> image = Image::FromFile(kBusybox);
-    ASSERT_TRUE(image.ok()) << image.status();
+    ASSERT_THAT(image, IsOk());
     image_ = *image;
     for (int i = 0; i < 500; ++i) {
       absl::StrAppend(&input_, (i * 7919) % 1000, " banana", i % 7, " alpha\tbeta ",
@@ -94,7 +97,7 @@ class EngineBusyboxTest : public ::testing::Test {
   // Runs the same applet with the host's busybox.
   std::string RunOnHost(const std::string& args, const std::string& input) {
     absl::StatusOr<std::string> out = RunHostCommand(absl::StrCat(kBusybox, " ", args), input);
-    EXPECT_TRUE(out.ok()) << out.status();
+    EXPECT_THAT(out, IsOk());
     return out.ok() ? *out : "";
   }
 

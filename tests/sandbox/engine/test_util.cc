@@ -20,27 +20,13 @@
 #include "absl/strings/str_split.h"
 #include "base/status_macros.h"
 #include "gtest/gtest.h"
+#include "tests/testing/files.h"
 
 namespace zerocell::sandbox::testing {
 namespace {
 
 // Debian's abseil has its own string_view type, distinct from std::string_view.
 absl::string_view ToAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-std::string EnvOr(const char* name, const char* fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
-// Without the CTest environment: the build tree, seen from this binary in <build>/tests.
-std::string BuildDirFallback(const char* subdir) {
-  char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-  if (n <= 0) return subdir;
-  std::string dir(self, static_cast<size_t>(n));
-  dir.resize(dir.rfind('/'));
-  return absl::StrCat(dir, "/../", subdir);
-}
 
 std::string Excerpt(std::string_view text) {
   constexpr size_t kMax = 300;
@@ -51,20 +37,10 @@ std::string Excerpt(std::string_view text) {
 
 }  // namespace
 
-std::string LoaderPath() {
-  return absl::StrCat(EnvOr("ZEROCELL_BIN_DIR", BuildDirFallback("bin").c_str()),
-                      "/zerocell-loader");
-}
-
-std::string GuestPath(std::string_view name) {
-  return absl::StrCat(EnvOr("ZEROCELL_GUEST_DIR", BuildDirFallback("guests").c_str()), "/",
-                      ToAbsl(name));
-}
-
 absl::StatusOr<const Engine*> SharedEngine() {
   // Created once and never destroyed: tests on several threads share it.
-  static const auto* const engine =
-      new absl::StatusOr<std::unique_ptr<Engine>>(Engine::Create({.loader_path = LoaderPath()}));
+  static const auto* const engine = new absl::StatusOr<std::unique_ptr<Engine>>(
+      Engine::Create({.loader_path = zerocell::testing::BinPath("zerocell-loader")}));
   if (!engine->ok()) return engine->status();
   return engine->value().get();
 }
@@ -80,12 +56,12 @@ const host::HostCapabilities& Host() {
 }
 
 absl::StatusOr<std::shared_ptr<const Image>> LoadGuest(std::string_view name) {
-  return Image::FromFile(GuestPath(name));
+  return Image::FromFile(zerocell::testing::GuestPath(name));
 }
 
 absl::StatusOr<std::shared_ptr<const Image>> LoadAdmittedGuest(std::string_view name,
                                                                image::InstructionPolicy policy) {
-  const std::string path = GuestPath(name);
+  const std::string path = zerocell::testing::GuestPath(name);
   ASSIGN_OR_RETURN(std::string bytes, ReadImageFile(path));
   const image::Validation validation = image::ValidateImage(bytes, {.policy = policy});
   RETURN_IF_ERROR(validation.status);
@@ -231,7 +207,9 @@ bool HasChildProcess() {
 }
 
 std::string WriteTempFile(std::string_view bytes) {
-  std::string path = absl::StrCat(EnvOr("TMPDIR", "/tmp"), "/zerocell_engine_test_XXXXXX");
+  const char* tmp = std::getenv("TMPDIR");
+  std::string path = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
+                                  "/zerocell_engine_test_XXXXXX");
   int fd = mkstemp(path.data());
   if (fd < 0) return "";
   size_t done = 0;

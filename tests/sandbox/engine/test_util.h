@@ -18,11 +18,12 @@
 #include "sandbox/image.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/result.h"
+#include "tests/testing/status_matchers.h"
 
 // Binds the Result of `expr` (a StatusOr<Result>) to `var`; a non-OK status fails the test.
 #define ZC_ASSERT_RUN(var, expr)                                         \
   absl::StatusOr<::zerocell::sandbox::Result> var##_status_or_ = (expr); \
-  ASSERT_TRUE(var##_status_or_.ok()) << var##_status_or_.status();       \
+  ASSERT_THAT(var##_status_or_, ::zerocell::testing::IsOk());            \
   const ::zerocell::sandbox::Result& var = *var##_status_or_
 
 namespace zerocell::sandbox::testing {
@@ -32,11 +33,6 @@ inline constexpr int64_t kStdOutputBytes = int64_t{1} << 20;
 inline constexpr absl::Duration kTestTimeout = absl::Seconds(2);
 inline constexpr std::string_view kSha256OfEmpty =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-// $ZEROCELL_BIN_DIR/zerocell-loader and $ZEROCELL_GUEST_DIR/<name> (as CTest sets them);
-// without them, bin/ and guests/ in the parent of the test binary's directory.
-std::string LoaderPath();
-std::string GuestPath(std::string_view name);
 
 // One Engine per test process, created on first use (the error, if any, is returned each time).
 absl::StatusOr<const Engine*> SharedEngine();

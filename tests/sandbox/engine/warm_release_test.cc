@@ -23,22 +23,25 @@
 #include "sandbox/image.h"
 #include "sandbox/parked_sandbox.h"
 #include "sandbox/result.h"
-#include "tests/sandbox/engine/child_processes.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/processes.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
 
-using testing::ChildPids;
 using testing::CountOpenFds;
 using testing::Describe;
 using ::testing::HasSubstr;
 using testing::LoadGuest;
-using testing::ProcessGone;
-using testing::ProcessState;
 using testing::StdManifest;
 using testing::StdoutOf;
-using testing::WaitFor;
+using ::zerocell::testing::ChildPids;
+using ::zerocell::testing::ProcessGone;
+using ::zerocell::testing::ProcessState;
+using ::zerocell::testing::WaitFor;
 
 constexpr int64_t kMiB = int64_t{1} << 20;
 
@@ -46,7 +49,7 @@ class WarmStartTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<const Engine*> engine = testing::SharedEngine();
-    ASSERT_TRUE(engine.ok()) << engine.status();
+    ASSERT_THAT(engine, IsOk());
     engine_ = *engine;
     ASSERT_TRUE(ChildPids().empty());
     fds_ = CountOpenFds();
@@ -58,20 +61,20 @@ class WarmStartTest : public ::testing::Test {
 
   static std::shared_ptr<const Image> Load(const std::string& name) {
     absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest(name);
-    EXPECT_TRUE(image.ok()) << image.status();
+    EXPECT_THAT(image, IsOk());
     return image.value_or(nullptr);
   }
 
   std::unique_ptr<ParkedSandbox> MustPark(const Image& image) {
     absl::StatusOr<std::unique_ptr<ParkedSandbox>> parked =
         engine_->Prestart(image, absl::Now() + absl::Seconds(5));
-    EXPECT_TRUE(parked.ok()) << parked.status();
+    EXPECT_THAT(parked, IsOk());
     return parked.ok() ? *std::move(parked) : nullptr;
   }
 
   static Manifest Build(const ManifestBuilder& b) {
     absl::StatusOr<Manifest> m = b.Build();
-    EXPECT_TRUE(m.ok()) << m.status();
+    EXPECT_THAT(m, IsOk());
     return *std::move(m);
   }
 

@@ -19,27 +19,30 @@
 #include "sandbox/image.h"
 #include "sandbox/parked_sandbox.h"
 #include "sandbox/result.h"
-#include "tests/sandbox/engine/child_processes.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/processes.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
 
-using testing::ChildPids;
 using testing::CountOpenFds;
 using testing::Describe;
 using testing::FindChannel;
 using ::testing::HasSubstr;
 using testing::LoadGuest;
 using testing::Pattern;
-using testing::ProcessGone;
-using testing::ProcessState;
 using testing::ReadChannel;
 using testing::Sha256Hex;
 using ::testing::StartsWith;
 using testing::StdManifest;
 using testing::StdoutOf;
 using testing::WriteChannel;
+using ::zerocell::testing::ChildPids;
+using ::zerocell::testing::ProcessGone;
+using ::zerocell::testing::ProcessState;
 
 constexpr int64_t kMiB = int64_t{1} << 20;
 
@@ -299,16 +302,16 @@ class WarmStartEquivalenceTest : public ::testing::TestWithParam<EquivalenceCase
 TEST_P(WarmStartEquivalenceTest, WarmRunIsIndistinguishableFromACold) {
   const EquivalenceCase& c = GetParam();
   absl::StatusOr<const Engine*> engine = testing::SharedEngine();
-  ASSERT_TRUE(engine.ok()) << engine.status();
+  ASSERT_THAT(engine, IsOk());
   absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest(c.guest);
-  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_THAT(image, IsOk());
   absl::StatusOr<Manifest> manifest = c.manifest().Build();
-  ASSERT_TRUE(manifest.ok()) << manifest.status();
+  ASSERT_THAT(manifest, IsOk());
   const int fds = CountOpenFds();
 
   // Parked before the cold run: it waits while another sandbox of its image runs.
   absl::StatusOr<std::unique_ptr<ParkedSandbox>> parked = Park(**engine, **image);
-  ASSERT_TRUE(parked.ok()) << parked.status();
+  ASSERT_THAT(parked, IsOk());
   const pid_t parked_pid = (*parked)->pid();
   EXPECT_EQ((*parked)->image_sha256(), (*image)->sha256_hex());
   EXPECT_TRUE((*parked)->Alive());

@@ -10,6 +10,9 @@
 #include "gtest/gtest.h"
 #include "sandbox/host/host_probe.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox::host {
 namespace {
@@ -49,7 +52,7 @@ TEST(HostDecisionsTest, CapableHostWithAnAdmittedPlainImageReportsNothing) {
   EXPECT_TRUE(ShouldFixAddresses(c));
   EXPECT_TRUE(ShouldDropPrivileges(c));
   EXPECT_TRUE(ShouldFaultCpuid(c, InstructionUse::Decoded(0)));
-  EXPECT_TRUE(CheckUsable(c).ok()) << CheckUsable(c);
+  EXPECT_THAT(CheckUsable(c), IsOk());
 }
 
 TEST(HostDecisionsTest, RdtscIsReportedOnlyWhereTheHostCannotTrapItAndTheImageHoldsIt) {
@@ -154,7 +157,7 @@ TEST(HostProbeTest, ProbesThisHost) {
     std::cout << (f.ok ? "  ok " : "  -- ") << f.name << " = " << f.value << ": " << f.meaning
               << "\n";
   }
-  EXPECT_TRUE(CheckUsable(c).ok()) << CheckUsable(c);
+  EXPECT_THAT(CheckUsable(c), IsOk());
   EXPECT_FALSE(c.kernel_release.empty());
   EXPECT_NE(c.tsc_trap, Probed::kUnknown);
   EXPECT_NE(c.int80, ForeignAbi::kUnknown);

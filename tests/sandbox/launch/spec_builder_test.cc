@@ -19,6 +19,9 @@
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/manifest/manifest.h"
 #include "tests/sandbox/elf/elf_builder.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox::launch {
 namespace {
@@ -39,7 +42,7 @@ Manifest MakeManifest(std::vector<std::string> argv, std::vector<std::string> en
                                    .set_cpu_limit(absl::Milliseconds(2500))
                                    .set_random_seed(seed)
                                    .Build();
-  EXPECT_TRUE(m.ok()) << m.status();
+  EXPECT_THAT(m, IsOk());
   return *std::move(m);
 }
 
@@ -47,7 +50,7 @@ elf::ElfLayout ParsedLayout(bool pie) {
   elf::testing::ElfBuilder b;
   if (pie) b.MakePie();
   absl::StatusOr<elf::ElfLayout> layout = elf::ParseElf(b.Build());
-  EXPECT_TRUE(layout.ok()) << layout.status();
+  EXPECT_THAT(layout, IsOk());
   return *layout;
 }
 
@@ -165,7 +168,7 @@ TEST(SpecBuilderTest, HeaderAndSegmentsForExec) {
   const elf::ElfLayout layout = ParsedLayout(/*pie=*/false);
   const Manifest m = MakeManifest({"prog"}, {});
   absl::StatusOr<Built> built = BuildLaunchSpec(layout, m, "", kParent);
-  ASSERT_TRUE(built.ok()) << built.status();
+  ASSERT_THAT(built, IsOk());
   ParsedSpec p(*built);
   EXPECT_EQ(p.spec.magic, kSpecMagic);
   ASSERT_EQ(p.spec.segment_count, 1u);
@@ -190,7 +193,7 @@ TEST(SpecBuilderTest, ProbeDecisionsBecomeSpecFlags) {
        {0u, kSpecDropPrivileges, kSpecFaultCpuid, kSpecDropPrivileges | kSpecFaultCpuid}) {
     absl::StatusOr<std::string> park = BuildParkSpec(
         layout, PlanCleanPages(layout, elf::testing::kFileSize), "", kParent, {}, flags);
-    ASSERT_TRUE(park.ok()) << park.status();
+    ASSERT_THAT(park, IsOk());
     LaunchSpec spec;
     ASSERT_GE(park->size(), sizeof(spec));
     memcpy(&spec, park->data(), sizeof(spec));
@@ -233,7 +236,7 @@ TEST(SpecBuilderTest, CleanPagesReachTheSpec) {
   std::vector<CleanPages> clean(l.segments.size());
   clean[0] = {0x5000, 0x6000};
   absl::StatusOr<std::string> park = BuildParkSpec(l, clean, "", kParent);
-  ASSERT_TRUE(park.ok()) << park.status();
+  ASSERT_THAT(park, IsOk());
   LaunchSpec spec;
   memcpy(&spec, park->data(), sizeof(spec));
   EXPECT_EQ(spec.segments[0].clean_head, 0x5000u);
@@ -248,7 +251,7 @@ TEST(SpecBuilderTest, PieSegmentsAreBiasedByPieBase) {
   ASSERT_TRUE(layout.pie);
   const Manifest m = MakeManifest({"prog"}, {});
   absl::StatusOr<Built> built = BuildLaunchSpec(layout, m, "", kParent);
-  ASSERT_TRUE(built.ok()) << built.status();
+  ASSERT_THAT(built, IsOk());
   ParsedSpec p(*built);
   ASSERT_EQ(p.spec.segment_count, layout.segments.size());
   for (size_t i = 0; i < layout.segments.size(); ++i) {
@@ -263,7 +266,7 @@ TEST(SpecBuilderTest, PieSegmentsAreBiasedByPieBase) {
 TEST(SpecBuilderTest, CraftedSegmentsKeepFieldsAndProtections) {
   const elf::ElfLayout layout = CraftedLayout();
   absl::StatusOr<Built> built = BuildLaunchSpec(layout, MakeManifest({"p"}, {}), "", kParent);
-  ASSERT_TRUE(built.ok()) << built.status();
+  ASSERT_THAT(built, IsOk());
   ParsedSpec p(*built);
   ASSERT_EQ(p.spec.segment_count, 2u);
   const SpecSegment& data = p.spec.segments[1];
@@ -284,7 +287,7 @@ TEST(SpecBuilderTest, InitialStackFollowsSysvAbi) {
   const std::vector<std::string> env = {"A=1", "PATH=/bin", "EMPTY="};
   const Manifest m = MakeManifest(argv, env, int64_t{64} << 20, /*seed=*/1234);
   absl::StatusOr<Built> built = BuildLaunchSpec(layout, m, "", kParent);
-  ASSERT_TRUE(built.ok()) << built.status();
+  ASSERT_THAT(built, IsOk());
   ParsedSpec p(*built);
   EXPECT_EQ(p.go.header.initial_sp % 16, 0u);
   EXPECT_EQ(p.go.header.initial_sp, kStackTop - p.go.stack_image.size());
@@ -320,7 +323,9 @@ TEST(SpecBuilderTest, StackIsDeterministicAndSeedDependent) {
       BuildLaunchSpec(layout, MakeManifest({"p", "q"}, {"E=1"}, 64 << 20, 5), "", kParent);
   absl::StatusOr<Built> c =
       BuildLaunchSpec(layout, MakeManifest({"p", "q"}, {"E=1"}, 64 << 20, 6), "", kParent);
-  ASSERT_TRUE(a.ok() && b.ok() && c.ok());
+  ASSERT_THAT(a, IsOk());
+  ASSERT_THAT(b, IsOk());
+  ASSERT_THAT(c, IsOk());
   EXPECT_EQ(a->park, b->park);
   EXPECT_EQ(a->park, c->park);  // the park spec never depends on the request
   EXPECT_EQ(a->go.stack_image, b->go.stack_image);
@@ -339,7 +344,7 @@ TEST(SpecBuilderTest, AlignmentHoldsForEveryArgCountParity) {
       std::vector<std::string> argv(n, "a"), env(e, "K=V");
       argv[0] = std::string(n, 'p');  // vary string lengths too
       absl::StatusOr<Built> built = BuildLaunchSpec(layout, MakeManifest(argv, env), "", kParent);
-      ASSERT_TRUE(built.ok()) << built.status();
+      ASSERT_THAT(built, IsOk());
       ParsedSpec p(*built);
       EXPECT_EQ(p.go.header.initial_sp % 16, 0u) << n << " " << e;
       p.Walk();
@@ -355,7 +360,7 @@ TEST(SpecBuilderTest, FilterIsAppendedAtFilterOffset) {
   ASSERT_EQ(filter.size(), 40u);
   absl::StatusOr<Built> built =
       BuildLaunchSpec(ParsedLayout(false), MakeManifest({"prog", "odd"}, {}), filter, kParent);
-  ASSERT_TRUE(built.ok()) << built.status();
+  ASSERT_THAT(built, IsOk());
   ParsedSpec p(*built);
   EXPECT_EQ(p.spec.filter_len, 5u);
   EXPECT_EQ(p.spec.filter_offset % 8, 0u);
@@ -367,7 +372,7 @@ TEST(SpecBuilderTest, FilterIsAppendedAtFilterOffset) {
 TEST(SpecBuilderTest, RlimitsArePresent) {
   const Manifest m = MakeManifest({"p"}, {}, int64_t{32} << 20);
   absl::StatusOr<Built> built = BuildLaunchSpec(ParsedLayout(false), m, "", kParent);
-  ASSERT_TRUE(built.ok()) << built.status();
+  ASSERT_THAT(built, IsOk());
   ParsedSpec p(*built);
   ASSERT_GT(p.spec.rlimit_count, 0u);
   ASSERT_LE(p.spec.rlimit_count, 8u);
@@ -405,13 +410,13 @@ TEST(SpecBuilderTest, ArgvLargerThanHalfTheStackIsRejected) {
   elf::ElfLayout layout = ParsedLayout(false);
   absl::StatusOr<Built> built =
       BuildLaunchSpec(layout, MakeManifest(argv, {}, 1 << 20), "", kParent);
-  ASSERT_FALSE(built.ok());
+  ASSERT_THAT(built, ::testing::Not(IsOk()));
   EXPECT_EQ(built.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(built.status().message()), HasSubstr("argv"));
   // The same argv fits with a larger memory limit (8 MiB stack).
   absl::StatusOr<Built> ok =
       BuildLaunchSpec(layout, MakeManifest(argv, {}, int64_t{256} << 20), "", kParent);
-  ASSERT_TRUE(ok.ok()) << ok.status();
+  ASSERT_THAT(ok, IsOk());
   ParsedSpec p(*ok);
   p.Walk();
   EXPECT_EQ(p.argv, argv);
@@ -422,7 +427,7 @@ TEST(SpecBuilderTest, EnvCountsTowardsTheStackToo) {
   for (int i = 0; i < 100; ++i) env.push_back("K=" + std::string(1000, 'v'));
   absl::StatusOr<Built> built =
       BuildLaunchSpec(ParsedLayout(false), MakeManifest({"prog"}, env, 1 << 20), "", kParent);
-  ASSERT_FALSE(built.ok());
+  ASSERT_THAT(built, ::testing::Not(IsOk()));
   EXPECT_EQ(built.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -434,18 +439,19 @@ TEST(SpecBuilderTest, ImageAndStackBeyondMemoryIsRejected) {
   layout.segments[1].memsz = kFitsMemsz;
   absl::StatusOr<Built> fits =
       BuildLaunchSpec(layout, MakeManifest({"p"}, {}, 1 << 20), "", kParent);
-  ASSERT_TRUE(fits.ok()) << fits.status();
+  ASSERT_THAT(fits, IsOk());
   EXPECT_EQ(fits->image_bytes + fits->stack_bytes, uint64_t{1} << 20);
   // One more byte takes another page: the image alone fits, image + stack does not.
   layout.segments[1].memsz = kFitsMemsz + 1;
   absl::StatusOr<Built> built =
       BuildLaunchSpec(layout, MakeManifest({"p"}, {}, 1 << 20), "", kParent);
-  ASSERT_FALSE(built.ok());
+  ASSERT_THAT(built, ::testing::Not(IsOk()));
   EXPECT_EQ(built.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(built.status().message()), HasSubstr("memory_bytes"));
   // Far beyond: 1 MiB of bss alone.
   layout.segments[1].memsz = 1 << 20;
-  EXPECT_FALSE(BuildLaunchSpec(layout, MakeManifest({"p"}, {}, 1 << 20), "", kParent).ok());
+  EXPECT_THAT(BuildLaunchSpec(layout, MakeManifest({"p"}, {}, 1 << 20), "", kParent),
+              ::testing::Not(IsOk()));
 }
 
 TEST(SpecBuilderTest, TooManySegmentsIsRejected) {
@@ -456,7 +462,7 @@ TEST(SpecBuilderTest, TooManySegmentsIsRejected) {
                                0x1000, true, false, false});
   }
   absl::StatusOr<Built> built = BuildLaunchSpec(layout, MakeManifest({"p"}, {}), "", kParent);
-  ASSERT_FALSE(built.ok());
+  ASSERT_THAT(built, ::testing::Not(IsOk()));
   EXPECT_EQ(built.status().code(), absl::StatusCode::kInvalidArgument);
 }
 

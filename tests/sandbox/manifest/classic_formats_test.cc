@@ -9,6 +9,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sandbox/manifest/classic_parser.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -34,7 +37,7 @@ absl::Status ErrorOf(const std::string& text) { return ParseClassicManifest(text
 void ExpectError(const std::string& text, const std::string& prefix,
                  std::vector<std::string> parts = {}) {
   const absl::Status s = ErrorOf(text);
-  ASSERT_FALSE(s.ok()) << "expected: " << prefix;
+  ASSERT_THAT(s, ::testing::Not(IsOk())) << "expected: " << prefix;
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_THAT(std::string(s.message()), StartsWith(prefix));
   for (const std::string& p : parts) EXPECT_THAT(std::string(s.message()), HasSubstr(p));
@@ -42,7 +45,7 @@ void ExpectError(const std::string& text, const std::string& prefix,
 
 TEST(ClassicDevelTest, SevenFieldChannelsAndBootElfProgram) {
   absl::StatusOr<ClassicManifest> m = ParseClassicManifest(kDevel);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->version, "20140509");
   EXPECT_EQ(m->program, "bin/job-program");
   EXPECT_EQ(m->program_line, 4);
@@ -64,7 +67,7 @@ TEST(ClassicDevelTest, SevenFieldChannelsAndBootElfProgram) {
   EXPECT_EQ(boot.spec.get_size, 0x100000);
 
   absl::StatusOr<Manifest> run = ToManifest(*m, {});
-  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_THAT(run, IsOk());
   EXPECT_THAT(run->argv(), ElementsAre("job-program"));
   EXPECT_TRUE(run->memory_etag());
   EXPECT_EQ(run->timeout(), absl::Seconds(600));
@@ -75,7 +78,7 @@ TEST(ClassicDevelTest, ProgramKeyAddsTheBootElfChannel) {
       kDevel, {{"Channel = bin/job-program, /boot/elf, 1, 0x100, 0x100000, 0, 0\n",
                 "Program = /opt/tools/job\n"}});
   absl::StatusOr<ClassicManifest> m = ParseClassicManifest(text);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->program, "/opt/tools/job");
   ASSERT_EQ(m->channels.size(), 4u);
   const ClassicChannel& boot = m->channels[3];
@@ -97,7 +100,7 @@ TEST(ClassicDevelTest, EightFieldChannelsIgnoreTheirEtagField) {
       "Channel = /tmp/o, /dev/stdout, 0, not-a-number, 0, 0, 1, 64\n"
       "Channel = /tmp/e, /dev/stderr, 0, 1, 0, 0, 1, 64\n";
   absl::StatusOr<ClassicManifest> m = ParseClassicManifest(text);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   for (const ClassicChannel& ch : m->channels) EXPECT_FALSE(ch.spec.etag) << ch.spec.alias;
   ASSERT_EQ(m->channels.size(), 4u);  // /boot/elf (from Program, line 2) comes first
   EXPECT_EQ(m->channels[0].spec.alias, "/boot/elf");
@@ -115,12 +118,12 @@ TEST(ClassicDevelTest, SevenAfterEightFieldsIsMixed) {
       "Channel = /tmp/e, /dev/stderr, 0, 0, 0, 1, 64\n",
       "line 6: Channel: a 7-field channel after the 8-field one on line 5", {"mixed"});
   // The other order is what ZeroVM accepted.
-  EXPECT_TRUE(
+  EXPECT_THAT(
       ParseClassicManifest("Version = 20140509\nProgram = /p\nMemory = 33554432, 0\nTimeout = 5\n"
                            "Channel = /dev/null, /dev/stdin, 0, 1, 1, 0, 0\n"
                            "Channel = /tmp/o, /dev/stdout, 0, 0, 0, 0, 1, 64\n"
-                           "Channel = /tmp/e, /dev/stderr, 0, 1, 0, 0, 1, 64\n")
-          .ok());
+                           "Channel = /tmp/e, /dev/stderr, 0, 1, 0, 0, 1, 64\n"),
+      IsOk());
 }
 
 TEST(ClassicDevelTest, FieldCountsAndEmptyValues) {
@@ -131,18 +134,18 @@ TEST(ClassicDevelTest, FieldCountsAndEmptyValues) {
   ExpectError(Devel("Node = \n"), "line 8: Node: has no value");
   ExpectError(Devel("Job =\n"), "line 8: Job: has no value");
   // 20130611 has no such rule: an empty Node is 0 there (an empty integer), an empty Etag text.
-  EXPECT_TRUE(
+  EXPECT_THAT(
       ParseClassicManifest("Version = 20130611\nProgram = /p\nMemory = 33554432, 0\nTimeout = 5\n"
                            "Node =\nEtag =\n"
                            "Channel = /dev/null, /dev/stdin, 0, 0, 1, 1, 0, 0\n"
                            "Channel = /tmp/o, /dev/stdout, 0, 0, 0, 0, 1, 64\n"
-                           "Channel = /tmp/e, /dev/stderr, 0, 0, 0, 0, 1, 64\n")
-          .ok());
+                           "Channel = /tmp/e, /dev/stderr, 0, 0, 0, 0, 1, 64\n"),
+      IsOk());
 }
 
 TEST(ClassicDevelTest, KeysOfEachVersion) {
   // Node is text in 20140509, an integer in 20130611.
-  EXPECT_TRUE(ParseClassicManifest(Devel("Node = worker-7\n")).ok());
+  EXPECT_THAT(ParseClassicManifest(Devel("Node = worker-7\n")), IsOk());
   const std::string master =
       "Version = 20130611\nProgram = /p\nMemory = 33554432, 0\nTimeout = 5\n"
       "Channel = /dev/null, /dev/stdin, 0, 0, 1, 1, 0, 0\n"
@@ -151,13 +154,13 @@ TEST(ClassicDevelTest, KeysOfEachVersion) {
   ExpectError(master + "Node = worker-7\n", "line 8: Node: \"worker-7\" is not an integer");
   // Boot and Broker are 20140509 keys: unknown, hence ignored, in 20130611; NameServer and Etag
   // the other way round.
-  EXPECT_TRUE(ParseClassicManifest(master + "Boot = whatever\nBroker = x\n").ok());
-  EXPECT_TRUE(ParseClassicManifest(Devel("NameServer = garbage\nEtag = x\n")).ok());
+  EXPECT_THAT(ParseClassicManifest(master + "Boot = whatever\nBroker = x\n"), IsOk());
+  EXPECT_THAT(ParseClassicManifest(Devel("NameServer = garbage\nEtag = x\n")), IsOk());
   ExpectError(Devel("Broker = /run/broker.sock\n"), "line 8: Broker: given without Node");
-  EXPECT_TRUE(ParseClassicManifest(Devel("Broker = /run/broker.sock\nNode = 3\n")).ok());
+  EXPECT_THAT(ParseClassicManifest(Devel("Broker = /run/broker.sock\nNode = 3\n")), IsOk());
   ExpectError(Devel("Boot = a\nBoot = b\n"), "line 9: duplicate Boot (first on line 8)");
   ExpectError(master + "Job = /" + std::string(108, 'j') + "\n", "line 8: Job: 109 bytes");
-  EXPECT_TRUE(ParseClassicManifest(master + "Job = /" + std::string(107, 'j') + "\n").ok());
+  EXPECT_THAT(ParseClassicManifest(master + "Job = /" + std::string(107, 'j') + "\n"), IsOk());
   // 20130611 needs Program; 20140509 refuses 7-field channels there with a hint.
   ExpectError(absl::StrReplaceAll(master, {{"Program = /p\n", ""}}), "manifest: missing Program");
   ExpectError(master + "Channel = /a, /dev/a, 0, 1, 1, 0, 0\n",
@@ -173,7 +176,7 @@ TEST(ClassicDevelTest, ProgramMustComeFromProgramOrBootElf) {
               "line 7: Boot: ", {"untrusted loader", "Program or a /boot/elf channel"});
   // A Boot next to a program is accepted and unused: Zerocell loads the program itself.
   absl::StatusOr<ClassicManifest> m = ParseClassicManifest(Devel("Boot = /opt/uboot.bin\n"));
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->program, "bin/job-program");
   ExpectError(absl::StrReplaceAll(kDevel, {{"/boot/elf, 1,", "/boot/elf, 0,"}}),
               "line 4: Channel /boot/elf: ", {"readable at random"});
@@ -186,7 +189,7 @@ TEST(ClassicDevelTest, NetworkChannelsNameTheLine) {
         "line 8: Channel field 1 (uri): ", {"sandbox-to-sandbox channels", "not supported yet"});
   }
   // 20140509 paths may hold ':' (its network names all start with "opaque").
-  EXPECT_TRUE(ParseClassicManifest(Devel("Channel = /data/a:b, /dev/ab, 0, 1, 1, 0, 0\n")).ok());
+  EXPECT_THAT(ParseClassicManifest(Devel("Channel = /data/a:b, /dev/ab, 0, 1, 1, 0, 0\n")), IsOk());
 }
 
 // ---- /dev/nvram applied by ToManifest ----
@@ -200,14 +203,14 @@ constexpr char kWithNvram[] =
 
 TEST(ClassicNvramTest, ArgsEnvAndTimeReachTheManifest) {
   absl::StatusOr<ClassicManifest> c = ParseClassicManifest(kWithNvram);
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_THAT(c, IsOk());
   const std::string nvram =
       "[args]\nargs = wordfreq --top 3 some\\x20file\n"
       "[env]\nname=LANG, value=C\nname=GREETING, value=hi\\x2c\\x20there\n"
       "[time]\nseconds = 1700000000\n"
       "[fstab]\n\n[mapping]\nchannel=/dev/stdin, mode=char\n";
   absl::StatusOr<Manifest> m = ToManifest(*c, {"", "", "", nvram});
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_THAT(m->argv(), ElementsAre("wordfreq", "--top", "3", "some file"));
   EXPECT_THAT(m->env(), ElementsAre("LANG=C", "GREETING=hi, there"));
   EXPECT_EQ(m->clock_start(), absl::FromUnixSeconds(1700000000));
@@ -217,9 +220,9 @@ TEST(ClassicNvramTest, ArgsEnvAndTimeReachTheManifest) {
 
 TEST(ClassicNvramTest, WithoutArgsTheProgramNameIsArgv) {
   absl::StatusOr<ClassicManifest> c = ParseClassicManifest(kWithNvram);
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_THAT(c, IsOk());
   absl::StatusOr<Manifest> m = ToManifest(*c, {"", "", "", "[env]\nname=A, value=1\n"});
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_THAT(m->argv(), ElementsAre("wordfreq"));
   EXPECT_THAT(m->env(), ElementsAre("A=1"));
   EXPECT_EQ(m->clock_start(), absl::UnixEpoch());
@@ -227,7 +230,7 @@ TEST(ClassicNvramTest, WithoutArgsTheProgramNameIsArgv) {
 
 TEST(ClassicNvramTest, ErrorsNameTheChannelLineAndTheNvramLine) {
   absl::StatusOr<ClassicManifest> c = ParseClassicManifest(kWithNvram);
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_THAT(c, IsOk());
   absl::Status s =
       ToManifest(*c, {"", "", "", "[args]\nargs = x\n[time]\nseconds = soon\n"}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);

@@ -10,6 +10,9 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -35,7 +38,7 @@ std::string With(absl::string_view extra) { return absl::StrCat(kBase, extra); }
 void ExpectError(const std::string& text, const std::string& prefix,
                  std::vector<std::string> parts = {}) {
   absl::StatusOr<ClassicManifest> m = ParseClassicManifest(text);
-  ASSERT_FALSE(m.ok()) << "expected error starting with: " << prefix;
+  ASSERT_THAT(m, ::testing::Not(IsOk())) << "expected error starting with: " << prefix;
   EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument) << m.status();
   EXPECT_THAT(std::string(m.status().message()), StartsWith(prefix));
   for (const std::string& p : parts) EXPECT_THAT(std::string(m.status().message()), HasSubstr(p));
@@ -53,7 +56,7 @@ TEST(ClassicParserTest, ValidFullManifest) {
       "Channel = /data/in.bin, /dev/input, 1, 1, 0x10, 0777, 0, 0\n"
       "Channel = /data/rw, /dev/rw, 3, 0, 5, 50, 6, 60\n");
   absl::StatusOr<ClassicManifest> m = ParseClassicManifest(text);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->version, "20130611");
   EXPECT_EQ(m->program, "/bin/prog");
   EXPECT_EQ(m->timeout, absl::Seconds(5));
@@ -91,7 +94,7 @@ TEST(ClassicParserTest, DevelVersionAndMemoryEtag) {
   std::string text = absl::StrReplaceAll(
       kBase, {{"20130611", "20140509"}, {"Memory = 33554432, 0", "Memory=0x2000000,1"}});
   absl::StatusOr<ClassicManifest> m = ParseClassicManifest(text);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->version, "20140509");
   EXPECT_EQ(m->memory_bytes, 0x2000000);
   EXPECT_TRUE(m->memory_etag);
@@ -105,7 +108,7 @@ TEST(ClassicParserTest, BannerAndMultiEqualsLinesAreIgnored) {
       "no equals sign here\n",
       kBase);
   absl::StatusOr<ClassicManifest> m = ParseClassicManifest(text);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->timeout, absl::Seconds(5));
   EXPECT_EQ(m->timeout_line, 7);
 }
@@ -114,14 +117,14 @@ TEST(ClassicParserTest, CrlfAndWhitespace) {
   std::string text = absl::StrReplaceAll(kBase, {{"\n", "\r\n"}});
   text = absl::StrReplaceAll(text, {{"Timeout = 5", "  \tTimeout\t=   5  "}});
   absl::StatusOr<ClassicManifest> m = ParseClassicManifest(text);
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->timeout, absl::Seconds(5));
   EXPECT_EQ(m->channels[2].spec.put_size, 4096);
   EXPECT_EQ(m->channels[2].spec.alias, "/dev/stderr");
   // No trailing newline at all is fine too.
   std::string no_nl(kBase);
   no_nl.pop_back();
-  EXPECT_TRUE(ParseClassicManifest(no_nl).ok());
+  EXPECT_THAT(ParseClassicManifest(no_nl), IsOk());
 }
 
 TEST(ClassicParserTest, Base0Integers) {
@@ -135,13 +138,13 @@ TEST(ClassicParserTest, Base0Integers) {
     const std::string text =
         With(absl::StrCat("Channel = /x, /dev/x, 0, 0, 1, ", c.text, ", 1, 1\n"));
     absl::StatusOr<ClassicManifest> m = ParseClassicManifest(text);
-    ASSERT_TRUE(m.ok()) << c.text << ": " << m.status();
+    ASSERT_THAT(m, IsOk()) << c.text;
     EXPECT_EQ(m->channels[3].spec.get_size, c.want) << c.text;
   }
   // An empty field is 0, as ZeroVM's ToInt (strtoll converts nothing and stops at the end).
   absl::StatusOr<ClassicManifest> empty =
       ParseClassicManifest(With("Channel = /x, /dev/x, 0, 0, 1, 1, , 1\n"));
-  ASSERT_TRUE(empty.ok()) << empty.status();
+  ASSERT_THAT(empty, IsOk());
   EXPECT_EQ(empty->channels[3].spec.puts, 0);
   const std::string bad[] = {"4G", "08", "0x", "1.5", "12abc", "0x1g", "1 2", "--1"};
   for (const std::string& b : bad) {
@@ -162,7 +165,7 @@ TEST(ClassicParserTest, SizeCaps) {
   // Exactly 8192 lines (with a trailing newline) is accepted.
   std::string exact(kBase);
   for (int i = 7; i < 8192; ++i) exact += "#\n";
-  EXPECT_TRUE(ParseClassicManifest(exact).ok());
+  EXPECT_THAT(ParseClassicManifest(exact), IsOk());
 }
 
 TEST(ClassicParserTest, VersionErrors) {
@@ -174,7 +177,7 @@ TEST(ClassicParserTest, VersionErrors) {
 TEST(ClassicParserTest, RelativeProgramIsKeptForTheWorkingDirectory) {
   absl::StatusOr<ClassicManifest> m =
       ParseClassicManifest(absl::StrReplaceAll(kBase, {{"/bin/prog", "dummy.nexe"}}));
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->program, "dummy.nexe");
   EXPECT_EQ(m->program_line, 2);
 }
@@ -232,7 +235,7 @@ TEST(ClassicParserTest, ChannelUriErrors) {
   // A relative uri is an extension: it is opened from the working directory.
   absl::StatusOr<ClassicManifest> rel =
       ParseClassicManifest(With("Channel = data/a, /dev/a, 0, 0, 1, 1, 0, 0\n"));
-  ASSERT_TRUE(rel.ok()) << rel.status();
+  ASSERT_THAT(rel, IsOk());
   EXPECT_EQ(rel->channels[3].uri, "data/a");
   for (const char* uri : {"tcp:1.2.3.4:80", "TCP:2:0", "udp:1:2", "ipc:x:y", "opaque:local|a",
                           "/a;/b", "tcp:1:0;tcp:2:0"}) {
@@ -321,9 +324,9 @@ TEST(ClassicParserTest, KeysAreCaseSensitive) {
 TEST(ToManifestTest, BuildsManifest) {
   absl::StatusOr<ClassicManifest> c =
       ParseClassicManifest(With("Channel = /data/in, /dev/input, 1, 0, 10, 100, 0, 0\n"));
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_THAT(c, IsOk());
   absl::StatusOr<Manifest> m = ToManifest(*c, {"stdin-bytes", "", "", "input-bytes"});
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->timeout(), absl::Seconds(5));
   EXPECT_EQ(m->cpu_limit(), absl::Seconds(5));
   EXPECT_EQ(m->memory_bytes(), 33554432);
@@ -339,25 +342,25 @@ TEST(ToManifestTest, BuildsManifest) {
 
   // No inputs at all is allowed.
   absl::StatusOr<Manifest> empty = ToManifest(*c, {});
-  ASSERT_TRUE(empty.ok()) << empty.status();
+  ASSERT_THAT(empty, IsOk());
   EXPECT_TRUE(empty->channels()[0].initial_bytes.empty());
 }
 
 TEST(ToManifestTest, BuilderCanBeAdjusted) {
   absl::StatusOr<ClassicManifest> c = ParseClassicManifest(kBase);
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_THAT(c, IsOk());
   absl::StatusOr<ManifestBuilder> b = ToManifestBuilder(*c, {});
-  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_THAT(b, IsOk());
   b->set_env({"A=1"}).set_output_limit_bytes(10);
   absl::StatusOr<Manifest> m = b->Build();
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_THAT(m->env(), ElementsAre("A=1"));
   EXPECT_EQ(m->output_limit_bytes(), 10);
 }
 
 TEST(ToManifestTest, Errors) {
   absl::StatusOr<ClassicManifest> c = ParseClassicManifest(kBase);
-  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_THAT(c, IsOk());
 
   absl::Status s = ToManifest(*c, {"a", "b"}).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
@@ -373,7 +376,7 @@ TEST(ToManifestTest, Errors) {
   ClassicManifest big = *c;
   big.timeout = absl::Seconds(90000);
   absl::StatusOr<Manifest> day = ToManifest(big, {});
-  ASSERT_TRUE(day.ok()) << day.status();
+  ASSERT_THAT(day, IsOk());
   EXPECT_EQ(day->timeout(), absl::Seconds(90000));
   big.timeout = absl::Seconds(2147483648);
   s = ToManifest(big, {}).status();

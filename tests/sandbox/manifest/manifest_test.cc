@@ -7,6 +7,9 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -34,14 +37,14 @@ ManifestBuilder StdBuilder() {
 
 void ExpectInvalid(const ManifestBuilder& b, const std::string& substr) {
   absl::StatusOr<Manifest> m = b.Build();
-  ASSERT_FALSE(m.ok()) << "expected error containing: " << substr;
+  ASSERT_THAT(m, ::testing::Not(IsOk())) << "expected error containing: " << substr;
   EXPECT_EQ(m.status().code(), absl::StatusCode::kInvalidArgument) << m.status();
   EXPECT_THAT(std::string(m.status().message()), HasSubstr(substr));
 }
 
 TEST(ManifestBuilderTest, DefaultsBuild) {
   absl::StatusOr<Manifest> m = StdBuilder().Build();
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->timeout(), ManifestBuilder::kDefaultTimeout);
   EXPECT_EQ(m->cpu_limit(), ManifestBuilder::kDefaultTimeout);
   EXPECT_EQ(m->memory_bytes(), ManifestBuilder::kDefaultMemoryBytes);
@@ -66,7 +69,7 @@ TEST(ManifestBuilderTest, SettersAreKept) {
       .set_clock_start(absl::FromUnixSeconds(1700000000))
       .set_random_seed(42);
   absl::StatusOr<Manifest> m = b.Build();
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->timeout(), absl::Seconds(3));
   EXPECT_EQ(m->cpu_limit(), absl::Seconds(2));
   EXPECT_EQ(m->memory_bytes(), int64_t{32} << 20);
@@ -85,22 +88,22 @@ TEST(ManifestBuilderTest, Timeout) {
   ExpectInvalid(StdBuilder().set_timeout(absl::Seconds(2147483647) + absl::Nanoseconds(1)),
                 "timeout: must be > 0 and <= 2147483647s");
   ExpectInvalid(StdBuilder().set_timeout(absl::InfiniteDuration()), "timeout:");
-  EXPECT_TRUE(StdBuilder().set_timeout(absl::Hours(25)).Build().ok());
-  EXPECT_TRUE(StdBuilder().set_timeout(absl::Seconds(2147483647)).Build().ok());
-  EXPECT_TRUE(StdBuilder().set_timeout(absl::Nanoseconds(1)).Build().ok());
+  EXPECT_THAT(StdBuilder().set_timeout(absl::Hours(25)).Build(), IsOk());
+  EXPECT_THAT(StdBuilder().set_timeout(absl::Seconds(2147483647)).Build(), IsOk());
+  EXPECT_THAT(StdBuilder().set_timeout(absl::Nanoseconds(1)).Build(), IsOk());
 }
 
 TEST(ManifestBuilderTest, CpuLimit) {
   auto m = StdBuilder().set_timeout(absl::Seconds(5)).set_cpu_limit(absl::ZeroDuration()).Build();
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->cpu_limit(), absl::Seconds(5));  // zero means "same as timeout"
 
   m = StdBuilder().set_timeout(absl::Seconds(5)).set_cpu_limit(absl::Seconds(9)).Build();
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->cpu_limit(), absl::Seconds(5));  // clamped
 
   m = StdBuilder().set_timeout(absl::Seconds(5)).set_cpu_limit(absl::Milliseconds(100)).Build();
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_EQ(m->cpu_limit(), absl::Milliseconds(100));
 
   ExpectInvalid(StdBuilder().set_cpu_limit(absl::Seconds(-1)), "cpu_limit: must be >= 0");
@@ -111,16 +114,16 @@ TEST(ManifestBuilderTest, MemoryBytes) {
   ExpectInvalid(StdBuilder().set_memory_bytes(-5), "got -5");
   ExpectInvalid(StdBuilder().set_memory_bytes((int64_t{1} << 20) - 1), "memory_bytes:");
   ExpectInvalid(StdBuilder().set_memory_bytes((int64_t{64} << 30) + 1), "memory_bytes:");
-  EXPECT_TRUE(StdBuilder().set_memory_bytes(int64_t{1} << 20).Build().ok());
-  EXPECT_TRUE(StdBuilder().set_memory_bytes(int64_t{64} << 30).Build().ok());
+  EXPECT_THAT(StdBuilder().set_memory_bytes(int64_t{1} << 20).Build(), IsOk());
+  EXPECT_THAT(StdBuilder().set_memory_bytes(int64_t{64} << 30).Build(), IsOk());
 }
 
 TEST(ManifestBuilderTest, OutputLimitBytes) {
   ExpectInvalid(StdBuilder().set_output_limit_bytes(0), "output_limit_bytes: must be > 0");
   ExpectInvalid(StdBuilder().set_output_limit_bytes(-1), "output_limit_bytes:");
   ExpectInvalid(StdBuilder().set_output_limit_bytes((int64_t{4} << 30) + 1), "output_limit_bytes:");
-  EXPECT_TRUE(StdBuilder().set_output_limit_bytes(int64_t{4} << 30).Build().ok());
-  EXPECT_TRUE(StdBuilder().set_output_limit_bytes(1).Build().ok());
+  EXPECT_THAT(StdBuilder().set_output_limit_bytes(int64_t{4} << 30).Build(), IsOk());
+  EXPECT_THAT(StdBuilder().set_output_limit_bytes(1).Build(), IsOk());
 }
 
 TEST(ManifestBuilderTest, Argv) {
@@ -128,14 +131,14 @@ TEST(ManifestBuilderTest, Argv) {
   ExpectInvalid(StdBuilder().set_argv({"a", std::string("b\0c", 3)}), "argv[1]: contains a NUL");
   ExpectInvalid(StdBuilder().set_argv(std::vector<std::string>(ManifestLimits::kMaxArgs + 1, "")),
                 "argv: 4097 entries exceed 4096");
-  EXPECT_TRUE(
-      StdBuilder().set_argv(std::vector<std::string>(ManifestLimits::kMaxArgs, "")).Build().ok());
+  EXPECT_THAT(StdBuilder().set_argv(std::vector<std::string>(ManifestLimits::kMaxArgs, "")).Build(),
+              IsOk());
 }
 
 TEST(ManifestBuilderTest, ArgvEnvTotalBytes) {
   // Each string counts with its terminating NUL: 2 * (524287 + 1) = 1 MiB exactly is fine.
   const std::string half(524287, 'a');
-  EXPECT_TRUE(StdBuilder().set_argv({half}).set_env({"K=" + half.substr(2)}).Build().ok());
+  EXPECT_THAT(StdBuilder().set_argv({half}).set_env({"K=" + half.substr(2)}).Build(), IsOk());
   ExpectInvalid(StdBuilder().set_argv({half}).set_env({"K=" + half.substr(1)}),
                 "argv: total argv+env bytes 1048577 exceed 1048576");
   ExpectInvalid(StdBuilder().set_argv({std::string(2000000, 'x')}),
@@ -155,7 +158,8 @@ TEST(ManifestBuilderTest, AliasRules) {
                 "channels[3].alias: must not be empty");
   ExpectInvalid(StdBuilder().add_channel(Chan("/" + std::string(255, 'a'), 1, 1, 0, 0)),
                 "channels[3].alias: 256 bytes exceed 255");
-  EXPECT_TRUE(StdBuilder().add_channel(Chan("/" + std::string(254, 'a'), 1, 1, 0, 0)).Build().ok());
+  EXPECT_THAT(StdBuilder().add_channel(Chan("/" + std::string(254, 'a'), 1, 1, 0, 0)).Build(),
+              IsOk());
   ExpectInvalid(StdBuilder().add_channel(Chan(std::string("/dev/a\0b", 8), 1, 1, 0, 0)),
                 "channels[3].alias: contains a NUL byte");
 }
@@ -176,7 +180,7 @@ TEST(ManifestBuilderTest, ChannelType) {
   ExpectInvalid(StdBuilder().add_channel(ch), "channels[3].type: -1 is not 0..3");
   for (int t = 0; t <= 3; ++t) {
     ch.type = static_cast<ChannelType>(t);
-    EXPECT_TRUE(StdBuilder().add_channel(ch).Build().ok()) << t;
+    EXPECT_THAT(StdBuilder().add_channel(ch).Build(), IsOk()) << t;
   }
 }
 
@@ -198,7 +202,7 @@ TEST(ManifestBuilderTest, NilChannel) {
       .add_channel(Chan("/dev/z", 0, 0, 0, 0));
   ExpectInvalid(b, "channels[2]: nil channel: all four limits are 0");
   // One non-zero limit is enough: a channel that is neither readable nor writable but not nil.
-  EXPECT_TRUE(StdBuilder().add_channel(Chan("/dev/z", 1, 0, 0, 0)).Build().ok());
+  EXPECT_THAT(StdBuilder().add_channel(Chan("/dev/z", 1, 0, 0, 0)).Build(), IsOk());
 }
 
 TEST(ManifestBuilderTest, MissingStandardChannels) {
@@ -229,7 +233,7 @@ TEST(ManifestBuilderTest, HandleOrder) {
       .add_channel(StdinChannel("x"))                  // 7
       .add_channel(Chan("/data", 1, 1, 0, 0));         // 8
   absl::StatusOr<Manifest> m = b.Build();
-  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_THAT(m, IsOk());
   EXPECT_THAT(m->handle_order(), ElementsAre(7, 3, 1, 8, 5, 4, 2, 0, 6));
   // channels() keeps the insertion order.
   EXPECT_EQ(m->channels()[0].alias, "/dev/zeta");

@@ -6,6 +6,9 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -17,13 +20,13 @@ using ::testing::StartsWith;
 
 NvramSettings Parse(const std::string& text) {
   absl::StatusOr<NvramSettings> n = ParseNvram(text);
-  EXPECT_TRUE(n.ok()) << n.status();
+  EXPECT_THAT(n, IsOk());
   return n.ok() ? *std::move(n) : NvramSettings{};
 }
 
 std::string Error(const std::string& text) {
   absl::StatusOr<NvramSettings> n = ParseNvram(text);
-  EXPECT_FALSE(n.ok()) << text;
+  EXPECT_THAT(n, ::testing::Not(IsOk())) << text;
   EXPECT_EQ(n.status().code(), absl::StatusCode::kInvalidArgument);
   return std::string(n.status().message());
 }

@@ -17,6 +17,9 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox {
 namespace {
@@ -134,7 +137,7 @@ class PolicyTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     absl::StatusOr<std::unique_ptr<CompiledPolicy>> p = CompiledPolicy::Build();
-    ASSERT_TRUE(p.ok()) << p.status();
+    ASSERT_THAT(p, IsOk());
     policy_ = p->release();
   }
   static void TearDownTestSuite() {
@@ -168,7 +171,7 @@ TEST_F(PolicyTest, BuildProducesWholeInstructions) {
 
 TEST_F(PolicyTest, BuildIsReproducible) {
   absl::StatusOr<std::unique_ptr<CompiledPolicy>> again = CompiledPolicy::Build();
-  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_THAT(again, IsOk());
   EXPECT_EQ((*again)->bpf(), policy_->bpf());
 }
 

@@ -25,19 +25,22 @@
 #include "sandbox/image.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/result.h"
-#include "tests/sandbox/engine/child_processes.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/processes.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox::pool {
 namespace {
 
-using testing::ChildPids;
 using testing::Describe;
-using testing::HasZombieChild;
-using testing::ProcessGone;
-using testing::ProcessState;
 using testing::StdoutOf;
-using testing::WaitFor;
+using ::zerocell::testing::ChildPids;
+using ::zerocell::testing::HasZombieChild;
+using ::zerocell::testing::ProcessGone;
+using ::zerocell::testing::ProcessState;
+using ::zerocell::testing::WaitFor;
 
 // What the pool reported through its observer. Thread-safe; must outlive the pool.
 class Recorder {
@@ -107,7 +110,7 @@ class WarmPoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
     absl::StatusOr<const Engine*> engine = testing::SharedEngine();
-    ASSERT_TRUE(engine.ok()) << engine.status();
+    ASSERT_THAT(engine, IsOk());
     engine_ = *engine;
     ASSERT_TRUE(ChildPids().empty()) << "a process of an earlier test is still alive";
   }
@@ -121,19 +124,19 @@ class WarmPoolTest : public ::testing::Test {
   void MakePool(const WarmPoolOptions& options) {
     absl::StatusOr<std::unique_ptr<WarmPool>> pool =
         WarmPool::Create(engine_, options, recorder_.Observer());
-    ASSERT_TRUE(pool.ok()) << pool.status();
+    ASSERT_THAT(pool, IsOk());
     pool_ = *std::move(pool);
   }
 
   static std::shared_ptr<const Image> Load(const std::string& name) {
     absl::StatusOr<std::shared_ptr<const Image>> image = testing::LoadGuest(name);
-    EXPECT_TRUE(image.ok()) << image.status();
+    EXPECT_THAT(image, IsOk());
     return image.value_or(nullptr);
   }
 
   static Manifest Build(const ManifestBuilder& builder) {
     absl::StatusOr<Manifest> manifest = builder.Build();
-    EXPECT_TRUE(manifest.ok()) << manifest.status();
+    EXPECT_THAT(manifest, IsOk());
     return *std::move(manifest);
   }
 
@@ -227,7 +230,7 @@ TEST_F(WarmPoolTest, ImagesTakingTurnsAtTheCapDoNotChurn) {
     ASSERT_EQ(RunAndCheck(hello, "hello"), "");
     ASSERT_EQ(RunAndCheck(exit_code, "exit_code", 3), "");
     ManifestBuilder b = testing::StdManifest({"cat"});
-    ASSERT_TRUE(pool_->Run(cat, Build(b)).ok());
+    ASSERT_THAT(pool_->Run(cat, Build(b)), IsOk());
     SettledParkedPids();
   }
   // Only a slot taken from an image unclaimed for a whole window (1 s) counts; the rounds take

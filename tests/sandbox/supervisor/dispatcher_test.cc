@@ -16,9 +16,12 @@
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/supervisor/guest_state.h"
 #include "tests/testing/fake_kernel.h"
+#include "tests/testing/status_matchers.h"
 
 namespace zerocell::sandbox::supervisor {
 namespace {
+
+using ::zerocell::testing::IsOk;
 
 using zerocell::testing::FakeGuestMemory;
 using zerocell::testing::FakeNotifier;
@@ -31,7 +34,7 @@ Manifest MakeManifest() {
                                    .add_channel(StdoutChannel(1 << 20))
                                    .add_channel(StderrChannel(1 << 20))
                                    .Build();
-  EXPECT_TRUE(m.ok()) << m.status();
+  EXPECT_THAT(m, IsOk());
   return *std::move(m);
 }
 
@@ -42,7 +45,7 @@ class DispatcherTest : public ::testing::Test {
     memory_ = memory.get();
     memory_->Map(kBuf, 4096);
     guest_ = std::make_unique<GuestState>(manifest_, std::move(memory), -1);
-    ASSERT_TRUE(guest_->Open({}).ok());
+    ASSERT_THAT(guest_->Open({}), IsOk());
   }
 
   Manifest manifest_ = MakeManifest();
@@ -54,7 +57,7 @@ class DispatcherTest : public ::testing::Test {
 TEST_F(DispatcherTest, AnswersAHandledCallWithItsValue) {
   const uint64_t id = notifier_.Push(SYS_getpid);
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   const Answer* a = notifier_.AnswerFor(id);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->value, kGuestPid);
@@ -68,8 +71,8 @@ TEST_F(DispatcherTest, AnswersErrnosAndContinues) {
   const uint64_t mmap = notifier_.Push(
       SYS_mmap, {0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, ~0ull, 0});
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   ASSERT_NE(notifier_.AnswerFor(bad), nullptr);
   EXPECT_EQ(notifier_.AnswerFor(bad)->error, EBADF);
   ASSERT_NE(notifier_.AnswerFor(mmap), nullptr);
@@ -80,7 +83,7 @@ TEST_F(DispatcherTest, AnswersErrnosAndContinues) {
 TEST_F(DispatcherTest, CallWithoutHandlerStopsTheGuestUnanswered) {
   const uint64_t id = notifier_.Push(SYS_socket, {2, 1, 0});
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
   ASSERT_TRUE(guest_->stop().has_value());
   EXPECT_EQ(guest_->stop()->outcome, Outcome::kPolicyViolation);
@@ -92,7 +95,7 @@ TEST_F(DispatcherTest, ForeignArchitectureIsAViolationEvenForAHandledNumber) {
   // i386's 20 is getpid; x86-64's 20 is writev. Neither may be served for an i386 caller.
   const uint64_t id = notifier_.Push(20, {}, AUDIT_ARCH_I386);
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
   ASSERT_TRUE(guest_->stop().has_value());
   EXPECT_EQ(guest_->stop()->outcome, Outcome::kPolicyViolation);
@@ -102,7 +105,7 @@ TEST_F(DispatcherTest, X32NumberIsAViolation) {
   // x32 shares the native audit arch; only the number's 0x40000000 bit tells it apart.
   const uint64_t id = notifier_.Push(0x40000000 | SYS_getpid);
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
   ASSERT_TRUE(guest_->stop().has_value());
   EXPECT_EQ(guest_->stop()->outcome, Outcome::kPolicyViolation);
@@ -119,7 +122,7 @@ TEST(HandlerForTest, OutOfRangeNumbersHaveNoHandler) {
 TEST_F(DispatcherTest, VanishedCallerIsNotAnError) {
   notifier_.PushVanished();
   Dispatcher d(notifier_, *guest_);
-  EXPECT_TRUE(d.HandleNext().ok());
+  EXPECT_THAT(d.HandleNext(), IsOk());
   EXPECT_TRUE(notifier_.answers().empty());
   EXPECT_EQ(d.notified(), 0);
   EXPECT_FALSE(guest_->stop().has_value());
@@ -137,7 +140,7 @@ TEST_F(DispatcherTest, NoAnswerWhenTheIdDiedWhileTheHandlerReadMemory) {
   const uint64_t id = notifier_.Push(SYS_write, {1, kBuf, 5});
   notifier_.InvalidateAfterChecks(id, 0);
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
   EXPECT_GE(notifier_.id_checks(), 1);
 }
@@ -148,7 +151,7 @@ TEST_F(DispatcherTest, IdIsCheckedAfterTheHandlerRan) {
   memory_->after_read = [&](uint64_t, size_t) { checks_during_read = notifier_.id_checks(); };
   const uint64_t id = notifier_.Push(SYS_write, {1, kBuf, 5});
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   ASSERT_NE(notifier_.AnswerFor(id), nullptr);
   EXPECT_EQ(notifier_.AnswerFor(id)->value, 5);
   EXPECT_EQ(checks_during_read, 0);     // no check before the read could mean anything
@@ -160,7 +163,7 @@ TEST_F(DispatcherTest, StoppedGuestIsNotAnswered) {
   const uint64_t id = notifier_.Push(
       SYS_mmap, {0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, ~0ull, 0});
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
   ASSERT_TRUE(guest_->stop().has_value());
   EXPECT_EQ(guest_->stop()->outcome, Outcome::kPolicyViolation);
@@ -173,14 +176,14 @@ class PendingReadTest : public ::testing::Test {
     ASSERT_EQ(pipe(fds), 0);
     writer_.reset(fds[1]);
     absl::StatusOr<std::unique_ptr<InputSource>> in = FdInput(sys::UniqueFd(fds[0]), "pipe");
-    ASSERT_TRUE(in.ok()) << in.status();
+    ASSERT_THAT(in, IsOk());
     input_ = *std::move(in);
     auto memory = std::make_unique<FakeGuestMemory>();
     memory_ = memory.get();
     memory_->Map(kBuf, 64);
     guest_ = std::make_unique<GuestState>(manifest_, std::move(memory), -1);
     InputSource* inputs[] = {input_.get(), nullptr, nullptr};
-    ASSERT_TRUE(guest_->Open(inputs).ok());
+    ASSERT_THAT(guest_->Open(inputs), IsOk());
   }
 
   Manifest manifest_ = MakeManifest();
@@ -194,12 +197,12 @@ class PendingReadTest : public ::testing::Test {
 TEST_F(PendingReadTest, ReadWaitsForTheSourceThenIsAnswered) {
   const uint64_t id = notifier_.Push(SYS_read, {0, kBuf, 64});
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
   ASSERT_GE(d.pending_fd(), 0);
 
   ASSERT_EQ(write(writer_.get(), "abc", 3), 3);
-  ASSERT_TRUE(d.RetryPending().ok());
+  ASSERT_THAT(d.RetryPending(), IsOk());
   EXPECT_EQ(d.pending_fd(), -1);
   ASSERT_NE(notifier_.AnswerFor(id), nullptr);
   EXPECT_EQ(notifier_.AnswerFor(id)->value, 3);
@@ -209,9 +212,9 @@ TEST_F(PendingReadTest, ReadWaitsForTheSourceThenIsAnswered) {
 TEST_F(PendingReadTest, EndOfInputAnswersZero) {
   const uint64_t id = notifier_.Push(SYS_read, {0, kBuf, 64});
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   writer_.reset();
-  ASSERT_TRUE(d.RetryPending().ok());
+  ASSERT_THAT(d.RetryPending(), IsOk());
   ASSERT_NE(notifier_.AnswerFor(id), nullptr);
   EXPECT_EQ(notifier_.AnswerFor(id)->value, 0);
   EXPECT_EQ(notifier_.AnswerFor(id)->error, 0);
@@ -220,10 +223,10 @@ TEST_F(PendingReadTest, EndOfInputAnswersZero) {
 TEST_F(PendingReadTest, PendingCallOfADeadGuestIsDropped) {
   const uint64_t id = notifier_.Push(SYS_read, {0, kBuf, 64});
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   notifier_.Invalidate(id);
   ASSERT_EQ(write(writer_.get(), "abc", 3), 3);
-  ASSERT_TRUE(d.RetryPending().ok());
+  ASSERT_THAT(d.RetryPending(), IsOk());
   EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
   EXPECT_EQ(d.pending_fd(), -1);
   EXPECT_EQ(memory_->writes(), 0);  // the dead guest's memory was not written either
@@ -232,9 +235,9 @@ TEST_F(PendingReadTest, PendingCallOfADeadGuestIsDropped) {
 TEST_F(PendingReadTest, RetryWithoutDataStaysPending) {
   const uint64_t id = notifier_.Push(SYS_read, {0, kBuf, 64});
   Dispatcher d(notifier_, *guest_);
-  ASSERT_TRUE(d.HandleNext().ok());
+  ASSERT_THAT(d.HandleNext(), IsOk());
   const int fd = d.pending_fd();
-  ASSERT_TRUE(d.RetryPending().ok());  // a spurious wake-up
+  ASSERT_THAT(d.RetryPending(), IsOk());  // a spurious wake-up
   EXPECT_EQ(d.pending_fd(), fd);
   EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
 }

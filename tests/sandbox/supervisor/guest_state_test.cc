@@ -12,8 +12,11 @@
 #include "absl/time/time.h"
 #include "base/sha256.h"
 #include "gtest/gtest.h"
-#include "tests/testing/fake_kernel.h"
 #include "sandbox/manifest/manifest.h"
+#include "tests/testing/fake_kernel.h"
+#include "tests/testing/status_matchers.h"
+
+using ::zerocell::testing::IsOk;
 
 namespace zerocell::sandbox::supervisor {
 namespace {
@@ -38,7 +41,7 @@ Manifest MakeManifest(uint64_t seed, int64_t output_limit = int64_t{1} << 20) {
                                    .set_output_limit_bytes(output_limit)
                                    .set_clock_start(absl::FromUnixSeconds(1000))
                                    .Build();
-  EXPECT_TRUE(m.ok()) << m.status();
+  EXPECT_THAT(m, IsOk());
   return *std::move(m);
 }
 
@@ -139,7 +142,7 @@ TEST(GuestStateTest, RandomStreamDependsOnSeedAndDoesNotRepeat) {
 TEST(GuestStateTest, TickClockAdvancesOneMicrosecond) {
   const Manifest m = MakeManifest(0);
   GuestState g(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
-  ASSERT_TRUE(g.Open({}).ok());
+  ASSERT_THAT(g.Open({}), IsOk());
   EXPECT_EQ(g.clock_ns(), 0);
   EXPECT_EQ(g.TickClock(), 0);
   EXPECT_EQ(g.TickClock(), 1000);
@@ -153,7 +156,7 @@ TEST(GuestStateTest, TickClockAdvancesOneMicrosecond) {
 TEST(GuestStateTest, DescriptorsAndChannelsFollowTheManifest) {
   const Manifest m = MakeManifest(0);
   GuestState g(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
-  ASSERT_TRUE(g.Open({}).ok());
+  ASSERT_THAT(g.Open({}), IsOk());
   ASSERT_EQ(g.channel_count(), 5);
   const char* expected[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr", "/dev/a", "/dev/b"};
   for (int fd = 0; fd < 5; ++fd) {
@@ -171,7 +174,7 @@ TEST(GuestStateTest, DescriptorsAndChannelsFollowTheManifest) {
 TEST(GuestStateTest, OutputCapacityShrinksToZero) {
   const Manifest m = MakeManifest(0, /*output_limit=*/100);
   GuestState g(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
-  ASSERT_TRUE(g.Open({}).ok());
+  ASSERT_THAT(g.Open({}), IsOk());
   EXPECT_EQ(g.output_capacity(), 100u);
   g.AddOutput(60);
   EXPECT_EQ(g.output_capacity(), 40u);
@@ -184,7 +187,7 @@ TEST(GuestStateTest, OutputCapacityShrinksToZero) {
 TEST(GuestStateTest, FirstStopReasonWins) {
   const Manifest m = MakeManifest(0);
   GuestState g(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
-  ASSERT_TRUE(g.Open({}).ok());
+  ASSERT_THAT(g.Open({}), IsOk());
   EXPECT_FALSE(g.stop().has_value());
   g.Stop(Outcome::kOutputLimit, "first");
   g.Stop(Outcome::kTimeout, "second");
@@ -196,7 +199,7 @@ TEST(GuestStateTest, FirstStopReasonWins) {
 TEST(GuestStateTest, ChannelResultsInManifestOrder) {
   const Manifest m = MakeManifest(0);
   GuestState g(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
-  ASSERT_TRUE(g.Open({}).ok());
+  ASSERT_THAT(g.Open({}), IsOk());
   std::vector<ChannelResult> results = g.TakeChannelResults();
   ASSERT_EQ(results.size(), m.channels().size());
   for (size_t i = 0; i < results.size(); ++i) {

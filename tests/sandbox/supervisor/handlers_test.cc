@@ -30,9 +30,12 @@
 #include "sandbox/supervisor/memory_accounting.h"
 #include "sandbox/supervisor/run_budget.h"
 #include "tests/testing/fake_kernel.h"
+#include "tests/testing/status_matchers.h"
 
 namespace zerocell::sandbox::supervisor {
 namespace {
+
+using ::zerocell::testing::IsOk;
 
 using zerocell::testing::FakeGuestMemory;
 
@@ -65,7 +68,7 @@ Manifest MakeManifest(uint64_t seed = 7) {
                                    .set_random_seed(seed)
                                    .set_clock_start(absl::FromUnixSeconds(1000000))
                                    .Build();
-  EXPECT_TRUE(m.ok()) << m.status();
+  EXPECT_THAT(m, IsOk());
   return *std::move(m);
 }
 
@@ -79,7 +82,7 @@ class HandlersTest : public ::testing::Test {
     memory_->Map(kBuf, 1 << 16);
     memory_->Map(kPath, 4096);
     guest_ = std::make_unique<GuestState>(m, std::move(memory), -1);
-    ASSERT_TRUE(guest_->Open({}).ok());
+    ASSERT_THAT(guest_->Open({}), IsOk());
   }
 
   Reply Run(int64_t nr, std::initializer_list<uint64_t> args = {}) {
@@ -558,7 +561,7 @@ TEST_F(HandlersTest, LongCallsStopBetweenPiecesOnceTheRunMustEnd) {
                                      .add_channel(StderrChannel(16))
                                      .set_memory_bytes(kMemory)
                                      .Build();
-  ASSERT_TRUE(big.ok()) << big.status();
+  ASSERT_THAT(big, IsOk());
   constexpr uint64_t kBig = 0x1000000;
   const auto write_4mib = [&](const RunBudget& budget) {
     Reset(*big);

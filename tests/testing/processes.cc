@@ -1,0 +1,113 @@
+// /proc scans of processes, and polling; see processes.h.
+#include "tests/testing/processes.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <string>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/testing/files.h"
+
+namespace zerocell::testing {
+namespace {
+
+// Reads the state letter and the parent pid of /proc/<pid>/stat. False when it is gone.
+bool ReadStat(pid_t pid, char* state, pid_t* ppid) {
+  absl::StatusOr<std::string> text = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!text.ok()) return false;
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, the last ')' ends it.
+  const size_t close = text->rfind(')');
+  if (close == std::string::npos || close + 4 >= text->size()) return false;
+  *state = (*text)[close + 2];
+  *ppid = static_cast<pid_t>(std::strtol(text->c_str() + close + 4, nullptr, 10));
+  return true;
+}
+
+// pid -> parent pid of every process in /proc.
+std::map<pid_t, pid_t> ParentMap() {
+  std::map<pid_t, pid_t> out;
+  DIR* dir = opendir("/proc");
+  if (dir == nullptr) return out;
+  while (dirent* entry = readdir(dir)) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &pid)) continue;
+    char state = 0;
+    pid_t ppid = 0;
+    if (ReadStat(pid, &state, &ppid)) out[pid] = ppid;  // else: exited meanwhile
+  }
+  closedir(dir);
+  return out;
+}
+
+}  // namespace
+
+std::vector<pid_t> ChildPids(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& [child, ppid] : ParentMap()) {
+    if (ppid == parent) out.push_back(child);
+  }
+  return out;  // ascending: the map is ordered by pid
+}
+
+std::vector<pid_t> DescendantPids(pid_t pid) {
+  std::multimap<pid_t, pid_t> children;
+  for (const auto& [child, parent] : ParentMap()) children.emplace(parent, child);
+  std::vector<pid_t> out;
+  std::deque<pid_t> todo = {pid};
+  while (!todo.empty()) {
+    const pid_t p = todo.front();
+    todo.pop_front();
+    auto [begin, end] = children.equal_range(p);
+    for (auto it = begin; it != end; ++it) {
+      out.push_back(it->second);
+      todo.push_back(it->second);
+    }
+  }
+  return out;
+}
+
+char ProcessState(pid_t pid) {
+  char state = 0;
+  pid_t ppid = 0;
+  return ReadStat(pid, &state, &ppid) ? state : '\0';
+}
+
+bool ProcessGone(pid_t pid) { return kill(pid, 0) == -1 && errno == ESRCH; }
+
+bool HasZombieChild() {
+  siginfo_t info = {};
+  if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT | __WALL) != 0) return false;
+  return info.si_pid != 0;
+}
+
+int OpenFdCount(pid_t pid) {
+  DIR* dir = opendir(absl::StrCat("/proc/", pid, "/fd").c_str());
+  if (dir == nullptr) return -1;
+  int n = 0;
+  while (dirent* entry = readdir(dir)) {
+    if (std::strcmp(entry->d_name, ".") != 0 && std::strcmp(entry->d_name, "..") != 0) ++n;
+  }
+  closedir(dir);
+  return n;
+}
+
+bool WaitFor(const std::function<bool()>& predicate, absl::Duration timeout) {
+  const absl::Time until = absl::Now() + timeout;
+  for (;;) {
+    if (predicate()) return true;
+    if (absl::Now() >= until) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+}  // namespace zerocell::testing

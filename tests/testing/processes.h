@@ -1,0 +1,37 @@
+// Test and benchmark helpers that look at processes through /proc without reaping any of them
+// (children, descendants, state, open fds), and bounded polling for asynchronous behaviour.
+#ifndef ZEROCELL_TESTS_TESTING_PROCESSES_H_
+#define ZEROCELL_TESTS_TESTING_PROCESSES_H_
+
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <functional>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace zerocell::testing {
+
+// Processes whose parent is `parent` (any of its threads), zombies included, ascending. Found by
+// scanning /proc/<pid>/stat (a kernel may lack /proc/<pid>/task/<tid>/children).
+std::vector<pid_t> ChildPids(pid_t parent = getpid());
+// Every descendant of `pid` (children, their children, ...), breadth first.
+std::vector<pid_t> DescendantPids(pid_t pid);
+
+// The state letter of /proc/<pid>/stat ('R', 'S', 'Z', ...); '\0' when there is no such process.
+char ProcessState(pid_t pid);
+// True once `pid` no longer exists at all, as a zombie neither (it was reaped).
+bool ProcessGone(pid_t pid);
+// True when a child of this process has ended and is not reaped yet (waitid with WNOWAIT: this
+// reaps nothing).
+bool HasZombieChild();
+// Entries in /proc/<pid>/fd; -1 when unreadable.
+int OpenFdCount(pid_t pid);
+
+// Polls `predicate` every 5 ms until it holds or `timeout` passes; returns its last value.
+bool WaitFor(const std::function<bool()>& predicate, absl::Duration timeout = absl::Seconds(5));
+
+}  // namespace zerocell::testing
+
+#endif  // ZEROCELL_TESTS_TESTING_PROCESSES_H_
