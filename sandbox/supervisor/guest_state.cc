@@ -101,15 +101,12 @@ void GuestState::EndFor(RunBudget::Verdict verdict) {
       Stop(Outcome::kTimeout,
            absl::StrCat("wall-clock timeout of ", absl::FormatDuration(manifest_.timeout())));
       return;
-    case RunBudget::Verdict::kCpuLimit: {
-      const absl::Duration supervisor =
-          budget_ != nullptr ? budget_->SupervisorCpu() : absl::ZeroDuration();
+    case RunBudget::Verdict::kCpuLimit:
+      // No measured figure here: a detail is the same for the same run (usage has the figures).
       Stop(Outcome::kCpuLimit,
-           absl::StrCat("CPU limit of ", absl::FormatDuration(manifest_.cpu_limit()), " reached (",
-                        absl::FormatDuration(absl::Trunc(supervisor, absl::Milliseconds(1))),
-                        " of it the supervisor's work for the guest)"));
+           absl::StrCat("CPU limit of ", absl::FormatDuration(manifest_.cpu_limit()),
+                        " reached (the guest's CPU and the supervisor's work for it)"));
       return;
-    }
   }
 }
 

@@ -127,7 +127,7 @@ class Loop {
       if (sig == SIGXCPU || (sig == SIGKILL && cpu >= p_.manifest->cpu_limit())) {
         r.outcome = Outcome::kCpuLimit;  // the RLIMIT_CPU backstop fired first
         r.detail = absl::StrCat("CPU limit of ", absl::FormatDuration(p_.manifest->cpu_limit()),
-                                " reached");
+                                " reached (the guest's CPU and the supervisor's work for it)");
       } else {
         r.outcome = Outcome::kSignaled;
         r.term_signal = sig;
