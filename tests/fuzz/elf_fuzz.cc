@@ -21,10 +21,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   uint64_t previous_end = 0;
   for (const auto& s : layout->segments) {
-    if (s.write && s.exec) abort();                               // never W+X
-    if (s.filesz > s.memsz) abort();                              // file bytes fit in memory
-    if (s.offset > size || s.filesz > size - s.offset) abort();   // inside the file
-    if (s.vaddr < previous_end) abort();                          // sorted, non-overlapping
+    if (s.write && s.exec) abort();                              // never W+X
+    if (s.filesz > s.memsz) abort();                             // file bytes fit in memory
+    if (s.offset > size || s.filesz > size - s.offset) abort();  // inside the file
+    if (s.vaddr < previous_end) abort();                         // sorted, non-overlapping
     previous_end = s.vaddr + s.memsz;
   }
   (void)layout->image_span();

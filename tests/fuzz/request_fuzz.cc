@@ -53,8 +53,7 @@ void Execute(const v1::ExecuteRequest& request, const RequestCaps& caps) {
   if (!converted.ok()) return CheckError(converted.status());
   if (converted->memory_bytes() > caps.max_memory_bytes) abort();
   const v1::Manifest back = zerocell::api::ManifestToProto(*converted);
-  const absl::StatusOr<zerocell::sandbox::Manifest> again =
-      zerocell::api::ManifestFromProto(back);
+  const absl::StatusOr<zerocell::sandbox::Manifest> again = zerocell::api::ManifestFromProto(back);
   if (!again.ok() || again->memory_bytes() != converted->memory_bytes() ||
       again->timeout() != converted->timeout() ||
       again->channels().size() != converted->channels().size()) {

@@ -62,10 +62,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                    : zerocell::image::InstructionPolicy::kStandard;
   std::string file;
   switch ((mode >> 1) & 3) {
-    case 0: file = std::string(rest); break;
-    case 1: file = ExecutableWith(rest, false, false); break;
-    case 2: file = ExecutableWith(rest, true, false); break;
-    default: file = ExecutableWith(rest, false, true); break;
+    case 0:
+      file = std::string(rest);
+      break;
+    case 1:
+      file = ExecutableWith(rest, false, false);
+      break;
+    case 2:
+      file = ExecutableWith(rest, true, false);
+      break;
+    default:
+      file = ExecutableWith(rest, false, true);
+      break;
   }
   const zerocell::image::Validation v = zerocell::image::ValidateImage(file, options);
   const auto& r = v.report;
