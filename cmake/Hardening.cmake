@@ -34,6 +34,30 @@ if(ZEROCELL_SANITIZE)
   add_compile_options(
     "$<$<AND:$<COMPILE_LANGUAGE:C,CXX>,${not_excluded}>:${ZEROCELL_SANITIZE_FLAGS}>")
   add_link_options("$<${not_excluded}:${ZEROCELL_SANITIZE_FLAGS}>")
+  if("thread" IN_LIST sanitizers)
+    # TSan cannot see abseil's Mutex and Notification (Debian's libabsl is not instrumented and
+    # they block in futex calls): every program links tests/sanitizers/absl_tsan.cc, whose
+    # wrappers tell TSan what they do, and `ld --wrap` sends our calls through them. The names are
+    # those of Debian 12's abseil (inline namespace debian3); with another abseil nothing is
+    # wrapped and TSan reports races on mutex-guarded data.
+    add_library(zerocell_tsan_absl STATIC ${CMAKE_SOURCE_DIR}/tests/sanitizers/absl_tsan.cc)
+    link_libraries(zerocell_tsan_absl)
+    foreach(sym
+        _ZN4absl7debian35Mutex4LockEv _ZN4absl7debian35Mutex6UnlockEv
+        _ZN4absl7debian35Mutex10ReaderLockEv _ZN4absl7debian35Mutex12ReaderUnlockEv
+        _ZN4absl7debian35Mutex7TryLockEv _ZN4absl7debian35Mutex13ReaderTryLockEv
+        _ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE
+        _ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE
+        _ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE
+        _ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE
+        _ZN4absl7debian35MutexD1Ev
+        _ZN4absl7debian312Notification6NotifyEv
+        _ZNK4absl7debian312Notification19WaitForNotificationEv
+        _ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE
+        _ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE)
+      add_link_options(LINKER:--wrap=${sym})
+    endforeach()
+  endif()
   # The runtimes read their options from the environment; tests get these (and pass them on to
   # the zerocelld they start): stop at the first report with a non-zero exit and a stack.
   set(ZEROCELL_SANITIZER_ENVIRONMENT
