@@ -45,8 +45,9 @@ void REAL(_ZN4absl7debian35Mutex8LockWhenERKNS0_9ConditionE)(void* mu, const voi
 void REAL(_ZN4absl7debian35Mutex5AwaitERKNS0_9ConditionE)(void* mu, const void* cond);
 bool REAL(_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE)(
     void* mu, const void* cond, Duration timeout);
-bool REAL(_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE)(
-    void* mu, const void* cond, Time deadline);
+bool REAL(_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE)(void* mu,
+                                                                                 const void* cond,
+                                                                                 Time deadline);
 void REAL(_ZN4absl7debian35MutexD1Ev)(void* mu);
 // Notification::Notify, WaitForNotification(WithTimeout|WithDeadline), HasBeenNotifiedInternal.
 void REAL(_ZN4absl7debian312Notification6NotifyEv)(void* n);
@@ -79,8 +80,8 @@ void WRAP(_ZN4absl7debian35Mutex12ReaderUnlockEv)(void* mu) {
 bool WRAP(_ZN4absl7debian35Mutex7TryLockEv)(void* mu) {
   __tsan_mutex_pre_lock(mu, __tsan_mutex_try_lock);
   const bool locked = REAL(_ZN4absl7debian35Mutex7TryLockEv)(mu);
-  __tsan_mutex_post_lock(
-      mu, __tsan_mutex_try_lock | (locked ? 0 : __tsan_mutex_try_lock_failed), 0);
+  __tsan_mutex_post_lock(mu, __tsan_mutex_try_lock | (locked ? 0 : __tsan_mutex_try_lock_failed),
+                         0);
   return locked;
 }
 bool WRAP(_ZN4absl7debian35Mutex13ReaderTryLockEv)(void* mu) {
@@ -106,19 +107,18 @@ bool WRAP(_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8Duratio
     void* mu, const void* cond, Duration timeout) {
   AnnotateUnlock(mu, 0);
   AnnotateRelock(mu);
-  const bool met =
-      REAL(_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE)(mu, cond,
-                                                                                     timeout);
+  const bool met = REAL(_ZN4absl7debian35Mutex16AwaitWithTimeoutERKNS0_9ConditionENS0_8DurationE)(
+      mu, cond, timeout);
   __tsan_mutex_post_lock(mu, 0, 0);
   return met;
 }
-bool WRAP(_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE)(
-    void* mu, const void* cond, Time deadline) {
+bool WRAP(_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE)(void* mu,
+                                                                                 const void* cond,
+                                                                                 Time deadline) {
   AnnotateUnlock(mu, 0);
   AnnotateRelock(mu);
-  const bool met =
-      REAL(_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE)(mu, cond,
-                                                                                  deadline);
+  const bool met = REAL(_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE)(
+      mu, cond, deadline);
   __tsan_mutex_post_lock(mu, 0, 0);
   return met;
 }
@@ -137,17 +137,15 @@ void WRAP(_ZNK4absl7debian312Notification19WaitForNotificationEv)(const void* n)
 }
 bool WRAP(_ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE)(
     const void* n, Duration timeout) {
-  const bool notified =
-      REAL(_ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE)(
-          n, timeout);
+  const bool notified = REAL(
+      _ZNK4absl7debian312Notification30WaitForNotificationWithTimeoutENS0_8DurationE)(n, timeout);
   if (notified) __tsan_acquire(const_cast<void*>(n));
   return notified;
 }
 bool WRAP(_ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE)(
     const void* n, Time deadline) {
-  const bool notified =
-      REAL(_ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE)(
-          n, deadline);
+  const bool notified = REAL(
+      _ZNK4absl7debian312Notification31WaitForNotificationWithDeadlineENS0_4TimeE)(n, deadline);
   if (notified) __tsan_acquire(const_cast<void*>(n));
   return notified;
 }
