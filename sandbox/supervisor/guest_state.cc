@@ -2,6 +2,7 @@
 #include "sandbox/supervisor/guest_state.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -56,9 +57,14 @@ uint64_t GuestState::output_capacity() const {
 }
 
 int64_t GuestState::TickClock() {
-  int64_t now = clock_ns_;
-  clock_ns_ += 1000;
+  const int64_t now = clock_ns_;
+  AdvanceClock(1000);
   return now;
+}
+
+void GuestState::AdvanceClock(int64_t ns) {
+  if (ns <= 0) return;
+  clock_ns_ = ns > INT64_MAX - clock_ns_ ? INT64_MAX : clock_ns_ + ns;
 }
 
 void GuestState::RandomBytes(char* out, size_t len) {

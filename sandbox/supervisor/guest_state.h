@@ -115,9 +115,10 @@ class GuestState {
   uint64_t output_capacity() const;
   void AddOutput(uint64_t bytes) { output_bytes_ += bytes; }
 
-  // Virtual clock: nanoseconds since the run started, advanced by time calls and sleeps.
-  int64_t TickClock();  // returns the time before advancing by 1 us
-  void AdvanceClock(int64_t ns) { clock_ns_ += ns; }
+  // Virtual clock: nanoseconds since the run started, advanced by time calls and sleeps. It
+  // saturates at INT64_MAX: a guest may sleep "forever" as often as it likes (never a wrap).
+  int64_t TickClock();            // returns the time before advancing by 1 us
+  void AdvanceClock(int64_t ns);  // ns <= 0: no change
   int64_t clock_ns() const { return clock_ns_; }
   int64_t realtime_base_ns() const { return realtime_base_ns_; }
 

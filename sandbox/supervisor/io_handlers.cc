@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -375,7 +376,11 @@ Reply Ppoll(GuestState& g, const Call& c) {
   if (c.args[2] != 0) {
     timespec ts;
     if (int err = g.memory().ReadValue(c.args[2], &ts)) return Reply::Error(err);
-    ns = ts.tv_sec * 1000000000 + ts.tv_nsec;
+    // As the kernel: a negative or non-normalized timeout is EINVAL, one past the clock's range
+    // waits forever (computed without overflow: the guest chose these numbers).
+    constexpr int64_t kNanos = 1000000000;
+    if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= kNanos) return Reply::Error(EINVAL);
+    ns = ts.tv_sec > INT64_MAX / kNanos - 1 ? INT64_MAX : ts.tv_sec * kNanos + ts.tv_nsec;
   }
   return PollCommon(g, c.args[0], c.args[1], ns);
 }

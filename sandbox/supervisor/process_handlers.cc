@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -43,7 +44,10 @@ int64_t ClockNow(GuestState& g, int64_t clock) {
     case CLOCK_REALTIME:
     case CLOCK_REALTIME_COARSE:
     case CLOCK_TAI:
-      return g.realtime_base_ns() + t;
+      // Saturates with the virtual clock (the base is the manifest's, the offset the guest's).
+      return g.realtime_base_ns() > 0 && t > INT64_MAX - g.realtime_base_ns()
+                 ? INT64_MAX
+                 : g.realtime_base_ns() + t;
     case CLOCK_MONOTONIC:
     case CLOCK_MONOTONIC_RAW:
     case CLOCK_MONOTONIC_COARSE:

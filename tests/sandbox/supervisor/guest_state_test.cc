@@ -2,10 +2,13 @@
 #include "sandbox/supervisor/guest_state.h"
 
 #include <openssl/sha.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <set>
 #include <string>
 
@@ -13,6 +16,7 @@
 #include "base/sha256.h"
 #include "gtest/gtest.h"
 #include "sandbox/manifest/manifest.h"
+#include "sandbox/supervisor/dispatcher.h"
 #include "tests/testing/fake_kernel.h"
 #include "tests/testing/status_matchers.h"
 
@@ -151,6 +155,58 @@ TEST(GuestStateTest, TickClockAdvancesOneMicrosecond) {
   EXPECT_EQ(g.TickClock(), 5'002'000);
   EXPECT_EQ(g.clock_ns(), 5'003'000);
   EXPECT_EQ(g.realtime_base_ns(), int64_t{1000} * 1'000'000'000);
+}
+
+// Found by tests/fuzz/supervisor_fuzz.cc: a ppoll timeout of ~2^57 s overflowed int64
+// nanoseconds (undefined behaviour; in practice a clock that jumped backwards).
+TEST(GuestStateTest, ClockSaturatesInsteadOfWrapping) {
+  const Manifest m = MakeManifest(0);
+  GuestState g(m, std::make_unique<zerocell::testing::FakeGuestMemory>(), -1);
+  ASSERT_TRUE(g.Open({}).ok());
+  g.AdvanceClock(INT64_MAX - 10);
+  g.AdvanceClock(INT64_MAX);
+  EXPECT_EQ(g.clock_ns(), INT64_MAX);
+  EXPECT_EQ(g.TickClock(), INT64_MAX);
+  EXPECT_EQ(g.clock_ns(), INT64_MAX);
+  g.AdvanceClock(-5);  // never backwards
+  EXPECT_EQ(g.clock_ns(), INT64_MAX);
+}
+
+TEST(GuestStateTest, HugePpollTimeoutWaitsForeverAndClocksSaturate) {
+  const Manifest m = MakeManifest(0);
+  auto memory = std::make_unique<zerocell::testing::FakeGuestMemory>();
+  constexpr uint64_t kTs = 0x1000;
+  constexpr uint64_t kOut = 0x2000;
+  const timespec forever = {INT64_MAX / 64, 0};  // seconds: far past int64 nanoseconds
+  memory->Map(kTs, std::string(reinterpret_cast<const char*>(&forever), sizeof(forever)));
+  memory->Map(kOut, sizeof(timespec));
+  zerocell::testing::FakeGuestMemory* mem = memory.get();
+  GuestState g(m, std::move(memory), -1);
+  ASSERT_TRUE(g.Open({}).ok());
+  zerocell::testing::FakeNotifier notifier;
+  Dispatcher dispatcher(notifier, g);
+  // ppoll(no fds, forever): nothing can become ready, so the virtual clock jumps to the end.
+  const uint64_t poll = notifier.Push(SYS_ppoll, {0, 0, kTs, 0, 8});
+  ASSERT_TRUE(dispatcher.HandleNext().ok());
+  ASSERT_NE(notifier.AnswerFor(poll), nullptr);
+  EXPECT_EQ(notifier.AnswerFor(poll)->error, 0);
+  EXPECT_EQ(g.clock_ns(), INT64_MAX);
+  // Reading CLOCK_REALTIME now (base + clock) saturates too.
+  const uint64_t now = notifier.Push(SYS_clock_gettime, {CLOCK_REALTIME, kOut});
+  ASSERT_TRUE(dispatcher.HandleNext().ok());
+  ASSERT_NE(notifier.AnswerFor(now), nullptr);
+  EXPECT_EQ(notifier.AnswerFor(now)->error, 0);
+  timespec read_back;
+  const std::string out = mem->Bytes(kOut, sizeof(read_back));
+  memcpy(&read_back, out.data(), sizeof(read_back));
+  EXPECT_EQ(read_back.tv_sec, INT64_MAX / 1'000'000'000);
+  // A negative or non-normalized timeout is EINVAL, as the kernel answers.
+  const timespec bad = {1, 1'000'000'000};
+  ASSERT_EQ(mem->Write(kTs, &bad, sizeof(bad)), 0);
+  const uint64_t invalid = notifier.Push(SYS_ppoll, {0, 0, kTs, 0, 8});
+  ASSERT_TRUE(dispatcher.HandleNext().ok());
+  ASSERT_NE(notifier.AnswerFor(invalid), nullptr);
+  EXPECT_EQ(notifier.AnswerFor(invalid)->error, EINVAL);
 }
 
 TEST(GuestStateTest, DescriptorsAndChannelsFollowTheManifest) {

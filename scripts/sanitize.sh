@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Sanitizer runs (clang). Each mode builds only the tests it runs (and what they link), in a build
+# directory of its own, and runs them; any report fails the test that hit it, and this script.
+#   scripts/sanitize.sh [quick|asan|tsan|all] [ctest args...]
+# quick  ASan+UBSan over the unit tests of the parsers and the supervisor (build-fuzz/: the same
+#        configuration as scripts/fuzz.sh, so that the two share one compile of those libraries).
+#        The test command runs this one.
+# asan   ASan+UBSan (build-asan/): the unit tests, the engine's sandboxed-run suites, the pool,
+#        admission and the service end to end (zerocelld itself sanitized).
+# tsan   TSan (build-tsan/): the worker pool, the warm pool and the service end to end.
+# all    asan then tsan.
+# The loader and the guests are never instrumented (freestanding / static musl), see
+# cmake/Hardening.cmake. Confined variants (.unprivileged, .pod) are not rerun here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=${1:-quick}
+shift || true
+
+quick_tests=(manifest_test classic_parser_test classic_formats_test nvram_test channel_test
+  fd_table_test guest_state_test syscall_policy_test result_test spec_builder_test)
+asan_tests=("${quick_tests[@]}" elf_image_test image_validator_test image_cache_test
+  pool_demand_test json_log_test metrics_test server_worker_pool_test client_proto_conversion_test
+  client_report_test engine_channels_test engine_limits_test engine_policy_test engine_inputs_test
+  engine_warm_start_test engine_release_failure_test pool_warm_pool_test server_service_e2e_test
+  warm_pool_e2e_test)
+tsan_tests=(server_worker_pool_test pool_demand_test pool_warm_pool_test server_service_e2e_test
+  warm_pool_e2e_test)
+
+launcher=()
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+fi
+
+# run DIR SANITIZERS EXTRA_CMAKE_ARGS TESTS...: configure, build the tests, run them.
+run() {
+  local dir=$1 sanitizers=$2 extra=$3
+  shift 3
+  local tests=("$@")
+  local start=$SECONDS
+  # Warnings are the default build's business (gcc); clang may warn differently.
+  # shellcheck disable=SC2086
+  CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DZEROCELL_SANITIZE="$sanitizers" -DZEROCELL_WERROR=OFF -DZEROCELL_BUILD_BENCHMARKS=OFF \
+    $extra "${launcher[@]}" >/dev/null
+  cmake --build "$dir" -j"$(nproc)" --target "${tests[@]}"
+  local built=$SECONDS
+  local regex
+  regex="^($(IFS='|'; echo "${tests[*]}"))\$"
+  (cd "$dir" && ctest --output-on-failure -j"$(nproc)" --timeout 900 -R "$regex" "${ctest_args[@]}")
+  echo "sanitize $sanitizers: built in $((built - start)) s, tests ran in $((SECONDS - built)) s"
+}
+ctest_args=("$@")
+
+case $mode in
+  quick) run build-fuzz address,undefined -DZEROCELL_FUZZ=ON "${quick_tests[@]}" ;;
+  asan) run build-asan address,undefined "" "${asan_tests[@]}" ;;
+  tsan) run build-tsan thread "" "${tsan_tests[@]}" ;;
+  all)
+    run build-asan address,undefined "" "${asan_tests[@]}"
+    run build-tsan thread "" "${tsan_tests[@]}"
+    ;;
+  *) echo "sanitize.sh: unknown mode $mode (quick, asan, tsan or all)" >&2; exit 2 ;;
+esac
