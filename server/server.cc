@@ -4,6 +4,7 @@
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 
 #include <thread>
 #include <utility>
@@ -41,6 +42,17 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
   std::unique_ptr<ZerocellServer> server(new ZerocellServer());
   ASSIGN_OR_RETURN(server->metrics_, Metrics::Create(options.metrics_listen));
   options.cache.observer = server->metrics_->CacheObserver();
+  // A failed write to --image_dir (a full disk, a read-only mount) is logged with its path and
+  // errno besides the metric: the image stays cached in memory, and only whole files are ever
+  // renamed into place, so the directory never holds a partial image.
+  const std::string image_dir = options.cache.persist_dir;
+  options.cache.observer.on_store_error =
+      [log, count = std::move(options.cache.observer.on_store_error)](const absl::Status& error) {
+        if (count) count(error);
+        LogLine(*log, "error", "image_store_failed")
+            .Str("message", std::string(error.message()))
+            .Emit();
+      };
   ASSIGN_OR_RETURN(server->cache_, image::ImageCache::Create(std::move(options.cache)));
   for (const std::string& warning : server->cache_->preload_warnings()) {
     LogLine(*log, "warning", "image_preload_skipped").Str("reason", warning).Emit();
@@ -60,10 +72,32 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
     metrics->SetQueueDepth(queued);
     metrics->SetInFlight(running);
   };
+  if (options.image_namespace.enabled()) {
+    std::vector<std::string> warnings;
+    ASSIGN_OR_RETURN(server->namespaces_, ImageNamespaces::Create(image_dir, &warnings));
+    for (const std::string& warning : warnings) {
+      LogLine(*log, "warning", "image_namespace_skipped").Str("reason", warning).Emit();
+    }
+  }
+  if (options.call_memory_bytes > 0) {
+    server->budget_ = std::make_unique<RequestBudget>(options.call_memory_bytes);
+  }
   server->pool_ = std::make_unique<WorkerPool>(options.pool);
-  server->service_ = std::make_unique<SandboxService>(ServiceDeps{
-      server->engine_.get(), server->warm_pool_.get(), server->cache_.get(), server->pool_.get(),
-      metrics, log, options.caps, server->trimmer_.get(), std::move(info)});
+  ServiceDeps deps;
+  deps.engine = server->engine_.get();
+  deps.warm_pool = server->warm_pool_.get();
+  deps.cache = server->cache_.get();
+  deps.pool = server->pool_.get();
+  deps.metrics = metrics;
+  deps.log = log;
+  deps.caps = options.caps;
+  deps.trimmer = server->trimmer_.get();
+  deps.info = std::move(info);
+  deps.budget = server->budget_.get();
+  deps.namespace_mode = options.image_namespace;
+  deps.namespaces = server->namespaces_.get();
+  deps.max_message_bytes = options.max_message_bytes;
+  server->service_ = std::make_unique<SandboxService>(std::move(deps));
 
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    ServerCredentialsFrom(options.tls));
@@ -74,6 +108,16 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  // Why: without these, hostile clients make the transport buffer any number of large messages
+  // before a handler sees one (finding 3). The quota makes gRPC shrink its flow-control windows,
+  // and at last reset streams (RESOURCE_EXHAUSTED at the client), when the bytes it holds for
+  // arriving messages reach the quota.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  grpc::ResourceQuota quota("zerocelld");
+  if (options.transport_memory_bytes > 0) {
+    quota.Resize(static_cast<size_t>(options.transport_memory_bytes));
+    builder.SetResourceQuota(quota);
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->grpc_port_ == 0) {
     server->pool_->Shutdown();
