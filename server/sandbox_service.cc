@@ -85,6 +85,14 @@ void SandboxService::Finished(std::string_view method, const std::string& reques
       .Emit();
 }
 
+// Why: a call that arrives while the server drains is answered, never left to gRPC's shutdown
+// (which cancels it, and clients do not retry CANCELLED): UNAVAILABLE is retried elsewhere.
+grpc::Status SandboxService::Draining() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the server is shutting down and accepts no new calls; retry (another "
+                      "replica, or this address once it restarts)");
+}
+
 grpc::ServerUnaryReactor* SandboxService::FinishNow(grpc::CallbackServerContext* context,
                                                     std::string_view method,
                                                     const std::string& request_id, absl::Time start,
@@ -100,6 +108,7 @@ grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* c
                                                   v1::ExecuteResponse* response) {
   const absl::Time start = absl::Now();
   std::string request_id = RequestIdFor(context);
+  if (calls_.draining.load()) return FinishNow(context, "Execute", request_id, start, Draining());
   absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
   if (!ns.ok()) {
     return FinishNow(context, "Execute", request_id, start, api::ToGrpcStatus(ns.status()));
@@ -218,6 +227,9 @@ grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerCont
                                                         v1::RegisterImageResponse* response) {
   const absl::Time start = absl::Now();
   std::string request_id = RequestIdFor(context);
+  if (calls_.draining.load()) {
+    return FinishNow(context, "RegisterImage", request_id, start, Draining());
+  }
   absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
   if (!ns.ok()) {
     return FinishNow(context, "RegisterImage", request_id, start,

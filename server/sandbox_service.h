@@ -97,6 +97,9 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
   // Makes a freshly registered or inline image visible in `ns`; true when it was not before.
   bool AddToNamespace(const std::string& ns, const std::string& id, const std::string& name) const;
 
+  // UNAVAILABLE for Execute/RegisterImage calls that arrive once draining is set.
+  static grpc::Status Draining();
+
   const ServiceDeps deps_;
   CallCounters calls_;
 };

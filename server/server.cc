@@ -6,11 +6,10 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/resource_quota.h>
 
-#include <thread>
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "base/status_macros.h"
 #include "server/server_info.h"
 
@@ -137,27 +136,23 @@ void ZerocellServer::Shutdown(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
   if (server_ != nullptr) {
+    // The order matters (no accepted call may be lost): health turns NOT_SERVING and new calls
+    // are answered UNAVAILABLE (retried by clients) while the server still listens; accepted
+    // calls run to their end; only then does gRPC's shutdown start, which would cancel (not
+    // refuse) any call that reached it.
     service_->calls().draining.store(true);
     server_->GetHealthCheckService()->Shutdown();  // every service reports NOT_SERVING
     const absl::Time deadline = absl::Now() + grace;
-    // Waits for calls until the deadline, then cancels them: OnCancel kills their sandboxes.
-    absl::Notification shut_down;
-    std::thread shutdown([&] {
-      server_->Shutdown(absl::ToChronoTime(deadline));
-      shut_down.Notify();
-    });
-    // gRPC also waits out the grace period for idle client connections. Once every Execute and
-    // RegisterImage has been answered there is nothing left worth waiting for. Idle is required
-    // twice in a row, so that a call accepted just before the drain has time to be counted.
+    // Idle is required twice in a row, so that a call accepted just before the drain has time
+    // to be counted.
     int idle_checks = 0;
-    while (!shut_down.WaitForNotificationWithTimeout(absl::Milliseconds(10))) {
+    while (idle_checks < 2 && absl::Now() < deadline) {
       idle_checks = service_->calls().live.load() == 0 ? idle_checks + 1 : 0;
-      if (idle_checks == 2) {
-        grpc_server_cancel_all_calls(server_->c_server());
-        break;
-      }
+      if (idle_checks < 2) absl::SleepFor(absl::Milliseconds(10));
     }
-    shutdown.join();
+    // Every accepted call was answered, or the grace period is over: gRPC cancels what is left
+    // at once (OnCancel kills their sandboxes) and closes the connections.
+    server_->Shutdown(std::chrono::system_clock::now());
   }
   if (pool_ != nullptr) pool_->Shutdown();
   if (server_ != nullptr) server_->Wait();
