@@ -2,6 +2,7 @@
 #include "server/sandbox_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -11,6 +12,7 @@
 #include "api/report_proto.h"
 #include "api/result_proto.h"
 #include "api/rpc_status.h"
+#include "server/message_bounds.h"
 #include "server/pooled_call.h"
 
 namespace zerocell::server {
@@ -83,6 +85,14 @@ void SandboxService::Finished(std::string_view method, const std::string& reques
       .Emit();
 }
 
+// Why: a call that arrives while the server drains is answered, never left to gRPC's shutdown
+// (which cancels it, and clients do not retry CANCELLED): UNAVAILABLE is retried elsewhere.
+grpc::Status SandboxService::Draining() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "the server is shutting down and accepts no new calls; retry (another "
+                      "replica, or this address once it restarts)");
+}
+
 grpc::ServerUnaryReactor* SandboxService::FinishNow(grpc::CallbackServerContext* context,
                                                     std::string_view method,
                                                     const std::string& request_id, absl::Time start,
@@ -98,15 +108,32 @@ grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* c
                                                   v1::ExecuteResponse* response) {
   const absl::Time start = absl::Now();
   std::string request_id = RequestIdFor(context);
+  if (calls_.draining.load()) return FinishNow(context, "Execute", request_id, start, Draining());
+  absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
+  if (!ns.ok()) {
+    return FinishNow(context, "Execute", request_id, start, api::ToGrpcStatus(ns.status()));
+  }
   // Cheap field scans only: anything heavier (copies, hashing, validation) runs on a worker.
   if (absl::Status caps = CheckExecuteRequest(*request, deps_.caps); !caps.ok()) {
     return FinishNow(context, "Execute", request_id, start, api::ToGrpcStatus(caps));
   }
+  // Why: a request refused here is freed at once instead of waiting in the queue; the charge is
+  // held until gRPC is done with the call (its response sent).
+  std::shared_ptr<RequestBudget::Charge> charge;
+  if (deps_.budget != nullptr) {
+    absl::StatusOr<std::shared_ptr<RequestBudget::Charge>> charged = deps_.budget->TryCharge(
+        ExecuteMemoryCharge(*request, deps_.caps), "max_request_memory_bytes");
+    if (!charged.ok()) {
+      return FinishNow(context, "Execute", request_id, start,
+                       api::ToGrpcStatus(charged.status()));
+    }
+    charge = *std::move(charged);
+  }
   auto* call = new PooledCall(
       context, deps_.pool, &calls_,
-      [this, request, response, request_id, start](const sandbox::CancelToken& cancel,
-                                                   absl::Duration queue_wait) {
-        return RunExecute(*request, response, request_id, cancel, queue_wait, start);
+      [this, request, response, request_id, start, ns = *std::move(ns),
+       charge = std::move(charge)](const sandbox::CancelToken& cancel, absl::Duration queue_wait) {
+        return RunExecute(*request, response, request_id, ns, cancel, queue_wait, start);
       },
       [this, request_id, start](const grpc::Status& status) {
         Finished("Execute", request_id, start, status);
@@ -117,7 +144,7 @@ grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* c
 
 grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
                                         v1::ExecuteResponse* response,
-                                        const std::string& request_id,
+                                        const std::string& request_id, const std::string& ns,
                                         const sandbox::CancelToken& cancel,
                                         absl::Duration queue_wait, absl::Time start) const {
   // The manifest first: a bad request must not cost an image validation or a cache slot.
@@ -134,6 +161,13 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
 
   std::shared_ptr<const image::CachedImage> cached;
   if (request.program_case() == v1::ExecuteRequest::kImageId) {
+    // Why: another client's image is as unknown as one never registered (no existence oracle).
+    if (deps_.namespaces != nullptr && !deps_.namespaces->Contains(ns, request.image_id())) {
+      if (absl::Status id = image::CheckImageId(request.image_id(), "image_id"); !id.ok()) {
+        return api::ToGrpcStatus(id);
+      }
+      return NotFound(request.image_id());
+    }
     absl::StatusOr<std::shared_ptr<const image::CachedImage>> found =
         deps_.cache->Acquire(request.image_id(), "image_id");
     if (found.status().code() == absl::StatusCode::kNotFound) return NotFound(request.image_id());
@@ -144,6 +178,7 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
     absl::StatusOr<image::RegisterResult> registered =
         deps_.cache->Register(request.image(), "", &rejected);
     if (!registered.ok()) return Rejected(registered.status(), rejected);
+    AddToNamespace(ns, registered->image->id, "");
     // Counts the use (LRU position, executions) like an Execute by id.
     absl::StatusOr<std::shared_ptr<const image::CachedImage>> acquired =
         deps_.cache->Acquire(registered->image->id);
@@ -152,9 +187,13 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
 
   const sandbox::RunOptions run_options{&cancel, nullptr};
   if (deps_.warm_pool == nullptr) deps_.metrics->ColdStart();
+  if (deps_.namespaces != nullptr) {
+    deps_.namespaces->ExecutionStarted(ns, cached->id, absl::ToUnixNanos(absl::Now()));
+  }
   absl::StatusOr<sandbox::Result> result =
       deps_.warm_pool != nullptr ? deps_.warm_pool->Run(cached->image, *manifest, run_options)
                                  : deps_.engine->Run(*cached->image, *manifest, run_options);
+  if (deps_.namespaces != nullptr) deps_.namespaces->ExecutionEnded(ns, cached->id);
   if (!result.ok()) return api::ToGrpcStatus(result.status());
 
   ExecutionTimings timings;
@@ -188,13 +227,32 @@ grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerCont
                                                         v1::RegisterImageResponse* response) {
   const absl::Time start = absl::Now();
   std::string request_id = RequestIdFor(context);
+  if (calls_.draining.load()) {
+    return FinishNow(context, "RegisterImage", request_id, start, Draining());
+  }
+  absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
+  if (!ns.ok()) {
+    return FinishNow(context, "RegisterImage", request_id, start,
+                     api::ToGrpcStatus(ns.status()));
+  }
   if (absl::Status caps = CheckRegisterRequest(*request, deps_.caps); !caps.ok()) {
     return FinishNow(context, "RegisterImage", request_id, start, api::ToGrpcStatus(caps));
   }
+  std::shared_ptr<RequestBudget::Charge> charge;
+  if (deps_.budget != nullptr) {
+    absl::StatusOr<std::shared_ptr<RequestBudget::Charge>> charged = deps_.budget->TryCharge(
+        RegisterMemoryCharge(*request), "max_request_memory_bytes");
+    if (!charged.ok()) {
+      return FinishNow(context, "RegisterImage", request_id, start,
+                       api::ToGrpcStatus(charged.status()));
+    }
+    charge = *std::move(charged);
+  }
   auto* call = new PooledCall(
       context, deps_.pool, &calls_,
-      [this, request, response](const sandbox::CancelToken&, absl::Duration) {
-        return RunRegister(*request, response);
+      [this, request, response, ns = *std::move(ns), charge = std::move(charge)](
+          const sandbox::CancelToken&, absl::Duration) {
+        return RunRegister(*request, response, ns);
       },
       [this, request_id, start, response](const grpc::Status& status) {
         Finished("RegisterImage", request_id, start, status);
@@ -211,25 +269,71 @@ grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerCont
 }
 
 grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request,
-                                         v1::RegisterImageResponse* response) const {
+                                         v1::RegisterImageResponse* response,
+                                         const std::string& ns) const {
   if (deps_.trimmer != nullptr) deps_.trimmer->CallEnded(request.elf().size());
   image::ValidationReport rejected;
   absl::StatusOr<image::RegisterResult> registered =
       deps_.cache->Register(request.elf(), request.name(), &rejected);
   if (!registered.ok()) return Rejected(registered.status(), rejected);
-  response->set_already_registered(registered->already_registered);
+  // With namespaces, "already registered" is this namespace's answer, never another client's.
+  const bool added = AddToNamespace(ns, registered->image->id, request.name());
+  response->set_already_registered(deps_.namespaces != nullptr ? !added
+                                                               : registered->already_registered);
   // Our pin released before asking the cache, so that in_use reports other holders (running
   // executions) only.
   const std::string id = registered->image->id;
   registered->image.reset();
-  absl::StatusOr<image::ImageInfo> info = deps_.cache->Get(id);
-  if (!info.ok()) {
+  absl::StatusOr<v1::Image> image = DescribeImage(ns, id);
+  if (!image.ok()) {
     // Only a cache too small for one image evicts the newest entry at once.
     return api::ToGrpcStatus(
         absl::InternalError("the image cache evicted the image at once (--cache_bytes too small)"));
   }
-  *response->mutable_image() = ImageInfoToProto(*info);
+  *response->mutable_image() = *std::move(image);
   return grpc::Status::OK;
+}
+
+bool SandboxService::AddToNamespace(const std::string& ns, const std::string& id,
+                                    const std::string& name) const {
+  if (deps_.namespaces == nullptr) return false;
+  absl::Status stored;
+  const bool added =
+      deps_.namespaces->Add(ns, id, name, absl::ToUnixNanos(absl::Now()), &stored);
+  if (!stored.ok()) {
+    LogLine(*deps_.log, "warning", "image_namespace_store_failed")
+        .Str("message", std::string(stored.message()))
+        .Emit();
+  }
+  return added;
+}
+
+absl::StatusOr<v1::Image> SandboxService::DescribeImage(const std::string& ns,
+                                                        const std::string& id) const {
+  std::optional<NamespacedImage> mine;
+  if (deps_.namespaces != nullptr) {
+    absl::StatusOr<NamespacedImage> found = deps_.namespaces->Get(ns, id);
+    if (!found.ok()) return found.status();
+    mine = *std::move(found);
+  }
+  absl::StatusOr<image::ImageInfo> info = deps_.cache->Get(id);
+  if (!info.ok()) {
+    if (mine.has_value() && info.status().code() == absl::StatusCode::kNotFound) {
+      absl::Status stored;
+      deps_.namespaces->Forget(id, &stored);  // evicted from the cache: gone for every client
+    }
+    return info.status();
+  }
+  v1::Image out = ImageInfoToProto(*info);
+  if (mine.has_value()) {
+    // This client's view only: its label, registration, executions and runs.
+    out.set_name(mine->name);
+    out.set_registered_unix_ns(mine->registered_unix_ns);
+    out.set_executions(mine->executions);
+    out.set_last_used_unix_ns(mine->last_used_unix_ns);
+    out.set_in_use(mine->running > 0);
+  }
+  return out;
 }
 
 grpc::ServerUnaryReactor* SandboxService::GetImage(grpc::CallbackServerContext* context,
@@ -240,14 +344,18 @@ grpc::ServerUnaryReactor* SandboxService::GetImage(grpc::CallbackServerContext* 
   if (absl::Status id = image::CheckImageId(request->image_id(), "image_id"); !id.ok()) {
     return FinishNow(context, "GetImage", request_id, start, api::ToGrpcStatus(id));
   }
-  absl::StatusOr<image::ImageInfo> info = deps_.cache->Get(request->image_id());
-  if (!info.ok()) {
-    return FinishNow(context, "GetImage", request_id, start,
-                     info.status().code() == absl::StatusCode::kNotFound
-                         ? NotFound(request->image_id())
-                         : api::ToGrpcStatus(info.status()));
+  absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
+  if (!ns.ok()) {
+    return FinishNow(context, "GetImage", request_id, start, api::ToGrpcStatus(ns.status()));
   }
-  *response = ImageInfoToProto(*info);
+  absl::StatusOr<v1::Image> image = DescribeImage(*ns, request->image_id());
+  if (!image.ok()) {
+    return FinishNow(context, "GetImage", request_id, start,
+                     image.status().code() == absl::StatusCode::kNotFound
+                         ? NotFound(request->image_id())
+                         : api::ToGrpcStatus(image.status()));
+  }
+  *response = *std::move(image);
   return FinishNow(context, "GetImage", request_id, start, grpc::Status::OK);
 }
 
@@ -271,12 +379,43 @@ grpc::ServerUnaryReactor* SandboxService::ListImages(grpc::CallbackServerContext
         context, "ListImages", request_id, start,
         api::ToGrpcStatus(absl::InvalidArgumentError("page_token: not a token from ListImages")));
   }
-  const size_t page = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
-  std::vector<image::ImageInfo> all = deps_.cache->List();
-  for (size_t i = offset; i < all.size() && i < offset + page; ++i) {
-    *response->add_images() = ImageInfoToProto(all[i]);
+  absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
+  if (!ns.ok()) {
+    return FinishNow(context, "ListImages", request_id, start, api::ToGrpcStatus(ns.status()));
   }
-  if (offset + page < all.size()) response->set_next_page_token(absl::StrCat(offset + page));
+  const size_t page = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
+  // Images with long reports can make a page larger than a message may be: the page then ends
+  // early (its token continues after the last image sent), never in a failed call.
+  const int64_t room = deps_.max_message_bytes - kFixedEnvelopeBytes;
+  int64_t used = 0;
+  size_t end = offset;
+  size_t total = 0;
+  const auto add = [&](v1::Image image) {
+    const int64_t bytes = static_cast<int64_t>(image.ByteSizeLong()) + 8;
+    if (end > offset && used + bytes > room) return false;
+    used += bytes;
+    *response->add_images() = std::move(image);
+    ++end;
+    return true;
+  };
+  if (deps_.namespaces == nullptr) {
+    std::vector<image::ImageInfo> all = deps_.cache->List();
+    total = all.size();
+    while (end < all.size() && end < offset + page && add(ImageInfoToProto(all[end]))) {
+    }
+  } else {
+    std::vector<NamespacedImage> mine = deps_.namespaces->List(*ns);
+    total = mine.size();
+    for (size_t i = offset; i < mine.size() && end < offset + page; ++i) {
+      absl::StatusOr<v1::Image> image = DescribeImage(*ns, mine[i].id);
+      if (!image.ok()) {  // evicted since: counts as a listed position, shows nothing
+        ++end;
+        continue;
+      }
+      if (!add(*std::move(image))) break;
+    }
+  }
+  if (end < total) response->set_next_page_token(absl::StrCat(end));
   return FinishNow(context, "ListImages", request_id, start, grpc::Status::OK);
 }
 

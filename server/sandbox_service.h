@@ -10,10 +10,13 @@
 #include "image/image_cache.h"
 #include "sandbox/engine.h"
 #include "sandbox/pool/warm_pool.h"
+#include "server/client_identity.h"
+#include "server/image_namespaces.h"
 #include "server/json_log.h"
 #include "server/memory_trimmer.h"
 #include "server/metrics.h"
 #include "server/pooled_call.h"
+#include "server/request_budget.h"
 #include "server/request_caps.h"
 #include "server/worker_pool.h"
 #include "zerocell/v1/sandbox.grpc.pb.h"
@@ -31,6 +34,13 @@ struct ServiceDeps {
   RequestCaps caps;
   MemoryTrimmer* trimmer = nullptr;  // optional
   zerocell::v1::ServerInfo info;     // what GetServerInfo answers
+  // Memory for requests in flight (charged before a call is queued); null: unbounded.
+  RequestBudget* budget = nullptr;
+  // Per-client image namespaces; `namespaces` is set exactly when the mode is enabled.
+  NamespaceMode namespace_mode;
+  ImageNamespaces* namespaces = nullptr;
+  // The gRPC message limit: ListImages ends a page early rather than exceed it.
+  int64_t max_message_bytes = int64_t{160} << 20;
 };
 
 // Execute and RegisterImage run on the worker pool (never on a gRPC thread); GetImage and
@@ -72,12 +82,23 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
                                       const std::string& request_id, absl::Time start,
                                       const grpc::Status& status);
 
+  // `ns`: the caller's image namespace ("" when namespaces are off).
   grpc::Status RunExecute(const zerocell::v1::ExecuteRequest& request,
                           zerocell::v1::ExecuteResponse* response, const std::string& request_id,
-                          const sandbox::CancelToken& cancel, absl::Duration queue_wait,
-                          absl::Time start) const;
+                          const std::string& ns, const sandbox::CancelToken& cancel,
+                          absl::Duration queue_wait, absl::Time start) const;
   grpc::Status RunRegister(const zerocell::v1::RegisterImageRequest& request,
-                           zerocell::v1::RegisterImageResponse* response) const;
+                           zerocell::v1::RegisterImageResponse* response,
+                           const std::string& ns) const;
+  // The cached image `id` as `ns` sees it; NOT_FOUND (never revealing other namespaces' images)
+  // when it is not visible there.
+  absl::StatusOr<zerocell::v1::Image> DescribeImage(const std::string& ns,
+                                                    const std::string& id) const;
+  // Makes a freshly registered or inline image visible in `ns`; true when it was not before.
+  bool AddToNamespace(const std::string& ns, const std::string& id, const std::string& name) const;
+
+  // UNAVAILABLE for Execute/RegisterImage calls that arrive once draining is set.
+  static grpc::Status Draining();
 
   const ServiceDeps deps_;
   CallCounters calls_;

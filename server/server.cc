@@ -4,12 +4,12 @@
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 
-#include <thread>
+#include <chrono>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "base/status_macros.h"
 #include "server/server_info.h"
 
@@ -41,6 +41,17 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
   std::unique_ptr<ZerocellServer> server(new ZerocellServer());
   ASSIGN_OR_RETURN(server->metrics_, Metrics::Create(options.metrics_listen));
   options.cache.observer = server->metrics_->CacheObserver();
+  // A failed write to --image_dir (a full disk, a read-only mount) is logged with its path and
+  // errno besides the metric: the image stays cached in memory, and only whole files are ever
+  // renamed into place, so the directory never holds a partial image.
+  const std::string image_dir = options.cache.persist_dir;
+  options.cache.observer.on_store_error =
+      [log, count = std::move(options.cache.observer.on_store_error)](const absl::Status& error) {
+        if (count) count(error);
+        LogLine(*log, "error", "image_store_failed")
+            .Str("message", std::string(error.message()))
+            .Emit();
+      };
   ASSIGN_OR_RETURN(server->cache_, image::ImageCache::Create(std::move(options.cache)));
   for (const std::string& warning : server->cache_->preload_warnings()) {
     LogLine(*log, "warning", "image_preload_skipped").Str("reason", warning).Emit();
@@ -60,10 +71,32 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
     metrics->SetQueueDepth(queued);
     metrics->SetInFlight(running);
   };
+  if (options.image_namespace.enabled()) {
+    std::vector<std::string> warnings;
+    ASSIGN_OR_RETURN(server->namespaces_, ImageNamespaces::Create(image_dir, &warnings));
+    for (const std::string& warning : warnings) {
+      LogLine(*log, "warning", "image_namespace_skipped").Str("reason", warning).Emit();
+    }
+  }
+  if (options.call_memory_bytes > 0) {
+    server->budget_ = std::make_unique<RequestBudget>(options.call_memory_bytes);
+  }
   server->pool_ = std::make_unique<WorkerPool>(options.pool);
-  server->service_ = std::make_unique<SandboxService>(ServiceDeps{
-      server->engine_.get(), server->warm_pool_.get(), server->cache_.get(), server->pool_.get(),
-      metrics, log, options.caps, server->trimmer_.get(), std::move(info)});
+  ServiceDeps deps;
+  deps.engine = server->engine_.get();
+  deps.warm_pool = server->warm_pool_.get();
+  deps.cache = server->cache_.get();
+  deps.pool = server->pool_.get();
+  deps.metrics = metrics;
+  deps.log = log;
+  deps.caps = options.caps;
+  deps.trimmer = server->trimmer_.get();
+  deps.info = std::move(info);
+  deps.budget = server->budget_.get();
+  deps.namespace_mode = options.image_namespace;
+  deps.namespaces = server->namespaces_.get();
+  deps.max_message_bytes = options.max_message_bytes;
+  server->service_ = std::make_unique<SandboxService>(std::move(deps));
 
   ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                    ServerCredentialsFrom(options.tls));
@@ -74,6 +107,16 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  // Why: without these, hostile clients make the transport buffer any number of large messages
+  // before a handler sees one (finding 3). The quota makes gRPC shrink its flow-control windows,
+  // and at last reset streams (RESOURCE_EXHAUSTED at the client), when the bytes it holds for
+  // arriving messages reach the quota.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_concurrent_streams);
+  grpc::ResourceQuota quota("zerocelld");
+  if (options.transport_memory_bytes > 0) {
+    quota.Resize(static_cast<size_t>(options.transport_memory_bytes));
+    builder.SetResourceQuota(quota);
+  }
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->grpc_port_ == 0) {
     server->pool_->Shutdown();
@@ -93,27 +136,23 @@ void ZerocellServer::Shutdown(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
   if (server_ != nullptr) {
+    // The order matters (no accepted call may be lost): health turns NOT_SERVING and new calls
+    // are answered UNAVAILABLE (retried by clients) while the server still listens; accepted
+    // calls run to their end; only then does gRPC's shutdown start, which would cancel (not
+    // refuse) any call that reached it.
     service_->calls().draining.store(true);
     server_->GetHealthCheckService()->Shutdown();  // every service reports NOT_SERVING
     const absl::Time deadline = absl::Now() + grace;
-    // Waits for calls until the deadline, then cancels them: OnCancel kills their sandboxes.
-    absl::Notification shut_down;
-    std::thread shutdown([&] {
-      server_->Shutdown(absl::ToChronoTime(deadline));
-      shut_down.Notify();
-    });
-    // gRPC also waits out the grace period for idle client connections. Once every Execute and
-    // RegisterImage has been answered there is nothing left worth waiting for. Idle is required
-    // twice in a row, so that a call accepted just before the drain has time to be counted.
+    // Idle is required twice in a row, so that a call accepted just before the drain has time
+    // to be counted.
     int idle_checks = 0;
-    while (!shut_down.WaitForNotificationWithTimeout(absl::Milliseconds(10))) {
+    while (idle_checks < 2 && absl::Now() < deadline) {
       idle_checks = service_->calls().live.load() == 0 ? idle_checks + 1 : 0;
-      if (idle_checks == 2) {
-        grpc_server_cancel_all_calls(server_->c_server());
-        break;
-      }
+      if (idle_checks < 2) absl::SleepFor(absl::Milliseconds(10));
     }
-    shutdown.join();
+    // Every accepted call was answered, or the grace period is over: gRPC cancels what is left
+    // at once (OnCancel kills their sandboxes) and closes the connections.
+    server_->Shutdown(std::chrono::system_clock::now());
   }
   if (pool_ != nullptr) pool_->Shutdown();
   if (server_ != nullptr) server_->Wait();

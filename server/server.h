@@ -12,9 +12,12 @@
 #include "image/image_cache.h"
 #include "sandbox/engine.h"
 #include "sandbox/pool/warm_pool.h"
+#include "server/client_identity.h"
+#include "server/image_namespaces.h"
 #include "server/json_log.h"
 #include "server/memory_trimmer.h"
 #include "server/metrics.h"
+#include "server/request_budget.h"
 #include "server/request_caps.h"
 #include "server/sandbox_service.h"
 #include "server/tls.h"
@@ -34,6 +37,15 @@ struct ServerOptions {
   sandbox::EngineOptions engine;
   bool warm_pool_enabled = true;
   sandbox::pool::WarmPoolOptions warm_pool;
+  // Memory for requests in flight (issue 14, finding 3; SplitRequestMemory of
+  // --max_request_memory_bytes): the size of gRPC's resource quota, which bounds the bytes its
+  // transport holds for messages still arriving, and the RequestBudget charged by calls from
+  // receipt to their answer. 0: unbounded (tests of other things).
+  int64_t transport_memory_bytes = 0;
+  int64_t call_memory_bytes = 0;
+  // HTTP/2 streams one connection may have open at once (gRPC's MAX_CONCURRENT_STREAMS).
+  int max_concurrent_streams = 256;
+  NamespaceMode image_namespace;  // per-client image namespaces (finding 7); off by default
 };
 
 class ZerocellServer {
@@ -62,6 +74,8 @@ class ZerocellServer {
   std::unique_ptr<sandbox::Engine> engine_;
   // Parked sandboxes are children of its thread: it goes after the workers have stopped.
   std::unique_ptr<sandbox::pool::WarmPool> warm_pool_;
+  std::unique_ptr<RequestBudget> budget_;
+  std::unique_ptr<ImageNamespaces> namespaces_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<SandboxService> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -18,7 +19,11 @@
 #include "absl/synchronization/mutex.h"
 #include "image/image_cache.h"
 #include "image/validator.h"
+#include "base/status_macros.h"
+#include "server/client_identity.h"
 #include "server/json_log.h"
+#include "server/message_bounds.h"
+#include "server/request_budget.h"
 #include "server/server.h"
 #include "version/version.h"
 
@@ -66,6 +71,19 @@ ABSL_FLAG(int, pool_max_per_image, 8,
 ABSL_FLAG(int, pool_max_total, 64, "parked sandboxes for all images together, at most");
 ABSL_FLAG(int64_t, pool_idle_ms, 60000,
           "an image not executed for this long loses its parked sandboxes");
+ABSL_FLAG(int64_t, max_request_memory_bytes, 0,
+          "memory for requests in flight, shared: a quarter (at least one largest request) sizes "
+          "gRPC's resource quota for messages still arriving (past it streams are reset: "
+          "RESOURCE_EXHAUSTED); the rest is charged by each call from receipt to its answer (its "
+          "request twice plus its largest response), and a call that would pass it is refused "
+          "with RESOURCE_EXHAUSTED at once (0: a quarter of the memory this process may use, by "
+          "MemTotal and its cgroup's memory.max, but at least what the largest call needs)");
+ABSL_FLAG(int, max_concurrent_streams, 256,
+          "HTTP/2 streams (calls) one client connection may have open at once");
+ABSL_FLAG(std::string, image_namespace, "none",
+          "per-client image namespaces: none (every client sees every image), client_cert (the "
+          "verified mTLS certificate's subject; needs --tls_client_ca) or header:<key> (metadata "
+          "set by a TLS-terminating proxy that clients cannot reach past)");
 
 namespace zerocell::server {
 namespace {
@@ -151,19 +169,43 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   if (idle_ms <= 0) return absl::InvalidArgumentError("--pool_idle_ms: must be > 0");
   warm.sizing.idle_retire = absl::Milliseconds(idle_ms);
 
-  // Bounds that cannot work together are refused here, not discovered by a caller later.
-  constexpr int64_t kEnvelope = int64_t{1} << 20;  // room for the non-payload fields of a message
-  if (caps.max_output_bytes + kEnvelope > max_message) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--max_message_bytes (%d) must exceed --max_output_bytes (%d) by at least 1 MiB: a "
-        "response carries the outputs",
-        max_message, caps.max_output_bytes));
+  // Bounds that cannot work together are refused here, not discovered by a caller later: every
+  // valid request and every response it can produce fit in a message (finding 6).
+  if (absl::Status fits = CheckMessageLimit(caps, max_message); !fits.ok()) return fits;
+  // The least --max_request_memory_bytes that still serves the largest valid call: its
+  // charge in the call budget besides one largest request in the transport's share.
+  const int64_t largest_charge = LargestCallCharge(caps);
+  const int64_t largest_request = WorstCaseMessages(caps).request;
+  const int64_t least_memory =
+      std::max(largest_charge + largest_request, (4 * largest_charge + 2) / 3);
+  const int64_t request_memory = absl::GetFlag(FLAGS_max_request_memory_bytes);
+  if (request_memory < 0) {
+    return absl::InvalidArgumentError("--max_request_memory_bytes: must be >= 0");
   }
-  if (caps.max_inline_bytes + caps.max_image_bytes + kEnvelope > max_message) {
+  const int64_t total =
+      request_memory == 0 ? DefaultRequestMemoryBytes(least_memory) : request_memory;
+  const RequestMemorySplit split = SplitRequestMemory(total, largest_request);
+  if (split.call_bytes < largest_charge) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "--max_message_bytes (%d) must exceed --max_inline_bytes + --max_image_bytes (%d) by at "
-        "least 1 MiB: a request carries both",
-        max_message, caps.max_inline_bytes + caps.max_image_bytes));
+        "--max_request_memory_bytes (%d) cannot serve the largest call this server accepts: it "
+        "needs at least %d bytes (its charge of %d, twice the largest request plus the largest "
+        "response, besides the transport's share of max(a quarter, one largest request of %d); "
+        "see --max_message_bytes' error for their parts): raise it or lower the caps",
+        total, least_memory, largest_charge, largest_request));
+  }
+  options.transport_memory_bytes = split.transport_bytes;
+  options.call_memory_bytes = split.call_bytes;
+  options.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  if (options.max_concurrent_streams < 1) {
+    return absl::InvalidArgumentError("--max_concurrent_streams: must be >= 1");
+  }
+  ASSIGN_OR_RETURN(options.image_namespace,
+                   ParseNamespaceMode(absl::GetFlag(FLAGS_image_namespace)));
+  if (options.image_namespace.kind == NamespaceMode::Kind::kClientCert &&
+      options.tls.client_ca.empty()) {
+    return absl::InvalidArgumentError(
+        "--image_namespace=client_cert needs --tls_client_ca: without mutual TLS a client has no "
+        "verified identity");
   }
   if (options.cache.max_bytes < image::ImageCache::ChargeFor(caps.max_image_bytes)) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -249,6 +291,8 @@ int Main() {
   }
   const absl::Duration grace = absl::Milliseconds(absl::GetFlag(FLAGS_grace_period_ms));
   const int workers = options->pool.workers;
+  const int64_t request_memory_bytes =
+      options->transport_memory_bytes + options->call_memory_bytes;
   absl::StatusOr<std::unique_ptr<ZerocellServer>> server =
       ZerocellServer::Start(*std::move(options), &log);
   if (!server.ok()) {
@@ -263,6 +307,7 @@ int Main() {
       .Int("grpc_port", (*server)->grpc_port())
       .Int("metrics_port", (*server)->metrics_port())
       .Int("workers", workers)
+      .Int("max_request_memory_bytes", request_memory_bytes)
       .Int("images_preloaded", static_cast<int64_t>((*server)->cache().List().size()))
       .Emit();
   if (const std::string ready = absl::GetFlag(FLAGS_ready_file); !ready.empty()) {

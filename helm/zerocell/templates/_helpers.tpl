@@ -129,6 +129,9 @@ A Kubernetes memory quantity ("1Gi", "512Mi", "1G", "1000000") in bytes; 0 when 
 {{- if .Values.server.persistImages }}
 - --image_dir=/var/lib/zerocell/images
 {{- end }}
+{{- if ne .Values.server.imageNamespace "none" }}
+- --image_namespace={{ .Values.server.imageNamespace }}
+{{- end }}
 {{- if .Values.tls.enabled }}
 - --tls_cert=/etc/zerocell/tls/tls.crt
 - --tls_key=/etc/zerocell/tls/tls.key
