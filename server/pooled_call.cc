@@ -63,12 +63,13 @@ void PooledCall::OnDone() {
   delete this;
 }
 
-grpc::Status PooledCall::CallerGoneStatus() const {
-  if (counters_->draining.load()) {
+grpc::Status CallerGoneStatus(const grpc::CallbackServerContext& context,
+                              const CallCounters& counters) {
+  if (counters.draining.load()) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "the server is shutting down; the sandbox was killed");
   }
-  if (context_->deadline() <= std::chrono::system_clock::now()) {
+  if (context.deadline() <= std::chrono::system_clock::now()) {
     return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                         "the caller's deadline passed; the sandbox was killed");
   }

@@ -11,6 +11,9 @@
 #include "api/report_proto.h"
 #include "api/result_proto.h"
 #include "api/rpc_status.h"
+#include "server/execute_batch.h"
+#include "server/execute_stream.h"
+#include "server/execution.h"
 #include "server/pooled_call.h"
 
 namespace zerocell::server {
@@ -26,19 +29,6 @@ bool SaneRequestId(std::string_view id) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_' || c == '.';
   });
-}
-
-grpc::Status NotFound(std::string_view id) {
-  return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                      absl::StrCat("image_id: ", absl::string_view(id.data(), id.size()),
-                                   " is not cached on this server; send the image inline or "
-                                   "call RegisterImage first"));
-}
-
-// The rejection of an image, with its report as rich status details.
-grpc::Status Rejected(const absl::Status& status, const image::ValidationReport& report) {
-  if (status.code() != absl::StatusCode::kInvalidArgument) return api::ToGrpcStatus(status);
-  return api::ToGrpcStatus(status, api::ReportToProto(report));
 }
 
 }  // namespace
@@ -115,72 +105,43 @@ grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* c
   return call;
 }
 
+grpc::ServerWriteReactor<v1::ExecuteBatchResult>* SandboxService::ExecuteBatch(
+    grpc::CallbackServerContext* context, const v1::ExecuteBatchRequest* request) {
+  const absl::Time start = absl::Now();
+  std::string request_id = RequestIdFor(context);
+  return StartExecuteBatch(context, request, &deps_, &calls_, request_id,
+                           [this, request_id, start](const grpc::Status& status) {
+                             Finished("ExecuteBatch", request_id, start, status);
+                           });
+}
+
+grpc::ServerBidiReactor<v1::StreamRequest, v1::StreamResponse>* SandboxService::ExecuteStream(
+    grpc::CallbackServerContext* context) {
+  const absl::Time start = absl::Now();
+  std::string request_id = RequestIdFor(context);
+  return StartExecuteStream(context, &deps_, &calls_, request_id,
+                            [this, request_id, start](const grpc::Status& status) {
+                              Finished("ExecuteStream", request_id, start, status);
+                            });
+}
+
 grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
                                         v1::ExecuteResponse* response,
                                         const std::string& request_id,
                                         const sandbox::CancelToken& cancel,
                                         absl::Duration queue_wait, absl::Time start) const {
   // The manifest first: a bad request must not cost an image validation or a cache slot.
-  // The request's manifest (inline data included) is copied only when a cap default applies.
-  absl::StatusOr<sandbox::Manifest> manifest;
-  if (NeedsCapDefaults(deps_.caps, request.manifest())) {
-    v1::Manifest capped = request.manifest();
-    ApplyCapDefaults(deps_.caps, &capped);
-    manifest = api::ManifestFromProto(capped);
-  } else {
-    manifest = api::ManifestFromProto(request.manifest());
-  }
+  absl::StatusOr<sandbox::Manifest> manifest = ManifestForRun(deps_, request.manifest());
   if (!manifest.ok()) return api::ToGrpcStatus(manifest.status());
-
   std::shared_ptr<const image::CachedImage> cached;
-  if (request.program_case() == v1::ExecuteRequest::kImageId) {
-    absl::StatusOr<std::shared_ptr<const image::CachedImage>> found =
-        deps_.cache->Acquire(request.image_id(), "image_id");
-    if (found.status().code() == absl::StatusCode::kNotFound) return NotFound(request.image_id());
-    if (!found.ok()) return api::ToGrpcStatus(found.status());
-    cached = *std::move(found);
-  } else {
-    image::ValidationReport rejected;
-    absl::StatusOr<image::RegisterResult> registered =
-        deps_.cache->Register(request.image(), "", &rejected);
-    if (!registered.ok()) return Rejected(registered.status(), rejected);
-    // Counts the use (LRU position, executions) like an Execute by id.
-    absl::StatusOr<std::shared_ptr<const image::CachedImage>> acquired =
-        deps_.cache->Acquire(registered->image->id);
-    cached = acquired.ok() ? *std::move(acquired) : registered->image;
+  const bool by_id = request.program_case() == v1::ExecuteRequest::kImageId;
+  if (grpc::Status acquired =
+          AcquireImage(deps_, by_id, by_id ? request.image_id() : request.image(), &cached);
+      !acquired.ok()) {
+    return acquired;
   }
-
-  const sandbox::RunOptions run_options{&cancel, nullptr};
-  if (deps_.warm_pool == nullptr) deps_.metrics->ColdStart();
-  absl::StatusOr<sandbox::Result> result =
-      deps_.warm_pool != nullptr ? deps_.warm_pool->Run(cached->image, *manifest, run_options)
-                                 : deps_.engine->Run(*cached->image, *manifest, run_options);
-  if (!result.ok()) return api::ToGrpcStatus(result.status());
-
-  ExecutionTimings timings;
-  timings.queue_wait = queue_wait;
-  timings.startup = result->usage.startup;
-  timings.run = result->usage.wall;
-  *response = api::ResultToProto(*std::move(result), cached->id);
-  response->mutable_usage()->set_queue_wait_ns(absl::ToInt64Nanoseconds(queue_wait));
-  timings.total = absl::Now() - start;
-  deps_.metrics->ExecutionDone(*response, timings);
-  if (deps_.trimmer != nullptr)
-    deps_.trimmer->CallEnded(request.ByteSizeLong() + response->ByteSizeLong());
-  // Metadata only: never outputs, argv, env or channel data.
-  LogLine(*deps_.log, "info", "execute")
-      .Str("request_id", request_id)
-      .Str("image_id", cached->id)
-      .Str("outcome", std::string(api::OutcomeProtoName(response->outcome())))
-      .Int("exit_code", response->exit_code())
-      .Int("signal", response->signal())
-      .Str("violation", response->violation().syscall())
-      .Double("queue_wait_ms", absl::ToDoubleMilliseconds(queue_wait))
-      .Double("wall_ms", absl::ToDoubleMilliseconds(timings.run))
-      .Double("total_ms", absl::ToDoubleMilliseconds(timings.total))
-      .Int("peak_memory_bytes", response->usage().peak_memory_bytes())
-      .Emit();
-  return grpc::Status::OK;
+  return RunAndReport(deps_, *cached, *manifest, sandbox::RunOptions{&cancel, nullptr}, queue_wait,
+                      start, request_id, request.ByteSizeLong(), -1, response);
 }
 
 grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerContext* context,
@@ -216,7 +177,7 @@ grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request
   image::ValidationReport rejected;
   absl::StatusOr<image::RegisterResult> registered =
       deps_.cache->Register(request.elf(), request.name(), &rejected);
-  if (!registered.ok()) return Rejected(registered.status(), rejected);
+  if (!registered.ok()) return RejectedImage(registered.status(), rejected);
   response->set_already_registered(registered->already_registered);
   // Our pin released before asking the cache, so that in_use reports other holders (running
   // executions) only.
@@ -244,7 +205,7 @@ grpc::ServerUnaryReactor* SandboxService::GetImage(grpc::CallbackServerContext* 
   if (!info.ok()) {
     return FinishNow(context, "GetImage", request_id, start,
                      info.status().code() == absl::StatusCode::kNotFound
-                         ? NotFound(request->image_id())
+                         ? ImageNotFound(request->image_id())
                          : api::ToGrpcStatus(info.status()));
   }
   *response = ImageInfoToProto(*info);

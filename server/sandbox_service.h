@@ -51,6 +51,13 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
   grpc::ServerUnaryReactor* Execute(grpc::CallbackServerContext* context,
                                     const zerocell::v1::ExecuteRequest* request,
                                     zerocell::v1::ExecuteResponse* response) override;
+  // See execute_batch.h.
+  grpc::ServerWriteReactor<zerocell::v1::ExecuteBatchResult>* ExecuteBatch(
+      grpc::CallbackServerContext* context,
+      const zerocell::v1::ExecuteBatchRequest* request) override;
+  // See execute_stream.h.
+  grpc::ServerBidiReactor<zerocell::v1::StreamRequest, zerocell::v1::StreamResponse>* ExecuteStream(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* GetImage(grpc::CallbackServerContext* context,
                                      const zerocell::v1::GetImageRequest* request,
                                      zerocell::v1::Image* response) override;
