@@ -10,6 +10,8 @@ packages=(
   libzydis-dev prometheus-cpp-dev
   # python3-grpc-tools imports pkg_resources but does not depend on it (a fresh Debian 12 misses it).
   python3 python3-grpcio python3-grpc-tools python3-pkg-resources openssl
+  # The Python client as a package: built with setuptools, tested installed in a venv.
+  python3-setuptools python3-venv python3-pip
 )
 if [[ ${1:-} != --build ]]; then
   # Container image and chart tests (tests/deploy): podman with runc (crun refuses hybrid
