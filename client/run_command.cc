@@ -1,9 +1,6 @@
 // `zerocell run`: run one program locally under a manifest built from flags.
 #include "client/run_command.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <optional>
 
@@ -24,7 +21,7 @@ constexpr FlagSpec kRunFlags[] = {
     {"memory", "BYTES", false, "guest address-space limit: 64M, 1G, ... (default 256M)"},
     {"output-limit", "BYTES", false, "total bytes the guest may write (default 64M)"},
     {"stdin", "FILE", false,
-     "data for the guest's stdin ('-' and default: this process's stdin; empty: none)"},
+     "data for the guest's stdin ('-': this process's stdin; default none)"},
     {"channel", "SPEC", true,
      "ALIAS=FILE[,type=T][,gets=N][,get_size=N][,puts=N][,put_size=N][,etag][,out=FILE]"},
     {"env", "K=V", true, "an environment entry for the guest (default: empty environment)"},
@@ -83,7 +80,7 @@ std::string RunHelp() {
       "Runs a static x86-64 ELF program in a local sandbox, or on a zerocelld with --server.\n"
       "Flags come before PROGRAM; everything after PROGRAM is passed to it untouched. The guest's\n"
       "stdout and stderr are written to this process's stdout and stderr as the guest writes\n"
-      "them (with --server over ExecuteStream, stdin sent as the guest reads it; a manifest with\n"
+      "them (with --server over ExecuteStream, --stdin sent as the guest reads it; a manifest with\n"
       "random-access channels falls back to Execute with inputs sent whole).\n\nFlags:\n",
       FormatFlagHelp(kRunFlags),
       "\n--stdin and --channel FILEs are read as the guest reads them, within their quotas and "
@@ -161,15 +158,11 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
                                                 sandbox::StderrChannel(kUnlimitedQuota)};
   ChannelInputs inputs;
   inputs.Resize(channels.size());
-  // Default: this process's own stdin, as any program gets (a pipe, a file, a terminal), when it
-  // has one open; --stdin= (empty) gives none.
-  const std::string stdin_path =
-      args.Has("stdin") ? args.Get("stdin") : (fcntl(STDIN_FILENO, F_GETFD) >= 0 ? "-" : "");
-  if (!stdin_path.empty()) {
+  if (args.Has("stdin")) {
     // Streamed as the guest reads it: an endless or slow stdin costs a bounded buffer, and its
     // waits count against the run's timeout.
-    ASSIGN_OR_RETURN(inputs.sources[0], OpenInputFile("--stdin", stdin_path));
-    inputs.names[0] = absl::StrCat("--stdin: ", stdin_path);
+    ASSIGN_OR_RETURN(inputs.sources[0], OpenInputFile("--stdin", args.Get("stdin")));
+    inputs.names[0] = absl::StrCat("--stdin: ", args.Get("stdin"));
   }
   std::vector<OutputBinding> outputs = {{std::string(sandbox::kStdoutAlias), "/dev/stdout"},
                                         {std::string(sandbox::kStderrAlias), "/dev/stderr"}};
