@@ -82,6 +82,22 @@ absl::StatusOr<sandbox::Manifest> ManifestFromProto(const v1::Manifest& proto) {
     spec.initial_bytes = c.initial_data();
     builder.add_channel(std::move(spec));
   }
+  // The gRPC API's defaults for standard channels the request leaves out (the proto documents
+  // them); classic manifests are parsed elsewhere and keep ZeroVM's rule that all three exist.
+  // Appended after the declared channels, in stdin, stdout, stderr order.
+  const int64_t output_limit = proto.output_limit_bytes() > 0
+                                   ? proto.output_limit_bytes()
+                                   : sandbox::ManifestBuilder::kDefaultOutputLimitBytes;
+  for (std::string_view alias :
+       {sandbox::kStdinAlias, sandbox::kStdoutAlias, sandbox::kStderrAlias}) {
+    const bool declared =
+        std::any_of(proto.channels().begin(), proto.channels().end(),
+                    [&](const v1::Channel& c) { return std::string_view(c.alias()) == alias; });
+    if (declared) continue;
+    builder.add_channel(alias == sandbox::kStdinAlias    ? sandbox::StdinChannel("")
+                        : alias == sandbox::kStdoutAlias ? sandbox::StdoutChannel(output_limit)
+                                                         : sandbox::StderrChannel(output_limit));
+  }
   absl::StatusOr<sandbox::Manifest> manifest = builder.Build();
   if (!manifest.ok()) {
     // The builder names the field with its own spelling ("channels[2].alias: ..."); say where it

@@ -29,6 +29,7 @@
 #include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "bench/bench_support.h"
+#include "bench/proc_memory.h"
 #include "bench/rpc_bench.h"
 #include "tests/testing/zerocelld_process.h"
 

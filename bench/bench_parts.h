@@ -23,9 +23,17 @@ struct LatencySelection {
 };
 absl::StatusOr<Report> RunLatencyScenarios(const BenchContext& ctx, const LatencySelection& which);
 
-// cat256: `bytes` through the cat guest by one Execute (inline stdin, stdout returned) against
-// /bin/cat through pipes, `runs` measured runs per side after one warm-up each, alternating.
-absl::StatusOr<Report> RunStreamScenario(const BenchContext& ctx, int64_t bytes, int runs);
+// cat256: `bytes` through the cat guest by one Execute (inline stdin, stdout returned) and by
+// one ExecuteStream against /bin/cat through pipes, `runs` measured runs per side after one
+// warm-up each, alternating. `server_pid` (-1: external) is sampled for its VmRSS growth during
+// the streamed runs.
+absl::StatusOr<Report> RunStreamScenario(const BenchContext& ctx, int64_t bytes, int runs,
+                                         pid_t server_pid);
+
+// batch100: one ExecuteBatch of `runs` hello runs (the server's batch share at once) against
+// `runs` bare posix_spawn+wait of the same guest at the same concurrency, and single Execute
+// calls of hello at that concurrency, as runs per second.
+absl::StatusOr<Report> RunBatchScenario(const BenchContext& ctx, int runs, int concurrency);
 
 struct BurstOptions {
   int calls = 500;

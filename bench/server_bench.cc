@@ -3,6 +3,7 @@
 //   hello, grpc_floor, sha256  latency_scenarios.cc  per call, at each --clients level, against
 //                              bare posix_spawn + waitpid (and bwrap), alternating rounds
 //   cat256                     stream_scenario.cc    throughput of a 256 MiB stream vs /bin/cat
+//   batch100                   batch_scenario.cc     one ExecuteBatch of 100 hello vs bare spawns
 //   burst500                   burst_scenario.cc     500 calls at once: completed / refused /
 //   failed memory                     memory_report.cc      zerocelld RSS and parked-sandbox memory
 // The table or --json output carries every figure; the exit status is 1 when any call failed in
@@ -48,9 +49,9 @@ ABSL_FLAG(std::string, guest_dir, "",
           "directory of the bench guests sha256, cat, compute (default: build/bench/guests)");
 ABSL_FLAG(std::string, bwrap, "/usr/bin/bwrap", "bubblewrap for the bwrap rows (empty: none)");
 ABSL_FLAG(std::vector<std::string>, scenarios,
-          std::vector<std::string>({"hello", "grpc_floor", "sha256", "cat256", "burst500",
-                                    "memory"}),
-          "scenarios to run: hello, grpc_floor, sha256, cat256, burst500, memory");
+          std::vector<std::string>({"hello", "grpc_floor", "sha256", "cat256", "batch100",
+                                    "burst500", "memory"}),
+          "scenarios to run: hello, grpc_floor, sha256, cat256, batch100, burst500, memory");
 ABSL_FLAG(std::vector<std::string>, clients, std::vector<std::string>({"1", "2"}),
           "concurrency levels of hello, grpc_floor and sha256");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(4),
@@ -72,7 +73,7 @@ ABSL_FLAG(bool, json, false, "print one JSON object instead of the tables");
 
 constexpr char kUsage[] =
     "Benchmarks zerocelld Execute over loopback gRPC against the same guests run natively.\n"
-    "Usage: zerocell-bench [--scenarios=hello,grpc_floor,sha256,cat256,burst500,memory]\n"
+    "Usage: zerocell-bench [--scenarios=hello,grpc_floor,sha256,cat256,batch100,burst500,memory]\n"
     "       [--clients=1,2] [--duration=4s] [--rounds=2] [--warmup=20] [--server_flags=...]\n"
     "       [--max_concurrency=0] [--max_queue=64] [--max_queue_wait_ms=1000] [--cat_mib=256]\n"
     "       [--burst_calls=500] [--compute_iterations=N] [--server=ADDR | --zerocelld=PATH]\n"
@@ -150,8 +151,8 @@ absl::Status Main() {
         "--cat_mib must be 1..1024, --cat_runs >= 1, --burst_calls 1..10000, "
         "--compute_iterations >= 0, --parked >= 1");
   }
-  const std::vector<std::string> known = {"hello",  "grpc_floor", "sha256",
-                                          "cat256", "burst500",   "memory"};
+  const std::vector<std::string> known = {"hello",    "grpc_floor", "sha256", "cat256",
+                                          "batch100", "burst500",   "memory"};
   std::vector<std::string> chosen;
   for (const std::string& name : absl::GetFlag(FLAGS_scenarios)) {
     if (std::find(known.begin(), known.end(), name) == known.end()) {
@@ -243,8 +244,13 @@ absl::Status Main() {
     RETURN_IF_ERROR(note_rss("latency"));
   }
   if (wants("cat256")) {
-    add(RunStreamScenario(ctx, int64_t{cat_mib} * kMiB, cat_runs), "cat256");
+    add(RunStreamScenario(ctx, int64_t{cat_mib} * kMiB, cat_runs, memory.server_pid), "cat256");
     RETURN_IF_ERROR(note_rss("cat256"));
+  }
+  if (wants("batch100")) {
+    const int workers = max_concurrency > 0 ? max_concurrency : static_cast<int>(cores);
+    add(RunBatchScenario(ctx, 100, std::max(1, workers / 2)), "batch100");
+    RETURN_IF_ERROR(note_rss("batch100"));
   }
   if (wants("burst500")) {
     BurstOptions burst;

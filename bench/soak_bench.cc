@@ -31,7 +31,10 @@
 #include "absl/time/time.h"
 #include "base/status_macros.h"
 #include "bench/bench_support.h"
+#include "bench/proc_memory.h"
 #include "bench/rpc_bench.h"
+#include "tests/testing/files.h"
+#include "tests/testing/processes.h"
 #include "tests/testing/zerocelld_process.h"
 
 ABSL_FLAG(int, runs, 20000, "Execute calls in all");
@@ -62,8 +65,8 @@ int CountDir(const std::string& dir, absl::string_view prefix = "") {
 // Children of `pid` by state: running or sleeping, and zombies.
 std::pair<int, int> Children(pid_t pid) {
   int live = 0, zombies = 0;
-  for (pid_t child : ChildPids(pid)) {
-    absl::StatusOr<std::string> stat = ReadFile(absl::StrCat("/proc/", child, "/stat"));
+  for (pid_t child : testing::ChildPids(pid)) {
+    absl::StatusOr<std::string> stat = testing::ReadFile(absl::StrCat("/proc/", child, "/stat"));
     if (!stat.ok()) continue;
     const size_t paren = stat->rfind(')');
     const bool zombie = paren != std::string::npos && stat->size() > paren + 2 &&
@@ -129,7 +132,7 @@ absl::Status SoakMain() {
   }
   ctx.stub = stubs[0].get();
   ASSIGN_OR_RETURN(const std::string hello_path, absl::StatusOr<std::string>(DefaultHelloGuest()));
-  ASSIGN_OR_RETURN(const std::string hello_elf, ReadFile(hello_path));
+  ASSIGN_OR_RETURN(const std::string hello_elf, testing::ReadFile(hello_path));
   std::vector<std::string> variants;  // distinct ids: trailing bytes past the ELF's contents
   for (int v = 0; v < kImageVariants; ++v) variants.push_back(hello_elf + std::string(v + 1, '\0'));
   // Registered per call below: the ids may be evicted by the inline variants at any time.
@@ -137,7 +140,7 @@ absl::Status SoakMain() {
                                           guest_dir + "/alloc"};
   std::vector<std::string> elves;
   for (const std::string& path : paths) {
-    ASSIGN_OR_RETURN(std::string elf, ReadFile(path));
+    ASSIGN_OR_RETURN(std::string elf, testing::ReadFile(path));
     elves.push_back(std::move(elf));
   }
 

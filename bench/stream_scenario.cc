@@ -1,6 +1,8 @@
 // zerocell-bench cat256: a large stream through the cat guest by one Execute (the whole input
-// inline in the request, the whole output in the response) against native /bin/cat through pipes
-// (a writer thread feeding its stdin, a reader thread draining its stdout), as throughput.
+// inline in the request, the whole output in the response) and by one ExecuteStream (input sent
+// in chunks as the window admits, output received as written) against native /bin/cat through
+// pipes (a writer thread feeding its stdin, a reader thread draining its stdout), as throughput;
+// with the started zerocelld's resident-memory growth during the streamed runs.
 //
 // Both sides are timed until every output byte is in this process's memory; the bytes are then
 // checked (length and a 64-bit checksum) outside the timed part.
@@ -10,8 +12,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -67,6 +71,91 @@ absl::StatusOr<Run> ExecuteOnce(v1::Sandbox::Stub& stub, const v1::ExecuteReques
   RETURN_IF_ERROR(CheckBytes(out, want_size, want_sum));
   return run;
 }
+
+// One ExecuteStream: a writer thread sends `input` in 256 KiB chunks (each Write waits for the
+// server's window), this thread collects the output chunks into *out.
+absl::StatusOr<Run> StreamOnce(v1::Sandbox::Stub& stub, const std::string& image_id,
+                               const std::string& input, std::string* out, uint64_t want_sum) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  v1::StreamRequest start;
+  start.mutable_start()->set_image_id(image_id);
+  v1::Manifest* m = start.mutable_start()->mutable_manifest();
+  m->add_argv("cat");
+  m->set_timeout_ms(60000);
+  m->set_output_limit_bytes(static_cast<int64_t>(input.size()));  // default channels
+  out->clear();
+  out->reserve(input.size());
+  const int64_t begin = NowNs();
+  std::unique_ptr<grpc::ClientReaderWriter<v1::StreamRequest, v1::StreamResponse>> stream =
+      stub.ExecuteStream(&ctx);
+  std::thread writer([&] {
+    if (!stream->Write(start)) return;
+    constexpr size_t kChunk = 256 << 10;
+    v1::StreamRequest chunk;
+    for (size_t done = 0; done < input.size(); done += kChunk) {
+      chunk.mutable_input()->set_data(input.data() + done, std::min(kChunk, input.size() - done));
+      chunk.mutable_input()->set_end(done + kChunk >= input.size());
+      if (!stream->Write(chunk)) return;
+    }
+    stream->WritesDone();
+  });
+  v1::StreamResponse response;
+  v1::ExecuteResponse result;
+  while (stream->Read(&response)) {
+    if (response.has_output()) out->append(response.output().data());
+    if (response.has_result()) result = response.result();
+  }
+  writer.join();
+  grpc::Status s = stream->Finish();
+  Run run{NowNs() - begin, result.usage().wall_ns()};
+  if (!s.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        absl::StrCat("ExecuteStream: ", s.error_message()));
+  }
+  if (result.outcome() != v1::OUTCOME_EXITED || result.exit_code() != 0) {
+    return absl::InternalError(absl::StrCat(
+        "ExecuteStream: outcome ", v1::Outcome_Name(result.outcome()), " ", result.detail()));
+  }
+  RETURN_IF_ERROR(CheckBytes(*out, input.size(), want_sum));
+  return run;
+}
+
+// VmRSS of `pid` in bytes, or -1.
+int64_t RssBytes(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atoll(line.c_str() + 6) * 1024;
+  }
+  return -1;
+}
+
+// Samples a process's VmRSS every 2 ms until destroyed; the highest value seen.
+class RssSampler {
+ public:
+  explicit RssSampler(pid_t pid) : pid_(pid) {
+    if (pid_ > 0) thread_ = std::thread([this] { Loop(); });
+  }
+  ~RssSampler() { Stop(); }
+  int64_t Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return peak_;
+  }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      peak_ = std::max(peak_, RssBytes(pid_));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  const pid_t pid_;
+  std::atomic<bool> stop_{false};
+  int64_t peak_ = -1;
+  std::thread thread_;
+};
 
 // /bin/cat with `input` fed by a writer thread and its stdout drained into *out by a reader
 // thread (out is reused across runs; its capacity is kept).
@@ -173,14 +262,15 @@ std::string JoinMBps(const std::vector<double>& v, const char* sep) {
 
 }  // namespace
 
-absl::StatusOr<Report> RunStreamScenario(const BenchContext& ctx, int64_t bytes, int runs) {
+absl::StatusOr<Report> RunStreamScenario(const BenchContext& ctx, int64_t bytes, int runs,
+                                         pid_t server_pid) {
   const std::string input = PseudoRandomBytes(static_cast<size_t>(bytes), 0xca7);
   const uint64_t sum = Checksum64(input);
   ASSIGN_OR_RETURN(std::string id, Register(ctx, ctx.guests.cat));
   const v1::ExecuteRequest request = MakeExecuteRequest(id, {"cat"}, input, bytes);
   std::unique_ptr<v1::Sandbox::Stub> stub = v1::Sandbox::NewStub(OpenChannel(ctx));
-  std::string native_out;
-  std::vector<Run> exec_runs, native_runs;
+  std::string native_out, stream_out;
+  std::vector<Run> exec_runs, native_runs, stream_runs;
   // One warm-up run per side, then `runs` alternating pairs; any error is fatal here (a stream
   // that fails says more than a throughput would).
   for (int r = -1; r < runs; ++r) {
@@ -194,9 +284,34 @@ absl::StatusOr<Report> RunStreamScenario(const BenchContext& ctx, int64_t bytes,
       if (r >= 0) (exec_turn ? exec_runs : native_runs).push_back(run);
     }
   }
+  // The streamed runs after the Execute ones, with the server idle first: its resident memory is
+  // sampled from there on, so the growth is what streams cost, not what Execute left behind.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int64_t rss_before = server_pid > 0 ? RssBytes(server_pid) : -1;
+  int64_t rss_peak = -1;
+  {
+    RssSampler sampler(server_pid);
+    for (int r = -1; r < runs; ++r) {
+      for (const bool stream_turn : AlternatingTurns(r < 0 ? 0 : r)) {
+        Run run;
+        if (stream_turn) {
+          ASSIGN_OR_RETURN(run, StreamOnce(*stub, id, input, &stream_out, sum));
+        } else {
+          ASSIGN_OR_RETURN(run, NativeOnce(input, &native_out, sum));
+        }
+        if (r >= 0 && stream_turn) stream_runs.push_back(run);
+        if (r >= 0 && !stream_turn) native_runs.push_back(run);
+      }
+    }
+    rss_peak = sampler.Stop();
+  }
   const SideFigures e = Summ(exec_runs, bytes);
   const SideFigures n = Summ(native_runs, bytes);
+  const SideFigures st = Summ(stream_runs, bytes);
   const double ratio = n.median > 0 ? e.median / n.median : 0;
+  const double stream_ratio = n.median > 0 ? st.median / n.median : 0;
+  const double rss_growth_mib =
+      rss_before > 0 && rss_peak > 0 ? static_cast<double>(rss_peak - rss_before) / (1 << 20) : -1;
   const double sandbox_mbps =
       e.median_server_wall_ms > 0 ? static_cast<double>(bytes) / 1e3 / e.median_server_wall_ms : 0;
   Report report;
@@ -206,9 +321,14 @@ absl::StatusOr<Report> RunStreamScenario(const BenchContext& ctx, int64_t bytes,
       "\"execute\":{\"mb_per_s\":[%s],\"median_mb_per_s\":%.1f,\"best_mb_per_s\":%.1f,"
       "\"median_server_sandbox_wall_ms\":%.1f,\"sandbox_only_mb_per_s\":%.1f},"
       "\"native_cat\":{\"mb_per_s\":[%s],\"median_mb_per_s\":%.1f,\"best_mb_per_s\":%.1f},"
-      "\"ratio_median\":%.3f}",
+      "\"ratio_median\":%.3f,"
+      "\"stream\":{\"mb_per_s\":[%s],\"median_mb_per_s\":%.1f,\"best_mb_per_s\":%.1f,"
+      "\"median_server_sandbox_wall_ms\":%.1f,\"server_rss_before_mib\":%.1f,"
+      "\"server_rss_peak_growth_mib\":%.1f},\"stream_ratio_median\":%.3f}",
       bytes, runs, 128 << 10, kNativeCat, JoinMBps(e.mbps, ","), e.median, e.best,
-      e.median_server_wall_ms, sandbox_mbps, JoinMBps(n.mbps, ","), n.median, n.best, ratio);
+      e.median_server_wall_ms, sandbox_mbps, JoinMBps(n.mbps, ","), n.median, n.best, ratio,
+      JoinMBps(st.mbps, ","), st.median, st.best, st.median_server_wall_ms,
+      static_cast<double>(rss_before) / (1 << 20), rss_growth_mib, stream_ratio);
   report.text = absl::StrFormat(
       "cat256: %d MiB stdin -> stdout, %d runs per side after 1 warm-up, alternating; MB = 10^6 "
       "bytes, output verified (length + checksum)\n"
@@ -218,9 +338,15 @@ absl::StatusOr<Report> RunStreamScenario(const BenchContext& ctx, int64_t bytes,
       "MB/s\n"
       "  native    (%s through pipes, writer + reader threads): median %.1f MB/s, best %.1f "
       "(runs: %s)\n"
-      "  execute/native median throughput: %.3f\n",
+      "  execute/native median throughput: %.3f\n"
+      "  stream    (ExecuteStream: 256 KiB input chunks, output chunks as written): median %.1f "
+      "MB/s, best %.1f (runs: %s); sandbox median %.1f ms\n"
+      "            zerocelld VmRSS %.1f MiB before, peak growth during the streams %.1f MiB\n"
+      "  stream/native median throughput: %.3f (native: both rounds' runs)\n",
       bytes >> 20, runs, e.median, e.best, JoinMBps(e.mbps, " "), e.median_server_wall_ms,
-      sandbox_mbps, kNativeCat, n.median, n.best, JoinMBps(n.mbps, " "), ratio);
+      sandbox_mbps, kNativeCat, n.median, n.best, JoinMBps(n.mbps, " "), ratio, st.median, st.best,
+      JoinMBps(st.mbps, " "), st.median_server_wall_ms, static_cast<double>(rss_before) / (1 << 20),
+      rss_growth_mib, stream_ratio);
   return report;
 }
 

@@ -41,59 +41,6 @@ constexpr FlagSpec kImagesFlags[] = {
     {"help", "", false, "show this help"},
 };
 
-// Parses the flags and connects; on failure prints the error and sets *exit_code.
-struct Connected {
-  ParsedArgs args;
-  std::unique_ptr<RemoteClient> client;
-};
-std::optional<Connected> ParseAndConnect(absl::string_view command,
-                                         absl::Span<const std::string> words,
-                                         absl::Span<const FlagSpec> flags, const std::string& help,
-                                         int* exit_code) {
-  absl::StatusOr<ParsedArgs> parsed = ParseFlags(words, flags);
-  if (!parsed.ok()) {
-    *exit_code = Fail(kExitUsage, absl::StrFormat("%s: %s (see zerocell %s --help)", command,
-                                                  parsed.status().message(), command));
-    return std::nullopt;
-  }
-  if (parsed->GetBool("help")) {
-    (void)WriteAllToFd(STDOUT_FILENO, help);
-    *exit_code = 0;
-    return std::nullopt;
-  }
-  const ClientOptions options = ClientOptionsFromArgs(*parsed);
-  if (absl::Status s = CheckModeFlags(*parsed, options); !s.ok()) {
-    *exit_code = Fail(kExitUsage, absl::StrCat(command, ": ", s.message()));
-    return std::nullopt;
-  }
-  if (options.address.empty()) {
-    *exit_code =
-        Fail(kExitUsage, absl::StrCat(command, ": needs a server: --server=ADDR or $", kServerEnv));
-    return std::nullopt;
-  }
-  absl::StatusOr<std::unique_ptr<RemoteClient>> client = RemoteClient::Create(options);
-  if (!client.ok()) {
-    *exit_code = Fail(kExitUsage, absl::StrCat(command, ": ", client.status().message()));
-    return std::nullopt;
-  }
-  return Connected{*std::move(parsed), *std::move(client)};
-}
-
-// One line of proto JSON (lowerCamelCase, int64 as strings, defaults included), as --json prints
-// ExecuteResponse.
-bool PrintMessageJson(const google::protobuf::Message& message) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  std::string json;
-  auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
-  if (!status.ok()) {
-    Fail(0, absl::StrCat("JSON: ", status.ToString()));
-    return false;
-  }
-  json.push_back('\n');
-  return WriteAllToFd(STDOUT_FILENO, json).ok();
-}
-
 std::string Basename(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);

@@ -196,6 +196,156 @@ absl::StatusOr<v1::ExecuteResponse> RemoteClient::Execute(absl::string_view elf,
   return Call(request, deadline, options.canceller);
 }
 
+absl::Status RemoteClient::BatchCall(
+    const v1::ExecuteBatchRequest& request, absl::Time deadline, CallCanceller* canceller,
+    const std::function<void(const v1::ExecuteBatchResult&)>& on_result, bool* any_result) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(deadline));
+  if (canceller != nullptr && !canceller->Attach(&context)) {
+    return absl::CancelledError("cancelled before the call started");
+  }
+  std::unique_ptr<grpc::ClientReader<v1::ExecuteBatchResult>> reader =
+      stub_->ExecuteBatch(&context, request);
+  v1::ExecuteBatchResult result;
+  while (reader->Read(&result)) {
+    *any_result = true;
+    on_result(result);
+  }
+  grpc::Status status = reader->Finish();
+  if (canceller != nullptr) canceller->Detach();
+  return api::FromGrpcStatus(status);
+}
+
+absl::Status RemoteClient::ExecuteBatch(
+    absl::string_view elf, std::vector<v1::Manifest> runs, int parallelism,
+    const std::function<void(const v1::ExecuteBatchResult&)>& on_result,
+    const ExecuteOptions& options) {
+  if (elf.empty()) return absl::InvalidArgumentError("image: empty");
+  absl::Duration budget = options.deadline;
+  if (budget <= absl::ZeroDuration()) {
+    budget = kDeadlineMargin;
+    for (const v1::Manifest& m : runs) budget += DefaultExecuteDeadline(m) - kDeadlineMargin;
+  }
+  const absl::Time deadline = absl::Now() + budget;
+  v1::ExecuteBatchRequest request;
+  request.set_image_id(image::ImageIdOf(std::string_view(elf.data(), elf.size())));
+  request.set_parallelism(parallelism);
+  for (v1::Manifest& m : runs) *request.add_runs() = std::move(m);
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.executes_by_id;
+  }
+  bool any_result = false;
+  absl::Status status = BatchCall(request, deadline, options.canceller, on_result, &any_result);
+  // NOT_FOUND for the image comes before any result (the image is resolved first).
+  if (status.code() != absl::StatusCode::kNotFound || any_result) return status;
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.image_uploads;
+  }
+  request.set_image(std::string(elf));
+  return BatchCall(request, deadline, options.canceller, on_result, &any_result);
+}
+
+RemoteStream::~RemoteStream() {
+  if (stream_ != nullptr && !finished_) {
+    context_.TryCancel();
+    (void)stream_->Finish();
+  }
+  if (canceller_ != nullptr) canceller_->Detach();
+}
+
+bool RemoteStream::Send(absl::string_view alias, std::string data, bool end) {
+  absl::MutexLock lock(&write_mu_);
+  if (write_closed_) return false;
+  v1::StreamRequest request;
+  v1::StreamInput* input = request.mutable_input();
+  input->set_alias(std::string(alias));
+  input->set_data(std::move(data));
+  input->set_end(end);
+  return stream_->Write(request);
+}
+
+void RemoteStream::CloseInput() {
+  absl::MutexLock lock(&write_mu_);
+  if (write_closed_) return;
+  write_closed_ = true;
+  stream_->WritesDone();
+}
+
+bool RemoteStream::Next(v1::StreamOutput* chunk) {
+  v1::StreamResponse response;
+  while (!result_.has_value() && stream_->Read(&response)) {
+    if (response.has_output()) {
+      chunk->Swap(response.mutable_output());
+      return true;
+    }
+    if (response.has_result()) result_ = std::move(*response.mutable_result());
+  }
+  return false;
+}
+
+absl::StatusOr<v1::ExecuteResponse> RemoteStream::Finish() {
+  v1::StreamResponse ignored;
+  while (!result_.has_value() && stream_->Read(&ignored)) {
+    if (ignored.has_result()) result_ = std::move(*ignored.mutable_result());
+  }
+  {
+    absl::MutexLock lock(&write_mu_);
+    write_closed_ = true;
+  }
+  finished_ = true;
+  grpc::Status status = stream_->Finish();
+  if (canceller_ != nullptr) canceller_->Detach();
+  canceller_ = nullptr;
+  if (!status.ok()) return api::FromGrpcStatus(status);
+  if (!result_.has_value()) return absl::InternalError("the stream ended without a result");
+  return *std::move(result_);
+}
+
+void RemoteStream::Cancel() { context_.TryCancel(); }
+
+absl::StatusOr<std::unique_ptr<RemoteStream>> RemoteClient::ExecuteStream(
+    absl::string_view elf, v1::Manifest manifest, const ExecuteOptions& options) {
+  if (elf.empty()) return absl::InvalidArgumentError("image: empty");
+  const absl::Duration budget =
+      options.deadline > absl::ZeroDuration() ? options.deadline : DefaultExecuteDeadline(manifest);
+  const std::string id = image::ImageIdOf(std::string_view(elf.data(), elf.size()));
+  absl::StatusOr<v1::Image> known = GetImage(id);
+  if (known.status().code() == absl::StatusCode::kNotFound) {
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.image_uploads;
+    }
+    absl::StatusOr<v1::RegisterImageResponse> registered = Register(elf);
+    if (!registered.ok()) return registered.status();
+  } else if (!known.ok()) {
+    return known.status();
+  }
+  auto stream = std::unique_ptr<RemoteStream>(new RemoteStream());
+  stream->context_.set_deadline(absl::ToChronoTime(absl::Now() + budget));
+  if (options.canceller != nullptr) {
+    if (!options.canceller->Attach(&stream->context_)) {
+      return absl::CancelledError("cancelled before the call started");
+    }
+    stream->canceller_ = options.canceller;
+  }
+  stream->stream_ = stub_->ExecuteStream(&stream->context_);
+  v1::StreamRequest start;
+  start.mutable_start()->set_image_id(id);
+  *start.mutable_start()->mutable_manifest() = std::move(manifest);
+  {
+    absl::MutexLock lock(&mu_);
+    ++stats_.executes_by_id;
+  }
+  if (!stream->stream_->Write(start)) {
+    // The server ended the call at once; Finish has why.
+    absl::StatusOr<v1::ExecuteResponse> ended = stream->Finish();
+    return ended.ok() ? absl::InternalError("the stream ended at its start") : ended.status();
+  }
+  return stream;
+}
+
 absl::StatusOr<v1::Image> RemoteClient::GetImage(absl::string_view image_id) {
   v1::GetImageRequest request;
   request.set_image_id(std::string(image_id));

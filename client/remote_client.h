@@ -7,8 +7,11 @@
 #include <grpcpp/client_context.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -53,6 +56,7 @@ class CallCanceller {
 
  private:
   friend class RemoteClient;
+  friend class RemoteStream;
   // Makes `context` the call in flight; false (and nothing attached) when already cancelled.
   bool Attach(grpc::ClientContext* context);
   void Detach();
@@ -83,6 +87,41 @@ struct ClientStats {
   int64_t image_uploads = 0;   // Execute requests that carried the image inline (after NOT_FOUND)
 };
 
+// One ExecuteStream call in progress (RemoteClient::ExecuteStream). One thread may send while
+// another reads; Cancel may come from any thread. Destroying it cancels a call still going.
+class RemoteStream {
+ public:
+  ~RemoteStream();
+  RemoteStream(const RemoteStream&) = delete;
+  RemoteStream& operator=(const RemoteStream&) = delete;
+
+  // Input for the readable channel `alias` ("" means /dev/stdin); `end`: its last bytes. Blocks
+  // while the server's window is full (the guest has not read enough yet). False once the stream
+  // is over (Finish says why).
+  bool Send(absl::string_view alias, std::string data, bool end);
+  // No more input for any channel (each not yet ended reads end of data).
+  void CloseInput();
+  // The next output chunk, as the guest wrote it; false when the run is over (Finish then has
+  // the result).
+  bool Next(v1::StreamOutput* chunk);
+  // After Next returned false: the result as Execute reports it (streamed channels' output
+  // empty), or the call's error.
+  absl::StatusOr<v1::ExecuteResponse> Finish();
+  // Ends the call at once (the server kills the sandbox). Thread-safe.
+  void Cancel();
+
+ private:
+  friend class RemoteClient;
+  RemoteStream() = default;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::StreamRequest, v1::StreamResponse>> stream_;
+  std::optional<v1::ExecuteResponse> result_;
+  absl::Mutex write_mu_;
+  bool write_closed_ ABSL_GUARDED_BY(write_mu_) = false;
+  bool finished_ = false;
+  CallCanceller* canceller_ = nullptr;  // attached to context_ until Finish
+};
+
 // Thread-safe: one client may serve concurrent calls (gRPC channels multiplex).
 class RemoteClient {
  public:
@@ -107,6 +146,26 @@ class RemoteClient {
   absl::StatusOr<v1::ExecuteResponse> ExecuteById(absl::string_view image_id, v1::Manifest manifest,
                                                   const ExecuteOptions& options = {});
 
+  // ExecuteBatch: `elf` under each manifest of `runs` (moved into the request), by id first and,
+  // when the server answers NOT_FOUND before any result, once more with the image inline.
+  // `on_result` sees each run's result as it arrives (completion order, tagged with its index) on
+  // the calling thread; the call waits for it, so a slow callback holds the batch back rather
+  // than buffering results. `parallelism` 0: the server's batch share. The status is the call's:
+  // OK when every run got a result (each may be an outcome or a per-run error), else why the
+  // batch stopped (results already delivered stand). Default deadline: the sum of the runs'
+  // timeouts plus kDeadlineMargin.
+  absl::Status ExecuteBatch(absl::string_view elf, std::vector<v1::Manifest> runs, int parallelism,
+                            const std::function<void(const v1::ExecuteBatchResult&)>& on_result,
+                            const ExecuteOptions& options = {});
+
+  // ExecuteStream of `elf` under `manifest`: the image is registered first when the server does
+  // not have it (GetImage, then RegisterImage), so that the stream never has to be replayed.
+  // Default deadline: the manifest's timeout plus kDeadlineMargin. options.canceller cancels it
+  // until Finish.
+  absl::StatusOr<std::unique_ptr<RemoteStream>> ExecuteStream(absl::string_view elf,
+                                                              v1::Manifest manifest,
+                                                              const ExecuteOptions& options = {});
+
   // GetServerInfo: version, caps, policy and the server's host report.
   absl::StatusOr<v1::ServerInfo> GetServerInfo();
 
@@ -124,6 +183,12 @@ class RemoteClient {
   // One Execute RPC with `request`, bounded by `deadline` and cancellable by `canceller`.
   absl::StatusOr<v1::ExecuteResponse> Call(const v1::ExecuteRequest& request, absl::Time deadline,
                                            CallCanceller* canceller);
+
+  // One ExecuteBatch RPC; *any_result tells whether a result arrived.
+  absl::Status BatchCall(const v1::ExecuteBatchRequest& request, absl::Time deadline,
+                         CallCanceller* canceller,
+                         const std::function<void(const v1::ExecuteBatchResult&)>& on_result,
+                         bool* any_result);
 
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Sandbox::Stub> stub_;

@@ -21,6 +21,8 @@
 #include "client/interrupt_signals.h"
 #include "client/local_run.h"
 #include "client/report_text.h"
+#include "client/stream_run.h"
+#include "google/protobuf/util/json_util.h"
 #include "sandbox/elf/elf_image.h"
 #include "sandbox/image.h"
 #include "sandbox/sys/unique_fd.h"
@@ -81,10 +83,9 @@ class InterruptWatcher {
   std::thread thread_;
 };
 
-// The program's bytes, read and checked as local mode's LoadProgram does (sandbox::ReadImageFile,
-// then the ELF checks of sandbox::Image::FromBytes), hence the same messages and exit codes: 127
-// missing or unreadable, 126 not a static x86-64 ELF. The file is read once; the sealed memfd
-// FromBytes would also build is for local runs only. On error prints and sets *exit_code.
+}  // namespace
+
+// The file is read once; the sealed memfd FromBytes would also build is for local runs only.
 std::optional<std::string> ReadCheckedProgram(const std::string& path,
                                               absl::string_view program_context, int* exit_code) {
   absl::StatusOr<std::string> bytes = sandbox::ReadImageFile(path);
@@ -102,7 +103,51 @@ std::optional<std::string> ReadCheckedProgram(const std::string& path,
   return std::nullopt;
 }
 
-}  // namespace
+std::optional<Connected> ParseAndConnect(absl::string_view command,
+                                         absl::Span<const std::string> words,
+                                         absl::Span<const FlagSpec> flags, const std::string& help,
+                                         int* exit_code) {
+  absl::StatusOr<ParsedArgs> parsed = ParseFlags(words, flags);
+  if (!parsed.ok()) {
+    *exit_code = Fail(kExitUsage, absl::StrFormat("%s: %s (see zerocell %s --help)", command,
+                                                  parsed.status().message(), command));
+    return std::nullopt;
+  }
+  if (parsed->GetBool("help")) {
+    (void)WriteAllToFd(STDOUT_FILENO, help);
+    *exit_code = 0;
+    return std::nullopt;
+  }
+  const ClientOptions options = ClientOptionsFromArgs(*parsed);
+  if (absl::Status s = CheckModeFlags(*parsed, options); !s.ok()) {
+    *exit_code = Fail(kExitUsage, absl::StrCat(command, ": ", s.message()));
+    return std::nullopt;
+  }
+  if (options.address.empty()) {
+    *exit_code =
+        Fail(kExitUsage, absl::StrCat(command, ": needs a server: --server=ADDR or $", kServerEnv));
+    return std::nullopt;
+  }
+  absl::StatusOr<std::unique_ptr<RemoteClient>> client = RemoteClient::Create(options);
+  if (!client.ok()) {
+    *exit_code = Fail(kExitUsage, absl::StrCat(command, ": ", client.status().message()));
+    return std::nullopt;
+  }
+  return Connected{*std::move(parsed), *std::move(client)};
+}
+
+bool PrintMessageJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    Fail(0, absl::StrCat("JSON: ", status.ToString()));
+    return false;
+  }
+  json.push_back('\n');
+  return WriteAllToFd(STDOUT_FILENO, json).ok();
+}
 
 absl::StatusOr<image::InstructionPolicy> PolicyFromArgs(const ParsedArgs& args) {
   if (!args.Has(kPolicyFlag.name)) return image::InstructionPolicy::kStandard;
@@ -153,7 +198,8 @@ std::optional<v1::ExecuteResponse> ExecuteProgram(
     const sandbox::Manifest& manifest, absl::Span<const OutputBinding> live,
     std::set<std::string>* streamed, int* exit_code, const ChannelInputs* inputs) {
   if (!options.address.empty()) {
-    return ExecuteRemotely(options, program_path, program_context, manifest, exit_code, inputs);
+    return ExecuteRemotely(options, program_path, program_context, manifest, exit_code, inputs,
+                           live, streamed);
   }
   LoadedProgram program = LoadProgram(program_path, policy);
   if (program.image == nullptr) {
@@ -190,12 +236,17 @@ std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
                                                    const std::string& program_path,
                                                    absl::string_view program_context,
                                                    const sandbox::Manifest& manifest,
-                                                   int* exit_code, const ChannelInputs* inputs) {
+                                                   int* exit_code, const ChannelInputs* inputs,
+                                                   absl::Span<const OutputBinding> live,
+                                                   std::set<std::string>* streamed) {
   // The same ELF checks and messages as local mode, before any byte goes over the network.
   std::optional<std::string> elf = ReadCheckedProgram(program_path, program_context, exit_code);
   if (!elf.has_value()) return std::nullopt;
   v1::Manifest request_manifest = api::ManifestToProto(manifest);
-  if (inputs != nullptr) {
+  // A stream when it can serve every channel: inputs of any length as the guest reads them,
+  // outputs as it writes them. Otherwise inputs go inline, within their bounds.
+  const bool stream = StreamableManifest(request_manifest);
+  if (inputs != nullptr && !stream) {
     // Inputs wait like the run would: a stream still open at the timeout is the run's timeout.
     absl::Status read =
         ReadInputsInline(*inputs, absl::Now() + manifest.timeout(), &request_manifest);
@@ -221,8 +272,10 @@ std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
       *exit_code = Fail(kExitInternal, "eventfd for the interrupt watcher failed");
       return std::nullopt;
     }
-    response = (*client)->Execute(*elf, std::move(request_manifest),
-                                  ExecuteOptions{.canceller = &canceller});
+    response = stream ? ExecuteStreamed(**client, *elf, std::move(request_manifest), inputs, live,
+                                        streamed, &canceller)
+                      : (*client)->Execute(*elf, std::move(request_manifest),
+                                           ExecuteOptions{.canceller = &canceller});
     interrupt_signal = watcher.signal();
   }
   if (interrupt_signal != 0) {

@@ -3,6 +3,7 @@
 #ifndef ZEROCELL_CLIENT_REMOTE_RUN_H_
 #define ZEROCELL_CLIENT_REMOTE_RUN_H_
 
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -14,6 +15,7 @@
 #include "client/input_files.h"
 #include "client/local_run.h"
 #include "client/remote_client.h"
+#include "google/protobuf/message.h"
 #include "sandbox/manifest/manifest.h"
 #include "zerocell/v1/sandbox.pb.h"
 
@@ -59,15 +61,17 @@ absl::Status CheckModeFlags(const ParsedArgs& args, const ClientOptions& options
 // *exit_code set: 127/126 as above or when the server refuses the image (its refused instructions
 // listed), 128+N interrupted by signal N, 2 invalid request (e.g. over a server cap), 125 anything
 // else (server unreachable, overloaded, draining).
-// `inputs` (nullable): host files the readable channels read; they are sent inline, read within
-// the bounds of ReadInputsInline (an error there: exit 2, or 124 for a stream that outlasts the
-// timeout).
-std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
-                                                   const std::string& program_path,
-                                                   absl::string_view program_context,
-                                                   const sandbox::Manifest& manifest,
-                                                   int* exit_code,
-                                                   const ChannelInputs* inputs = nullptr);
+// When ExecuteStream can serve every channel (StreamableManifest) the run goes over it: `inputs`
+// (nullable: host files the readable channels read) are sent as the guest reads them, channels
+// in `live` bound to the CLI's stdout/stderr are written there as they arrive (aliases added to
+// *streamed), as in local mode. Otherwise (random-access or read-write channels) it is an Execute
+// with the inputs inline, read within the bounds of ReadInputsInline (an error there: exit 2, or
+// 124 for a stream that outlasts the timeout).
+std::optional<v1::ExecuteResponse> ExecuteRemotely(
+    const ClientOptions& options, const std::string& program_path,
+    absl::string_view program_context, const sandbox::Manifest& manifest, int* exit_code,
+    const ChannelInputs* inputs = nullptr, absl::Span<const OutputBinding> live = {},
+    std::set<std::string>* streamed = nullptr);
 
 // `zerocell run` and `zerocell manifest`: ExecuteRemotely when options.address is set, else the
 // in-process engine (`loader` empty: beside this executable), with the channels in `live` shown
@@ -79,6 +83,30 @@ std::optional<v1::ExecuteResponse> ExecuteProgram(
     const std::string& program_path, absl::string_view program_context,
     const sandbox::Manifest& manifest, absl::Span<const OutputBinding> live,
     std::set<std::string>* streamed, int* exit_code, const ChannelInputs* inputs = nullptr);
+
+// The program's bytes, read and checked as local mode's LoadProgram does (sandbox::ReadImageFile,
+// then the ELF checks of sandbox::Image::FromBytes), hence the same messages and exit codes: 127
+// missing or unreadable, 126 not a static x86-64 ELF. On error prints (prefixed with
+// `program_context`) and sets *exit_code.
+std::optional<std::string> ReadCheckedProgram(const std::string& path,
+                                              absl::string_view program_context, int* exit_code);
+
+// A remote-only command's parsed flags and its connected client.
+struct Connected {
+  ParsedArgs args;
+  std::unique_ptr<RemoteClient> client;
+};
+
+// Parses `words` against `flags` and connects (--server or $ZEROCELL_SERVER is required); --help
+// prints `help`. On failure (or --help) prints, sets *exit_code and returns nullopt.
+std::optional<Connected> ParseAndConnect(absl::string_view command,
+                                         absl::Span<const std::string> words,
+                                         absl::Span<const FlagSpec> flags, const std::string& help,
+                                         int* exit_code);
+
+// One line of proto JSON on stdout (lowerCamelCase, int64 as strings, defaults included), as
+// --json prints ExecuteResponse. False (and a message) when it could not be printed.
+bool PrintMessageJson(const google::protobuf::Message& message);
 
 // Exit status and stderr lines for an RPC error: 126 with the rejections for a refused image,
 // 2 for other INVALID_ARGUMENT, else as ExitCodeForStatus. `what` prefixes the message.

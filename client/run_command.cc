@@ -77,9 +77,11 @@ absl::Status AddChannelFlag(const std::string& text, std::vector<sandbox::Channe
 std::string RunHelp() {
   return absl::StrCat(
       "Usage: zerocell run [FLAGS] PROGRAM [ARGS...]\n"
-      "Runs a static x86-64 ELF program in a local sandbox. Flags come before PROGRAM; everything\n"
-      "after PROGRAM is passed to it untouched. The guest's stdout and stderr are written to this\n"
-      "process's stdout and stderr after it ends (not streamed).\n\nFlags:\n",
+      "Runs a static x86-64 ELF program in a local sandbox, or on a zerocelld with --server.\n"
+      "Flags come before PROGRAM; everything after PROGRAM is passed to it untouched. The guest's\n"
+      "stdout and stderr are written to this process's stdout and stderr as the guest writes\n"
+      "them (with --server over ExecuteStream, --stdin sent as the guest reads it; a manifest with\n"
+      "random-access channels falls back to Execute with inputs sent whole).\n\nFlags:\n",
       FormatFlagHelp(kRunFlags),
       "\n--stdin and --channel FILEs are read as the guest reads them, within their quotas and "
       "the\n"

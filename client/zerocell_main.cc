@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "client/batch_command.h"
 #include "client/cli_values.h"
 #include "client/doctor_command.h"
 #include "client/exit_codes.h"
@@ -26,6 +27,7 @@ Runs untrusted static x86-64 Linux programs in a sandbox (ZeroVM-style channels 
 Commands:
   run [FLAGS] PROGRAM [ARGS...]   run a program; its stdout/stderr become the CLI's
   manifest [FLAGS] FILE           run a classic ZeroVM manifest, channels bound to host files
+  batch [FLAGS] PROGRAM           run PROGRAM once per JSON line of stdin on a server (one call)
   register [FLAGS] PROGRAM        upload a program to a server; print its image id and report
   images [FLAGS]                  list the images a server has cached
   validate [FLAGS] PROGRAM        check a program offline as a server's admission would
@@ -42,6 +44,7 @@ Examples:
   zerocell manifest --report job.manifest
   zerocell run --server=127.0.0.1:50051 --json ./guest
   zerocell register --server=127.0.0.1:50051 ./guest
+  zerocell batch --server=127.0.0.1:50051 ./guest < runs.jsonl
   zerocell validate --policy=deterministic ./guest
   zerocell run --server=dns:///zerocell-headless.ns.svc:50051 ./guest    # every replica
 
@@ -53,6 +56,8 @@ int Help(const std::vector<std::string>& rest) {
     text = RunHelp();
   } else if (!rest.empty() && rest[0] == "manifest") {
     text = ManifestHelp();
+  } else if (!rest.empty() && rest[0] == "batch") {
+    text = BatchHelp();
   } else if (!rest.empty() && rest[0] == "register") {
     text = RegisterHelp();
   } else if (!rest.empty() && rest[0] == "images") {
@@ -93,15 +98,17 @@ int Main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "run") return RunCommand(rest);
   if (command == "manifest") return ManifestCommand(rest);
+  if (command == "batch") return BatchCommand(rest);
   if (command == "register") return RegisterCommand(rest);
   if (command == "images") return ImagesCommand(rest);
   if (command == "validate") return ValidateCommand(rest);
   if (command == "doctor") return DoctorCommand(rest);
   if (command == "version" || command == "--version") return Version(rest);
   if (command == "help" || command == "--help" || command == "-h") return Help(rest);
-  return Fail(kExitUsage, absl::StrCat("unknown command \"", command,
-                                       "\" (commands: run, manifest, register, images, validate, "
-                                       "doctor, version, help)"));
+  return Fail(kExitUsage,
+              absl::StrCat("unknown command \"", command,
+                           "\" (commands: run, manifest, batch, register, images, validate, "
+                           "doctor, version, help)"));
 }
 
 }  // namespace

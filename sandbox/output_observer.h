@@ -14,7 +14,14 @@ class OutputObserver {
   virtual ~OutputObserver() = default;
   // `channel` indexes Manifest::channels(); `offset` is where `bytes` landed in the channel.
   virtual void OnWrite(int channel, uint64_t offset, std::string_view bytes) = 0;
+  // True: the observer takes the bytes of write-only sequential channels away (e.g. to a client
+  // stream). The run then keeps none of them (the result's output is empty), so its memory does
+  // not grow with the output, and one write call moves at most kStreamedWriteMax bytes (a short
+  // write, as a pipe may make). Output limit, quotas, counters and etags are unchanged.
+  virtual bool takes_output() const { return false; }
 };
+
+inline constexpr uint64_t kStreamedWriteMax = 256 << 10;
 
 }  // namespace zerocell::sandbox
 

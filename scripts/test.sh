@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/lint.sh --all
+# The Node.js client's dependencies, as locked (client_node_test needs them).
+(cd client/node && npm ci --no-audit --no-fund --loglevel=error)
 bash scripts/build.sh
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600)
 FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash scripts/fuzz.sh

@@ -40,8 +40,9 @@ using prometheus::Family;
 using prometheus::Gauge;
 using prometheus::Histogram;
 
-constexpr std::array<std::string_view, 5> kMethods = {"RegisterImage", "Execute", "GetImage",
-                                                      "ListImages", "GetServerInfo"};
+constexpr std::array<std::string_view, 7> kMethods = {"RegisterImage", "Execute",  "ExecuteBatch",
+                                                      "ExecuteStream", "GetImage", "ListImages",
+                                                      "GetServerInfo"};
 constexpr std::array<std::string_view, 17> kGrpcCodes = {
     "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
     "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",

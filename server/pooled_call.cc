@@ -63,12 +63,13 @@ void PooledCall::OnDone() {
   delete this;
 }
 
-grpc::Status PooledCall::CallerGoneStatus() const {
-  if (counters_->draining.load()) {
+grpc::Status CallerGoneStatus(const grpc::CallbackServerContext& context,
+                              const CallCounters& counters) {
+  if (counters.draining.load()) {
     return api::ToGrpcStatus(
         absl::UnavailableError("the server is shutting down; the sandbox was killed"));
   }
-  if (context_->deadline() <= std::chrono::system_clock::now()) {
+  if (context.deadline() <= std::chrono::system_clock::now()) {
     return api::ToGrpcStatus(
         absl::DeadlineExceededError("the caller's deadline passed; the sandbox was killed"));
   }

@@ -29,6 +29,11 @@ struct CallCounters {
   std::atomic<bool> draining{false};
 };
 
+// Why a call was cut off: UNAVAILABLE when the server is draining, DEADLINE_EXCEEDED when the
+// caller's deadline passed, else CANCELLED (the caller cancelled).
+grpc::Status CallerGoneStatus(const grpc::CallbackServerContext& context,
+                              const CallCounters& counters);
+
 // Called once with the final status, before the call finishes (metrics, logs). Not blocking.
 using FinishHook = std::function<void(const grpc::Status& status)>;
 
@@ -45,9 +50,7 @@ class PooledCall final : public grpc::ServerUnaryReactor {
 
  private:
   class Work;
-  // Why the call was cut off: UNAVAILABLE when the server is draining, DEADLINE_EXCEEDED when the
-  // caller's deadline passed, else CANCELLED (the caller cancelled).
-  grpc::Status CallerGoneStatus() const;
+  grpc::Status CallerGoneStatus() const { return server::CallerGoneStatus(*context_, *counters_); }
   void FinishOnce(const grpc::Status& status);
 
   grpc::CallbackServerContext* const context_;

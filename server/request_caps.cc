@@ -28,7 +28,10 @@ absl::Status CheckExecuteRequest(const v1::ExecuteRequest& request, const Reques
     }
   }
   if (!request.has_manifest()) return absl::InvalidArgumentError("manifest: required");
-  const v1::Manifest& m = request.manifest();
+  return CheckManifestCaps(request.manifest(), caps);
+}
+
+absl::Status CheckManifestCaps(const v1::Manifest& m, const RequestCaps& caps) {
   if (m.timeout_ms() > caps.max_timeout_ms) {
     return OverCap("manifest.timeout_ms", m.timeout_ms(), caps.max_timeout_ms, "max_timeout_ms");
   }

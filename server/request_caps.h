@@ -28,6 +28,9 @@ struct RequestCaps {
 absl::Status CheckExecuteRequest(const zerocell::v1::ExecuteRequest& request,
                                  const RequestCaps& caps);
 
+// The manifest part of CheckExecuteRequest (fields named "manifest.*"), for each run of a batch.
+absl::Status CheckManifestCaps(const zerocell::v1::Manifest& manifest, const RequestCaps& caps);
+
 absl::Status CheckRegisterRequest(const zerocell::v1::RegisterImageRequest& request,
                                   const RequestCaps& caps);
 

@@ -13,6 +13,9 @@
 #include "api/result_proto.h"
 #include "api/rpc_status.h"
 #include "server/message_bounds.h"
+#include "server/execute_batch.h"
+#include "server/execute_stream.h"
+#include "server/execution.h"
 #include "server/pooled_call.h"
 
 namespace zerocell::server {
@@ -28,19 +31,6 @@ bool SaneRequestId(std::string_view id) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '_' || c == '.';
   });
-}
-
-grpc::Status NotFound(std::string_view id) {
-  return api::ToGrpcStatus(absl::NotFoundError(
-      absl::StrCat("image_id: ", absl::string_view(id.data(), id.size()),
-                   " is not cached on this server; send the image inline or call RegisterImage "
-                   "first")));
-}
-
-// The rejection of an image, with its report as rich status details.
-grpc::Status Rejected(const absl::Status& status, const image::ValidationReport& report) {
-  if (status.code() != absl::StatusCode::kInvalidArgument) return api::ToGrpcStatus(status);
-  return api::ToGrpcStatus(status, api::ReportToProto(report));
 }
 
 }  // namespace
@@ -87,11 +77,13 @@ void SandboxService::Finished(std::string_view method, const std::string& reques
 
 // Why: a call that arrives while the server drains is answered, never left to gRPC's shutdown
 // (which cancels it, and clients do not retry CANCELLED): UNAVAILABLE is retried elsewhere.
-grpc::Status SandboxService::Draining() {
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                      "the server is shutting down and accepts no new calls; retry (another "
-                      "replica, or this address once it restarts)");
+absl::Status SandboxService::DrainingStatus() {
+  return absl::UnavailableError(
+      "the server is shutting down and accepts no new calls; retry (another replica, or this "
+      "address once it restarts)");
 }
+
+grpc::Status SandboxService::Draining() { return api::ToGrpcStatus(DrainingStatus()); }
 
 grpc::ServerUnaryReactor* SandboxService::FinishNow(grpc::CallbackServerContext* context,
                                                     std::string_view method,
@@ -142,84 +134,49 @@ grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* c
   return call;
 }
 
+grpc::ServerWriteReactor<v1::ExecuteBatchResult>* SandboxService::ExecuteBatch(
+    grpc::CallbackServerContext* context, const v1::ExecuteBatchRequest* request) {
+  const absl::Time start = absl::Now();
+  std::string request_id = RequestIdFor(context);
+  absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
+  absl::Status refused = calls_.draining.load() ? DrainingStatus() : ns.status();
+  return StartExecuteBatch(context, request, &deps_, &calls_, request_id,
+                           ns.ok() ? *std::move(ns) : "", std::move(refused),
+                           [this, request_id, start](const grpc::Status& status) {
+                             Finished("ExecuteBatch", request_id, start, status);
+                           });
+}
+
+grpc::ServerBidiReactor<v1::StreamRequest, v1::StreamResponse>* SandboxService::ExecuteStream(
+    grpc::CallbackServerContext* context) {
+  const absl::Time start = absl::Now();
+  std::string request_id = RequestIdFor(context);
+  absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
+  absl::Status refused = calls_.draining.load() ? DrainingStatus() : ns.status();
+  return StartExecuteStream(context, &deps_, &calls_, request_id, ns.ok() ? *std::move(ns) : "",
+                            std::move(refused),
+                            [this, request_id, start](const grpc::Status& status) {
+                              Finished("ExecuteStream", request_id, start, status);
+                            });
+}
+
 grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
                                         v1::ExecuteResponse* response,
                                         const std::string& request_id, const std::string& ns,
                                         const sandbox::CancelToken& cancel,
                                         absl::Duration queue_wait, absl::Time start) const {
   // The manifest first: a bad request must not cost an image validation or a cache slot.
-  // The request's manifest (inline data included) is copied only when a cap default applies.
-  absl::StatusOr<sandbox::Manifest> manifest;
-  if (NeedsCapDefaults(deps_.caps, request.manifest())) {
-    v1::Manifest capped = request.manifest();
-    ApplyCapDefaults(deps_.caps, &capped);
-    manifest = api::ManifestFromProto(capped);
-  } else {
-    manifest = api::ManifestFromProto(request.manifest());
-  }
+  absl::StatusOr<sandbox::Manifest> manifest = ManifestForRun(deps_, request.manifest());
   if (!manifest.ok()) return api::ToGrpcStatus(manifest.status());
-
   std::shared_ptr<const image::CachedImage> cached;
-  if (request.program_case() == v1::ExecuteRequest::kImageId) {
-    // Why: another client's image is as unknown as one never registered (no existence oracle).
-    if (deps_.namespaces != nullptr && !deps_.namespaces->Contains(ns, request.image_id())) {
-      if (absl::Status id = image::CheckImageId(request.image_id(), "image_id"); !id.ok()) {
-        return api::ToGrpcStatus(id);
-      }
-      return NotFound(request.image_id());
-    }
-    absl::StatusOr<std::shared_ptr<const image::CachedImage>> found =
-        deps_.cache->Acquire(request.image_id(), "image_id");
-    if (found.status().code() == absl::StatusCode::kNotFound) return NotFound(request.image_id());
-    if (!found.ok()) return api::ToGrpcStatus(found.status());
-    cached = *std::move(found);
-  } else {
-    image::ValidationReport rejected;
-    absl::StatusOr<image::RegisterResult> registered =
-        deps_.cache->Register(request.image(), "", &rejected);
-    if (!registered.ok()) return Rejected(registered.status(), rejected);
-    AddToNamespace(ns, registered->image->id, "");
-    // Counts the use (LRU position, executions) like an Execute by id.
-    absl::StatusOr<std::shared_ptr<const image::CachedImage>> acquired =
-        deps_.cache->Acquire(registered->image->id);
-    cached = acquired.ok() ? *std::move(acquired) : registered->image;
+  const bool by_id = request.program_case() == v1::ExecuteRequest::kImageId;
+  if (grpc::Status acquired =
+          AcquireImage(deps_, ns, by_id, by_id ? request.image_id() : request.image(), &cached);
+      !acquired.ok()) {
+    return acquired;
   }
-
-  const sandbox::RunOptions run_options{&cancel, nullptr};
-  if (deps_.warm_pool == nullptr) deps_.metrics->ColdStart();
-  if (deps_.namespaces != nullptr) {
-    deps_.namespaces->ExecutionStarted(ns, cached->id, absl::ToUnixNanos(absl::Now()));
-  }
-  absl::StatusOr<sandbox::Result> result =
-      deps_.warm_pool != nullptr ? deps_.warm_pool->Run(cached->image, *manifest, run_options)
-                                 : deps_.engine->Run(*cached->image, *manifest, run_options);
-  if (deps_.namespaces != nullptr) deps_.namespaces->ExecutionEnded(ns, cached->id);
-  if (!result.ok()) return api::ToGrpcStatus(result.status());
-
-  ExecutionTimings timings;
-  timings.queue_wait = queue_wait;
-  timings.startup = result->usage.startup;
-  timings.run = result->usage.wall;
-  *response = api::ResultToProto(*std::move(result), cached->id);
-  response->mutable_usage()->set_queue_wait_ns(absl::ToInt64Nanoseconds(queue_wait));
-  timings.total = absl::Now() - start;
-  deps_.metrics->ExecutionDone(*response, timings);
-  if (deps_.trimmer != nullptr)
-    deps_.trimmer->CallEnded(request.ByteSizeLong() + response->ByteSizeLong());
-  // Metadata only: never outputs, argv, env or channel data.
-  LogLine(*deps_.log, "info", "execute")
-      .Str("request_id", request_id)
-      .Str("image_id", cached->id)
-      .Str("outcome", std::string(api::OutcomeProtoName(response->outcome())))
-      .Int("exit_code", response->exit_code())
-      .Int("signal", response->signal())
-      .Str("violation", response->violation().syscall())
-      .Double("queue_wait_ms", absl::ToDoubleMilliseconds(queue_wait))
-      .Double("wall_ms", absl::ToDoubleMilliseconds(timings.run))
-      .Double("total_ms", absl::ToDoubleMilliseconds(timings.total))
-      .Int("peak_memory_bytes", response->usage().peak_memory_bytes())
-      .Emit();
-  return grpc::Status::OK;
+  return RunAndReport(deps_, ns, *cached, *manifest, sandbox::RunOptions{&cancel, nullptr}, queue_wait,
+                      start, request_id, request.ByteSizeLong(), -1, response);
 }
 
 grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerContext* context,
@@ -275,9 +232,9 @@ grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request
   image::ValidationReport rejected;
   absl::StatusOr<image::RegisterResult> registered =
       deps_.cache->Register(request.elf(), request.name(), &rejected);
-  if (!registered.ok()) return Rejected(registered.status(), rejected);
+  if (!registered.ok()) return RejectedImage(registered.status(), rejected);
   // With namespaces, "already registered" is this namespace's answer, never another client's.
-  const bool added = AddToNamespace(ns, registered->image->id, request.name());
+  const bool added = AddToNamespace(deps_, ns, registered->image->id, request.name());
   response->set_already_registered(deps_.namespaces != nullptr ? !added
                                                                : registered->already_registered);
   // Our pin released before asking the cache, so that in_use reports other holders (running
@@ -292,20 +249,6 @@ grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request
   }
   *response->mutable_image() = *std::move(image);
   return grpc::Status::OK;
-}
-
-bool SandboxService::AddToNamespace(const std::string& ns, const std::string& id,
-                                    const std::string& name) const {
-  if (deps_.namespaces == nullptr) return false;
-  absl::Status stored;
-  const bool added =
-      deps_.namespaces->Add(ns, id, name, absl::ToUnixNanos(absl::Now()), &stored);
-  if (!stored.ok()) {
-    LogLine(*deps_.log, "warning", "image_namespace_store_failed")
-        .Str("message", std::string(stored.message()))
-        .Emit();
-  }
-  return added;
 }
 
 absl::StatusOr<v1::Image> SandboxService::DescribeImage(const std::string& ns,
@@ -352,7 +295,7 @@ grpc::ServerUnaryReactor* SandboxService::GetImage(grpc::CallbackServerContext* 
   if (!image.ok()) {
     return FinishNow(context, "GetImage", request_id, start,
                      image.status().code() == absl::StatusCode::kNotFound
-                         ? NotFound(request->image_id())
+                         ? ImageNotFound(request->image_id())
                          : api::ToGrpcStatus(image.status()));
   }
   *response = *std::move(image);

@@ -61,6 +61,13 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
   grpc::ServerUnaryReactor* Execute(grpc::CallbackServerContext* context,
                                     const zerocell::v1::ExecuteRequest* request,
                                     zerocell::v1::ExecuteResponse* response) override;
+  // See execute_batch.h.
+  grpc::ServerWriteReactor<zerocell::v1::ExecuteBatchResult>* ExecuteBatch(
+      grpc::CallbackServerContext* context,
+      const zerocell::v1::ExecuteBatchRequest* request) override;
+  // See execute_stream.h.
+  grpc::ServerBidiReactor<zerocell::v1::StreamRequest, zerocell::v1::StreamResponse>* ExecuteStream(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* GetImage(grpc::CallbackServerContext* context,
                                      const zerocell::v1::GetImageRequest* request,
                                      zerocell::v1::Image* response) override;
@@ -94,10 +101,9 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
   // when it is not visible there.
   absl::StatusOr<zerocell::v1::Image> DescribeImage(const std::string& ns,
                                                     const std::string& id) const;
-  // Makes a freshly registered or inline image visible in `ns`; true when it was not before.
-  bool AddToNamespace(const std::string& ns, const std::string& id, const std::string& name) const;
 
   // UNAVAILABLE for Execute/RegisterImage calls that arrive once draining is set.
+  static absl::Status DrainingStatus();
   static grpc::Status Draining();
 
   const ServiceDeps deps_;

@@ -58,6 +58,7 @@ class WorkerPool {
   // Rejects queued jobs with UNAVAILABLE, waits for running ones, joins the threads. Idempotent.
   void Shutdown();
 
+  int workers() const { return options_.workers; }
   int64_t queued() const;
   int64_t running() const;
 

@@ -243,6 +243,69 @@ class Client:
         except grpc.RpcError as error:
             _raise_rich(error)
 
+    def ensure_image(self, program):
+        """The image id of `program`, registering it first when the server lacks it (a stream
+        cannot be replayed with the bytes inline after a NOT_FOUND)."""
+        elf = _read_program(program)
+        image_id = image_id_of(elf)
+        try:
+            self._stub.GetImage(sandbox_pb2.GetImageRequest(image_id=image_id), timeout=60)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            self.image_uploads += 1
+            self.register(elf)
+        return image_id
+
+    def execute_stream(self, program, inputs=(), argv=None, manifest=None, deadline_s=None):
+        """ExecuteStream: runs `program` with its channels connected to this call.
+
+        `inputs`: an iterable of (alias, bytes) chunks ("" or None alias: /dev/stdin), consumed
+        as the server's window admits (a guest that reads slowly holds the iterator back); each
+        channel's input ends when the iterable is exhausted. Yields ("output", alias, bytes) for
+        each chunk the guest writes, as it writes it, then ("result", ExecuteResponse) last.
+        `manifest` defaults to one with `argv` and the server's default standard channels.
+        """
+        image_id = self.ensure_image(program)
+        if manifest is None:
+            if argv is None and not isinstance(program, (bytes, bytearray, memoryview)):
+                argv = [os.path.basename(os.fspath(program))]
+            manifest = sandbox_pb2.Manifest(argv=argv or [])
+        if deadline_s is None:
+            deadline_s = (manifest.timeout_ms or DEFAULT_TIMEOUT_MS) / 1000 + DEADLINE_MARGIN_S
+
+        def requests():
+            yield sandbox_pb2.StreamRequest(
+                start=sandbox_pb2.StreamStart(image_id=image_id, manifest=manifest))
+            for alias, data in inputs:
+                yield sandbox_pb2.StreamRequest(
+                    input=sandbox_pb2.StreamInput(alias=alias or "", data=bytes(data)))
+            # The end of the iterable ends every readable channel (the client half-closes).
+
+        try:
+            for response in self._stub.ExecuteStream(requests(), timeout=deadline_s):
+                if response.HasField("output"):
+                    yield ("output", response.output.alias, response.output.data)
+                elif response.HasField("result"):
+                    yield ("result", response.result)
+        except grpc.RpcError as error:
+            _raise_rich(error)
+
+    def execute_batch(self, program, manifests, parallelism=0, deadline_s=None):
+        """ExecuteBatch: runs `program` under each manifest in one call and yields each
+        ExecuteBatchResult (index, then response or error_code/error_message) as it completes."""
+        image_id = self.ensure_image(program)
+        manifests = list(manifests)
+        if deadline_s is None:
+            deadline_s = DEADLINE_MARGIN_S + sum(
+                (m.timeout_ms or DEFAULT_TIMEOUT_MS) / 1000 for m in manifests)
+        request = sandbox_pb2.ExecuteBatchRequest(image_id=image_id, runs=manifests,
+                                                  parallelism=parallelism)
+        try:
+            yield from self._stub.ExecuteBatch(request, timeout=deadline_s)
+        except grpc.RpcError as error:
+            _raise_rich(error)
+
     def get_image(self, image_id):
         return self._stub.GetImage(sandbox_pb2.GetImageRequest(image_id=image_id), timeout=60)
 

@@ -81,7 +81,13 @@ void Channel::Hash(std::string_view bytes) {
   if (sha_) sha_->Update(bytes);
 }
 
-uint64_t Channel::size() const { return input_ ? input_->size() : data_.size(); }
+uint64_t Channel::size() const { return input_ ? input_->size() : dropped_ + data_.size(); }
+
+void Channel::DropOutput() {
+  if (spec_.readable() || spec_.random_write()) return;  // their contents are still read or patched
+  dropped_ += data_.size();
+  data_.clear();
+}
 
 absl::StatusOr<ChannelInput::Avail> Channel::InputAt(uint64_t pos, uint64_t max,
                                                      std::string_view* out) {
@@ -156,7 +162,7 @@ WriteGrant Channel::PlanWrite(uint64_t length, std::optional<int64_t> offset, ui
       pos = static_cast<uint64_t>(*offset);
     }
   } else {
-    pos = data_.size();  // sequential writes append; the offset is ignored
+    pos = size();  // sequential writes append; the offset is ignored
   }
   if (length == 0) return {0, pos, 0};
   if (counters_.writes >= spec_.puts || counters_.write_bytes >= spec_.put_size) {
@@ -165,7 +171,7 @@ WriteGrant Channel::PlanWrite(uint64_t length, std::optional<int64_t> offset, ui
   }
   // A write far past the end would zero-fill more than the quota allows: refuse like ZeroVM.
   const uint64_t quota_left = static_cast<uint64_t>(spec_.put_size - counters_.write_bytes);
-  if (pos > data_.size() && pos - data_.size() > quota_left) return {EINVAL, pos, 0};
+  if (pos > size() && pos - size() > quota_left) return {EINVAL, pos, 0};
   uint64_t n = length;
   if (n > quota_left) {
     n = quota_left;
@@ -173,10 +179,10 @@ WriteGrant Channel::PlanWrite(uint64_t length, std::optional<int64_t> offset, ui
   }
   // Growth beyond the current size counts against the output capacity.
   const uint64_t end = pos + n;
-  const uint64_t growth = end > data_.size() ? end - data_.size() : 0;
+  const uint64_t growth = end > size() ? end - size() : 0;
   if (growth > capacity) {
     *over_capacity = true;
-    const uint64_t allowed_end = data_.size() + capacity;
+    const uint64_t allowed_end = size() + capacity;
     n = allowed_end > pos ? allowed_end - pos : 0;
   }
   return {0, pos, n};
@@ -211,7 +217,7 @@ int Channel::CommitAppend(const WriteGrant& grant, bool use_position,
   counters_.writes += 1;
   counters_.write_bytes += static_cast<int64_t>(grant.length);
   Hash(std::string_view(data_).substr(before));
-  if (use_position || !spec_.random_write()) write_pos_ = before + grant.length;
+  if (use_position || !spec_.random_write()) write_pos_ = dropped_ + before + grant.length;
   if (spec_.random_write() && use_position) read_pos_ = write_pos_;
   return 0;
 }

@@ -59,8 +59,12 @@ class Channel {
   const ChannelSpec& spec() const { return spec_; }
   // The contents of a writable channel (for a readable one too: its input first).
   const std::string& data() const { return data_; }
-  // What stat reports and SEEK_END starts from.
+  // What stat reports and SEEK_END starts from (for a writable channel: every byte written, also
+  // those DropOutput released).
   uint64_t size() const;
+  // A write-only sequential channel forgets what it holds (an observer took it); later writes
+  // append after it as before.
+  void DropOutput();
   // While a read waits (ReadResult::wait): the descriptor to poll.
   int ready_fd() const { return input_ ? input_->ready_fd() : -1; }
 
@@ -92,6 +96,7 @@ class Channel {
 
   ChannelSpec spec_;
   std::string data_;
+  uint64_t dropped_ = 0;                     // bytes before data_[0] that DropOutput released
   std::string owned_input_;                  // initial_bytes when no source was given
   std::unique_ptr<InputSource> own_source_;  // over owned_input_
   std::unique_ptr<ChannelInput> input_;      // read-only channels

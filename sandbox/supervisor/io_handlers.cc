@@ -81,8 +81,11 @@ Reply DoRead(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t 
 // After a write was stored: output accounting, the observer, the output limit, the reply.
 Reply FinishWrite(GuestState& g, int ch, Channel& c, uint64_t size_before, std::string_view bytes,
                   uint64_t total, bool over_capacity, uint64_t offset) {
-  g.AddOutput(c.data().size() - size_before);
-  if (g.observer() != nullptr && !bytes.empty()) g.observer()->OnWrite(ch, offset, bytes);
+  g.AddOutput(c.size() - size_before);
+  if (g.observer() != nullptr && !bytes.empty()) {
+    g.observer()->OnWrite(ch, offset, bytes);
+    if (g.observer()->takes_output()) c.DropOutput();
+  }
   if (over_capacity) {
     g.Stop(Outcome::kOutputLimit, "output limit of " +
                                       std::to_string(g.manifest().output_limit_bytes()) +
@@ -98,10 +101,15 @@ Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t
   if (ch < 0) return Reply::Error(EBADF);
   Channel& c = g.channel(ch);
   bool over_capacity = false;
-  WriteGrant grant = c.PlanWrite(total, offset, g.output_capacity(), &over_capacity);
+  // Bytes an observer takes away are held only for one write: bound that write.
+  const bool taken = g.observer() != nullptr && g.observer()->takes_output() &&
+                     !c.spec().readable() && !c.spec().random_write();
+  const uint64_t length = taken ? std::min(total, kStreamedWriteMax) : total;
+  WriteGrant grant = c.PlanWrite(length, offset, g.output_capacity(), &over_capacity);
   if (grant.error) return Reply::Error(grant.error);
   const uint64_t before = c.data().size();
-  if (grant.length > 0 && grant.offset == before) {
+  const uint64_t size_before = c.size();
+  if (grant.length > 0 && grant.offset == size_before) {
     // An append: the guest's bytes go straight into the channel's buffer.
     const int err = c.CommitAppend(grant, !offset.has_value(), [&](char* dst, uint64_t len) {
       uint64_t done = 0;
@@ -121,7 +129,7 @@ Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t
       return 0;
     });
     if (err) return Reply::Error(err);
-    return FinishWrite(g, ch, c, before, std::string_view(c.data()).substr(before), total,
+    return FinishWrite(g, ch, c, size_before, std::string_view(c.data()).substr(before), total,
                        over_capacity, grant.offset);
   }
   std::string bytes;
@@ -139,7 +147,7 @@ Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t
     }
   }
   c.CommitWrite(grant, bytes, !offset.has_value());
-  return FinishWrite(g, ch, c, before, bytes, total, over_capacity, grant.offset);
+  return FinishWrite(g, ch, c, size_before, bytes, total, over_capacity, grant.offset);
 }
 
 std::vector<iovec> Single(uint64_t buf, uint64_t len) {

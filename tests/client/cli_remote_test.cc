@@ -249,16 +249,17 @@ TEST_F(CliRemoteTest, ManifestRunsRemotelyWithHostFilesReadAndWrittenHere) {
   EXPECT_THAT(report.out, HasSubstr("validator state = 0\n"));
 }
 
-TEST_F(CliRemoteTest, InputsAreSentInlineWithinTheirQuotasAndACap) {
+TEST_F(CliRemoteTest, InputsAreReadOnlyAsFarAsTheGuestReads) {
   // An endless source is read only as far as the guest could read it (its get_size).
   CliResult r = RunCli(
       {"run", ServerFlag(), "--channel=/dev/stdin=/dev/zero,get_size=1M", GuestPath("drain")});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "read=1048576 end=122\n");
-  // Without a quota it would have to be sent whole: refused at the inline cap, naming the input.
-  r = RunCli({"run", ServerFlag(), "--stdin=/dev/zero", GuestPath("drain")});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--stdin: /dev/zero: more than 67108864 bytes of input"));
+  // Streamed (ExecuteStream), an input is not bound by the 64 MiB inline cap.
+  r = RunCli(
+      {"run", ServerFlag(), "--channel=/dev/stdin=/dev/zero,get_size=70M", GuestPath("drain")});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "read=73400320 end=122\n");
   // A classic manifest's Timeout above the server's cap is refused naming the cap.
   TempDir dir;
   const std::string manifest = dir.Write(

@@ -161,6 +161,46 @@ TEST(ManifestProtoTest, DefaultsApplyToZeroFields) {
   EXPECT_EQ(m->argv(), std::vector<std::string>{"program"});
 }
 
+// Issue 15 point 5: a gRPC manifest may leave standard channels out; they get the documented
+// defaults, appended after the declared channels in stdin, stdout, stderr order.
+TEST(ManifestProtoTest, OmittedStandardChannelsGetDefaults) {
+  v1::Manifest p;
+  p.add_argv("hello");
+  absl::StatusOr<sandbox::Manifest> m = api::ManifestFromProto(p);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->channels().size(), 3u);
+  const sandbox::ChannelSpec& in = m->channels()[0];
+  EXPECT_EQ(in.alias, "/dev/stdin");
+  EXPECT_TRUE(in.readable());
+  EXPECT_FALSE(in.writable());
+  EXPECT_EQ(in.initial_bytes, "");
+  EXPECT_FALSE(in.etag);
+  for (int i : {1, 2}) {
+    const sandbox::ChannelSpec& out = m->channels()[i];
+    EXPECT_EQ(out.alias, i == 1 ? "/dev/stdout" : "/dev/stderr");
+    EXPECT_TRUE(out.writable());
+    EXPECT_FALSE(out.readable());
+    EXPECT_EQ(out.put_size, sandbox::ManifestBuilder::kDefaultOutputLimitBytes);
+  }
+
+  // Declared ones keep their quotas and place; only the missing ones are appended; the output
+  // limit bounds the defaults' put_size.
+  v1::Manifest q;
+  q.set_output_limit_bytes(4096);
+  v1::Channel* err = q.add_channels();
+  err->set_alias("/dev/stderr");
+  err->set_puts(3);
+  err->set_put_size(10);
+  m = api::ManifestFromProto(q);
+  ASSERT_TRUE(m.ok()) << m.status();
+  ASSERT_EQ(m->channels().size(), 3u);
+  EXPECT_EQ(m->channels()[0].alias, "/dev/stderr");
+  EXPECT_EQ(m->channels()[0].put_size, 10);
+  EXPECT_EQ(m->channels()[1].alias, "/dev/stdin");
+  EXPECT_EQ(m->channels()[2].alias, "/dev/stdout");
+  EXPECT_EQ(m->channels()[2].put_size, 4096);
+}
+
 TEST(ManifestProtoTest, RoundTrip) {
   v1::Manifest p;
   p.set_timeout_ms(1500);

@@ -173,6 +173,25 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(self.client.image_uploads, 0)
         self.assertEqual(self.client.get_image(image_id_of(elf)).executions, 1)
 
+    def test_execute_stream_feeds_input_and_yields_output_then_the_result(self):
+        chunks = [("", b"first "), ("/dev/stdin", b"y" * (1 << 20))]  # beyond the server's window
+        seen = list(self.client.execute_stream(guest("cat"), chunks, argv=["cat"]))
+        outputs = b"".join(data for kind, *rest in seen if kind == "output"
+                           for alias, data in [rest])
+        self.assertEqual(outputs, b"first " + b"y" * (1 << 20))
+        self.assertEqual(seen[-1][0], "result")
+        result = seen[-1][1]
+        self.assertEqual(result.outcome, sandbox_pb2.OUTCOME_EXITED)
+        self.assertEqual(result.channels[1].output, b"")  # streamed, not repeated
+
+    def test_execute_batch_yields_one_result_per_run(self):
+        runs = [sandbox_pb2.Manifest(argv=["exit_code", "4"]), sandbox_pb2.Manifest(timeout_ms=-1)]
+        results = {r.index: r for r in self.client.execute_batch(guest("exit_code"), runs)}
+        self.assertEqual(sorted(results), [0, 1])
+        self.assertEqual(results[0].response.exit_code, 4)
+        self.assertEqual(results[1].error_code, grpc.StatusCode.INVALID_ARGUMENT.value[0])
+        self.assertIn("manifest.timeout_ms", results[1].error_message)
+
     def test_outcomes_are_data(self):
         exited = self.client.execute(guest("exit_code"), argv=["exit_code", "42"])
         self.assertEqual((outcome_name(exited), exited.exit_code), ("EXITED", 42))

@@ -22,7 +22,10 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/sandbox_requests.h"
-#include "tests/server/server_process.h"
+#include "tests/server/server_test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/processes.h"
+#include "tests/testing/zerocelld_process.h"
 #include "zerocell/v1/sandbox.grpc.pb.h"
 
 namespace zerocell::server {
@@ -30,11 +33,11 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using testing::ServerProcess;
+using ::zerocell::testing::ZerocelldProcess;
 using testing::StdManifest;
 namespace v1 = ::zerocell::v1;
 
-std::string Guest(const std::string& name) { return testing::GuestBytes(name); }
+std::string Guest(const std::string& name) { return ::zerocell::testing::GuestBytes(name); }
 
 // Small caps, so that the budget and message tests move megabytes, not hundreds.
 const std::vector<std::string> kSmallCaps = {
@@ -49,7 +52,7 @@ std::vector<std::string> With(std::vector<std::string> a, const std::vector<std:
 class HardeningTest : public ::testing::Test {
  protected:
   void StartServer(std::vector<std::string> flags) {
-    absl::StatusOr<std::unique_ptr<ServerProcess>> server = ServerProcess::Start(std::move(flags));
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server = ZerocelldProcess::Start(std::move(flags));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     stub_ = NewStub();
@@ -89,12 +92,12 @@ class HardeningTest : public ::testing::Test {
 
   void WaitForSandboxes(size_t n) {
     const absl::Time until = absl::Now() + absl::Seconds(10);
-    while (testing::ChildPids(server_->pid()).size() < n && absl::Now() < until) {
+    while (::zerocell::testing::ChildPids(server_->pid()).size() < n && absl::Now() < until) {
       absl::SleepFor(absl::Milliseconds(5));
     }
   }
 
-  std::unique_ptr<ServerProcess> server_;
+  std::unique_ptr<ZerocelldProcess> server_;
   std::unique_ptr<v1::Sandbox::Stub> stub_;
 };
 
@@ -103,7 +106,7 @@ class HardeningTest : public ::testing::Test {
 // (accepted before) are refused at start, naming the flags, instead of failing calls after
 // their guest ran.
 TEST_F(HardeningTest, MessageLimitMustHoldOutputPlusReturnedInput) {
-  absl::StatusOr<std::unique_ptr<ServerProcess>> refused = ServerProcess::Start(
+  absl::StatusOr<std::unique_ptr<ZerocelldProcess>> refused = ZerocelldProcess::Start(
       {"--max_message_bytes=8388608", "--max_output_bytes=6291456", "--max_inline_bytes=3145728",
        "--max_image_bytes=1048576"});
   ASSERT_FALSE(refused.ok()) << "started with a message limit below the largest response";
@@ -172,10 +175,10 @@ TEST_F(HardeningTest, RequestMemoryBudgetRefusesAtOnce) {
 
 // Finding 7: with --image_namespace=header:x-tenant each tenant sees and runs only its images.
 TEST_F(HardeningTest, ImageNamespacesIsolateTenantsAndSurviveARestart) {
-  absl::StatusOr<std::unique_ptr<testing::TempDir>> dir = testing::TempDir::Create("ns");
+  absl::StatusOr<::zerocell::testing::TempDir> dir = ::zerocell::testing::TempDir::Create("ns");
   ASSERT_TRUE(dir.ok()) << dir.status();
   const std::vector<std::string> flags = {"--image_namespace=header:x-tenant",
-                                          absl::StrCat("--image_dir=", (*dir)->path())};
+                                          absl::StrCat("--image_dir=", dir->path())};
   StartServer(flags);
   if (HasFatalFailure()) return;
   const std::string id = Register(Guest("hello"), "alice");
@@ -282,9 +285,9 @@ TEST_F(HardeningTest, SigtermUnderLoadLosesNoAcceptedCall) {
 // SIGKILL under load: no sandbox survives its server (parent-death signal), and a restart
 // preloads the persisted images.
 TEST_F(HardeningTest, SigkillUnderLoadLeavesNoSandboxAndRestartPreloads) {
-  absl::StatusOr<std::unique_ptr<testing::TempDir>> dir = testing::TempDir::Create("kill");
+  absl::StatusOr<::zerocell::testing::TempDir> dir = ::zerocell::testing::TempDir::Create("kill");
   ASSERT_TRUE(dir.ok()) << dir.status();
-  const std::string image_dir = absl::StrCat("--image_dir=", (*dir)->path());
+  const std::string image_dir = absl::StrCat("--image_dir=", dir->path());
   StartServer({"--max_concurrency=3", image_dir});
   if (HasFatalFailure()) return;
   const std::string spin = Register(Guest("spin"));
@@ -297,7 +300,7 @@ TEST_F(HardeningTest, SigkillUnderLoadLeavesNoSandboxAndRestartPreloads) {
     });
   }
   WaitForSandboxes(3);
-  const std::vector<pid_t> sandboxes = testing::DescendantPids(server_->pid());
+  const std::vector<pid_t> sandboxes = ::zerocell::testing::DescendantPids(server_->pid());
   ASSERT_GE(sandboxes.size(), 3u);
   ASSERT_TRUE(server_->Signal(SIGKILL).ok());
   ASSERT_TRUE(server_->WaitExit(absl::Seconds(10)).ok());
@@ -306,7 +309,7 @@ TEST_F(HardeningTest, SigkillUnderLoadLeavesNoSandboxAndRestartPreloads) {
   const auto running = [&] {
     std::vector<pid_t> alive;
     for (pid_t pid : sandboxes) {
-      absl::StatusOr<std::string> stat = testing::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+      absl::StatusOr<std::string> stat = ::zerocell::testing::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
       if (!stat.ok()) continue;
       const size_t paren = stat->rfind(')');
       if (paren != std::string::npos && stat->size() > paren + 2 && (*stat)[paren + 2] != 'Z') {
@@ -340,23 +343,23 @@ TEST_F(HardeningTest, FullImageDirGivesAClearErrorAndNoCorruptImage) {
   if (!probe.ok()) {
     GTEST_SKIP() << "no unprivileged user+mount namespace here (unshare -rm): " << probe.status();
   }
-  absl::StatusOr<std::unique_ptr<testing::TempDir>> dir = testing::TempDir::Create("full");
+  absl::StatusOr<::zerocell::testing::TempDir> dir = ::zerocell::testing::TempDir::Create("full");
   ASSERT_TRUE(dir.ok()) << dir.status();
-  const std::string mount = absl::StrCat((*dir)->path(), "/images");
+  const std::string mount = absl::StrCat(dir->path(), "/images");
   std::filesystem::create_directory(mount);
-  absl::StatusOr<std::string> zerocelld = testing::BinPath("zerocelld");
+  absl::StatusOr<std::string> zerocelld = ::zerocell::testing::BinPath("zerocelld");
   ASSERT_TRUE(zerocelld.ok());
-  const std::string wrapper = absl::StrCat((*dir)->path(), "/zerocelld-on-tmpfs");
+  const std::string wrapper = absl::StrCat(dir->path(), "/zerocelld-on-tmpfs");
   {
     std::ofstream out(wrapper);
     out << "#!/bin/sh\nexec unshare -rm sh -c 'mount -t tmpfs -o size=64k zerocell-full " << mount
         << " && exec \"$0\" \"$@\"' " << *zerocelld << " \"$@\"\n";
   }
   std::filesystem::permissions(wrapper, std::filesystem::perms::owner_all);
-  ServerProcess::Options options;
+  ZerocelldProcess::Options options;
   options.binary = wrapper;
-  absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-      ServerProcess::Start({absl::StrCat("--image_dir=", mount)}, options);
+  absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+      ZerocelldProcess::Start({absl::StrCat("--image_dir=", mount)}, options);
   ASSERT_TRUE(server.ok()) << server.status();
   server_ = *std::move(server);
   stub_ = NewStub();
@@ -381,7 +384,7 @@ TEST_F(HardeningTest, FullImageDirGivesAClearErrorAndNoCorruptImage) {
     const std::string name = entry.path().filename();
     if (entry.is_directory()) continue;
     names.push_back(name);
-    absl::StatusOr<std::string> bytes = testing::ReadFile(entry.path());
+    absl::StatusOr<std::string> bytes = ::zerocell::testing::ReadFile(entry.path());
     ASSERT_TRUE(bytes.ok()) << bytes.status();
     EXPECT_THAT(name, HasSubstr(base::Sha256Hex(*bytes))) << "a corrupt or partial image";
   }

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "image/validator.h"
 #include "sandbox/elf/elf_image.h"
@@ -26,7 +27,7 @@ namespace {
 using ::zerocell::testing::IsOk;
 
 using testing::Describe;
-using testing::GuestPath;
+using ::zerocell::testing::GuestPath;
 using ::testing::HasSubstr;
 using testing::KeyValues;
 using testing::LoadAdmittedGuest;
