@@ -30,7 +30,6 @@ constexpr int64_t kNanos = 1000000000;
 // for it) and cheap (its CPU is the guest's).
 constexpr uint64_t kMaxRandomPerCall = 1 << 20;
 
-
 Reply FromWrite(int err, int64_t value = 0) {
   return err ? Reply::Error(err) : Reply::Value(value);
 }

@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 
 #ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23  /* Linux 5.14; newer than musl's headers */
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14; newer than musl's headers */
 #endif
 
 static const char *holds(const char *p) {
@@ -24,10 +24,12 @@ int main(void) {
     const char *name;
     int advice;
   } kCalls[] = {
-      {"dontneed", MADV_DONTNEED}, {"willneed", MADV_WILLNEED},       {"free", MADV_FREE},
-      {"hugepage", MADV_HUGEPAGE}, {"dontdump", MADV_DONTDUMP},       {"cold", MADV_COLD},
+      {"dontneed", MADV_DONTNEED}, {"willneed", MADV_WILLNEED},
+      {"free", MADV_FREE},         {"hugepage", MADV_HUGEPAGE},
+      {"dontdump", MADV_DONTDUMP}, {"cold", MADV_COLD},
       {"pageout", MADV_PAGEOUT},   {"populate_write", MADV_POPULATE_WRITE},
-      {"remove", MADV_REMOVE},     {"collapse", 25},                  {"unknown", 1000},
+      {"remove", MADV_REMOVE},     {"collapse", 25},
+      {"unknown", 1000},
   };
   char *p = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return 2;

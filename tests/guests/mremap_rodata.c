@@ -17,7 +17,9 @@ static const unsigned char kHidden[] = {0xb8, 0x2b, 0x00, 0x00, 0x00, 0x0f, 0xc7
 static inline long raw(long nr, long a, long b, long c, long d) {
   long ret;
   register long r10 __asm__("r10") = d;
-  __asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
+  __asm__ volatile("syscall"
+                   : "=a"(ret)
+                   : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
                    : "rcx", "r11", "memory");
   return ret;
 }

@@ -12,14 +12,14 @@
 #include "absl/status/statusor.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/testing/files.h"
-#include "tests/testing/status_matchers.h"
 #include "image/validator.h"
 #include "sandbox/elf/elf_image.h"
 #include "sandbox/host/instruction_use.h"
 #include "sandbox/image.h"
 #include "sandbox/result.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
 
 namespace zerocell::sandbox {
 namespace {

@@ -208,8 +208,8 @@ bool HasChildProcess() {
 
 std::string WriteTempFile(std::string_view bytes) {
   const char* tmp = std::getenv("TMPDIR");
-  std::string path = absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp",
-                                  "/zerocell_engine_test_XXXXXX");
+  std::string path =
+      absl::StrCat(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp", "/zerocell_engine_test_XXXXXX");
   int fd = mkstemp(path.data());
   if (fd < 0) return "";
   size_t done = 0;
