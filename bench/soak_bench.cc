@@ -40,8 +40,9 @@
 ABSL_FLAG(int, runs, 20000, "Execute calls in all");
 ABSL_FLAG(int, clients, 4, "client threads, each with its own connection");
 ABSL_FLAG(std::string, zerocelld, "", "zerocelld to start (default: beside this binary)");
-ABSL_FLAG(std::string, guest_dir, "",
-          "the test guests (spin, alloc, pol_socket; default $ZEROCELL_GUEST_DIR or <build>/guests)");
+ABSL_FLAG(
+    std::string, guest_dir, "",
+    "the test guests (spin, alloc, pol_socket; default $ZEROCELL_GUEST_DIR or <build>/guests)");
 ABSL_FLAG(double, rss_slack, 1.5, "RSS after may be at most this times idle, plus 16 MiB");
 
 namespace zerocell::bench {
@@ -69,8 +70,8 @@ std::pair<int, int> Children(pid_t pid) {
     absl::StatusOr<std::string> stat = testing::ReadFile(absl::StrCat("/proc/", child, "/stat"));
     if (!stat.ok()) continue;
     const size_t paren = stat->rfind(')');
-    const bool zombie = paren != std::string::npos && stat->size() > paren + 2 &&
-                        (*stat)[paren + 2] == 'Z';
+    const bool zombie =
+        paren != std::string::npos && stat->size() > paren + 2 && (*stat)[paren + 2] == 'Z';
     ++(zombie ? zombies : live);
   }
   return {live, zombies};
@@ -110,9 +111,9 @@ absl::Status SoakMain() {
   std::filesystem::create_directory(images);
   setenv("TMPDIR", tmp.c_str(), 1);
   absl::StatusOr<std::unique_ptr<testing::ZerocelldProcess>> started = StartZerocelld(
-      zerocelld, {"--max_concurrency=2", "--max_queue=64", "--max_queue_wait_ms=30000",
-                  "--cache_max_images=3", "--pool_idle_ms=300", "--max_memory_bytes=268435456",
-                  absl::StrCat("--image_dir=", images)});
+      zerocelld,
+      {"--max_concurrency=2", "--max_queue=64", "--max_queue_wait_ms=30000", "--cache_max_images=3",
+       "--pool_idle_ms=300", "--max_memory_bytes=268435456", absl::StrCat("--image_dir=", images)});
   unsetenv("TMPDIR");
   if (!started.ok()) {
     std::filesystem::remove_all(dir);
@@ -136,8 +137,8 @@ absl::Status SoakMain() {
   std::vector<std::string> variants;  // distinct ids: trailing bytes past the ELF's contents
   for (int v = 0; v < kImageVariants; ++v) variants.push_back(hello_elf + std::string(v + 1, '\0'));
   // Registered per call below: the ids may be evicted by the inline variants at any time.
-  const std::vector<std::string> paths = {hello_path, guest_dir + "/spin", guest_dir + "/pol_socket",
-                                          guest_dir + "/alloc"};
+  const std::vector<std::string> paths = {hello_path, guest_dir + "/spin",
+                                          guest_dir + "/pol_socket", guest_dir + "/alloc"};
   std::vector<std::string> elves;
   for (const std::string& path : paths) {
     ASSIGN_OR_RETURN(std::string elf, testing::ReadFile(path));
@@ -185,8 +186,11 @@ absl::Status SoakMain() {
     req.mutable_manifest()->set_timeout_ms(timeout_ms);
     if (kind == kMemory) req.mutable_manifest()->set_memory_bytes(32 << 20);
     // Every image inline: the cache (3 images) keeps registering and evicting.
-    const int image = kind == kEvict ? -1 : (kind == kOk ? 0 : kind == kMemory ? 3
-                                                          : kind == kViolation ? 2 : 1);
+    const int image = kind == kEvict ? -1
+                                     : (kind == kOk          ? 0
+                                        : kind == kMemory    ? 3
+                                        : kind == kViolation ? 2
+                                                             : 1);
     req.set_image(image < 0 ? variants[(i / kKinds) % kImageVariants] : elves[image]);
     grpc::ClientContext call;
     call.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(deadline));
@@ -205,8 +209,8 @@ absl::Status SoakMain() {
     absl::MutexLock lock(&mu);
     ++by_kind_result[absl::StrCat(kKindNames[kind], " ", result)];
     if (!ok && unexpected.size() < 10) {
-      unexpected.push_back(absl::StrCat(kKindNames[kind], ": ", result, " ", s.error_message(),
-                                        " ", resp.detail()));
+      unexpected.push_back(
+          absl::StrCat(kKindNames[kind], ": ", result, " ", s.error_message(), " ", resp.detail()));
     }
   };
 
@@ -250,8 +254,7 @@ absl::Status SoakMain() {
   for (const auto& [key, n] : by_kind_result) std::printf("  %-40s %7d\n", key.c_str(), n);
   std::printf("  sandboxes left      %d (zombies %d)\n", live, zombies);
   std::printf("  open fds            %d after, %d idle\n", fds, idle_fds);
-  std::printf("  temp files          %d; image files %d (cache of 3)\n", temp_files,
-              image_files);
+  std::printf("  temp files          %d; image files %d (cache of 3)\n", temp_files, image_files);
   std::printf("  RSS                 %.1f MiB idle, %.1f MiB peak, %.1f MiB after (%.2fx idle)\n",
               idle_kib / 1024.0, peak_kib / 1024.0, after_kib / 1024.0,
               static_cast<double>(after_kib) / std::max<int64_t>(1, idle_kib));
@@ -266,13 +269,14 @@ absl::Status SoakMain() {
   }
 
   std::vector<std::string> leaks;
-  if (live > 0 || zombies > 0) leaks.push_back(absl::StrCat(live, " sandboxes, ", zombies, " zombies"));
+  if (live > 0 || zombies > 0)
+    leaks.push_back(absl::StrCat(live, " sandboxes, ", zombies, " zombies"));
   if (fds > idle_fds) leaks.push_back(absl::StrCat(fds - idle_fds, " fds"));
   if (temp_files > 0) leaks.push_back(absl::StrCat(temp_files, " temp files"));
   if (image_files > 3) leaks.push_back(absl::StrCat(image_files, " image files for 3 images"));
   if (after_kib > absl::GetFlag(FLAGS_rss_slack) * idle_kib + 16 * 1024) {
-    leaks.push_back(absl::StrCat("RSS ", after_kib / 1024, " MiB after vs ", idle_kib / 1024,
-                                 " MiB idle"));
+    leaks.push_back(
+        absl::StrCat("RSS ", after_kib / 1024, " MiB after vs ", idle_kib / 1024, " MiB idle"));
   }
   server.reset();
   std::filesystem::remove_all(dir);

@@ -80,7 +80,8 @@ std::string RunHelp() {
       "Runs a static x86-64 ELF program in a local sandbox, or on a zerocelld with --server.\n"
       "Flags come before PROGRAM; everything after PROGRAM is passed to it untouched. The guest's\n"
       "stdout and stderr are written to this process's stdout and stderr as the guest writes\n"
-      "them (with --server over ExecuteStream, --stdin sent as the guest reads it; a manifest with\n"
+      "them (with --server over ExecuteStream, --stdin sent as the guest reads it; a manifest "
+      "with\n"
       "random-access channels falls back to Execute with inputs sent whole).\n\nFlags:\n",
       FormatFlagHelp(kRunFlags),
       "\n--stdin and --channel FILEs are read as the guest reads them, within their quotas and "

@@ -174,7 +174,7 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
 
   void OnStart(bool ok) {
     absl::Status valid = !refused_.ok() ? refused_
-                         : ok ? CheckStreamStart(in_, deps_->caps)
+                         : ok           ? CheckStreamStart(in_, deps_->caps)
                               : Invalid("start: the stream ended before its first message");
     if (!valid.ok()) {
       FinishEarly(api::ToGrpcStatus(valid));
@@ -357,7 +357,7 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
   const ServiceDeps* const deps_;
   CallCounters* const calls_;
   const std::string request_id_;
-  const std::string ns_;  // the caller's image namespace ("" when namespaces are off)
+  const std::string ns_;        // the caller's image namespace ("" when namespaces are off)
   const absl::Status refused_;  // not OK: the call is answered this before anything runs
   FinishHook on_finish_;
 

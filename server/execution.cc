@@ -80,11 +80,10 @@ grpc::Status AcquireImage(const ServiceDeps& deps, const std::string& ns, bool b
 }
 
 grpc::Status RunAndReport(const ServiceDeps& deps, const std::string& ns,
-                          const image::CachedImage& cached,
-                          const sandbox::Manifest& manifest, const sandbox::RunOptions& options,
-                          absl::Duration queue_wait, absl::Time start,
-                          const std::string& request_id, int64_t request_bytes, int batch_index,
-                          v1::ExecuteResponse* response) {
+                          const image::CachedImage& cached, const sandbox::Manifest& manifest,
+                          const sandbox::RunOptions& options, absl::Duration queue_wait,
+                          absl::Time start, const std::string& request_id, int64_t request_bytes,
+                          int batch_index, v1::ExecuteResponse* response) {
   if (deps.warm_pool == nullptr) deps.metrics->ColdStart();
   if (deps.namespaces != nullptr) {
     deps.namespaces->ExecutionStarted(ns, cached.id, absl::ToUnixNanos(absl::Now()));

@@ -48,11 +48,10 @@ bool AddToNamespace(const ServiceDeps& deps, const std::string& ns, const std::s
 // answers it; records the execution's metrics and its metadata-only log line ("execute", with
 // `method` and `batch_index` when >= 0). A non-OK status: the run could not happen.
 grpc::Status RunAndReport(const ServiceDeps& deps, const std::string& ns,
-                          const image::CachedImage& cached,
-                          const sandbox::Manifest& manifest, const sandbox::RunOptions& options,
-                          absl::Duration queue_wait, absl::Time start,
-                          const std::string& request_id, int64_t request_bytes, int batch_index,
-                          zerocell::v1::ExecuteResponse* response);
+                          const image::CachedImage& cached, const sandbox::Manifest& manifest,
+                          const sandbox::RunOptions& options, absl::Duration queue_wait,
+                          absl::Time start, const std::string& request_id, int64_t request_bytes,
+                          int batch_index, zerocell::v1::ExecuteResponse* response);
 
 }  // namespace zerocell::server
 

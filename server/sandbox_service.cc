@@ -12,10 +12,10 @@
 #include "api/report_proto.h"
 #include "api/result_proto.h"
 #include "api/rpc_status.h"
-#include "server/message_bounds.h"
 #include "server/execute_batch.h"
 #include "server/execute_stream.h"
 #include "server/execution.h"
+#include "server/message_bounds.h"
 #include "server/pooled_call.h"
 
 namespace zerocell::server {
@@ -116,15 +116,14 @@ grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* c
     absl::StatusOr<std::shared_ptr<RequestBudget::Charge>> charged = deps_.budget->TryCharge(
         ExecuteMemoryCharge(*request, deps_.caps), "max_request_memory_bytes");
     if (!charged.ok()) {
-      return FinishNow(context, "Execute", request_id, start,
-                       api::ToGrpcStatus(charged.status()));
+      return FinishNow(context, "Execute", request_id, start, api::ToGrpcStatus(charged.status()));
     }
     charge = *std::move(charged);
   }
   auto* call = new PooledCall(
       context, deps_.pool, &calls_,
-      [this, request, response, request_id, start, ns = *std::move(ns),
-       charge = std::move(charge)](const sandbox::CancelToken& cancel, absl::Duration queue_wait) {
+      [this, request, response, request_id, start, ns = *std::move(ns), charge = std::move(charge)](
+          const sandbox::CancelToken& cancel, absl::Duration queue_wait) {
         return RunExecute(*request, response, request_id, ns, cancel, queue_wait, start);
       },
       [this, request_id, start](const grpc::Status& status) {
@@ -175,8 +174,8 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
       !acquired.ok()) {
     return acquired;
   }
-  return RunAndReport(deps_, ns, *cached, *manifest, sandbox::RunOptions{&cancel, nullptr}, queue_wait,
-                      start, request_id, request.ByteSizeLong(), -1, response);
+  return RunAndReport(deps_, ns, *cached, *manifest, sandbox::RunOptions{&cancel, nullptr},
+                      queue_wait, start, request_id, request.ByteSizeLong(), -1, response);
 }
 
 grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerContext* context,
@@ -189,16 +188,15 @@ grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerCont
   }
   absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
   if (!ns.ok()) {
-    return FinishNow(context, "RegisterImage", request_id, start,
-                     api::ToGrpcStatus(ns.status()));
+    return FinishNow(context, "RegisterImage", request_id, start, api::ToGrpcStatus(ns.status()));
   }
   if (absl::Status caps = CheckRegisterRequest(*request, deps_.caps); !caps.ok()) {
     return FinishNow(context, "RegisterImage", request_id, start, api::ToGrpcStatus(caps));
   }
   std::shared_ptr<RequestBudget::Charge> charge;
   if (deps_.budget != nullptr) {
-    absl::StatusOr<std::shared_ptr<RequestBudget::Charge>> charged = deps_.budget->TryCharge(
-        RegisterMemoryCharge(*request), "max_request_memory_bytes");
+    absl::StatusOr<std::shared_ptr<RequestBudget::Charge>> charged =
+        deps_.budget->TryCharge(RegisterMemoryCharge(*request), "max_request_memory_bytes");
     if (!charged.ok()) {
       return FinishNow(context, "RegisterImage", request_id, start,
                        api::ToGrpcStatus(charged.status()));

@@ -17,9 +17,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "base/status_macros.h"
 #include "image/image_cache.h"
 #include "image/validator.h"
-#include "base/status_macros.h"
 #include "server/client_identity.h"
 #include "server/json_log.h"
 #include "server/message_bounds.h"
@@ -291,8 +291,7 @@ int Main() {
   }
   const absl::Duration grace = absl::Milliseconds(absl::GetFlag(FLAGS_grace_period_ms));
   const int workers = options->pool.workers;
-  const int64_t request_memory_bytes =
-      options->transport_memory_bytes + options->call_memory_bytes;
+  const int64_t request_memory_bytes = options->transport_memory_bytes + options->call_memory_bytes;
   absl::StatusOr<std::unique_ptr<ZerocellServer>> server =
       ZerocellServer::Start(*std::move(options), &log);
   if (!server.ok()) {

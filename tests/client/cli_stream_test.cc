@@ -26,9 +26,9 @@ extern char** environ;
 namespace zerocell::client::testing {
 namespace {
 
+using ::testing::HasSubstr;
 using ::zerocell::testing::GuestPath;
 using ::zerocell::testing::ZerocelldProcess;
-using ::testing::HasSubstr;
 
 class CliStreamTest : public ::testing::Test {
  protected:
@@ -77,9 +77,9 @@ TEST_F(CliStreamTest, InteractiveGuestIsDrivenThroughTheCli) {
   const std::string cli = ZerocellPath();
   const std::string server = ServerFlag();
   const std::string guest = GuestPath("prompt");
-  std::vector<char*> argv = {const_cast<char*>(cli.c_str()), const_cast<char*>("run"),
+  std::vector<char*> argv = {const_cast<char*>(cli.c_str()),    const_cast<char*>("run"),
                              const_cast<char*>(server.c_str()), const_cast<char*>("--stdin=-"),
-                             const_cast<char*>(guest.c_str()), nullptr};
+                             const_cast<char*>(guest.c_str()),  nullptr};
   pid_t pid = -1;
   ASSERT_EQ(posix_spawn(&pid, cli.c_str(), &actions, nullptr, argv.data(), environ), 0);
   posix_spawn_file_actions_destroy(&actions);

@@ -25,14 +25,15 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::zerocell::testing::ZerocelldProcess;
 using testing::StdManifest;
+using ::zerocell::testing::ZerocelldProcess;
 namespace v1 = ::zerocell::v1;
 
 class BatchTest : public ::testing::Test {
  protected:
   void StartServer(std::vector<std::string> flags) {
-    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server = ZerocelldProcess::Start(std::move(flags));
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+        ZerocelldProcess::Start(std::move(flags));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     stub_ = v1::Sandbox::NewStub(

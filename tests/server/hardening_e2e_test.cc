@@ -33,8 +33,8 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::zerocell::testing::ZerocelldProcess;
 using testing::StdManifest;
+using ::zerocell::testing::ZerocelldProcess;
 namespace v1 = ::zerocell::v1;
 
 std::string Guest(const std::string& name) { return ::zerocell::testing::GuestBytes(name); }
@@ -52,7 +52,8 @@ std::vector<std::string> With(std::vector<std::string> a, const std::vector<std:
 class HardeningTest : public ::testing::Test {
  protected:
   void StartServer(std::vector<std::string> flags) {
-    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server = ZerocelldProcess::Start(std::move(flags));
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+        ZerocelldProcess::Start(std::move(flags));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     stub_ = NewStub();
@@ -106,9 +107,9 @@ class HardeningTest : public ::testing::Test {
 // (accepted before) are refused at start, naming the flags, instead of failing calls after
 // their guest ran.
 TEST_F(HardeningTest, MessageLimitMustHoldOutputPlusReturnedInput) {
-  absl::StatusOr<std::unique_ptr<ZerocelldProcess>> refused = ZerocelldProcess::Start(
-      {"--max_message_bytes=8388608", "--max_output_bytes=6291456", "--max_inline_bytes=3145728",
-       "--max_image_bytes=1048576"});
+  absl::StatusOr<std::unique_ptr<ZerocelldProcess>> refused =
+      ZerocelldProcess::Start({"--max_message_bytes=8388608", "--max_output_bytes=6291456",
+                               "--max_inline_bytes=3145728", "--max_image_bytes=1048576"});
   ASSERT_FALSE(refused.ok()) << "started with a message limit below the largest response";
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("--max_message_bytes"));
   EXPECT_THAT(std::string(refused.status().message()), HasSubstr("read-write channel"));
@@ -120,9 +121,9 @@ TEST_F(HardeningTest, MessageLimitMustHoldOutputPlusReturnedInput) {
 // gRPC's transport share may also reset streams still arriving (RESOURCE_EXHAUSTED, "RST_STREAM
 // ... 11"): refused early too.
 TEST_F(HardeningTest, RequestMemoryBudgetRefusesAtOnce) {
-  StartServer(With({"--max_concurrency=1", "--max_queue_wait_ms=60000",
-                    "--max_request_memory_bytes=67108864"},
-                   kSmallCaps));
+  StartServer(With(
+      {"--max_concurrency=1", "--max_queue_wait_ms=60000", "--max_request_memory_bytes=67108864"},
+      kSmallCaps));
   if (HasFatalFailure()) return;
   const std::string spin_cpu = Register(Guest("spin_cpu"));
   v1::ExecuteRequest busy = Request(Register(Guest("spin")), {"spin"}, 3000);  // its timeout
@@ -309,7 +310,8 @@ TEST_F(HardeningTest, SigkillUnderLoadLeavesNoSandboxAndRestartPreloads) {
   const auto running = [&] {
     std::vector<pid_t> alive;
     for (pid_t pid : sandboxes) {
-      absl::StatusOr<std::string> stat = ::zerocell::testing::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+      absl::StatusOr<std::string> stat =
+          ::zerocell::testing::ReadFile(absl::StrCat("/proc/", pid, "/stat"));
       if (!stat.ok()) continue;
       const size_t paren = stat->rfind(')');
       if (paren != std::string::npos && stat->size() > paren + 2 && (*stat)[paren + 2] != 'Z') {

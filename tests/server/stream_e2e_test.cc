@@ -62,7 +62,8 @@ struct Received {
 class StreamTest : public ::testing::Test {
  protected:
   void StartServer(std::vector<std::string> flags) {
-    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server = ZerocelldProcess::Start(std::move(flags));
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
+        ZerocelldProcess::Start(std::move(flags));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     stub_ = v1::Sandbox::NewStub(

@@ -27,13 +27,13 @@ namespace {
 using ::zerocell::testing::IsOk;
 
 using testing::Describe;
-using ::zerocell::testing::GuestPath;
 using ::testing::HasSubstr;
 using testing::KeyValues;
 using testing::LoadAdmittedGuest;
 using testing::RunImage;
 using testing::StdManifest;
 using testing::StdoutOf;
+using ::zerocell::testing::GuestPath;
 
 // mov eax, 42; rdrand ecx; ret: the code exec_slack_madvise calls when it finds it.
 constexpr std::string_view kHiddenCode("\xb8\x2a\x00\x00\x00\x0f\xc7\xf1\xc3", 9);
