@@ -245,8 +245,8 @@ absl::Status SoakMain() {
   } while ((live > 0 || zombies > 0 || fds > idle_fds) && absl::Now() < until);
   absl::SleepFor(absl::Seconds(3));
   ASSIGN_OR_RETURN(const int64_t after_kib, ProcStatusKib(pid, "VmRSS"));
-  // (ZerocelldProcess keeps its ready file and log in a zerocell-bench-* directory of TMPDIR.)
-  const int temp_files = CountDir(tmp) - CountDir(tmp, "zerocell-bench-") + CountDir(images, ".");
+  // (ZerocelldProcess keeps its ready file and log in a zerocelld-* directory of TMPDIR.)
+  const int temp_files = CountDir(tmp) - CountDir(tmp, "zerocelld-") + CountDir(images, ".");
   const int image_files = CountDir(images) - CountDir(images, ".");
 
   std::printf("soak: %d runs, %d clients, %.1f s (%.0f runs/s), zerocelld %s\n", runs, clients,

@@ -31,7 +31,8 @@ absl::StatusOr<ChannelTarget> ChannelTargetFor(absl::string_view address);
 
 // The service config of every channel to zerocelld (C++ client, CLI; the Python client holds the
 // same JSON). round_robin spreads calls over every resolved address instead of pinning one
-// (pick_first). The retry policy re-sends a call that ended UNAVAILABLE or CANCELLED, up to 5
+// (pick_first), and with client-side health checking only over replicas whose gRPC health is
+// SERVING: a draining zerocelld turns NOT_SERVING first, so retries go elsewhere. The retry policy re-sends a call that ended UNAVAILABLE or CANCELLED, up to 5
 // attempts with backoff 50 ms .. 1 s, each attempt picked anew (so on another replica).
 // UNAVAILABLE is what a draining or dead replica or a broken connection produces. CANCELLED
 // reaches a client from a server only for a call that raced the server's shutdown: gRPC cancels
@@ -42,6 +43,7 @@ absl::StatusOr<ChannelTarget> ChannelTargetFor(absl::string_view address);
 // decides about.
 inline constexpr absl::string_view kServiceConfigJson = R"json({
   "loadBalancingConfig": [{"round_robin": {}}],
+  "healthCheckConfig": {"serviceName": ""},
   "methodConfig": [{
     "name": [{"service": "zerocell.v1.Sandbox"}],
     "retryPolicy": {

@@ -3,7 +3,7 @@
 # --build: only what building needs, without the deployment test tools (the image's build stage).
 set -euo pipefail
 packages=(
-  cmake make g++ pkg-config git
+  cmake make g++ pkg-config git ccache
   libabsl-dev libssl-dev libseccomp-dev musl-tools busybox-static
   libgtest-dev libgmock-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc

@@ -7,9 +7,12 @@
 #include <grpcpp/resource_quota.h>
 
 #include <chrono>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
 #include "base/status_macros.h"
 #include "server/server_info.h"
 
@@ -136,23 +139,32 @@ void ZerocellServer::Shutdown(absl::Duration grace) {
   if (stopped_) return;
   stopped_ = true;
   if (server_ != nullptr) {
-    // The order matters (no accepted call may be lost): health turns NOT_SERVING and new calls
-    // are answered UNAVAILABLE (retried by clients) while the server still listens; accepted
-    // calls run to their end; only then does gRPC's shutdown start, which would cancel (not
-    // refuse) any call that reached it.
+    // The order matters (no accepted call may be lost): health turns NOT_SERVING and calls that
+    // still reach the service are answered UNAVAILABLE (clients retry it elsewhere); gRPC's
+    // shutdown then sends GOAWAY at once, so clients stop picking this server, lets accepted calls
+    // run until the grace period ends and cancels what is left (OnCancel kills their sandboxes).
+    // Why GOAWAY at once rather than listening until idle: under load a server never is, and
+    // clients kept choosing one that only answered UNAVAILABLE until their retries ran out.
     service_->calls().draining.store(true);
     server_->GetHealthCheckService()->Shutdown();  // every service reports NOT_SERVING
     const absl::Time deadline = absl::Now() + grace;
-    // Idle is required twice in a row, so that a call accepted just before the drain has time
-    // to be counted.
+    absl::Notification shut_down;
+    std::thread shutdown([&] {
+      server_->Shutdown(absl::ToChronoTime(deadline));
+      shut_down.Notify();
+    });
+    // gRPC also waits out the grace period for idle client connections. Once every accepted call
+    // has been answered there is nothing left worth waiting for. Idle is required twice in a
+    // row, so that a call accepted just before the drain has time to be counted.
     int idle_checks = 0;
-    while (idle_checks < 2 && absl::Now() < deadline) {
+    while (!shut_down.WaitForNotificationWithTimeout(absl::Milliseconds(10))) {
       idle_checks = service_->calls().live.load() == 0 ? idle_checks + 1 : 0;
-      if (idle_checks < 2) absl::SleepFor(absl::Milliseconds(10));
+      if (idle_checks == 2) {
+        grpc_server_cancel_all_calls(server_->c_server());
+        break;
+      }
     }
-    // Every accepted call was answered, or the grace period is over: gRPC cancels what is left
-    // at once (OnCancel kills their sandboxes) and closes the connections.
-    server_->Shutdown(std::chrono::system_clock::now());
+    shutdown.join();
   }
   if (pool_ != nullptr) pool_->Shutdown();
   if (server_ != nullptr) server_->Wait();

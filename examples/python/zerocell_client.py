@@ -43,6 +43,8 @@ _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 # outside its response (docs/deployment.md, "Retries").
 SERVICE_CONFIG = {
     "loadBalancingConfig": [{"round_robin": {}}],
+    # Only replicas whose gRPC health is SERVING (a draining one turns NOT_SERVING first).
+    "healthCheckConfig": {"serviceName": ""},
     "methodConfig": [{
         "name": [{"service": "zerocell.v1.Sandbox"}],
         "retryPolicy": {

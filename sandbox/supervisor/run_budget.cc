@@ -26,7 +26,12 @@ RunBudget::RunBudget(pid_t pid, absl::Duration cpu_limit, absl::Time wall_deadli
 }
 
 absl::Duration RunBudget::GuestCpu() const {
-  return guest_clock_ok_ ? ClockNow(guest_clock_) : absl::ZeroDuration();
+  return guest_clock_ok_ ? ClockNow(guest_clock_) - guest_start_ : absl::ZeroDuration();
+}
+
+void RunBudget::StartGuest() {
+  thread_start_ = ClockNow(CLOCK_THREAD_CPUTIME_ID);
+  if (guest_clock_ok_) guest_start_ = ClockNow(guest_clock_);
 }
 
 absl::Duration RunBudget::SupervisorCpu() const {

@@ -26,10 +26,14 @@ class RunBudget {
 
   absl::Duration cpu_limit() const { return cpu_limit_; }
   absl::Time wall_deadline() const { return wall_deadline_; }
-  // CPU of the guest process so far (zero once it is reaped).
+  // CPU of the guest process so far, since StartGuest (zero once it is reaped). What the loader
+  // spent before the release (a warm sandbox's prestart ran before the request existed) is not
+  // the request's: warm and cold runs of one guest reach the CPU limit alike.
   absl::Duration GuestCpu() const;
-  // CPU this thread has spent since the budget was made.
+  // CPU this thread has spent since the budget was made, or since StartGuest.
   absl::Duration SupervisorCpu() const;
+  // The guest is released: the supervisor's CPU counts from now.
+  void StartGuest();
 
   // Everything, now: the cancel descriptor, the wall deadline, then guest + supervisor CPU.
   Verdict Check() const;
@@ -42,6 +46,7 @@ class RunBudget {
   clockid_t guest_clock_;
   bool guest_clock_ok_ = false;
   absl::Duration thread_start_;
+  absl::Duration guest_start_;
 };
 
 }  // namespace zerocell::sandbox::supervisor
