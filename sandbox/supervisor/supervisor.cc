@@ -167,7 +167,7 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   // From here on this thread works for this run only; its CPU is the run's from the guest's first
   // instruction (StartGuest below).
   RunBudget budget(params.process->pid(), params.manifest->cpu_limit(), params.wall_deadline,
-                         params.cancel_fd);
+                   params.cancel_fd);
   GuestState guest(*params.manifest, std::make_unique<ProcessMemory>(params.process->pid()),
                    params.process->pidfd());
   guest.set_budget(&budget);
