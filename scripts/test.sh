@@ -6,6 +6,9 @@
 # scripts/sanitize.sh asan|tsan; CONTRIBUTING.md says where each runs and why.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# ccache (installed by setup.sh) keyed on paths relative to the clone, so that a fresh clone on
+# the same machine reuses what an earlier one compiled; the results are the same without it.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 bash scripts/setup.sh
 bash scripts/lint.sh --all
 # The Node.js client's dependencies, as locked (client_node_test needs them).
