@@ -32,7 +32,9 @@ TEST(EngineSupervisorCpuTest, GetrandomWorkEndsAtTheCpuLimit) {
   ASSERT_EQ(r.outcome, Outcome::kCpuLimit) << Describe(r);
   EXPECT_THAT(r.detail, HasSubstr("supervisor"));
   EXPECT_GE(r.usage.user_cpu + r.usage.system_cpu + r.usage.supervisor_cpu, kCpu);
-  EXPECT_GT(r.usage.supervisor_cpu, r.usage.user_cpu);
+  // A real share of the limit was the supervisor's work (how it splits with the guest's own CPU
+  // depends on the host: both sides hand the CPU to each other on every call).
+  EXPECT_GE(r.usage.supervisor_cpu, kCpu / 5);
   EXPECT_LT(absl::Now() - start, kTimeout / 2) << "the CPU limit must fire well before the timeout";
 }
 
