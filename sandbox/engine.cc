@@ -43,9 +43,9 @@ std::vector<ChannelResult> UntouchedChannels(const Manifest& manifest) {
 }
 
 // The image's segments as the loader maps them (page ranges), and the executable ones.
-void ImageRanges(const elf::ElfLayout& layout, std::vector<supervisor::AddressRange>* segments,
+void ImageRanges(const elf::ElfLayout& layout, uint64_t bias,
+                 std::vector<supervisor::AddressRange>* segments,
                  std::vector<supervisor::AddressRange>* code) {
-  const uint64_t bias = layout.pie ? launch::kPieBase : 0;
   constexpr uint64_t kPage = launch::kPageSize;
   for (const elf::LoadSegment& seg : layout.segments) {
     const supervisor::AddressRange r = {(bias + seg.vaddr) & ~(kPage - 1),
@@ -121,7 +121,10 @@ absl::Status CheckBackstops(const launch::GoPlan& plan) {
 }
 
 absl::StatusOr<launch::GoPlan> PlanFor(const Image& image, const Manifest& manifest) {
-  ASSIGN_OR_RETURN(launch::GoPlan plan, launch::BuildGoPlan(image.layout(), manifest));
+  ASSIGN_OR_RETURN(
+      launch::GoPlan plan,
+      launch::BuildGoPlan(image.layout(), manifest,
+                          image.interpreter() ? &image.interpreter()->layout() : nullptr));
   RETURN_IF_ERROR(CheckBackstops(plan));
   return plan;
 }
@@ -283,7 +286,13 @@ absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const PreparedRun
   params.initial_brk = sandbox.ready_.brk;
   params.guest_bytes = plan.image_bytes + plan.stack_bytes;
   params.stack_bytes = plan.stack_bytes;
-  ImageRanges(run.image().layout(), &params.image_segments, &params.image_code);
+  const elf::ElfLayout& layout = run.image().layout();
+  ImageRanges(layout, layout.pie ? launch::kPieBase : 0, &params.image_segments,
+              &params.image_code);
+  if (run.image().interpreter() != nullptr) {
+    ImageRanges(run.image().interpreter()->layout(), launch::kInterpBase, &params.image_segments,
+                &params.image_code);
+  }
   const int listener = params.listener.get();
   absl::Time released_at = absl::InfiniteFuture();
   params.release = [&] {

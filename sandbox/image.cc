@@ -100,6 +100,31 @@ absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view b
                                                               std::string_view sha256_hex_known,
                                                               host::InstructionUse use) {
   ASSIGN_OR_RETURN(elf::ElfLayout layout, elf::ParseElf(bytes));
+  ASSIGN_OR_RETURN(std::shared_ptr<Image> image,
+                   Seal(bytes, std::move(layout), sha256_hex_known, use));
+  return image;
+}
+
+absl::StatusOr<std::shared_ptr<const Image>> Image::DynamicFromBytes(
+    std::string_view bytes, std::shared_ptr<const Image> interpreter,
+    std::string_view sha256_hex_known, host::InstructionUse use) {
+  if (interpreter == nullptr) return absl::InvalidArgumentError("interpreter: missing");
+  ASSIGN_OR_RETURN(elf::ElfLayout layout, elf::ParseElf(bytes, {.allow_interpreter = true}));
+  if (layout.interpreter.empty()) {
+    return absl::InvalidArgumentError("not dynamically linked: the program has no PT_INTERP");
+  }
+  RETURN_IF_ERROR(launch::CheckInterpreter(interpreter->layout()));
+  const host::InstructionUse& theirs = interpreter->instruction_use();
+  use = {use.known && theirs.known, use.bits | theirs.bits};
+  ASSIGN_OR_RETURN(std::shared_ptr<Image> image,
+                   Seal(bytes, std::move(layout), sha256_hex_known, use));
+  image->interpreter_ = std::move(interpreter);
+  return image;
+}
+
+absl::StatusOr<std::shared_ptr<Image>> Image::Seal(std::string_view bytes, elf::ElfLayout layout,
+                                                   std::string_view sha256_hex_known,
+                                                   host::InstructionUse use) {
   std::string sha256_hex =
       sha256_hex_known.empty() ? base::Sha256Hex(bytes) : std::string(sha256_hex_known);
 
@@ -124,9 +149,8 @@ absl::StatusOr<std::shared_ptr<const Image>> Image::FromBytes(std::string_view b
     return ErrnoStatus(errno, "sealing the image memfd (F_ADD_SEALS)");
   }
   // Private constructor: make_shared cannot reach it.
-  return std::shared_ptr<const Image>(new Image(std::move(layout), std::move(clean),
-                                                std::move(memfd), bytes.size(),
-                                                std::move(sha256_hex), use));
+  return std::shared_ptr<Image>(new Image(std::move(layout), std::move(clean), std::move(memfd),
+                                          bytes.size(), std::move(sha256_hex), use));
 }
 
 absl::StatusOr<std::shared_ptr<const Image>> Image::FromFile(const std::string& path,

@@ -35,6 +35,15 @@ class Image {
   static absl::StatusOr<std::shared_ptr<const Image>> FromBytes(
       std::string_view bytes, std::string_view sha256_hex_known = {},
       host::InstructionUse use = host::InstructionUse::Unknown());
+  // A dynamically linked program (PT_INTERP; ET_EXEC or PIE) and its interpreter, an image of its
+  // own (ld.so: a self-contained PIE, launch::CheckInterpreter). The loader maps both and starts
+  // the interpreter, which maps the libraries the guest's file tree holds. `use` is the program's;
+  // the image's instruction_use() is both. INVALID_ARGUMENT on a bad pair; a program without
+  // PT_INTERP is refused here (FromBytes takes it).
+  static absl::StatusOr<std::shared_ptr<const Image>> DynamicFromBytes(
+      std::string_view bytes, std::shared_ptr<const Image> interpreter,
+      std::string_view sha256_hex_known = {},
+      host::InstructionUse use = host::InstructionUse::Unknown());
   // Reads a host file; NOT_FOUND / PERMISSION_DENIED name the path.
   static absl::StatusOr<std::shared_ptr<const Image>> FromFile(
       const std::string& path, host::InstructionUse use = host::InstructionUse::Unknown());
@@ -47,6 +56,9 @@ class Image {
   uint64_t size_bytes() const { return size_; }
   const std::string& sha256_hex() const { return sha256_hex_; }
   const host::InstructionUse& instruction_use() const { return use_; }
+  // The interpreter of a dynamically linked program (layout().interpreter names its path), else
+  // null.
+  const std::shared_ptr<const Image>& interpreter() const { return interpreter_; }
 
  private:
   Image(elf::ElfLayout layout, std::vector<launch::CleanPages> clean_pages, sys::UniqueFd memfd,
@@ -57,6 +69,9 @@ class Image {
         size_(size),
         sha256_hex_(std::move(sha256_hex)),
         use_(use) {}
+  static absl::StatusOr<std::shared_ptr<Image>> Seal(std::string_view bytes, elf::ElfLayout layout,
+                                                     std::string_view sha256_hex_known,
+                                                     host::InstructionUse use);
 
   elf::ElfLayout layout_;
   std::vector<launch::CleanPages> clean_pages_;
@@ -64,6 +79,7 @@ class Image {
   uint64_t size_;
   std::string sha256_hex_;
   host::InstructionUse use_;
+  std::shared_ptr<const Image> interpreter_;
 };
 
 }  // namespace zerocell::sandbox

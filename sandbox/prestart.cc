@@ -135,19 +135,25 @@ absl::StatusOr<std::unique_ptr<ParkedSandbox>> Engine::Prestart(const Image& ima
   const bool fault_cpuid = host::ShouldFaultCpuid(*host_, image.instruction_use());
   const uint32_t flags = (host::ShouldDropPrivileges(*host_) ? launch::kSpecDropPrivileges : 0) |
                          (fault_cpuid ? launch::kSpecFaultCpuid : 0);
-  ASSIGN_OR_RETURN(std::string spec,
-                   launch::BuildParkSpec(image.layout(), image.clean_pages(), policy_->bpf(),
-                                         getpid(), special, flags));
+  ASSIGN_OR_RETURN(
+      std::string spec,
+      launch::BuildParkSpec(image.layout(), image.clean_pages(), policy_->bpf(), getpid(), special,
+                            flags,
+                            image.interpreter() == nullptr
+                                ? launch::InterpreterLayout{}
+                                : launch::InterpreterLayout{&image.interpreter()->layout(),
+                                                            &image.interpreter()->clean_pages()}));
   ASSIGN_OR_RETURN(sys::UniqueFd spec_fd, sys::SealedMemfd("zerocell-spec", spec));
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return ErrnoStatus(errno, "socketpair");
   }
   sys::UniqueFd control(pair[0]), child_control(pair[1]);
-  ASSIGN_OR_RETURN(
-      sys::Process process,
-      launch::SpawnLoader(loader_path_, {child_control.get(), image.memfd(), spec_fd.get()},
-                          host::ShouldFixAddresses(*host_)));
+  ASSIGN_OR_RETURN(sys::Process process,
+                   launch::SpawnLoader(loader_path_,
+                                       {child_control.get(), image.memfd(), spec_fd.get(),
+                                        image.interpreter() ? image.interpreter()->memfd() : -1},
+                                       host::ShouldFixAddresses(*host_)));
   child_control.reset();
   spec_fd.reset();
   auto sandbox =

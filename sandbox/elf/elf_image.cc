@@ -228,9 +228,11 @@ std::optional<std::string> FindNeeded(absl::string_view bytes, const Elf64_Phdr&
   return Quote(bytes.substr(*table + *needed));
 }
 
-// Dynamically linked programs need a loader and libraries the sandbox does not provide.
-absl::Status CheckStatic(absl::string_view bytes, const Elf64_Ehdr& eh,
-                         const std::vector<Elf64_Phdr>& phdrs) {
+// Dynamically linked programs need an interpreter and libraries: only a program started from a
+// file tree (allow_interpreter) may name them; its interpreter is then returned in `interpreter`.
+absl::Status CheckLinking(absl::string_view bytes, const Elf64_Ehdr& eh,
+                          const std::vector<Elf64_Phdr>& phdrs, bool allow_interpreter,
+                          std::string* interpreter) {
   const Elf64_Phdr* dynamic = nullptr;
   for (size_t i = 0; i < phdrs.size(); ++i) {
     const Elf64_Phdr& ph = phdrs[i];
@@ -239,12 +241,25 @@ absl::Status CheckStatic(absl::string_view bytes, const Elf64_Ehdr& eh,
         return Invalid(
             absl::StrCat("dynamically linked: PT_INTERP (segment ", i, ") lies outside the file"));
       }
-      return Invalid(absl::StrCat("dynamically linked: PT_INTERP requests ",
-                                  Quote(bytes.substr(ph.p_offset, ph.p_filesz))));
+      if (!allow_interpreter) {
+        return Invalid(absl::StrCat("dynamically linked: PT_INTERP requests ",
+                                    Quote(bytes.substr(ph.p_offset, ph.p_filesz))));
+      }
+      if (!interpreter->empty())
+        return Invalid(absl::StrCat("segment ", i, ": a second PT_INTERP"));
+      absl::string_view path = bytes.substr(ph.p_offset, ph.p_filesz);
+      // The path is NUL-terminated in the file; a path without one could run into other bytes.
+      if (path.empty() || path.back() != '\0' || path.size() > 4096 ||
+          path.find('\0') != path.size() - 1 || path.front() != '/') {
+        return Invalid(absl::StrCat("segment ", i, " (PT_INTERP): ", Quote(path),
+                                    " is not an absolute, NUL-terminated path"));
+      }
+      path.remove_suffix(1);
+      interpreter->assign(path.data(), path.size());
     }
     if (ph.p_type == PT_DYNAMIC && dynamic == nullptr) dynamic = &ph;
   }
-  if (dynamic != nullptr) {
+  if (dynamic != nullptr && interpreter->empty()) {
     if (std::optional<std::string> needed = FindNeeded(bytes, *dynamic, phdrs)) {
       return Invalid(absl::StrCat("dynamically linked: DT_NEEDED requests ", *needed));
     }
@@ -439,7 +454,7 @@ uint64_t ElfLayout::image_span() const {
   return PageUp(end) - PageDown(segments.front().vaddr);
 }
 
-absl::StatusOr<ElfLayout> ParseElf(std::string_view file) {
+absl::StatusOr<ElfLayout> ParseElf(std::string_view file, ParseOptions options) {
   // Debian's abseil has its own string_view type; the public API uses std::string_view.
   const absl::string_view bytes(file.data(), file.size());
   const uint64_t size = bytes.size();
@@ -458,9 +473,8 @@ absl::StatusOr<ElfLayout> ParseElf(std::string_view file) {
   for (size_t i = 0; i < phdrs.size(); ++i) {
     phdrs[i] = ReadAt<Elf64_Phdr>(bytes, eh.e_phoff + i * kPhdrSize);
   }
-  RETURN_IF_ERROR(CheckStatic(bytes, eh, phdrs));
-
   ElfLayout layout;
+  RETURN_IF_ERROR(CheckLinking(bytes, eh, phdrs, options.allow_interpreter, &layout.interpreter));
   layout.pie = eh.e_type == ET_DYN;
   layout.entry = eh.e_entry;
   layout.phnum = eh.e_phnum;

@@ -11,6 +11,7 @@ namespace zerocell::sandbox::launch {
 inline constexpr int kControlFd = 3;  // SOCK_SEQPACKET to the engine: handshake + listener
 inline constexpr int kImageFd = 4;    // sealed memfd with the ELF bytes
 inline constexpr int kSpecFd = 5;     // sealed memfd with a LaunchSpec and its payload
+inline constexpr int kInterpFd = 6;   // dynamically linked programs: the interpreter's image
 
 inline constexpr uint32_t kSpecMagic = 0x314c435a;   // "ZCL1"
 inline constexpr uint32_t kReadyMagic = 0x3152435a;  // "ZCR1"
@@ -23,7 +24,11 @@ inline constexpr int64_t kGuestUid = 1000;
 inline constexpr int64_t kGuestGid = 1000;
 
 // Fixed guest layout: identical on every run and host, so addresses never leak entropy.
-inline constexpr uint64_t kPieBase = 0x400000;         // static-pie load bias
+inline constexpr uint64_t kPieBase = 0x400000;  // static-pie load bias
+// A dynamically linked program's interpreter (ld.so) load bias: far above any program's
+// segments and heap, far below the loader and the guest stack.
+inline constexpr uint64_t kInterpBase = 0x600000000000;
+inline constexpr uint64_t kInterpMaxSpan = uint64_t{1} << 30;
 inline constexpr uint64_t kStackTop = 0x7ff000000000;  // guest stack ends here
 inline constexpr uint64_t kPageSize = 4096;
 // Guest stack sizes (an eighth of the memory limit, clamped). A parked loader maps the largest
@@ -35,13 +40,16 @@ inline constexpr uint64_t kParkedStackLow = kStackTop - kMaxStackBytes;
 // run from here to its program break.
 inline constexpr uint64_t kLoaderBase = 0x6f0000000000;
 
+inline constexpr uint32_t kSegmentFromImage = 0;        // kImageFd
+inline constexpr uint32_t kSegmentFromInterpreter = 1;  // kInterpFd
+
 struct SpecSegment {
   uint64_t addr;  // absolute start (bias applied), not page aligned
   uint64_t memsz;
   uint64_t offset;  // file offset of addr; offset % page == addr % page
   uint64_t filesz;
-  uint32_t prot;  // PROT_* bits, never PROT_WRITE together with PROT_EXEC
-  uint32_t pad;
+  uint32_t prot;    // PROT_* bits, never PROT_WRITE together with PROT_EXEC
+  uint32_t source;  // kSegmentFrom*: which sealed memfd the offsets refer to
   // Executable segments: image memfd offsets of the cleaned copies of its first and last page
   // (spec_builder.h, CleanPages), mapped instead of the file's own; 0: the page holds nothing
   // but the segment's bytes (or the segment is not executable).

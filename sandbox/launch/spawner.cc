@@ -29,19 +29,21 @@ struct ChildArgs {
 // Runs in the child between clone and exec: async-signal-safe raw syscalls only, in order.
 int ChildMain(void* raw) {
   auto* args = static_cast<ChildArgs*>(raw);
-  const int sources[3] = {args->fds.control, args->fds.image, args->fds.spec};
-  int moved[3];
-  // Step 1: move the three fds out of the way (above 9) so placing them cannot clobber another.
-  for (int i = 0; i < 3; ++i) {
+  // kControlFd, kImageFd, kSpecFd, kInterpFd in order; the interpreter only for dynamic programs.
+  const int sources[4] = {args->fds.control, args->fds.image, args->fds.spec, args->fds.interp};
+  const int count = args->fds.interp >= 0 ? 4 : 3;
+  int moved[4];
+  // Step 1: move the fds out of the way (above 9) so placing them cannot clobber another.
+  for (int i = 0; i < count; ++i) {
     moved[i] = static_cast<int>(syscall(SYS_fcntl, sources[i], F_DUPFD, 10));
     if (moved[i] < 0) goto fail;
   }
   // Step 2: place them at their fixed numbers (dup2 clears close-on-exec).
-  for (int i = 0; i < 3; ++i) {
+  for (int i = 0; i < count; ++i) {
     if (syscall(SYS_dup2, moved[i], kControlFd + i) < 0) goto fail;
   }
   // Step 3: nothing else crosses exec, whatever the server had open.
-  if (syscall(SYS_close_range, kSpecFd + 1, ~0u, 0) < 0) goto fail;
+  if (syscall(SYS_close_range, kControlFd + count, ~0u, 0) < 0) goto fail;
   // Step 4: the same addresses on every run: the guest layout is part of determinism. Where the
   // host refuses it, runs report randomized addresses as nondeterminism.
   if (args->fix_addresses && syscall(SYS_personality, ADDR_NO_RANDOMIZE) < 0) goto fail;

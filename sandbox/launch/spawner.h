@@ -15,6 +15,7 @@ struct SpawnFds {
   int control = -1;  // becomes launch::kControlFd in the child
   int image = -1;    // becomes launch::kImageFd
   int spec = -1;     // becomes launch::kSpecFd
+  int interp = -1;   // becomes launch::kInterpFd (dynamically linked programs only)
 };
 
 // Clones, places the three fds at their fixed numbers, closes every other fd, disables address

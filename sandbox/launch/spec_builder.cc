@@ -11,8 +11,10 @@
 #include <cstring>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/sha256.h"
+#include "base/status_macros.h"
 #include "sandbox/launch/launch_spec.h"
 
 namespace zerocell::sandbox::launch {
@@ -61,8 +63,7 @@ class StackWriter {
   bool overflow_ = false;
 };
 
-uint64_t ImageBytes(const elf::ElfLayout& layout) {
-  const uint64_t bias = layout.pie ? kPieBase : 0;
+uint64_t ImageBytes(const elf::ElfLayout& layout, uint64_t bias) {
   uint64_t bytes = 0;
   for (const elf::LoadSegment& seg : layout.segments) {
     bytes += PageUp(bias + seg.vaddr + seg.memsz) - PageDown(bias + seg.vaddr);
@@ -107,30 +108,68 @@ std::string CleanPage(std::string_view file, const elf::LoadSegment& seg, uint64
   return page;
 }
 
-absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
-                                          const std::vector<CleanPages>& clean,
-                                          const std::string& filter_bpf, pid_t parent_pid,
-                                          const SpecialRanges& special, uint32_t flags) {
-  if (layout.segments.size() > static_cast<size_t>(kMaxSegments)) {
+namespace {
+
+// Appends `layout`'s segments, biased, read from `source`.
+absl::Status AddSegments(const elf::ElfLayout& layout, const std::vector<CleanPages>& clean,
+                         uint64_t bias, uint32_t source, LaunchSpec* spec) {
+  if (spec->segment_count + layout.segments.size() > static_cast<size_t>(kMaxSegments)) {
     return absl::InvalidArgumentError("image: too many PT_LOAD segments");
   }
   if (clean.size() != layout.segments.size()) {
     return absl::InvalidArgumentError("image: cleaned code pages do not match its segments");
   }
-  LaunchSpec spec = {};
-  spec.magic = kSpecMagic;
-  const uint64_t bias = layout.pie ? kPieBase : 0;
-  for (const elf::LoadSegment& seg : layout.segments) {
-    SpecSegment& s = spec.segments[spec.segment_count++];
+  for (size_t i = 0; i < layout.segments.size(); ++i) {
+    const elf::LoadSegment& seg = layout.segments[i];
+    SpecSegment& s = spec->segments[spec->segment_count++];
     s.addr = bias + seg.vaddr;
     s.memsz = seg.memsz;
     s.offset = seg.offset;
     s.filesz = seg.filesz;
     s.prot = (seg.read ? PROT_READ : 0) | (seg.write ? PROT_WRITE : 0) | (seg.exec ? PROT_EXEC : 0);
-    s.clean_head = clean[spec.segment_count - 1].head;
-    s.clean_tail = clean[spec.segment_count - 1].tail;
+    s.source = source;
+    s.clean_head = clean[i].head;
+    s.clean_tail = clean[i].tail;
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckInterpreter(const elf::ElfLayout& interp) {
+  // The interpreter is position-independent and self-contained (ld.so relocates itself); one
+  // that wants an interpreter of its own, or a fixed address, cannot be placed at kInterpBase.
+  if (!interp.pie || !interp.interpreter.empty() || interp.segments.empty()) {
+    return absl::InvalidArgumentError(
+        "interpreter: not a self-contained position-independent ELF (ET_DYN without PT_INTERP)");
+  }
+  if (interp.image_span() > kInterpMaxSpan || interp.segments.front().vaddr > kInterpMaxSpan) {
+    return absl::InvalidArgumentError("interpreter: its segments span more than 1 GiB");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
+                                          const std::vector<CleanPages>& clean,
+                                          const std::string& filter_bpf, pid_t parent_pid,
+                                          const SpecialRanges& special, uint32_t flags,
+                                          InterpreterLayout interp) {
+  LaunchSpec spec = {};
+  spec.magic = kSpecMagic;
+  const uint64_t bias = layout.pie ? kPieBase : 0;
+  RETURN_IF_ERROR(AddSegments(layout, clean, bias, kSegmentFromImage, &spec));
   spec.entry = bias + layout.entry;
+  if (interp.layout != nullptr) {
+    RETURN_IF_ERROR(CheckInterpreter(*interp.layout));
+    RETURN_IF_ERROR(
+        AddSegments(*interp.layout, *interp.clean, kInterpBase, kSegmentFromInterpreter, &spec));
+    // The kernel's ELF loader does the same: the interpreter runs first and maps the libraries.
+    spec.entry = kInterpBase + interp.layout->entry;
+  } else if (!layout.interpreter.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("image: dynamically linked (interpreter ",
+                                                   layout.interpreter,
+                                                   ") but no interpreter given"));
+  }
   spec.parent_pid = static_cast<uint32_t>(parent_pid);
   spec.drop_to_uid = kUnprivilegedId;
   spec.drop_to_gid = kUnprivilegedId;
@@ -151,10 +190,12 @@ absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
   return bytes;
 }
 
-absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest& manifest) {
+absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest& manifest,
+                                   const elf::ElfLayout* interp) {
   GoPlan plan;
   const uint64_t bias = layout.pie ? kPieBase : 0;
-  plan.image_bytes = ImageBytes(layout);
+  plan.image_bytes = ImageBytes(layout, bias);
+  if (interp != nullptr) plan.image_bytes += ImageBytes(*interp, kInterpBase);
   plan.stack_bytes = StackBytesFor(manifest.memory_bytes());
   if (plan.image_bytes + plan.stack_bytes > static_cast<uint64_t>(manifest.memory_bytes())) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -183,7 +224,7 @@ absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest&
       {AT_PHENT, layout.phentsize},
       {AT_PHNUM, layout.phnum},
       {AT_PAGESZ, kPageSize},
-      {AT_BASE, 0},
+      {AT_BASE, interp != nullptr ? kInterpBase : 0},
       {AT_FLAGS, 0},
       {AT_ENTRY, entry},
       {AT_UID, kGuestUid},

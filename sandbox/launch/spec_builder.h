@@ -39,15 +39,29 @@ std::vector<CleanPages> PlanCleanPages(const elf::ElfLayout& layout, uint64_t fi
 // The cleaned copy of the file page at `page_offset` for `seg` (4 KiB).
 std::string CleanPage(std::string_view file, const elf::LoadSegment& seg, uint64_t page_offset);
 
+// A dynamically linked program's interpreter: its layout (an ET_DYN, mapped at kInterpBase) and
+// the cleaned pages of its own image memfd.
+struct InterpreterLayout {
+  const elf::ElfLayout* layout = nullptr;
+  const std::vector<CleanPages>* clean = nullptr;
+};
+
+// OK when `interp` can be a program's interpreter: a self-contained PIE (no PT_INTERP of its
+// own) spanning at most kInterpMaxSpan; INVALID_ARGUMENT otherwise.
+absl::Status CheckInterpreter(const elf::ElfLayout& interp);
+
 // LaunchSpec followed by the filter, ready for a sealed memfd: everything a loader needs to park
 // (image mapped, filter installed), nothing from a request. INVALID_ARGUMENT on too many segments,
 // or when `clean` (PlanCleanPages of the image) does not match the layout.
 // `special`: the vDSO/vvar ranges a previous loader reported (zero when not known yet).
 // `flags`: kSpec* bits (the host probe's decisions for this image).
+// `interp`: for a program with an interpreter, its segments are mapped too (from kInterpFd) and
+// the loader jumps to the interpreter's entry; INVALID_ARGUMENT when it is not a PIE that fits.
 absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
                                           const std::vector<CleanPages>& clean,
                                           const std::string& filter_bpf, pid_t parent_pid,
-                                          const SpecialRanges& special = {}, uint32_t flags = 0);
+                                          const SpecialRanges& special = {}, uint32_t flags = 0,
+                                          InterpreterLayout interp = {});
 
 // What releases a parked loader into one request's guest.
 struct GoPlan {
@@ -58,8 +72,9 @@ struct GoPlan {
 };
 
 // INVALID_ARGUMENT when the image and stack exceed the memory limit, or argv/env/auxv do not
-// fit the guest stack for it.
-absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest& manifest);
+// fit the guest stack for it. `interp`: the program's interpreter (AT_BASE, its segments count).
+absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest& manifest,
+                                   const elf::ElfLayout* interp = nullptr);
 
 }  // namespace zerocell::sandbox::launch
 

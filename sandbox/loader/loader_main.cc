@@ -131,6 +131,7 @@ void Zero(uint64_t from, uint64_t to) {
 // executable), mapped writable without exec first: never writable and executable at once (the
 // engine refused segments that ask for both).
 void MapSegment(const SpecSegment& s) {
+  const int fd = s.source == kSegmentFromInterpreter ? kInterpFd : kImageFd;
   const uint64_t start = PageDown(s.addr);
   const uint64_t file_end = s.addr + s.filesz;
   const uint64_t mem_end = s.addr + s.memsz;
@@ -147,26 +148,26 @@ void MapSegment(const SpecSegment& s) {
     const uint64_t whole_lo = head ? start + kPageSize : start;
     const uint64_t whole_hi = tail ? last : file_map_end;
     if (whole_hi > whole_lo) {
-      Check(Sys(__NR_mmap, whole_lo, whole_hi - whole_lo, s.prot, kMapPrivate | kMapFixed, kImageFd,
+      Check(Sys(__NR_mmap, whole_lo, whole_hi - whole_lo, s.prot, kMapPrivate | kMapFixed, fd,
                 PageDown(s.offset) + (whole_lo - start)),
             LoaderStep::kMapSegments);
     }
     if (head) {
-      Check(
-          Sys(__NR_mmap, start, kPageSize, s.prot, kMapPrivate | kMapFixed, kImageFd, s.clean_head),
-          LoaderStep::kMapSegments);
+      Check(Sys(__NR_mmap, start, kPageSize, s.prot, kMapPrivate | kMapFixed, fd, s.clean_head),
+            LoaderStep::kMapSegments);
     }
     if (tail) {
-      Check(
-          Sys(__NR_mmap, last, kPageSize, s.prot, kMapPrivate | kMapFixed, kImageFd, s.clean_tail),
-          LoaderStep::kMapSegments);
+      Check(Sys(__NR_mmap, last, kPageSize, s.prot, kMapPrivate | kMapFixed, fd, s.clean_tail),
+            LoaderStep::kMapSegments);
     }
   } else if (s.filesz) {
-    const uint64_t tail_end = file_map_end < mem_end ? file_map_end : mem_end;
-    const bool zero_tail = tail_end > file_end;
+    // With a bss, the rest of the last file page is zeroed to its end, as the kernel's ELF
+    // loader does: ld.so's early allocator hands out the memory after its bss as zeroed memory.
+    const uint64_t tail_end = file_map_end;
+    const bool zero_tail = mem_end > file_end && tail_end > file_end;
     int prot = static_cast<int>(s.prot);
     if (zero_tail) prot |= kProtWrite;
-    Check(Sys(__NR_mmap, start, file_map_end - start, prot, kMapPrivate | kMapFixed, kImageFd,
+    Check(Sys(__NR_mmap, start, file_map_end - start, prot, kMapPrivate | kMapFixed, fd,
               PageDown(s.offset)),
           LoaderStep::kMapSegments);
     if (zero_tail) {

@@ -22,6 +22,7 @@
 #include "tests/testing/status_matchers.h"
 
 using ::zerocell::testing::IsOk;
+using ::zerocell::testing::StatusIs;
 
 namespace zerocell::sandbox::launch {
 namespace {
@@ -261,6 +262,51 @@ TEST(SpecBuilderTest, PieSegmentsAreBiasedByPieBase) {
   p.Walk();
   EXPECT_EQ(p.auxv[AT_PHDR], kPieBase + layout.phdr_vaddr);
   EXPECT_EQ(p.auxv[AT_ENTRY], kPieBase + layout.entry);
+}
+
+TEST(SpecBuilderTest, InterpreterSegmentsFollowAndItsEntryStarts) {
+  elf::ElfLayout program = ParsedLayout(/*pie=*/true);
+  program.interpreter = "/lib/ld.so";
+  const elf::ElfLayout interp = ParsedLayout(/*pie=*/true);
+  const std::vector<CleanPages> clean = PlanCleanPages(program, elf::testing::kFileSize);
+  const std::vector<CleanPages> interp_clean = PlanCleanPages(interp, elf::testing::kFileSize);
+  absl::StatusOr<std::string> park =
+      BuildParkSpec(program, clean, "", kParent, {}, 0, {&interp, &interp_clean});
+  ASSERT_THAT(park, IsOk());
+  absl::StatusOr<GoPlan> go = BuildGoPlan(program, MakeManifest({"prog"}, {}), &interp);
+  ASSERT_THAT(go, IsOk());
+  ParsedSpec p(Built{*park, *go});
+  const size_t n = program.segments.size();
+  ASSERT_EQ(p.spec.segment_count, n + interp.segments.size());
+  for (size_t i = 0; i < interp.segments.size(); ++i) {
+    EXPECT_EQ(p.spec.segments[i].source, kSegmentFromImage) << i;
+    EXPECT_EQ(p.spec.segments[n + i].source, kSegmentFromInterpreter) << i;
+    EXPECT_EQ(p.spec.segments[n + i].addr, kInterpBase + interp.segments[i].vaddr) << i;
+  }
+  // The interpreter runs first; the program's own entry and headers reach it through the auxv.
+  EXPECT_EQ(p.spec.entry, kInterpBase + interp.entry);
+  p.Walk();
+  EXPECT_EQ(p.auxv[AT_BASE], kInterpBase);
+  EXPECT_EQ(p.auxv[AT_ENTRY], kPieBase + program.entry);
+  EXPECT_EQ(p.auxv[AT_PHDR], kPieBase + program.phdr_vaddr);
+  absl::StatusOr<GoPlan> alone = BuildGoPlan(program, MakeManifest({"prog"}, {}));
+  ASSERT_THAT(alone, IsOk());
+  EXPECT_GT(go->image_bytes, alone->image_bytes) << "the interpreter's pages count too";
+}
+
+TEST(SpecBuilderTest, DynamicProgramNeedsASelfContainedPieInterpreter) {
+  elf::ElfLayout program = ParsedLayout(/*pie=*/true);
+  program.interpreter = "/lib/ld.so";
+  const std::vector<CleanPages> clean = PlanCleanPages(program, elf::testing::kFileSize);
+  EXPECT_THAT(BuildParkSpec(program, clean, "", kParent),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no interpreter given")));
+  const elf::ElfLayout fixed = ParsedLayout(/*pie=*/false);
+  const std::vector<CleanPages> fixed_clean = PlanCleanPages(fixed, elf::testing::kFileSize);
+  EXPECT_THAT(BuildParkSpec(program, clean, "", kParent, {}, 0, {&fixed, &fixed_clean}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("position-independent")));
+  elf::ElfLayout chained = ParsedLayout(/*pie=*/true);
+  chained.interpreter = "/lib/other.so";
+  EXPECT_THAT(CheckInterpreter(chained), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(SpecBuilderTest, CraftedSegmentsKeepFieldsAndProtections) {
