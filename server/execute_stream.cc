@@ -140,9 +140,18 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
         if (room_.WaitWithDeadline(&mu_, run_deadline_)) return;
       }
       if (cancelled_) return;
-      StreamResponse& response = out_.emplace_back();
-      response.mutable_output()->set_alias(output_aliases_[channel]);
-      response.mutable_output()->set_data(bytes.data(), bytes.size());
+      // Bytes that wait behind the write in flight join the last queued chunk of the same
+      // channel: one message (and one hand-off between threads) for many guest writes.
+      const std::string& alias = output_aliases_[channel];
+      StreamResponse* tail = out_.size() > (writing_ ? 1u : 0u) ? &out_.back() : nullptr;
+      if (tail != nullptr && tail->has_output() && tail->output().alias() == alias &&
+          static_cast<int64_t>(tail->output().data().size() + bytes.size()) <= kStreamWindowBytes) {
+        tail->mutable_output()->mutable_data()->append(bytes.data(), bytes.size());
+      } else {
+        StreamResponse& response = out_.emplace_back();
+        response.mutable_output()->set_alias(alias);
+        response.mutable_output()->set_data(bytes.data(), bytes.size());
+      }
       queued_bytes_ += static_cast<int64_t>(bytes.size());
       next = NextWrite(&last);
     }
