@@ -25,10 +25,10 @@ absl::StatusOr<Report> RunLatencyScenarios(const BenchContext& ctx, const Latenc
 
 // cat256: `bytes` through the cat guest by one Execute (inline stdin, stdout returned) and by
 // one ExecuteStream against /bin/cat through pipes, `runs` measured runs per side after one
-// warm-up each, alternating. `server_pid` (-1: external) is sampled for its VmRSS growth during
-// the streamed runs.
+// warm-up each, alternating (`with_execute` false: the streamed runs only). `server_pid` (-1:
+// external) is sampled for its VmRSS growth during the streamed runs.
 absl::StatusOr<Report> RunStreamScenario(const BenchContext& ctx, int64_t bytes, int runs,
-                                         pid_t server_pid);
+                                         bool with_execute, pid_t server_pid);
 
 // batch100: one ExecuteBatch of `runs` hello runs (the server's batch share at once) against
 // `runs` bare posix_spawn+wait of the same guest at the same concurrency, and single Execute

@@ -252,6 +252,10 @@ std::string JsonQuote(absl::string_view s) {
 std::shared_ptr<grpc::Channel> OpenChannel(const BenchContext& ctx) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // a connection of its own
+  // As RemoteClient: a fixed HTTP/2 window (gRPC's bandwidth probe grows one that makes every
+  // large read land in fresh pages).
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1 << 20);
   args.SetMaxSendMessageSize(static_cast<int>(ctx.max_message_bytes));
   args.SetMaxReceiveMessageSize(static_cast<int>(ctx.max_message_bytes));
   return grpc::CreateCustomChannel(ctx.address, grpc::InsecureChannelCredentials(), args);

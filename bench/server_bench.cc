@@ -65,6 +65,8 @@ ABSL_FLAG(int64_t, max_queue_wait_ms, 1000,
           "the started zerocelld's --max_queue_wait_ms (its default: 1000)");
 ABSL_FLAG(int, cat_mib, 256, "cat256: MiB streamed");
 ABSL_FLAG(int, cat_runs, 3, "cat256: measured runs per side");
+ABSL_FLAG(bool, cat_execute, true,
+          "cat256: also measure unary Execute (false: ExecuteStream against native only)");
 ABSL_FLAG(int, burst_calls, 500, "burst500: calls issued at once");
 ABSL_FLAG(int64_t, compute_iterations, 9000000,
           "burst500: the compute guest's loop count (about 20 ms on the development VM)");
@@ -85,13 +87,14 @@ namespace {
 constexpr int64_t kMiB = int64_t{1} << 20;
 
 // The caps the started zerocelld gets so that a cat256 stream fits: inline input and output of
-// the stream (at least the server defaults), and messages that carry them plus an image.
+// the stream (at least the server defaults), and messages that carry them plus an image (the
+// server refuses a message cap below output + inline, what a read-write channel returns).
 struct StreamCaps {
   int64_t inline_bytes, output_bytes, message_bytes;
 };
 StreamCaps CapsFor(int64_t stream_bytes) {
   const int64_t payload = std::max(64 * kMiB, stream_bytes + kMiB);
-  return {payload, payload, std::max(160 * kMiB, payload + 64 * kMiB + 2 * kMiB)};
+  return {payload, payload, std::max(160 * kMiB, 2 * payload + 64 * kMiB + 2 * kMiB)};
 }
 
 std::string Loadavg() {
@@ -244,7 +247,9 @@ absl::Status Main() {
     RETURN_IF_ERROR(note_rss("latency"));
   }
   if (wants("cat256")) {
-    add(RunStreamScenario(ctx, int64_t{cat_mib} * kMiB, cat_runs, memory.server_pid), "cat256");
+    add(RunStreamScenario(ctx, int64_t{cat_mib} * kMiB, cat_runs, absl::GetFlag(FLAGS_cat_execute),
+                          memory.server_pid),
+        "cat256");
     RETURN_IF_ERROR(note_rss("cat256"));
   }
   if (wants("batch100")) {

@@ -263,7 +263,7 @@ std::string JoinMBps(const std::vector<double>& v, const char* sep) {
 }  // namespace
 
 absl::StatusOr<Report> RunStreamScenario(const BenchContext& ctx, int64_t bytes, int runs,
-                                         pid_t server_pid) {
+                                         bool with_execute, pid_t server_pid) {
   const std::string input = PseudoRandomBytes(static_cast<size_t>(bytes), 0xca7);
   const uint64_t sum = Checksum64(input);
   ASSIGN_OR_RETURN(std::string id, Register(ctx, ctx.guests.cat));
@@ -273,7 +273,7 @@ absl::StatusOr<Report> RunStreamScenario(const BenchContext& ctx, int64_t bytes,
   std::vector<Run> exec_runs, native_runs, stream_runs;
   // One warm-up run per side, then `runs` alternating pairs; any error is fatal here (a stream
   // that fails says more than a throughput would).
-  for (int r = -1; r < runs; ++r) {
+  for (int r = -1; with_execute && r < runs; ++r) {
     for (const bool exec_turn : AlternatingTurns(r < 0 ? 0 : r)) {
       Run run;
       if (exec_turn) {

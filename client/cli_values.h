@@ -19,6 +19,9 @@ namespace zerocell::client {
 // (so an over-long output ends as OUTPUT_LIMIT, not as a silent EDQUOT), small enough that sums
 // of a few of them cannot overflow int64.
 inline constexpr int64_t kUnlimitedQuota = int64_t{1} << 62;
+// `zerocell run`'s output limit when all output is shown as written and none is kept: 4 GiB, the
+// largest a manifest takes and a zerocelld's default --max_stream_output_bytes.
+inline constexpr int64_t kLiveOutputLimitBytes = int64_t{4} << 30;
 
 // "4096", "64K", "64M", "1G", "2T" (binary multiples; "KiB"/"KB"/"k" spellings accepted).
 // INVALID_ARGUMENT "<flag>: ..." for anything else, negative values or int64 overflow.

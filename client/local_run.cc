@@ -48,6 +48,10 @@ class TerminalStreamer : public sandbox::OutputObserver {
     it->second.shown += bytes.size();
   }
 
+  // What is shown is not kept: a long output costs no memory here (write-only sequential
+  // channels; others are kept by the run whatever this says).
+  bool takes_output(int channel) const override { return targets_.count(channel) > 0; }
+
   const std::set<std::string>& aliases() const { return aliases_; }
 
  private:

@@ -109,6 +109,10 @@ absl::StatusOr<std::unique_ptr<RemoteClient>> RemoteClient::Create(const ClientO
   args.SetServiceConfigJSON(std::string(kServiceConfigJson));
   args.SetInt(GRPC_ARG_SERVICE_CONFIG_DISABLE_RESOLUTION, 1);
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 1);
+  // A fixed HTTP/2 window for what the server streams back: the one gRPC's bandwidth probe grows
+  // (many MiB) makes a long stream's reads land in fresh pages and holds more memory than needed.
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1 << 20);
   // A call can be retried only while its request is buffered: the default (256 KiB) would leave
   // an Execute with an inline image or large inputs unretried. The buffer holds the request
   // message already built, not a copy.

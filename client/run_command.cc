@@ -1,6 +1,9 @@
 // `zerocell run`: run one program locally under a manifest built from flags.
 #include "client/run_command.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <optional>
 
@@ -19,9 +22,11 @@ constexpr FlagSpec kRunFlags[] = {
     {"timeout", "S", false, "wall-clock limit of the whole run: 2, 1.5, 500ms, 2m (default 10)"},
     {"cpu", "S", false, "CPU time limit, same forms (default: the timeout)"},
     {"memory", "BYTES", false, "guest address-space limit: 64M, 1G, ... (default 256M)"},
-    {"output-limit", "BYTES", false, "total bytes the guest may write (default 64M)"},
+    {"output-limit", "BYTES", false,
+     "total bytes the guest may write (default 64M; 4G when all of it is shown as written)"},
     {"stdin", "FILE", false,
-     "data for the guest's stdin ('-': this process's stdin; default none)"},
+     "data for the guest's stdin (default '-': this process's stdin, a pipe, file or terminal)"},
+    {"no-stdin", "", false, "give the guest an empty stdin (this process's stdin is not read)"},
     {"channel", "SPEC", true,
      "ALIAS=FILE[,type=T][,gets=N][,get_size=N][,puts=N][,put_size=N][,etag][,out=FILE]"},
     {"env", "K=V", true, "an environment entry for the guest (default: empty environment)"},
@@ -72,6 +77,22 @@ absl::Status AddChannelFlag(const std::string& text, std::vector<sandbox::Channe
   return absl::OkStatus();
 }
 
+// True when every writable channel goes to this process's stdout or stderr as the guest writes
+// it (write-only, sequential, bound to a terminal target) and --json does not keep it.
+bool AllOutputShownLive(const std::vector<sandbox::ChannelSpec>& channels,
+                        const std::vector<OutputBinding>& outputs, bool json) {
+  if (json) return false;
+  for (const sandbox::ChannelSpec& c : channels) {
+    if (!c.writable()) continue;
+    if (c.readable() || c.random_write()) return false;
+    const bool live = std::any_of(outputs.begin(), outputs.end(), [&](const OutputBinding& b) {
+      return b.alias == c.alias && IsTerminalTarget(b.path);
+    });
+    if (!live) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string RunHelp() {
@@ -80,8 +101,8 @@ std::string RunHelp() {
       "Runs a static x86-64 ELF program in a local sandbox, or on a zerocelld with --server.\n"
       "Flags come before PROGRAM; everything after PROGRAM is passed to it untouched. The guest's\n"
       "stdout and stderr are written to this process's stdout and stderr as the guest writes\n"
-      "them (with --server over ExecuteStream, --stdin sent as the guest reads it; a manifest "
-      "with\n"
+      "them, and its stdin is this process's stdin unless --stdin or --no-stdin says otherwise\n"
+      "(with --server over ExecuteStream, sent as the guest reads it; a manifest with\n"
       "random-access channels falls back to Execute with inputs sent whole).\n\nFlags:\n",
       FormatFlagHelp(kRunFlags),
       "\n--stdin and --channel FILEs are read as the guest reads them, within their quotas and "
@@ -122,9 +143,9 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
     }
     builder.set_memory_bytes(memory);
   }
-  int64_t output_limit = sandbox::ManifestBuilder::kDefaultOutputLimitBytes;
   if (args.Has("output-limit")) {
-    ASSIGN_OR_RETURN(output_limit, ParseByteSize("--output-limit", args.Get("output-limit")));
+    ASSIGN_OR_RETURN(int64_t output_limit,
+                     ParseByteSize("--output-limit", args.Get("output-limit")));
     if (output_limit <= 0) return absl::InvalidArgumentError("--output-limit: must be > 0");
     builder.set_output_limit_bytes(output_limit);
   }
@@ -159,16 +180,28 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
                                                 sandbox::StderrChannel(kUnlimitedQuota)};
   ChannelInputs inputs;
   inputs.Resize(channels.size());
-  if (args.Has("stdin")) {
-    // Streamed as the guest reads it: an endless or slow stdin costs a bounded buffer, and its
-    // waits count against the run's timeout.
-    ASSIGN_OR_RETURN(inputs.sources[0], OpenInputFile("--stdin", args.Get("stdin")));
-    inputs.names[0] = absl::StrCat("--stdin: ", args.Get("stdin"));
+  // The guest's stdin is this process's stdin unless told otherwise, as for any command in a
+  // pipeline; streamed as the guest reads it: an endless or slow stdin costs a bounded buffer, and
+  // its waits count against the run's timeout.
+  if (args.Has("stdin") && args.GetBool("no-stdin")) {
+    return absl::InvalidArgumentError("--no-stdin: cannot be combined with --stdin");
+  }
+  const std::string stdin_path = args.Has("stdin") ? args.Get("stdin") : "-";
+  // A closed stdin (no descriptor 0) is an empty one, unless --stdin=- asked for it explicitly.
+  const bool stdin_open = fcntl(STDIN_FILENO, F_GETFD) >= 0;
+  if (!args.GetBool("no-stdin") && (args.Has("stdin") || stdin_open)) {
+    ASSIGN_OR_RETURN(inputs.sources[0], OpenInputFile("--stdin", stdin_path));
+    inputs.names[0] = absl::StrCat("--stdin: ", stdin_path);
   }
   std::vector<OutputBinding> outputs = {{std::string(sandbox::kStdoutAlias), "/dev/stdout"},
                                         {std::string(sandbox::kStderrAlias), "/dev/stderr"}};
   for (const std::string& text : args.GetAll("channel")) {
     RETURN_IF_ERROR(AddChannelFlag(text, channels, outputs, inputs));
+  }
+  // Output shown as written is held nowhere (here or on a server): it is not bound by the 64 MiB
+  // default, as `cat` in a pipeline is not; output kept for --json or a file is.
+  if (!args.Has("output-limit") && AllOutputShownLive(channels, outputs, args.GetBool("json"))) {
+    builder.set_output_limit_bytes(kLiveOutputLimitBytes);
   }
   for (sandbox::ChannelSpec& channel : channels) builder.add_channel(std::move(channel));
 

@@ -14,11 +14,12 @@ class OutputObserver {
   virtual ~OutputObserver() = default;
   // `channel` indexes Manifest::channels(); `offset` is where `bytes` landed in the channel.
   virtual void OnWrite(int channel, uint64_t offset, std::string_view bytes) = 0;
-  // True: the observer takes the bytes of write-only sequential channels away (e.g. to a client
-  // stream). The run then keeps none of them (the result's output is empty), so its memory does
-  // not grow with the output, and one write call moves at most kStreamedWriteMax bytes (a short
-  // write, as a pipe may make). Output limit, quotas, counters and etags are unchanged.
-  virtual bool takes_output() const { return false; }
+  // True: the observer takes the bytes of `channel` away (e.g. to a client stream or a terminal)
+  // when it is write-only and sequential. The run then keeps none of them (the result's output
+  // is empty), so its memory does not grow with the output, and one write call moves at most
+  // kStreamedWriteMax bytes (a short write, as a pipe may make). Output limit, quotas, counters
+  // and etags are unchanged.
+  virtual bool takes_output(int /*channel*/) const { return false; }
 };
 
 inline constexpr uint64_t kStreamedWriteMax = 256 << 10;

@@ -77,8 +77,8 @@ for i in 1 2 3; do
   "$zerocell" run --json "$examples/world_view" | /usr/bin/python3 -c \
     'import json,sys; u=json.load(sys.stdin)["usage"]; print("startup %6.1f us, wall %7.1f us" % (int(u.get("startupNs", 0))/1e3, int(u.get("wallNs", 0))/1e3))'
 done
-run "a large input streamed through a guest and back (ExecuteStream: 256 KiB windows, bounded memory on both sides); compare the host's sha256sum" \
-  bash -c "yes | head -c 60000000 | '$zerocell' run --stdin=- /bin/busybox cat | sha256sum; yes | head -c 60000000 | sha256sum"
+run "256 MB streamed through a guest and back (the CLI's stdin is the guest's; ExecuteStream with 1 MiB windows: bounded memory on both sides); compare the host's sha256sum" \
+  bash -c "yes | head -c 256000000 | '$zerocell' run /bin/busybox cat | sha256sum; yes | head -c 256000000 | sha256sum"
 cat >"$work/runs.jsonl" <<'EOF'
 {"argv": ["sort"], "stdin": "pear\napple\n"}
 {"argv": ["wc", "-c"], "stdin": "four"}

@@ -158,7 +158,7 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
     grpc::Status status;
     if (absl::Status caps = CheckManifestCaps(proto, deps_->caps); !caps.ok()) {
       status = api::ToGrpcStatus(caps);
-    } else if (absl::StatusOr<sandbox::Manifest> manifest = ManifestForRun(*deps_, proto);
+    } else if (absl::StatusOr<sandbox::Manifest> manifest = ManifestForRun(deps_->caps, proto);
                !manifest.ok()) {
       status = api::ToGrpcStatus(manifest.status());
     } else {

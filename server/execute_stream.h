@@ -16,8 +16,10 @@ namespace zerocell::server {
 
 // Input bytes waiting for the guest, and output bytes waiting for the client, past which the
 // server stops reading input / the guest's write waits. Per stream and direction; one input
-// message may exceed it (gRPC's message size bounds that), gRPC's HTTP/2 window comes on top.
-inline constexpr int64_t kStreamWindowBytes = 256 << 10;
+// message may exceed it (gRPC's message size bounds that), and the transport's own buffers come
+// on top (a fixed HTTP/2 stream window, server.cc). 1 MiB: at 256 KiB the threads handing
+// chunks over waited on each other for every chunk (docs/performance.md, "Streaming").
+inline constexpr int64_t kStreamWindowBytes = 1 << 20;
 
 // The start message's checks that need no worker: program, caps, and channels a stream can serve
 // (sequential, read-only or write-only). INVALID_ARGUMENT names the field or channel.

@@ -26,11 +26,11 @@ grpc::Status RejectedImage(const absl::Status& status, const image::ValidationRe
   return api::ToGrpcStatus(status, api::ReportToProto(report));
 }
 
-absl::StatusOr<sandbox::Manifest> ManifestForRun(const ServiceDeps& deps,
+absl::StatusOr<sandbox::Manifest> ManifestForRun(const RequestCaps& caps,
                                                  const v1::Manifest& manifest) {
-  if (NeedsCapDefaults(deps.caps, manifest)) {
+  if (NeedsCapDefaults(caps, manifest)) {
     v1::Manifest capped = manifest;
-    ApplyCapDefaults(deps.caps, &capped);
+    ApplyCapDefaults(caps, &capped);
     return api::ManifestFromProto(capped);
   }
   return api::ManifestFromProto(manifest);

@@ -27,7 +27,7 @@ grpc::Status RejectedImage(const absl::Status& status, const image::ValidationRe
 // The engine manifest of a request manifest, with the server's cap defaults applied (the request's
 // manifest, inline data included, is copied only when one applies). INVALID_ARGUMENT names the
 // "manifest.*" field.
-absl::StatusOr<sandbox::Manifest> ManifestForRun(const ServiceDeps& deps,
+absl::StatusOr<sandbox::Manifest> ManifestForRun(const RequestCaps& caps,
                                                  const zerocell::v1::Manifest& manifest);
 
 // The cached image a request names: by id (NOT_FOUND with what to do about it), or inline bytes

@@ -18,6 +18,13 @@ absl::Status OverCap(std::string_view field, int64_t value, int64_t cap, std::st
 
 }  // namespace
 
+RequestCaps StreamCaps(const RequestCaps& caps) {
+  RequestCaps out = caps;
+  out.max_output_bytes = caps.max_stream_output_bytes;
+  out.output_cap_flag = "max_stream_output_bytes";
+  return out;
+}
+
 absl::Status CheckExecuteRequest(const v1::ExecuteRequest& request, const RequestCaps& caps) {
   if (request.program_case() == v1::ExecuteRequest::PROGRAM_NOT_SET) {
     return absl::InvalidArgumentError("program: set image_id or image");
@@ -41,7 +48,7 @@ absl::Status CheckManifestCaps(const v1::Manifest& m, const RequestCaps& caps) {
   }
   if (m.output_limit_bytes() > caps.max_output_bytes) {
     return OverCap("manifest.output_limit_bytes", m.output_limit_bytes(), caps.max_output_bytes,
-                   "max_output_bytes");
+                   caps.output_cap_flag);
   }
   if (m.channels_size() > caps.max_channels) {
     return OverCap("manifest.channels", m.channels_size(), caps.max_channels, "max_channels");

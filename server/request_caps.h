@@ -3,6 +3,7 @@
 #define ZEROCELL_SERVER_REQUEST_CAPS_H_
 
 #include <cstdint>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "zerocell/v1/sandbox.pb.h"
@@ -20,7 +21,16 @@ struct RequestCaps {
   int64_t max_output_bytes = int64_t{64} << 20;  // output_limit_bytes (bounds all channels)
   int64_t max_args_bytes = int64_t{256} << 10;   // argv + env strings together
   int64_t max_image_bytes = int64_t{64} << 20;   // ELF bytes (RegisterImage and inline images)
+  // output_limit_bytes of an ExecuteStream, whose output the server never holds (it is sent as
+  // written, within the stream's window): bounds time spent, not memory.
+  int64_t max_stream_output_bytes = int64_t{4} << 30;  // the most a manifest takes
+  // The flag named when output_limit_bytes is above max_output_bytes.
+  std::string_view output_cap_flag = "max_output_bytes";
 };
+
+// `caps` as they apply to an ExecuteStream: max_output_bytes is max_stream_output_bytes (named
+// as such in errors), the rest unchanged.
+RequestCaps StreamCaps(const RequestCaps& caps);
 
 // Checks `request` against `caps` (field names as in the proto: "manifest.timeout_ms",
 // "manifest.channels", "image", ...). The manifest's own validity (negative values, channel

@@ -165,7 +165,7 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
                                         const sandbox::CancelToken& cancel,
                                         absl::Duration queue_wait, absl::Time start) const {
   // The manifest first: a bad request must not cost an image validation or a cache slot.
-  absl::StatusOr<sandbox::Manifest> manifest = ManifestForRun(deps_, request.manifest());
+  absl::StatusOr<sandbox::Manifest> manifest = ManifestForRun(deps_.caps, request.manifest());
   if (!manifest.ok()) return api::ToGrpcStatus(manifest.status());
   std::shared_ptr<const image::CachedImage> cached;
   const bool by_id = request.program_case() == v1::ExecuteRequest::kImageId;

@@ -25,6 +25,10 @@
 
 namespace zerocell::server {
 
+// The HTTP/2 flow-control window of each call (gRPC's bandwidth probe is off): what the transport
+// buffers for a stream before its handler reads, on top of the handler's own window.
+inline constexpr int kHttp2StreamWindowBytes = 1 << 20;
+
 // One field per component; each component validates its own part.
 struct ServerOptions {
   std::string listen = "127.0.0.1:50051";  // port 0: a free port

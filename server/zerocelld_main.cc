@@ -45,7 +45,11 @@ ABSL_FLAG(int64_t, max_channels, 64, "cap on the number of manifest.channels");
 ABSL_FLAG(int64_t, max_inline_bytes, int64_t{64} << 20,
           "cap on the sum of channels[].initial_data bytes");
 ABSL_FLAG(int64_t, max_output_bytes, int64_t{64} << 20,
-          "cap on manifest.output_limit_bytes (the total over all channels)");
+          "cap on manifest.output_limit_bytes (the total over all channels) of Execute and "
+          "ExecuteBatch, whose outputs the server holds");
+ABSL_FLAG(int64_t, max_stream_output_bytes, int64_t{4} << 30,
+          "cap on manifest.output_limit_bytes of ExecuteStream, whose output is sent as written "
+          "and never held");
 ABSL_FLAG(int64_t, max_args_bytes, int64_t{256} << 10, "cap on argv + env bytes");
 ABSL_FLAG(int64_t, max_image_bytes, int64_t{64} << 20, "cap on ELF image bytes");
 ABSL_FLAG(int64_t, max_message_bytes, int64_t{160} << 20, "gRPC max message size, both directions");
@@ -118,6 +122,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   caps.max_channels = absl::GetFlag(FLAGS_max_channels);
   caps.max_inline_bytes = absl::GetFlag(FLAGS_max_inline_bytes);
   caps.max_output_bytes = absl::GetFlag(FLAGS_max_output_bytes);
+  caps.max_stream_output_bytes = absl::GetFlag(FLAGS_max_stream_output_bytes);
   caps.max_args_bytes = absl::GetFlag(FLAGS_max_args_bytes);
   caps.max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes);
   for (auto [name, value] : {std::pair{"max_timeout_ms", caps.max_timeout_ms},
@@ -125,6 +130,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
                              {"max_channels", caps.max_channels},
                              {"max_inline_bytes", caps.max_inline_bytes},
                              {"max_output_bytes", caps.max_output_bytes},
+                             {"max_stream_output_bytes", caps.max_stream_output_bytes},
                              {"max_args_bytes", caps.max_args_bytes},
                              {"max_image_bytes", caps.max_image_bytes}}) {
     if (value <= 0) return absl::InvalidArgumentError(absl::StrCat("--", name, ": must be > 0"));

@@ -262,9 +262,11 @@ class Client:
     def execute_stream(self, program, inputs=(), argv=None, manifest=None, deadline_s=None):
         """ExecuteStream: runs `program` with its channels connected to this call.
 
-        `inputs`: an iterable of (alias, bytes) chunks ("" or None alias: /dev/stdin), consumed
-        as the server's window admits (a guest that reads slowly holds the iterator back); each
-        channel's input ends when the iterable is exhausted. Yields ("output", alias, bytes) for
+        `inputs`: an iterable of (alias, bytes) or (alias, bytes, end) chunks ("" or None alias:
+        /dev/stdin), consumed as the server's window admits (a guest that reads slowly holds the
+        iterator back). A true `end` marks that chunk as its channel's last (the guest then reads
+        end of file there, while the iterable goes on feeding other channels or waits); a channel
+        not ended so ends when the iterable is exhausted. Yields ("output", alias, bytes) for
         each chunk the guest writes, as it writes it, then ("result", ExecuteResponse) last.
         `manifest` defaults to one with `argv` and the server's default standard channels.
         """
@@ -279,9 +281,14 @@ class Client:
         def requests():
             yield sandbox_pb2.StreamRequest(
                 start=sandbox_pb2.StreamStart(image_id=image_id, manifest=manifest))
-            for alias, data in inputs:
-                yield sandbox_pb2.StreamRequest(
-                    input=sandbox_pb2.StreamInput(alias=alias or "", data=bytes(data)))
+            for item in inputs:
+                if len(item) not in (2, 3):
+                    raise ValueError("execute_stream inputs: expected (alias, bytes) or "
+                                     "(alias, bytes, end), got %d items" % len(item))
+                alias, data = item[0], item[1]
+                end = len(item) == 3 and bool(item[2])
+                yield sandbox_pb2.StreamRequest(input=sandbox_pb2.StreamInput(
+                    alias=alias or "", data=bytes(data or b""), end=end))
             # The end of the iterable ends every readable channel (the client half-closes).
 
         try:

@@ -84,7 +84,7 @@ Reply FinishWrite(GuestState& g, int ch, Channel& c, uint64_t size_before, std::
   g.AddOutput(c.size() - size_before);
   if (g.observer() != nullptr && !bytes.empty()) {
     g.observer()->OnWrite(ch, offset, bytes);
-    if (g.observer()->takes_output()) c.DropOutput();
+    if (g.observer()->takes_output(ch)) c.DropOutput();
   }
   if (over_capacity) {
     g.Stop(Outcome::kOutputLimit, "output limit of " +
@@ -102,7 +102,7 @@ Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t
   Channel& c = g.channel(ch);
   bool over_capacity = false;
   // Bytes an observer takes away are held only for one write: bound that write.
-  const bool taken = g.observer() != nullptr && g.observer()->takes_output() &&
+  const bool taken = g.observer() != nullptr && g.observer()->takes_output(ch) &&
                      !c.spec().readable() && !c.spec().random_write();
   const uint64_t length = taken ? std::min(total, kStreamedWriteMax) : total;
   WriteGrant grant = c.PlanWrite(length, offset, g.output_capacity(), &over_capacity);

@@ -205,6 +205,20 @@ TEST_F(CliRemoteTest, StdinFromTheCliAndOutputFilesWorkRemotely) {
   EXPECT_THAT(ReadFile(out), IsOkAndHolds("from the CLI's own stdin\n"));
 }
 
+// As locally: the CLI's stdin is the guest's by default, and output shown as written is bound
+// neither by the CLI's 64 MiB default nor by the server's --max_output_bytes (64 MiB here: the
+// stream holds none of it).
+TEST_F(CliRemoteTest, StdinByDefaultAndStreamedOutputAboveMaxOutputBytes) {
+  CliResult piped = RunCli({"run", ServerFlag(), GuestPath("cat")}, "stdin without --stdin\n");
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.out, "stdin without --stdin\n");
+
+  CliResult big =
+      RunCli({"run", ServerFlag(), GuestPath("bigout"), std::to_string(80 << 20), "262144"});
+  EXPECT_EQ(big.exit_code, 0) << big.err;
+  EXPECT_EQ(big.out.size(), size_t{80} << 20);
+}
+
 TEST_F(CliRemoteTest, ServerComesFromTheEnvironmentToo) {
   ASSERT_EQ(setenv("ZEROCELL_SERVER", server_->grpc_address().c_str(), 1), 0);
   CliResult registered = RunCli({"register", GuestPath("hello")});

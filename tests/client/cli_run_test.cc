@@ -92,9 +92,30 @@ TEST(CliRunTest, StdinFlagFeedsTheGuest) {
   EXPECT_EQ(piped.exit_code, 0) << piped.err;
   EXPECT_EQ(piped.out, "from the cli's stdin");
 
-  CliResult none = RunCli({"run", GuestPath("cat")}, "ignored without --stdin");
+  // Without --stdin the guest reads this process's stdin, as any command in a pipeline does.
+  CliResult by_default = RunCli({"run", GuestPath("cat")}, "the cli's stdin by default");
+  EXPECT_EQ(by_default.exit_code, 0) << by_default.err;
+  EXPECT_EQ(by_default.out, "the cli's stdin by default");
+
+  CliResult none = RunCli({"run", "--no-stdin", GuestPath("cat")}, "not read with --no-stdin");
   EXPECT_EQ(none.exit_code, 0) << none.err;
   EXPECT_EQ(none.out, "");
+
+  CliResult both = RunCli({"run", "--no-stdin", "--stdin=-", GuestPath("cat")});
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_THAT(both.err, HasSubstr("--no-stdin"));
+}
+
+// Output shown as the guest writes it is held nowhere, so the 64 MiB default output limit does
+// not bind it (as `cat` in a pipeline); output kept for --json is bound by it.
+TEST(CliRunTest, OutputShownAsWrittenIsNotBoundByTheDefaultLimit) {
+  const std::string bytes = std::to_string(80 << 20);
+  CliResult shown = RunCli({"run", GuestPath("bigout"), bytes, "262144"});
+  EXPECT_EQ(shown.exit_code, 0) << shown.err;
+  EXPECT_EQ(shown.out.size(), size_t{80} << 20);
+
+  CliResult kept = RunCli({"run", "--json", GuestPath("bigout"), bytes, "262144"});
+  EXPECT_EQ(kept.exit_code, 153) << kept.err;  // OUTPUT_LIMIT at the 64 MiB default
 }
 
 TEST(CliRunTest, ChannelFlagsBindInputAndOutputFiles) {

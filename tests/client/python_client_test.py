@@ -190,6 +190,26 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(result.outcome, sandbox_pb2.OUTCOME_EXITED)
         self.assertEqual(result.channels[1].output, b"")  # streamed, not repeated
 
+    def test_execute_stream_end_mark_ends_one_channel_while_the_inputs_go_on(self):
+        # stdin ends with its chunk's end mark; the iterable then waits until the result came.
+        # Without the mark the guest would wait in read until the iterable gave up (half-close).
+        result_seen = threading.Event()
+        gave_up = []
+
+        def inputs():
+            yield ("", b"abc", True)
+            if not result_seen.wait(30):
+                gave_up.append(True)
+
+        seen = []
+        for item in self.client.execute_stream(guest("cat"), inputs(), argv=["cat"]):
+            seen.append(item)
+            if item[0] == "result":
+                result_seen.set()
+        self.assertEqual(gave_up, [])
+        self.assertEqual([i[2] for i in seen if i[0] == "output"], [b"abc"])
+        self.assertEqual(seen[-1][1].outcome, sandbox_pb2.OUTCOME_EXITED)
+
     def test_execute_batch_yields_one_result_per_run(self):
         runs = [sandbox_pb2.Manifest(argv=["exit_code", "4"]), sandbox_pb2.Manifest(timeout_ms=-1)]
         results = {r.index: r for r in self.client.execute_batch(guest("exit_code"), runs)}

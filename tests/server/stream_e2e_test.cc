@@ -23,6 +23,7 @@
 namespace zerocell::server {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::zerocell::testing::ZerocelldProcess;
@@ -264,6 +265,40 @@ TEST_F(StreamTest, GuestNotReadingHoldsTheClientBack) {
   writer.join();
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_EQ(r.result.outcome(), v1::OUTCOME_TIMEOUT);
+}
+
+// A stream holds none of its output, so its output limit is bound by --max_stream_output_bytes,
+// not by --max_output_bytes (which bounds what Execute holds); the limit itself behaves as in
+// Execute (OUTPUT_LIMIT, the bytes up to it delivered).
+TEST_F(StreamTest, OutputLimitHasItsOwnCapAboveMaxOutputBytes) {
+  StartServer({"--max_output_bytes=1048576", "--max_stream_output_bytes=8388608"});
+  const std::string id = Register("bigout");
+  auto run = [&](int64_t limit, int64_t bytes) {
+    v1::Manifest m;
+    m.add_argv("bigout");
+    m.add_argv(absl::StrCat(bytes));
+    m.set_output_limit_bytes(limit);
+    grpc::ClientContext ctx;
+    std::unique_ptr<Stream> stream = stub_->ExecuteStream(&ctx);
+    stream->Write(Start(id, m));
+    stream->WritesDone();
+    return ReadAll(stream.get());
+  };
+  Received within = run(6 << 20, 4 << 20);  // above --max_output_bytes, within the stream cap
+  ASSERT_TRUE(within.status.ok()) << within.status.error_message();
+  EXPECT_EQ(within.result.outcome(), v1::OUTCOME_EXITED) << within.result.detail();
+  EXPECT_EQ(within.Joined("/dev/stdout").size(), size_t{4} << 20);
+
+  Received limited = run(2 << 20, 4 << 20);
+  ASSERT_TRUE(limited.status.ok()) << limited.status.error_message();
+  EXPECT_EQ(limited.result.outcome(), v1::OUTCOME_OUTPUT_LIMIT);
+  EXPECT_EQ(limited.Joined("/dev/stdout").size(), size_t{2} << 20);
+
+  Received over = run(16 << 20, 1);
+  EXPECT_EQ(over.status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(over.status.error_message(),
+              AllOf(HasSubstr("manifest.output_limit_bytes"), HasSubstr("8388608"),
+                    HasSubstr("--max_stream_output_bytes")));
 }
 
 TEST_F(StreamTest, RandomAccessAndBidirectionalChannelsAreRefusedByName) {
