@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "sandbox/fs/guest_fs.h"
 #include "sandbox/input_source.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/manifest/manifest.h"
@@ -107,6 +108,12 @@ class GuestState {
   // Index of the channel named `alias`, or -1.
   int FindAlias(std::string_view alias) const;
   MemoryAccounting& mem() { return mem_; }
+  // The guest's file system (never null: without mounts, an empty read-only root) and its
+  // working directory. Set before the guest runs; the default is the empty root.
+  const fs::GuestFs& fs() const { return *fs_; }
+  void set_fs(std::shared_ptr<const fs::GuestFs> fs);
+  const fs::Location& cwd() const { return cwd_; }
+  void set_cwd(fs::Location cwd) { cwd_ = std::move(cwd); }
   int pidfd() const { return pidfd_; }  // for signals the guest sends itself
   OutputObserver* observer() const { return observer_; }
   void set_observer(OutputObserver* observer) { observer_ = observer; }
@@ -152,6 +159,8 @@ class GuestState {
   std::vector<std::unique_ptr<Channel>> channels_;
   std::vector<std::unique_ptr<InputSource>> byte_inputs_;  // over the manifest's initial_bytes
   MemoryAccounting mem_;
+  std::shared_ptr<const fs::GuestFs> fs_;
+  fs::Location cwd_;
   std::string memory_etag_;
   uint64_t output_bytes_ = 0;
   int64_t clock_ns_ = 0;

@@ -460,6 +460,7 @@ const HandlerTable& Handlers() {
   static const HandlerTable* table = [] {
     auto* t = new HandlerTable{};
     RegisterIoHandlers(*t);
+    RegisterFsHandlers(*t);  // after the channels' (it replaces their empty-namespace answers)
     RegisterProcessHandlers(*t);
     return t;
   }();
