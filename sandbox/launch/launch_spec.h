@@ -11,6 +11,9 @@ namespace zerocell::sandbox::launch {
 inline constexpr int kControlFd = 3;  // SOCK_SEQPACKET to the engine: handshake + listener
 inline constexpr int kImageFd = 4;    // sealed memfd with the ELF bytes
 inline constexpr int kSpecFd = 5;     // sealed memfd with a LaunchSpec and its payload
+// The guest's RLIMIT_NOFILE: the end of the range where tree files' memfds are injected
+// (supervisor/fd_table.h); the guest holds no other real descriptor.
+inline constexpr uint64_t kGuestFdLimit = 2048;
 
 inline constexpr uint32_t kSpecMagic = 0x314c435a;   // "ZCL1"
 inline constexpr uint32_t kReadyMagic = 0x3152435a;  // "ZCR1"

@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -29,6 +30,20 @@ Reply FsAccess(GuestState& g, int64_t dirfd, std::string_view path, uint64_t mod
 Reply FsRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov, uint64_t total,
              std::optional<int64_t> offset);
 Reply FsLseek(GuestState& g, OpenFile& file, int64_t offset, int whence);
+// Gives `file` a descriptor: in the tree range with its memfd injected at the same number when
+// it has one and the range has room (then reads run in the kernel), else an emulated number
+// >= min_fd. The descriptor or -errno.
+int FsPlaceFile(GuestState& g, std::shared_ptr<OpenFile> file, bool cloexec, int min_fd);
+// dup2/dup3 of an open file onto `newfd`: in the tree range only by injecting its memfd there.
+int FsDupTo(GuestState& g, int64_t fd, int64_t newfd, bool cloexec);
+
+// Gives `file` a descriptor: in the tree range with its memfd injected at the same number when
+// it has one and the range has room (then reads run in the kernel), else an emulated number
+// >= min_fd. The descriptor or -errno.
+int FsPlaceFile(GuestState& g, std::shared_ptr<OpenFile> file, bool cloexec, int min_fd);
+// dup2/dup3 of an open file onto `newfd`: in the tree range only by injecting its memfd there.
+int FsDupTo(GuestState& g, int64_t fd, int64_t newfd, bool cloexec);
+
 // F_GETFL / F_SETFL of an open file.
 Reply FsGetfl(const OpenFile& file);
 Reply FsSetfl(OpenFile& file, uint64_t flags);

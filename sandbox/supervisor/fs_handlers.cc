@@ -101,9 +101,42 @@ Reply FsOpen(GuestState& g, int64_t dirfd, std::string_view path, uint64_t flags
     if (writes || (flags & O_TRUNC)) return Reply::Error(EROFS);
   }
   auto file = std::make_shared<OpenFile>();
+  if (type == fs::NodeType::kRegular && !(flags & O_PATH)) {
+    // Our own O_RDONLY description of the sealed memfd (the tree's is read-write for its
+    // builder): a guest holding it can neither write it nor map it writable and shared.
+    const std::string self = "/proc/self/fd/" + std::to_string(g.fs().ContentFd(at));
+    sys::UniqueFd real(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!real.valid()) return Reply::Error(errno == EMFILE || errno == ENFILE ? ENFILE : EIO);
+    file->real = std::make_shared<const sys::UniqueFd>(std::move(real));
+  }
   file->at = std::move(at);
   file->flags = static_cast<int>(flags & kKeptFlags) | O_LARGEFILE;
-  return Reply::FromResult(g.fds().AddFile(std::move(file), (flags & O_CLOEXEC) != 0));
+  return Reply::FromResult(FsPlaceFile(g, std::move(file), (flags & O_CLOEXEC) != 0, 0));
+}
+
+int FsPlaceFile(GuestState& g, std::shared_ptr<OpenFile> file, bool cloexec, int min_fd) {
+  if (file->real != nullptr && g.injector() != nullptr && min_fd <= FdTable::kTreeFdLo) {
+    const int fd = g.fds().AddFile(file, cloexec, 0, /*in_range=*/true);
+    if (fd >= 0) {
+      if (g.injector()->Inject(file->real->get(), fd) == fd) {
+        g.fds().set_injected(fd, true);
+        return fd;
+      }
+      g.fds().Close(fd);  // never a number in the range without its memfd behind it
+    }
+  }
+  return g.fds().AddFile(std::move(file), cloexec, min_fd);
+}
+
+int FsDupTo(GuestState& g, int64_t fd, int64_t newfd, bool cloexec) {
+  std::shared_ptr<OpenFile> file = g.fds().FileRef(fd);
+  if (!FdTable::InTreeRange(newfd)) return g.fds().DupTo(fd, newfd, cloexec);
+  // A number in the range must hold what the kernel will read there: only a tree file's memfd.
+  if (file == nullptr || file->real == nullptr || g.injector() == nullptr) return -EBADF;
+  if (g.injector()->Inject(file->real->get(), static_cast<int>(newfd)) != newfd) return -EBADF;
+  const int placed = g.fds().DupTo(fd, newfd, cloexec);
+  if (placed >= 0) g.fds().set_injected(placed, true);
+  return placed;
 }
 
 int FsStatAt(GuestState& g, int64_t dirfd, std::string_view path, uint64_t at_flags,
@@ -144,39 +177,44 @@ Reply FsAccess(GuestState& g, int64_t dirfd, std::string_view path, uint64_t mod
   return Reply::Error(CheckAccess(g.fs(), at, mode));
 }
 
-Reply FsRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov, uint64_t total,
+Reply FsRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov, uint64_t,
              std::optional<int64_t> offset) {
   if (file.flags & O_PATH) return Reply::Error(EBADF);
-  const fs::NodeInfo info = g.fs().Info(file.at);
-  if (info.type == fs::NodeType::kDirectory) return Reply::Error(EISDIR);
+  if (file.real == nullptr) return Reply::Error(EISDIR);  // directories
   if (offset.has_value() && *offset < 0) return Reply::Error(EINVAL);
-  uint64_t pos = offset.has_value() ? static_cast<uint64_t>(*offset) : file.pos;
-  const int content = g.fs().ContentFd(file.at);
-  uint64_t moved = 0;
+  const uint64_t size = g.fs().Info(file.at).size;
+  // The offset is the real description's: every descriptor of the file shares it, also those
+  // the kernel reads in place.
+  const int real = file.real->get();
+  uint64_t pos = offset.has_value() ? static_cast<uint64_t>(*offset)
+                                    : static_cast<uint64_t>(::lseek(real, 0, SEEK_CUR));
+  const uint64_t start = pos;
   std::string buf;
+  bool stop = false;
   for (const iovec& v : iov) {
     uint64_t seg_done = 0;
-    while (seg_done < v.iov_len && pos < info.size) {
-      if (moved > 0 && g.Exhausted()) return Reply::Error(EINTR);  // the run is ending
-      const uint64_t n = std::min({kReadChunk, v.iov_len - seg_done, info.size - pos});
+    while (seg_done < v.iov_len && pos < size) {
+      if (pos > start && g.Exhausted()) return Reply::Error(EINTR);  // the run is ending
+      const uint64_t n = std::min({kReadChunk, v.iov_len - seg_done, size - pos});
       buf.resize(n);
-      const ssize_t got = ::pread(content, buf.data(), n, static_cast<off_t>(pos));
-      if (got <= 0)
-        return moved > 0 ? Reply::Value(static_cast<int64_t>(moved)) : Reply::Error(EIO);
+      const ssize_t got = ::pread(real, buf.data(), n, static_cast<off_t>(pos));
+      if (got <= 0) {
+        stop = true;
+        break;
+      }
       const uint64_t dst = reinterpret_cast<uint64_t>(v.iov_base) + seg_done;
       if (int err = g.memory().Write(dst, buf.data(), static_cast<size_t>(got))) {
-        if (moved > 0) break;  // as the kernel: a short read up to the fault
-        return Reply::Error(err);
+        if (pos == start) return Reply::Error(err);
+        stop = true;  // as the kernel: a short read up to the fault
+        break;
       }
-      moved += static_cast<uint64_t>(got);
       seg_done += static_cast<uint64_t>(got);
       pos += static_cast<uint64_t>(got);
     }
-    if (pos >= info.size || seg_done < v.iov_len) break;
+    if (stop || pos >= size || seg_done < v.iov_len) break;
   }
-  if (!offset.has_value()) file.pos = pos;
-  (void)total;
-  return Reply::Value(static_cast<int64_t>(moved));
+  if (!offset.has_value()) ::lseek(real, static_cast<off_t>(pos), SEEK_SET);
+  return Reply::Value(static_cast<int64_t>(pos - start));
 }
 
 Reply FsLseek(GuestState& g, OpenFile& file, int64_t offset, int whence) {
@@ -191,28 +229,10 @@ Reply FsLseek(GuestState& g, OpenFile& file, int64_t offset, int whence) {
     }
     return Reply::Value(static_cast<int64_t>(file.pos));
   }
-  const auto size = static_cast<int64_t>(info.size);
-  int64_t base = 0;
-  switch (whence) {
-    case SEEK_SET:
-      break;
-    case SEEK_CUR:
-      base = static_cast<int64_t>(file.pos);
-      break;
-    case SEEK_END:
-      base = size;
-      break;
-    case SEEK_DATA:
-    case SEEK_HOLE:
-      if (offset < 0 || offset >= size) return Reply::Error(ENXIO);
-      file.pos = static_cast<uint64_t>(whence == SEEK_DATA ? offset : size);
-      return Reply::Value(static_cast<int64_t>(file.pos));
-    default:
-      return Reply::Error(EINVAL);
-  }
-  if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0) return Reply::Error(EINVAL);
-  file.pos = static_cast<uint64_t>(base + offset);
-  return Reply::Value(static_cast<int64_t>(file.pos));
+  if (file.real == nullptr) return Reply::Error(EBADF);
+  // The kernel's own lseek on the sealed memfd: its semantics exactly (SEEK_DATA/HOLE too).
+  const off_t r = ::lseek(file.real->get(), offset, whence);
+  return r < 0 ? Reply::Error(errno) : Reply::Value(r);
 }
 
 Reply FsGetfl(const OpenFile& file) { return Reply::Value(file.flags); }

@@ -56,6 +56,15 @@ struct Reply {
   static Reply FromResult(int64_t r) { return r < 0 ? Error(static_cast<int>(-r)) : Value(r); }
 };
 
+// Puts one of our descriptors into the guest at a given number, for the call being served
+// (SECCOMP_IOCTL_NOTIF_ADDFD): the Dispatcher in production, a fake in unit tests.
+class FdInjector {
+ public:
+  virtual ~FdInjector() = default;
+  // `target_fd`, or a negative errno.
+  virtual int Inject(int src_fd, int target_fd) = 0;
+};
+
 // Why the supervisor stopped the guest (first reason wins).
 struct StopReason {
   Outcome outcome;
@@ -114,6 +123,9 @@ class GuestState {
   void set_fs(std::shared_ptr<const fs::GuestFs> fs);
   const fs::Location& cwd() const { return cwd_; }
   void set_cwd(fs::Location cwd) { cwd_ = std::move(cwd); }
+  // Null: tree files are emulated descriptors only (no real fd in the guest).
+  FdInjector* injector() const { return injector_; }
+  void set_injector(FdInjector* injector) { injector_ = injector; }
   int pidfd() const { return pidfd_; }  // for signals the guest sends itself
   OutputObserver* observer() const { return observer_; }
   void set_observer(OutputObserver* observer) { observer_ = observer; }
@@ -161,6 +173,7 @@ class GuestState {
   MemoryAccounting mem_;
   std::shared_ptr<const fs::GuestFs> fs_;
   fs::Location cwd_;
+  FdInjector* injector_ = nullptr;
   std::string memory_etag_;
   uint64_t output_bytes_ = 0;
   int64_t clock_ns_ = 0;

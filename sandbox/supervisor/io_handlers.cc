@@ -224,7 +224,13 @@ Reply Creat(GuestState& g, const Call& c) {
   return OpenCommon(g, AT_FDCWD, c.args[0], O_CREAT | O_WRONLY | O_TRUNC);
 }
 
-Reply Close(GuestState& g, const Call& c) { return Reply::FromResult(g.fds().Close(Fd(c))); }
+Reply Close(GuestState& g, const Call& c) {
+  const bool injected = g.fds().injected(Fd(c));
+  if (int err = g.fds().Close(Fd(c))) return Reply::Error(-err);
+  // The guest's real descriptor (a tree file's memfd) goes too: the kernel closes it, after the
+  // table (one thread: nothing can reuse the number in between).
+  return injected ? Reply::Continue() : Reply::Value(0);
+}
 
 struct stat StatOf(GuestState& g, int ch) {
   const Channel& channel = g.channel(ch);
@@ -336,6 +342,8 @@ Reply Ioctl(GuestState& g, const Call& c) {
   return Reply::Error(ENOTTY);  // channels and tree files are never terminals
 }
 
+Reply DupCommon(GuestState& g, int64_t fd, int min_fd, bool cloexec);
+
 Reply Fcntl(GuestState& g, const Call& c) {
   const int64_t fd = Fd(c);
   if (!g.fds().IsOpen(fd)) return Reply::Error(EBADF);
@@ -343,8 +351,8 @@ Reply Fcntl(GuestState& g, const Call& c) {
   switch (static_cast<int>(c.args[1])) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:
-      return Reply::FromResult(g.fds().Dup(fd, static_cast<int>(c.args[2]),
-                                           static_cast<int>(c.args[1]) == F_DUPFD_CLOEXEC));
+      return DupCommon(g, fd, static_cast<int>(c.args[2]),
+                       static_cast<int>(c.args[1]) == F_DUPFD_CLOEXEC);
     case F_GETFD:
       return Reply::Value(g.fds().cloexec(fd) ? FD_CLOEXEC : 0);
     case F_SETFD:
@@ -364,19 +372,29 @@ Reply Fcntl(GuestState& g, const Call& c) {
   }
 }
 
-Reply Dup(GuestState& g, const Call& c) { return Reply::FromResult(g.fds().Dup(Fd(c), 0, false)); }
+// A second descriptor: a tree file's goes to the tree range when it can (fs_calls.h).
+Reply DupCommon(GuestState& g, int64_t fd, int min_fd, bool cloexec) {
+  if (!g.fds().IsOpen(fd)) return Reply::Error(EBADF);
+  if (std::shared_ptr<OpenFile> file = g.fds().FileRef(fd)) {
+    if (min_fd >= FdTable::kMaxFds) return Reply::Error(EINVAL);
+    return Reply::FromResult(FsPlaceFile(g, std::move(file), cloexec, std::max(min_fd, 0)));
+  }
+  return Reply::FromResult(g.fds().Dup(fd, min_fd, cloexec));
+}
+
+Reply Dup(GuestState& g, const Call& c) { return DupCommon(g, Fd(c), 0, false); }
 
 Reply Dup2(GuestState& g, const Call& c) {
   if (!g.fds().IsOpen(Fd(c))) return Reply::Error(EBADF);
   if (Fd(c) == Fd(c, 1)) return Reply::Value(Fd(c, 1));
-  return Reply::FromResult(g.fds().DupTo(Fd(c), Fd(c, 1), false));
+  return Reply::FromResult(FsDupTo(g, Fd(c), Fd(c, 1), false));
 }
 
 Reply Dup3(GuestState& g, const Call& c) {
   if (c.args[2] & ~uint64_t{O_CLOEXEC}) return Reply::Error(EINVAL);
   if (Fd(c) == Fd(c, 1)) return Reply::Error(EINVAL);
   if (!g.fds().IsOpen(Fd(c))) return Reply::Error(EBADF);
-  return Reply::FromResult(g.fds().DupTo(Fd(c), Fd(c, 1), (c.args[2] & O_CLOEXEC) != 0));
+  return Reply::FromResult(FsDupTo(g, Fd(c), Fd(c, 1), (c.args[2] & O_CLOEXEC) != 0));
 }
 
 // Channels never block: readable ones are always ready to read, writable ones to write.

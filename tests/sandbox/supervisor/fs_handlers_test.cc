@@ -315,3 +315,91 @@ TEST_F(FsHandlersTest, WithoutMountsTheRootIsEmptyAndReadOnly) {
 
 }  // namespace
 }  // namespace zerocell::sandbox::supervisor::handler_test
+
+namespace zerocell::sandbox::supervisor::handler_test {
+namespace {
+
+// Records injections as SECCOMP_IOCTL_NOTIF_ADDFD would make them; `fail` refuses them.
+class FakeInjector : public FdInjector {
+ public:
+  int Inject(int src_fd, int target_fd) override {
+    if (fail || src_fd < 0) return -EBADF;
+    targets.push_back(target_fd);
+    return target_fd;
+  }
+  std::vector<int> targets;
+  bool fail = false;
+};
+
+class FsInjectionTest : public FsHandlersTest {
+ protected:
+  void SetUp() override {
+    FsHandlersTest::SetUp();
+    guest_->set_injector(&injector_);
+  }
+  FakeInjector injector_;
+};
+
+constexpr uint64_t kLo = FdTable::kTreeFdLo;
+
+TEST_F(FsInjectionTest, TreeFilesAreInjectedAtTheirNumberInTheRange) {
+  EXPECT_EQ(OpenPath("/etc/passwd"), static_cast<int64_t>(kLo));
+  EXPECT_EQ(OpenPath("/bin/tool"), static_cast<int64_t>(kLo + 1));
+  EXPECT_EQ(injector_.targets, (std::vector<int>{int(kLo), int(kLo + 1)}));
+  // Directories and O_PATH have no memfd: emulated numbers.
+  EXPECT_EQ(OpenPath("/etc", O_RDONLY | O_DIRECTORY), 5);
+  EXPECT_EQ(OpenPath("/etc/passwd", O_PATH), 6);
+  // A read the filter sent here anyway (e.g. from a dup below the range) shares the offset.
+  ExpectValue(Run(SYS_read, {kLo, kBuf, 5}), 5);
+  ExpectValue(Run(SYS_dup2, {kLo, 40}), 40);
+  ExpectValue(Run(SYS_read, {40, kBuf, 100}), 6);
+  EXPECT_EQ(memory_->Bytes(kBuf, 6), "x:0:0\n");
+  // fstat is emulated: nothing of the memfd's inode.
+  ExpectValue(Run(SYS_fstat, {kLo, kBuf}), 0);
+  EXPECT_EQ(At<struct stat>(kBuf).st_dev, 0x2a01u);
+}
+
+TEST_F(FsInjectionTest, CloseOfAnInjectedFdLetsTheKernelCloseIt) {
+  ASSERT_EQ(OpenPath("/etc/passwd"), static_cast<int64_t>(kLo));
+  const Reply r = Run(SYS_close, {kLo});
+  EXPECT_TRUE(r.continue_syscall);
+  EXPECT_EQ(guest_->fds().File(kLo), nullptr);
+  ExpectValue(Run(SYS_close, {4}), 0);  // a channel: no real fd, answered here
+  ExpectError(Run(SYS_close, {kLo}), EBADF);
+}
+
+TEST_F(FsInjectionTest, DupsGoToTheRangeAndNothingElseCanEnterIt) {
+  ASSERT_EQ(OpenPath("/etc/passwd"), static_cast<int64_t>(kLo));
+  ExpectValue(Run(SYS_dup, {kLo}), kLo + 1);
+  ExpectValue(Run(SYS_fcntl, {kLo, F_DUPFD_CLOEXEC, 0}), kLo + 2);
+  ExpectValue(Run(SYS_dup2, {kLo, kLo + 100}), kLo + 100);
+  EXPECT_EQ(injector_.targets.size(), 4u);
+  EXPECT_TRUE(guest_->fds().injected(kLo + 100));
+  // A channel or a directory in the range would be read from a memfd by the kernel.
+  ExpectError(Run(SYS_dup2, {1, kLo + 200}), EBADF);
+  const int64_t dir = OpenPath("/etc", O_RDONLY | O_DIRECTORY);
+  ExpectError(Run(SYS_dup3, {static_cast<uint64_t>(dir), kLo + 201, 0}), EBADF);
+  ExpectValue(Run(SYS_fcntl, {1, F_DUPFD, kLo}), FdTable::kTreeFdHi);  // skips the range
+}
+
+TEST_F(FsInjectionTest, OnlyInjectedTreeFilesMap) {
+  ASSERT_EQ(OpenPath("/bin/tool"), static_cast<int64_t>(kLo));
+  const Reply mapped = Run(SYS_mmap, {0, 4096, PROT_READ, MAP_PRIVATE, kLo, 0});
+  EXPECT_TRUE(mapped.continue_syscall);
+  ExpectError(Run(SYS_mmap, {0, 4096, PROT_READ, MAP_PRIVATE, 1, 0}), ENODEV);
+  ExpectError(Run(SYS_mmap, {0, 4096, PROT_READ, MAP_PRIVATE, kLo + 7, 0}), EBADF);
+  Run(SYS_mmap, {0, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, kLo, 0});
+  ASSERT_TRUE(guest_->stop().has_value());
+  EXPECT_EQ(guest_->stop()->outcome, Outcome::kPolicyViolation);
+}
+
+TEST_F(FsInjectionTest, AFailedInjectionFallsBackToAnEmulatedNumber) {
+  injector_.fail = true;
+  EXPECT_EQ(OpenPath("/etc/passwd"), 5);
+  EXPECT_FALSE(guest_->fds().injected(5));
+  ExpectValue(Run(SYS_read, {5, kBuf, 4}), 4);
+  ExpectError(Run(SYS_mmap, {0, 4096, PROT_READ, MAP_PRIVATE, 5, 0}), ENODEV);
+}
+
+}  // namespace
+}  // namespace zerocell::sandbox::supervisor::handler_test
