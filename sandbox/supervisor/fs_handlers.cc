@@ -101,13 +101,22 @@ Reply FsOpen(GuestState& g, int64_t dirfd, std::string_view path, uint64_t flags
     if (writes || (flags & O_TRUNC)) return Reply::Error(EROFS);
   }
   auto file = std::make_shared<OpenFile>();
-  if (type == fs::NodeType::kRegular && !(flags & O_PATH)) {
+  const std::shared_ptr<int>& held = g.real_files();
+  if (type == fs::NodeType::kRegular && !(flags & O_PATH) && g.injector() != nullptr &&
+      *held < GuestState::kMaxRealFiles) {
     // Our own O_RDONLY description of the sealed memfd (the tree's is read-write for its
-    // builder): a guest holding it can neither write it nor map it writable and shared.
+    // builder): a guest holding it can neither write it nor map it writable and shared. Bounded
+    // per run: each is a descriptor of the server, which a guest must not exhaust.
     const std::string self = "/proc/self/fd/" + std::to_string(g.fs().ContentFd(at));
     sys::UniqueFd real(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!real.valid()) return Reply::Error(errno == EMFILE || errno == ENFILE ? ENFILE : EIO);
-    file->real = std::make_shared<const sys::UniqueFd>(std::move(real));
+    if (real.valid()) {
+      ++*held;
+      file->real = std::shared_ptr<const sys::UniqueFd>(new sys::UniqueFd(std::move(real)),
+                                                        [held](const sys::UniqueFd* fd) {
+                                                          --*held;
+                                                          delete fd;
+                                                        });
+    }
   }
   file->at = std::move(at);
   file->flags = static_cast<int>(flags & kKeptFlags) | O_LARGEFILE;
@@ -180,14 +189,15 @@ Reply FsAccess(GuestState& g, int64_t dirfd, std::string_view path, uint64_t mod
 Reply FsRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov, uint64_t,
              std::optional<int64_t> offset) {
   if (file.flags & O_PATH) return Reply::Error(EBADF);
-  if (file.real == nullptr) return Reply::Error(EISDIR);  // directories
+  if (g.fs().node(file.at).type == fs::NodeType::kDirectory) return Reply::Error(EISDIR);
   if (offset.has_value() && *offset < 0) return Reply::Error(EINVAL);
   const uint64_t size = g.fs().Info(file.at).size;
-  // The offset is the real description's: every descriptor of the file shares it, also those
-  // the kernel reads in place.
-  const int real = file.real->get();
-  uint64_t pos = offset.has_value() ? static_cast<uint64_t>(*offset)
-                                    : static_cast<uint64_t>(::lseek(real, 0, SEEK_CUR));
+  // With a real description the offset is the kernel's: every descriptor of the file shares it,
+  // also those the kernel reads in place. Without one, the file's own.
+  const int source = file.real != nullptr ? file.real->get() : g.fs().ContentFd(file.at);
+  uint64_t pos = offset.has_value()     ? static_cast<uint64_t>(*offset)
+                 : file.real != nullptr ? static_cast<uint64_t>(::lseek(source, 0, SEEK_CUR))
+                                        : file.pos;
   const uint64_t start = pos;
   std::string buf;
   bool stop = false;
@@ -197,7 +207,7 @@ Reply FsRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov, uint6
       if (pos > start && g.Exhausted()) return Reply::Error(EINTR);  // the run is ending
       const uint64_t n = std::min({kReadChunk, v.iov_len - seg_done, size - pos});
       buf.resize(n);
-      const ssize_t got = ::pread(real, buf.data(), n, static_cast<off_t>(pos));
+      const ssize_t got = ::pread(source, buf.data(), n, static_cast<off_t>(pos));
       if (got <= 0) {
         stop = true;
         break;
@@ -213,7 +223,13 @@ Reply FsRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov, uint6
     }
     if (stop || pos >= size || seg_done < v.iov_len) break;
   }
-  if (!offset.has_value()) ::lseek(real, static_cast<off_t>(pos), SEEK_SET);
+  if (!offset.has_value()) {
+    if (file.real != nullptr) {
+      ::lseek(source, static_cast<off_t>(pos), SEEK_SET);
+    } else {
+      file.pos = pos;
+    }
+  }
   return Reply::Value(static_cast<int64_t>(pos - start));
 }
 
@@ -229,10 +245,33 @@ Reply FsLseek(GuestState& g, OpenFile& file, int64_t offset, int whence) {
     }
     return Reply::Value(static_cast<int64_t>(file.pos));
   }
-  if (file.real == nullptr) return Reply::Error(EBADF);
-  // The kernel's own lseek on the sealed memfd: its semantics exactly (SEEK_DATA/HOLE too).
-  const off_t r = ::lseek(file.real->get(), offset, whence);
-  return r < 0 ? Reply::Error(errno) : Reply::Value(r);
+  if (file.real != nullptr) {
+    // The kernel's own lseek on the sealed memfd: its semantics exactly (SEEK_DATA/HOLE too).
+    const off_t r = ::lseek(file.real->get(), offset, whence);
+    return r < 0 ? Reply::Error(errno) : Reply::Value(r);
+  }
+  const auto size = static_cast<int64_t>(info.size);
+  int64_t base = 0;
+  switch (whence) {
+    case SEEK_SET:
+      break;
+    case SEEK_CUR:
+      base = static_cast<int64_t>(file.pos);
+      break;
+    case SEEK_END:
+      base = size;
+      break;
+    case SEEK_DATA:
+    case SEEK_HOLE:  // no holes: data up to the size, the hole at the size
+      if (offset < 0 || offset >= size) return Reply::Error(ENXIO);
+      file.pos = static_cast<uint64_t>(whence == SEEK_DATA ? offset : size);
+      return Reply::Value(static_cast<int64_t>(file.pos));
+    default:
+      return Reply::Error(EINVAL);
+  }
+  if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0) return Reply::Error(EINVAL);
+  file.pos = static_cast<uint64_t>(base + offset);
+  return Reply::Value(static_cast<int64_t>(file.pos));
 }
 
 Reply FsGetfl(const OpenFile& file) { return Reply::Value(file.flags); }

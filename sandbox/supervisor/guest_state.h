@@ -126,6 +126,10 @@ class GuestState {
   // Null: tree files are emulated descriptors only (no real fd in the guest).
   FdInjector* injector() const { return injector_; }
   void set_injector(FdInjector* injector) { injector_ = injector; }
+  // Tree files' real descriptions held now (OpenFile::real): each is a descriptor of the server
+  // process, so a run holds at most kMaxRealFiles; the rest are served from the tree's memfd.
+  static constexpr int kMaxRealFiles = 128;
+  const std::shared_ptr<int>& real_files() const { return real_files_; }
   int pidfd() const { return pidfd_; }  // for signals the guest sends itself
   OutputObserver* observer() const { return observer_; }
   void set_observer(OutputObserver* observer) { observer_ = observer; }
@@ -174,6 +178,7 @@ class GuestState {
   std::shared_ptr<const fs::GuestFs> fs_;
   fs::Location cwd_;
   FdInjector* injector_ = nullptr;
+  std::shared_ptr<int> real_files_ = std::make_shared<int>(0);
   std::string memory_etag_;
   uint64_t output_bytes_ = 0;
   int64_t clock_ns_ = 0;

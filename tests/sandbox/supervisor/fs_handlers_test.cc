@@ -403,3 +403,26 @@ TEST_F(FsInjectionTest, AFailedInjectionFallsBackToAnEmulatedNumber) {
 
 }  // namespace
 }  // namespace zerocell::sandbox::supervisor::handler_test
+
+namespace zerocell::sandbox::supervisor::handler_test {
+namespace {
+
+TEST_F(FsInjectionTest, TheServerHoldsABoundedNumberOfRealDescriptorsPerRun) {
+  std::vector<int64_t> fds;
+  for (int i = 0; i < GuestState::kMaxRealFiles + 10; ++i) fds.push_back(OpenPath("/etc/passwd"));
+  EXPECT_EQ(*guest_->real_files(), GuestState::kMaxRealFiles);
+  EXPECT_EQ(fds[GuestState::kMaxRealFiles - 1],
+            static_cast<int64_t>(kLo) + GuestState::kMaxRealFiles - 1);
+  // Past the bound: emulated numbers below the range, served from the tree's memfd.
+  const auto extra = static_cast<uint64_t>(fds.back());
+  EXPECT_LT(extra, kLo);
+  ExpectValue(Run(SYS_read, {extra, kBuf, 4}), 4);
+  EXPECT_EQ(memory_->Bytes(kBuf, 4), "root");
+  ExpectValue(Run(SYS_lseek, {extra, 0, SEEK_CUR}), 4);
+  ExpectError(Run(SYS_mmap, {0, 4096, PROT_READ, MAP_PRIVATE, extra, 0}), ENODEV);
+  Run(SYS_close, {kLo});
+  EXPECT_EQ(*guest_->real_files(), GuestState::kMaxRealFiles - 1);
+}
+
+}  // namespace
+}  // namespace zerocell::sandbox::supervisor::handler_test
