@@ -19,6 +19,7 @@
 #include "absl/strings/str_format.h"
 #include "base/errno_status.h"
 #include "base/status_macros.h"
+#include "sandbox/fs/guest_fs.h"
 #include "sandbox/host/host_probe.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/launch/spawner.h"
@@ -154,6 +155,26 @@ absl::Status CheckInputs(const Manifest& manifest, const std::vector<InputSource
   return absl::OkStatus();
 }
 
+// The guest's file system: the manifest's mounts over the trees the caller resolved, and the
+// scratch's directory; checked before anything is spawned.
+absl::StatusOr<std::shared_ptr<const fs::GuestFs>> BuildGuestFs(const Manifest& manifest,
+                                                                const RunOptions& options) {
+  const std::vector<MountSpec>& mounts = manifest.mounts();
+  if (options.trees.size() != mounts.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("trees: ", options.trees.size(), " given for ", mounts.size(), " mounts"));
+  }
+  std::vector<fs::GuestFs::Mount> fs_mounts;
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    fs_mounts.push_back({mounts[i].mountpoint, options.trees[i]});
+  }
+  std::vector<std::string> dirs;
+  if (manifest.scratch().has_value()) dirs.push_back(manifest.scratch()->path);
+  ASSIGN_OR_RETURN(std::unique_ptr<const fs::GuestFs> built,
+                   fs::GuestFs::Create(std::move(fs_mounts), dirs));
+  return std::shared_ptr<const fs::GuestFs>(std::move(built));
+}
+
 std::string DefaultLoaderPath() {
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -215,6 +236,7 @@ absl::StatusOr<Result> Engine::Run(const PreparedRun& run, const RunOptions& opt
   const absl::Time start = absl::Now();
   const Manifest& manifest = run.manifest();
   RETURN_IF_ERROR(CheckInputs(manifest, options.inputs));
+  ASSIGN_OR_RETURN(std::shared_ptr<const fs::GuestFs> guest_fs, BuildGuestFs(manifest, options));
   if (options.cancel != nullptr) RETURN_IF_ERROR(options.cancel->status());
   const absl::Time deadline = start + manifest.timeout();
   absl::StatusOr<std::unique_ptr<ParkedSandbox>> parked =
@@ -230,7 +252,7 @@ absl::StatusOr<Result> Engine::Run(const PreparedRun& run, const RunOptions& opt
     return result;
   }
   if (!parked.ok()) return parked.status();
-  return Release(**parked, run, options, start);
+  return Release(**parked, run, options, std::move(guest_fs), start);
 }
 
 absl::StatusOr<Result> Engine::RunParked(std::unique_ptr<ParkedSandbox> sandbox, const Image& image,
@@ -250,12 +272,16 @@ absl::StatusOr<Result> Engine::RunParked(std::unique_ptr<ParkedSandbox> sandbox,
     return absl::FailedPreconditionError("the parked sandbox was started for another image");
   }
   RETURN_IF_ERROR(CheckInputs(run.manifest(), options.inputs));
+  ASSIGN_OR_RETURN(std::shared_ptr<const fs::GuestFs> guest_fs,
+                   BuildGuestFs(run.manifest(), options));
   if (options.cancel != nullptr) RETURN_IF_ERROR(options.cancel->status());
-  return Release(*sandbox, run, options, start);
+  return Release(*sandbox, run, options, std::move(guest_fs), start);
 }
 
 absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const PreparedRun& run,
-                                       const RunOptions& options, absl::Time start) const {
+                                       const RunOptions& options,
+                                       std::shared_ptr<const fs::GuestFs> fs,
+                                       absl::Time start) const {
   const launch::GoPlan& plan = *run.plan_;
   const Manifest& manifest = run.manifest();
   const absl::Time deadline = start + manifest.timeout();
@@ -282,6 +308,7 @@ absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const PreparedRun
   params.cancel_fd = options.cancel ? options.cancel->fd() : -1;
   params.observer = options.observer;
   params.inputs = options.inputs;
+  params.fs = std::move(fs);
   params.wall_deadline = deadline;
   params.initial_brk = sandbox.ready_.brk;
   params.guest_bytes = plan.image_bytes + plan.stack_bytes;

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "sandbox/fs/file_tree.h"
 #include "sandbox/host/host_capabilities.h"
 #include "sandbox/image.h"
 #include "sandbox/input_source.h"
@@ -22,6 +23,9 @@
 namespace zerocell::sandbox {
 
 class CompiledPolicy;
+namespace fs {
+class GuestFs;
+}
 namespace launch {
 struct GoPlan;
 }
@@ -61,6 +65,10 @@ struct RunOptions {
   // read only as the guest reads, within its quotas; they must outlive the run. A channel both
   // readable and writable needs a sized source (bytes or a regular file): INVALID_ARGUMENT.
   std::vector<InputSource*> inputs = {};
+  // One tree per Manifest::mounts() entry, in its order: what the entry's `tree` names, resolved
+  // by the caller (a tree image's FileTree). INVALID_ARGUMENT naming the field when the count
+  // differs or a mountpoint is no directory in the trees mounted before it.
+  std::vector<std::shared_ptr<const fs::FileTree>> trees = {};
 };
 
 // A request checked against its image, with what releases a sandbox into it (its stack and
@@ -135,7 +143,8 @@ class Engine {
   Engine(std::string loader_path, std::unique_ptr<CompiledPolicy> policy,
          std::shared_ptr<const host::HostCapabilities> host);
   absl::StatusOr<Result> Release(ParkedSandbox& sandbox, const PreparedRun& run,
-                                 const RunOptions& options, absl::Time start) const;
+                                 const RunOptions& options, std::shared_ptr<const fs::GuestFs> fs,
+                                 absl::Time start) const;
   std::string loader_path_;
   std::unique_ptr<CompiledPolicy> policy_;
   std::shared_ptr<const host::HostCapabilities> host_;

@@ -12,6 +12,9 @@ inline constexpr int kControlFd = 3;  // SOCK_SEQPACKET to the engine: handshake
 inline constexpr int kImageFd = 4;    // sealed memfd with the ELF bytes
 inline constexpr int kSpecFd = 5;     // sealed memfd with a LaunchSpec and its payload
 inline constexpr int kInterpFd = 6;   // dynamically linked programs: the interpreter's image
+// The guest's RLIMIT_NOFILE: the end of the range where tree files' memfds are injected
+// (supervisor/fd_table.h); the guest holds no other real descriptor.
+inline constexpr uint64_t kGuestFdLimit = 2048;
 
 inline constexpr uint32_t kSpecMagic = 0x314c435a;   // "ZCL1"
 inline constexpr uint32_t kReadyMagic = 0x3152435a;  // "ZCR1"

@@ -178,8 +178,11 @@ absl::StatusOr<std::string> BuildParkSpec(const elf::ElfLayout& layout,
   // RLIMIT_CORE 1, not 0: the kernel still starts a core_pattern pipe helper at 0, never at 1;
   // a file core needs at least a page. A crash never dumps core, whatever uid runs it.
   const SpecRlimit rlimits[] = {
-      {RLIMIT_CORE, 0, 1, 1},    {RLIMIT_FSIZE, 0, 0, 0},    {RLIMIT_NOFILE, 0, 16, 16},
-      {RLIMIT_MEMLOCK, 0, 0, 0}, {RLIMIT_MSGQUEUE, 0, 0, 0},
+      {RLIMIT_CORE, 0, 1, 1},
+      {RLIMIT_FSIZE, 0, 0, 0},
+      {RLIMIT_NOFILE, 0, kGuestFdLimit, kGuestFdLimit},
+      {RLIMIT_MEMLOCK, 0, 0, 0},
+      {RLIMIT_MSGQUEUE, 0, 0, 0},
   };
   spec.rlimit_count = sizeof(rlimits) / sizeof(rlimits[0]);
   std::copy(std::begin(rlimits), std::end(rlimits), spec.rlimits);

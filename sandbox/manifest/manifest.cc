@@ -10,6 +10,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "base/status_macros.h"
 
@@ -60,6 +61,71 @@ absl::Status ValidateChannel(size_t index, const ChannelSpec& ch) {
   }
   if (ch.gets == 0 && ch.get_size == 0 && ch.puts == 0 && ch.put_size == 0) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": nil channel: all four limits are 0"));
+  }
+  return absl::OkStatus();
+}
+
+// "/a/b": absolute, no empty, "." or ".." component, no trailing '/', no NUL, within PATH_MAX.
+absl::Status ValidateGuestPath(const std::string& field, const std::string& path) {
+  if (path.empty() || path[0] != '/') {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": must be an absolute path, got ", Quote(path)));
+  }
+  if (path.size() > ManifestLimits::kMaxGuestPathBytes) {
+    return absl::InvalidArgumentError(absl::StrFormat("%s: %d bytes exceed %d", field, path.size(),
+                                                      ManifestLimits::kMaxGuestPathBytes));
+  }
+  if (path.find('\0') != std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": contains a NUL byte"));
+  }
+  if (path == "/") return absl::OkStatus();
+  for (absl::string_view part : absl::StrSplit(absl::string_view(path).substr(1), '/')) {
+    if (part.empty() || part == "." || part == ".." || part.size() > 255) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ": ", Quote(path),
+                       " is not a normalized path (empty, \".\", \"..\" or over-long component)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateMounts(const std::vector<MountSpec>& mounts,
+                            const std::optional<ScratchSpec>& scratch) {
+  if (mounts.size() > ManifestLimits::kMaxMounts) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("mounts: %d entries exceed %d", mounts.size(), ManifestLimits::kMaxMounts));
+  }
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    const std::string field = absl::StrFormat("mounts[%d]", i);
+    RETURN_IF_ERROR(ValidateGuestPath(field + ".mountpoint", mounts[i].mountpoint));
+    if (mounts[i].tree.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".tree: must not be empty"));
+    }
+    if (auto [it, fresh] = seen.emplace(mounts[i].mountpoint, i); !fresh) {
+      return absl::InvalidArgumentError(absl::StrFormat("%s.mountpoint: %s is already mounts[%d]",
+                                                        field, Quote(mounts[i].mountpoint),
+                                                        it->second));
+    }
+  }
+  if (!scratch.has_value()) return absl::OkStatus();
+  RETURN_IF_ERROR(ValidateGuestPath("scratch.path", scratch->path));
+  if (scratch->path == "/") {
+    return absl::InvalidArgumentError("scratch.path: must not be \"/\" (trees mount there)");
+  }
+  if (auto it = seen.find(scratch->path); it != seen.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("scratch.path: %s is mounts[%d]", Quote(scratch->path), it->second));
+  }
+  if (scratch->max_bytes <= 0 || scratch->max_bytes > ManifestLimits::kMaxScratchBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("scratch.max_bytes: must be > 0 and <= %d, got %d",
+                        ManifestLimits::kMaxScratchBytes, scratch->max_bytes));
+  }
+  if (scratch->max_files <= 0 || scratch->max_files > ManifestLimits::kMaxScratchFiles) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("scratch.max_files: must be > 0 and <= %d, got %d",
+                        ManifestLimits::kMaxScratchFiles, scratch->max_files));
   }
   return absl::OkStatus();
 }
@@ -199,6 +265,16 @@ ManifestBuilder& ManifestBuilder::set_memory_etag(bool on) {
   return *this;
 }
 
+ManifestBuilder& ManifestBuilder::add_mount(MountSpec mount) {
+  mounts_.push_back(std::move(mount));
+  return *this;
+}
+
+ManifestBuilder& ManifestBuilder::set_scratch(ScratchSpec scratch) {
+  scratch_ = std::move(scratch);
+  return *this;
+}
+
 absl::StatusOr<Manifest> ManifestBuilder::Build() const {
   if (timeout_ <= absl::ZeroDuration() || timeout_ > ManifestLimits::kMaxTimeout) {
     return absl::InvalidArgumentError(absl::StrCat("timeout: must be > 0 and <= 2147483647s, got ",
@@ -221,6 +297,12 @@ absl::StatusOr<Manifest> ManifestBuilder::Build() const {
   }
   RETURN_IF_ERROR(ValidateArgvEnv(argv_, env_));
   ASSIGN_OR_RETURN(std::vector<int> order, ValidateChannels(channels_));
+  std::optional<ScratchSpec> scratch = scratch_;
+  if (!scratch.has_value() && !mounts_.empty()) {
+    scratch =
+        ScratchSpec{std::string(kDefaultScratchPath), kDefaultScratchBytes, kDefaultScratchFiles};
+  }
+  RETURN_IF_ERROR(ValidateMounts(mounts_, scratch));
 
   Manifest m;
   m.timeout_ = timeout_;
@@ -235,6 +317,8 @@ absl::StatusOr<Manifest> ManifestBuilder::Build() const {
   m.clock_start_ = clock_start_;
   m.random_seed_ = random_seed_;
   m.memory_etag_ = memory_etag_;
+  m.mounts_ = mounts_;
+  m.scratch_ = std::move(scratch);
   m.handle_order_ = std::move(order);
   return m;
 }

@@ -3,6 +3,7 @@
 #define ZEROCELL_SANDBOX_MANIFEST_MANIFEST_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,20 @@ struct ChannelSpec {
   }
 };
 
+// A read-only file tree mounted into the guest's file system. `tree` names it (a tree image id);
+// whoever runs the manifest resolves it to a FileTree (RunOptions::trees, in mount order).
+struct MountSpec {
+  std::string mountpoint;  // absolute, normalized guest path: "/" or "/opt/data"
+  std::string tree;
+};
+
+// A per-run writable in-memory directory, discarded after the run.
+struct ScratchSpec {
+  std::string path;       // absolute, normalized, not "/"
+  int64_t max_bytes = 0;  // bytes held by its files together; EDQUOT past it
+  int64_t max_files = 0;  // files, directories and symlinks in it; EDQUOT past it
+};
+
 // Hard bounds every manifest is checked against (the server narrows them further).
 struct ManifestLimits {
   // ZeroVM's own bound (a 32-bit count of seconds): its manifests use large values for "no limit".
@@ -55,6 +70,10 @@ struct ManifestLimits {
   static constexpr size_t kMaxAliasBytes = 255;
   static constexpr size_t kMaxArgvEnvBytes = size_t{1} << 20;  // argv + env strings together
   static constexpr size_t kMaxArgs = 4096;
+  static constexpr size_t kMaxMounts = 16;
+  static constexpr size_t kMaxGuestPathBytes = 4095;  // PATH_MAX without the NUL
+  static constexpr int64_t kMaxScratchBytes = int64_t{4} << 30;
+  static constexpr int64_t kMaxScratchFiles = 1000000;
 };
 
 // A validated manifest. Construct with ManifestBuilder; never mutated afterwards.
@@ -71,6 +90,10 @@ class Manifest {
   uint64_t random_seed() const { return random_seed_; }
   // ZeroVM's memory etag: the result carries a SHA-256 of the guest's memory at exit.
   bool memory_etag() const { return memory_etag_; }
+  // Trees mounted read-only, in order (a later mount covers an earlier one at the same path).
+  const std::vector<MountSpec>& mounts() const { return mounts_; }
+  // The writable scratch directory; with mounts and none declared, /tmp with the default quotas.
+  const std::optional<ScratchSpec>& scratch() const { return scratch_; }
 
   // Indices into channels() in handle (fd) order: stdin, stdout, stderr at fds 0..2 (all three
   // are mandatory, as in ZeroVM), then every other channel in byte order of its alias.
@@ -90,6 +113,8 @@ class Manifest {
   absl::Time clock_start_;
   uint64_t random_seed_ = 0;
   bool memory_etag_ = false;
+  std::vector<MountSpec> mounts_;
+  std::optional<ScratchSpec> scratch_;
   std::vector<int> handle_order_;
 };
 
@@ -100,6 +125,10 @@ class ManifestBuilder {
   static constexpr absl::Duration kDefaultTimeout = absl::Seconds(10);
   static constexpr int64_t kDefaultMemoryBytes = int64_t{256} << 20;
   static constexpr int64_t kDefaultOutputLimitBytes = int64_t{64} << 20;
+  // The scratch a run with mounts gets when it declares none (documented in the README).
+  static constexpr std::string_view kDefaultScratchPath = "/tmp";
+  static constexpr int64_t kDefaultScratchBytes = int64_t{16} << 20;
+  static constexpr int64_t kDefaultScratchFiles = 1024;
 
   ManifestBuilder& set_timeout(absl::Duration d);          // wall clock, whole run; > 0
   ManifestBuilder& set_cpu_limit(absl::Duration d);        // default: the timeout
@@ -112,6 +141,8 @@ class ManifestBuilder {
   ManifestBuilder& set_clock_start(absl::Time t);          // default: the Unix epoch
   ManifestBuilder& set_random_seed(uint64_t seed);         // default 0
   ManifestBuilder& set_memory_etag(bool on);               // default false
+  ManifestBuilder& add_mount(MountSpec mount);
+  ManifestBuilder& set_scratch(ScratchSpec scratch);
 
   const std::vector<std::string>& argv() const { return argv_; }
 
@@ -128,6 +159,8 @@ class ManifestBuilder {
   absl::Time clock_start_ = absl::UnixEpoch();
   uint64_t random_seed_ = 0;
   bool memory_etag_ = false;
+  std::vector<MountSpec> mounts_;
+  std::optional<ScratchSpec> scratch_;
 };
 
 // Standard stdin/stdout/stderr channels with generous quotas, for CLI-style runs.

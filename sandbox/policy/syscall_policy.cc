@@ -67,6 +67,17 @@ absl::Status AddInKernelRules(scmp_filter_ctx ctx) {
   // Never executable memory outside the image: mprotect without PROT_EXEC runs in the kernel,
   // with PROT_EXEC it is notified and reported as a violation.
   RETURN_IF_ERROR(Add(ctx, SYS_mprotect, {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0)}));
+  // Reads and seeks of tree files run in the kernel. Their descriptors are the tree range
+  // [kGuestFdLimit/2, kGuestFdLimit) (supervisor/fd_table.h), where the guest holds nothing but
+  // read-only descriptions of sealed memfds the supervisor injected: whatever number in it the
+  // guest names, the kernel reads a tree file or finds nothing (EBADF). Everything else on these
+  // fds (fstat: the memfd's inode would tell of the host; fcntl, ioctl, mmap, close, dup) stays
+  // notified.
+  constexpr uint32_t kTreeLo = static_cast<uint32_t>(launch::kGuestFdLimit / 2);
+  static_assert((launch::kGuestFdLimit & (launch::kGuestFdLimit - 1)) == 0, "a power of two");
+  for (int nr : {SYS_read, SYS_pread64, SYS_readv, SYS_preadv, SYS_preadv2, SYS_lseek}) {
+    RETURN_IF_ERROR(Add(ctx, nr, {SCMP_A0_32(SCMP_CMP_MASKED_EQ, ~(kTreeLo - 1), kTreeLo)}));
+  }
   // The loader's handoff, after the filter is installed: the sendmsg that passes the listener
   // and the close_range that drops every real fd. The guest never holds fd kControlFd, and
   // closing real fds it doesn't have is harmless, so these exact forms are safe to allow.

@@ -3,6 +3,7 @@
 
 #include <linux/audit.h>
 
+#include <cerrno>
 #include <string>
 
 #include "absl/strings/str_format.h"
@@ -51,7 +52,14 @@ absl::Status Dispatcher::RetryPending() {
   return Serve(p.id, p.call, p.handler);
 }
 
+int Dispatcher::Inject(int src_fd, int target_fd) {
+  absl::StatusOr<int> added = notifier_.AddFd(serving_id_, src_fd, target_fd);
+  if (!added.ok()) return -EBADF;
+  return *added;
+}
+
 absl::Status Dispatcher::Serve(uint64_t id, const Call& call, Handler handler) {
+  serving_id_ = id;
   const Reply reply = handler(guest_, call);
   // A handler that found the run ending (GuestState::Exhausted) leaves the call unanswered.
   if (guest_.stop().has_value() || guest_.cancelled()) return absl::OkStatus();

@@ -14,9 +14,17 @@
 namespace zerocell::sandbox::supervisor {
 
 // Not thread-safe: one per run, on the supervising thread. `notifier` and `guest` outlive it.
-class Dispatcher {
+class Dispatcher final : public FdInjector {
  public:
-  Dispatcher(Notifier& notifier, GuestState& guest) : notifier_(notifier), guest_(guest) {}
+  Dispatcher(Notifier& notifier, GuestState& guest) : notifier_(notifier), guest_(guest) {
+    guest_.set_injector(this);
+  }
+  ~Dispatcher() override { guest_.set_injector(nullptr); }
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // Into the caller of the call being served.
+  int Inject(int src_fd, int target_fd) override;
 
   // Receives the next notification and serves it: a call outside the policy (no handler, a
   // foreign ABI) stops the guest with POLICY_VIOLATION and is never answered; a handler that
@@ -46,6 +54,7 @@ class Dispatcher {
   Notifier& notifier_;
   GuestState& guest_;
   int64_t notified_ = 0;
+  uint64_t serving_id_ = 0;
   std::optional<Pending> pending_;
 };
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -17,6 +18,15 @@ GuestState::GuestState(const Manifest& manifest, std::unique_ptr<GuestMemory> me
       fds_(manifest.handle_order()) {
   mem_.limit_bytes = manifest.memory_bytes();
   realtime_base_ns_ = absl::ToUnixNanos(manifest.clock_start());
+  absl::StatusOr<std::unique_ptr<const fs::GuestFs>> empty = fs::GuestFs::Create({});
+  fs_ = empty.ok() ? std::shared_ptr<const fs::GuestFs>(*std::move(empty)) : nullptr;
+  if (fs_ == nullptr) abort();  // an empty skeleton cannot fail but for memory
+  cwd_ = fs_->Root();
+}
+
+void GuestState::set_fs(std::shared_ptr<const fs::GuestFs> fs) {
+  fs_ = std::move(fs);
+  cwd_ = fs_->Root();
 }
 
 absl::Status GuestState::Open(absl::Span<InputSource* const> inputs) {

@@ -12,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "sandbox/fs/guest_fs.h"
 #include "sandbox/input_source.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/manifest/manifest.h"
@@ -53,6 +54,15 @@ struct Reply {
   static Reply Wait(int fd) { return {0, 0, false, fd}; }
   // Handlers return negative errnos from helpers; this folds both forms.
   static Reply FromResult(int64_t r) { return r < 0 ? Error(static_cast<int>(-r)) : Value(r); }
+};
+
+// Puts one of our descriptors into the guest at a given number, for the call being served
+// (SECCOMP_IOCTL_NOTIF_ADDFD): the Dispatcher in production, a fake in unit tests.
+class FdInjector {
+ public:
+  virtual ~FdInjector() = default;
+  // `target_fd`, or a negative errno.
+  virtual int Inject(int src_fd, int target_fd) = 0;
 };
 
 // Why the supervisor stopped the guest (first reason wins).
@@ -107,6 +117,19 @@ class GuestState {
   // Index of the channel named `alias`, or -1.
   int FindAlias(std::string_view alias) const;
   MemoryAccounting& mem() { return mem_; }
+  // The guest's file system (never null: without mounts, an empty read-only root) and its
+  // working directory. Set before the guest runs; the default is the empty root.
+  const fs::GuestFs& fs() const { return *fs_; }
+  void set_fs(std::shared_ptr<const fs::GuestFs> fs);
+  const fs::Location& cwd() const { return cwd_; }
+  void set_cwd(fs::Location cwd) { cwd_ = std::move(cwd); }
+  // Null: tree files are emulated descriptors only (no real fd in the guest).
+  FdInjector* injector() const { return injector_; }
+  void set_injector(FdInjector* injector) { injector_ = injector; }
+  // Tree files' real descriptions held now (OpenFile::real): each is a descriptor of the server
+  // process, so a run holds at most kMaxRealFiles; the rest are served from the tree's memfd.
+  static constexpr int kMaxRealFiles = 128;
+  const std::shared_ptr<int>& real_files() const { return real_files_; }
   int pidfd() const { return pidfd_; }  // for signals the guest sends itself
   OutputObserver* observer() const { return observer_; }
   void set_observer(OutputObserver* observer) { observer_ = observer; }
@@ -152,6 +175,10 @@ class GuestState {
   std::vector<std::unique_ptr<Channel>> channels_;
   std::vector<std::unique_ptr<InputSource>> byte_inputs_;  // over the manifest's initial_bytes
   MemoryAccounting mem_;
+  std::shared_ptr<const fs::GuestFs> fs_;
+  fs::Location cwd_;
+  FdInjector* injector_ = nullptr;
+  std::shared_ptr<int> real_files_ = std::make_shared<int>(0);
   std::string memory_etag_;
   uint64_t output_bytes_ = 0;
   int64_t clock_ns_ = 0;

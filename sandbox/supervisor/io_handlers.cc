@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/supervisor/fs_calls.h"
+#include "sandbox/supervisor/fs_path.h"
 #include "sandbox/supervisor/handlers.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -42,6 +45,7 @@ int ReadIovecs(GuestState& g, uint64_t addr, uint64_t count, std::vector<iovec>*
 
 Reply DoRead(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t total,
              std::optional<int64_t> offset) {
+  if (OpenFile* f = g.fds().File(fd)) return FsRead(g, *f, iov, total, offset);
   const int ch = g.fds().Lookup(fd);
   if (ch < 0) return Reply::Error(EBADF);
   Channel& c = g.channel(ch);
@@ -181,24 +185,28 @@ Reply Vector(GuestState& g, const Call& c) {
 }
 
 Reply Lseek(GuestState& g, const Call& c) {
+  if (OpenFile* f = g.fds().File(Fd(c))) {
+    return FsLseek(g, *f, static_cast<int64_t>(c.args[1]), static_cast<int>(c.args[2]));
+  }
   const int ch = g.fds().Lookup(Fd(c));
   if (ch < 0) return Reply::Error(EBADF);
   return Reply::FromResult(
       g.channel(ch).Seek(static_cast<int64_t>(c.args[1]), static_cast<int>(c.args[2])));
 }
 
-// Resolves a guest path to a channel: declared aliases only, nothing of the host's filesystem.
-int ResolvePath(GuestState& g, uint64_t path_addr, int* channel) {
-  std::string path;
-  if (int err = g.memory().ReadString(path_addr, kMaxPath, &path)) return err;
-  if (path.empty()) return ENOENT;
-  *channel = g.FindAlias(path);
-  return *channel < 0 ? ENOENT : 0;
+// A path names a channel by its alias (exact spelling, checked first), or else the guest's file
+// system; nothing of the host's either way.
+int ReadPathArg(GuestState& g, uint64_t path_addr, std::string* path, int* channel) {
+  if (int err = g.memory().ReadString(path_addr, kMaxPath, path)) return err;
+  *channel = path->empty() ? -1 : g.FindAlias(*path);
+  return 0;
 }
 
-Reply OpenCommon(GuestState& g, uint64_t path_addr, uint64_t flags) {
+Reply OpenCommon(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t flags) {
+  std::string path;
   int ch = -1;
-  if (int err = ResolvePath(g, path_addr, &ch)) return Reply::Error(err);
+  if (int err = ReadPathArg(g, path_addr, &path, &ch)) return Reply::Error(err);
+  if (ch < 0) return FsOpen(g, dirfd, path, flags);
   const ChannelSpec& spec = g.channel(ch).spec();
   const int mode = static_cast<int>(flags & O_ACCMODE);
   const bool want_read = mode == O_RDONLY || mode == O_RDWR;
@@ -210,10 +218,19 @@ Reply OpenCommon(GuestState& g, uint64_t path_addr, uint64_t flags) {
   return Reply::FromResult(g.fds().Open(ch));
 }
 
-Reply Open(GuestState& g, const Call& c) { return OpenCommon(g, c.args[0], c.args[1]); }
-Reply Openat(GuestState& g, const Call& c) { return OpenCommon(g, c.args[1], c.args[2]); }
+Reply Open(GuestState& g, const Call& c) { return OpenCommon(g, AT_FDCWD, c.args[0], c.args[1]); }
+Reply Openat(GuestState& g, const Call& c) { return OpenCommon(g, Fd(c), c.args[1], c.args[2]); }
+Reply Creat(GuestState& g, const Call& c) {
+  return OpenCommon(g, AT_FDCWD, c.args[0], O_CREAT | O_WRONLY | O_TRUNC);
+}
 
-Reply Close(GuestState& g, const Call& c) { return Reply::FromResult(g.fds().Close(Fd(c))); }
+Reply Close(GuestState& g, const Call& c) {
+  const bool injected = g.fds().injected(Fd(c));
+  if (int err = g.fds().Close(Fd(c))) return Reply::Error(-err);
+  // The guest's real descriptor (a tree file's memfd) goes too: the kernel closes it, after the
+  // table (one thread: nothing can reuse the number in between).
+  return injected ? Reply::Continue() : Reply::Value(0);
+}
 
 struct stat StatOf(GuestState& g, int ch) {
   const Channel& channel = g.channel(ch);
@@ -235,54 +252,62 @@ struct stat StatOf(GuestState& g, int ch) {
   return st;
 }
 
-Reply PutStat(GuestState& g, int ch, uint64_t addr) {
-  struct stat st = StatOf(g, ch);
+Reply PutStat(GuestState& g, const struct stat& st, uint64_t addr) {
   return Reply::FromResult(-g.memory().WriteValue(addr, st));
 }
 
 Reply Fstat(GuestState& g, const Call& c) {
+  if (const OpenFile* f = g.fds().File(Fd(c))) return PutStat(g, FsStat(g, *f), c.args[1]);
   const int ch = g.fds().Lookup(Fd(c));
   if (ch < 0) return Reply::Error(EBADF);
-  return PutStat(g, ch, c.args[1]);
+  return PutStat(g, StatOf(g, ch), c.args[1]);
+}
+
+// stat/lstat (dirfd AT_FDCWD), newfstatat(dirfd, path, buf, flags) and statx(dirfd, path, flags,
+// mask, buf): a channel's alias or fd, or the file system.
+int StatAny(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t flags, struct stat* st) {
+  std::string path;
+  int ch = -1;
+  if (int err = ReadPathArg(g, path_addr, &path, &ch)) return err;
+  if (path.empty() && (flags & AT_EMPTY_PATH)) ch = g.fds().Lookup(dirfd);
+  if (ch >= 0) {
+    *st = StatOf(g, ch);
+    return 0;
+  }
+  return FsStatAt(g, dirfd, path, flags, st);
 }
 
 Reply Stat(GuestState& g, const Call& c) {
-  int ch = -1;
-  if (int err = ResolvePath(g, c.args[0], &ch)) return Reply::Error(err);
-  return PutStat(g, ch, c.args[1]);
+  struct stat st;
+  if (int err = StatAny(g, AT_FDCWD, c.args[0], 0, &st)) return Reply::Error(err);
+  return PutStat(g, st, c.args[1]);
 }
 
-// newfstatat(dirfd, path, buf, flags) and statx(dirfd, path, flags, mask, buf).
-int FdOrPath(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t flags, int* ch) {
-  std::string path;
-  if (int err = g.memory().ReadString(path_addr, kMaxPath, &path)) return err;
-  if (path.empty()) {
-    if (!(flags & AT_EMPTY_PATH)) return ENOENT;
-    *ch = g.fds().Lookup(dirfd);
-    return *ch < 0 ? EBADF : 0;
-  }
-  *ch = g.FindAlias(path);
-  return *ch < 0 ? ENOENT : 0;
+Reply Lstat(GuestState& g, const Call& c) {
+  struct stat st;
+  if (int err = StatAny(g, AT_FDCWD, c.args[0], AT_SYMLINK_NOFOLLOW, &st)) return Reply::Error(err);
+  return PutStat(g, st, c.args[1]);
 }
 
 Reply Newfstatat(GuestState& g, const Call& c) {
-  int ch = -1;
-  if (int err = FdOrPath(g, Fd(c), c.args[1], c.args[3], &ch)) return Reply::Error(err);
-  return PutStat(g, ch, c.args[2]);
+  struct stat st;
+  if (int err = StatAny(g, Fd(c), c.args[1], c.args[3], &st)) return Reply::Error(err);
+  return PutStat(g, st, c.args[2]);
 }
 
 Reply Statx(GuestState& g, const Call& c) {
-  int ch = -1;
-  if (int err = FdOrPath(g, Fd(c), c.args[1], c.args[2], &ch)) return Reply::Error(err);
-  struct stat st = StatOf(g, ch);
+  struct stat st;
+  if (int err = StatAny(g, Fd(c), c.args[1], c.args[2], &st)) return Reply::Error(err);
   struct statx sx = {};
   sx.stx_mask = STATX_BASIC_STATS;
   sx.stx_blksize = static_cast<uint32_t>(st.st_blksize);
-  sx.stx_nlink = 1;
+  sx.stx_nlink = static_cast<uint32_t>(st.st_nlink);
+  sx.stx_ino = st.st_ino;
+  sx.stx_dev_major = major(st.st_dev);
+  sx.stx_dev_minor = minor(st.st_dev);
   sx.stx_uid = st.st_uid;
   sx.stx_gid = st.st_gid;
   sx.stx_mode = static_cast<uint16_t>(st.st_mode);
-  sx.stx_ino = st.st_ino;
   sx.stx_size = static_cast<uint64_t>(st.st_size);
   sx.stx_blocks = static_cast<uint64_t>(st.st_blocks);
   sx.stx_atime = sx.stx_mtime = sx.stx_ctime =
@@ -290,60 +315,86 @@ Reply Statx(GuestState& g, const Call& c) {
   return Reply::FromResult(-g.memory().WriteValue(c.args[4], sx));
 }
 
-Reply AccessCommon(GuestState& g, uint64_t path_addr, uint64_t mode) {
+Reply AccessCommon(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t mode,
+                   uint64_t flags) {
+  std::string path;
   int ch = -1;
-  if (int err = ResolvePath(g, path_addr, &ch)) return Reply::Error(err);
+  if (int err = ReadPathArg(g, path_addr, &path, &ch)) return Reply::Error(err);
+  if (ch < 0) return FsAccess(g, dirfd, path, mode, flags);
   const ChannelSpec& spec = g.channel(ch).spec();
   if (((mode & R_OK) && !spec.readable()) || ((mode & W_OK) && !spec.writable()) || (mode & X_OK)) {
     return Reply::Error(EACCES);
   }
   return Reply::Value(0);
 }
-Reply Access(GuestState& g, const Call& c) { return AccessCommon(g, c.args[0], c.args[1]); }
-Reply Faccessat(GuestState& g, const Call& c) { return AccessCommon(g, c.args[1], c.args[2]); }
-
-Reply Ioctl(GuestState& g, const Call& c) {
-  if (g.fds().Lookup(Fd(c)) < 0) return Reply::Error(EBADF);
-  return Reply::Error(ENOTTY);  // channels are never terminals
+Reply Access(GuestState& g, const Call& c) {
+  return AccessCommon(g, AT_FDCWD, c.args[0], c.args[1], 0);
+}
+Reply Faccessat(GuestState& g, const Call& c) {
+  return AccessCommon(g, Fd(c), c.args[1], c.args[2], 0);
+}
+Reply Faccessat2(GuestState& g, const Call& c) {
+  return AccessCommon(g, Fd(c), c.args[1], c.args[2], c.args[3]);
 }
 
+Reply Ioctl(GuestState& g, const Call& c) {
+  if (!g.fds().IsOpen(Fd(c))) return Reply::Error(EBADF);
+  return Reply::Error(ENOTTY);  // channels and tree files are never terminals
+}
+
+Reply DupCommon(GuestState& g, int64_t fd, int min_fd, bool cloexec);
+
 Reply Fcntl(GuestState& g, const Call& c) {
-  const int ch = g.fds().Lookup(Fd(c));
-  if (ch < 0) return Reply::Error(EBADF);
-  const ChannelSpec& spec = g.channel(ch).spec();
+  const int64_t fd = Fd(c);
+  if (!g.fds().IsOpen(fd)) return Reply::Error(EBADF);
+  OpenFile* file = g.fds().File(fd);
   switch (static_cast<int>(c.args[1])) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC:
-      return Reply::FromResult(g.fds().Open(ch, static_cast<int>(c.args[2])));
+      return DupCommon(g, fd, static_cast<int>(c.args[2]),
+                       static_cast<int>(c.args[1]) == F_DUPFD_CLOEXEC);
     case F_GETFD:
+      return Reply::Value(g.fds().cloexec(fd) ? FD_CLOEXEC : 0);
     case F_SETFD:
-    case F_SETFL:
+      g.fds().set_cloexec(fd, c.args[2] & FD_CLOEXEC);
       return Reply::Value(0);
-    case F_GETFL:
+    case F_SETFL:
+      return file != nullptr ? FsSetfl(*file, c.args[2]) : Reply::Value(0);
+    case F_GETFL: {
+      if (file != nullptr) return FsGetfl(*file);
+      const ChannelSpec& spec = g.channel(g.fds().Lookup(fd)).spec();
       return Reply::Value(spec.readable() && spec.writable() ? O_RDWR
                           : spec.writable()                  ? O_WRONLY
                                                              : O_RDONLY);
+    }
     default:
       return Reply::Error(EINVAL);
   }
 }
 
-Reply Dup(GuestState& g, const Call& c) {
-  const int ch = g.fds().Lookup(Fd(c));
-  if (ch < 0) return Reply::Error(EBADF);
-  return Reply::FromResult(g.fds().Open(ch));
+// A second descriptor: a tree file's goes to the tree range when it can (fs_calls.h).
+Reply DupCommon(GuestState& g, int64_t fd, int min_fd, bool cloexec) {
+  if (!g.fds().IsOpen(fd)) return Reply::Error(EBADF);
+  if (std::shared_ptr<OpenFile> file = g.fds().FileRef(fd)) {
+    if (min_fd >= FdTable::kMaxFds) return Reply::Error(EINVAL);
+    return Reply::FromResult(FsPlaceFile(g, std::move(file), cloexec, std::max(min_fd, 0)));
+  }
+  return Reply::FromResult(g.fds().Dup(fd, min_fd, cloexec));
 }
 
+Reply Dup(GuestState& g, const Call& c) { return DupCommon(g, Fd(c), 0, false); }
+
 Reply Dup2(GuestState& g, const Call& c) {
-  const int ch = g.fds().Lookup(Fd(c));
-  if (ch < 0) return Reply::Error(EBADF);
+  if (!g.fds().IsOpen(Fd(c))) return Reply::Error(EBADF);
   if (Fd(c) == Fd(c, 1)) return Reply::Value(Fd(c, 1));
-  return Reply::FromResult(g.fds().OpenAt(static_cast<int>(Fd(c, 1)), ch));
+  return Reply::FromResult(FsDupTo(g, Fd(c), Fd(c, 1), false));
 }
 
 Reply Dup3(GuestState& g, const Call& c) {
+  if (c.args[2] & ~uint64_t{O_CLOEXEC}) return Reply::Error(EINVAL);
   if (Fd(c) == Fd(c, 1)) return Reply::Error(EINVAL);
-  return Dup2(g, c);
+  if (!g.fds().IsOpen(Fd(c))) return Reply::Error(EBADF);
+  return Reply::FromResult(FsDupTo(g, Fd(c), Fd(c, 1), (c.args[2] & O_CLOEXEC) != 0));
 }
 
 // Channels never block: readable ones are always ready to read, writable ones to write.
@@ -358,7 +409,9 @@ Reply PollCommon(GuestState& g, uint64_t fds_addr, uint64_t nfds, int64_t timeou
     p.revents = 0;
     if (p.fd < 0) continue;
     const int ch = g.fds().Lookup(p.fd);
-    if (ch < 0) {
+    if (g.fds().File(p.fd) != nullptr) {
+      p.revents = static_cast<short>(p.events & (POLLIN | POLLRDNORM));  // files never block
+    } else if (ch < 0) {
       p.revents = POLLNVAL;
     } else {
       const ChannelSpec& spec = g.channel(ch).spec();
@@ -393,13 +446,8 @@ Reply Ppoll(GuestState& g, const Call& c) {
   return PollCommon(g, c.args[0], c.args[1], ns);
 }
 
-Reply Getcwd(GuestState& g, const Call& c) {
-  if (c.args[1] < 2) return Reply::Error(ERANGE);
-  return Reply::FromResult(g.memory().Write(c.args[0], "/", 2) ? -EFAULT : 2);
-}
-
 Reply ValidFdZero(GuestState& g, const Call& c) {
-  return Reply::Error(g.fds().Lookup(Fd(c)) < 0 ? EBADF : 0);
+  return Reply::Error(g.fds().IsOpen(Fd(c)) ? 0 : EBADF);
 }
 
 }  // namespace
@@ -421,12 +469,13 @@ void RegisterIoHandlers(HandlerTable& t) {
   t[SYS_close] = Close;
   t[SYS_fstat] = Fstat;
   t[SYS_stat] = Stat;
-  t[SYS_lstat] = Stat;
+  t[SYS_lstat] = Lstat;
+  t[SYS_creat] = Creat;
   t[SYS_newfstatat] = Newfstatat;
   t[SYS_statx] = Statx;
   t[SYS_access] = Access;
   t[SYS_faccessat] = Faccessat;
-  t[SYS_faccessat2] = Faccessat;
+  t[SYS_faccessat2] = Faccessat2;
   t[SYS_ioctl] = Ioctl;
   t[SYS_fcntl] = Fcntl;
   t[SYS_dup] = Dup;
@@ -434,16 +483,10 @@ void RegisterIoHandlers(HandlerTable& t) {
   t[SYS_dup3] = Dup3;
   t[SYS_poll] = Poll;
   t[SYS_ppoll] = Ppoll;
-  t[SYS_getcwd] = Getcwd;
   t[SYS_fsync] = ValidFdZero;
   t[SYS_fdatasync] = ValidFdZero;
   t[SYS_fadvise64] = ValidFdZero;
   t[SYS_flock] = ValidFdZero;
-  t[SYS_readlink] = Fail<ENOENT>;  // no symlinks; "/proc/self/exe" included
-  t[SYS_readlinkat] = Fail<ENOENT>;
-  t[SYS_chdir] = Fail<ENOENT>;
-  t[SYS_fchdir] = Fail<ENOTDIR>;
-  t[SYS_getdents64] = Fail<ENOTDIR>;
   t[SYS_ftruncate] = Fail<EINVAL>;  // channels cannot be truncated (as in ZeroVM)
   t[SYS_sendfile] = Fail<ENOSYS>;   // callers fall back to read/write
   t[SYS_copy_file_range] = Fail<ENOSYS>;

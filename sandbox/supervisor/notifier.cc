@@ -1,7 +1,10 @@
 // SeccompNotifier: the Notifier seam over a seccomp listener; see notifier.h.
 #include "sandbox/supervisor/notifier.h"
 
+#include <fcntl.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/ioctl.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -46,6 +49,21 @@ absl::Status SeccompNotifier::Respond(const Answer& answer) {
   if (rc == -ENOENT) return absl::NotFoundError("the notified caller is gone");
   if (rc != 0) return ErrnoStatus(-rc, "seccomp_notify_respond");
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> SeccompNotifier::AddFd(uint64_t id, int src_fd, int target_fd) {
+  seccomp_notif_addfd add = {};
+  add.id = id;
+  add.flags = SECCOMP_ADDFD_FLAG_SETFD;
+  add.srcfd = static_cast<uint32_t>(src_fd);
+  add.newfd = static_cast<uint32_t>(target_fd);
+  add.newfd_flags = O_CLOEXEC;
+  const int rc = ioctl(listener_, SECCOMP_IOCTL_NOTIF_ADDFD, &add);
+  if (rc < 0) {
+    if (errno == ENOENT) return absl::NotFoundError("the notified caller is gone");
+    return ErrnoStatus(errno, "SECCOMP_IOCTL_NOTIF_ADDFD");
+  }
+  return rc;
 }
 
 }  // namespace zerocell::sandbox::supervisor

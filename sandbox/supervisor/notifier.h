@@ -42,6 +42,10 @@ class Notifier {
   virtual bool IdValid(uint64_t id) = 0;
   // Sends `answer`. NOT_FOUND when the caller died meanwhile.
   virtual absl::Status Respond(const Answer& answer) = 0;
+  // Installs a duplicate of our `src_fd` in the caller of `id` at exactly `target_fd`
+  // (SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SETFD, replacing what was there), close-on-
+  // exec. Returns target_fd, or the kernel's errno (EBADF past the guest's RLIMIT_NOFILE).
+  virtual absl::StatusOr<int> AddFd(uint64_t id, int src_fd, int target_fd) = 0;
 };
 
 // Over a seccomp user-notification listener (libseccomp's receive/respond/id-valid).
@@ -56,6 +60,7 @@ class SeccompNotifier final : public Notifier {
   absl::StatusOr<Notification> Receive() override;
   bool IdValid(uint64_t id) override;
   absl::Status Respond(const Answer& answer) override;
+  absl::StatusOr<int> AddFd(uint64_t id, int src_fd, int target_fd) override;
 
  private:
   int listener_;

@@ -264,7 +264,13 @@ uint64_t PageUp(uint64_t v) { return (v + launch::kPageSize - 1) & ~(launch::kPa
 Reply Mmap(GuestState& g, const Call& c) {
   const uint64_t flags = c.args[3];
   if (c.args[2] & PROT_EXEC) return ExecViolation(g, "mmap", c.nr);
-  if (!(flags & MAP_ANONYMOUS)) return Reply::Error(ENODEV);  // channels are not mappable
+  if (!(flags & MAP_ANONYMOUS)) {
+    // Only a tree file whose memfd the guest holds at this very number (a read-only description
+    // of a sealed memfd: never writable shared, and PROT_EXEC was refused above); channels and
+    // directories are not mappable.
+    const int64_t fd = static_cast<int32_t>(c.args[4]);
+    if (!g.fds().injected(fd)) return Reply::Error(g.fds().IsOpen(fd) ? ENODEV : EBADF);
+  }
   // A MAP_GROWSDOWN mapping grows on page faults, with no call the accounting would see; a
   // MAP_HUGETLB one takes pages from the host's shared pool.
   if (flags & (MAP_GROWSDOWN | MAP_HUGETLB)) return Reply::Error(EINVAL);
@@ -460,6 +466,7 @@ const HandlerTable& Handlers() {
   static const HandlerTable* table = [] {
     auto* t = new HandlerTable{};
     RegisterIoHandlers(*t);
+    RegisterFsHandlers(*t);  // after the channels' (it replaces their empty-namespace answers)
     RegisterProcessHandlers(*t);
     return t;
   }();

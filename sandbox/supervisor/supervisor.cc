@@ -171,6 +171,7 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   GuestState guest(*params.manifest, std::make_unique<ProcessMemory>(params.process->pid()),
                    params.process->pidfd());
   guest.set_budget(&budget);
+  if (params.fs != nullptr) guest.set_fs(std::move(params.fs));
   if (absl::Status opened = guest.Open(params.inputs); !opened.ok()) {
     params.process->Kill();
     int status;

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "sandbox/fs/guest_fs.h"
 #include "sandbox/input_source.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/output_observer.h"
@@ -39,6 +40,8 @@ struct SuperviseParams {
   // Per channel (manifest order) the source a readable one reads from; empty or null entries:
   // the channel's initial_bytes. They must outlive the run.
   std::vector<InputSource*> inputs;
+  // The guest's file system; null: an empty read-only root.
+  std::shared_ptr<const fs::GuestFs> fs;
   // Releases the parked loader into the guest; called once the loader's own mappings are
   // measured, before the loop. `release_unmap_bytes`: parked stack the loader drops on release.
   std::function<absl::Status()> release;

@@ -98,4 +98,10 @@ const Answer* FakeNotifier::AnswerFor(uint64_t id) const {
   return nullptr;
 }
 
+absl::StatusOr<int> FakeNotifier::AddFd(uint64_t id, int src_fd, int target_fd) {
+  if (src_fd < 0) return absl::InvalidArgumentError("AddFd of a closed fd");
+  added_fds_.emplace_back(id, target_fd);
+  return target_fd;
+}
+
 }  // namespace zerocell::testing

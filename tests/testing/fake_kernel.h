@@ -64,6 +64,9 @@ class FakeNotifier : public sandbox::supervisor::Notifier {
   absl::StatusOr<sandbox::supervisor::Notification> Receive() override;
   bool IdValid(uint64_t id) override;
   absl::Status Respond(const sandbox::supervisor::Answer& answer) override;
+  // Records the injection (id, target fd) and returns the target fd.
+  absl::StatusOr<int> AddFd(uint64_t id, int src_fd, int target_fd) override;
+  const std::vector<std::pair<uint64_t, int>>& added_fds() const { return added_fds_; }
 
   const std::vector<sandbox::supervisor::Answer>& answers() const { return answers_; }
   // The answer given to `id`, or nullptr when none was.
@@ -77,6 +80,7 @@ class FakeNotifier : public sandbox::supervisor::Notifier {
   std::map<uint64_t, int> invalidate_after_;
   uint64_t next_id_ = 1;
   int id_checks_ = 0;
+  std::vector<std::pair<uint64_t, int>> added_fds_;
 };
 
 }  // namespace zerocell::testing

@@ -114,6 +114,17 @@ absl::StatusOr<Result> RunGuest(std::string_view name, const ManifestBuilder& bu
   return RunImage(**image, builder, cancel);
 }
 
+absl::StatusOr<Result> RunGuestWith(std::string_view name, const ManifestBuilder& builder,
+                                    const RunOptions& options) {
+  absl::StatusOr<std::shared_ptr<const Image>> image = LoadGuest(name);
+  if (!image.ok()) return image.status();
+  absl::StatusOr<const Engine*> engine = SharedEngine();
+  if (!engine.ok()) return engine.status();
+  absl::StatusOr<Manifest> manifest = builder.Build();
+  if (!manifest.ok()) return manifest.status();
+  return (*engine)->Run(**image, *manifest, options);
+}
+
 bool ReportsNondeterminism(const Result& result, std::string_view source) {
   for (const std::string& item : result.nondeterminism) {
     if (absl::StartsWith(item, absl::StrCat(ToAbsl(source), ":"))) return true;

@@ -64,6 +64,9 @@ absl::StatusOr<Result> RunGuest(std::string_view name, const ManifestBuilder& bu
                                 const CancelToken* cancel = nullptr);
 absl::StatusOr<Result> RunImage(const Image& image, const ManifestBuilder& builder,
                                 const CancelToken* cancel = nullptr);
+// RunGuest with run options (mounted trees, inputs).
+absl::StatusOr<Result> RunGuestWith(std::string_view name, const ManifestBuilder& builder,
+                                    const RunOptions& options);
 
 // True when the run lists `source` ("rdtsc", "addresses", ...) in its nondeterminism.
 bool ReportsNondeterminism(const Result& result, std::string_view source);

@@ -271,3 +271,56 @@ TEST(ChannelHelpersTest, StdoutStderr) {
 
 }  // namespace
 }  // namespace zerocell::sandbox
+
+namespace zerocell::sandbox {
+namespace {
+
+ManifestBuilder WithStd() {
+  ManifestBuilder b;
+  b.add_channel(StdinChannel("")).add_channel(StdoutChannel(10)).add_channel(StderrChannel(10));
+  return b;
+}
+
+TEST(ManifestMountsTest, MountsAndTheDefaultScratch) {
+  ASSERT_OK_AND_ASSIGN(Manifest none, WithStd().Build());
+  EXPECT_TRUE(none.mounts().empty());
+  EXPECT_FALSE(none.scratch().has_value());  // no tree: no file system to hold /tmp
+  ASSERT_OK_AND_ASSIGN(
+      Manifest m,
+      WithStd().add_mount({"/", "sha256:aa"}).add_mount({"/opt/data", "sha256:bb"}).Build());
+  ASSERT_EQ(m.mounts().size(), 2u);
+  EXPECT_EQ(m.mounts()[1].mountpoint, "/opt/data");
+  EXPECT_EQ(m.mounts()[1].tree, "sha256:bb");
+  ASSERT_TRUE(m.scratch().has_value());
+  EXPECT_EQ(m.scratch()->path, "/tmp");
+  EXPECT_EQ(m.scratch()->max_bytes, ManifestBuilder::kDefaultScratchBytes);
+  EXPECT_EQ(m.scratch()->max_files, ManifestBuilder::kDefaultScratchFiles);
+  ASSERT_OK_AND_ASSIGN(Manifest s,
+                       WithStd().add_mount({"/", "t"}).set_scratch({"/work", 100, 3}).Build());
+  EXPECT_EQ(s.scratch()->path, "/work");
+  EXPECT_EQ(s.scratch()->max_files, 3);
+}
+
+TEST(ManifestMountsTest, ErrorsNameTheField) {
+  auto error = [](ManifestBuilder b) { return std::string(b.Build().status().message()); };
+  EXPECT_THAT(error(WithStd().add_mount({"opt", "t"})), HasSubstr("mounts[0].mountpoint"));
+  EXPECT_THAT(error(WithStd().add_mount({"/", "t"}).add_mount({"/a/../b", "t"})),
+              HasSubstr("mounts[1].mountpoint"));
+  EXPECT_THAT(error(WithStd().add_mount({"/a/", "t"})), HasSubstr("mounts[0].mountpoint"));
+  EXPECT_THAT(error(WithStd().add_mount({"/", ""})), HasSubstr("mounts[0].tree"));
+  EXPECT_THAT(error(WithStd().add_mount({"/", "t"}).add_mount({"/", "u"})),
+              HasSubstr("mounts[1].mountpoint: \"/\" is already mounts[0]"));
+  EXPECT_THAT(error(WithStd().add_mount({"/", "t"}).set_scratch({"/", 1, 1})),
+              HasSubstr("scratch.path"));
+  EXPECT_THAT(error(WithStd().set_scratch({"tmp", 1, 1})), HasSubstr("scratch.path"));
+  EXPECT_THAT(error(WithStd().add_mount({"/x", "t"}).set_scratch({"/x", 1, 1})),
+              HasSubstr("scratch.path: \"/x\" is mounts[0]"));
+  EXPECT_THAT(error(WithStd().set_scratch({"/tmp", 0, 1})), HasSubstr("scratch.max_bytes"));
+  EXPECT_THAT(error(WithStd().set_scratch({"/tmp", 1, -1})), HasSubstr("scratch.max_files"));
+  ManifestBuilder many = WithStd();
+  for (int i = 0; i <= 16; ++i) many.add_mount({"/m" + std::to_string(i), "t"});
+  EXPECT_THAT(error(many), HasSubstr("mounts: 17 entries exceed 16"));
+}
+
+}  // namespace
+}  // namespace zerocell::sandbox

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "sandbox/launch/launch_spec.h"
 #include "tests/testing/status_matchers.h"
 
 using ::zerocell::testing::IsOk;
@@ -186,6 +187,25 @@ TEST_F(PolicyTest, EverythingElseIsNotified) {
                  SYS_ptrace, SYS_kill, SYS_mmap, SYS_exit_group, SYS_getpid, SYS_clock_gettime,
                  SYS_getrandom, SYS_ioctl, SYS_prctl, SYS_seccomp, 999}) {
     EXPECT_EQ(Action(nr), SECCOMP_RET_USER_NOTIF) << nr;
+  }
+}
+
+TEST_F(PolicyTest, TreeFileReadsRunInTheKernelOnlyInTheTreeRange) {
+  const uint64_t lo = launch::kGuestFdLimit / 2, hi = launch::kGuestFdLimit;
+  for (int nr : {SYS_read, SYS_pread64, SYS_readv, SYS_preadv, SYS_preadv2, SYS_lseek}) {
+    EXPECT_EQ(Action(nr, {lo}), SECCOMP_RET_ALLOW) << nr;
+    EXPECT_EQ(Action(nr, {hi - 1}), SECCOMP_RET_ALLOW) << nr;
+    // Channels, directories and anything past the range are the supervisor's.
+    for (uint64_t fd : {uint64_t{0}, uint64_t{3}, lo - 1, hi, hi + lo, uint64_t{0xffffffff}}) {
+      EXPECT_EQ(Action(nr, {fd}), SECCOMP_RET_USER_NOTIF) << nr << " fd " << fd;
+    }
+  }
+  // The kernel reads an unsigned int: high bits do not matter (the number is the low 32).
+  EXPECT_EQ(Action(SYS_read, {(uint64_t{1} << 32) | lo}), SECCOMP_RET_ALLOW);
+  // Everything else on those fds stays notified (fstat would show the memfd's inode).
+  for (int nr : {SYS_fstat, SYS_fcntl, SYS_ioctl, SYS_mmap, SYS_close, SYS_dup, SYS_write,
+                 SYS_fchmod, SYS_ftruncate, SYS_getdents64, SYS_sendfile}) {
+    EXPECT_EQ(Action(nr, {lo}), SECCOMP_RET_USER_NOTIF) << nr;
   }
 }
 

@@ -2,6 +2,7 @@
 #include "sandbox/supervisor/fd_table.h"
 
 #include <cerrno>
+#include <memory>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -98,7 +99,8 @@ TEST(FdTableTest, EmfileAtMaxFds) {
     last = fd;
     ASSERT_LT(++opened, FdTable::kMaxFds);
   }
-  EXPECT_EQ(opened, FdTable::kMaxFds - 3);
+  // Channels never take numbers in the tree range.
+  EXPECT_EQ(opened, FdTable::kMaxFds - 3 - (FdTable::kTreeFdHi - FdTable::kTreeFdLo));
   EXPECT_EQ(last, FdTable::kMaxFds - 1);
   EXPECT_EQ(t.Open(0, 10), -EMFILE);
   EXPECT_EQ(t.Close(17), 0);
@@ -116,6 +118,26 @@ TEST(FdTableTest, MinFdAtOrPastTheLimitNeverYieldsAnFdPastIt) {
   fd = t.Open(0, FdTable::kMaxFds + 100);
   EXPECT_LT(fd, 0) << "got fd " << fd;
   EXPECT_EQ(t.Lookup(FdTable::kMaxFds), -1);
+}
+
+TEST(FdTableTest, TreeFilesTakeTheRangeAndNothingElseDoes) {
+  FdTable t({0, 1, 2});
+  auto file = std::make_shared<OpenFile>();
+  EXPECT_EQ(t.AddFile(file, false, 0, /*in_range=*/true), FdTable::kTreeFdLo);
+  EXPECT_EQ(t.AddFile(file, false, 0, /*in_range=*/true), FdTable::kTreeFdLo + 1);
+  EXPECT_EQ(t.File(FdTable::kTreeFdLo), file.get());
+  EXPECT_EQ(t.Lookup(FdTable::kTreeFdLo), -1);
+  EXPECT_EQ(t.AddFile(file, false), 3);  // an emulated file: lowest free outside the range
+  EXPECT_EQ(t.Open(7, FdTable::kTreeFdLo), FdTable::kTreeFdHi);  // F_DUPFD into the range
+  EXPECT_EQ(t.Dup(1, FdTable::kTreeFdLo + 5, false), FdTable::kTreeFdHi + 1);
+  t.set_injected(FdTable::kTreeFdLo, true);
+  EXPECT_TRUE(t.injected(FdTable::kTreeFdLo));
+  EXPECT_EQ(t.DupTo(FdTable::kTreeFdLo, 9, false), 9);
+  EXPECT_FALSE(t.injected(9));  // a copy holds no real fd until one is injected
+  EXPECT_EQ(t.Close(FdTable::kTreeFdLo), 0);
+  EXPECT_FALSE(t.injected(FdTable::kTreeFdLo));
+  for (int i = FdTable::kTreeFdLo; i < FdTable::kTreeFdHi; ++i) t.AddFile(file, false, 0, true);
+  EXPECT_EQ(t.AddFile(file, false, 0, /*in_range=*/true), -EMFILE);
 }
 
 TEST(FdTableTest, MinFdPastTheLimitOnAFreshTableFails) {

@@ -1,0 +1,98 @@
+// The guest's file system: read-only trees mounted at guest paths, and path resolution in it.
+#ifndef ZEROCELL_SANDBOX_FS_GUEST_FS_H_
+#define ZEROCELL_SANDBOX_FS_GUEST_FS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "sandbox/fs/file_tree.h"
+
+namespace zerocell::sandbox::fs {
+
+// One node as the guest reaches it: the mount it belongs to, its node there, and its canonical
+// absolute guest path ("/" for the root; no symlink, "." or ".." in it).
+struct Location {
+  int mount = 0;
+  FileTree::NodeId node = FileTree::kRoot;
+  std::string path = "/";
+};
+
+// How a path is resolved (openat flags, AT_* flags).
+struct ResolveOptions {
+  bool follow_last = true;  // false: O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, lstat, readlink
+  bool want_dir = false;    // O_DIRECTORY: the result must be a directory (ENOTDIR)
+};
+
+// What stat reports for a node; nothing of the host (docs/architecture.md "File trees").
+struct NodeInfo {
+  NodeType type = NodeType::kDirectory;
+  uint32_t mode = 0;  // permission bits
+  uint64_t size = 0;
+  uint64_t ino = 0;  // node id + 1
+  uint64_t dev = 0;  // per mount
+  uint32_t nlink = 1;
+  int64_t mtime_sec = 0, mtime_nsec = 0;
+};
+
+struct DirEntry {
+  std::string name;
+  uint64_t ino = 0;
+  NodeType type = NodeType::kDirectory;
+};
+
+// Immutable once made: trees mounted read-only at absolute guest paths, later mounts covering
+// earlier ones. Below every mount is a skeleton: the directories leading to each mountpoint (and
+// to `extra_dirs`, e.g. the scratch path), so that a mount needs no directory in the tree below.
+// Resolution is pure: nothing of the host is ever consulted, whatever the path's spelling; a
+// symlink's target is resolved in this namespace too.
+class GuestFs {
+ public:
+  static constexpr int kMaxSymlinks = 40;  // as Linux: ELOOP past it
+  static constexpr size_t kMaxPath = 4095;
+  static constexpr size_t kMaxName = 255;
+
+  struct Mount {
+    std::string mountpoint;  // normalized absolute path
+    std::shared_ptr<const FileTree> tree;
+  };
+  // INVALID_ARGUMENT naming mounts[i] for a bad mountpoint or a null tree.
+  static absl::StatusOr<std::unique_ptr<const GuestFs>> Create(
+      std::vector<Mount> mounts, const std::vector<std::string>& extra_dirs = {});
+
+  Location Root() const;
+  // Resolves `path` from `start` (the cwd or a directory fd's location; ignored for an absolute
+  // path). 0, or the errno Linux gives: ENOENT, ENOTDIR, ELOOP, ENAMETOOLONG.
+  int Resolve(const Location& start, std::string_view path, ResolveOptions options,
+              Location* out) const;
+  // The parent directory of `dir` ("/" for the root).
+  Location Parent(const Location& dir) const;
+
+  NodeInfo Info(const Location& at) const;
+  const FileTree::Node& node(const Location& at) const;
+  // A regular file's sealed memfd (FileTree::ContentFd).
+  int ContentFd(const Location& at) const;
+  // A directory's entries: ".", "..", then its children by name, with mountpoints below it
+  // (whether or not its tree has them) as the mounted roots.
+  std::vector<DirEntry> List(const Location& dir) const;
+
+  size_t mount_count() const { return mounts_.size(); }
+
+ private:
+  GuestFs() = default;
+  // The child `name` of directory `dir`, as the guest sees it; false if none.
+  bool Child(const Location& dir, std::string_view name, Location* out) const;
+  uint64_t Dev(int mount) const { return 0x2a00 + static_cast<uint64_t>(mount); }
+
+  // mounts_[0] is the skeleton; the caller's mounts follow, in order.
+  std::vector<Mount> mounts_;
+  absl::flat_hash_map<std::string, int> mount_at_;  // mountpoint -> topmost mount there
+};
+
+}  // namespace zerocell::sandbox::fs
+
+#endif  // ZEROCELL_SANDBOX_FS_GUEST_FS_H_

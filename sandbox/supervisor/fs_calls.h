@@ -1,0 +1,53 @@
+// The guest file system's side of the calls channels share (open, stat, read, lseek, access):
+// io_handlers.cc answers a channel alias or a channel fd itself and hands the rest here.
+#ifndef ZEROCELL_SANDBOX_SUPERVISOR_FS_CALLS_H_
+#define ZEROCELL_SANDBOX_SUPERVISOR_FS_CALLS_H_
+
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "sandbox/supervisor/guest_state.h"
+
+namespace zerocell::sandbox::supervisor {
+
+// open/openat/creat of a path that is no channel alias. Anything that would write is EROFS.
+Reply FsOpen(GuestState& g, int64_t dirfd, std::string_view path, uint64_t flags);
+// stat of a path (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH in `at_flags`); 0 or an errno.
+int FsStatAt(GuestState& g, int64_t dirfd, std::string_view path, uint64_t at_flags,
+             struct stat* out);
+// What fstat reports for an open file; nothing of the host (docs/architecture.md "File trees").
+struct stat FsStat(const GuestState& g, const OpenFile& file);
+// access/faccessat/faccessat2 of a path that is no channel alias.
+Reply FsAccess(GuestState& g, int64_t dirfd, std::string_view path, uint64_t mode,
+               uint64_t at_flags);
+// read/pread/readv/preadv of an open file.
+Reply FsRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov, uint64_t total,
+             std::optional<int64_t> offset);
+Reply FsLseek(GuestState& g, OpenFile& file, int64_t offset, int whence);
+// Gives `file` a descriptor: in the tree range with its memfd injected at the same number when
+// it has one and the range has room (then reads run in the kernel), else an emulated number
+// >= min_fd. The descriptor or -errno.
+int FsPlaceFile(GuestState& g, std::shared_ptr<OpenFile> file, bool cloexec, int min_fd);
+// dup2/dup3 of an open file onto `newfd`: in the tree range only by injecting its memfd there.
+int FsDupTo(GuestState& g, int64_t fd, int64_t newfd, bool cloexec);
+
+// Gives `file` a descriptor: in the tree range with its memfd injected at the same number when
+// it has one and the range has room (then reads run in the kernel), else an emulated number
+// >= min_fd. The descriptor or -errno.
+int FsPlaceFile(GuestState& g, std::shared_ptr<OpenFile> file, bool cloexec, int min_fd);
+// dup2/dup3 of an open file onto `newfd`: in the tree range only by injecting its memfd there.
+int FsDupTo(GuestState& g, int64_t fd, int64_t newfd, bool cloexec);
+
+// F_GETFL / F_SETFL of an open file.
+Reply FsGetfl(const OpenFile& file);
+Reply FsSetfl(OpenFile& file, uint64_t flags);
+
+}  // namespace zerocell::sandbox::supervisor
+
+#endif  // ZEROCELL_SANDBOX_SUPERVISOR_FS_CALLS_H_
