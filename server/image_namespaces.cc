@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <tuple>
 
@@ -73,13 +74,13 @@ absl::StatusOr<std::unique_ptr<ImageNamespaces>> ImageNamespaces::Create(
     return absl::InvalidArgumentError("--image_namespace_max_bytes: must be > 0");
   }
   if (persist_dir.empty()) {
-    return std::unique_ptr<ImageNamespaces>(new ImageNamespaces("", max_bytes));
+    return std::unique_ptr<ImageNamespaces>(new ImageNamespaces("", max_bytes, charge_of));
   }
   const std::string dir = absl::StrCat(persist_dir, "/namespaces");
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::ErrnoToStatus(errno, absl::StrCat(dir, ": cannot create the namespace directory"));
   }
-  std::unique_ptr<ImageNamespaces> out(new ImageNamespaces(dir, max_bytes));
+  std::unique_ptr<ImageNamespaces> out(new ImageNamespaces(dir, max_bytes, charge_of));
   DIR* raw = ::opendir(dir.c_str());
   if (raw == nullptr) return absl::ErrnoToStatus(errno, absl::StrCat(dir, ": cannot list"));
   const std::unique_ptr<DIR, int (*)(DIR*)> listing(raw, &::closedir);
@@ -176,6 +177,18 @@ absl::StatusOr<bool> ImageNamespaces::Add(absl::string_view ns, absl::string_vie
     return absl::ResourceExhaustedError(absl::StrCat(
         "the image is charged ", charge_bytes, " bytes, above this client's share of the cache (",
         max_bytes_, " bytes, --image_namespace_max_bytes)"));
+  }
+  // Images the shared LRU evicted still count here until looked up (Forget): gone for good, so
+  // they go first, before any image the client can still use.
+  if (space->bytes + charge_bytes > max_bytes_) {
+    for (auto it = space->images.begin(); it != space->images.end();) {
+      auto next = std::next(it);
+      if (it->second.running == 0 && charge_of_(it->first) == 0) {
+        space->bytes -= it->second.charge_bytes;
+        space->images.erase(it);
+      }
+      it = next;
+    }
   }
   // The namespace's least recently used images that are not running, oldest first, until the
   // new one fits; chosen before anything is changed, so that a refusal changes nothing.

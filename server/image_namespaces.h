@@ -53,9 +53,10 @@ class ImageNamespaces {
 
   // Makes `id` (costing `charge_bytes`) visible in `ns`. Returns true when it was not before (a
   // first registration there, which also sets its name), false when it already was (a use).
-  // A new image that takes the namespace over its bound evicts that namespace's least recently
-  // used images that are not running, oldest first; the evicted ids no other namespace holds
-  // are appended to *orphans (the caller drops them from the cache, so that they stop taking
+  // A new image that takes the namespace over its bound first drops the namespace's images the
+  // cache no longer holds (ChargeOf 0: evicted by the shared LRU), then evicts its least
+  // recently used images that are not running, oldest first; the evicted ids no other namespace
+  // holds are appended to *orphans (the caller drops them from the cache, so that they stop taking
   // room there). RESOURCE_EXHAUSTED naming --image_namespace_max_bytes, with nothing changed,
   // when the image alone is above the bound or the namespace's running images leave no room.
   // The persist error, if any, in *store_error (the membership holds in memory regardless).
@@ -84,8 +85,8 @@ class ImageNamespaces {
     absl::flat_hash_map<std::string, NamespacedImage> images;
     uint64_t bytes = 0;  // sum of images' charge_bytes
   };
-  ImageNamespaces(std::string dir, uint64_t max_bytes)
-      : dir_(std::move(dir)), max_bytes_(max_bytes) {}
+  ImageNamespaces(std::string dir, uint64_t max_bytes, ChargeOf charge_of)
+      : dir_(std::move(dir)), max_bytes_(max_bytes), charge_of_(std::move(charge_of)) {}
   bool HeldByAnyLocked(absl::string_view id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The namespace's space (created empty when `create`).
   Space* Find(absl::string_view ns, bool create) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -94,6 +95,7 @@ class ImageNamespaces {
 
   const std::string dir_;  // <persist_dir>/namespaces, or empty
   const uint64_t max_bytes_;
+  const ChargeOf charge_of_;  // called under mu_: must not call back into this object
   mutable absl::Mutex mu_;
   // Keyed by the SHA-256 (hex) of the namespace key: the same name the persist file has.
   absl::flat_hash_map<std::string, Space> spaces_ ABSL_GUARDED_BY(mu_);

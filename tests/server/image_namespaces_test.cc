@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -32,7 +33,7 @@ class ImageNamespacesTest : public ::testing::Test {
   void SetUp() override {
     std::vector<std::string> warnings;
     absl::StatusOr<std::unique_ptr<ImageNamespaces>> made = ImageNamespaces::Create(
-        "", 300, [](absl::string_view) { return 100; }, &warnings);
+        "", 300, [this](absl::string_view id) { return gone_.contains(id) ? 0 : 100; }, &warnings);
     ASSERT_TRUE(made.ok()) << made.status();
     spaces_ = *std::move(made);
   }
@@ -46,6 +47,7 @@ class ImageNamespacesTest : public ::testing::Test {
     return orphans;
   }
   std::unique_ptr<ImageNamespaces> spaces_;
+  absl::flat_hash_set<std::string> gone_;  // ids "the cache" no longer holds
 };
 
 TEST_F(ImageNamespacesTest, ANewImageEvictsTheNamespacesOwnLeastRecentlyUsedIdleImage) {
@@ -58,6 +60,15 @@ TEST_F(ImageNamespacesTest, ANewImageEvictsTheNamespacesOwnLeastRecentlyUsedIdle
   // Bob's image is older than all of hers, and untouched.
   EXPECT_THAT(Ids(*spaces_, "bob"), ElementsAre(Id(9)));
   EXPECT_EQ(spaces_->bytes("bob"), 100u);
+}
+
+// An image the shared LRU evicted still counts until looked up; it goes before a usable one.
+TEST_F(ImageNamespacesTest, ImagesTheCacheEvictedGoFirst) {
+  for (int i = 1; i <= 3; ++i) Add("bob", i, 10 + i);
+  gone_.insert(Id(3));  // his most recently used
+  EXPECT_THAT(Add("bob", 4, 20), IsEmpty());
+  EXPECT_THAT(Ids(*spaces_, "bob"), ElementsAre(Id(4), Id(2), Id(1)));
+  EXPECT_EQ(spaces_->bytes("bob"), 300u);
 }
 
 TEST_F(ImageNamespacesTest, AnImageAnotherNamespaceHoldsIsNoOrphan) {
