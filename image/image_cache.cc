@@ -58,6 +58,7 @@ class ImageCache::Impl {
   absl::StatusOr<std::shared_ptr<const CachedImage>> Acquire(std::string_view id,
                                                              std::string_view field);
   absl::StatusOr<ImageInfo> Get(std::string_view id) const;
+  bool Remove(std::string_view id);
   std::vector<ImageInfo> List() const;
   uint64_t bytes() const {
     absl::ReaderMutexLock lock(&mu_);
@@ -119,6 +120,9 @@ class ImageCache::Impl {
   // re-registration of the same id, which must wait for this lock, cannot have its fresh file
   // deleted.
   void EvictLocked(Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Removes one unpinned entry (and its file); `it` is its position in lru_.
+  std::list<std::string>::iterator EraseLocked(std::list<std::string>::iterator it,
+                                               Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RememberRejectionLocked(const std::string& id, const absl::Status& status,
                                const ValidationReport& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ImageInfo InfoLocked(const Entry& entry) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
@@ -189,18 +193,37 @@ void ImageCache::Impl::EvictLocked(Changes* changes) {
     // use_count() == 1: only the cache holds it, and new holders can only come from the cache
     // under this lock, so it cannot become pinned while we evict it.
     if (entry->second.image.use_count() > 1) continue;
-    const uint64_t size = Charge(*entry->second.image);
-    if (store_.has_value()) {
-      if (absl::Status removed = store_->Remove(HexOf(*it)); !removed.ok()) {
-        changes->store_errors.push_back(std::move(removed));
-      }
-    }
-    bytes_ -= size;
-    changes->evicted.push_back(size);
-    changes->size_changed = true;
-    entries_.erase(entry);
-    it = lru_.erase(it);
+    it = EraseLocked(it, changes);
   }
+}
+
+std::list<std::string>::iterator ImageCache::Impl::EraseLocked(std::list<std::string>::iterator it,
+                                                               Changes* changes) {
+  auto entry = entries_.find(*it);
+  const uint64_t size = Charge(*entry->second.image);
+  if (store_.has_value()) {
+    if (absl::Status removed = store_->Remove(HexOf(*it)); !removed.ok()) {
+      changes->store_errors.push_back(std::move(removed));
+    }
+  }
+  bytes_ -= size;
+  changes->evicted.push_back(size);
+  changes->size_changed = true;
+  entries_.erase(entry);
+  return lru_.erase(it);
+}
+
+bool ImageCache::Impl::Remove(std::string_view id) {
+  Changes changes;
+  {
+    absl::MutexLock lock(&mu_);
+    auto entry = entries_.find(AbslView(id));
+    // Pinned (running, or being registered): left to the LRU, which takes it once released.
+    if (entry == entries_.end() || entry->second.image.use_count() > 1) return false;
+    EraseLocked(entry->second.lru, &changes);
+  }
+  Report(changes);
+  return true;
 }
 
 void ImageCache::Impl::RememberRejectionLocked(const std::string& id, const absl::Status& status,
@@ -304,10 +327,14 @@ absl::StatusOr<RegisterResult> ImageCache::Impl::Register(std::string_view bytes
         Build(id, bytes, name, validation.report, now);
     if (built.ok()) {
       image = *std::move(built);
-      // Written before the entry is visible: nobody can evict (and remove) it meanwhile.
+      // Written before the entry is visible: nobody can evict (and remove) it meanwhile. Why
+      // refuse rather than serve from memory: a client told "registered" expects the image to
+      // survive a restart, and an image the disk cannot hold would silently vanish then.
       if (store_.has_value()) {
         if (absl::Status written = store_->Write(HexOf(id), bytes); !written.ok()) {
           StoreError(written);
+          status = std::move(written);
+          image = nullptr;
         }
       }
     } else {
@@ -450,6 +477,8 @@ absl::StatusOr<std::shared_ptr<const CachedImage>> ImageCache::Acquire(std::stri
 absl::StatusOr<ImageInfo> ImageCache::Get(std::string_view id) const { return impl_->Get(id); }
 
 std::vector<ImageInfo> ImageCache::List() const { return impl_->List(); }
+
+bool ImageCache::Remove(std::string_view id) { return impl_->Remove(id); }
 
 uint64_t ImageCache::ChargeFor(uint64_t size_bytes) {
   constexpr uint64_t kPage = 4096;

@@ -45,7 +45,7 @@ struct CacheObserver {
   std::function<void(uint64_t bytes)> on_evict;
   std::function<void(uint64_t bytes, int64_t images)> on_size;  // after every change
   std::function<void(const Validation&)> on_validated;          // each validation actually run
-  // persist_dir write/remove failures. Not fatal: the image stays cached in memory.
+  // persist_dir failures: a failed write (which also fails its Register) or removal.
   std::function<void(const absl::Status&)> on_store_error;
 };
 
@@ -85,7 +85,10 @@ class ImageCache {
   // An image larger than max_bytes: RESOURCE_EXHAUSTED naming both sizes. When the cache is full
   // of pinned images, the new one is still admitted (pinned by the caller's handle) and the
   // cache stays over budget until a later Register/Acquire finds images released. Re-registering
-  // cached bytes counts as a use for the LRU order (not as an execution).
+  // cached bytes counts as a use for the LRU order (not as an execution). With a persist_dir,
+  // an image that cannot be written there is refused with ImageStore::Write's error
+  // (RESOURCE_EXHAUSTED naming the directory and errno when the disk is full): nothing is cached
+  // and no file is left, and a later Register of the same bytes tries again.
   absl::StatusOr<RegisterResult> Register(std::string_view bytes, std::string_view name,
                                           ValidationReport* rejected = nullptr);
 
@@ -93,6 +96,10 @@ class ImageCache {
   // INVALID_ARGUMENT naming `field` when the id is not "sha256:" + 64 lowercase hex.
   absl::StatusOr<std::shared_ptr<const CachedImage>> Acquire(std::string_view id,
                                                              std::string_view field = "image_id");
+
+  // Evicts `id` now (its file too) unless a handle pins it: true when it was removed. For an
+  // owner that knows the image is no longer wanted (e.g. no client namespace holds it).
+  bool Remove(std::string_view id);
 
   // Like Acquire without counting a use. The returned ImageInfo holds a handle: drop it soon.
   absl::StatusOr<ImageInfo> Get(std::string_view id) const;

@@ -39,14 +39,28 @@ bool IsSha256Hex(absl::string_view s) {
          });
 }
 
-absl::Status WriteAll(int fd, std::string_view bytes, absl::string_view path) {
+// A failed write of an image file, as Write documents it: a full file system is
+// RESOURCE_EXHAUSTED (the client may retry once space is made), anything else INTERNAL (the
+// server's directory is broken; PERMISSION_DENIED or NOT_FOUND would blame the client).
+absl::Status WriteError(int error, absl::string_view dir, absl::string_view step) {
+  const bool full = error == ENOSPC || error == EDQUOT || error == EFBIG;
+  const char* name = ::strerrorname_np(error);
+  std::string message = absl::StrCat(
+      "image directory ", dir, ": cannot persist the image (", step, "): ", std::strerror(error),
+      " (", name != nullptr ? std::string(name) : absl::StrCat("errno ", error), ")");
+  return full ? absl::ResourceExhaustedError(std::move(message))
+              : absl::InternalError(std::move(message));
+}
+
+absl::Status WriteAll(int fd, std::string_view bytes, absl::string_view dir) {
   while (!bytes.empty()) {
     const ssize_t n = ::write(fd, bytes.data(), bytes.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return PathError(errno, path, "write");
+      return WriteError(errno, dir, "write");
     }
-    if (n == 0) return absl::InternalError(absl::StrCat(path, ": write made no progress"));
+    // write(2) returning 0 for a non-empty buffer on a regular file: treat it as a full disk.
+    if (n == 0) return WriteError(ENOSPC, dir, "write made no progress");
     bytes.remove_prefix(static_cast<size_t>(n));
   }
   return absl::OkStatus();
@@ -167,13 +181,16 @@ absl::Status ImageStore::Write(std::string_view sha256_hex, std::string_view byt
   const absl::string_view hex(sha256_hex.data(), sha256_hex.size());
   std::string temp = absl::StrCat(dir_, "/", kTempPrefix, hex, "-XXXXXX");
   // mkostemp creates the file 0600 and O_EXCL, whatever the umask.
-  const UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
-  if (!fd.valid()) return PathError(errno, temp, "cannot create a temp file");
-  absl::Status status = WriteAll(fd.get(), bytes, temp);
+  UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
+  if (!fd.valid()) return WriteError(errno, dir_, "create a temp file");
+  absl::Status status = WriteAll(fd.get(), bytes, dir_);
+  // close() can be where a quota or a network file system reports the failed write.
+  if (::close(fd.release()) != 0 && status.ok()) status = WriteError(errno, dir_, "close");
   const std::string path = PathOf(sha256_hex);
   if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
-    status = PathError(errno, path, "cannot rename the temp file into place");
+    status = WriteError(errno, dir_, "rename into place");
   }
+  // Why: a failed write must leave nothing that looks like an image, not even a temp file.
   if (!status.ok()) ::unlink(temp.c_str());
   return status;
 }

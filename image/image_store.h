@@ -39,7 +39,10 @@ class ImageStore {
 
   // Writes <hex>.elf atomically: a 0600 temp file in the same directory, then rename, so a
   // crash leaves either the whole file or a temp file that Scan removes. No fsync: preload
-  // re-hashes every file, so a torn file after power loss is skipped, never trusted.
+  // re-hashes every file, so a torn file after power loss is skipped, never trusted. On failure
+  // the temp file is removed and no <hex>.elf is created: RESOURCE_EXHAUSTED when the file
+  // system is full (ENOSPC, EDQUOT, EFBIG), INTERNAL otherwise; the message names the directory,
+  // the step, strerror and the errno name ("... No space left on device (ENOSPC)").
   absl::Status Write(std::string_view sha256_hex, std::string_view bytes) const;
 
   // Deletes <hex>.elf; a missing file is not an error.

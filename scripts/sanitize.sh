@@ -5,9 +5,9 @@
 # quick  ASan+UBSan over the unit tests of the parsers and the supervisor (build-fuzz/: the same
 #        configuration as scripts/fuzz.sh, so that the two share one compile of those libraries).
 #        The test command runs this one.
-# asan   ASan+UBSan (build-asan/): the unit tests, the engine's sandboxed-run suites, the pool,
-#        admission and the service end to end (zerocelld itself sanitized).
-# tsan   TSan (build-tsan/): the worker pool, the warm pool and the service end to end.
+# asan   ASan+UBSan (build-asan/): every gtest binary of the build (unit, engine, pools, image,
+#        client and the service end to end, with zerocelld itself sanitized).
+# tsan   TSan (build-tsan/): the worker pool, the warm pools and every server end-to-end suite.
 # all    asan then tsan.
 # The loader and the guests are never instrumented (freestanding / static musl), see
 # cmake/Hardening.cmake. Confined variants (.unprivileged, .pod) are not rerun here.
@@ -18,20 +18,19 @@ shift || true
 
 quick_tests=(manifest_test classic_parser_test classic_formats_test nvram_test channel_test
   fd_table_test guest_state_test syscall_policy_test result_test spec_builder_test)
-asan_tests=("${quick_tests[@]}" elf_image_test image_validator_test image_cache_test
-  pool_demand_test json_log_test metrics_test server_worker_pool_test client_proto_conversion_test
-  client_report_test engine_channels_test engine_limits_test engine_policy_test engine_inputs_test
-  engine_warm_start_test engine_release_failure_test pool_warm_pool_test server_service_e2e_test
-  warm_pool_e2e_test)
+# asan builds and runs every gtest binary: the target `all` (benchmarks off), all ctests named
+# <binary>.<Suite>.<Case>.
 tsan_tests=(server_worker_pool_test pool_demand_test pool_warm_pool_test server_service_e2e_test
-  warm_pool_e2e_test)
+  warm_pool_e2e_test batch_e2e_test stream_e2e_test hardening_e2e_test tls_e2e_test
+  metrics_e2e_test health_reflection_e2e_test)
 
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 
-# run DIR SANITIZERS EXTRA_CMAKE_ARGS TESTS...: configure, build the tests, run them.
+# run DIR SANITIZERS EXTRA_CMAKE_ARGS TESTS...: configure, build the tests, run them. TESTS is
+# "all": the whole build, every gtest case.
 run() {
   local dir=$1 sanitizers=$2 extra=$3
   shift 3
@@ -42,11 +41,16 @@ run() {
   CC=clang CXX=clang++ cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DZEROCELL_SANITIZE="$sanitizers" -DZEROCELL_WERROR=OFF -DZEROCELL_BUILD_BENCHMARKS=OFF \
     $extra "${launcher[@]}" >/dev/null
-  cmake --build "$dir" -j"$(nproc)" --target "${tests[@]}"
-  local built=$SECONDS
   local regex
-  # Each binary's cases are ctests named <binary>.<Suite>.<Case> (gtest_discover_tests).
-  regex="^($(IFS='|'; echo "${tests[*]}"))\\."
+  if [[ ${tests[*]} == all ]]; then
+    cmake --build "$dir" -j"$(nproc)"
+    regex='^[a-z0-9_]+\.'
+  else
+    cmake --build "$dir" -j"$(nproc)" --target "${tests[@]}"
+    # Each binary's cases are ctests named <binary>.<Suite>.<Case> (gtest_discover_tests).
+    regex="^($(IFS='|'; echo "${tests[*]}"))\\."
+  fi
+  local built=$SECONDS
   (cd "$dir" && ctest --output-on-failure -j"$(nproc)" --timeout 900 -R "$regex" \
     -E '\.(unprivileged|pod)$' "${ctest_args[@]}")
   echo "sanitize $sanitizers: built in $((built - start)) s, tests ran in $((SECONDS - built)) s"
@@ -55,10 +59,10 @@ ctest_args=("$@")
 
 case $mode in
   quick) run build-fuzz address,undefined -DZEROCELL_FUZZ=ON "${quick_tests[@]}" ;;
-  asan) run build-asan address,undefined "" "${asan_tests[@]}" ;;
+  asan) run build-asan address,undefined "" all ;;
   tsan) run build-tsan thread "" "${tsan_tests[@]}" ;;
   all)
-    run build-asan address,undefined "" "${asan_tests[@]}"
+    run build-asan address,undefined "" all
     run build-tsan thread "" "${tsan_tests[@]}"
     ;;
   *) echo "sanitize.sh: unknown mode $mode (quick, asan, tsan or all)" >&2; exit 2 ;;

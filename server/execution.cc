@@ -36,15 +36,27 @@ absl::StatusOr<sandbox::Manifest> ManifestForRun(const RequestCaps& caps,
   return api::ManifestFromProto(manifest);
 }
 
-bool AddToNamespace(const ServiceDeps& deps, const std::string& ns, const std::string& id,
-                    const std::string& name) {
+absl::StatusOr<bool> AddToNamespace(const ServiceDeps& deps, const std::string& ns,
+                                    std::shared_ptr<const image::CachedImage>* image,
+                                    const std::string& name) {
   if (deps.namespaces == nullptr) return false;
+  const std::string id = (*image)->id;
   absl::Status stored;
-  const bool added = deps.namespaces->Add(ns, id, name, absl::ToUnixNanos(absl::Now()), &stored);
+  std::vector<std::string> orphans;
+  absl::StatusOr<bool> added = deps.namespaces->Add(
+      ns, id, name, image::ImageCache::ChargeFor((*image)->image->size_bytes()),
+      absl::ToUnixNanos(absl::Now()), &orphans, &stored);
   if (!stored.ok()) {
     LogLine(*deps.log, "warning", "image_namespace_store_failed")
         .Str("message", std::string(stored.message()))
         .Emit();
+  }
+  // Why: an image no client can see only takes room that other clients' images need; left in
+  // the shared LRU, it would push theirs out before it goes.
+  for (const std::string& orphan : orphans) deps.cache->Remove(orphan);
+  if (!added.ok()) {
+    image->reset();
+    if (!deps.namespaces->HeldByAny(id)) deps.cache->Remove(id);
   }
   return added;
 }
@@ -71,7 +83,9 @@ grpc::Status AcquireImage(const ServiceDeps& deps, const std::string& ns, bool b
   absl::StatusOr<image::RegisterResult> registered =
       deps.cache->Register(id_or_bytes, "", &rejected);
   if (!registered.ok()) return RejectedImage(registered.status(), rejected);
-  AddToNamespace(deps, ns, registered->image->id, "");
+  if (absl::StatusOr<bool> added = AddToNamespace(deps, ns, &registered->image, ""); !added.ok()) {
+    return api::ToGrpcStatus(added.status());
+  }
   // Counts the use (LRU position, executions) like an Execute by id.
   absl::StatusOr<std::shared_ptr<const image::CachedImage>> acquired =
       deps.cache->Acquire(registered->image->id);

@@ -39,10 +39,14 @@ grpc::Status AcquireImage(const ServiceDeps& deps, const std::string& ns, bool b
                           const std::string& id_or_bytes,
                           std::shared_ptr<const image::CachedImage>* out);
 
-// Adds `id` to namespace `ns` (a store failure is logged, not fatal); whether it was new there.
-// False when namespaces are off.
-bool AddToNamespace(const ServiceDeps& deps, const std::string& ns, const std::string& id,
-                    const std::string& name);
+// Adds the registered `*image` to namespace `ns` (a store failure is logged, not fatal);
+// whether it was new there. False when namespaces are off. Images the namespace's bound evicts
+// and no other namespace holds are dropped from the cache. When the bound refuses the image
+// (RESOURCE_EXHAUSTED, ImageNamespaces::Add), *image is released and dropped from the cache too
+// unless another namespace holds it.
+absl::StatusOr<bool> AddToNamespace(const ServiceDeps& deps, const std::string& ns,
+                                    std::shared_ptr<const image::CachedImage>* image,
+                                    const std::string& name);
 
 // Runs `manifest` on `cached` (warm pool when the server has one) and fills *response as Execute
 // answers it; records the execution's metrics and its metadata-only log line ("execute", with

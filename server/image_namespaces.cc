@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <tuple>
 
@@ -67,13 +68,19 @@ absl::Status WriteFileAtomically(const std::string& dir, const std::string& path
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ImageNamespaces>> ImageNamespaces::Create(
-    const std::string& persist_dir, std::vector<std::string>* warnings) {
-  if (persist_dir.empty()) return std::unique_ptr<ImageNamespaces>(new ImageNamespaces(""));
+    const std::string& persist_dir, uint64_t max_bytes, const ChargeOf& charge_of,
+    std::vector<std::string>* warnings) {
+  if (max_bytes == 0) {
+    return absl::InvalidArgumentError("--image_namespace_max_bytes: must be > 0");
+  }
+  if (persist_dir.empty()) {
+    return std::unique_ptr<ImageNamespaces>(new ImageNamespaces("", max_bytes, charge_of));
+  }
   const std::string dir = absl::StrCat(persist_dir, "/namespaces");
   if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return absl::ErrnoToStatus(errno, absl::StrCat(dir, ": cannot create the namespace directory"));
   }
-  std::unique_ptr<ImageNamespaces> out(new ImageNamespaces(dir));
+  std::unique_ptr<ImageNamespaces> out(new ImageNamespaces(dir, max_bytes, charge_of));
   DIR* raw = ::opendir(dir.c_str());
   if (raw == nullptr) return absl::ErrnoToStatus(errno, absl::StrCat(dir, ": cannot list"));
   const std::unique_ptr<DIR, int (*)(DIR*)> listing(raw, &::closedir);
@@ -93,6 +100,7 @@ absl::StatusOr<std::unique_ptr<ImageNamespaces>> ImageNamespaces::Create(
     }
     Space& space = out->spaces_[file];
     space.file = path;
+    std::vector<NamespacedImage> loaded;
     std::string line;
     for (int number = 1; std::getline(in, line); ++number) {
       std::vector<absl::string_view> fields = absl::StrSplit(line, absl::MaxSplits(' ', 2));
@@ -108,6 +116,22 @@ absl::StatusOr<std::unique_ptr<ImageNamespaces>> ImageNamespaces::Create(
       image.name = std::move(name);
       image.registered_unix_ns = registered;
       image.last_used_unix_ns = registered;
+      // Not cached any more (evicted, or its file skipped at preload): dropped, not charged.
+      image.charge_bytes = charge_of(image.id);
+      if (image.charge_bytes > 0) loaded.push_back(std::move(image));
+    }
+    // Newest first: past the bound (a smaller --image_namespace_max_bytes than before) the
+    // oldest registrations are dropped, as new ones would have evicted them.
+    std::sort(loaded.begin(), loaded.end(), [](const NamespacedImage& a, const NamespacedImage& b) {
+      return std::tie(b.registered_unix_ns, a.id) < std::tie(a.registered_unix_ns, b.id);
+    });
+    for (NamespacedImage& image : loaded) {
+      if (space.bytes + image.charge_bytes > max_bytes) {
+        warnings->push_back(absl::StrCat(path, ": dropped ", image.id,
+                                         ": does not fit --image_namespace_max_bytes"));
+        continue;
+      }
+      space.bytes += image.charge_bytes;
       space.images.emplace(image.id, std::move(image));
     }
   }
@@ -139,21 +163,84 @@ absl::Status ImageNamespaces::Persist(const Space& space) const {
   return WriteFileAtomically(dir_, space.file, body);
 }
 
-bool ImageNamespaces::Add(absl::string_view ns, absl::string_view id, absl::string_view name,
-                          int64_t now_unix_ns, absl::Status* store_error) {
+absl::StatusOr<bool> ImageNamespaces::Add(absl::string_view ns, absl::string_view id,
+                                          absl::string_view name, uint64_t charge_bytes,
+                                          int64_t now_unix_ns, std::vector<std::string>* orphans,
+                                          absl::Status* store_error) {
   absl::MutexLock lock(&mu_);
   Space* space = Find(ns, true);
-  auto [it, inserted] = space->images.try_emplace(std::string(id));
-  if (!inserted) {
+  if (auto it = space->images.find(id); it != space->images.end()) {
     it->second.last_used_unix_ns = std::max(it->second.last_used_unix_ns, now_unix_ns);
     return false;
   }
-  it->second.id = std::string(id);
-  it->second.name = std::string(name);
-  it->second.registered_unix_ns = now_unix_ns;
-  it->second.last_used_unix_ns = now_unix_ns;
+  if (charge_bytes > max_bytes_) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "the image is charged ", charge_bytes, " bytes, above this client's share of the cache (",
+        max_bytes_, " bytes, --image_namespace_max_bytes)"));
+  }
+  // Images the shared LRU evicted still count here until looked up (Forget): gone for good, so
+  // they go first, before any image the client can still use.
+  if (space->bytes + charge_bytes > max_bytes_) {
+    for (auto it = space->images.begin(); it != space->images.end();) {
+      auto next = std::next(it);
+      if (it->second.running == 0 && charge_of_(it->first) == 0) {
+        space->bytes -= it->second.charge_bytes;
+        space->images.erase(it);
+      }
+      it = next;
+    }
+  }
+  // The namespace's least recently used images that are not running, oldest first, until the
+  // new one fits; chosen before anything is changed, so that a refusal changes nothing.
+  std::vector<const NamespacedImage*> idle;
+  for (const auto& [image_id, image] : space->images) {
+    if (image.running == 0) idle.push_back(&image);
+  }
+  std::sort(idle.begin(), idle.end(), [](const NamespacedImage* a, const NamespacedImage* b) {
+    return std::tie(a->last_used_unix_ns, a->id) < std::tie(b->last_used_unix_ns, b->id);
+  });
+  uint64_t bytes = space->bytes;
+  size_t evict = 0;
+  while (bytes + charge_bytes > max_bytes_ && evict < idle.size()) {
+    bytes -= idle[evict++]->charge_bytes;
+  }
+  if (bytes + charge_bytes > max_bytes_) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("this client's images fill its share of the cache (", max_bytes_,
+                     " bytes, --image_namespace_max_bytes) and are running: no room for ",
+                     charge_bytes, " more bytes; retry when they end"));
+  }
+  std::vector<std::string> evicted;
+  for (size_t i = 0; i < evict; ++i) evicted.push_back(idle[i]->id);
+  for (const std::string& old : evicted) space->images.erase(old);
+  space->bytes = bytes + charge_bytes;
+  NamespacedImage& added = space->images[std::string(id)];
+  added.id = std::string(id);
+  added.name = std::string(name);
+  added.registered_unix_ns = now_unix_ns;
+  added.last_used_unix_ns = now_unix_ns;
+  added.charge_bytes = charge_bytes;
+  for (std::string& old : evicted) {
+    if (!HeldByAnyLocked(old)) orphans->push_back(std::move(old));
+  }
   *store_error = Persist(*space);
   return true;
+}
+
+bool ImageNamespaces::HeldByAnyLocked(absl::string_view id) const {
+  return std::any_of(spaces_.begin(), spaces_.end(),
+                     [&](const auto& entry) { return entry.second.images.contains(id); });
+}
+
+bool ImageNamespaces::HeldByAny(absl::string_view id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return HeldByAnyLocked(id);
+}
+
+uint64_t ImageNamespaces::bytes(absl::string_view ns) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const Space* space = Find(ns);
+  return space == nullptr ? 0 : space->bytes;
 }
 
 bool ImageNamespaces::Contains(absl::string_view ns, absl::string_view id) const {
@@ -210,7 +297,10 @@ std::vector<NamespacedImage> ImageNamespaces::List(absl::string_view ns) const {
 void ImageNamespaces::Forget(absl::string_view id, absl::Status* store_error) {
   absl::MutexLock lock(&mu_);
   for (auto& [key, space] : spaces_) {
-    if (space.images.erase(id) == 0) continue;
+    auto it = space.images.find(id);
+    if (it == space.images.end()) continue;
+    space.bytes -= it->second.charge_bytes;
+    space.images.erase(it);
     if (absl::Status s = Persist(space); !s.ok() && store_error->ok()) *store_error = s;
   }
 }

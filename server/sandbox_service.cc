@@ -232,8 +232,9 @@ grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request
       deps_.cache->Register(request.elf(), request.name(), &rejected);
   if (!registered.ok()) return RejectedImage(registered.status(), rejected);
   // With namespaces, "already registered" is this namespace's answer, never another client's.
-  const bool added = AddToNamespace(deps_, ns, registered->image->id, request.name());
-  response->set_already_registered(deps_.namespaces != nullptr ? !added
+  absl::StatusOr<bool> added = AddToNamespace(deps_, ns, &registered->image, request.name());
+  if (!added.ok()) return api::ToGrpcStatus(added.status());
+  response->set_already_registered(deps_.namespaces != nullptr ? !*added
                                                                : registered->already_registered);
   // Our pin released before asking the cache, so that in_use reports other holders (running
   // executions) only.

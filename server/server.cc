@@ -45,8 +45,8 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
   ASSIGN_OR_RETURN(server->metrics_, Metrics::Create(options.metrics_listen));
   options.cache.observer = server->metrics_->CacheObserver();
   // A failed write to --image_dir (a full disk, a read-only mount) is logged with its path and
-  // errno besides the metric: the image stays cached in memory, and only whole files are ever
-  // renamed into place, so the directory never holds a partial image.
+  // errno besides the metric, and fails the registration (ImageCache::Register); only whole
+  // files are ever renamed into place, so the directory never holds a partial image.
   const std::string image_dir = options.cache.persist_dir;
   options.cache.observer.on_store_error =
       [log, count = std::move(options.cache.observer.on_store_error)](const absl::Status& error) {
@@ -76,7 +76,14 @@ absl::StatusOr<std::unique_ptr<ZerocellServer>> ZerocellServer::Start(ServerOpti
   };
   if (options.image_namespace.enabled()) {
     std::vector<std::string> warnings;
-    ASSIGN_OR_RETURN(server->namespaces_, ImageNamespaces::Create(image_dir, &warnings));
+    image::ImageCache* cache = server->cache_.get();
+    const ChargeOf charge_of = [cache](absl::string_view id) -> uint64_t {
+      absl::StatusOr<image::ImageInfo> info = cache->Get(std::string_view(id.data(), id.size()));
+      return info.ok() ? image::ImageCache::ChargeFor(info->image->image->size_bytes()) : 0;
+    };
+    ASSIGN_OR_RETURN(server->namespaces_,
+                     ImageNamespaces::Create(image_dir, options.image_namespace_max_bytes,
+                                             charge_of, &warnings));
     for (const std::string& warning : warnings) {
       LogLine(*log, "warning", "image_namespace_skipped").Str("reason", warning).Emit();
     }

@@ -50,6 +50,8 @@ struct ServerOptions {
   // HTTP/2 streams one connection may have open at once (gRPC's MAX_CONCURRENT_STREAMS).
   int max_concurrent_streams = 256;
   NamespaceMode image_namespace;  // per-client image namespaces (finding 7); off by default
+  // With namespaces: the cache bytes each namespace's images may be charged (ImageNamespaces).
+  uint64_t image_namespace_max_bytes = uint64_t{1} << 28;
 };
 
 class ZerocellServer {

@@ -89,6 +89,12 @@ ABSL_FLAG(std::string, image_namespace, "none",
           "verified mTLS certificate's subject; needs --tls_client_ca) or header:<key> (metadata "
           "set by a TLS-terminating proxy that clients cannot reach past)");
 
+ABSL_FLAG(int64_t, image_namespace_max_bytes, 0,
+          "with --image_namespace: the cache bytes one client's images may take (charged as "
+          "--cache_bytes charges them); a new image past it evicts that client's least recently "
+          "used idle images, never another client's (0: a quarter of --cache_bytes, at least one "
+          "image of --max_image_bytes)");
+
 namespace zerocell::server {
 namespace {
 
@@ -213,11 +219,27 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
         "--image_namespace=client_cert needs --tls_client_ca: without mutual TLS a client has no "
         "verified identity");
   }
-  if (options.cache.max_bytes < image::ImageCache::ChargeFor(caps.max_image_bytes)) {
+  const uint64_t one_image = image::ImageCache::ChargeFor(caps.max_image_bytes);
+  if (options.cache.max_bytes < one_image) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--cache_bytes (%d) must hold one image of --max_image_bytes (%d, charged %d)",
-        options.cache.max_bytes, caps.max_image_bytes,
-        image::ImageCache::ChargeFor(caps.max_image_bytes)));
+        options.cache.max_bytes, caps.max_image_bytes, one_image));
+  }
+  // A quarter by default: four clients can each fill their share before the shared LRU has
+  // to evict anyone's images, and one client alone can never take more than that.
+  const int64_t namespace_bytes = absl::GetFlag(FLAGS_image_namespace_max_bytes);
+  if (namespace_bytes < 0) {
+    return absl::InvalidArgumentError("--image_namespace_max_bytes: must be >= 0");
+  }
+  options.image_namespace_max_bytes = namespace_bytes == 0
+                                          ? std::max(options.cache.max_bytes / 4, one_image)
+                                          : static_cast<uint64_t>(namespace_bytes);
+  if (options.image_namespace_max_bytes < one_image ||
+      options.image_namespace_max_bytes > options.cache.max_bytes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--image_namespace_max_bytes (%d) must hold one image of --max_image_bytes (charged %d) "
+        "and be at most --cache_bytes (%d)",
+        options.image_namespace_max_bytes, one_image, options.cache.max_bytes));
   }
   return options;
 }

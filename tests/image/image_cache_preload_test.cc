@@ -175,6 +175,37 @@ TEST(ImageCachePreloadTest, EvictionRemovesTheFileAndPreloadKeepsTheNewest) {
   EXPECT_FALSE(fs::exists(FileOf(dir, b)));
 }
 
+// A write that fails (here: the directory vanished under the server) refuses the registration
+// with the directory and errno named, caches nothing, and leaves nothing behind; the same bytes
+// are tried again once the directory is back. (A full disk, RESOURCE_EXHAUSTED, is the e2e
+// test's: hardening_e2e_test FullImageDirRefusesTheImage...)
+TEST(ImageCachePreloadTest, AnImageThatCannotBePersistedIsRefusedAndNotCached) {
+  TempDir tmp;
+  const std::string dir = tmp.path() + "/images";
+  FakeValidator fake;
+  absl::StatusOr<std::unique_ptr<ImageCache>> cache = OpenCache(fake, dir);
+  ASSERT_THAT(cache, IsOk());
+  const std::string a = (*cache)->Register(HelloVariant(1), "a").value().image->id;
+  const std::string b = ImageIdOf(HelloVariant(2));
+  fs::remove_all(dir);
+
+  absl::StatusOr<RegisterResult> refused = (*cache)->Register(HelloVariant(2), "b");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(refused.status().message(), HasSubstr(dir));
+  EXPECT_THAT(refused.status().message(), HasSubstr("(ENOENT)"));
+  EXPECT_THAT(ListedIds(**cache), ElementsAre(a));
+  EXPECT_EQ((*cache)->Acquire(b).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ((*cache)->bytes(), ImageCache::ChargeFor(HelloVariant(1).size()));
+
+  ASSERT_TRUE(fs::create_directory(dir));
+  absl::StatusOr<RegisterResult> retried = (*cache)->Register(HelloVariant(2), "b");
+  ASSERT_THAT(retried, IsOk());
+  EXPECT_FALSE(retried->already_registered);
+  EXPECT_EQ(fake.calls(), 3);  // the refused bytes were not remembered as accepted
+  EXPECT_THAT(DirNames(dir), ElementsAre(b.substr(7) + ".elf"));
+}
+
 TEST(ImageCachePreloadTest, UnusableDirectoryFailsCreate) {
   TempDir tmp;
   const std::string file = tmp.path() + "/plain";

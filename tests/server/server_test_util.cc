@@ -146,6 +146,8 @@ absl::StatusOr<TestCertificates> MakeTestCertificates(const std::string& dir) {
   c.server_key = path("server.key");
   c.client_cert = path("client.pem");
   c.client_key = path("client.key");
+  c.client_b_cert = path("client-b.pem");
+  c.client_b_key = path("client-b.key");
   c.rogue_cert = path("rogue.pem");
   c.rogue_key = path("rogue.key");
   const std::vector<std::string> new_key = {"-newkey", "ec", "-pkeyopt",
@@ -177,6 +179,10 @@ absl::StatusOr<TestCertificates> MakeTestCertificates(const std::string& dir) {
   }
   if (s.ok()) {
     s = signed_by_ca(c.client_key, c.client_cert, "/CN=zerocell-test-client", "client_ext", "3");
+  }
+  if (s.ok()) {
+    s = signed_by_ca(c.client_b_key, c.client_b_cert, "/CN=zerocell-test-client-b", "client_ext",
+                     "4");
   }
   if (s.ok()) s = self_signed(c.rogue_key, c.rogue_cert, "/CN=zerocell-test-client", "rogue_ext");
   if (!s.ok()) return s;

@@ -31,6 +31,8 @@ struct TestCertificates {
   std::string server_key;
   std::string client_cert;  // signed by the CA, clientAuth
   std::string client_key;
+  std::string client_b_cert;  // a second client of the CA, another subject
+  std::string client_b_key;
   std::string rogue_cert;  // self-signed client cert the CA never signed
   std::string rogue_key;
 };

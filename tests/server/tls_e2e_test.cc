@@ -142,6 +142,83 @@ TEST_F(TlsE2eTest, MutualTlsRefusesClientsWithoutAValidCertificate) {
   EXPECT_THAT(Call(Tls(Pem(certs_->ca_cert), certs_->client_cert, certs_->client_key)), IsOk());
 }
 
+// --image_namespace=client_cert (issue 14, finding 7): each mTLS client (certificate subject)
+// sees, looks up and runs only the images it registered; another client's id is NOT_FOUND, as if
+// never registered.
+TEST_F(TlsE2eTest, ClientCertNamespacesIsolateMutualTlsClients) {
+  ASSERT_NE(certs_, nullptr);
+  absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server = ZerocelldProcess::Start(
+      {absl::StrCat("--tls_cert=", certs_->server_cert),
+       absl::StrCat("--tls_key=", certs_->server_key),
+       absl::StrCat("--tls_client_ca=", certs_->ca_cert), "--image_namespace=client_cert"});
+  ASSERT_THAT(server, IsOk());
+  server_ = *std::move(server);
+  const auto stub_of = [&](const std::string& cert, const std::string& key) {
+    return v1::Sandbox::NewStub(
+        grpc::CreateChannel(server_->grpc_address(), Tls(Pem(certs_->ca_cert), cert, key)));
+  };
+  std::unique_ptr<v1::Sandbox::Stub> a = stub_of(certs_->client_cert, certs_->client_key);
+  std::unique_ptr<v1::Sandbox::Stub> b = stub_of(certs_->client_b_cert, certs_->client_b_key);
+  const auto context = [](grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  };
+  const auto register_image = [&](v1::Sandbox::Stub* stub, const std::string& guest) {
+    grpc::ClientContext ctx;
+    context(&ctx);
+    v1::RegisterImageRequest req;
+    req.set_elf(zerocell::testing::GuestBytes(guest));
+    req.set_name(guest);
+    v1::RegisterImageResponse resp;
+    EXPECT_THAT(stub->RegisterImage(&ctx, req, &resp), IsOk());
+    return resp.image().image_id();
+  };
+  const auto list = [&](v1::Sandbox::Stub* stub) {
+    grpc::ClientContext ctx;
+    context(&ctx);
+    v1::ListImagesResponse resp;
+    EXPECT_THAT(stub->ListImages(&ctx, v1::ListImagesRequest(), &resp), IsOk());
+    std::vector<std::string> ids;
+    for (const v1::Image& image : resp.images()) ids.push_back(image.image_id());
+    return ids;
+  };
+  const auto get = [&](v1::Sandbox::Stub* stub, const std::string& id) {
+    grpc::ClientContext ctx;
+    context(&ctx);
+    v1::GetImageRequest req;
+    req.set_image_id(id);
+    v1::Image image;
+    return stub->GetImage(&ctx, req, &image);
+  };
+  const auto run = [&](v1::Sandbox::Stub* stub, const std::string& id, const std::string& guest,
+                       v1::ExecuteResponse* resp) {
+    grpc::ClientContext ctx;
+    context(&ctx);
+    v1::ExecuteRequest req;
+    req.set_image_id(id);
+    *req.mutable_manifest() = testing::StdManifest({guest});
+    return stub->Execute(&ctx, req, resp);
+  };
+
+  const std::string hello = register_image(a.get(), "hello");
+  const std::string echo = register_image(b.get(), "echo_args");
+  ASSERT_FALSE(hello.empty());
+  ASSERT_FALSE(echo.empty());
+  EXPECT_THAT(list(a.get()), ::testing::ElementsAre(hello));
+  EXPECT_THAT(list(b.get()), ::testing::ElementsAre(echo));
+  EXPECT_EQ(get(a.get(), echo).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(get(b.get(), hello).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(get(a.get(), hello), IsOk());
+  v1::ExecuteResponse resp;
+  EXPECT_EQ(run(a.get(), echo, "echo_args", &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(run(b.get(), hello, "hello", &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_THAT(run(a.get(), hello, "hello", &resp), IsOk());
+  EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
+  EXPECT_THAT(resp.channels(1).output(), HasSubstr("ello"));
+  resp.Clear();
+  ASSERT_THAT(run(b.get(), echo, "echo_args", &resp), IsOk());
+  EXPECT_EQ(resp.outcome(), v1::OUTCOME_EXITED);
+}
+
 TEST_F(TlsE2eTest, UnreadableCertificateStopsStartupNamingTheFlag) {
   absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server = ZerocelldProcess::Start(
       {"--tls_cert=/nonexistent/zerocell.pem", absl::StrCat("--tls_key=", certs_->server_key)});
