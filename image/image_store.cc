@@ -1,4 +1,5 @@
-// Image files of the cache's persist directory: atomic writes, crash leftovers, safe reads.
+// Image files (programs and trees) of the cache's persist directory: atomic writes, crash
+// leftovers, safe reads.
 #include "image/image_store.h"
 
 #include <dirent.h>
@@ -26,6 +27,7 @@ namespace {
 using sandbox::sys::UniqueFd;
 
 constexpr absl::string_view kSuffix = ".elf";
+constexpr absl::string_view kTreeSuffix = ".tar";
 // Temp files start with a dot so they never look like an image to Scan or to a shell glob.
 constexpr absl::string_view kTempPrefix = ".tmp-";
 
@@ -68,8 +70,9 @@ absl::StatusOr<ImageStore> ImageStore::Open(std::string dir) {
   return ImageStore(std::move(dir));
 }
 
-std::string ImageStore::PathOf(std::string_view sha256_hex) const {
-  return absl::StrCat(dir_, "/", absl::string_view(sha256_hex.data(), sha256_hex.size()), kSuffix);
+std::string ImageStore::PathOf(std::string_view sha256_hex, ImageKind kind) const {
+  return absl::StrCat(dir_, "/", absl::string_view(sha256_hex.data(), sha256_hex.size()),
+                      kind == ImageKind::kTree ? kTreeSuffix : kSuffix);
 }
 
 absl::StatusOr<std::vector<StoredImage>> ImageStore::Scan(
@@ -98,11 +101,12 @@ absl::StatusOr<std::vector<StoredImage>> ImageStore::Scan(
       }
       continue;
     }
-    if (!absl::EndsWith(name, kSuffix)) continue;
+    const bool tree = absl::EndsWith(name, kTreeSuffix);
+    if (!tree && !absl::EndsWith(name, kSuffix)) continue;
     const absl::string_view hex = name.substr(0, name.size() - kSuffix.size());
     if (!IsSha256Hex(hex)) {
-      warnings->push_back(
-          absl::StrCat(path, ": skipped: the name is not <sha256 as 64 lowercase hex>.elf"));
+      warnings->push_back(absl::StrCat(
+          path, ": skipped: the name is not <sha256 as 64 lowercase hex>.elf (or .tar)"));
       continue;
     }
     struct stat st {};
@@ -116,6 +120,7 @@ absl::StatusOr<std::vector<StoredImage>> ImageStore::Scan(
     }
     found.push_back(StoredImage{
         .path = path,
+        .kind = tree ? ImageKind::kTree : ImageKind::kElf,
         .sha256_hex = std::string(hex),
         .mtime_unix_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec,
     });
@@ -163,14 +168,15 @@ absl::StatusOr<std::string> ImageStore::Read(const StoredImage& image, uint64_t 
   return bytes;
 }
 
-absl::Status ImageStore::Write(std::string_view sha256_hex, std::string_view bytes) const {
+absl::Status ImageStore::Write(std::string_view sha256_hex, std::string_view bytes,
+                               ImageKind kind) const {
   const absl::string_view hex(sha256_hex.data(), sha256_hex.size());
   std::string temp = absl::StrCat(dir_, "/", kTempPrefix, hex, "-XXXXXX");
   // mkostemp creates the file 0600 and O_EXCL, whatever the umask.
   const UniqueFd fd(::mkostemp(temp.data(), O_CLOEXEC));
   if (!fd.valid()) return PathError(errno, temp, "cannot create a temp file");
   absl::Status status = WriteAll(fd.get(), bytes, temp);
-  const std::string path = PathOf(sha256_hex);
+  const std::string path = PathOf(sha256_hex, kind);
   if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
     status = PathError(errno, path, "cannot rename the temp file into place");
   }
@@ -178,8 +184,8 @@ absl::Status ImageStore::Write(std::string_view sha256_hex, std::string_view byt
   return status;
 }
 
-absl::Status ImageStore::Remove(std::string_view sha256_hex) const {
-  const std::string path = PathOf(sha256_hex);
+absl::Status ImageStore::Remove(std::string_view sha256_hex, ImageKind kind) const {
+  const std::string path = PathOf(sha256_hex, kind);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return PathError(errno, path, "cannot remove");
   }

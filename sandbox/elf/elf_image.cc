@@ -1,4 +1,4 @@
-// Parses and checks a static x86-64 ELF executable without trusting any field of the file.
+// Parses and checks an x86-64 ELF file (program or tree member) without trusting any of its fields.
 #include "sandbox/elf/elf_image.h"
 
 #include <elf.h>
@@ -257,6 +257,34 @@ absl::Status CheckStatic(absl::string_view bytes, const Elf64_Ehdr& eh,
   return absl::OkStatus();
 }
 
+// A tree member may be dynamically linked: records its PT_INTERP (which must lie inside the file
+// and be a NUL-terminated path) and whether it names libraries.
+absl::Status DescribeDynamic(absl::string_view bytes, const std::vector<Elf64_Phdr>& phdrs,
+                             ElfLayout& layout) {
+  for (size_t i = 0; i < phdrs.size(); ++i) {
+    const Elf64_Phdr& ph = phdrs[i];
+    if (ph.p_type == PT_INTERP) {
+      if (!layout.interpreter.empty()) {
+        return Invalid(absl::StrCat("segment ", i, ": a second PT_INTERP"));
+      }
+      if (!Inside(ph.p_offset, ph.p_filesz, bytes.size()) || ph.p_filesz < 2 ||
+          ph.p_filesz > 4096) {
+        return Invalid(
+            absl::StrCat("segment ", i, " (PT_INTERP): outside the file or not 1 to 4095 bytes"));
+      }
+      absl::string_view path = bytes.substr(ph.p_offset, ph.p_filesz);
+      if (path.back() != '\0' || path.substr(0, path.size() - 1).find('\0') != path.npos) {
+        return Invalid(absl::StrCat("segment ", i, " (PT_INTERP): not one NUL-terminated path"));
+      }
+      layout.interpreter = std::string(path.substr(0, path.size() - 1));
+    }
+    if (ph.p_type == PT_DYNAMIC && FindNeeded(bytes, ph, phdrs).has_value()) {
+      layout.needs_libraries = true;
+    }
+  }
+  return absl::OkStatus();
+}
+
 // One PT_LOAD on its own: sizes, file bounds, alignment, address range and permissions.
 absl::Status CheckLoad(size_t index, const Elf64_Phdr& ph, bool pie, uint64_t file_size) {
   const std::string where =
@@ -439,7 +467,7 @@ uint64_t ElfLayout::image_span() const {
   return PageUp(end) - PageDown(segments.front().vaddr);
 }
 
-absl::StatusOr<ElfLayout> ParseElf(std::string_view file) {
+absl::StatusOr<ElfLayout> ParseElf(std::string_view file, ElfRole role) {
   // Debian's abseil has its own string_view type; the public API uses std::string_view.
   const absl::string_view bytes(file.data(), file.size());
   const uint64_t size = bytes.size();
@@ -458,17 +486,25 @@ absl::StatusOr<ElfLayout> ParseElf(std::string_view file) {
   for (size_t i = 0; i < phdrs.size(); ++i) {
     phdrs[i] = ReadAt<Elf64_Phdr>(bytes, eh.e_phoff + i * kPhdrSize);
   }
-  RETURN_IF_ERROR(CheckStatic(bytes, eh, phdrs));
-
+  const bool member = role == ElfRole::kTreeMember;
   ElfLayout layout;
+  if (member) {
+    RETURN_IF_ERROR(DescribeDynamic(bytes, phdrs, layout));
+  } else {
+    RETURN_IF_ERROR(CheckStatic(bytes, eh, phdrs));
+  }
   layout.pie = eh.e_type == ET_DYN;
   layout.entry = eh.e_entry;
   layout.phnum = eh.e_phnum;
   layout.phentsize = eh.e_phentsize;
   ASSIGN_OR_RETURN(std::vector<IndexedSegment> loads, CheckLoads(phdrs, layout.pie, size));
-  RETURN_IF_ERROR(CheckEntry(eh.e_entry, loads));
+  // A shared object need not have an entry point (e_entry 0); when it names one, it is checked.
+  if (!(member && layout.pie && eh.e_entry == 0)) RETURN_IF_ERROR(CheckEntry(eh.e_entry, loads));
   RETURN_IF_ERROR(CheckTls(phdrs, loads));
-  ASSIGN_OR_RETURN(layout.phdr_vaddr, FindPhdrVaddr(eh, phdrs, loads));
+  absl::StatusOr<uint64_t> phdr_vaddr = FindPhdrVaddr(eh, phdrs, loads);
+  // A shared object's program headers are read from the file by the dynamic loader, not mapped.
+  if (!phdr_vaddr.ok() && !(member && layout.interpreter.empty())) return phdr_vaddr.status();
+  layout.phdr_vaddr = phdr_vaddr.ok() ? *phdr_vaddr : 0;
   layout.segments.reserve(loads.size());
   for (const IndexedSegment& load : loads) layout.segments.push_back(load.segment);
   return layout;
