@@ -57,4 +57,23 @@ v1::ValidationReport ReportToProto(const image::ValidationReport& report) {
   return out;
 }
 
+v1::TreeSummary TreeToProto(const image::TreeImage& tree, bool with_elves) {
+  v1::TreeSummary out;
+  out.set_entries(static_cast<int64_t>(tree.tree->node_count()));
+  out.set_file_count(static_cast<int64_t>(tree.file_count));
+  out.set_total_bytes(static_cast<int64_t>(tree.total_bytes));
+  out.set_elf_count(static_cast<int64_t>(tree.elves.size()));
+  out.set_validation_ns(tree.validation_ns);
+  if (!with_elves) return out;
+  for (const image::TreeElf& elf : tree.elves) {
+    v1::TreeElf* e = out.add_elves();
+    e->set_path(elf.path);
+    e->set_shared_object(elf.shared_object);
+    e->set_interpreter(elf.interpreter);
+    *e->mutable_validation() = ReportToProto(elf.report);
+    e->mutable_validation()->set_tree_path(elf.path);
+  }
+  return out;
+}
+
 }  // namespace zerocell::api

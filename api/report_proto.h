@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "image/tree_image.h"
 #include "image/validator.h"
 #include "zerocell/v1/sandbox.pb.h"
 
@@ -15,6 +16,9 @@ std::optional<image::InstructionPolicy> PolicyFromProto(zerocell::v1::Instructio
 
 // Every field; lists are already bounded by the validator.
 zerocell::v1::ValidationReport ReportToProto(const image::ValidationReport& report);
+
+// A tree image's summary; with_elves adds every admitted ELF with its report.
+zerocell::v1::TreeSummary TreeToProto(const image::TreeImage& tree, bool with_elves);
 
 }  // namespace zerocell::api
 

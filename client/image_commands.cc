@@ -24,6 +24,7 @@ namespace {
 
 constexpr FlagSpec kRegisterFlags[] = {
     {"name", "LABEL", false, "label stored with the image (default: PROGRAM's base name)"},
+    {"tree", "", false, "PROGRAM is a tar archive: register it as a file tree image"},
     {"json", "", false, "print the RegisterImageResponse as JSON"},
     kServerFlag,
     kTlsCaFlag,
@@ -57,6 +58,20 @@ std::string FormatImage(const v1::Image& image, bool already_registered) {
                         image.executions(), image.in_use() ? ", in use" : "");
   absl::StrAppendFormat(&out, "  validation: %s\n",
                         image.validation().accepted() ? "accepted" : "refused");
+  if (image.kind() == v1::IMAGE_KIND_TREE) {
+    const v1::TreeSummary& t = image.tree();
+    absl::StrAppendFormat(
+        &out, "  tree: %d entries, %d files, %d bytes, %d ELF files admitted in %.3f s\n",
+        t.entries(), t.file_count(), t.total_bytes(), t.elf_count(),
+        static_cast<double>(t.validation_ns()) / 1e9);
+    for (const v1::TreeElf& elf : t.elves()) {
+      absl::StrAppendFormat(&out, "    %s: %s, %d instructions%s\n", elf.path(),
+                            elf.shared_object() ? "shared object" : "executable",
+                            elf.validation().instructions(),
+                            elf.validation().warnings().empty() ? "" : ", warnings");
+    }
+    return out;
+  }
   absl::StrAppend(&out, FormatReportText(image.validation()));
   return out;
 }
@@ -64,9 +79,12 @@ std::string FormatImage(const v1::Image& image, bool already_registered) {
 std::string RegisterHelp() {
   return absl::StrCat(
       "Usage: zerocell register [FLAGS] PROGRAM\n"
+      "       zerocell register --tree [FLAGS] TREE.tar\n"
       "Uploads a static x86-64 ELF to a zerocelld, which validates it (ELF checks and the\n"
       "instruction policy) and caches it under its content id. Prints the image id on the first\n"
       "line, then the validation report. Registering the same bytes again is harmless.\n"
+      "With --tree, uploads a tar archive as a file tree image: its entries are checked and every\n"
+      "ELF file in it is admitted (a refusal names the entry or the file and instruction).\n"
       "Exit status: 0 registered, 126 refused (the reasons on stderr), 127 PROGRAM not found,\n"
       "2 usage error, 125 the server could not be reached or failed.\n\nFlags:\n",
       FormatFlagHelp(kRegisterFlags));
@@ -100,7 +118,9 @@ int RegisterCommand(absl::Span<const std::string> args) {
                 absl::StrCat("register: ", elf.status().message()));
   }
   const std::string name = c->args.Has("name") ? c->args.Get("name") : Basename(path);
-  absl::StatusOr<v1::RegisterImageResponse> response = c->client->Register(*elf, name);
+  absl::StatusOr<v1::RegisterImageResponse> response = c->args.GetBool("tree")
+                                                           ? c->client->RegisterTree(*elf, name)
+                                                           : c->client->Register(*elf, name);
   if (!response.ok()) return FailRpc(absl::StrCat("register: ", path, ": "), response.status());
   if (c->args.GetBool("json")) return PrintMessageJson(*response) ? 0 : kExitInternal;
   const std::string text = FormatImage(response->image(), response->already_registered());
@@ -127,9 +147,13 @@ int ImagesCommand(absl::Span<const std::string> args) {
   if (c->args.GetBool("json")) return PrintMessageJson(all) ? 0 : kExitInternal;
   std::string text;
   for (const v1::Image& image : all.images()) {
-    absl::StrAppendFormat(&text, "%s  %-20s %10d bytes  %d executions%s%s\n", image.image_id(),
+    absl::StrAppendFormat(&text, "%s  %-20s %10d bytes  %d executions%s%s%s\n", image.image_id(),
                           image.name().empty() ? "-" : image.name(), image.size_bytes(),
                           image.executions(),
+                          image.kind() == v1::IMAGE_KIND_TREE
+                              ? absl::StrFormat(", tree of %d files (%d ELF)",
+                                                image.tree().file_count(), image.tree().elf_count())
+                              : std::string(),
                           image.validation().warnings().empty() ? "" : ", warnings",
                           image.in_use() ? ", in use" : "");
   }

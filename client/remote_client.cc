@@ -126,6 +126,19 @@ absl::StatusOr<std::unique_ptr<RemoteClient>> RemoteClient::Create(const ClientO
 RemoteClient::RemoteClient(std::shared_ptr<grpc::Channel> channel)
     : channel_(std::move(channel)), stub_(v1::Sandbox::NewStub(channel_)) {}
 
+absl::StatusOr<v1::RegisterImageResponse> RemoteClient::RegisterTree(absl::string_view tar,
+                                                                     absl::string_view name) {
+  v1::RegisterImageRequest request;
+  request.set_tree_tar(std::string(tar));
+  request.set_name(std::string(name));
+  v1::RegisterImageResponse response;
+  grpc::ClientContext context;
+  BoundImageCall(context);
+  grpc::Status status = stub_->RegisterImage(&context, request, &response);
+  if (!status.ok()) return api::FromGrpcStatus(status);
+  return response;
+}
+
 absl::StatusOr<v1::RegisterImageResponse> RemoteClient::Register(absl::string_view elf,
                                                                  absl::string_view name) {
   v1::RegisterImageRequest request;

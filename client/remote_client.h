@@ -133,6 +133,11 @@ class RemoteClient {
   // (rpc_status.h) gives its ValidationReport.
   absl::StatusOr<v1::RegisterImageResponse> Register(absl::string_view elf,
                                                      absl::string_view name = "");
+  // RegisterImage of a file tree: `tar` is an uncompressed tar archive. A rejected tree is
+  // INVALID_ARGUMENT naming the entry or the refused ELF file; for a refused ELF,
+  // api::RejectionReportOf(status) gives its report (tree_path set).
+  absl::StatusOr<v1::RegisterImageResponse> RegisterTree(absl::string_view tar,
+                                                         absl::string_view name = "");
 
   // Runs `elf` under `manifest`: first by id (ImageIdOf(elf)); only when the server answers
   // NOT_FOUND, once more with the image inline. Guest outcomes are data in the response; RPC

@@ -23,7 +23,18 @@ namespace {
 // not the file size alone: tiny images would then cost nothing, and a flood of them would pin
 // one fd each until the process runs out.
 uint64_t Charge(const CachedImage& image) {
+  if (image.kind == ImageKind::kTree) return ImageCache::ChargeForTree(*image.tree);
   return ImageCache::ChargeFor(image.image->size_bytes());
+}
+
+// Flights and remembered rejections are per kind: the same bytes refused as an ELF may still be
+// a valid tree, and the reverse.
+std::string KeyOf(ImageKind kind, const std::string& id) {
+  return kind == ImageKind::kTree ? absl::StrCat("tree:", id) : id;
+}
+
+absl::string_view KindName(ImageKind kind) {
+  return kind == ImageKind::kTree ? "a tree" : "an ELF";
 }
 
 // Remembered rejections: enough to absorb a client retrying a handful of bad images, small
@@ -53,8 +64,9 @@ class ImageCache::Impl {
   // Loads every image file of the persist directory (Create only, before any other call).
   absl::Status Preload();
 
-  absl::StatusOr<RegisterResult> Register(std::string_view bytes, std::string_view name,
-                                          ValidationReport* rejected);
+  absl::StatusOr<RegisterResult> Register(ImageKind kind, std::string_view bytes,
+                                          std::string_view name, ValidationReport* rejected,
+                                          std::string* rejected_path);
   absl::StatusOr<std::shared_ptr<const CachedImage>> Acquire(std::string_view id,
                                                              std::string_view field);
   absl::StatusOr<ImageInfo> Get(std::string_view id) const;
@@ -76,6 +88,7 @@ class ImageCache::Impl {
   struct Rejection {
     absl::Status status;
     ValidationReport report;
+    std::string path;                      // a tree's refused file
     std::list<std::string>::iterator lru;  // position in rejected_lru_
   };
   // One validation in progress; concurrent registrations of the same bytes wait for it.
@@ -85,6 +98,7 @@ class ImageCache::Impl {
     std::shared_ptr<const CachedImage> image;  // when status is OK
     bool rejected = false;                     // the validator refused the bytes
     ValidationReport report;                   // when rejected
+    std::string path;                          // when rejected: a tree's refused file
   };
   // What a change did, reported to the observer once the lock is released.
   struct Changes {
@@ -93,17 +107,35 @@ class ImageCache::Impl {
     std::vector<absl::Status> store_errors;
   };
 
+  // What admission found: an ELF's validation, or a tree's (report and path of a refused file).
+  struct Admission {
+    Validation validation;
+    std::string path;
+    std::shared_ptr<const TreeImage> tree;
+  };
   // The validation run by the leader of a flight, outside the lock.
-  Validation Validate(std::string_view bytes) const {
-    Validation validation =
-        options_.validate ? options_.validate(bytes) : ValidateImage(bytes, options_.validator);
-    if (options_.observer.on_validated) options_.observer.on_validated(validation);
-    return validation;
+  Admission Validate(ImageKind kind, std::string_view bytes) const {
+    Admission a;
+    if (kind == ImageKind::kTree) {
+      TreeValidation t = ValidateTree(
+          bytes, TreeOptions{.limits = options_.tree_limits, .validator = options_.validator});
+      a.validation.status = t.status;
+      a.validation.report.policy = options_.validator.policy;
+      if (t.refused.has_value()) a.validation.report = *std::move(t.refused);
+      a.validation.report.accepted = t.status.ok();
+      a.path = std::move(t.refused_path);
+      a.tree = std::move(t.tree);
+    } else {
+      a.validation =
+          options_.validate ? options_.validate(bytes) : ValidateImage(bytes, options_.validator);
+    }
+    if (options_.observer.on_validated) options_.observer.on_validated(a.validation);
+    return a;
   }
   // Builds the CachedImage of accepted bytes.
   absl::StatusOr<std::shared_ptr<const CachedImage>> Build(std::string id, std::string_view bytes,
                                                            std::string_view name,
-                                                           ValidationReport report,
+                                                           Admission admission,
                                                            int64_t registered_unix_ns) const;
 
   void InsertLocked(std::shared_ptr<const CachedImage> image, int64_t last_used_unix_ns,
@@ -123,8 +155,9 @@ class ImageCache::Impl {
   // Removes one unpinned entry (and its file); `it` is its position in lru_.
   std::list<std::string>::iterator EraseLocked(std::list<std::string>::iterator it,
                                                Changes* changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void RememberRejectionLocked(const std::string& id, const absl::Status& status,
-                               const ValidationReport& report) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RememberRejectionLocked(const std::string& key, const absl::Status& status,
+                               const ValidationReport& report, const std::string& path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   ImageInfo InfoLocked(const Entry& entry) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   void Report(const Changes& changes) ABSL_LOCKS_EXCLUDED(mu_);
@@ -155,8 +188,20 @@ class ImageCache::Impl {
 };
 
 absl::StatusOr<std::shared_ptr<const CachedImage>> ImageCache::Impl::Build(
-    std::string id, std::string_view bytes, std::string_view name, ValidationReport report,
+    std::string id, std::string_view bytes, std::string_view name, Admission admission,
     int64_t registered_unix_ns) const {
+  if (admission.tree != nullptr) {
+    auto cached = std::make_shared<CachedImage>();
+    cached->id = std::move(id);
+    cached->name = std::string(name);
+    cached->kind = ImageKind::kTree;
+    cached->tree = std::move(admission.tree);
+    cached->report.accepted = true;
+    cached->report.policy = options_.validator.policy;
+    cached->registered_unix_ns = registered_unix_ns;
+    return cached;
+  }
+  ValidationReport& report = admission.validation.report;
   ASSIGN_OR_RETURN(std::shared_ptr<const sandbox::Image> image,
                    sandbox::Image::FromBytes(
                        bytes, std::string_view(id).substr(kImageIdPrefix.size()),
@@ -202,7 +247,8 @@ std::list<std::string>::iterator ImageCache::Impl::EraseLocked(std::list<std::st
   auto entry = entries_.find(*it);
   const uint64_t size = Charge(*entry->second.image);
   if (store_.has_value()) {
-    if (absl::Status removed = store_->Remove(HexOf(*it)); !removed.ok()) {
+    if (absl::Status removed = store_->Remove(HexOf(*it), entry->second.image->kind);
+        !removed.ok()) {
       changes->store_errors.push_back(std::move(removed));
     }
   }
@@ -227,14 +273,16 @@ bool ImageCache::Impl::Remove(std::string_view id) {
 }
 
 void ImageCache::Impl::RememberRejectionLocked(const std::string& id, const absl::Status& status,
-                                               const ValidationReport& report) {
+                                               const ValidationReport& report,
+                                               const std::string& path) {
   if (rejections_.contains(id)) return;
   if (rejections_.size() >= kMaxRememberedRejections) {
     rejections_.erase(rejected_lru_.back());
     rejected_lru_.pop_back();
   }
   rejected_lru_.push_front(id);
-  rejections_[id] = Rejection{.status = status, .report = report, .lru = rejected_lru_.begin()};
+  rejections_[id] =
+      Rejection{.status = status, .report = report, .path = path, .lru = rejected_lru_.begin()};
 }
 
 ImageInfo ImageCache::Impl::InfoLocked(const Entry& entry) const {
@@ -263,15 +311,17 @@ void ImageCache::Impl::Report(const Changes& changes) {
   options_.observer.on_size(bytes, images);
 }
 
-absl::StatusOr<RegisterResult> ImageCache::Impl::Register(std::string_view bytes,
+absl::StatusOr<RegisterResult> ImageCache::Impl::Register(ImageKind kind, std::string_view bytes,
                                                           std::string_view name,
-                                                          ValidationReport* rejected) {
+                                                          ValidationReport* rejected,
+                                                          std::string* rejected_path) {
   if (bytes.size() > options_.max_bytes) {
     return absl::ResourceExhaustedError(absl::StrCat("image is ", bytes.size(),
                                                      " bytes, above the cache capacity of ",
                                                      options_.max_bytes, " bytes"));
   }
   std::string id = ImageIdOf(bytes);
+  const std::string key = KeyOf(kind, id);
 
   // Either the answer is known (cached, remembered rejection, or another caller's flight), or
   // this caller leads a new flight.
@@ -280,58 +330,68 @@ absl::StatusOr<RegisterResult> ImageCache::Impl::Register(std::string_view bytes
   Changes changes;
   {
     absl::MutexLock lock(&mu_);
-    if (auto it = entries_.find(id); it != entries_.end()) {
+    if (auto it = entries_.find(id); it != entries_.end() && it->second.image->kind != kind) {
+      flight = std::make_shared<Flight>();
+      flight->done = true;
+      flight->status = absl::InvalidArgumentError(
+          absl::StrCat("image ", id, ": these bytes are registered as ",
+                       KindName(it->second.image->kind), " image, not as ", KindName(kind)));
+    } else if (it != entries_.end()) {
       TouchLocked(it->second, NowUnixNs());
       flight = std::make_shared<Flight>();
       flight->done = true;
       flight->image = it->second.image;  // pins it before any eviction below
       // Over budget only when pinned images forced an admission; some may be released by now.
       if (OverBudgetLocked()) EvictLocked(&changes);
-    } else if (auto bad = rejections_.find(id); bad != rejections_.end()) {
+    } else if (auto bad = rejections_.find(key); bad != rejections_.end()) {
       rejected_lru_.splice(rejected_lru_.begin(), rejected_lru_, bad->second.lru);
       flight = std::make_shared<Flight>();
       flight->done = true;
       flight->status = bad->second.status;
       flight->rejected = true;
       flight->report = bad->second.report;
-    } else if (auto running = flights_.find(id); running != flights_.end()) {
+      flight->path = bad->second.path;
+    } else if (auto running = flights_.find(key); running != flights_.end()) {
       flight = running->second;
       mu_.Await(absl::Condition(&flight->done));
     } else {
       flight = std::make_shared<Flight>();
-      flights_.emplace(id, flight);
+      flights_.emplace(key, flight);
       lead = true;
     }
   }
   if (!lead) {
     Report(changes);
-    if (flight->status.ok() || flight->rejected) {
+    if (flight->status.ok() || flight->rejected ||
+        flight->status.code() == absl::StatusCode::kInvalidArgument) {
       Hit();
     } else {
       Miss();  // the leader failed for a reason of its own (e.g. memfd_create); nothing known
     }
     if (!flight->status.ok()) {
       if (flight->rejected && rejected != nullptr) *rejected = flight->report;
+      if (flight->rejected && rejected_path != nullptr) *rejected_path = flight->path;
       return flight->status;
     }
     return RegisterResult{.image = flight->image, .already_registered = true};
   }
 
   Miss();
-  Validation validation = Validate(bytes);
+  Admission admission = Validate(kind, bytes);
+  const Validation& validation = admission.validation;
   const int64_t now = NowUnixNs();
   absl::Status status = validation.status;
   std::shared_ptr<const CachedImage> image;
   if (status.ok()) {
     absl::StatusOr<std::shared_ptr<const CachedImage>> built =
-        Build(id, bytes, name, validation.report, now);
+        Build(id, bytes, name, admission, now);
     if (built.ok()) {
       image = *std::move(built);
       // Written before the entry is visible: nobody can evict (and remove) it meanwhile. Why
       // refuse rather than serve from memory: a client told "registered" expects the image to
       // survive a restart, and an image the disk cannot hold would silently vanish then.
       if (store_.has_value()) {
-        if (absl::Status written = store_->Write(HexOf(id), bytes); !written.ok()) {
+        if (absl::Status written = store_->Write(HexOf(id), bytes, kind); !written.ok()) {
           StoreError(written);
           status = std::move(written);
           image = nullptr;
@@ -343,20 +403,22 @@ absl::StatusOr<RegisterResult> ImageCache::Impl::Register(std::string_view bytes
   }
   {
     absl::MutexLock lock(&mu_);
-    flights_.erase(id);
+    flights_.erase(key);
     flight->status = status;
     flight->image = image;
     if (!validation.status.ok()) {
       flight->rejected = true;
       flight->report = validation.report;
-      RememberRejectionLocked(id, validation.status, validation.report);
+      flight->path = admission.path;
+      RememberRejectionLocked(key, validation.status, validation.report, admission.path);
     }
     flight->done = true;
     if (image != nullptr) InsertLocked(image, now, &changes);
   }
   Report(changes);
   if (!status.ok()) {
-    if (!validation.status.ok() && rejected != nullptr) *rejected = std::move(validation.report);
+    if (!validation.status.ok() && rejected != nullptr) *rejected = validation.report;
+    if (!validation.status.ok() && rejected_path != nullptr) *rejected_path = admission.path;
     return status;
   }
   return RegisterResult{.image = std::move(image), .already_registered = false};
@@ -423,14 +485,14 @@ absl::Status ImageCache::Impl::Preload() {
       continue;
     }
     // Re-validated: the file may predate a stricter validator, or have been altered on disk.
-    Validation validation = Validate(*bytes);
-    if (!validation.status.ok()) {
+    Admission admission = Validate(file.kind, *bytes);
+    if (!admission.validation.status.ok()) {
       preload_warnings_.push_back(
-          absl::StrCat(file.path, ": skipped: rejected: ", validation.status.message()));
+          absl::StrCat(file.path, ": skipped: rejected: ", admission.validation.status.message()));
       continue;
     }
     absl::StatusOr<std::shared_ptr<const CachedImage>> image =
-        Build(id, *bytes, "", std::move(validation.report), file.mtime_unix_ns);
+        Build(id, *bytes, "", std::move(admission), file.mtime_unix_ns);
     if (!image.ok()) {
       preload_warnings_.push_back(absl::StrCat(file.path, ": skipped: ", image.status().message()));
       continue;
@@ -466,7 +528,24 @@ absl::StatusOr<std::unique_ptr<ImageCache>> ImageCache::Create(CacheOptions opti
 
 absl::StatusOr<RegisterResult> ImageCache::Register(std::string_view bytes, std::string_view name,
                                                     ValidationReport* rejected) {
-  return impl_->Register(bytes, name, rejected);
+  return impl_->Register(ImageKind::kElf, bytes, name, rejected, nullptr);
+}
+
+absl::StatusOr<RegisterResult> ImageCache::RegisterTree(std::string_view bytes,
+                                                        std::string_view name,
+                                                        ValidationReport* rejected,
+                                                        std::string* rejected_path) {
+  return impl_->Register(ImageKind::kTree, bytes, name, rejected, rejected_path);
+}
+
+uint64_t CachedImage::size_bytes() const {
+  return kind == ImageKind::kTree ? tree->archive_bytes : image->size_bytes();
+}
+
+uint64_t ImageCache::ChargeForTree(const TreeImage& tree) {
+  constexpr uint64_t kEntryOverhead = 4096;
+  constexpr uint64_t kNodeOverhead = 256;  // a node, its name, its path in the index
+  return tree.memory_bytes() + kEntryOverhead + kNodeOverhead * tree.tree->node_count();
 }
 
 absl::StatusOr<std::shared_ptr<const CachedImage>> ImageCache::Acquire(std::string_view id,

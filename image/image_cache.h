@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "image/image_id.h"
+#include "image/tree_image.h"
 #include "image/validator.h"
 #include "sandbox/image.h"
 
@@ -20,11 +21,16 @@ namespace zerocell::image {
 // entry while a CachedImage handle to it is alive outside the cache (a copy of the inner
 // sandbox::Image alone does not pin: keep the CachedImage for the duration of a run).
 struct CachedImage {
-  std::string id;    // "sha256:<64 lowercase hex>"
+  std::string id;    // "sha256:<64 lowercase hex>" of the ELF or tar bytes
   std::string name;  // label from the first registration; empty for a preloaded image
-  std::shared_ptr<const sandbox::Image> image;
-  ValidationReport report;
+  ImageKind kind = ImageKind::kElf;
+  std::shared_ptr<const sandbox::Image> image;  // kElf only (null for a tree)
+  ValidationReport report;                      // kElf only
+  std::shared_ptr<const TreeImage> tree;        // kTree only: the FileTree and its ELFs
   int64_t registered_unix_ns = 0;  // preloaded: the file's mtime, i.e. when it was first cached
+
+  // The registered bytes: the ELF file's or the tar archive's size.
+  uint64_t size_bytes() const;
 };
 
 // Live statistics of one image (changes as it is used).
@@ -56,7 +62,10 @@ struct CacheOptions {
   // Cached images at most (each holds one memfd).
   uint64_t max_images = 4096;
   ValidatorOptions validator;
-  // Empty: memory only. Otherwise accepted images are written there as <hex>.elf (0600, in a
+  // Bounds of a tree image's content (entries, file bytes); its ELFs are admitted by `validator`.
+  sandbox::fs::TreeLimits tree_limits;
+  // Empty: memory only. Otherwise accepted images are written there as <hex>.elf (trees as
+  // <hex>.tar) (0600, in a
   // directory created 0700; atomically, via a temp file and rename), an evicted image's file is
   // removed (the directory mirrors the cache), and Create() preloads every <hex>.elf, oldest
   // first, re-validating each: a file whose content does not match its name, that is now
@@ -92,6 +101,15 @@ class ImageCache {
   absl::StatusOr<RegisterResult> Register(std::string_view bytes, std::string_view name,
                                           ValidationReport* rejected = nullptr);
 
+  // The same for a tree image (a tar archive, see ValidateTree): same id space, LRU, namespaces
+  // of the caller and persistence. A refused ELF member: INVALID_ARGUMENT naming the file, with
+  // *rejected holding its report and *rejected_path its path (when given). Bytes already cached
+  // as the other kind are INVALID_ARGUMENT naming the kind. A tree costs its contents rounded
+  // up to pages plus 4 KiB and 256 bytes per entry (see ChargeForTree).
+  absl::StatusOr<RegisterResult> RegisterTree(std::string_view bytes, std::string_view name,
+                                              ValidationReport* rejected = nullptr,
+                                              std::string* rejected_path = nullptr);
+
   // Cached image by id, marking it used (LRU + execution count). NOT_FOUND when unknown;
   // INVALID_ARGUMENT naming `field` when the id is not "sha256:" + 64 lowercase hex.
   absl::StatusOr<std::shared_ptr<const CachedImage>> Acquire(std::string_view id,
@@ -111,6 +129,8 @@ class ImageCache {
   uint64_t bytes() const;
   // What an image of `size_bytes` costs against max_bytes.
   static uint64_t ChargeFor(uint64_t size_bytes);
+  // What a tree image costs against max_bytes.
+  static uint64_t ChargeForTree(const TreeImage& tree);
   std::vector<std::string> preload_warnings() const;
 
  private:

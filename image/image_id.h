@@ -1,4 +1,4 @@
-// Image ids: "sha256:" followed by the lowercase hex SHA-256 of the ELF bytes.
+// Image ids: "sha256:" followed by the lowercase hex SHA-256 of the ELF (or tar) bytes; kinds.
 #ifndef ZEROCELL_IMAGE_IMAGE_ID_H_
 #define ZEROCELL_IMAGE_IMAGE_ID_H_
 
@@ -10,6 +10,10 @@
 namespace zerocell::image {
 
 inline constexpr std::string_view kImageIdPrefix = "sha256:";
+
+// What an image is: a program (a static ELF) or a file tree (a tar archive, see tree_image.h).
+// Its id is the hash of the bytes registered either way.
+enum class ImageKind { kElf, kTree };
 
 // "sha256:" + lowercase hex of SHA-256(bytes).
 std::string ImageIdOf(std::string_view bytes);

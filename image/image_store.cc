@@ -1,4 +1,5 @@
-// Image files of the cache's persist directory: atomic writes, crash leftovers, safe reads.
+// Image files (programs and trees) of the cache's persist directory: atomic writes, crash
+// leftovers, safe reads.
 #include "image/image_store.h"
 
 #include <dirent.h>
@@ -26,6 +27,7 @@ namespace {
 using sandbox::sys::UniqueFd;
 
 constexpr absl::string_view kSuffix = ".elf";
+constexpr absl::string_view kTreeSuffix = ".tar";
 // Temp files start with a dot so they never look like an image to Scan or to a shell glob.
 constexpr absl::string_view kTempPrefix = ".tmp-";
 
@@ -82,8 +84,9 @@ absl::StatusOr<ImageStore> ImageStore::Open(std::string dir) {
   return ImageStore(std::move(dir));
 }
 
-std::string ImageStore::PathOf(std::string_view sha256_hex) const {
-  return absl::StrCat(dir_, "/", absl::string_view(sha256_hex.data(), sha256_hex.size()), kSuffix);
+std::string ImageStore::PathOf(std::string_view sha256_hex, ImageKind kind) const {
+  return absl::StrCat(dir_, "/", absl::string_view(sha256_hex.data(), sha256_hex.size()),
+                      kind == ImageKind::kTree ? kTreeSuffix : kSuffix);
 }
 
 absl::StatusOr<std::vector<StoredImage>> ImageStore::Scan(
@@ -112,11 +115,12 @@ absl::StatusOr<std::vector<StoredImage>> ImageStore::Scan(
       }
       continue;
     }
-    if (!absl::EndsWith(name, kSuffix)) continue;
+    const bool tree = absl::EndsWith(name, kTreeSuffix);
+    if (!tree && !absl::EndsWith(name, kSuffix)) continue;
     const absl::string_view hex = name.substr(0, name.size() - kSuffix.size());
     if (!IsSha256Hex(hex)) {
-      warnings->push_back(
-          absl::StrCat(path, ": skipped: the name is not <sha256 as 64 lowercase hex>.elf"));
+      warnings->push_back(absl::StrCat(
+          path, ": skipped: the name is not <sha256 as 64 lowercase hex>.elf (or .tar)"));
       continue;
     }
     struct stat st {};
@@ -130,6 +134,7 @@ absl::StatusOr<std::vector<StoredImage>> ImageStore::Scan(
     }
     found.push_back(StoredImage{
         .path = path,
+        .kind = tree ? ImageKind::kTree : ImageKind::kElf,
         .sha256_hex = std::string(hex),
         .mtime_unix_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec,
     });
@@ -177,7 +182,8 @@ absl::StatusOr<std::string> ImageStore::Read(const StoredImage& image, uint64_t 
   return bytes;
 }
 
-absl::Status ImageStore::Write(std::string_view sha256_hex, std::string_view bytes) const {
+absl::Status ImageStore::Write(std::string_view sha256_hex, std::string_view bytes,
+                               ImageKind kind) const {
   const absl::string_view hex(sha256_hex.data(), sha256_hex.size());
   std::string temp = absl::StrCat(dir_, "/", kTempPrefix, hex, "-XXXXXX");
   // mkostemp creates the file 0600 and O_EXCL, whatever the umask.
@@ -186,7 +192,7 @@ absl::Status ImageStore::Write(std::string_view sha256_hex, std::string_view byt
   absl::Status status = WriteAll(fd.get(), bytes, dir_);
   // close() can be where a quota or a network file system reports the failed write.
   if (::close(fd.release()) != 0 && status.ok()) status = WriteError(errno, dir_, "close");
-  const std::string path = PathOf(sha256_hex);
+  const std::string path = PathOf(sha256_hex, kind);
   if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
     status = WriteError(errno, dir_, "rename into place");
   }
@@ -195,8 +201,8 @@ absl::Status ImageStore::Write(std::string_view sha256_hex, std::string_view byt
   return status;
 }
 
-absl::Status ImageStore::Remove(std::string_view sha256_hex) const {
-  const std::string path = PathOf(sha256_hex);
+absl::Status ImageStore::Remove(std::string_view sha256_hex, ImageKind kind) const {
+  const std::string path = PathOf(sha256_hex, kind);
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
     return PathError(errno, path, "cannot remove");
   }

@@ -1,4 +1,4 @@
-// Persistence of accepted images for the cache: one <hex>.elf file per image in a directory.
+// Persistence of accepted images for the cache: one <hex>.elf or <hex>.tar file per image.
 #ifndef ZEROCELL_IMAGE_IMAGE_STORE_H_
 #define ZEROCELL_IMAGE_IMAGE_STORE_H_
 
@@ -9,12 +9,14 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "image/image_id.h"
 
 namespace zerocell::image {
 
-// One <64 lowercase hex>.elf file found by ImageStore::Scan.
+// One <64 lowercase hex>.elf (a program) or .tar (a tree) file found by ImageStore::Scan.
 struct StoredImage {
   std::string path;
+  ImageKind kind = ImageKind::kElf;
   std::string sha256_hex;  // from the file name, not yet checked against the content
   int64_t mtime_unix_ns = 0;
 };
@@ -37,20 +39,21 @@ class ImageStore {
   // The file's bytes; refuses symlinks, non-regular files and files above `max_bytes`.
   absl::StatusOr<std::string> Read(const StoredImage& image, uint64_t max_bytes) const;
 
-  // Writes <hex>.elf atomically: a 0600 temp file in the same directory, then rename, so a
-  // crash leaves either the whole file or a temp file that Scan removes. No fsync: preload
-  // re-hashes every file, so a torn file after power loss is skipped, never trusted. On failure
-  // the temp file is removed and no <hex>.elf is created: RESOURCE_EXHAUSTED when the file
-  // system is full (ENOSPC, EDQUOT, EFBIG), INTERNAL otherwise; the message names the directory,
-  // the step, strerror and the errno name ("... No space left on device (ENOSPC)").
-  absl::Status Write(std::string_view sha256_hex, std::string_view bytes) const;
+  // Writes <hex>.elf (<hex>.tar for a tree) atomically: a 0600 temp file in the same directory,
+  // then rename, so a crash leaves either the whole file or a temp file that Scan removes. No
+  // fsync: preload re-hashes every file, so a torn file after power loss is skipped, never
+  // trusted. On failure the temp file is removed and no file is created: RESOURCE_EXHAUSTED when
+  // the file system is full (ENOSPC, EDQUOT, EFBIG), INTERNAL otherwise; the message names the
+  // directory, the step, strerror and the errno name ("... No space left on device (ENOSPC)").
+  absl::Status Write(std::string_view sha256_hex, std::string_view bytes,
+                     ImageKind kind = ImageKind::kElf) const;
 
-  // Deletes <hex>.elf; a missing file is not an error.
-  absl::Status Remove(std::string_view sha256_hex) const;
+  // Deletes <hex>.elf (.tar); a missing file is not an error.
+  absl::Status Remove(std::string_view sha256_hex, ImageKind kind = ImageKind::kElf) const;
 
  private:
   explicit ImageStore(std::string dir) : dir_(std::move(dir)) {}
-  std::string PathOf(std::string_view sha256_hex) const;
+  std::string PathOf(std::string_view sha256_hex, ImageKind kind) const;
 
   std::string dir_;
 };

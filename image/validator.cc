@@ -135,7 +135,9 @@ absl::Status Check(std::string_view bytes, const ValidatorOptions& options,
                                                    " bytes, above the limit of ",
                                                    options.max_image_bytes, " bytes"));
   }
-  absl::StatusOr<sandbox::elf::ElfLayout> layout = sandbox::elf::ParseElf(bytes);
+  absl::StatusOr<sandbox::elf::ElfLayout> layout =
+      sandbox::elf::ParseElf(bytes, options.tree_member ? sandbox::elf::ElfRole::kTreeMember
+                                                        : sandbox::elf::ElfRole::kProgram);
   if (!layout.ok()) return layout.status();
   report.pie = layout->pie;
   report.entry = layout->entry;

@@ -61,6 +61,9 @@ struct ValidationReport {
 struct ValidatorOptions {
   InstructionPolicy policy = InstructionPolicy::kStandard;
   bool check_instructions = true;  // false: ELF checks only
+  // The ELF checks of a tree image's member (sandbox::elf::ElfRole::kTreeMember): dynamically
+  // linked executables and shared objects are admitted; everything else is checked the same.
+  bool tree_member = false;
   uint64_t max_image_bytes = uint64_t{512} << 20;
 };
 

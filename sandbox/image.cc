@@ -109,7 +109,7 @@ absl::StatusOr<std::shared_ptr<const Image>> Image::DynamicFromBytes(
     std::string_view bytes, std::shared_ptr<const Image> interpreter,
     std::string_view sha256_hex_known, host::InstructionUse use) {
   if (interpreter == nullptr) return absl::InvalidArgumentError("interpreter: missing");
-  ASSIGN_OR_RETURN(elf::ElfLayout layout, elf::ParseElf(bytes, {.allow_interpreter = true}));
+  ASSIGN_OR_RETURN(elf::ElfLayout layout, elf::ParseElf(bytes, elf::ElfRole::kTreeMember));
   if (layout.interpreter.empty()) {
     return absl::InvalidArgumentError("not dynamically linked: the program has no PT_INTERP");
   }

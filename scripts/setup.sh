@@ -8,10 +8,15 @@ packages=(
   libgtest-dev libgmock-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libzydis-dev prometheus-cpp-dev
+  # Tree images are tar archives read with libarchive.
+  libarchive-dev
   # python3-grpc-tools imports pkg_resources but does not depend on it (a fresh Debian 12 misses it).
   python3 python3-grpcio python3-grpc-tools python3-pkg-resources openssl
   # The Python client as a package: built with setuptools, tested installed in a venv.
   python3-setuptools python3-venv python3-pip
+  # scripts/make-tree.sh (and its test) builds trees from these installed packages; tar
+  # writes the sparse archives of the tree archive test.
+  python3.11 libpython3.11-stdlib tar
 )
 if [[ ${1:-} != --build ]]; then
   # Container image and chart tests (tests/deploy): podman with runc (crun refuses hybrid

@@ -21,9 +21,18 @@ grpc::Status ImageNotFound(std::string_view id) {
                    "first")));
 }
 
-grpc::Status RejectedImage(const absl::Status& status, const image::ValidationReport& report) {
+grpc::Status RejectedImage(const absl::Status& status, const image::ValidationReport& report,
+                           const std::string& tree_path) {
   if (status.code() != absl::StatusCode::kInvalidArgument) return api::ToGrpcStatus(status);
-  return api::ToGrpcStatus(status, api::ReportToProto(report));
+  v1::ValidationReport details = api::ReportToProto(report);
+  details.set_tree_path(tree_path);
+  return api::ToGrpcStatus(status, details);
+}
+
+// Running programs from a tree image is the guest file system's job (not here yet).
+grpc::Status TreeNotAProgram(const std::string& id) {
+  return api::ToGrpcStatus(absl::InvalidArgumentError(
+      absl::StrCat("image_id: ", id, " is a file tree image, not a program")));
 }
 
 absl::StatusOr<sandbox::Manifest> ManifestForRun(const RequestCaps& caps,
@@ -76,6 +85,7 @@ grpc::Status AcquireImage(const ServiceDeps& deps, const std::string& ns, bool b
         deps.cache->Acquire(id_or_bytes, "image_id");
     if (found.status().code() == absl::StatusCode::kNotFound) return ImageNotFound(id_or_bytes);
     if (!found.ok()) return api::ToGrpcStatus(found.status());
+    if ((*found)->kind != image::ImageKind::kElf) return TreeNotAProgram(id_or_bytes);
     *out = *std::move(found);
     return grpc::Status::OK;
   }
@@ -83,6 +93,9 @@ grpc::Status AcquireImage(const ServiceDeps& deps, const std::string& ns, bool b
   absl::StatusOr<image::RegisterResult> registered =
       deps.cache->Register(id_or_bytes, "", &rejected);
   if (!registered.ok()) return RejectedImage(registered.status(), rejected);
+  if (registered->image->kind != image::ImageKind::kElf) {
+    return TreeNotAProgram(registered->image->id);
+  }
   if (absl::StatusOr<bool> added = AddToNamespace(deps, ns, &registered->image, ""); !added.ok()) {
     return api::ToGrpcStatus(added.status());
   }

@@ -22,7 +22,9 @@ namespace zerocell::server {
 grpc::Status ImageNotFound(std::string_view id);
 
 // The refusal of an image: INVALID_ARGUMENT carries `report` as rich status details.
-grpc::Status RejectedImage(const absl::Status& status, const image::ValidationReport& report);
+// tree_path: a refused tree's file the report is about (empty for an ELF image).
+grpc::Status RejectedImage(const absl::Status& status, const image::ValidationReport& report,
+                           const std::string& tree_path = "");
 
 // The engine manifest of a request manifest, with the server's cap defaults applied (the request's
 // manifest, inline data included, is copied only when one applies). INVALID_ARGUMENT names the

@@ -79,9 +79,14 @@ absl::Status CheckManifestCaps(const v1::Manifest& m, const RequestCaps& caps) {
 
 absl::Status CheckRegisterRequest(const v1::RegisterImageRequest& request,
                                   const RequestCaps& caps) {
-  if (request.elf().empty()) return absl::InvalidArgumentError("elf: required");
+  if (request.elf().empty() == request.tree_tar().empty()) {
+    return absl::InvalidArgumentError("elf, tree_tar: exactly one is required");
+  }
   if (static_cast<int64_t>(request.elf().size()) > caps.max_image_bytes) {
     return OverCap("elf", request.elf().size(), caps.max_image_bytes, "max_image_bytes");
+  }
+  if (static_cast<int64_t>(request.tree_tar().size()) > caps.max_image_bytes) {
+    return OverCap("tree_tar", request.tree_tar().size(), caps.max_image_bytes, "max_image_bytes");
   }
   if (request.name().size() > 255) {
     return absl::InvalidArgumentError(

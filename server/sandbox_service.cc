@@ -35,14 +35,20 @@ bool SaneRequestId(std::string_view id) {
 
 }  // namespace
 
-v1::Image ImageInfoToProto(const image::ImageInfo& info) {
+v1::Image ImageInfoToProto(const image::ImageInfo& info, bool with_tree_elves) {
   v1::Image out;
   const image::CachedImage& cached = *info.image;
   out.set_image_id(cached.id);
   out.set_name(cached.name);
-  out.set_size_bytes(cached.image->size_bytes());
+  out.set_size_bytes(static_cast<int64_t>(cached.size_bytes()));
   out.set_registered_unix_ns(cached.registered_unix_ns);
   *out.mutable_validation() = api::ReportToProto(cached.report);
+  if (cached.kind == image::ImageKind::kTree) {
+    out.set_kind(v1::IMAGE_KIND_TREE);
+    *out.mutable_tree() = api::TreeToProto(*cached.tree, with_tree_elves);
+  } else {
+    out.set_kind(v1::IMAGE_KIND_ELF);
+  }
   out.set_executions(info.executions);
   out.set_last_used_unix_ns(info.last_used_unix_ns);
   out.set_in_use(info.in_use);
@@ -226,11 +232,17 @@ grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerCont
 grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request,
                                          v1::RegisterImageResponse* response,
                                          const std::string& ns) const {
-  if (deps_.trimmer != nullptr) deps_.trimmer->CallEnded(request.elf().size());
+  const bool tree = !request.tree_tar().empty();
+  if (deps_.trimmer != nullptr) {
+    deps_.trimmer->CallEnded(tree ? request.tree_tar().size() : request.elf().size());
+  }
   image::ValidationReport rejected;
+  std::string rejected_path;
   absl::StatusOr<image::RegisterResult> registered =
-      deps_.cache->Register(request.elf(), request.name(), &rejected);
-  if (!registered.ok()) return RejectedImage(registered.status(), rejected);
+      tree
+          ? deps_.cache->RegisterTree(request.tree_tar(), request.name(), &rejected, &rejected_path)
+          : deps_.cache->Register(request.elf(), request.name(), &rejected);
+  if (!registered.ok()) return RejectedImage(registered.status(), rejected, rejected_path);
   // With namespaces, "already registered" is this namespace's answer, never another client's.
   absl::StatusOr<bool> added = AddToNamespace(deps_, ns, &registered->image, request.name());
   if (!added.ok()) return api::ToGrpcStatus(added.status());
@@ -251,7 +263,8 @@ grpc::Status SandboxService::RunRegister(const v1::RegisterImageRequest& request
 }
 
 absl::StatusOr<v1::Image> SandboxService::DescribeImage(const std::string& ns,
-                                                        const std::string& id) const {
+                                                        const std::string& id,
+                                                        bool with_tree_elves) const {
   std::optional<NamespacedImage> mine;
   if (deps_.namespaces != nullptr) {
     absl::StatusOr<NamespacedImage> found = deps_.namespaces->Get(ns, id);
@@ -266,7 +279,7 @@ absl::StatusOr<v1::Image> SandboxService::DescribeImage(const std::string& ns,
     }
     return info.status();
   }
-  v1::Image out = ImageInfoToProto(*info);
+  v1::Image out = ImageInfoToProto(*info, with_tree_elves);
   if (mine.has_value()) {
     // This client's view only: its label, registration, executions and runs.
     out.set_name(mine->name);
@@ -349,7 +362,7 @@ grpc::ServerUnaryReactor* SandboxService::ListImages(grpc::CallbackServerContext
     std::vector<NamespacedImage> mine = deps_.namespaces->List(*ns);
     total = mine.size();
     for (size_t i = offset; i < mine.size() && end < offset + page; ++i) {
-      absl::StatusOr<v1::Image> image = DescribeImage(*ns, mine[i].id);
+      absl::StatusOr<v1::Image> image = DescribeImage(*ns, mine[i].id, /*with_tree_elves=*/false);
       if (!image.ok()) {  // evicted since: counts as a listed position, shows nothing
         ++end;
         continue;

@@ -99,8 +99,9 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
                            const std::string& ns) const;
   // The cached image `id` as `ns` sees it; NOT_FOUND (never revealing other namespaces' images)
   // when it is not visible there.
-  absl::StatusOr<zerocell::v1::Image> DescribeImage(const std::string& ns,
-                                                    const std::string& id) const;
+  // with_tree_elves: a tree's admitted ELFs with their reports (not in ListImages pages).
+  absl::StatusOr<zerocell::v1::Image> DescribeImage(const std::string& ns, const std::string& id,
+                                                    bool with_tree_elves = true) const;
 
   // UNAVAILABLE for Execute/RegisterImage calls that arrive once draining is set.
   static absl::Status DrainingStatus();
@@ -111,7 +112,8 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
 };
 
 // The proto form of a cached image.
-zerocell::v1::Image ImageInfoToProto(const image::ImageInfo& info);
+// with_tree_elves: a tree's every admitted ELF with its report (GetImage, RegisterImage).
+zerocell::v1::Image ImageInfoToProto(const image::ImageInfo& info, bool with_tree_elves = false);
 
 }  // namespace zerocell::server
 

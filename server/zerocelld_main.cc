@@ -51,7 +51,12 @@ ABSL_FLAG(int64_t, max_stream_output_bytes, int64_t{4} << 30,
           "cap on manifest.output_limit_bytes of ExecuteStream, whose output is sent as written "
           "and never held");
 ABSL_FLAG(int64_t, max_args_bytes, int64_t{256} << 10, "cap on argv + env bytes");
-ABSL_FLAG(int64_t, max_image_bytes, int64_t{64} << 20, "cap on ELF image bytes");
+ABSL_FLAG(int64_t, max_image_bytes, int64_t{64} << 20,
+          "cap on image bytes: an ELF, or a tree image's tar archive");
+ABSL_FLAG(int64_t, max_tree_files, 100000,
+          "cap on a tree image's entries (directories, files, symlinks)");
+ABSL_FLAG(int64_t, max_tree_bytes, int64_t{256} << 20,
+          "cap on a tree image's file contents in bytes (sparse files' holes count)");
 ABSL_FLAG(int64_t, max_message_bytes, int64_t{160} << 20, "gRPC max message size, both directions");
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain: serve TLS (needs --tls_key)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert");
@@ -150,6 +155,14 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   options.cache.max_images = static_cast<uint64_t>(max_images);
   options.cache.persist_dir = absl::GetFlag(FLAGS_image_dir);
   options.cache.validator.max_image_bytes = caps.max_image_bytes;
+  for (const auto& [name, value] :
+       {std::pair<const char*, int64_t>{"max_tree_files", absl::GetFlag(FLAGS_max_tree_files)},
+        {"max_tree_bytes", absl::GetFlag(FLAGS_max_tree_bytes)}}) {
+    if (value <= 0) return absl::InvalidArgumentError(absl::StrCat("--", name, ": must be > 0"));
+  }
+  options.cache.tree_limits.max_nodes = static_cast<uint64_t>(absl::GetFlag(FLAGS_max_tree_files));
+  options.cache.tree_limits.max_total_bytes =
+      static_cast<uint64_t>(absl::GetFlag(FLAGS_max_tree_bytes));
   options.cache.validator.check_instructions = absl::GetFlag(FLAGS_validate_instructions);
   const std::string policy = absl::GetFlag(FLAGS_instruction_policy);
   if (policy == "standard") {

@@ -1,4 +1,4 @@
-// Parses and checks a static x86-64 ELF executable without trusting any field of the file.
+// Parses and checks an x86-64 ELF file (program or tree member) without trusting any of its fields.
 #include "sandbox/elf/elf_image.h"
 
 #include <elf.h>
@@ -228,11 +228,9 @@ std::optional<std::string> FindNeeded(absl::string_view bytes, const Elf64_Phdr&
   return Quote(bytes.substr(*table + *needed));
 }
 
-// Dynamically linked programs need an interpreter and libraries: only a program started from a
-// file tree (allow_interpreter) may name them; its interpreter is then returned in `interpreter`.
-absl::Status CheckLinking(absl::string_view bytes, const Elf64_Ehdr& eh,
-                          const std::vector<Elf64_Phdr>& phdrs, bool allow_interpreter,
-                          std::string* interpreter) {
+// Dynamically linked programs need a loader and libraries the sandbox does not provide.
+absl::Status CheckStatic(absl::string_view bytes, const Elf64_Ehdr& eh,
+                         const std::vector<Elf64_Phdr>& phdrs) {
   const Elf64_Phdr* dynamic = nullptr;
   for (size_t i = 0; i < phdrs.size(); ++i) {
     const Elf64_Phdr& ph = phdrs[i];
@@ -241,25 +239,12 @@ absl::Status CheckLinking(absl::string_view bytes, const Elf64_Ehdr& eh,
         return Invalid(
             absl::StrCat("dynamically linked: PT_INTERP (segment ", i, ") lies outside the file"));
       }
-      if (!allow_interpreter) {
-        return Invalid(absl::StrCat("dynamically linked: PT_INTERP requests ",
-                                    Quote(bytes.substr(ph.p_offset, ph.p_filesz))));
-      }
-      if (!interpreter->empty())
-        return Invalid(absl::StrCat("segment ", i, ": a second PT_INTERP"));
-      absl::string_view path = bytes.substr(ph.p_offset, ph.p_filesz);
-      // The path is NUL-terminated in the file; a path without one could run into other bytes.
-      if (path.empty() || path.back() != '\0' || path.size() > 4096 ||
-          path.find('\0') != path.size() - 1 || path.front() != '/') {
-        return Invalid(absl::StrCat("segment ", i, " (PT_INTERP): ", Quote(path),
-                                    " is not an absolute, NUL-terminated path"));
-      }
-      path.remove_suffix(1);
-      interpreter->assign(path.data(), path.size());
+      return Invalid(absl::StrCat("dynamically linked: PT_INTERP requests ",
+                                  Quote(bytes.substr(ph.p_offset, ph.p_filesz))));
     }
     if (ph.p_type == PT_DYNAMIC && dynamic == nullptr) dynamic = &ph;
   }
-  if (dynamic != nullptr && interpreter->empty()) {
+  if (dynamic != nullptr) {
     if (std::optional<std::string> needed = FindNeeded(bytes, *dynamic, phdrs)) {
       return Invalid(absl::StrCat("dynamically linked: DT_NEEDED requests ", *needed));
     }
@@ -268,6 +253,34 @@ absl::Status CheckLinking(absl::string_view bytes, const Elf64_Ehdr& eh,
     return Invalid(
         "e_type ET_DYN without PT_DYNAMIC: not a static-pie (only ET_EXEC and static-pie are "
         "supported)");
+  }
+  return absl::OkStatus();
+}
+
+// A tree member may be dynamically linked: records its PT_INTERP (which must lie inside the file
+// and be a NUL-terminated path) and whether it names libraries.
+absl::Status DescribeDynamic(absl::string_view bytes, const std::vector<Elf64_Phdr>& phdrs,
+                             ElfLayout& layout) {
+  for (size_t i = 0; i < phdrs.size(); ++i) {
+    const Elf64_Phdr& ph = phdrs[i];
+    if (ph.p_type == PT_INTERP) {
+      if (!layout.interpreter.empty()) {
+        return Invalid(absl::StrCat("segment ", i, ": a second PT_INTERP"));
+      }
+      if (!Inside(ph.p_offset, ph.p_filesz, bytes.size()) || ph.p_filesz < 2 ||
+          ph.p_filesz > 4096) {
+        return Invalid(
+            absl::StrCat("segment ", i, " (PT_INTERP): outside the file or not 1 to 4095 bytes"));
+      }
+      absl::string_view path = bytes.substr(ph.p_offset, ph.p_filesz);
+      if (path.back() != '\0' || path.substr(0, path.size() - 1).find('\0') != path.npos) {
+        return Invalid(absl::StrCat("segment ", i, " (PT_INTERP): not one NUL-terminated path"));
+      }
+      layout.interpreter = std::string(path.substr(0, path.size() - 1));
+    }
+    if (ph.p_type == PT_DYNAMIC && FindNeeded(bytes, ph, phdrs).has_value()) {
+      layout.needs_libraries = true;
+    }
   }
   return absl::OkStatus();
 }
@@ -454,7 +467,7 @@ uint64_t ElfLayout::image_span() const {
   return PageUp(end) - PageDown(segments.front().vaddr);
 }
 
-absl::StatusOr<ElfLayout> ParseElf(std::string_view file, ParseOptions options) {
+absl::StatusOr<ElfLayout> ParseElf(std::string_view file, ElfRole role) {
   // Debian's abseil has its own string_view type; the public API uses std::string_view.
   const absl::string_view bytes(file.data(), file.size());
   const uint64_t size = bytes.size();
@@ -473,16 +486,25 @@ absl::StatusOr<ElfLayout> ParseElf(std::string_view file, ParseOptions options) 
   for (size_t i = 0; i < phdrs.size(); ++i) {
     phdrs[i] = ReadAt<Elf64_Phdr>(bytes, eh.e_phoff + i * kPhdrSize);
   }
+  const bool member = role == ElfRole::kTreeMember;
   ElfLayout layout;
-  RETURN_IF_ERROR(CheckLinking(bytes, eh, phdrs, options.allow_interpreter, &layout.interpreter));
+  if (member) {
+    RETURN_IF_ERROR(DescribeDynamic(bytes, phdrs, layout));
+  } else {
+    RETURN_IF_ERROR(CheckStatic(bytes, eh, phdrs));
+  }
   layout.pie = eh.e_type == ET_DYN;
   layout.entry = eh.e_entry;
   layout.phnum = eh.e_phnum;
   layout.phentsize = eh.e_phentsize;
   ASSIGN_OR_RETURN(std::vector<IndexedSegment> loads, CheckLoads(phdrs, layout.pie, size));
-  RETURN_IF_ERROR(CheckEntry(eh.e_entry, loads));
+  // A shared object need not have an entry point (e_entry 0); when it names one, it is checked.
+  if (!(member && layout.pie && eh.e_entry == 0)) RETURN_IF_ERROR(CheckEntry(eh.e_entry, loads));
   RETURN_IF_ERROR(CheckTls(phdrs, loads));
-  ASSIGN_OR_RETURN(layout.phdr_vaddr, FindPhdrVaddr(eh, phdrs, loads));
+  absl::StatusOr<uint64_t> phdr_vaddr = FindPhdrVaddr(eh, phdrs, loads);
+  // A shared object's program headers are read from the file by the dynamic loader, not mapped.
+  if (!phdr_vaddr.ok() && !(member && layout.interpreter.empty())) return phdr_vaddr.status();
+  layout.phdr_vaddr = phdr_vaddr.ok() ? *phdr_vaddr : 0;
   layout.segments.reserve(loads.size());
   for (const IndexedSegment& load : loads) layout.segments.push_back(load.segment);
   return layout;

@@ -313,6 +313,39 @@ TEST_F(CliRemoteTest, RegisterPrintsTheIdThenTheReport) {
   EXPECT_THAT(images.out, HasSubstr(absl::StrCat(id, "  echo")));
 }
 
+// `register --tree`: a tar (GNU tar's own format here) registered as a file tree image, its ELF
+// files admitted; a tree holding a refused ELF exits 126 naming the file.
+TEST_F(CliRemoteTest, RegisterTreeRegistersATarAndNamesARefusedFile) {
+  TempDir dir;
+  ASSERT_EQ(std::system(absl::StrCat("mkdir -p ", dir.path(), "/t/bin ", dir.path(),
+                                     "/bad/bin && cp ", GuestPath("hello"), " ", dir.path(),
+                                     "/t/bin/hello && echo hi > ", dir.path(), "/t/motd && cp ",
+                                     GuestPath("pol_int80"), " ", dir.path(), "/bad/bin/x")
+                            .c_str()),
+            0);
+  const std::string tar = dir.File("t.tar");
+  const std::string bad = dir.File("bad.tar");
+  ASSERT_EQ(std::system(absl::StrCat("tar -C ", dir.path(), "/t -cf ", tar, " bin motd && tar -C ",
+                                     dir.path(), "/bad -cf ", bad, " bin")
+                            .c_str()),
+            0);
+  absl::StatusOr<std::string> bytes = ReadFile(tar);
+  ASSERT_THAT(bytes, IsOk());
+  CliResult reg = RunCli({"register", ServerFlag(), "--tree", "--name=base", tar});
+  ASSERT_EQ(reg.exit_code, 0) << reg.err;
+  std::vector<std::string> lines = absl::StrSplit(reg.out, '\n');
+  EXPECT_EQ(lines[0], image::ImageIdOf(*bytes));
+  EXPECT_THAT(reg.out, HasSubstr("  tree: 4 entries, 2 files"));
+  EXPECT_THAT(reg.out, HasSubstr("    bin/hello: executable"));
+  CliResult images = RunCli({"images", ServerFlag()});
+  EXPECT_THAT(images.out, HasSubstr("tree of 2 files (1 ELF)"));
+
+  CliResult refused = RunCli({"register", ServerFlag(), "--tree", bad});
+  EXPECT_EQ(refused.exit_code, 126) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("tree file \"bin/x\": instruction at file offset"));
+  EXPECT_THAT(refused.err, HasSubstr("  refused: int"));
+}
+
 TEST_F(CliRemoteTest, RefusedProgramExits126WithTheRefusedInstructions) {
   CliResult reg = RunCli({"register", ServerFlag(), GuestPath("pol_int80")});
   EXPECT_EQ(reg.exit_code, 126) << reg.err;
