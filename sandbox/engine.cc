@@ -164,9 +164,14 @@ absl::StatusOr<std::shared_ptr<const fs::GuestFs>> BuildGuestFs(const Manifest& 
     return absl::InvalidArgumentError(
         absl::StrCat("trees: ", options.trees.size(), " given for ", mounts.size(), " mounts"));
   }
+  if (!options.executable.empty() && options.executable.size() != mounts.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("executable: ", options.executable.size(),
+                                                   " given for ", mounts.size(), " mounts"));
+  }
   std::vector<fs::GuestFs::Mount> fs_mounts;
   for (size_t i = 0; i < mounts.size(); ++i) {
-    fs_mounts.push_back({mounts[i].mountpoint, options.trees[i]});
+    fs_mounts.push_back({mounts[i].mountpoint, options.trees[i],
+                         options.executable.empty() ? nullptr : options.executable[i]});
   }
   std::vector<std::string> dirs;
   if (manifest.scratch().has_value()) dirs.push_back(manifest.scratch()->path);

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "sandbox/fs/executable_files.h"
 #include "sandbox/fs/file_tree.h"
 #include "sandbox/host/host_capabilities.h"
 #include "sandbox/image.h"
@@ -69,6 +70,9 @@ struct RunOptions {
   // by the caller (a tree image's FileTree). INVALID_ARGUMENT naming the field when the count
   // differs or a mountpoint is no directory in the trees mounted before it.
   std::vector<std::shared_ptr<const fs::FileTree>> trees = {};
+  // Per mount (same order; empty: none), the tree's admitted code pages: what a dynamically
+  // linked guest's ld.so may map executable. Null or absent: nothing of that tree.
+  std::vector<std::shared_ptr<const fs::ExecutableFiles>> executable = {};
 };
 
 // A request checked against its image, with what releases a sandbox into it (its stack and

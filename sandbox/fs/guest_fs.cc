@@ -76,7 +76,8 @@ absl::StatusOr<std::unique_ptr<const GuestFs>> GuestFs::Create(
     }
     const int index = static_cast<int>(fs->mounts_.size());
     fs->mount_at_[at.path] = index;
-    fs->mounts_.push_back(Mount{at.path, std::move(mounts[i].tree)});
+    fs->mounts_.push_back(
+        Mount{at.path, std::move(mounts[i].tree), std::move(mounts[i].executable)});
   }
   return std::unique_ptr<const GuestFs>(std::move(fs));
 }
@@ -222,6 +223,12 @@ std::vector<DirEntry> GuestFs::List(const Location& dir) const {
   out.insert(out.begin(), {DirEntry{".", Info(dir).ino, NodeType::kDirectory},
                            DirEntry{"..", Info(Parent(dir)).ino, NodeType::kDirectory}});
   return out;
+}
+
+bool GuestFs::MayExecute(const Location& at, uint64_t offset, uint64_t length) const {
+  const Mount& m = mounts_[static_cast<size_t>(at.mount)];
+  return m.executable != nullptr && m.tree->node(at.node).type == NodeType::kRegular &&
+         m.executable->Allows(at.node, offset, length);
 }
 
 }  // namespace zerocell::sandbox::fs

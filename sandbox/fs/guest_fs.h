@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "sandbox/fs/executable_files.h"
 #include "sandbox/fs/file_tree.h"
 
 namespace zerocell::sandbox::fs {
@@ -59,6 +60,8 @@ class GuestFs {
   struct Mount {
     std::string mountpoint;  // normalized absolute path
     std::shared_ptr<const FileTree> tree;
+    // The tree's admitted code pages (null: no file of it may be mapped executable).
+    std::shared_ptr<const ExecutableFiles> executable = nullptr;
   };
   // INVALID_ARGUMENT naming mounts[i] for a bad mountpoint or a null tree.
   static absl::StatusOr<std::unique_ptr<const GuestFs>> Create(
@@ -81,6 +84,9 @@ class GuestFs {
   std::vector<DirEntry> List(const Location& dir) const;
 
   size_t mount_count() const { return mounts_.size(); }
+  // True when [offset, offset + length) of the regular file at `at` is admitted code of its tree
+  // (ExecutableFiles): the only file bytes a guest may map executable.
+  bool MayExecute(const Location& at, uint64_t offset, uint64_t length) const;
 
  private:
   GuestFs() = default;

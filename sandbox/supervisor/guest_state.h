@@ -120,6 +120,7 @@ class GuestState {
   // The guest's file system (never null: without mounts, an empty read-only root) and its
   // working directory. Set before the guest runs; the default is the empty root.
   const fs::GuestFs& fs() const { return *fs_; }
+  bool has_fs() const { return fs_ != nullptr; }
   void set_fs(std::shared_ptr<const fs::GuestFs> fs);
   const fs::Location& cwd() const { return cwd_; }
   void set_cwd(fs::Location cwd) { cwd_ = std::move(cwd); }

@@ -261,9 +261,32 @@ uint64_t PageUp(uint64_t v) { return (v + launch::kPageSize - 1) & ~(launch::kPa
 
 // mmap/brk/mremap only take registers, so after the accounting check the kernel may run them
 // (CONTINUE): nothing the guest can change sits between our check and the kernel's use.
+// A dynamically linked guest's ld.so maps its libraries' code: allowed only as a private,
+// fixed-address, never-writable mapping of a tree file's admitted code pages (ExecutableFiles),
+// which hold only decoded bytes and zeros (the file is a sealed memfd, so whatever the guest does
+// with the pages, a fault reads those bytes again). The range becomes code: never moved or grown.
+bool AdmitExecMapping(GuestState& g, const Call& c) {
+  const uint64_t addr = c.args[0], length = c.args[1], prot = c.args[2], flags = c.args[3];
+  const int64_t fd = static_cast<int32_t>(c.args[4]);
+  if ((prot & PROT_WRITE) || (flags & MAP_ANONYMOUS) || !(flags & MAP_FIXED) ||
+      (flags & MAP_TYPE) != MAP_PRIVATE || !g.fds().injected(fd) || !g.has_fs()) {
+    return false;
+  }
+  const OpenFile* file = g.fds().File(fd);
+  const uint64_t end = PageUp(addr + length);
+  if (file == nullptr || addr % launch::kPageSize != 0 || end <= addr ||
+      !g.fs().MayExecute(file->at, c.args[5], end - addr)) {
+    return false;
+  }
+  g.mem().code.push_back({addr, end});
+  return true;
+}
+
 Reply Mmap(GuestState& g, const Call& c) {
   const uint64_t flags = c.args[3];
-  if (c.args[2] & PROT_EXEC) return ExecViolation(g, "mmap", c.nr);
+  if (c.args[2] & PROT_EXEC) {
+    if (!AdmitExecMapping(g, c)) return ExecViolation(g, "mmap", c.nr);
+  }
   if (!(flags & MAP_ANONYMOUS)) {
     // Only a tree file whose memfd the guest holds at this very number (a read-only description
     // of a sealed memfd: never writable shared, and PROT_EXEC was refused above); channels and

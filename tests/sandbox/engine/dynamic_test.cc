@@ -5,9 +5,13 @@
 #include <memory>
 #include <string>
 
+#include "base/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "sandbox/elf/elf_image.h"
 #include "sandbox/engine.h"
+#include "sandbox/fs/executable_files.h"
+#include "sandbox/fs/file_tree.h"
 #include "sandbox/image.h"
 #include "sandbox/launch/launch_spec.h"
 #include "sandbox/result.h"
@@ -83,6 +87,65 @@ TEST_F(DynamicProgramTest, RefusesBadPairs) {
   EXPECT_THAT(Image::DynamicFromBytes(program_bytes_, not_pie),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("not a self-contained position-independent ELF")));
+}
+
+// A glibc program linked the usual way: ld.so (mapped by the loader) finds libc.so.6 in the
+// mounted tree (opened through the guest file system, injected as a sealed memfd) and maps its
+// code, which the run allows only inside the pages admission recorded for that file.
+class GlibcFromTreeTest : public DynamicProgramTest {
+ protected:
+  void SetUp() override {
+    DynamicProgramTest::SetUp();
+    ASSERT_OK_AND_ASSIGN(std::string ld, ReadImageFile(kInterpreter));
+    ASSERT_OK_AND_ASSIGN(libc_, ReadImageFile("/lib/x86_64-linux-gnu/libc.so.6"));
+    ASSERT_OK_AND_ASSIGN(hello_, ReadImageFile(zerocell::testing::GuestPath("elf_hello_dynamic")));
+    fs::FileTreeBuilder b;
+    ASSERT_THAT(b.AddFile("lib64/ld-linux-x86-64.so.2", 0755, ld), IsOk());
+    ASSERT_THAT(b.AddFile("lib/x86_64-linux-gnu/libc.so.6", 0755, libc_), IsOk());
+    ASSERT_OK_AND_ASSIGN(tree_, std::move(b).Build());
+  }
+
+  // What admission records for libc.so.6: its executable segments' pages.
+  std::shared_ptr<const fs::ExecutableFiles> LibcCode() {
+    auto code = std::make_shared<fs::ExecutableFiles>();
+    absl::StatusOr<elf::ElfLayout> layout = elf::ParseElf(libc_, elf::ElfRole::kTreeMember);
+    EXPECT_THAT(layout, IsOk());
+    const fs::FileTree::NodeId node = *tree_->Find("lib/x86_64-linux-gnu/libc.so.6");
+    for (const elf::LoadSegment& seg : layout->segments) {
+      if (!seg.exec) continue;
+      code->Add(node, seg.offset & ~uint64_t{4095},
+                (seg.offset + seg.filesz + 4095) & ~uint64_t{4095});
+    }
+    EXPECT_EQ(code->size(), 1u);
+    return code;
+  }
+
+  absl::StatusOr<Result> Run(std::shared_ptr<const fs::ExecutableFiles> code) {
+    ASSIGN_OR_RETURN(std::shared_ptr<const Image> image, Image::DynamicFromBytes(hello_, interp_));
+    ASSIGN_OR_RETURN(const Engine* engine, testing::SharedEngine());
+    ASSIGN_OR_RETURN(Manifest manifest, StdManifest({"hello"}).add_mount({"/", "tree"}).Build());
+    RunOptions options;
+    options.trees = {tree_};
+    options.executable = {std::move(code)};
+    return engine->Run(*image, manifest, options);
+  }
+
+  std::string libc_, hello_;
+  std::shared_ptr<const fs::FileTree> tree_;
+};
+
+TEST_F(GlibcFromTreeTest, LoadsLibcFromTheTreeAndRuns) {
+  ASSERT_OK_AND_ASSIGN(Result r, Run(LibcCode()));
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(StdoutOf(r), "hello from a static ELF\n");
+}
+
+TEST_F(GlibcFromTreeTest, CodeAdmissionDidNotRecordIsNeverMappedExecutable) {
+  ASSERT_OK_AND_ASSIGN(Result r, Run(std::make_shared<fs::ExecutableFiles>()));
+  EXPECT_EQ(r.outcome, Outcome::kPolicyViolation) << Describe(r);
+  EXPECT_EQ(r.violation.syscall, "mmap");
+  EXPECT_EQ(StdoutOf(r), "");
 }
 
 }  // namespace
