@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/sandbox_requests.h"
+#include "tests/server/sandbox_server_test.h"
 #include "tests/testing/files.h"
 #include "tests/testing/processes.h"
 #include "tests/testing/zerocelld_process.h"
@@ -29,27 +30,8 @@ using testing::StdManifest;
 using ::zerocell::testing::ZerocelldProcess;
 namespace v1 = ::zerocell::v1;
 
-class BatchTest : public ::testing::Test {
+class BatchTest : public testing::SandboxServerTest {
  protected:
-  void StartServer(std::vector<std::string> flags) {
-    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
-        ZerocelldProcess::Start(std::move(flags));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::Sandbox::NewStub(
-        grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials()));
-  }
-
-  std::string Register(const std::string& guest) {
-    grpc::ClientContext ctx;
-    v1::RegisterImageRequest req;
-    req.set_elf(::zerocell::testing::GuestBytes(guest));
-    v1::RegisterImageResponse resp;
-    grpc::Status s = stub_->RegisterImage(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.image().image_id();
-  }
-
   // The whole batch: its results by index (each index at most once) and the final status.
   grpc::Status RunBatch(const v1::ExecuteBatchRequest& req,
                         std::map<int, v1::ExecuteBatchResult>* results,
@@ -65,17 +47,6 @@ class BatchTest : public ::testing::Test {
     }
     return reader->Finish();
   }
-
-  void ExpectNoSandboxesEventually() {
-    const absl::Time until = absl::Now() + absl::Seconds(5);
-    while (!::zerocell::testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    EXPECT_THAT(::zerocell::testing::ChildPids(server_->pid()), IsEmpty());
-  }
-
-  std::unique_ptr<ZerocelldProcess> server_;
-  std::unique_ptr<v1::Sandbox::Stub> stub_;
 };
 
 // Issue 15 point 5: {image_id, manifest{argv}} just works; the defaulted standard channels are

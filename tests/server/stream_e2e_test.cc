@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/server/sandbox_requests.h"
+#include "tests/server/sandbox_server_test.h"
 #include "tests/testing/files.h"
 #include "tests/testing/processes.h"
 #include "tests/testing/zerocelld_process.h"
@@ -60,27 +61,8 @@ struct Received {
   grpc::Status status;
 };
 
-class StreamTest : public ::testing::Test {
+class StreamTest : public testing::SandboxServerTest {
  protected:
-  void StartServer(std::vector<std::string> flags) {
-    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server =
-        ZerocelldProcess::Start(std::move(flags));
-    ASSERT_TRUE(server.ok()) << server.status();
-    server_ = *std::move(server);
-    stub_ = v1::Sandbox::NewStub(
-        grpc::CreateChannel(server_->grpc_address(), grpc::InsecureChannelCredentials()));
-  }
-
-  std::string Register(const std::string& guest) {
-    grpc::ClientContext ctx;
-    v1::RegisterImageRequest req;
-    req.set_elf(::zerocell::testing::GuestBytes(guest));
-    v1::RegisterImageResponse resp;
-    grpc::Status s = stub_->RegisterImage(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.image().image_id();
-  }
-
   static v1::StreamRequest Start(const std::string& image_id, v1::Manifest manifest) {
     v1::StreamRequest req;
     req.mutable_start()->set_image_id(image_id);
@@ -110,17 +92,6 @@ class StreamTest : public ::testing::Test {
     r.status = stream->Finish();
     return r;
   }
-
-  void ExpectNoSandboxesEventually() {
-    const absl::Time until = absl::Now() + absl::Seconds(5);
-    while (!::zerocell::testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    EXPECT_THAT(::zerocell::testing::ChildPids(server_->pid()), IsEmpty());
-  }
-
-  std::unique_ptr<ZerocelldProcess> server_;
-  std::unique_ptr<v1::Sandbox::Stub> stub_;
 };
 
 // Input chunks reach the guest in order and its output comes back as written; the guest reads
