@@ -51,6 +51,8 @@ absl::StatusOr<sandbox::Manifest> ManifestFromProto(const v1::Manifest& proto) {
   if (proto.output_limit_bytes() > 0) builder.set_output_limit_bytes(proto.output_limit_bytes());
   if (proto.argv_size() > 0) {
     builder.set_argv(std::vector<std::string>(proto.argv().begin(), proto.argv().end()));
+  } else if (!proto.program_path().empty()) {
+    builder.set_argv({proto.program_path()});
   }
   builder.set_env(std::vector<std::string>(proto.env().begin(), proto.env().end()));
   builder.set_clock_start(absl::FromUnixNanos(proto.clock_start_unix_ns()));
@@ -82,6 +84,14 @@ absl::StatusOr<sandbox::Manifest> ManifestFromProto(const v1::Manifest& proto) {
     spec.initial_bytes = c.initial_data();
     builder.add_channel(std::move(spec));
   }
+  for (int i = 0; i < proto.mounts_size(); ++i) {
+    builder.add_mount({proto.mounts(i).mountpoint(), proto.mounts(i).tree_id()});
+  }
+  if (proto.has_scratch()) {
+    builder.set_scratch(
+        {proto.scratch().path(), proto.scratch().max_bytes(), proto.scratch().max_files()});
+  }
+  builder.set_program_path(proto.program_path());
   // The gRPC API's defaults for standard channels the request leaves out (the proto documents
   // them); classic manifests are parsed elsewhere and keep ZeroVM's rule that all three exist.
   // Appended after the declared channels, in stdin, stdout, stderr order.
@@ -119,6 +129,17 @@ v1::Manifest ManifestToProto(const sandbox::Manifest& manifest) {
   out.set_clock_start_unix_ns(absl::ToUnixNanos(manifest.clock_start()));
   out.set_random_seed(manifest.random_seed());
   out.set_memory_etag(manifest.memory_etag());
+  for (const sandbox::MountSpec& mount : manifest.mounts()) {
+    v1::Mount* m = out.add_mounts();
+    m->set_mountpoint(mount.mountpoint);
+    m->set_tree_id(mount.tree);
+  }
+  if (manifest.scratch().has_value()) {
+    out.mutable_scratch()->set_path(manifest.scratch()->path);
+    out.mutable_scratch()->set_max_bytes(manifest.scratch()->max_bytes);
+    out.mutable_scratch()->set_max_files(manifest.scratch()->max_files);
+  }
+  out.set_program_path(manifest.program_path());
   for (const sandbox::ChannelSpec& spec : manifest.channels()) {
     v1::Channel* c = out.add_channels();
     c->set_alias(spec.alias);

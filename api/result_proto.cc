@@ -74,6 +74,16 @@ v1::ExecuteResponse ResultToProto(sandbox::Result result, absl::string_view imag
   for (const std::string& line : result.nondeterminism) out.add_nondeterminism(line);
   out.set_image_id(std::string(image_id));
   out.set_memory_etag(std::move(result.memory_etag));
+  if (result.scratch.has_value()) {
+    v1::ScratchResult* scratch = out.mutable_scratch();
+    scratch->set_path(result.scratch->path);
+    scratch->set_bytes(result.scratch->bytes);
+    scratch->set_peak_bytes(result.scratch->peak_bytes);
+    scratch->set_files(result.scratch->files);
+    scratch->set_peak_files(result.scratch->peak_files);
+    scratch->set_bytes_quota_exceeded(result.scratch->bytes_quota_exceeded);
+    scratch->set_files_quota_exceeded(result.scratch->files_quota_exceeded);
+  }
   return out;
 }
 

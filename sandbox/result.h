@@ -3,6 +3,7 @@
 #define ZEROCELL_SANDBOX_RESULT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,15 @@ struct ChannelResult {
   std::string output;  // final contents of a writable channel
 };
 
+// A run's use of its scratch directory (Manifest::scratch), reported like channel quotas.
+struct ScratchResult {
+  std::string path;
+  int64_t bytes = 0, peak_bytes = 0;  // bytes its files held at the end / at most
+  int64_t files = 0, peak_files = 0;  // files, directories and symlinks at the end / at most
+  bool bytes_quota_exceeded = false;  // a write or truncate was cut short or refused (EDQUOT)
+  bool files_quota_exceeded = false;  // a creation was refused (EDQUOT)
+};
+
 struct Usage {
   absl::Duration wall;  // spawn to reap
   absl::Duration
@@ -66,6 +76,8 @@ struct Result {
   // (sandbox/supervisor/memory_digest.h has the definition); empty when the guest did not end
   // by exit_group (a signal, a limit) or was not asked for it.
   std::string memory_etag;
+  // Set when the run had a scratch directory.
+  std::optional<ScratchResult> scratch;
   Usage usage;
   // Sources of nondeterminism this host could not close, e.g. "cpuid: host CPU features are
   // visible to the guest". Empty means the run is fully reproducible here.

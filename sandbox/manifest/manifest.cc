@@ -100,7 +100,7 @@ absl::Status ValidateMounts(const std::vector<MountSpec>& mounts,
     const std::string field = absl::StrFormat("mounts[%d]", i);
     RETURN_IF_ERROR(ValidateGuestPath(field + ".mountpoint", mounts[i].mountpoint));
     if (mounts[i].tree.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(field, ".tree: must not be empty"));
+      return absl::InvalidArgumentError(absl::StrCat(field, ".tree_id: must not be empty"));
     }
     if (auto [it, fresh] = seen.emplace(mounts[i].mountpoint, i); !fresh) {
       return absl::InvalidArgumentError(absl::StrFormat("%s.mountpoint: %s is already mounts[%d]",
@@ -270,6 +270,11 @@ ManifestBuilder& ManifestBuilder::add_mount(MountSpec mount) {
   return *this;
 }
 
+ManifestBuilder& ManifestBuilder::set_program_path(std::string path) {
+  program_path_ = std::move(path);
+  return *this;
+}
+
 ManifestBuilder& ManifestBuilder::set_scratch(ScratchSpec scratch) {
   scratch_ = std::move(scratch);
   return *this;
@@ -303,6 +308,13 @@ absl::StatusOr<Manifest> ManifestBuilder::Build() const {
         ScratchSpec{std::string(kDefaultScratchPath), kDefaultScratchBytes, kDefaultScratchFiles};
   }
   RETURN_IF_ERROR(ValidateMounts(mounts_, scratch));
+  if (!program_path_.empty()) {
+    RETURN_IF_ERROR(ValidateGuestPath("program_path", program_path_));
+    if (mounts_.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("program_path: ", Quote(program_path_), " needs a mounted tree (no mounts)"));
+    }
+  }
 
   Manifest m;
   m.timeout_ = timeout_;
@@ -319,6 +331,7 @@ absl::StatusOr<Manifest> ManifestBuilder::Build() const {
   m.memory_etag_ = memory_etag_;
   m.mounts_ = mounts_;
   m.scratch_ = std::move(scratch);
+  m.program_path_ = program_path_;
   m.handle_order_ = std::move(order);
   return m;
 }

@@ -94,6 +94,8 @@ class Manifest {
   const std::vector<MountSpec>& mounts() const { return mounts_; }
   // The writable scratch directory; with mounts and none declared, /tmp with the default quotas.
   const std::optional<ScratchSpec>& scratch() const { return scratch_; }
+  // The program by its absolute path in the mounted trees (empty: the caller gives an image).
+  const std::string& program_path() const { return program_path_; }
 
   // Indices into channels() in handle (fd) order: stdin, stdout, stderr at fds 0..2 (all three
   // are mandatory, as in ZeroVM), then every other channel in byte order of its alias.
@@ -115,6 +117,7 @@ class Manifest {
   bool memory_etag_ = false;
   std::vector<MountSpec> mounts_;
   std::optional<ScratchSpec> scratch_;
+  std::string program_path_;
   std::vector<int> handle_order_;
 };
 
@@ -143,6 +146,8 @@ class ManifestBuilder {
   ManifestBuilder& set_memory_etag(bool on);               // default false
   ManifestBuilder& add_mount(MountSpec mount);
   ManifestBuilder& set_scratch(ScratchSpec scratch);
+  // A normalized absolute path; needs at least one mount.
+  ManifestBuilder& set_program_path(std::string path);
 
   const std::vector<std::string>& argv() const { return argv_; }
 
@@ -161,6 +166,7 @@ class ManifestBuilder {
   bool memory_etag_ = false;
   std::vector<MountSpec> mounts_;
   std::optional<ScratchSpec> scratch_;
+  std::string program_path_;
 };
 
 // Standard stdin/stdout/stderr channels with generous quotas, for CLI-style runs.
