@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "api/rpc_status.h"
 #include "server/execution.h"
+#include "server/run_program.h"
 
 namespace zerocell::server {
 namespace {
@@ -123,8 +124,12 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
   void Resolve() {
     std::shared_ptr<const image::CachedImage> cached;
     const bool by_id = request_->program_case() == v1::ExecuteBatchRequest::kImageId;
+    // Without an image every run names its program by manifest.program_path (RunOne).
     grpc::Status status =
-        AcquireImage(*deps_, ns_, by_id, by_id ? request_->image_id() : request_->image(), &cached);
+        request_->program_case() == v1::ExecuteBatchRequest::PROGRAM_NOT_SET
+            ? grpc::Status::OK
+            : AcquireImage(*deps_, ns_, by_id, by_id ? request_->image_id() : request_->image(),
+                           &cached);
     Action action;
     {
       absl::MutexLock lock(&mu_);
@@ -161,11 +166,23 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
     } else if (absl::StatusOr<sandbox::Manifest> manifest = ManifestForRun(deps_->caps, proto);
                !manifest.ok()) {
       status = api::ToGrpcStatus(manifest.status());
+    } else if (absl::Status choice = CheckProgramChoice(image_ != nullptr, proto); !choice.ok()) {
+      status = api::ToGrpcStatus(choice);
     } else {
-      status =
-          RunAndReport(*deps_, ns_, *image_, *manifest, sandbox::RunOptions{&job.cancel(), nullptr},
-                       queue_wait, job.submitted(), request_id_,
-                       static_cast<int64_t>(proto.ByteSizeLong()), job.index(), response.get());
+      sandbox::RunOptions options{&job.cancel(), nullptr};
+      RunProgram program;
+      if (!manifest->mounts().empty()) {
+        status = AcquireProgram(
+            *deps_, ns_, image_ != nullptr ? ProgramSource::kImageId : ProgramSource::kTreePath,
+            image_ != nullptr ? image_->id : "", *manifest, &program);
+        program.AddTo(&options);
+      }
+      if (status.ok()) {
+        status =
+            RunAndReport(*deps_, ns_, program.program != nullptr ? *program.program : *image_,
+                         *manifest, options, queue_wait, job.submitted(), request_id_,
+                         static_cast<int64_t>(proto.ByteSizeLong()), job.index(), response.get());
+      }
     }
     RunEnded(&job, job.index(), status, status.ok() ? std::move(response) : nullptr);
   }
@@ -299,9 +316,6 @@ int BatchShare(int workers) { return std::max(1, workers / 2); }
 
 absl::Status CheckBatchRequest(const v1::ExecuteBatchRequest& request, const RequestCaps& caps,
                                int share) {
-  if (request.program_case() == v1::ExecuteBatchRequest::PROGRAM_NOT_SET) {
-    return Invalid("program: set image_id or image");
-  }
   if (request.program_case() == v1::ExecuteBatchRequest::kImage &&
       static_cast<int64_t>(request.image().size()) > caps.max_image_bytes) {
     return Invalid(absl::StrCat("image: ", request.image().size(),
