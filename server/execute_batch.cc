@@ -138,6 +138,7 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
         fatal_ = status;
       } else {
         image_ = std::move(cached);
+        resolved_ = true;
         Pump();
       }
       action = Step();
@@ -219,7 +220,7 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
 
   // Submits runs while the window has room.
   void Pump() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    while (!cancelled_ && !fatal_ && image_ != nullptr && next_ < request_->runs_size() &&
+    while (!cancelled_ && !fatal_ && resolved_ && next_ < request_->runs_size() &&
            outstanding_ + static_cast<int>(pending_.size()) + (writing_ ? 1 : 0) < window_) {
       auto job = std::make_shared<RunJob>(this, next_);
       absl::Status queued = deps_->pool->Submit(job);
@@ -298,8 +299,10 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
   const int window_;
 
   absl::Mutex mu_;
+  // The batch's program; null when every run names its own (manifest.program_path).
   std::shared_ptr<const image::CachedImage> image_ ABSL_GUARDED_BY(mu_);
-  int next_ ABSL_GUARDED_BY(mu_) = 0;         // next run to submit
+  bool resolved_ ABSL_GUARDED_BY(mu_) = false;  // image_ is final: runs may start
+  int next_ ABSL_GUARDED_BY(mu_) = 0;           // next run to submit
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // jobs submitted, not yet run, rejected or withdrawn
   std::vector<std::shared_ptr<RunJob>> live_ ABSL_GUARDED_BY(mu_);  // submitted runs
   std::deque<ExecuteBatchResult> pending_ ABSL_GUARDED_BY(mu_);     // results not yet written
