@@ -95,6 +95,7 @@ TEST_F(CliRemoteTest, DoctorShowsTheServersInfoAndHost) {
   EXPECT_THAT(r.out, ::testing::HasSubstr(
                          absl::StrCat("server ", server_->grpc_address(), ": zerocelld ")));
   EXPECT_THAT(r.out, ::testing::HasSubstr("instruction policy standard"));
+  EXPECT_THAT(r.out, ::testing::HasSubstr("(stream 4294967296 B)"));  // the default stream cap
   EXPECT_THAT(r.out, ::testing::HasSubstr(" user_notification = yes"));
   CliResult json = RunCli({"doctor", "--json", ServerFlag()});
   EXPECT_EQ(json.exit_code, 0) << json.err;
