@@ -110,10 +110,14 @@ absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t 
           absl::StrCat(what, ": mountpoint \"", mount.mountpoint,
                        "\" is the writable scratch directory every run with file trees has"));
     }
+    // A regular file: the archive is read whole before the run (a pipe could not serve the
+    // channel as well). Not one (FAILED_PRECONDITION) is the manifest's error, as a missing one.
     absl::StatusOr<std::string> bytes = sandbox::ReadImageFile(channel.uri);
     if (!bytes.ok()) {
-      return absl::Status(bytes.status().code(),
-                          absl::StrCat(what, ": ", bytes.status().message()));
+      const absl::StatusCode code = absl::IsFailedPrecondition(bytes.status())
+                                        ? absl::StatusCode::kInvalidArgument
+                                        : bytes.status().code();
+      return absl::Status(code, absl::StrCat(what, ": ", bytes.status().message()));
     }
     TreeArchive tree{channel.uri, mount.mountpoint, *std::move(bytes), "",
                      absl::StrCat(what, " (", channel.uri, ")")};

@@ -3,6 +3,7 @@
 // and inputs that never end or arrive slowly (also through `zerocell run`), under an address-space
 // limit that loading such an input whole would break.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -210,6 +211,12 @@ TEST(CliZeroVmTest, NvramFstabErrorsNameTheNvramLine) {
   EXPECT_THAT(r.err, HasSubstr("job.manifest: line 9: Channel /dev/nvram (\"nvram.1\"): nvram line "
                                "2: [fstab] archive of the Channel at line 11 (data.tar): refused: "
                                "tree archive: not a tar archive"));
+  // An archive that is no regular file (a FIFO the channel could stream) is the manifest's error.
+  ASSERT_EQ(mkfifo(job.dir().File("fifo.tar").c_str(), 0600), 0);
+  std::filesystem::rename(job.dir().File("fifo.tar"), job.dir().File("python.tar"));
+  r = refused("[fstab]\nchannel=/dev/python.tar, mountpoint=/, access=ro\n");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("nvram line 2: [fstab] archive of the Channel at line 10: "));
   // A missing archive: the channel's own line.
   std::filesystem::remove(job.dir().File("data.tar"));
   r = refused("[fstab]\nchannel=/dev/1.data.tar, mountpoint=/data, access=ro\n");
