@@ -17,6 +17,14 @@
 
 namespace zerocell::client {
 
+namespace {
+
+std::string WhatOf(const TreeArchive& tree) {
+  return tree.what.empty() ? absl::StrCat("--tree=", tree.path) : tree.what;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<TreeArchive>> ReadTreeFlags(const std::vector<std::string>& values) {
   std::vector<TreeArchive> out;
   for (const std::string& value : values) {
@@ -71,7 +79,7 @@ std::optional<image::TreeRun> PrepareLocalTrees(const std::vector<TreeArchive>& 
     options.validator.policy = policy;
     image::TreeValidation v = image::ValidateTree(tree.bytes, options);
     if (!v.status.ok()) {
-      std::string message = absl::StrCat("--tree=", tree.path, ": refused: ", v.status.message());
+      std::string message = absl::StrCat(WhatOf(tree), ": refused: ", v.status.message());
       if (v.refused.has_value()) {
         message += "\n" + FormatRejections(api::ReportToProto(*v.refused));
         if (message.back() == '\n') message.pop_back();
@@ -99,7 +107,7 @@ absl::Status EnsureTreesRegistered(RemoteClient& client, const std::vector<TreeA
     absl::StatusOr<v1::RegisterImageResponse> registered = client.RegisterTree(tree.bytes, "");
     if (!registered.ok()) {
       return absl::Status(registered.status().code(),
-                          absl::StrCat("--tree=", tree.path, ": ", registered.status().message()));
+                          absl::StrCat(WhatOf(tree), ": ", registered.status().message()));
     }
   }
   return absl::OkStatus();

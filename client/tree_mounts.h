@@ -21,6 +21,8 @@ struct TreeArchive {
   std::string mountpoint;  // guest path, "/" by default
   std::string bytes;
   std::string id;  // "sha256:<hex>"
+  // How errors name it; empty: "--tree=<path>" (an nvram [fstab] record names its line instead).
+  std::string what;
 };
 
 // Reads every --tree value: TAR, or TAR:MOUNTPOINT when the part after the last ':' is an
