@@ -92,7 +92,7 @@ std::optional<image::TreeRun> PrepareLocalTrees(const std::vector<TreeArchive>& 
   absl::StatusOr<image::TreeRun> run =
       image::PrepareTreeRun(mounted, manifest.program_path(), "PROGRAM");
   if (!run.ok()) {
-    const bool missing = absl::StrContains(run.status().message(), "is not in the mounted trees");
+    const bool missing = run.status().code() == absl::StatusCode::kNotFound;
     *exit_code = Fail(missing ? kExitProgramNotFound : kExitProgramRefused, run.status().message());
     return std::nullopt;
   }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -54,21 +55,26 @@ struct TreeElf {
 };
 
 // Program images built from a tree's ELFs (PrepareTreeRun), kept as long as the tree: a warm
-// pool keys on them, and building one copies the file. Key: the program's content index and its
-// interpreter's (-1: static). Thread-safe.
+// pool keys on them, and building one copies the file. Key: the program's content index, its
+// interpreter's (-1: static) and the run's instruction use (the union over the mounted trees,
+// which the image carries). At most kMaxImages are kept: each holds a memfd and a copy of its
+// file that no cache budget counts, so past that images are built per run. Thread-safe.
 class ProgramImages {
  public:
-  using Key = std::pair<uint32_t, int64_t>;
+  static constexpr size_t kMaxImages = 16;
+  using Key = std::tuple<uint32_t, int64_t, uint32_t>;
   std::shared_ptr<const sandbox::Image> Find(Key key) const {
     absl::MutexLock lock(&mu_);
     auto it = images_.find(key);
     return it == images_.end() ? nullptr : it->second;
   }
-  // The image already there for `key`, or `image` (now there).
+  // The image already there for `key`, or `image` (kept when there is room).
   std::shared_ptr<const sandbox::Image> Insert(Key key,
                                                std::shared_ptr<const sandbox::Image> image) {
     absl::MutexLock lock(&mu_);
-    return images_.try_emplace(key, std::move(image)).first->second;
+    if (auto it = images_.find(key); it != images_.end()) return it->second;
+    if (images_.size() < kMaxImages) images_.emplace(key, image);
+    return image;
   }
 
  private:

@@ -37,8 +37,8 @@ absl::StatusOr<FoundElf> FindElf(const GuestFs& fs, const std::vector<MountedTre
   Location at;
   if (int err = fs.Resolve(fs.Root(), std::string_view(path.data(), path.size()), {}, &at);
       err != 0) {
-    return PathError(field, path,
-                     absl::StrCat("is not in the mounted trees (", std::strerror(err), ")"));
+    return absl::NotFoundError(absl::StrCat(field, ": \"", path, "\" is not in the mounted trees (",
+                                            std::strerror(err), ")"));
   }
   // Location::mount 0 is GuestFs's skeleton of directories leading to mountpoints.
   if (at.mount == 0 || fs.node(at).type != sandbox::fs::NodeType::kRegular) {
@@ -67,7 +67,7 @@ auto WithBytes(const FileTree& tree, FileTree::NodeId node, Fn fn) -> decltype(f
 absl::StatusOr<std::shared_ptr<const sandbox::Image>> StaticImage(const FoundElf& f,
                                                                   uint32_t host_instructions,
                                                                   absl::string_view field) {
-  const ProgramImages::Key key{f.tree->tree->node(f.node).content, -1};
+  const ProgramImages::Key key{f.tree->tree->node(f.node).content, -1, host_instructions};
   if (auto image = f.tree->programs->Find(key)) return image;
   absl::StatusOr<std::shared_ptr<const sandbox::Image>> image =
       WithBytes(*f.tree->tree, f.node, [&](std::string_view bytes) {
@@ -119,7 +119,8 @@ absl::StatusOr<TreeRun> PrepareTreeRun(const std::vector<MountedTree>& mounts,
   // case); otherwise built for this run.
   const bool same_tree = interp.tree == program.tree;
   const ProgramImages::Key key{program.tree->tree->node(program.node).content,
-                               same_tree ? program.tree->tree->node(interp.node).content : -2};
+                               same_tree ? program.tree->tree->node(interp.node).content : -2,
+                               host_instructions};
   if (same_tree) {
     if (auto image = program.tree->programs->Find(key)) {
       run.image = std::move(image);

@@ -34,7 +34,8 @@ struct TreeRun {
 // covering earlier ones) to an ELF the tree's admission accepted. A static one runs as is; one
 // with PT_INTERP runs with that interpreter, resolved in the same view (it must be an admitted,
 // self-contained ELF). Images are built once per tree and reused (warm pools key on them).
-// INVALID_ARGUMENT naming `field` ("manifest.program_path") and the path otherwise. An empty
+// NOT_FOUND naming `field` ("manifest.program_path") and the path when it resolves to nothing,
+// INVALID_ARGUMENT when it is no runnable ELF. An empty
 // `program_path`: only the trees (TreeRun::image null), for a program given as an image.
 absl::StatusOr<TreeRun> PrepareTreeRun(const std::vector<MountedTree>& mounts,
                                        std::string_view program_path,

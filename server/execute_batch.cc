@@ -173,9 +173,8 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
       sandbox::RunOptions options{&job.cancel(), nullptr};
       RunProgram program;
       if (!manifest->mounts().empty()) {
-        status = AcquireProgram(
-            *deps_, ns_, image_ != nullptr ? ProgramSource::kImageId : ProgramSource::kTreePath,
-            image_ != nullptr ? image_->id : "", *manifest, &program);
+        // The batch's image is already held: only the run's trees (and its path) are acquired.
+        status = AcquireTrees(*deps_, ns_, *manifest, image_ == nullptr, &program);
         program.AddTo(&options);
       }
       if (status.ok()) {

@@ -55,7 +55,10 @@ absl::StatusOr<bool> AddToNamespace(const ServiceDeps& deps, const std::string& 
   absl::Status stored;
   std::vector<std::string> orphans;
   absl::StatusOr<bool> added = deps.namespaces->Add(
-      ns, id, name, image::ImageCache::ChargeFor((*image)->image->size_bytes()),
+      ns, id, name,
+      (*image)->kind == image::ImageKind::kTree
+          ? image::ImageCache::ChargeForTree(*(*image)->tree)
+          : image::ImageCache::ChargeFor((*image)->image->size_bytes()),
       absl::ToUnixNanos(absl::Now()), &orphans, &stored);
   if (!stored.ok()) {
     LogLine(*deps.log, "warning", "image_namespace_store_failed")

@@ -4,9 +4,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "api/rpc_status.h"
 #include "image/image_id.h"
 #include "server/execution.h"
+#include "server/image_namespaces.h"
 
 namespace zerocell::server {
 namespace {
@@ -37,14 +40,19 @@ grpc::Status AcquireTree(const ServiceDeps& deps, const std::string& ns, const s
 
 }  // namespace
 
-void RunProgram::AddTo(sandbox::RunOptions* options) const {
-  options->trees = tree_run.trees;
-  options->executable = tree_run.executable;
+RunProgram::~RunProgram() {
+  if (namespaces_ == nullptr) return;
+  for (const auto& tree : trees) namespaces_->ExecutionEnded(ns_, tree->id);
 }
 
-grpc::Status AcquireProgram(const ServiceDeps& deps, const std::string& ns, ProgramSource source,
-                            const std::string& id_or_bytes, const sandbox::Manifest& manifest,
-                            RunProgram* out) {
+void RunProgram::AddTo(sandbox::RunOptions* options) const {
+  options->trees = tree_run.trees;
+  if (program_from_trees_) options->executable = tree_run.executable;
+}
+
+grpc::Status AcquireTrees(const ServiceDeps& deps, const std::string& ns,
+                          const sandbox::Manifest& manifest, bool program_from_trees,
+                          RunProgram* out) {
   std::vector<image::MountedTree> mounted;
   for (size_t i = 0; i < manifest.mounts().size(); ++i) {
     const sandbox::MountSpec& mount = manifest.mounts()[i];
@@ -57,20 +65,34 @@ grpc::Status AcquireProgram(const ServiceDeps& deps, const std::string& ns, Prog
     mounted.push_back({mount.mountpoint, tree->tree});
     out->trees.push_back(std::move(tree));
   }
+  // Why: a tree a run mounts is in use; the namespace's bound must not evict it as idle.
+  if (deps.namespaces != nullptr) {
+    out->namespaces_ = deps.namespaces;
+    out->ns_ = ns;
+    const int64_t now = absl::ToUnixNanos(absl::Now());
+    for (const auto& tree : out->trees) deps.namespaces->ExecutionStarted(ns, tree->id, now);
+  }
+  out->program_from_trees_ = program_from_trees;
   absl::StatusOr<image::TreeRun> run = image::PrepareTreeRun(
-      mounted, source == ProgramSource::kTreePath ? std::string_view(manifest.program_path())
-                                                  : std::string_view());
+      mounted, program_from_trees ? std::string_view(manifest.program_path()) : std::string_view());
   if (!run.ok()) return api::ToGrpcStatus(run.status());
   out->tree_run = *std::move(run);
-  if (source != ProgramSource::kTreePath) {
-    return AcquireImage(deps, ns, source == ProgramSource::kImageId, id_or_bytes, &out->program);
-  }
+  if (!program_from_trees) return grpc::Status::OK;
   auto program = std::make_shared<image::CachedImage>();
   program->id = out->trees[static_cast<size_t>(out->tree_run.program_mount)]->id;
   program->kind = image::ImageKind::kElf;
   program->image = out->tree_run.image;
   out->program = std::move(program);
   return grpc::Status::OK;
+}
+
+grpc::Status AcquireProgram(const ServiceDeps& deps, const std::string& ns, ProgramSource source,
+                            const std::string& id_or_bytes, const sandbox::Manifest& manifest,
+                            RunProgram* out) {
+  const bool from_trees = source == ProgramSource::kTreePath;
+  if (grpc::Status s = AcquireTrees(deps, ns, manifest, from_trees, out); !s.ok()) return s;
+  if (from_trees) return grpc::Status::OK;
+  return AcquireImage(deps, ns, source == ProgramSource::kImageId, id_or_bytes, &out->program);
 }
 
 }  // namespace zerocell::server

@@ -23,17 +23,39 @@ enum class ProgramSource {
   kInline,
 };
 
-// What a run needs from the cache, held for the run's duration (nothing it uses is evicted).
-struct RunProgram {
+// What a run needs from the cache, held for the run's duration (nothing it uses is evicted),
+// with every mounted tree counted as executing in the caller's namespace meanwhile.
+class RunProgram {
+ public:
+  RunProgram() = default;
+  RunProgram(const RunProgram&) = delete;
+  RunProgram& operator=(const RunProgram&) = delete;
+  ~RunProgram();
+
   // What RunAndReport runs. For a program from a tree: its image, under the id of the tree that
   // holds it (metrics, logs and ExecuteResponse.image_id name that tree).
   std::shared_ptr<const image::CachedImage> program;
   std::vector<std::shared_ptr<const image::CachedImage>> trees;  // Manifest::mounts() order
   image::TreeRun tree_run;
 
-  // Adds the mounted trees and their admitted code to `options`.
+  // Adds the mounted trees to `options`, and their admitted code when the program comes from
+  // them. Why not for a program given as an image: its admission report is the run's instruction
+  // use (nondeterminism, CPUID faulting); code of data trees would fall outside it.
   void AddTo(sandbox::RunOptions* options) const;
+
+ private:
+  friend grpc::Status AcquireTrees(const ServiceDeps&, const std::string&,
+                                   const sandbox::Manifest&, bool, RunProgram*);
+  ImageNamespaces* namespaces_ = nullptr;
+  std::string ns_;
+  bool program_from_trees_ = false;
 };
+
+// The trees part of AcquireProgram: acquires what `manifest` mounts and, when
+// `program_from_trees`, resolves Manifest::program_path in them into out->program.
+grpc::Status AcquireTrees(const ServiceDeps& deps, const std::string& ns,
+                          const sandbox::Manifest& manifest, bool program_from_trees,
+                          RunProgram* out);
 
 // Acquires every tree `manifest` mounts (each id in the caller's namespace, a tree image:
 // NOT_FOUND / INVALID_ARGUMENT naming "manifest.mounts[i].tree_id") and the program: the

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "base/errno_status.h"
 #include "base/status_macros.h"
 #include "image/image_cache.h"
 #include "image/validator.h"
@@ -261,26 +263,30 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
 // (an ELF holds one memfd, a tree one per distinct file; connections, runs and logs need the
 // rest): UINT64_MAX when unlimited; an error when not even a small cache fits.
 // `reserved`: descriptors held for other things (four per parked sandbox: pidfd, listener and
-// two /proc files).
+// two /proc files; per running sandbox its tree files' descriptions and its own).
 absl::StatusOr<uint64_t> ImageDescriptorBudget(uint64_t reserved) {
-  const uint64_t kHeadroom = 1024 + reserved;  // connections, runs, metrics, logs, parked
-  constexpr uint64_t kMinImages = 16;
+  const uint64_t kHeadroom = 1024 + reserved;  // connections, metrics, logs, parked, running
+  constexpr uint64_t kMinDescriptors = 16;
   rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return UINT64_MAX;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return ErrnoStatus(errno, "getrlimit(RLIMIT_NOFILE)");
   if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
     getrlimit(RLIMIT_NOFILE, &limit);
   }
   if (limit.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
-  if (limit.rlim_cur < kMinImages + kHeadroom) {
+  if (limit.rlim_cur < kMinDescriptors + kHeadroom) {
     return absl::FailedPreconditionError(
         absl::StrFormat("RLIMIT_NOFILE is %d: zerocelld needs at least %d file descriptors "
-                        "(lower --pool_max_total?)",
-                        static_cast<uint64_t>(limit.rlim_cur), kMinImages + kHeadroom));
+                        "(lower --max_concurrency or --pool_max_total?)",
+                        static_cast<uint64_t>(limit.rlim_cur), kMinDescriptors + kHeadroom));
   }
   return static_cast<uint64_t>(limit.rlim_cur) - kHeadroom;
 }
+
+// Descriptors one running sandbox holds in the server: its tree files' read-only descriptions
+// (supervisor::GuestState's cap), pidfd, listener, pipes and /proc files.
+constexpr uint64_t kRunDescriptors = 128 + 16;
 
 // Written to a temp file and renamed, so a reader never sees half of it.
 absl::Status WriteReadyFile(const std::string& path, int grpc_port, int metrics_port) {
@@ -317,12 +323,23 @@ int Main() {
 
   const uint64_t parked_fds =
       options->warm_pool_enabled ? 4 * static_cast<uint64_t>(options->warm_pool.max_total) : 0;
-  absl::StatusOr<uint64_t> images = ImageDescriptorBudget(parked_fds);
+  const uint64_t running_fds = kRunDescriptors * static_cast<uint64_t>(options->pool.workers);
+  absl::StatusOr<uint64_t> images = ImageDescriptorBudget(parked_fds + running_fds);
   if (!images.ok()) {
     LogLine(log, "error", "fd_limit").Str("message", std::string(images.status().message())).Emit();
     return 1;
   }
   options->cache.max_descriptors = *images;
+  // Why: a tree's files are memfds opened while its archive is read, before the cache can refuse
+  // it; a tree with more entries than the budget could never be cached anyway.
+  if (options->cache.tree_limits.max_nodes > *images) {
+    LogLine(log, "warning", "max_tree_files_lowered")
+        .Int("requested", static_cast<int64_t>(options->cache.tree_limits.max_nodes))
+        .Int("used", static_cast<int64_t>(*images))
+        .Str("reason", "RLIMIT_NOFILE")
+        .Emit();
+    options->cache.tree_limits.max_nodes = *images;
+  }
   if (*images < options->cache.max_images) {
     LogLine(log, "warning", "cache_max_images_lowered")
         .Int("requested", static_cast<int64_t>(options->cache.max_images))

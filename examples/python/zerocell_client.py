@@ -278,6 +278,10 @@ class Client:
         """
         if manifest is None:
             manifest = standard_manifest(argv if argv is not None else [path], stdin, **limits)
+        else:
+            copy = sandbox_pb2.Manifest()
+            copy.CopyFrom(manifest)  # the caller's manifest is left as it was
+            manifest = copy
         del manifest.mounts[:]
         for mountpoint, tar in trees.items():
             tree_id = tar if isinstance(tar, str) and tar.startswith("sha256:") else \

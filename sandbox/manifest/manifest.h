@@ -90,7 +90,7 @@ class Manifest {
   uint64_t random_seed() const { return random_seed_; }
   // ZeroVM's memory etag: the result carries a SHA-256 of the guest's memory at exit.
   bool memory_etag() const { return memory_etag_; }
-  // Trees mounted read-only, in order (a later mount covers an earlier one at the same path).
+  // Trees mounted read-only, in order (a later mount covers what is below its mountpoint).
   const std::vector<MountSpec>& mounts() const { return mounts_; }
   // The writable scratch directory; with mounts and none declared, /tmp with the default quotas.
   const std::optional<ScratchSpec>& scratch() const { return scratch_; }

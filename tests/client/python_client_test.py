@@ -210,7 +210,7 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(self.client.image_uploads, 2, "registered trees are not sent again")
         with self.assertRaises(grpc.RpcError) as missing:
             self.client.execute_in_trees({"/": programs}, "/bin/nope")
-        self.assertEqual(missing.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(missing.exception.code(), grpc.StatusCode.NOT_FOUND)
         self.assertIn("manifest.program_path", missing.exception.details())
 
     def test_execute_stream_feeds_input_and_yields_output_then_the_result(self):

@@ -84,6 +84,47 @@ TEST(TreeImageTest, AdmitsEveryElfAndRecordsWhatALoaderNeeds) {
   EXPECT_EQ(t.ElfAt(*t.tree->Find("usr")), nullptr);
 }
 
+// Only code pages holding nothing but the segment's bytes and zeros may be mapped executable: a
+// byte hidden in the slack after the text (never decoded by admission) keeps the pages out.
+TEST(TreeImageTest, ExecutableFilesHoldOnlyPagesOfNothingButCode) {
+  const std::string clean = testing::GuestBytes("elf_hello_dynamic");
+  ASSERT_OK_AND_ASSIGN(sandbox::elf::ElfLayout layout,
+                       sandbox::elf::ParseElf(clean, sandbox::elf::ElfRole::kTreeMember));
+  uint64_t text_end = 0;
+  for (const sandbox::elf::LoadSegment& seg : layout.segments) {
+    if (seg.exec) text_end = seg.offset + seg.filesz;
+  }
+  ASSERT_NE(text_end % 4096, 0u) << "no slack after the text to hide a byte in";
+  std::string dirty = clean;
+  dirty[text_end] = '\x0f';  // the first byte of rdtsc (0f 31), past p_filesz
+  dirty[text_end + 1] = '\x31';
+  TarBuilder tar;
+  tar.File("bin/clean", clean, 0755)
+      .HardLink("bin/clean2", "bin/clean")
+      .File("bin/dirty", dirty, 0755);
+  TreeValidation v = ValidateTree(tar.bytes(), Options(InstructionPolicy::kDeterministic));
+  ASSERT_TRUE(v.status.ok()) << v.status;  // the slack is not code: admission never decodes it
+  const TreeImage& t = *v.tree;
+  const sandbox::fs::ExecutableFiles& code = *t.executable;
+  for (const char* path : {"bin/clean", "bin/clean2", "bin/dirty"}) {
+    const sandbox::fs::FileTree::NodeId node = *t.tree->Find(path);
+    const TreeElf* elf = t.ElfAt(node);
+    ASSERT_NE(elf, nullptr) << path;
+    ASSERT_EQ(elf->executable.size(), 1u) << path;
+    const ExecutableRange& r = elf->executable[0];
+    const bool clean_file = std::string_view(path) != "bin/dirty";
+    EXPECT_FALSE(r.shares_pages) << path;  // Debian links with -z separate-code
+    EXPECT_EQ(r.slack_zero, clean_file) << path;
+    EXPECT_EQ(r.mappable(), clean_file) << path;
+    EXPECT_EQ(code.Allows(node, r.page_offset, r.page_end - r.page_offset), clean_file) << path;
+    // Never more than the admitted pages, nor a page before them.
+    EXPECT_FALSE(code.Allows(node, r.page_offset, r.page_end - r.page_offset + 4096)) << path;
+    if (r.page_offset >= 4096) {
+      EXPECT_FALSE(code.Allows(node, r.page_offset - 4096, 4096)) << path;
+    }
+  }
+}
+
 TEST(TreeImageTest, AdmitsTheHostsDynamicLoaderAndLibc) {
   const char* kLibc = "/lib/x86_64-linux-gnu/libc.so.6";
   const char* kLdso = "/lib64/ld-linux-x86-64.so.2";

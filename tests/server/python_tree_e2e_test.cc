@@ -51,6 +51,7 @@ class PythonTreeTest : public ::testing::Test {
   }
 
   void SetUp() override {
+    ASSERT_NE(tar_, nullptr) << "scripts/make-tree.sh python3 failed (see above)";
     auto server = ZerocelldProcess::Start({});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);

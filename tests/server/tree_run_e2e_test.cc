@@ -137,7 +137,7 @@ TEST_F(TreeRunTest, RefusalsNameTheField) {
   };
   std::vector<Case> cases;
   {
-    Case c{"missing path", {}, grpc::INVALID_ARGUMENT, "manifest.program_path: \"/bin/nope\""};
+    Case c{"missing path", {}, grpc::NOT_FOUND, "manifest.program_path: \"/bin/nope\""};
     *c.request.mutable_manifest() = ByPath("/bin/nope");
     cases.push_back(std::move(c));
   }
@@ -204,7 +204,7 @@ TEST_F(TreeRunTest, BatchWithoutAnImageRunsEachRunsProgramPath) {
   ASSERT_EQ(results.size(), 3u);
   EXPECT_EQ(Stdout(results[0].response()), "hello, world\n");
   EXPECT_EQ(Stdout(results[1].response()), "hello from a static ELF\n");
-  EXPECT_EQ(results[2].error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(results[2].error_code(), grpc::NOT_FOUND);
   EXPECT_THAT(results[2].error_message(), HasSubstr("manifest.program_path"));
 }
 
