@@ -169,6 +169,39 @@ Reply Fchmod(GuestState& g, const Call& c) {
   return Reply::Error(Scratch(g).Chmod(f->at.node, static_cast<uint32_t>(c.args[1])));
 }
 
+// utimensat/utimes/utime/futimesat: in the scratch they succeed and change nothing (its times
+// are fixed: a run must not show when it ran); elsewhere EROFS.
+int TouchPath(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t at_flags) {
+  std::string path;
+  if (path_addr != 0) {
+    if (int err = ReadPath(g, path_addr, &path)) return err;
+  }
+  fs::Location at;
+  if (path_addr == 0 || (path.empty() && (at_flags & AT_EMPTY_PATH))) {
+    if (path_addr != 0 && dirfd == AT_FDCWD) {
+      at = g.cwd();
+    } else if (const OpenFile* f = g.fds().File(dirfd)) {
+      at = f->at;
+    } else {
+      return g.fds().IsOpen(dirfd) ? EROFS : EBADF;  // a channel: not a file to touch
+    }
+  } else if (int err = ResolveAt(g, dirfd, path, {!(at_flags & AT_SYMLINK_NOFOLLOW), false}, &at)) {
+    return err;
+  }
+  return fs::GuestFs::IsScratch(at) ? 0 : EROFS;
+}
+Reply Utimensat(GuestState& g, const Call& c) {
+  return Reply::Error(TouchPath(g, Arg(c, 0), c.args[1], c.args[3]));
+}
+Reply Futimesat(GuestState& g, const Call& c) {
+  return Reply::Error(TouchPath(g, Arg(c, 0), c.args[1], 0));
+}
+Reply Utimes(GuestState& g, const Call& c) {
+  // A null path is EFAULT for utimes/utime (only utimensat takes it for "the fd").
+  if (c.args[0] == 0) return Reply::Error(EFAULT);
+  return Reply::Error(TouchPath(g, AT_FDCWD, c.args[0], 0));
+}
+
 }  // namespace
 
 Reply ScratchRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov,
@@ -260,6 +293,10 @@ void RegisterScratchHandlers(HandlerTable& t) {
   t[SYS_chmod] = Chmod;
   t[SYS_fchmodat] = Fchmodat;
   t[SYS_fchmod] = Fchmod;
+  t[SYS_utimensat] = Utimensat;
+  t[SYS_futimesat] = Futimesat;
+  t[SYS_utimes] = Utimes;
+  t[SYS_utime] = Utimes;
 }
 
 }  // namespace zerocell::sandbox::supervisor

@@ -203,7 +203,8 @@ int ReadPathArg(GuestState& g, uint64_t path_addr, std::string* path, int* chann
   return 0;
 }
 
-Reply OpenCommon(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t flags, uint64_t create_mode) {
+Reply OpenCommon(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t flags,
+                 uint64_t create_mode) {
   std::string path;
   int ch = -1;
   if (int err = ReadPathArg(g, path_addr, &path, &ch)) return Reply::Error(err);
@@ -414,8 +415,10 @@ Reply PollCommon(GuestState& g, uint64_t fds_addr, uint64_t nfds, int64_t timeou
     p.revents = 0;
     if (p.fd < 0) continue;
     const int ch = g.fds().Lookup(p.fd);
-    if (g.fds().File(p.fd) != nullptr) {
-      p.revents = static_cast<short>(p.events & (POLLIN | POLLRDNORM));  // files never block
+    if (const OpenFile* f = g.fds().File(p.fd)) {
+      // Files never block: readable always, writable when open for writing (scratch files).
+      const short out = (f->flags & O_ACCMODE) != O_RDONLY ? POLLOUT | POLLWRNORM : 0;
+      p.revents = static_cast<short>(p.events & (POLLIN | POLLRDNORM | out));
     } else if (ch < 0) {
       p.revents = POLLNVAL;
     } else {

@@ -230,6 +230,14 @@ TEST_F(ScratchHandlersTest, OutsideTheScratchStaysReadOnly) {
   ExpectValue(Run(SYS_chmod, {Path("/tmp/m"), 0400}), 0);
   EXPECT_EQ(OpenPath("/tmp/m", O_WRONLY), -EACCES);
   ExpectError(Run(SYS_access, {Path("/tmp/m"), W_OK}), EACCES);
+  // touch: times in the scratch are fixed, so setting them succeeds and changes nothing.
+  ExpectValue(Run(SYS_utimensat, {static_cast<uint64_t>(AT_FDCWD), Path("/tmp/m"), 0, 0}), 0);
+  ExpectValue(Run(SYS_utimensat, {static_cast<uint64_t>(fd), 0, 0, 0}), 0);
+  EXPECT_EQ(StatOf("/tmp/m").st_mtim.tv_sec, 0);
+  ExpectError(Run(SYS_utimensat, {static_cast<uint64_t>(AT_FDCWD), Path("/etc/passwd"), 0, 0}),
+              EROFS);
+  ExpectError(Run(SYS_utimensat, {static_cast<uint64_t>(tree), 0, 0, 0}), EROFS);
+  ExpectError(Run(SYS_utimes, {Path("/etc/nothing"), 0}), ENOENT);
 }
 
 }  // namespace
