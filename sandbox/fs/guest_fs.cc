@@ -252,11 +252,13 @@ std::vector<DirEntry> GuestFs::List(const Location& dir) const {
   std::vector<DirEntry> out;
   if (IsScratch(dir)) {
     if (!scratch_->Exists(dir.node)) return out;  // removed: empty, without "." and ".."
-    out.push_back(DirEntry{".", Info(dir).ino, NodeType::kDirectory});
-    out.push_back(DirEntry{"..", Info(Parent(dir)).ino, NodeType::kDirectory});
+    out.push_back(DirEntry{".", Info(dir).ino, NodeType::kDirectory, 0});
+    out.push_back(DirEntry{"..", Info(Parent(dir)).ino, NodeType::kDirectory, 1});
     for (const auto& [name, id] : scratch_->Children(dir.node)) {
-      out.push_back(DirEntry{name, uint64_t{id} + 1, scratch_->type(id)});
+      out.push_back(DirEntry{name, uint64_t{id} + 1, scratch_->type(id), uint64_t{id} + 2});
     }
+    std::sort(out.begin() + 2, out.end(),
+              [](const DirEntry& a, const DirEntry& b) { return a.pos < b.pos; });
     return out;
   }
   const FileTree& tree = *mounts_[static_cast<size_t>(dir.mount)].tree;
@@ -281,6 +283,7 @@ std::vector<DirEntry> GuestFs::List(const Location& dir) const {
   }
   out.insert(out.begin(), {DirEntry{".", Info(dir).ino, NodeType::kDirectory},
                            DirEntry{"..", Info(Parent(dir)).ino, NodeType::kDirectory}});
+  for (size_t i = 0; i < out.size(); ++i) out[i].pos = i;
   return out;
 }
 

@@ -47,6 +47,10 @@ struct DirEntry {
   std::string name;
   uint64_t ino = 0;
   NodeType type = NodeType::kDirectory;
+  // Where a listing resumes to return this entry next (getdents64's d_off is pos + 1), rising
+  // along a listing: a tree's the index; a scratch child's its never-reused id + 2, so that
+  // removing entries while reading a directory (rm -r) neither skips nor repeats the others.
+  uint64_t pos = 0;
 };
 
 // Immutable once made: trees mounted read-only at absolute guest paths, later mounts covering
@@ -94,7 +98,8 @@ class GuestFs {
   ScratchDir* scratch() const { return scratch_.get(); }
   static bool IsScratch(const Location& at) { return at.mount == kScratchMount; }
   // A directory's entries: ".", "..", then its children by name, with mountpoints below it
-  // (whether or not its tree has them) as the mounted roots.
+  // (whether or not its tree has them) as the mounted roots; a scratch directory's children in
+  // the order they were made.
   std::vector<DirEntry> List(const Location& dir) const;
 
   size_t mount_count() const { return mounts_.size(); }

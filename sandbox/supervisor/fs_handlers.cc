@@ -123,7 +123,8 @@ Reply FsOpen(GuestState& g, int64_t dirfd, std::string_view path, uint64_t flags
     if (!scratch && (writes || (flags & O_TRUNC))) return Reply::Error(EROFS);
     if (scratch && !created) {
       const uint32_t perm = g.fs().Info(at).mode;
-      if ((writes && !(perm & S_IWUSR)) || (access != O_WRONLY && !(perm & S_IRUSR))) {
+      const bool alters = writes || (flags & O_TRUNC);
+      if ((alters && !(perm & S_IWUSR)) || (access != O_WRONLY && !(perm & S_IRUSR))) {
         return Reply::Error(EACCES);
       }
     }
@@ -329,7 +330,12 @@ Reply Getdents64(GuestState& g, const Call& c) {
   const std::vector<fs::DirEntry> entries = g.fs().List(f->at);
   const uint64_t count = std::min<uint64_t>(c.args[2], 1 << 20);
   std::string out;
-  uint64_t index = f->pos;
+  // The first entry at or after the position (positions rise along a listing: fs::DirEntry).
+  size_t index = static_cast<size_t>(
+      std::lower_bound(entries.begin(), entries.end(), f->pos,
+                       [](const fs::DirEntry& e, uint64_t pos) { return e.pos < pos; }) -
+      entries.begin());
+  uint64_t next = f->pos;
   for (; index < entries.size(); ++index) {
     const fs::DirEntry& e = entries[index];
     const size_t reclen = (offsetof(dirent64, d_name) + e.name.size() + 1 + 7) & ~size_t{7};
@@ -338,7 +344,8 @@ Reply Getdents64(GuestState& g, const Call& c) {
     out.resize(at + reclen, '\0');
     dirent64 head = {};
     head.d_ino = e.ino;
-    head.d_off = static_cast<int64_t>(index + 1);
+    head.d_off = static_cast<int64_t>(e.pos + 1);
+    next = e.pos + 1;
     head.d_reclen = static_cast<unsigned short>(reclen);
     head.d_type = DirentType(e.type);
     memcpy(&out[at], &head, offsetof(dirent64, d_name));
@@ -346,7 +353,7 @@ Reply Getdents64(GuestState& g, const Call& c) {
   }
   if (out.empty() && index < entries.size()) return Reply::Error(EINVAL);  // buffer too small
   if (int err = g.memory().Write(c.args[1], out.data(), out.size())) return Reply::Error(err);
-  f->pos = index;
+  f->pos = next;
   return Reply::Value(static_cast<int64_t>(out.size()));
 }
 

@@ -209,6 +209,38 @@ TEST_F(ScratchHandlersTest, NamesRenameSymlinkAndCwd) {
   EXPECT_EQ(guest_->ScratchResults()->files, 0);
 }
 
+// rm -r: reading a directory in small pieces while unlinking what was read neither skips nor
+// repeats an entry, so the directory ends empty.
+TEST_F(ScratchHandlersTest, UnlinkingWhileListingSeesEveryEntryOnce) {
+  scratch_ = std::make_shared<fs::ScratchDir>("/tmp", 1 << 20, 1000);
+  ASSERT_OK_AND_ASSIGN(auto fs, fs::GuestFs::Create({}, {}, scratch_));
+  guest_->set_fs(std::move(fs));
+  ExpectValue(Run(SYS_mkdir, {Path("/tmp/many"), 0755}), 0);
+  for (int i = 0; i < 200; ++i) {
+    ASSERT_GE(OpenPath("/tmp/many/file-with-a-longish-name-" + std::to_string(i), O_CREAT), 0);
+  }
+  const int64_t dir = OpenPath("/tmp/many", O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dir, 0);
+  int seen = 0;
+  for (;;) {
+    const Reply r = Run(SYS_getdents64, {static_cast<uint64_t>(dir), kBuf, 512});
+    ASSERT_EQ(r.error, 0);
+    if (r.value == 0) break;
+    const std::string bytes = memory_->Bytes(kBuf, static_cast<size_t>(r.value));
+    for (size_t at = 0; at < bytes.size();) {
+      dirent64 d;
+      memcpy(&d, bytes.data() + at, offsetof(dirent64, d_name));
+      const std::string name = bytes.data() + at + offsetof(dirent64, d_name);
+      at += d.d_reclen;
+      if (name == "." || name == "..") continue;
+      ++seen;
+      ExpectValue(Run(SYS_unlink, {Path("/tmp/many/" + name)}), 0);
+    }
+  }
+  EXPECT_EQ(seen, 200);
+  ExpectValue(Run(SYS_rmdir, {Path("/tmp/many")}), 0);
+}
+
 TEST_F(ScratchHandlersTest, OutsideTheScratchStaysReadOnly) {
   EXPECT_EQ(OpenPath("/etc/new", O_CREAT | O_WRONLY), -EROFS);
   EXPECT_EQ(OpenPath("/etc/passwd", O_WRONLY), -EROFS);
@@ -229,6 +261,7 @@ TEST_F(ScratchHandlersTest, OutsideTheScratchStaysReadOnly) {
   ExpectValue(Run(SYS_truncate, {Path("/tmp/m"), 1}), 0);
   ExpectValue(Run(SYS_chmod, {Path("/tmp/m"), 0400}), 0);
   EXPECT_EQ(OpenPath("/tmp/m", O_WRONLY), -EACCES);
+  EXPECT_EQ(OpenPath("/tmp/m", O_RDONLY | O_TRUNC), -EACCES);
   ExpectError(Run(SYS_access, {Path("/tmp/m"), W_OK}), EACCES);
   // touch: times in the scratch are fixed, so setting them succeeds and changes nothing.
   ExpectValue(Run(SYS_utimensat, {static_cast<uint64_t>(AT_FDCWD), Path("/tmp/m"), 0, 0}), 0);
