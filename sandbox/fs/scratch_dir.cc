@@ -139,7 +139,7 @@ int ScratchDir::Create(Id dir, std::string_view name, NodeType type, uint32_t mo
   return 0;
 }
 
-void ScratchDir::Unlink(Id dir, std::string name) {
+void ScratchDir::Unlink(Id dir, const std::string& name) {
   Node* d = Find(dir);
   auto it = d->children.find(name);
   const Id id = it->second;

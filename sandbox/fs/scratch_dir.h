@@ -104,7 +104,8 @@ class ScratchDir {
   Node* Find(Id id);
   // Drops `id` when it is neither linked nor held: its bytes and its file count go.
   void MaybeDrop(Id id);
-  void Unlink(Id dir, std::string name);      // a copy: the map key it may name goes
+  // `name` is not used after the erase: it may be the erased map key itself.
+  void Unlink(Id dir, const std::string& name);
   bool IsAncestor(Id ancestor, Id id) const;  // ancestor == id counts
   void Grow(uint64_t bytes);
 
