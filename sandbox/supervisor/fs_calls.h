@@ -47,6 +47,14 @@ int FsDupTo(GuestState& g, int64_t fd, int64_t newfd, bool cloexec);
 Reply ScratchRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov,
                   std::optional<int64_t> offset);
 
+// mmap(addr, length, prot, flags, fd, offset) of a scratch file, before the call is accounted and
+// continued: puts a read-only, sealed snapshot of the mapped bytes at the guest's number `fd`
+// (the kernel maps that). 0, or the errno to answer: ENODEV for MAP_SHARED (a snapshot would not
+// follow later writes, nor could writes through it be counted) or without an injector, EACCES
+// for a descriptor not open for reading.
+int ScratchPrepareMap(GuestState& g, int64_t fd, const OpenFile& file, uint64_t length,
+                      uint64_t flags, uint64_t offset);
+
 // F_GETFL / F_SETFL of an open file.
 Reply FsGetfl(const OpenFile& file);
 Reply FsSetfl(OpenFile& file, uint64_t flags);

@@ -1,15 +1,19 @@
 // The writable scratch (fs::ScratchDir): reads and writes of its files, and the calls that change
-// names there (mkdir, symlink, unlink, rmdir, rename, truncate, chmod). Outside it each falls back
-// to the read-only answer (fs_write_handlers.cc: EROFS after the kernel's earlier checks).
+// names there (mkdir, symlink, unlink, rmdir, rename, truncate, chmod), and private mappings.
+// Outside it each falls back to the read-only answer (fs_write_handlers.cc: EROFS after the
+// kernel's earlier checks).
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <string>
 
+#include "sandbox/launch/launch_spec.h"
 #include "sandbox/supervisor/fs_calls.h"
 #include "sandbox/supervisor/fs_path.h"
 #include "sandbox/supervisor/handlers.h"
@@ -275,6 +279,43 @@ Reply FsWrite(GuestState& g, OpenFile& file, const std::vector<iovec>& iov, uint
   }
   if (!offset.has_value()) file.pos = pos;
   return Reply::Value(static_cast<int64_t>(pos - start));
+}
+
+int ScratchPrepareMap(GuestState& g, int64_t fd, const OpenFile& file, uint64_t length,
+                      uint64_t flags, uint64_t offset) {
+  if ((flags & MAP_TYPE) != MAP_PRIVATE || g.injector() == nullptr) return ENODEV;
+  if ((file.flags & O_ACCMODE) == O_WRONLY) return EACCES;
+  if (length == 0 || offset % launch::kPageSize != 0) return EINVAL;
+  const fs::ScratchDir& scratch = Scratch(g);
+  const uint64_t size = scratch.size(file.at.node);
+  // Only the mapped range is copied (the rest of the snapshot is a hole): the host memory a
+  // snapshot holds is bounded by the mapping, which the memory limit counts (Mmap's accounting).
+  sys::UniqueFd snap(::memfd_create("zerocell-scratch-map", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  if (!snap.valid() || ::ftruncate(snap.get(), static_cast<off_t>(size)) != 0) return ENOMEM;
+  std::string bytes;
+  for (uint64_t at = offset; at < size && at - offset < length;) {
+    const uint64_t got =
+        scratch.Read(file.at.node, at, std::min(kChunk, length - (at - offset)), &bytes);
+    if (got == 0) break;
+    if (::pwrite(snap.get(), bytes.data(), got, static_cast<off_t>(at)) !=
+        static_cast<ssize_t>(got)) {
+      return ENOMEM;
+    }
+    at += got;
+  }
+  // Sealed, and only a read-only description reaches the guest: it can neither change the
+  // snapshot nor map it writable and shared.
+  if (::fcntl(snap.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL)) {
+    return ENOMEM;
+  }
+  const std::string self = "/proc/self/fd/" + std::to_string(snap.get());
+  sys::UniqueFd ro(::open(self.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ro.valid()) return ENOMEM;
+  // Replaces whatever real descriptor an earlier mapping left at this number (SETFD): each
+  // mapping sees the file as it is now.
+  if (g.injector()->Inject(ro.get(), static_cast<int>(fd)) != fd) return ENODEV;
+  g.fds().set_injected(fd, true);  // close lets the kernel drop it (io_handlers.cc Close)
+  return 0;
 }
 
 void RegisterScratchHandlers(HandlerTable& t) {

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,6 +65,23 @@ int main(void) {
   close(fd);
   printf("relative=%s\n", buf);
   chdir("/");
+
+  // A private mapping shows the bytes; a shared one is refused.
+  fd = open("/tmp/d/g", O_RDWR);
+  char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  if (p == MAP_FAILED) {
+    printf("mmap_private=E%d\n", errno);
+  } else {
+    p[0] = 'H';  // private: the file keeps its bytes
+    printf("mmap_private=%.13s\n", p);
+    munmap(p, 4096);
+  }
+  p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+  printf("mmap_shared=%s\n", p == MAP_FAILED ? (errno == ENODEV ? "ENODEV" : "other") : "mapped");
+  memset(buf, 0, sizeof(buf));
+  pread(fd, buf, 5, 0);
+  printf("after_map=%s\n", buf);
+  close(fd);
 
   // Outside the scratch: read-only, and no rename across its edge.
   put("rename_out", rename("/tmp/d/g", "/etc/g"));

@@ -44,6 +44,9 @@ TEST(EngineScratchTest, AProgramUsesTmpWithinItsQuotas) {
   EXPECT_EQ(kv.at("rmdir_full"), E(ENOTEMPTY));
   EXPECT_EQ(kv.at("cwd"), "/tmp/d");
   EXPECT_EQ(kv.at("relative"), "hello");
+  EXPECT_EQ(kv.at("mmap_private"), "Hello scratch");
+  EXPECT_EQ(kv.at("mmap_shared"), "ENODEV");
+  EXPECT_EQ(kv.at("after_map"), "hello");
   EXPECT_EQ(kv.at("rename_out"), E(EXDEV));
   EXPECT_EQ(kv.at("creat_etc"), E(EROFS));
   EXPECT_EQ(kv.at("mkdir_etc"), E(EROFS));

@@ -241,6 +241,62 @@ TEST_F(ScratchHandlersTest, UnlinkingWhileListingSeesEveryEntryOnce) {
   ExpectValue(Run(SYS_rmdir, {Path("/tmp/many")}), 0);
 }
 
+// Records what would be put into the guest, and the snapshot's bytes and seals.
+class SnapshotInjector : public FdInjector {
+ public:
+  int Inject(int src_fd, int target_fd) override {
+    targets.push_back(target_fd);
+    bytes.assign(64, '\0');
+    bytes.resize(static_cast<size_t>(std::max<ssize_t>(pread(src_fd, bytes.data(), 64, 0), 0)));
+    seals = fcntl(src_fd, F_GET_SEALS);
+    access = fcntl(src_fd, F_GETFL) & O_ACCMODE;
+    return target_fd;
+  }
+  std::vector<int> targets;
+  std::string bytes;
+  int seals = 0, access = -1;
+};
+
+TEST_F(ScratchHandlersTest, PrivateMappingsGetASealedSnapshotAtTheGuestsNumber) {
+  SnapshotInjector injector;
+  guest_->set_injector(&injector);
+  const int64_t fd = OpenPath("/tmp/m", O_CREAT | O_RDWR);
+  const uint64_t ufd = static_cast<uint64_t>(fd);
+  EXPECT_EQ(Write(fd, "first"), 5);
+  const Reply mapped = Run(SYS_mmap, {0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, ufd, 0});
+  EXPECT_TRUE(mapped.continue_syscall);
+  EXPECT_THAT(injector.targets, ElementsAre(fd));
+  EXPECT_EQ(injector.bytes, "first");
+  EXPECT_EQ(injector.access, O_RDONLY);
+  EXPECT_EQ(injector.seals & (F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SEAL),
+            F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SEAL);
+  EXPECT_TRUE(guest_->fds().injected(fd));
+  // A later mapping sees later writes: a new snapshot replaces the old one.
+  ExpectValue(Run(SYS_pwrite64, {ufd, kBuf, 0, 0}), 0);
+  Put(kBuf, "SECOND");
+  ExpectValue(Run(SYS_pwrite64, {ufd, kBuf, 6, 0}), 6);
+  EXPECT_TRUE(Run(SYS_mmap, {0, 4096, PROT_READ, MAP_PRIVATE, ufd, 0}).continue_syscall);
+  EXPECT_EQ(injector.bytes, "SECOND");
+  EXPECT_EQ(injector.targets.size(), 2u);
+  // Never shared (MAP_SHARED would neither follow writes nor count them), never for a write-only
+  // descriptor, never executable (a policy violation, as for any file without admitted code).
+  ExpectError(Run(SYS_mmap, {0, 4096, PROT_READ, MAP_SHARED, ufd, 0}), ENODEV);
+  const int64_t wo = OpenPath("/tmp/m", O_WRONLY);
+  ExpectError(Run(SYS_mmap, {0, 4096, PROT_READ, MAP_PRIVATE, static_cast<uint64_t>(wo), 0}),
+              EACCES);
+  EXPECT_EQ(injector.targets.size(), 2u);
+  // Closing the descriptor lets the kernel close the snapshot it holds there.
+  EXPECT_TRUE(Run(SYS_close, {ufd}).continue_syscall);
+  const uint64_t again = static_cast<uint64_t>(OpenPath("/tmp/m"));
+  EXPECT_TRUE(Run(SYS_mmap, {0, 4096, PROT_READ, MAP_PRIVATE, again, 0}).continue_syscall);
+  ASSERT_TRUE(guest_->fds().injected(static_cast<int64_t>(again)));
+  // Even with a real descriptor there, in the form ld.so maps code in: scratch bytes are the
+  // guest's own writing, never code.
+  Run(SYS_mmap, {0x600000, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE | MAP_FIXED, again, 0});
+  ASSERT_TRUE(guest_->stop().has_value());
+  EXPECT_EQ(guest_->stop()->outcome, Outcome::kPolicyViolation);
+}
+
 TEST_F(ScratchHandlersTest, OutsideTheScratchStaysReadOnly) {
   EXPECT_EQ(OpenPath("/etc/new", O_CREAT | O_WRONLY), -EROFS);
   EXPECT_EQ(OpenPath("/etc/passwd", O_WRONLY), -EROFS);
@@ -253,7 +309,7 @@ TEST_F(ScratchHandlersTest, OutsideTheScratchStaysReadOnly) {
   EXPECT_EQ(OpenPath("/tmp", O_TMPFILE | O_RDWR), -EOPNOTSUPP);
   const int64_t tree = OpenPath("/etc/passwd");
   ExpectError(Run(SYS_ftruncate, {static_cast<uint64_t>(tree), 0}), EINVAL);
-  // Scratch files are never mapped (not shared, not executable): ENODEV, as an unmappable file.
+  // Without an injector (no real descriptor can be given): not mappable.
   const int64_t fd = OpenPath("/tmp/m", O_CREAT | O_RDWR);
   EXPECT_EQ(Write(fd, "data"), 4);
   ExpectError(Run(SYS_mmap, {0, 4096, PROT_READ, MAP_PRIVATE, static_cast<uint64_t>(fd), 0}),
