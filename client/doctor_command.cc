@@ -49,13 +49,14 @@ std::string FormatServerInfo(const std::string& address, const v1::ServerInfo& i
   const v1::ServerCaps& c = info.caps();
   std::string out = absl::StrFormat(
       "server %s: zerocelld %s (commit %s), instruction policy %s, warm pool %s\n"
-      "caps: timeout %d ms, memory %d B, %d channels, inline %d B, output %d B, args %d B, "
-      "image %d B, message %d B, %d concurrent, queue %d (wait %d ms)\n"
+      "caps: timeout %d ms, memory %d B, %d channels, inline %d B, output %d B (stream %d B), "
+      "args %d B, image %d B, message %d B, %d concurrent, queue %d (wait %d ms)\n"
       "host:\n",
       address, info.version(), info.commit(), PolicyText(info.instruction_policy()),
       info.warm_pool() ? "on" : "off", c.max_timeout_ms(), c.max_memory_bytes(), c.max_channels(),
-      c.max_inline_bytes(), c.max_output_bytes(), c.max_args_bytes(), c.max_image_bytes(),
-      c.max_message_bytes(), c.max_concurrency(), c.max_queue(), c.max_queue_wait_ms());
+      c.max_inline_bytes(), c.max_output_bytes(), c.max_stream_output_bytes(), c.max_args_bytes(),
+      c.max_image_bytes(), c.max_message_bytes(), c.max_concurrency(), c.max_queue(),
+      c.max_queue_wait_ms());
   absl::StrAppend(&out, FormatHostReport(info.host()));
   return out;
 }

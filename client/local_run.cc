@@ -115,7 +115,7 @@ LoadedProgram LoadProgram(const std::string& path, image::InstructionPolicy poli
 absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(
     const sandbox::Image& image, const sandbox::Manifest& manifest, const std::string& loader_path,
     int* interrupt_signal, absl::Span<const OutputBinding> live, std::set<std::string>* streamed,
-    std::vector<sandbox::InputSource*> inputs) {
+    std::vector<sandbox::InputSource*> inputs, const image::TreeRun* trees) {
   *interrupt_signal = 0;
   absl::StatusOr<std::unique_ptr<sandbox::Engine>> engine =
       sandbox::Engine::Create(sandbox::EngineOptions{.loader_path = loader_path});
@@ -126,8 +126,12 @@ absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(
   absl::StatusOr<sandbox::Result> result;
   {
     ScopedInterruptSignals interrupts(token.fd());
-    result =
-        (*engine)->Run(image, manifest, sandbox::RunOptions{&token, &streamer, std::move(inputs)});
+    sandbox::RunOptions options{&token, &streamer, std::move(inputs)};
+    if (trees != nullptr) {
+      options.trees = trees->trees;
+      options.executable = trees->executable;
+    }
+    result = (*engine)->Run(image, manifest, options);
     *interrupt_signal = interrupts.signal();
   }
   if (*interrupt_signal != 0) {

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "image/tree_program.h"
 #include "image/validator.h"
 #include "sandbox/image.h"
 #include "sandbox/input_source.h"
@@ -48,11 +49,13 @@ struct OutputBinding {
 // Channels in `live` bound to the CLI's stdout/stderr are written there as the guest writes them
 // (sequential-write channels only); their aliases are added to *streamed so that
 // WriteChannelOutputs does not print them again.
-// `inputs`: per channel, where a readable one reads from (RunOptions::inputs).
+// `inputs`: per channel, where a readable one reads from (RunOptions::inputs). `trees`: what
+// the manifest mounts (RunOptions::trees and ::executable), when it mounts anything.
 absl::StatusOr<zerocell::v1::ExecuteResponse> RunLocally(
     const sandbox::Image& image, const sandbox::Manifest& manifest, const std::string& loader_path,
     int* interrupt_signal, absl::Span<const OutputBinding> live = {},
-    std::set<std::string>* streamed = nullptr, std::vector<sandbox::InputSource*> inputs = {});
+    std::set<std::string>* streamed = nullptr, std::vector<sandbox::InputSource*> inputs = {},
+    const image::TreeRun* trees = nullptr);
 
 // True when `path` names the CLI's own stdout or stderr rather than a file.
 bool IsTerminalTarget(const std::string& path);

@@ -14,6 +14,9 @@
 #include "client/cli_values.h"
 #include "client/exit_codes.h"
 #include "client/remote_run.h"
+#include "client/tree_mounts.h"
+#include "image/image_id.h"
+#include "sandbox/image.h"
 #include "sandbox/manifest/classic_parser.h"
 #include "sandbox/manifest/nvram.h"
 
@@ -52,7 +55,9 @@ std::string ManifestHelp() {
       "/dev/stderr are this process's own; /dev/stdin is read from its stdin). Relative paths are\n"
       "taken from the working directory. Program (or the /boot/elf channel) names the ELF to run.\n"
       "A /dev/nvram channel gives argv ([args]), environment ([env]) and clock ([time]); without\n"
-      "it argv is the basename of Program. --argv0 replaces argv[0]; ARGS are appended. With\n"
+      "it argv is the basename of Program. --argv0 replaces argv[0]; ARGS are appended. Its\n"
+      "[fstab] records (channel=ALIAS, mountpoint=PATH, access=ro) mount the tar archive that\n"
+      "channel's uri holds read-only at PATH; the channel stays readable. With\n"
       "--server (or $ZEROCELL_SERVER) it runs on that zerocelld; host files are still read (up to\n"
       "64 MiB, sent inline) and written here.\n"
       "\nFlags:\n",
@@ -87,10 +92,39 @@ absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t 
     }
     if (channel.spec.writable()) outputs.push_back({channel.spec.alias, channel.uri});
   }
+  std::vector<sandbox::ClassicMount> mounts;
   absl::StatusOr<sandbox::ManifestBuilder> builder =
-      sandbox::ToManifestBuilder(*classic, std::move(nvram));
+      sandbox::ToManifestBuilder(*classic, std::move(nvram), &mounts);
   if (!builder.ok()) return WithPrefix(builder.status(), path);
   builder->set_output_limit_bytes(output_limit);
+  // [fstab]: each archive is its channel's host file, read whole and mounted read-only. The
+  // channel stays declared and is served from the same file as the guest reads it, as ZRT left
+  // it readable beside the mounted tree.
+  std::vector<TreeArchive> trees;
+  for (const sandbox::ClassicMount& mount : mounts) {
+    const sandbox::ClassicChannel& channel = classic->channels[mount.channel];
+    const std::string what = absl::StrFormat("%s: %s: [fstab] archive of the Channel at line %d",
+                                             path, mount.context, channel.line);
+    if (mount.mountpoint == sandbox::ManifestBuilder::kDefaultScratchPath) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": mountpoint \"", mount.mountpoint,
+                       "\" is the writable scratch directory every run with file trees has"));
+    }
+    // A regular file: the archive is read whole before the run (a pipe could not serve the
+    // channel as well). Not one (FAILED_PRECONDITION) is the manifest's error, as a missing one.
+    absl::StatusOr<std::string> bytes = sandbox::ReadImageFile(channel.uri);
+    if (!bytes.ok()) {
+      const absl::StatusCode code = absl::IsFailedPrecondition(bytes.status())
+                                        ? absl::StatusCode::kInvalidArgument
+                                        : bytes.status().code();
+      return absl::Status(code, absl::StrCat(what, ": ", bytes.status().message()));
+    }
+    TreeArchive tree{channel.uri, mount.mountpoint, *std::move(bytes), "",
+                     absl::StrCat(what, " (", channel.uri, ")")};
+    tree.id = image::ImageIdOf(tree.bytes);
+    builder->add_mount({tree.mountpoint, tree.id});
+    trees.push_back(std::move(tree));
+  }
   // argv: the nvram's [args] (or the Program's basename); --argv0 replaces argv[0], ARGS follow.
   std::vector<std::string> full = builder->argv();
   if (!argv.empty() && !argv[0].empty()) full[0] = argv[0];
@@ -98,8 +132,8 @@ absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t 
   builder->set_argv(std::move(full));
   absl::StatusOr<sandbox::Manifest> manifest = builder->Build();
   if (!manifest.ok()) return WithPrefix(manifest.status(), path);
-  return ManifestPlan{classic->program, *std::move(manifest), std::move(outputs),
-                      std::move(inputs)};
+  return ManifestPlan{classic->program, *std::move(manifest), std::move(outputs), std::move(inputs),
+                      std::move(trees)};
 }
 
 int ManifestCommand(absl::Span<const std::string> args) {
@@ -155,7 +189,7 @@ int ManifestCommand(absl::Span<const std::string> args) {
   std::optional<zerocell::v1::ExecuteResponse> response =
       ExecuteProgram(remote, parsed->Get("loader"), *policy, plan->program, program_context,
                      plan->manifest, json ? absl::Span<const OutputBinding>() : plan->outputs,
-                     &streamed, &exit_code, &plan->inputs);
+                     &streamed, &exit_code, &plan->inputs, plan->trees);
   if (!response.has_value()) return exit_code;
   // Channels go back to their uris even when the guest did not exit normally: ZeroVM writes
   // them as the session goes, so partial outputs are what a user of a failed session expects.

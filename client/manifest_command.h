@@ -9,6 +9,7 @@
 #include "absl/types/span.h"
 #include "client/input_files.h"
 #include "client/local_run.h"
+#include "client/tree_mounts.h"
 #include "sandbox/manifest/manifest.h"
 
 namespace zerocell::client {
@@ -19,14 +20,19 @@ struct ManifestPlan {
   sandbox::Manifest manifest;
   std::vector<OutputBinding> outputs;  // every writable channel -> its uri
   ChannelInputs inputs;                // every readable channel but /dev/nvram -> its uri
+  // The tar archives the nvram's [fstab] mounts (each also stays a channel), in nvram order;
+  // manifest.mounts() names them by id.
+  std::vector<TreeArchive> trees;
 };
 
 // Reads and parses the manifest at `path`, reads and applies its /dev/nvram (argv, env, clock)
 // and opens each other readable channel's uri ("/dev/stdin" is this process's stdin), to be read
-// as the guest reads. INVALID_ARGUMENT / NOT_FOUND messages start with the manifest path and
-// name the line, e.g. "m.manifest: line 5: Channel uri: /tmp/in: No such file or directory".
-// `argv`: a non-empty argv[0] replaces the guest's argv[0] (the nvram's or the Program's
-// basename); the rest is appended.
+// as the guest reads. Each [fstab] record's channel must be a readable channel of the manifest;
+// its uri's file is read whole as a tar archive and mounted (errors name the nvram line).
+// INVALID_ARGUMENT / NOT_FOUND messages start with the manifest path and name the line, e.g.
+// "m.manifest: line 5: Channel uri: /tmp/in: No such file or directory". `argv`: a non-empty
+// argv[0] replaces the guest's argv[0] (the nvram's or the Program's basename); the rest is
+// appended.
 absl::StatusOr<ManifestPlan> BuildManifestPlan(const std::string& path, int64_t output_limit,
                                                std::vector<std::string> argv = {});
 

@@ -185,10 +185,16 @@ absl::StatusOr<v1::ExecuteResponse> RemoteClient::ExecuteById(absl::string_view 
 absl::StatusOr<v1::ExecuteResponse> RemoteClient::Execute(absl::string_view elf,
                                                           v1::Manifest manifest,
                                                           const ExecuteOptions& options) {
-  if (elf.empty()) return absl::InvalidArgumentError("image: empty");
   const absl::Duration budget =
       options.deadline > absl::ZeroDuration() ? options.deadline : DefaultExecuteDeadline(manifest);
   const absl::Time deadline = absl::Now() + budget;
+  if (elf.empty() && !manifest.program_path().empty()) {
+    // The program is a path in the mounted trees: nothing to name or upload.
+    v1::ExecuteRequest request;
+    *request.mutable_manifest() = std::move(manifest);
+    return Call(request, deadline, options.canceller);
+  }
+  if (elf.empty()) return absl::InvalidArgumentError("image: empty");
   const std::string id = image::ImageIdOf(std::string_view(elf.data(), elf.size()));
 
   // By id first: a cached image costs the server nothing to find, and the bytes stay here. The
@@ -324,11 +330,12 @@ void RemoteStream::Cancel() { context_.TryCancel(); }
 
 absl::StatusOr<std::unique_ptr<RemoteStream>> RemoteClient::ExecuteStream(
     absl::string_view elf, v1::Manifest manifest, const ExecuteOptions& options) {
-  if (elf.empty()) return absl::InvalidArgumentError("image: empty");
+  const bool by_path = elf.empty() && !manifest.program_path().empty();
+  if (elf.empty() && !by_path) return absl::InvalidArgumentError("image: empty");
   const absl::Duration budget =
       options.deadline > absl::ZeroDuration() ? options.deadline : DefaultExecuteDeadline(manifest);
-  const std::string id = image::ImageIdOf(std::string_view(elf.data(), elf.size()));
-  absl::StatusOr<v1::Image> known = GetImage(id);
+  const std::string id = by_path ? "" : image::ImageIdOf(std::string_view(elf.data(), elf.size()));
+  absl::StatusOr<v1::Image> known = by_path ? v1::Image() : GetImage(id);
   if (known.status().code() == absl::StatusCode::kNotFound) {
     {
       absl::MutexLock lock(&mu_);
@@ -349,7 +356,7 @@ absl::StatusOr<std::unique_ptr<RemoteStream>> RemoteClient::ExecuteStream(
   }
   stream->stream_ = stub_->ExecuteStream(&stream->context_);
   v1::StreamRequest start;
-  start.mutable_start()->set_image_id(id);
+  if (!by_path) start.mutable_start()->set_image_id(id);
   *start.mutable_start()->mutable_manifest() = std::move(manifest);
   {
     absl::MutexLock lock(&mu_);

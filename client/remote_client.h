@@ -143,7 +143,8 @@ class RemoteClient {
   // NOT_FOUND, once more with the image inline. Guest outcomes are data in the response; RPC
   // errors are absl::Status (api::FromGrpcStatus), a rejected image's report as for Register.
   // `manifest` is taken by value and moved into the request: pass a temporary or std::move it so
-  // that large inline inputs are not copied.
+  // that large inline inputs are not copied. An empty `elf` with manifest.program_path set runs
+  // that path in the manifest's mounted trees (registered beforehand, RegisterTree).
   absl::StatusOr<v1::ExecuteResponse> Execute(absl::string_view elf, v1::Manifest manifest,
                                               const ExecuteOptions& options = {});
 
@@ -166,7 +167,7 @@ class RemoteClient {
   // ExecuteStream of `elf` under `manifest`: the image is registered first when the server does
   // not have it (GetImage, then RegisterImage), so that the stream never has to be replayed.
   // Default deadline: the manifest's timeout plus kDeadlineMargin. options.canceller cancels it
-  // until Finish.
+  // until Finish. An empty `elf` with manifest.program_path set: as for Execute.
   absl::StatusOr<std::unique_ptr<RemoteStream>> ExecuteStream(absl::string_view elf,
                                                               v1::Manifest manifest,
                                                               const ExecuteOptions& options = {});

@@ -196,20 +196,32 @@ std::optional<v1::ExecuteResponse> ExecuteProgram(
     const ClientOptions& options, const std::string& loader, image::InstructionPolicy policy,
     const std::string& program_path, absl::string_view program_context,
     const sandbox::Manifest& manifest, absl::Span<const OutputBinding> live,
-    std::set<std::string>* streamed, int* exit_code, const ChannelInputs* inputs) {
+    std::set<std::string>* streamed, int* exit_code, const ChannelInputs* inputs,
+    const std::vector<TreeArchive>& trees) {
   if (!options.address.empty()) {
     return ExecuteRemotely(options, program_path, program_context, manifest, exit_code, inputs,
-                           live, streamed);
+                           live, streamed, trees);
   }
-  LoadedProgram program = LoadProgram(program_path, policy);
-  if (program.image == nullptr) {
-    *exit_code = Fail(program.exit_code, absl::StrCat(program_context, program.error));
-    return std::nullopt;
+  std::shared_ptr<const sandbox::Image> image;
+  std::optional<image::TreeRun> tree_run;
+  if (!trees.empty()) {
+    tree_run = PrepareLocalTrees(trees, manifest, policy, exit_code);
+    if (!tree_run.has_value()) return std::nullopt;
+    image = tree_run->image;
+  }
+  if (image == nullptr) {  // the program is a host file (with or without trees mounted)
+    LoadedProgram program = LoadProgram(program_path, policy);
+    if (program.image == nullptr) {
+      *exit_code = Fail(program.exit_code, absl::StrCat(program_context, program.error));
+      return std::nullopt;
+    }
+    image = std::move(program.image);
   }
   int interrupt_signal = 0;
   absl::StatusOr<v1::ExecuteResponse> response =
-      RunLocally(*program.image, manifest, loader, &interrupt_signal, live, streamed,
-                 inputs != nullptr ? inputs->Pointers() : std::vector<sandbox::InputSource*>());
+      RunLocally(*image, manifest, loader, &interrupt_signal, live, streamed,
+                 inputs != nullptr ? inputs->Pointers() : std::vector<sandbox::InputSource*>(),
+                 tree_run.has_value() ? &*tree_run : nullptr);
   if (interrupt_signal != 0) {
     *exit_code = Fail(128 + interrupt_signal, response.status().message());
     return std::nullopt;
@@ -232,15 +244,16 @@ int FailRpc(absl::string_view what, const absl::Status& status) {
   return Fail(code, absl::StrCat(what, status.ToString()));
 }
 
-std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
-                                                   const std::string& program_path,
-                                                   absl::string_view program_context,
-                                                   const sandbox::Manifest& manifest,
-                                                   int* exit_code, const ChannelInputs* inputs,
-                                                   absl::Span<const OutputBinding> live,
-                                                   std::set<std::string>* streamed) {
-  // The same ELF checks and messages as local mode, before any byte goes over the network.
-  std::optional<std::string> elf = ReadCheckedProgram(program_path, program_context, exit_code);
+std::optional<v1::ExecuteResponse> ExecuteRemotely(
+    const ClientOptions& options, const std::string& program_path,
+    absl::string_view program_context, const sandbox::Manifest& manifest, int* exit_code,
+    const ChannelInputs* inputs, absl::Span<const OutputBinding> live,
+    std::set<std::string>* streamed, const std::vector<TreeArchive>& trees) {
+  // The same ELF checks and messages as local mode, before any byte goes over the network. A
+  // program in the trees is the server's to find (manifest.program_path): nothing is read here.
+  std::optional<std::string> elf =
+      manifest.program_path().empty() ? ReadCheckedProgram(program_path, program_context, exit_code)
+                                      : std::optional<std::string>("");
   if (!elf.has_value()) return std::nullopt;
   v1::Manifest request_manifest = api::ManifestToProto(manifest);
   // A stream when it can serve every channel: inputs of any length as the guest reads them,
@@ -263,6 +276,10 @@ std::optional<v1::ExecuteResponse> ExecuteRemotely(const ClientOptions& options,
     return std::nullopt;
   }
 
+  if (absl::Status registered = EnsureTreesRegistered(**client, trees); !registered.ok()) {
+    *exit_code = FailRpc(absl::StrCat("server ", options.address, ": "), registered);
+    return std::nullopt;
+  }
   CallCanceller canceller;
   absl::StatusOr<v1::ExecuteResponse> response;
   int interrupt_signal = 0;

@@ -15,6 +15,7 @@
 #include "client/input_files.h"
 #include "client/local_run.h"
 #include "client/remote_client.h"
+#include "client/tree_mounts.h"
 #include "google/protobuf/message.h"
 #include "sandbox/manifest/manifest.h"
 #include "zerocell/v1/sandbox.pb.h"
@@ -67,11 +68,14 @@ absl::Status CheckModeFlags(const ParsedArgs& args, const ClientOptions& options
 // *streamed), as in local mode. Otherwise (random-access or read-write channels) it is an Execute
 // with the inputs inline, read within the bounds of ReadInputsInline (an error there: exit 2, or
 // 124 for a stream that outlasts the timeout).
+// With `trees` (the archives the manifest mounts), those the server lacks are registered first;
+// when the manifest names its program by path in them (program_path), no program file is read
+// here.
 std::optional<v1::ExecuteResponse> ExecuteRemotely(
     const ClientOptions& options, const std::string& program_path,
     absl::string_view program_context, const sandbox::Manifest& manifest, int* exit_code,
     const ChannelInputs* inputs = nullptr, absl::Span<const OutputBinding> live = {},
-    std::set<std::string>* streamed = nullptr);
+    std::set<std::string>* streamed = nullptr, const std::vector<TreeArchive>& trees = {});
 
 // `zerocell run` and `zerocell manifest`: ExecuteRemotely when options.address is set, else the
 // in-process engine (`loader` empty: beside this executable), with the channels in `live` shown
@@ -82,7 +86,8 @@ std::optional<v1::ExecuteResponse> ExecuteProgram(
     const ClientOptions& options, const std::string& loader, image::InstructionPolicy policy,
     const std::string& program_path, absl::string_view program_context,
     const sandbox::Manifest& manifest, absl::Span<const OutputBinding> live,
-    std::set<std::string>* streamed, int* exit_code, const ChannelInputs* inputs = nullptr);
+    std::set<std::string>* streamed, int* exit_code, const ChannelInputs* inputs = nullptr,
+    const std::vector<TreeArchive>& trees = {});
 
 // The program's bytes, read and checked as local mode's LoadProgram does (sandbox::ReadImageFile,
 // then the ELF checks of sandbox::Image::FromBytes), hence the same messages and exit codes: 127

@@ -35,6 +35,10 @@ constexpr FlagSpec kRunFlags[] = {
     {"clock", "UNIX_SECONDS", false, "start of the guest's virtual clock (default 0, the epoch)"},
     {"json", "", false, "print the ExecuteResponse as JSON instead of the guest's output"},
     {"loader", "PATH", false, "zerocell-loader to use (default: the one beside this binary)"},
+    {"tree", "TAR[:MOUNTPOINT]", true,
+     "mount the tar archive read-only at MOUNTPOINT (default /); PROGRAM is then its path there"},
+    {"scratch", "PATH:BYTES[:FILES]", false,
+     "the run's writable in-memory directory (with --tree, default /tmp:16M:1024)"},
     kPolicyFlag,
     kServerFlag,
     kTlsCaFlag,
@@ -99,6 +103,8 @@ std::string RunHelp() {
   return absl::StrCat(
       "Usage: zerocell run [FLAGS] PROGRAM [ARGS...]\n"
       "Runs a static x86-64 ELF program in a local sandbox, or on a zerocelld with --server.\n"
+      "With --tree, PROGRAM is a path in the mounted tar archives (a static or dynamically\n"
+      "linked ELF there, e.g. /usr/bin/python3), and the guest sees those files read-only.\n"
       "Flags come before PROGRAM; everything after PROGRAM is passed to it untouched. The guest's\n"
       "stdout and stderr are written to this process's stdout and stderr as the guest writes\n"
       "them, and its stdin is this process's stdin unless --stdin or --no-stdin says otherwise\n"
@@ -165,10 +171,20 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
   }
   builder.set_env(args.GetAll("env"));
 
+  ASSIGN_OR_RETURN(std::vector<TreeArchive> trees, ReadTreeFlags(args.GetAll("tree")));
+  for (const TreeArchive& tree : trees) builder.add_mount({tree.mountpoint, tree.id});
+  if (args.Has("scratch")) {
+    ASSIGN_OR_RETURN(sandbox::ScratchSpec scratch, ParseScratchFlag(args.Get("scratch")));
+    builder.set_scratch(std::move(scratch));
+  }
   std::vector<std::string> argv(args.positional().begin(), args.positional().end());
+  if (!trees.empty()) {
+    // A path in the trees, kept whole as argv[0] (interpreters find their files from it).
+    builder.set_program_path(argv[0]);
+  }
   if (args.Has("argv0")) {
     argv[0] = args.Get("argv0");
-  } else if (size_t slash = argv[0].rfind('/'); slash != std::string::npos) {
+  } else if (size_t slash = argv[0].rfind('/'); slash != std::string::npos && trees.empty()) {
     argv[0] = argv[0].substr(slash + 1);
   }
   builder.set_argv(std::move(argv));
@@ -210,7 +226,8 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
     return absl::Status(manifest.status().code(),
                         absl::StrCat("manifest: ", manifest.status().message()));
   }
-  return RunPlan{args.positional()[0], *std::move(manifest), std::move(outputs), std::move(inputs)};
+  return RunPlan{args.positional()[0], *std::move(manifest), std::move(outputs), std::move(inputs),
+                 std::move(trees)};
 }
 
 int RunCommand(absl::Span<const std::string> args) {
@@ -244,7 +261,7 @@ int RunCommand(absl::Span<const std::string> args) {
   std::optional<zerocell::v1::ExecuteResponse> response =
       ExecuteProgram(remote, parsed->Get("loader"), *policy, plan->program, "", plan->manifest,
                      json ? absl::Span<const OutputBinding>() : plan->outputs, &streamed,
-                     &exit_code, &plan->inputs);
+                     &exit_code, &plan->inputs, plan->trees);
   if (!response.has_value()) return exit_code;
   bool delivered = WriteChannelOutputs(*response, plan->outputs, json, streamed);
   if (json) delivered = PrintJson(*response) && delivered;

@@ -10,16 +10,18 @@
 #include "client/cli_args.h"
 #include "client/input_files.h"
 #include "client/local_run.h"
+#include "client/tree_mounts.h"
 #include "sandbox/manifest/manifest.h"
 
 namespace zerocell::client {
 
 // The manifest and output routing that `zerocell run` flags describe.
 struct RunPlan {
-  std::string program;  // host path of the ELF
+  std::string program;  // host path of the ELF; with trees, its path in them
   sandbox::Manifest manifest;
   std::vector<OutputBinding> outputs;  // guest stdout/stderr to the CLI's own, out=FILE channels
   ChannelInputs inputs;                // --stdin and --channel input files, opened, not read
+  std::vector<TreeArchive> trees;      // --tree archives, read
 };
 
 // Builds the plan from parsed flags (opens --stdin and --channel input files; they are read as

@@ -145,7 +145,8 @@ class ImageCache::Impl {
     lru_.splice(lru_.begin(), lru_, entry.lru);
   }
   bool OverBudgetLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return bytes_ > options_.max_bytes || entries_.size() > options_.max_images;
+    return bytes_ > options_.max_bytes || entries_.size() > options_.max_images ||
+           descriptors_ > options_.max_descriptors;
   }
   // Evicts least recently used unpinned entries until the cache fits max_bytes and max_images
   // (or only pinned entries remain). Files are removed under the lock so that a concurrent
@@ -179,6 +180,7 @@ class ImageCache::Impl {
   absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
   std::list<std::string> lru_ ABSL_GUARDED_BY(mu_);  // ids, most recently used first
   uint64_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t descriptors_ ABSL_GUARDED_BY(mu_) = 0;  // sum of CachedImage::descriptors()
   absl::flat_hash_map<std::string, std::shared_ptr<Flight>> flights_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Rejection> rejections_ ABSL_GUARDED_BY(mu_);
   std::list<std::string> rejected_lru_ ABSL_GUARDED_BY(mu_);
@@ -221,6 +223,7 @@ void ImageCache::Impl::InsertLocked(std::shared_ptr<const CachedImage> image,
                                     int64_t last_used_unix_ns, Changes* changes) {
   const std::string id = image->id;
   bytes_ += Charge(*image);
+  descriptors_ += image->descriptors();
   lru_.push_front(id);
   entries_[id] = Entry{.image = std::move(image),
                        .executions = 0,
@@ -253,6 +256,7 @@ std::list<std::string>::iterator ImageCache::Impl::EraseLocked(std::list<std::st
     }
   }
   bytes_ -= size;
+  descriptors_ -= entry->second.image->descriptors();
   changes->evicted.push_back(size);
   changes->size_changed = true;
   entries_.erase(entry);
@@ -385,7 +389,13 @@ absl::StatusOr<RegisterResult> ImageCache::Impl::Register(ImageKind kind, std::s
   if (status.ok()) {
     absl::StatusOr<std::shared_ptr<const CachedImage>> built =
         Build(id, bytes, name, admission, now);
-    if (built.ok()) {
+    if (built.ok() && (*built)->descriptors() > options_.max_descriptors) {
+      // Why refuse: cached, it would push every other image out and still leave the server
+      // without descriptors for its runs and connections.
+      status = absl::ResourceExhaustedError(absl::StrCat(
+          "tree holds ", (*built)->descriptors(), " distinct files, above this server's budget of ",
+          options_.max_descriptors, " open files for cached images (RLIMIT_NOFILE)"));
+    } else if (built.ok()) {
       image = *std::move(built);
       // Written before the entry is visible: nobody can evict (and remove) it meanwhile. Why
       // refuse rather than serve from memory: a client told "registered" expects the image to
@@ -536,6 +546,10 @@ absl::StatusOr<RegisterResult> ImageCache::RegisterTree(std::string_view bytes,
                                                         ValidationReport* rejected,
                                                         std::string* rejected_path) {
   return impl_->Register(ImageKind::kTree, bytes, name, rejected, rejected_path);
+}
+
+uint64_t CachedImage::descriptors() const {
+  return kind == ImageKind::kTree ? tree->tree->content_count() : 1;
 }
 
 uint64_t CachedImage::size_bytes() const {

@@ -31,6 +31,8 @@ struct CachedImage {
 
   // The registered bytes: the ELF file's or the tar archive's size.
   uint64_t size_bytes() const;
+  // Descriptors it holds open: an ELF's memfd, or one memfd per distinct file of a tree.
+  uint64_t descriptors() const;
 };
 
 // Live statistics of one image (changes as it is used).
@@ -59,8 +61,12 @@ struct CacheOptions {
   // Sum of what cached images cost: each image's size rounded up to whole pages, plus 4 KiB for
   // its entry and report.
   uint64_t max_bytes = uint64_t{1} << 30;
-  // Cached images at most (each holds one memfd).
+  // Cached images at most.
   uint64_t max_images = 4096;
+  // Descriptors the cached images may hold together (CachedImage::descriptors: a tree holds one
+  // per distinct file); zerocelld derives it from RLIMIT_NOFILE. A tree needing more on its own
+  // is refused with RESOURCE_EXHAUSTED.
+  uint64_t max_descriptors = UINT64_MAX;
   ValidatorOptions validator;
   // Bounds of a tree image's content (entries, file bytes); its ELFs are admitted by `validator`.
   sandbox::fs::TreeLimits tree_limits;

@@ -67,8 +67,13 @@ bool StartsWithElfMagic(int fd) {
                                            4);
 }
 
+bool AllZero(std::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+}
+
 // The executable segments' page ranges and what else those pages hold.
-std::vector<ExecutableRange> ExecutableRanges(const sandbox::elf::ElfLayout& layout) {
+std::vector<ExecutableRange> ExecutableRanges(const sandbox::elf::ElfLayout& layout,
+                                              std::string_view file) {
   std::vector<ExecutableRange> ranges;
   for (const sandbox::elf::LoadSegment& s : layout.segments) {
     if (!s.exec) continue;
@@ -83,6 +88,10 @@ std::vector<ExecutableRange> ExecutableRanges(const sandbox::elf::ElfLayout& lay
       if (&o == &s || o.filesz == 0) continue;
       if (o.offset < r.page_end && o.offset + o.filesz > r.page_offset) r.shares_pages = true;
     }
+    const uint64_t end = s.offset + s.filesz;
+    const uint64_t page_end_in_file = std::min<uint64_t>(r.page_end, file.size());
+    r.slack_zero = AllZero(file.substr(r.page_offset, s.offset - r.page_offset)) &&
+                   (end >= page_end_in_file || AllZero(file.substr(end, page_end_in_file - end)));
     ranges.push_back(r);
   }
   return ranges;
@@ -156,7 +165,8 @@ TreeValidation ValidateTree(std::string_view archive, const TreeOptions& options
     elf.interpreter = layout->interpreter;
     elf.needs_libraries = layout->needs_libraries;
     elf.entry = layout->entry;
-    elf.executable = ExecutableRanges(*layout);
+    elf.executable = ExecutableRanges(*layout, mapped->bytes());
+    image->host_instructions |= v.report.host_instructions;
     elf.report = std::move(v.report);
     image->elves.push_back(std::move(elf));
   }
@@ -167,6 +177,17 @@ TreeValidation ValidateTree(std::string_view archive, const TreeOptions& options
     index.emplace_back(t.node(image->elves[i].node).content, i);
   }
   std::sort(index.begin(), index.end());
+  auto executable = std::make_shared<sandbox::fs::ExecutableFiles>();
+  for (FileTree::NodeId id = 0; id < t.node_count(); ++id) {
+    const TreeElf* elf = image->ElfAt(id);
+    if (elf == nullptr) continue;
+    for (const ExecutableRange& r : elf->executable) {
+      // Why only mappable ranges: a page holding another segment's or undecoded bytes would
+      // make them executable (the hardening guarantee: executable pages hold decoded bytes).
+      if (r.mappable()) executable->Add(id, r.page_offset, r.page_end);
+    }
+  }
+  image->executable = std::move(executable);
   image->validation_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
           .count();

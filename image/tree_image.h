@@ -9,9 +9,13 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "image/validator.h"
+#include "sandbox/fs/executable_files.h"
 #include "sandbox/fs/file_tree.h"
+#include "sandbox/image.h"
 
 namespace zerocell::image {
 
@@ -29,6 +33,12 @@ struct ExecutableRange {
   // segments): mapping it from the file would make them executable; a loader maps such edge
   // pages from a cleaned copy instead.
   bool has_slack = false;
+  // The slack bytes (inside the file) are all zero: mapping the page-rounded range executable
+  // exposes no byte admission did not decode but zeros.
+  bool slack_zero = false;
+  // A guest's dynamic loader may map this range executable (ExecutableFiles): no other
+  // segment's bytes share its pages and its slack is zero.
+  bool mappable() const { return !shares_pages && (!has_slack || slack_zero); }
 };
 
 // One admitted ELF file of the tree (hard links to it share its node's content).
@@ -43,6 +53,29 @@ struct TreeElf {
   ValidationReport report;
 };
 
+// Program images built from a tree's ELFs (PrepareTreeRun), kept as long as the tree: a warm
+// pool keys on them, and building one copies the file. Key: the program's content index and its
+// interpreter's (-1: static). Thread-safe.
+class ProgramImages {
+ public:
+  using Key = std::pair<uint32_t, int64_t>;
+  std::shared_ptr<const sandbox::Image> Find(Key key) const {
+    absl::MutexLock lock(&mu_);
+    auto it = images_.find(key);
+    return it == images_.end() ? nullptr : it->second;
+  }
+  // The image already there for `key`, or `image` (now there).
+  std::shared_ptr<const sandbox::Image> Insert(Key key,
+                                               std::shared_ptr<const sandbox::Image> image) {
+    absl::MutexLock lock(&mu_);
+    return images_.try_emplace(key, std::move(image)).first->second;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<Key, std::shared_ptr<const sandbox::Image>> images_ ABSL_GUARDED_BY(mu_);
+};
+
 // Immutable once built; shared by the cache and every user of the tree.
 struct TreeImage {
   std::shared_ptr<const sandbox::fs::FileTree> tree;
@@ -51,6 +84,12 @@ struct TreeImage {
   uint64_t file_count = 0;     // regular files (hard links counted once per name)
   uint64_t total_bytes = 0;    // sum of distinct file contents' sizes
   int64_t validation_ns = 0;   // reading the archive plus admitting every ELF
+  // Every mappable executable range of every admitted ELF, per node (hard links included).
+  std::shared_ptr<const sandbox::fs::ExecutableFiles> executable;
+  // Host-state-reading instructions decoded in any ELF of the tree (a run may map any of them).
+  uint32_t host_instructions = 0;
+  // Memoized program images (not part of the tree's value; see ProgramImages).
+  std::unique_ptr<ProgramImages> programs = std::make_unique<ProgramImages>();
 
   // The admission record of the ELF at `node` (any of its hard-link names), or nullptr for a
   // node that is not an admitted ELF.

@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "api/rpc_status.h"
 #include "server/execution.h"
+#include "server/run_program.h"
 
 namespace zerocell::server {
 namespace {
@@ -123,8 +124,12 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
   void Resolve() {
     std::shared_ptr<const image::CachedImage> cached;
     const bool by_id = request_->program_case() == v1::ExecuteBatchRequest::kImageId;
+    // Without an image every run names its program by manifest.program_path (RunOne).
     grpc::Status status =
-        AcquireImage(*deps_, ns_, by_id, by_id ? request_->image_id() : request_->image(), &cached);
+        request_->program_case() == v1::ExecuteBatchRequest::PROGRAM_NOT_SET
+            ? grpc::Status::OK
+            : AcquireImage(*deps_, ns_, by_id, by_id ? request_->image_id() : request_->image(),
+                           &cached);
     Action action;
     {
       absl::MutexLock lock(&mu_);
@@ -133,6 +138,7 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
         fatal_ = status;
       } else {
         image_ = std::move(cached);
+        resolved_ = true;
         Pump();
       }
       action = Step();
@@ -161,11 +167,23 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
     } else if (absl::StatusOr<sandbox::Manifest> manifest = ManifestForRun(deps_->caps, proto);
                !manifest.ok()) {
       status = api::ToGrpcStatus(manifest.status());
+    } else if (absl::Status choice = CheckProgramChoice(image_ != nullptr, proto); !choice.ok()) {
+      status = api::ToGrpcStatus(choice);
     } else {
-      status =
-          RunAndReport(*deps_, ns_, *image_, *manifest, sandbox::RunOptions{&job.cancel(), nullptr},
-                       queue_wait, job.submitted(), request_id_,
-                       static_cast<int64_t>(proto.ByteSizeLong()), job.index(), response.get());
+      sandbox::RunOptions options{&job.cancel(), nullptr};
+      RunProgram program;
+      if (!manifest->mounts().empty()) {
+        status = AcquireProgram(
+            *deps_, ns_, image_ != nullptr ? ProgramSource::kImageId : ProgramSource::kTreePath,
+            image_ != nullptr ? image_->id : "", *manifest, &program);
+        program.AddTo(&options);
+      }
+      if (status.ok()) {
+        status =
+            RunAndReport(*deps_, ns_, program.program != nullptr ? *program.program : *image_,
+                         *manifest, options, queue_wait, job.submitted(), request_id_,
+                         static_cast<int64_t>(proto.ByteSizeLong()), job.index(), response.get());
+      }
     }
     RunEnded(&job, job.index(), status, status.ok() ? std::move(response) : nullptr);
   }
@@ -202,7 +220,7 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
 
   // Submits runs while the window has room.
   void Pump() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    while (!cancelled_ && !fatal_ && image_ != nullptr && next_ < request_->runs_size() &&
+    while (!cancelled_ && !fatal_ && resolved_ && next_ < request_->runs_size() &&
            outstanding_ + static_cast<int>(pending_.size()) + (writing_ ? 1 : 0) < window_) {
       auto job = std::make_shared<RunJob>(this, next_);
       absl::Status queued = deps_->pool->Submit(job);
@@ -281,8 +299,10 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
   const int window_;
 
   absl::Mutex mu_;
+  // The batch's program; null when every run names its own (manifest.program_path).
   std::shared_ptr<const image::CachedImage> image_ ABSL_GUARDED_BY(mu_);
-  int next_ ABSL_GUARDED_BY(mu_) = 0;         // next run to submit
+  bool resolved_ ABSL_GUARDED_BY(mu_) = false;  // image_ is final: runs may start
+  int next_ ABSL_GUARDED_BY(mu_) = 0;           // next run to submit
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;  // jobs submitted, not yet run, rejected or withdrawn
   std::vector<std::shared_ptr<RunJob>> live_ ABSL_GUARDED_BY(mu_);  // submitted runs
   std::deque<ExecuteBatchResult> pending_ ABSL_GUARDED_BY(mu_);     // results not yet written
@@ -299,9 +319,6 @@ int BatchShare(int workers) { return std::max(1, workers / 2); }
 
 absl::Status CheckBatchRequest(const v1::ExecuteBatchRequest& request, const RequestCaps& caps,
                                int share) {
-  if (request.program_case() == v1::ExecuteBatchRequest::PROGRAM_NOT_SET) {
-    return Invalid("program: set image_id or image");
-  }
   if (request.program_case() == v1::ExecuteBatchRequest::kImage &&
       static_cast<int64_t>(request.image().size()) > caps.max_image_bytes) {
     return Invalid(absl::StrCat("image: ", request.image().size(),

@@ -17,6 +17,7 @@
 #include "sandbox/output_observer.h"
 #include "server/execution.h"
 #include "server/request_caps.h"
+#include "server/run_program.h"
 #include "server/stream_input.h"
 
 namespace zerocell::server {
@@ -264,14 +265,20 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
     absl::StatusOr<sandbox::Manifest> manifest =
         ManifestForRun(StreamCaps(deps_->caps), start_.manifest());
     if (!manifest.ok()) return api::ToGrpcStatus(manifest.status());
-    std::shared_ptr<const image::CachedImage> cached;
-    const bool by_id = start_.program_case() == v1::StreamStart::kImageId;
+    RunProgram program;
+    const ProgramSource source =
+        start_.program_case() == v1::StreamStart::kImageId ? ProgramSource::kImageId
+        : start_.program_case() == v1::StreamStart::kImage ? ProgramSource::kInline
+                                                           : ProgramSource::kTreePath;
     if (grpc::Status acquired =
-            AcquireImage(*deps_, ns_, by_id, by_id ? start_.image_id() : start_.image(), &cached);
+            AcquireProgram(*deps_, ns_, source,
+                           source == ProgramSource::kImageId ? start_.image_id() : start_.image(),
+                           *manifest, &program);
         !acquired.ok()) {
       return acquired;
     }
     sandbox::RunOptions options{&job_->cancel(), this};
+    program.AddTo(&options);
     options.inputs.assign(manifest->channels().size(), nullptr);
     {
       absl::MutexLock lock(&mu_);
@@ -287,8 +294,8 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
     }
     v1::ExecuteResponse response;
     grpc::Status status =
-        RunAndReport(*deps_, ns_, *cached, *manifest, options, queue_wait, start, request_id_,
-                     static_cast<int64_t>(start_.ByteSizeLong()), -1, &response);
+        RunAndReport(*deps_, ns_, *program.program, *manifest, options, queue_wait, start,
+                     request_id_, static_cast<int64_t>(start_.ByteSizeLong()), -1, &response);
     if (status.ok()) {
       absl::MutexLock lock(&mu_);
       if (!cancelled_) out_.emplace_back().mutable_result()->Swap(&response);
@@ -401,8 +408,10 @@ absl::Status CheckStreamStart(const StreamRequest& first, const RequestCaps& cap
     return Invalid("start: the first message must be a StreamStart");
   }
   const v1::StreamStart& start = first.start();
-  if (start.program_case() == v1::StreamStart::PROGRAM_NOT_SET) {
-    return Invalid("program: set image_id or image");
+  if (absl::Status choice = CheckProgramChoice(
+          start.program_case() != v1::StreamStart::PROGRAM_NOT_SET, start.manifest());
+      !choice.ok()) {
+    return choice;
   }
   if (start.program_case() == v1::StreamStart::kImage &&
       static_cast<int64_t>(start.image().size()) > caps.max_image_bytes) {

@@ -29,10 +29,12 @@ grpc::Status RejectedImage(const absl::Status& status, const image::ValidationRe
   return api::ToGrpcStatus(status, details);
 }
 
-// Running programs from a tree image is the guest file system's job (not here yet).
+// A tree is mounted, never run: its programs are named by path (manifest.program_path).
 grpc::Status TreeNotAProgram(const std::string& id) {
   return api::ToGrpcStatus(absl::InvalidArgumentError(
-      absl::StrCat("image_id: ", id, " is a file tree image, not a program")));
+      absl::StrCat("image_id: ", id,
+                   " is a file tree image, not a program: mount it (manifest.mounts) and name the "
+                   "program by its path there (manifest.program_path)")));
 }
 
 absl::StatusOr<sandbox::Manifest> ManifestForRun(const RequestCaps& caps,

@@ -25,9 +25,23 @@ RequestCaps StreamCaps(const RequestCaps& caps) {
   return out;
 }
 
+absl::Status CheckProgramChoice(bool has_image, const v1::Manifest& manifest) {
+  if (has_image && !manifest.program_path().empty()) {
+    return absl::InvalidArgumentError(
+        "manifest.program_path: set together with image_id or image; name the program one way");
+  }
+  if (!has_image && manifest.program_path().empty()) {
+    return absl::InvalidArgumentError(
+        "program: set image_id or image (or manifest.program_path with mounted trees)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckExecuteRequest(const v1::ExecuteRequest& request, const RequestCaps& caps) {
-  if (request.program_case() == v1::ExecuteRequest::PROGRAM_NOT_SET) {
-    return absl::InvalidArgumentError("program: set image_id or image");
+  if (absl::Status choice = CheckProgramChoice(
+          request.program_case() != v1::ExecuteRequest::PROGRAM_NOT_SET, request.manifest());
+      !choice.ok()) {
+    return choice;
   }
   if (request.program_case() == v1::ExecuteRequest::kImage) {
     if (static_cast<int64_t>(request.image().size()) > caps.max_image_bytes) {

@@ -32,6 +32,10 @@ struct RequestCaps {
 // as such in errors), the rest unchanged.
 RequestCaps StreamCaps(const RequestCaps& caps);
 
+// Exactly one way of naming the program: an image (by id or inline) or manifest.program_path
+// (INVALID_ARGUMENT naming the fields otherwise).
+absl::Status CheckProgramChoice(bool has_image, const zerocell::v1::Manifest& manifest);
+
 // Checks `request` against `caps` (field names as in the proto: "manifest.timeout_ms",
 // "manifest.channels", "image", ...). The manifest's own validity (negative values, channel
 // types, required channels) is checked later by the proto -> engine conversion.

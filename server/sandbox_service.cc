@@ -17,6 +17,7 @@
 #include "server/execution.h"
 #include "server/message_bounds.h"
 #include "server/pooled_call.h"
+#include "server/run_program.h"
 
 namespace zerocell::server {
 namespace {
@@ -173,15 +174,22 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
   // The manifest first: a bad request must not cost an image validation or a cache slot.
   absl::StatusOr<sandbox::Manifest> manifest = ManifestForRun(deps_.caps, request.manifest());
   if (!manifest.ok()) return api::ToGrpcStatus(manifest.status());
-  std::shared_ptr<const image::CachedImage> cached;
-  const bool by_id = request.program_case() == v1::ExecuteRequest::kImageId;
+  RunProgram program;
+  const ProgramSource source =
+      request.program_case() == v1::ExecuteRequest::kImageId ? ProgramSource::kImageId
+      : request.program_case() == v1::ExecuteRequest::kImage ? ProgramSource::kInline
+                                                             : ProgramSource::kTreePath;
   if (grpc::Status acquired =
-          AcquireImage(deps_, ns, by_id, by_id ? request.image_id() : request.image(), &cached);
+          AcquireProgram(deps_, ns, source,
+                         source == ProgramSource::kImageId ? request.image_id() : request.image(),
+                         *manifest, &program);
       !acquired.ok()) {
     return acquired;
   }
-  return RunAndReport(deps_, ns, *cached, *manifest, sandbox::RunOptions{&cancel, nullptr},
-                      queue_wait, start, request_id, request.ByteSizeLong(), -1, response);
+  sandbox::RunOptions options{&cancel, nullptr};
+  program.AddTo(&options);
+  return RunAndReport(deps_, ns, *program.program, *manifest, options, queue_wait, start,
+                      request_id, request.ByteSizeLong(), -1, response);
 }
 
 grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerContext* context,

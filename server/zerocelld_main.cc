@@ -257,22 +257,22 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   return options;
 }
 
-// Takes the hard RLIMIT_NOFILE and returns how many images the cache may hold under it: each
-// cached image holds a memfd, and connections, runs and logs need the rest. `wanted` lowered
-// to fit (the caller logs it); an error when not even a small cache fits.
+// Takes the hard RLIMIT_NOFILE and returns how many descriptors cached images may hold under it
+// (an ELF holds one memfd, a tree one per distinct file; connections, runs and logs need the
+// rest): UINT64_MAX when unlimited; an error when not even a small cache fits.
 // `reserved`: descriptors held for other things (four per parked sandbox: pidfd, listener and
 // two /proc files).
-absl::StatusOr<uint64_t> FitImagesToFdLimit(uint64_t wanted, uint64_t reserved) {
+absl::StatusOr<uint64_t> ImageDescriptorBudget(uint64_t reserved) {
   const uint64_t kHeadroom = 1024 + reserved;  // connections, runs, metrics, logs, parked
   constexpr uint64_t kMinImages = 16;
   rlimit limit;
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return UINT64_MAX;
   if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
     getrlimit(RLIMIT_NOFILE, &limit);
   }
-  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= wanted + kHeadroom) return wanted;
+  if (limit.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
   if (limit.rlim_cur < kMinImages + kHeadroom) {
     return absl::FailedPreconditionError(
         absl::StrFormat("RLIMIT_NOFILE is %d: zerocelld needs at least %d file descriptors "
@@ -317,11 +317,12 @@ int Main() {
 
   const uint64_t parked_fds =
       options->warm_pool_enabled ? 4 * static_cast<uint64_t>(options->warm_pool.max_total) : 0;
-  absl::StatusOr<uint64_t> images = FitImagesToFdLimit(options->cache.max_images, parked_fds);
+  absl::StatusOr<uint64_t> images = ImageDescriptorBudget(parked_fds);
   if (!images.ok()) {
     LogLine(log, "error", "fd_limit").Str("message", std::string(images.status().message())).Emit();
     return 1;
   }
+  options->cache.max_descriptors = *images;
   if (*images < options->cache.max_images) {
     LogLine(log, "warning", "cache_max_images_lowered")
         .Int("requested", static_cast<int64_t>(options->cache.max_images))

@@ -245,6 +245,53 @@ class Client:
         except grpc.RpcError as error:
             _raise_rich(error)
 
+    def register_tree(self, tar, name=""):
+        """RegisterImage of a file tree (`tar`: a path or the archive's bytes): the
+        RegisterImageResponse; RejectedImage (naming the refused file) when refused."""
+        try:
+            return self._stub.RegisterImage(
+                sandbox_pb2.RegisterImageRequest(tree_tar=_read_program(tar), name=name),
+                timeout=120)
+        except grpc.RpcError as error:
+            _raise_rich(error)
+
+    def ensure_tree(self, tar):
+        """The id of the tree `tar` (a path or bytes), registering it when the server lacks it."""
+        data = _read_program(tar)
+        tree_id = image_id_of(data)
+        try:
+            self._stub.GetImage(sandbox_pb2.GetImageRequest(image_id=tree_id), timeout=60)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            self.image_uploads += 1
+            self.register_tree(data)
+        return tree_id
+
+    def execute_in_trees(self, trees, path, argv=None, stdin=b"", manifest=None, deadline_s=None,
+                         **limits):
+        """Runs the program at `path` in the mounted `trees` and returns the ExecuteResponse.
+
+        `trees`: {mountpoint: tar} (a tar is a path, the bytes, or an id "sha256:..."); those the
+        server lacks are registered first. Without `manifest`, one is built as for execute()
+        (argv defaults to [path]); its mounts and program_path are set here either way.
+        """
+        if manifest is None:
+            manifest = standard_manifest(argv if argv is not None else [path], stdin, **limits)
+        del manifest.mounts[:]
+        for mountpoint, tar in trees.items():
+            tree_id = tar if isinstance(tar, str) and tar.startswith("sha256:") else \
+                self.ensure_tree(tar)
+            manifest.mounts.add(mountpoint=mountpoint, tree_id=tree_id)
+        manifest.program_path = path
+        if deadline_s is None:
+            deadline_s = (manifest.timeout_ms or DEFAULT_TIMEOUT_MS) / 1000 + DEADLINE_MARGIN_S
+        try:
+            return self._stub.Execute(sandbox_pb2.ExecuteRequest(manifest=manifest),
+                                      timeout=deadline_s)
+        except grpc.RpcError as error:
+            _raise_rich(error)
+
     def ensure_image(self, program):
         """The image id of `program`, registering it first when the server lacks it (a stream
         cannot be replayed with the bytes inline after a NOT_FOUND)."""

@@ -54,6 +54,8 @@ class FileTree {
 
   const Node& node(NodeId id) const { return nodes_[id]; }
   size_t node_count() const { return nodes_.size(); }
+  // Distinct file contents, each one sealed memfd held open while the tree lives.
+  size_t content_count() const { return contents_.size(); }
   uint64_t total_bytes() const { return total_bytes_; }
 
   // The child `name` of directory `dir` (no symlink resolution, no "." or ".."), or nullopt.

@@ -437,7 +437,8 @@ absl::StatusOr<ClassicManifest> ParseClassicManifest(std::string_view std_text) 
 }
 
 absl::StatusOr<ManifestBuilder> ToManifestBuilder(const ClassicManifest& classic,
-                                                  std::vector<std::string> channel_inputs) {
+                                                  std::vector<std::string> channel_inputs,
+                                                  std::vector<ClassicMount>* mounts) {
   if (!channel_inputs.empty() && channel_inputs.size() != classic.channels.size()) {
     return absl::InvalidArgumentError(
         absl::StrFormat("manifest: %d channel inputs given for %d channels", channel_inputs.size(),
@@ -475,6 +476,37 @@ absl::StatusOr<ManifestBuilder> ToManifestBuilder(const ClassicManifest& classic
           return LineError(ch.line,
                            absl::StrCat("Channel ", ToAbsl(kNvramAlias), " (", Quote(ch.uri), ")"),
                            nvram.status().message());
+        }
+        const std::string what =
+            absl::StrCat("Channel ", ToAbsl(kNvramAlias), " (", Quote(ch.uri), ")");
+        for (const NvramMount& m : nvram->mounts) {
+          const std::string context =
+              absl::StrCat("nvram line ", m.line, ": [fstab] channel ", Quote(m.channel),
+                           " mounted at ", Quote(m.mountpoint));
+          if (mounts == nullptr) {
+            return LineError(ch.line, what,
+                             absl::StrCat(context, ": file trees are not mounted here"));
+          }
+          size_t found = classic.channels.size();
+          for (size_t j = 0; j < classic.channels.size(); ++j) {
+            if (classic.channels[j].spec.alias == m.channel) {
+              found = j;
+              break;
+            }
+          }
+          if (found == classic.channels.size()) {
+            return LineError(ch.line, what,
+                             absl::StrCat(context, ": no Channel of the manifest has that alias"));
+          }
+          const ClassicChannel& tar = classic.channels[found];
+          if (!tar.spec.readable() || found == i) {
+            return LineError(
+                ch.line, what,
+                absl::StrCat(context, ": the Channel at line ", tar.line,
+                             found == i ? " is the nvram itself" : " is not readable"));
+          }
+          mounts->push_back({found, m.mountpoint, m.line,
+                             absl::StrCat(Where(ch.line), ": ", what, ": nvram line ", m.line)});
         }
         if (nvram->args.has_value() && !nvram->args->empty()) builder.set_argv(*nvram->args);
         builder.set_env(nvram->env);

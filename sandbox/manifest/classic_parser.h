@@ -74,6 +74,15 @@ struct ClassicManifest {
 // (`manifest: missing Version`).
 absl::StatusOr<ClassicManifest> ParseClassicManifest(std::string_view text);
 
+// A tar archive the nvram's [fstab] mounts: the archive is what channels[channel] serves (its
+// uri's file), mounted read-only at `mountpoint`.
+struct ClassicMount {
+  size_t channel = 0;      // index into ClassicManifest::channels: a readable channel
+  std::string mountpoint;  // absolute and normalized
+  int nvram_line = 0;      // the [fstab] record's line in the nvram
+  std::string context;     // "line N: Channel /dev/nvram (\"uri\"): nvram line M", for errors
+};
+
 // Maps a parsed manifest onto a builder: timeout, memory, memory etag, channels, argv =
 // {basename of the program}. `channel_inputs` is either empty (no channel has data) or holds, for
 // every channel in manifest order, the bytes a readable channel serves; a non-readable channel
@@ -81,8 +90,13 @@ absl::StatusOr<ClassicManifest> ParseClassicManifest(std::string_view text);
 // parsed (ParseNvram) and applied: [args] is the argv, [env] the environment, [time] the clock's
 // start; its errors name the channel's line and the nvram line. The caller may adjust the builder
 // (argv, output limit, ...) before Build().
+// [fstab] records go to `*mounts`, each naming a readable channel of the manifest other than the
+// nvram (an error otherwise, naming the nvram line); the caller reads each archive and adds the
+// mount (ManifestBuilder::add_mount with the tree's id). The channel itself stays declared. With
+// `mounts` null an [fstab] record is an error: that caller mounts no trees.
 absl::StatusOr<ManifestBuilder> ToManifestBuilder(const ClassicManifest& classic,
-                                                  std::vector<std::string> channel_inputs);
+                                                  std::vector<std::string> channel_inputs,
+                                                  std::vector<ClassicMount>* mounts = nullptr);
 
 // ToManifestBuilder(...) followed by Build().
 absl::StatusOr<Manifest> ToManifest(const ClassicManifest& classic,

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
@@ -161,6 +162,63 @@ bool ParseRecord(absl::string_view line, const std::vector<KeySpec>& keys, Recor
   return true;
 }
 
+// "/" or "/a/b": absolute, no empty, "." or ".." component (so no trailing '/'), no NUL.
+bool IsNormalizedAbsolute(absl::string_view path) {
+  if (path.empty() || path.front() != '/' || path.find('\0') != absl::string_view::npos) {
+    return false;
+  }
+  if (path == "/") return true;
+  for (absl::string_view part : absl::StrSplit(path.substr(1), '/')) {
+    if (part.empty() || part == "." || part == "..") return false;
+  }
+  return true;
+}
+
+// An [fstab] record: channel, mountpoint, access, removable, fsname (KeysOf order).
+absl::Status ApplyFstab(const Record& r, int line, NvramSettings* out) {
+  const absl::string_view channel = *r[0], mountpoint = *r[1], access = *r[2];
+  const absl::string_view removable = *r[3], fsname = *r[4];
+  if (access == "wo") {
+    return LineError(line, Section::kFstab,
+                     absl::StrCat("access: \"wo\" (channel ", Quote(channel),
+                                  " written as a tar of ", Quote(mountpoint),
+                                  " at exit) is not supported: file trees are read-only; the "
+                                  "guest's writable place is the scratch directory (/tmp)"));
+  }
+  if (access != "ro") {
+    return LineError(line, Section::kFstab,
+                     absl::StrCat("access: ", Quote(access),
+                                  " is not ro: file trees are read-only (the guest's writable "
+                                  "place is the scratch directory, /tmp); ZRT took ro and wo "
+                                  "only and skipped this record"));
+  }
+  if (removable != "yes" && removable != "no") {
+    return LineError(line, Section::kFstab,
+                     absl::StrCat("removable: ", Quote(removable),
+                                  " is not yes or no (ZRT skipped this record)"));
+  }
+  if (!absl::EqualsIgnoreCase(fsname, "tar")) {
+    return LineError(line, Section::kFstab,
+                     absl::StrCat("fsname: ", Quote(fsname),
+                                  " is not supported: only tar archives are mounted"));
+  }
+  if (!IsNormalizedAbsolute(mountpoint)) {
+    return LineError(line, Section::kFstab,
+                     absl::StrCat("mountpoint: ", Quote(mountpoint),
+                                  " is not an absolute normalized path (\"/\" or \"/a/b\": no "
+                                  "empty, \".\" or \"..\" component, no trailing '/')"));
+  }
+  for (const NvramMount& earlier : out->mounts) {
+    if (earlier.mountpoint == mountpoint) {
+      return LineError(line, Section::kFstab,
+                       absl::StrCat("mountpoint: ", Quote(mountpoint),
+                                    " is already mounted by nvram line ", earlier.line));
+    }
+  }
+  out->mounts.push_back({std::string(channel), std::string(mountpoint), line});
+  return absl::OkStatus();
+}
+
 absl::Status Apply(Section section, const Record& r, int line, NvramSettings* out) {
   switch (section) {
     case Section::kArgs: {
@@ -194,11 +252,7 @@ absl::Status Apply(Section section, const Record& r, int line, NvramSettings* ou
       return absl::OkStatus();
     }
     case Section::kFstab:
-      return LineError(
-          line, section,
-          absl::StrCat("channel ", Quote(*r[0]), " mounted at ", Quote(*r[1]),
-                       ": file trees (tar images mounted as a file system) are not supported "
-                       "yet; the guest can still read the tar from its channel"));
+      return ApplyFstab(r, line, out);
     case Section::kMapping:
     case Section::kDebug:
     case Section::kPrecache:

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/times.h>
@@ -249,6 +250,16 @@ Reply Getrlimit(GuestState& g, const Call& c) {
   return FromWrite(g.memory().WriteValue(c.args[1], FixedRlimit(g, resource)));
 }
 
+// socket(AF_UNIX): EACCES, as under a security module that denies it. libc opens one as a matter
+// of course (NSS asks nscd for getpwuid, syslog) and copes with the refusal; no AF_UNIX address
+// exists for the guest anyway. Every other family stays a violation: the guest has no network.
+Reply Socket(GuestState& g, const Call& c) {
+  if (static_cast<int>(c.args[0]) == AF_UNIX) return Reply::Error(EACCES);
+  g.Stop(Outcome::kPolicyViolation, "syscall socket (41) is not allowed",
+         Violation{"socket", SYS_socket, "not in the syscall policy"});
+  return Reply::Error(EACCES);
+}
+
 // --- memory
 // ---------------------------------------------------------------------------------------
 
@@ -488,6 +499,7 @@ void RegisterProcessHandlers(HandlerTable& t) {
   t[SYS_madvise] = Madvise;  // only the advice the kernel is not asked for
   t[SYS_exit_group] = ExitGroup;
   t[SYS_kill] = Kill;
+  t[SYS_socket] = Socket;
   t[SYS_tgkill] = Tgkill;
   t[SYS_tkill] = Tkill;
 }

@@ -19,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "image/image_id.h"
 #include "tests/client/cli_test_util.h"
+#include "tests/image/tar_builder.h"
 #include "tests/server/server_test_util.h"
 #include "tests/testing/files.h"
 #include "tests/testing/processes.h"
@@ -95,6 +96,7 @@ TEST_F(CliRemoteTest, DoctorShowsTheServersInfoAndHost) {
   EXPECT_THAT(r.out, ::testing::HasSubstr(
                          absl::StrCat("server ", server_->grpc_address(), ": zerocelld ")));
   EXPECT_THAT(r.out, ::testing::HasSubstr("instruction policy standard"));
+  EXPECT_THAT(r.out, ::testing::HasSubstr("(stream 4294967296 B)"));  // the default stream cap
   EXPECT_THAT(r.out, ::testing::HasSubstr(" user_notification = yes"));
   CliResult json = RunCli({"doctor", "--json", ServerFlag()});
   EXPECT_EQ(json.exit_code, 0) << json.err;
@@ -261,6 +263,31 @@ TEST_F(CliRemoteTest, ManifestRunsRemotelyWithHostFilesReadAndWrittenHere) {
   EXPECT_THAT(report.out, HasSubstr("exit state = ok\n"));
   // The server's admission validated the image; locally the report says "not run" (2).
   EXPECT_THAT(report.out, HasSubstr("validator state = 0\n"));
+}
+
+// A ZeroVM job whose nvram [fstab] mounts a tar channel: the archive is registered on the server
+// as a tree image and mounted there; the channel stays readable.
+TEST_F(CliRemoteTest, ManifestFstabTreesAreRegisteredAndMountedRemotely) {
+  TempDir dir;
+  const std::string tar = dir.Write(
+      "data.tar", zerocell::testing::TarBuilder().File("etc/motd", "from a remote tree\n").bytes());
+  dir.Write("nvram",
+            "[args]\nargs = job /data/etc/motd\n[fstab]\n"
+            "channel=/dev/data.tar, mountpoint=/data, access=ro\n");
+  const std::string manifest =
+      dir.Write("job.manifest",
+                absl::StrCat("Version = 20130611\nProgram = ", GuestPath("cat_file"),
+                             "\nTimeout = 5\nMemory = 33554432, 0\n"
+                             "Channel = /dev/null, /dev/stdin, 0, 0, 100, 100000, 0, 0\n"
+                             "Channel = out, /dev/stdout, 0, 0, 0, 0, 100, 100000\n"
+                             "Channel = /dev/stderr, /dev/stderr, 0, 0, 0, 0, 100, 100000\n"
+                             "Channel = nvram, /dev/nvram, 0, 0, 100, 100000, 0, 0\n"
+                             "Channel = data.tar, /dev/data.tar, 1, 0, 100, 100000000, 0, 0\n"));
+  CliResult r = RunCliWith({"manifest", ServerFlag(), manifest}, CliOptions{.cwd = dir.path()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(ReadFile(dir.File("out")), IsOkAndHolds("from a remote tree\n"));
+  CliResult images = RunCli({"images", ServerFlag()});
+  EXPECT_THAT(images.out, HasSubstr(image::ImageIdOf(*ReadFile(tar))));
 }
 
 TEST_F(CliRemoteTest, InputsAreReadOnlyAsFarAsTheGuestReads) {

@@ -3,6 +3,7 @@
 // and inputs that never end or arrive slowly (also through `zerocell run`), under an address-space
 // limit that loading such an input whole would break.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +19,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/client/cli_test_util.h"
+#include "tests/image/tar_builder.h"
 #include "tests/testing/files.h"
 #include "tests/testing/status_matchers.h"
 #include "zerocell/v1/sandbox.pb.h"
@@ -129,22 +131,97 @@ TEST(CliZeroVmTest, NvramGivesArgvEnvAndClock) {
               IsOkAndHolds(HasSubstr("realtime=1700000000.0")));
 }
 
-TEST(CliZeroVmTest, NvramErrorsAndFileTrees) {
+TEST(CliZeroVmTest, NvramErrorsNameTheNvramLine) {
   JobDir job("echo_args");
   job.dir().Write("nvram.1", "[args]\nargs = job\n[time]\nseconds = tomorrow\n");
   CliResult r = job.Run(ZvshStyle());
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, AllOf(HasSubstr("job.manifest: line 9: Channel /dev/nvram"),
                            HasSubstr("nvram line 4: [time] seconds: \"tomorrow\"")));
+}
+
+// ZRT's [fstab]: tar archives served by channels, mounted read-only where the nvram says.
+std::string FstabJob() {
+  return ZvshStyle() +
+         "Channel = python.tar,/dev/python.tar,3,0,4294967296,4294967296,0,0\n"  // line 10
+         "Channel = data.tar,/dev/1.data.tar,1,0,4294967296,4294967296,0,0\n";   // line 11
+}
+
+TEST(CliZeroVmTest, NvramFstabMountsTarChannels) {
+  JobDir job("cat_file");
+  job.dir().Write("python.tar", zerocell::testing::TarBuilder()
+                                    .Dir("lib")
+                                    .File("lib/python/site.py", "print('from the root tree')\n")
+                                    .bytes());
+  const std::string data_tar =
+      zerocell::testing::TarBuilder().File("greeting.txt", "hello from a tree\n").bytes();
+  job.dir().Write("data.tar", data_tar);
   job.dir().Write("nvram.1",
-                  "[args]\nargs = python\n[fstab]\n"
-                  "channel=/dev/1.python.tar,mountpoint=/,access=ro,removable=no\n");
-  r = job.Run(ZvshStyle());
+                  "[args]\n"
+                  "args = job /lib/python/site.py /data/greeting.txt /dev/1.data.tar\n"
+                  "[fstab]\n"
+                  "channel=/dev/python.tar, mountpoint=/, access=ro, removable=no\n"
+                  "channel=/dev/1.data.tar, mountpoint=/data, access=ro\n");
+  CliResult r = job.Run(FstabJob());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The files of both trees, then the archive itself: its channel stays readable.
+  EXPECT_THAT(
+      ReadFile(job.dir().File("out.txt")),
+      IsOkAndHolds(absl::StrCat("print('from the root tree')\nhello from a tree\n", data_tar)));
+
+  // Without the mount the path is not there (the guest's tree is empty but for its channels).
+  job.dir().Write("nvram.1",
+                  "[args]\nargs = job /data/greeting.txt\n[fstab]\n"
+                  "channel=/dev/python.tar, mountpoint=/, access=ro\n");
+  r = job.Run(FstabJob());
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_THAT(ReadFile(job.dir().File("err.txt")),
+              IsOkAndHolds(HasSubstr("cat_file: /data/greeting.txt: open errno=2")));
+}
+
+TEST(CliZeroVmTest, NvramFstabErrorsNameTheNvramLine) {
+  JobDir job("cat_file");
+  job.dir().Write("python.tar", zerocell::testing::TarBuilder().File("a", "a\n").bytes());
+  job.dir().Write("data.tar", "not a tar archive, but a channel still");
+  const auto refused = [&](const std::string& nvram) {
+    std::filesystem::remove(job.dir().File("out.txt"));
+    job.dir().Write("nvram.1", nvram);
+    CliResult r = job.Run(FstabJob());
+    EXPECT_THAT(ReadFile(job.dir().File("out.txt")), StatusIs(absl::StatusCode::kNotFound))
+        << "nothing may run: " << nvram;
+    return r;
+  };
+  // A channel the manifest does not declare.
+  CliResult r = refused(
+      "[args]\nargs = job\n[fstab]\nchannel=/dev/python.tar, mountpoint=/, access=ro\n"
+      "channel=/dev/2.python.tar, mountpoint=/usr, access=ro\n");
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, AllOf(HasSubstr("nvram line 4: [fstab]"), HasSubstr("file trees"),
-                           HasSubstr("not supported yet")));
-  EXPECT_THAT(ReadFile(job.dir().File("out.txt")), StatusIs(absl::StatusCode::kNotFound))
-      << "nothing may run";
+  EXPECT_THAT(r.err, HasSubstr("job.manifest: line 9: Channel /dev/nvram (\"nvram.1\"): nvram line "
+                               "5: [fstab] channel \"/dev/2.python.tar\" mounted at \"/usr\": no "
+                               "Channel of the manifest has that alias"));
+  // Writable trees are not: the scratch directory is the guest's writable place.
+  r = refused("[fstab]\nchannel=/dev/python.tar, mountpoint=/, access=rw\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, AllOf(HasSubstr("job.manifest: line 9: Channel /dev/nvram"),
+                           HasSubstr("nvram line 2: [fstab] access: \"rw\" is not ro"),
+                           HasSubstr("scratch directory")));
+  // A channel that holds no tar archive: refused as a tree, naming the file.
+  r = refused("[fstab]\nchannel=/dev/1.data.tar, mountpoint=/data, access=ro\n");
+  EXPECT_EQ(r.exit_code, 126) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("job.manifest: line 9: Channel /dev/nvram (\"nvram.1\"): nvram line "
+                               "2: [fstab] archive of the Channel at line 11 (data.tar): refused: "
+                               "tree archive: not a tar archive"));
+  // An archive that is no regular file (a FIFO the channel could stream) is the manifest's error.
+  ASSERT_EQ(mkfifo(job.dir().File("fifo.tar").c_str(), 0600), 0);
+  std::filesystem::rename(job.dir().File("fifo.tar"), job.dir().File("python.tar"));
+  r = refused("[fstab]\nchannel=/dev/python.tar, mountpoint=/, access=ro\n");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("nvram line 2: [fstab] archive of the Channel at line 10: "));
+  // A missing archive: the channel's own line.
+  std::filesystem::remove(job.dir().File("data.tar"));
+  r = refused("[fstab]\nchannel=/dev/1.data.tar, mountpoint=/data, access=ro\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("job.manifest: line 11: Channel uri"));
 }
 
 TEST(CliZeroVmTest, ZeroVmTimeoutsAndMemoryInLocalMode) {

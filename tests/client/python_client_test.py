@@ -179,6 +179,40 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(self.client.image_uploads, 0)
         self.assertEqual(self.client.get_image(image_id_of(elf)).executions, before + 1)
 
+    def test_program_by_path_in_trees_registers_each_tree_once(self):
+        import io
+        import tarfile
+
+        def tar_of(files):
+            out = io.BytesIO()
+            with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as t:
+                for name, data, mode in files:
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mode = len(data), mode
+                    t.addfile(info, io.BytesIO(data))
+            return out.getvalue()
+
+        programs = tar_of([("bin/fs_probe", read(guest("fs_probe")), 0o755)])
+        data = tar_of([("numbers.txt", b"3\n1\n2\n", 0o644)])
+        trees = {"/": programs, "/data": data}
+        response = self.client.execute_in_trees(trees, "/bin/fs_probe",
+                                                argv=["fs_probe", "read", "/data/numbers.txt"])
+        self.assertEqual(outcome_name(response), "EXITED", response)
+        self.assertIn(b"bytes=6", channel(response, "/dev/stdout").output)
+        self.assertEqual(response.image_id, image_id_of(programs))
+        self.assertEqual(response.scratch.path, "/tmp")
+        self.assertEqual(self.client.image_uploads, 2)
+        again = self.client.execute_in_trees(
+            {"/": image_id_of(programs), "/data": data}, "/bin/fs_probe",
+            argv=["fs_probe", "read", "/data/numbers.txt"])
+        self.assertEqual(channel(again, "/dev/stdout").output,
+                         channel(response, "/dev/stdout").output)
+        self.assertEqual(self.client.image_uploads, 2, "registered trees are not sent again")
+        with self.assertRaises(grpc.RpcError) as missing:
+            self.client.execute_in_trees({"/": programs}, "/bin/nope")
+        self.assertEqual(missing.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertIn("manifest.program_path", missing.exception.details())
+
     def test_execute_stream_feeds_input_and_yields_output_then_the_result(self):
         chunks = [("", b"first "), ("/dev/stdin", b"y" * (1 << 20))]  # beyond the server's window
         seen = list(self.client.execute_stream(guest("cat"), chunks, argv=["cat"]))

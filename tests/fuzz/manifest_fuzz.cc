@@ -1,8 +1,9 @@
 // libFuzzer target: the classic ZeroVM manifest parser and ZRT's nvram parser, alone and together
-// (ToManifest applies a /dev/nvram channel's bytes to the manifest). The first byte picks:
+// (ToManifestBuilder applies a /dev/nvram channel's bytes to the manifest and resolves its [fstab]
+// records to channels). The first byte picks:
 //   0: the rest is nvram text (ParseNvram, UnescapeNvram)
 //   1: the rest is manifest text (ParseClassicManifest, then ToManifest without inputs)
-//   2: manifest text, '\0', nvram text: ToManifest with the nvram as /dev/nvram's bytes
+//   2: manifest text, '\0', nvram text: ToManifestBuilder with the nvram as /dev/nvram's bytes
 // Contract beyond "no crash": every error is INVALID_ARGUMENT with a message; what ToManifest
 // builds is a valid Manifest (its own Build() checks passed) carrying the parsed limits.
 #include <cstddef>
@@ -29,6 +30,17 @@ void Nvram(std::string_view text) {
   for (const std::string& var : settings->env) {
     if (var.empty() || var[0] == '=' || var.find('=') == std::string::npos) abort();
   }
+  for (size_t i = 0; i < settings->mounts.size(); ++i) {
+    const zs::NvramMount& m = settings->mounts[i];
+    if (m.mountpoint.empty() || m.mountpoint[0] != '/' || m.line <= 0) abort();
+    if ((m.mountpoint.size() > 1 && m.mountpoint.back() == '/') ||
+        m.mountpoint.find("//") != std::string::npos) {
+      abort();
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (settings->mounts[j].mountpoint == m.mountpoint) abort();
+    }
+  }
   (void)zs::UnescapeNvram(text);
 }
 
@@ -46,7 +58,19 @@ void Manifest(std::string_view text, const std::string* nvram) {
       inputs.push_back(readable && c.spec.alias == zs::kNvramAlias ? *nvram : std::string());
     }
   }
-  const absl::StatusOr<zs::Manifest> manifest = zs::ToManifest(*classic, std::move(inputs));
+  // [fstab] records resolve to readable channels of the manifest other than the nvram.
+  std::vector<zs::ClassicMount> mounts;
+  absl::StatusOr<zs::ManifestBuilder> builder =
+      zs::ToManifestBuilder(*classic, std::move(inputs), &mounts);
+  if (!builder.ok()) return CheckError(builder.status());
+  for (const zs::ClassicMount& m : mounts) {
+    if (m.channel >= classic->channels.size() || m.mountpoint.empty() || m.mountpoint[0] != '/') {
+      abort();
+    }
+    const zs::ChannelSpec& spec = classic->channels[m.channel].spec;
+    if (!spec.readable() || spec.alias == zs::kNvramAlias) abort();
+  }
+  const absl::StatusOr<zs::Manifest> manifest = builder->Build();
   if (!manifest.ok()) return CheckError(manifest.status());
   if (manifest->memory_bytes() != classic->memory_bytes) abort();
 }

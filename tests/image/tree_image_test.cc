@@ -205,5 +205,31 @@ TEST(TreeImageCacheTest, RemembersARefusedTreeWithItsFile) {
   EXPECT_TRUE(cache->List().empty());
 }
 
+// Each distinct file of a tree holds a descriptor: the cache's descriptor budget evicts by it
+// and refuses a tree that could never fit.
+TEST(TreeImageCacheTest, DescriptorBudgetCountsEveryDistinctFile) {
+  auto tree_of = [](int files, const std::string& tag) {
+    TarBuilder tar;
+    for (int i = 0; i < files; ++i) tar.File("f" + std::to_string(i), tag + std::to_string(i));
+    tar.HardLink("again", "f0");  // shares f0's content: no descriptor of its own
+    return tar.bytes();
+  };
+  CacheOptions options;
+  options.max_descriptors = 5;
+  ASSERT_OK_AND_ASSIGN(auto cache, ImageCache::Create(std::move(options)));
+  ASSERT_OK_AND_ASSIGN(RegisterResult a, cache->RegisterTree(tree_of(3, "a"), ""));
+  EXPECT_EQ(a.image->descriptors(), 3u);
+  const std::string a_id = a.image->id;
+  a = {};
+  ASSERT_OK_AND_ASSIGN(RegisterResult b, cache->RegisterTree(tree_of(2, "b"), ""));
+  EXPECT_EQ(cache->List().size(), 2u);  // 5 descriptors: within the budget
+  b = {};
+  ASSERT_OK_AND_ASSIGN(RegisterResult c, cache->RegisterTree(tree_of(1, "c"), ""));
+  EXPECT_EQ(cache->Acquire(a_id).status().code(), absl::StatusCode::kNotFound)
+      << "the least recently used tree goes when the descriptors run out";
+  EXPECT_THAT(cache->RegisterTree(tree_of(6, "d"), "").status(),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("6 distinct files")));
+}
+
 }  // namespace
 }  // namespace zerocell::image

@@ -27,7 +27,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using testing::StdManifest;
-using ::zerocell::testing::ZerocelldProcess;
 namespace v1 = ::zerocell::v1;
 
 class BatchTest : public testing::SandboxServerTest {

@@ -27,7 +27,6 @@ namespace {
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::zerocell::testing::ZerocelldProcess;
 namespace v1 = ::zerocell::v1;
 using Stream = grpc::ClientReaderWriter<v1::StreamRequest, v1::StreamResponse>;
 

@@ -113,14 +113,15 @@ TEST(EnginePolicyTest, ProbedCallsGetAnErrnoWithoutAKill) {
   ZC_ASSERT_RUN(r, RunGuest("errno_probe", StdManifest({"errno_probe"})));
   ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
   std::vector<std::string> lines = Lines(StdoutOf(r));
-  ASSERT_EQ(lines.size(), 7u) << StdoutOf(r);
+  ASSERT_EQ(lines.size(), 8u) << StdoutOf(r);
   EXPECT_EQ(lines[0], "ioctl_tcgets = -1 errno=25");      // ENOTTY
   EXPECT_EQ(lines[1], "rseq = -1 errno=38");              // ENOSYS
   EXPECT_EQ(lines[2], "readlink_self_exe = -1 errno=2");  // ENOENT
   EXPECT_EQ(lines[3], "prlimit64_set = -1 errno=1");      // EPERM
   EXPECT_EQ(lines[4], "prlimit64_get = 0 errno=0");       // fixed values
   EXPECT_THAT(lines[5], ::testing::StartsWith("rlimit_stack="));
-  EXPECT_EQ(lines[6], "alive");
+  EXPECT_EQ(lines[6], "socket_unix = -1 errno=13");  // EACCES; AF_INET stays a violation
+  EXPECT_EQ(lines[7], "alive");
 
   // "Fixed" means independent of the host: a second run reports the same values.
   ZC_ASSERT_RUN(again, RunGuest("errno_probe", StdManifest({"errno_probe"})));

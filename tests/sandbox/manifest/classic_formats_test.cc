@@ -237,13 +237,49 @@ TEST(ClassicNvramTest, ErrorsNameTheChannelLineAndTheNvramLine) {
   EXPECT_THAT(std::string(s.message()),
               StartsWith("line 8: Channel /dev/nvram (\"/tmp/job.nvram\"): nvram line 4: [time] "
                          "seconds: \"soon\""));
+  // A caller that mounts nothing (ToManifest) refuses [fstab] records.
   s = ToManifest(
-          *c, {"", "", "", "[fstab]\nchannel=/dev/image, mountpoint=/, access=ro, removable=no\n"})
+          *c, {"", "", "", "[fstab]\nchannel=/dev/stdin, mountpoint=/, access=ro, removable=no\n"})
           .status();
   EXPECT_THAT(std::string(s.message()),
               StartsWith("line 8: Channel /dev/nvram (\"/tmp/job.nvram\"): nvram line 2: "
-                         "[fstab] channel \"/dev/image\" mounted at \"/\": file trees"));
-  EXPECT_THAT(std::string(s.message()), HasSubstr("not supported yet"));
+                         "[fstab] channel \"/dev/stdin\" mounted at \"/\": file trees are not "
+                         "mounted here"));
+}
+
+TEST(ClassicNvramTest, FstabChannelsAreReadableChannelsOfTheManifest) {
+  absl::StatusOr<ClassicManifest> c = ParseClassicManifest(kWithNvram);
+  ASSERT_THAT(c, IsOk());
+  std::vector<ClassicMount> mounts;
+  absl::StatusOr<ManifestBuilder> b = ToManifestBuilder(
+      *c,
+      {"", "", "", "[args]\nargs = x\n[fstab]\nchannel=/dev/stdin, mountpoint=/in, access=ro\n"},
+      &mounts);
+  ASSERT_THAT(b, IsOk());
+  ASSERT_EQ(mounts.size(), 1u);
+  EXPECT_EQ(mounts[0].channel, 0u);
+  EXPECT_EQ(mounts[0].mountpoint, "/in");
+  EXPECT_EQ(mounts[0].nvram_line, 4);
+  EXPECT_EQ(mounts[0].context, "line 8: Channel /dev/nvram (\"/tmp/job.nvram\"): nvram line 4");
+  // The channel stays declared.
+  absl::StatusOr<Manifest> m = b->Build();
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(m->channels()[0].alias, "/dev/stdin");
+
+  const auto error = [&](const std::string& fstab) {
+    std::vector<ClassicMount> ignored;
+    return std::string(
+        ToManifestBuilder(*c, {"", "", "", "[fstab]\n" + fstab}, &ignored).status().message());
+  };
+  EXPECT_THAT(error("channel=/dev/python.tar, mountpoint=/, access=ro\n"),
+              StartsWith("line 8: Channel /dev/nvram (\"/tmp/job.nvram\"): nvram line 2: [fstab] "
+                         "channel \"/dev/python.tar\" mounted at \"/\": no Channel of the manifest "
+                         "has that alias"));
+  EXPECT_THAT(error("channel=/dev/stdout, mountpoint=/, access=ro\n"),
+              HasSubstr("nvram line 2: [fstab] channel \"/dev/stdout\" mounted at \"/\": the "
+                        "Channel at line 6 is not readable"));
+  EXPECT_THAT(error("channel=/dev/nvram, mountpoint=/, access=ro\n"),
+              HasSubstr("the Channel at line 8 is the nvram itself"));
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
@@ -104,19 +105,55 @@ TEST(NvramTest, OtherSectionsAreAccepted) {
   EXPECT_THAT(*n.args, ElementsAre("prog"));
 }
 
-TEST(NvramTest, FstabRecordsAreNotSupportedYet) {
-  const std::string e = Error(
+TEST(NvramTest, FstabRecordsAreMounts) {
+  const NvramSettings n = Parse(
       "[args]\nargs = python\n"
       "[fstab]\n"
-      "channel=/dev/image.tar, mountpoint=/data, access=ro, removable=no\n");
-  EXPECT_THAT(e, StartsWith("nvram line 4: [fstab] channel \"/dev/image.tar\" mounted at "
-                            "\"/data\": file trees"));
-  EXPECT_THAT(e, HasSubstr("not supported yet"));
-  // removable and fsname have defaults, so three keys make a record.
-  EXPECT_THAT(Error("[fstab]\nchannel=/dev/t, mountpoint=/, access=wo\n"),
-              StartsWith("nvram line 2: [fstab]"));
-  // Without all required keys it is no record (ZRT ignores it).
-  EXPECT_FALSE(Parse("[fstab]\nchannel=/dev/t, access=ro\n").args.has_value());
+      "channel=/dev/python.tar, mountpoint=/, access=ro, removable=no\n"
+      "# removable and fsname have defaults: three keys make a record\n"
+      "channel = /dev/1.data.tar , mountpoint = /data/set , access = ro\n"
+      "channel=/dev/extra.tar, mountpoint=/opt, access=ro, removable=yes, fsname=TAR\n"
+      "channel=/dev/ignored.tar, access=ro\n");  // no mountpoint: no record, as in ZRT
+  ASSERT_EQ(n.mounts.size(), 3u);
+  EXPECT_EQ(n.mounts[0].channel, "/dev/python.tar");
+  EXPECT_EQ(n.mounts[0].mountpoint, "/");
+  EXPECT_EQ(n.mounts[0].line, 4);
+  EXPECT_EQ(n.mounts[1].channel, "/dev/1.data.tar");
+  EXPECT_EQ(n.mounts[1].mountpoint, "/data/set");
+  EXPECT_EQ(n.mounts[1].line, 6);
+  EXPECT_EQ(n.mounts[2].channel, "/dev/extra.tar");
+  EXPECT_EQ(n.mounts[2].line, 7);
+  EXPECT_THAT(*n.args, ElementsAre("python"));
+  EXPECT_THAT(Parse("[args]\nargs = a\n").mounts, IsEmpty());
+}
+
+TEST(NvramTest, FstabRefusalsNameTheLine) {
+  // Trees are read-only: ZRT's wo (export at exit) and any other access are refused.
+  std::string e = Error("[fstab]\nchannel=/dev/out.tar, mountpoint=/out, access=wo\n");
+  EXPECT_THAT(e, StartsWith("nvram line 2: [fstab] access: \"wo\""));
+  EXPECT_THAT(e, HasSubstr("read-only"));
+  EXPECT_THAT(e, HasSubstr("scratch directory"));
+  e = Error(
+      "[fstab]\nchannel=/dev/t, mountpoint=/, access=ro\n\nchannel=/dev/u, mountpoint=/u, "
+      "access=rw\n");
+  EXPECT_THAT(e, StartsWith("nvram line 4: [fstab] access: \"rw\" is not ro"));
+  EXPECT_THAT(e, HasSubstr("scratch directory"));
+  EXPECT_THAT(Error("[fstab]\nchannel=/dev/t, mountpoint=/, access=ro, removable=maybe\n"),
+              StartsWith("nvram line 2: [fstab] removable: \"maybe\" is not yes or no"));
+  EXPECT_THAT(Error("[fstab]\nchannel=/dev/t, mountpoint=/, access=ro, fsname=sqlite\n"),
+              StartsWith("nvram line 2: [fstab] fsname: \"sqlite\" is not supported"));
+  // Mountpoints: absolute and normalized.
+  for (const char* bad : {"data", "", "/data/", "//data", "/a/./b", "/a/../b", "/.."}) {
+    EXPECT_THAT(Error(absl::StrCat("[fstab]\nchannel=/dev/t, mountpoint=", bad, ", access=ro\n")),
+                StartsWith(absl::StrCat("nvram line 2: [fstab] mountpoint: \"", bad,
+                                        "\" is not an absolute normalized path")))
+        << bad;
+  }
+  // One archive per mountpoint (ZRT merged them; a Zerocell mount covers the one beneath).
+  EXPECT_THAT(Error("[fstab]\nchannel=/dev/a, mountpoint=/lib, access=ro\n"
+                    "channel=/dev/b, mountpoint=/lib, access=ro\n"),
+              StartsWith("nvram line 3: [fstab] mountpoint: \"/lib\" is already mounted by nvram "
+                         "line 2"));
 }
 
 TEST(NvramTest, SectionHeaders) {

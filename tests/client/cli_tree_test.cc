@@ -1,0 +1,104 @@
+// `zerocell run --tree=TAR[:MOUNT] PROGRAM` end to end, locally and against a real zerocelld:
+// a program by its path in a tree, a data tree at a sub-path, --scratch, and the errors.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/client/cli_test_util.h"
+#include "tests/image/tar_builder.h"
+#include "tests/testing/files.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/zerocelld_process.h"
+
+namespace zerocell::client::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::zerocell::testing::IsOk;
+using ::zerocell::testing::TarBuilder;
+using ::zerocell::testing::TempDir;
+using ::zerocell::testing::ZerocelldProcess;
+
+class CliTreeTest : public ::testing::TestWithParam<bool> {
+ protected:
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::unique_ptr<ZerocelldProcess>> server = ZerocelldProcess::Start({});
+    ASSERT_THAT(server, IsOk());
+    server_ = server->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+
+  void SetUp() override {
+    TarBuilder tree;
+    tree.File("bin/fs_probe", zerocell::testing::GuestBytes("fs_probe"), 0755)
+        .File("bin/hello", zerocell::testing::GuestBytes("hello"), 0755)
+        .File("etc/motd", "hi\n");
+    tree_ = dir_.Write("tree.tar", tree.bytes());
+    TarBuilder data;
+    data.File("numbers.txt", "3\n1\n2\n");
+    data_ = dir_.Write("data.tar", data.bytes());
+  }
+
+  // `zerocell run ARGS...`, with --server when the parameter says remote.
+  CliResult Run(std::vector<std::string> args) {
+    std::vector<std::string> full = {"run", "--no-stdin"};
+    if (GetParam()) full.push_back("--server=" + server_->grpc_address());
+    full.insert(full.end(), args.begin(), args.end());
+    return RunCli(full);
+  }
+
+  static ZerocelldProcess* server_;
+  TempDir dir_;
+  std::string tree_, data_;
+};
+
+ZerocelldProcess* CliTreeTest::server_ = nullptr;
+
+TEST_P(CliTreeTest, ProgramByItsPathInTheTree) {
+  CliResult r = Run({"--tree=" + tree_, "/bin/hello"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello, world\n");
+}
+
+TEST_P(CliTreeTest, SecondTreeAtASubPathAndTheProgramSeesBoth) {
+  CliResult r = Run({"--tree=" + tree_, "--tree=" + data_ + ":/data", "/bin/fs_probe", "read",
+                     "/data/numbers.txt"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("bytes=6"));
+  r = Run({"--tree=" + tree_, "/bin/fs_probe", "read", "/etc/motd"});
+  EXPECT_THAT(r.out, HasSubstr("bytes=3"));
+}
+
+TEST_P(CliTreeTest, ScratchFlagReachesTheResult) {
+  CliResult r = Run({"--json", "--tree=" + tree_, "--scratch=/work:1M:10", "/bin/hello"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"path\":\"/work\""));
+}
+
+TEST_P(CliTreeTest, ErrorsNameThePathOrTheFlag) {
+  CliResult missing = Run({"--tree=" + tree_, "/bin/nope"});
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_THAT(missing.err, HasSubstr("/bin/nope"));
+  CliResult not_elf = Run({"--tree=" + tree_, "/etc/motd"});
+  EXPECT_NE(not_elf.exit_code, 0);
+  EXPECT_THAT(not_elf.err, HasSubstr("is not an ELF program"));
+  CliResult no_tar = Run({"--tree=" + dir_.File("absent.tar"), "/bin/hello"});
+  EXPECT_EQ(no_tar.exit_code, 2);
+  EXPECT_THAT(no_tar.err, HasSubstr("--tree="));
+  CliResult bad_scratch = Run({"--tree=" + tree_, "--scratch=/tmp", "/bin/hello"});
+  EXPECT_EQ(bad_scratch.exit_code, 2);
+  EXPECT_THAT(bad_scratch.err, HasSubstr("--scratch=/tmp"));
+}
+
+INSTANTIATE_TEST_SUITE_P(LocalAndRemote, CliTreeTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "Remote" : "Local";
+                         });
+
+}  // namespace
+}  // namespace zerocell::client::testing
