@@ -173,10 +173,12 @@ absl::StatusOr<std::shared_ptr<const fs::GuestFs>> BuildGuestFs(const Manifest& 
     fs_mounts.push_back({mounts[i].mountpoint, options.trees[i],
                          options.executable.empty() ? nullptr : options.executable[i]});
   }
-  std::vector<std::string> dirs;
-  if (manifest.scratch().has_value()) dirs.push_back(manifest.scratch()->path);
+  std::shared_ptr<fs::ScratchDir> scratch;  // the run's own: dropped with its GuestFs
+  if (const std::optional<ScratchSpec>& s = manifest.scratch()) {
+    scratch = std::make_shared<fs::ScratchDir>(s->path, s->max_bytes, s->max_files);
+  }
   ASSIGN_OR_RETURN(std::unique_ptr<const fs::GuestFs> built,
-                   fs::GuestFs::Create(std::move(fs_mounts), dirs));
+                   fs::GuestFs::Create(std::move(fs_mounts), {}, std::move(scratch)));
   return std::shared_ptr<const fs::GuestFs>(std::move(built));
 }
 

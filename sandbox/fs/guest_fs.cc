@@ -40,7 +40,9 @@ void PushComponents(std::string_view path, std::vector<std::string>* todo) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<const GuestFs>> GuestFs::Create(
-    std::vector<Mount> mounts, const std::vector<std::string>& extra_dirs) {
+    std::vector<Mount> mounts, std::vector<std::string> extra_dirs,
+    std::shared_ptr<ScratchDir> scratch) {
+  if (scratch != nullptr) extra_dirs.push_back(scratch->path());
   FileTreeBuilder skeleton;
   for (size_t i = 0; i < mounts.size(); ++i) {
     if (mounts[i].tree == nullptr) {
@@ -65,6 +67,7 @@ absl::StatusOr<std::unique_ptr<const GuestFs>> GuestFs::Create(
   ASSIGN_OR_RETURN(std::shared_ptr<const FileTree> skel, std::move(skeleton).Build());
   std::unique_ptr<GuestFs> fs(new GuestFs());
   fs->mounts_.push_back(Mount{"/", std::move(skel)});
+  fs->scratch_ = std::move(scratch);
   for (size_t i = 0; i < mounts.size(); ++i) {
     // The mountpoint must be a directory in what is mounted so far (a file there would hide it).
     Location at;
@@ -92,11 +95,37 @@ const FileTree::Node& GuestFs::node(const Location& at) const {
 }
 
 int GuestFs::ContentFd(const Location& at) const {
+  if (IsScratch(at)) return -1;
   return mounts_[static_cast<size_t>(at.mount)].tree->ContentFd(at.node);
 }
 
+NodeType GuestFs::Type(const Location& at) const {
+  return IsScratch(at) ? scratch_->type(at.node) : node(at).type;
+}
+
+std::string_view GuestFs::SymlinkTarget(const Location& at) const {
+  return IsScratch(at) ? std::string_view(scratch_->symlink_target(at.node))
+                       : std::string_view(node(at).symlink_target);
+}
+
+std::string GuestFs::PathOf(const Location& at) const {
+  return IsScratch(at) ? scratch_->PathOf(at.node) : at.path;
+}
+
 bool GuestFs::Child(const Location& dir, std::string_view name, Location* out) const {
+  if (IsScratch(dir)) {
+    // Nothing is mounted inside the scratch: its own names are all there is.
+    auto id = scratch_->Lookup(dir.node, name);
+    if (!id) return false;
+    *out = Location{kScratchMount, *id, Join(PathOf(dir), name)};
+    return true;
+  }
   std::string path = Join(dir.path, name);
+  // The scratch covers whatever a tree holds at its path (the manifest keeps mounts off it).
+  if (scratch_ != nullptr && path == scratch_->path()) {
+    *out = Location{kScratchMount, ScratchDir::kRoot, std::move(path)};
+    return true;
+  }
   if (auto it = mount_at_.find(path); it != mount_at_.end()) {
     *out = Location{it->second, FileTree::kRoot, std::move(path)};
     return true;
@@ -116,6 +145,15 @@ bool GuestFs::Child(const Location& dir, std::string_view name, Location* out) c
 }
 
 Location GuestFs::Parent(const Location& dir) const {
+  if (IsScratch(dir)) {
+    if (dir.node != ScratchDir::kRoot) {
+      const ScratchDir::Id up = scratch_->parent(dir.node);
+      return Location{kScratchMount, up, scratch_->PathOf(up)};
+    }
+    Location at;
+    Resolve(Root(), ParentPath(scratch_->path()), {false, false}, &at);  // skeleton dirs
+    return at;
+  }
   if (dir.path == "/") return Root();
   std::string parent = ParentPath(dir.path);
   if (dir.mount != 0 && dir.node != FileTree::kRoot) {
@@ -141,7 +179,9 @@ int GuestFs::Resolve(const Location& start, std::string_view path, ResolveOption
     todo.pop_back();
     const bool last = todo.empty();
     if (name.size() > kMaxName) return ENAMETOOLONG;
-    if (node(cur).type != NodeType::kDirectory) return ENOTDIR;
+    if (Type(cur) != NodeType::kDirectory) return ENOTDIR;
+    // A removed scratch directory (someone's cwd) has no entries, not even "." and "..".
+    if (IsScratch(cur) && !scratch_->Exists(cur.node)) return ENOENT;
     if (name == ".") continue;
     if (name == "..") {
       cur = Parent(cur);  // ".." of the root is the root: nothing lies above it
@@ -149,17 +189,17 @@ int GuestFs::Resolve(const Location& start, std::string_view path, ResolveOption
     }
     Location next;
     if (!Child(cur, name, &next)) return ENOENT;
-    const FileTree::Node& n = node(next);
-    if (n.type == NodeType::kSymlink && (!last || options.follow_last || trailing_slash)) {
+    if (Type(next) == NodeType::kSymlink && (!last || options.follow_last || trailing_slash)) {
       if (++links > kMaxSymlinks) return ELOOP;
       // Resolved in the guest's namespace: an absolute target starts at the guest's root.
-      if (n.symlink_target.front() == '/') cur = Root();
-      PushComponents(n.symlink_target, &todo);
+      const std::string_view target = SymlinkTarget(next);
+      if (target.front() == '/') cur = Root();
+      PushComponents(target, &todo);
       continue;
     }
     cur = std::move(next);
   }
-  if ((trailing_slash || options.want_dir) && node(cur).type != NodeType::kDirectory) {
+  if ((trailing_slash || options.want_dir) && Type(cur) != NodeType::kDirectory) {
     return ENOTDIR;
   }
   *out = std::move(cur);
@@ -167,8 +207,18 @@ int GuestFs::Resolve(const Location& start, std::string_view path, ResolveOption
 }
 
 NodeInfo GuestFs::Info(const Location& at) const {
-  const FileTree::Node& n = node(at);
   NodeInfo info;
+  if (IsScratch(at)) {
+    // Fixed values (times 0) like a tree's: nothing of the host, nothing of when it ran.
+    info.type = scratch_->type(at.node);
+    info.mode = scratch_->mode(at.node);
+    info.size = scratch_->size(at.node);
+    info.ino = uint64_t{at.node} + 1;
+    info.dev = Dev(static_cast<int>(mounts_.size()));  // a device of its own, past the mounts
+    info.nlink = scratch_->nlink(at.node);
+    return info;
+  }
+  const FileTree::Node& n = node(at);
   info.type = n.type;
   info.mode = n.mode;
   info.size = n.size;
@@ -200,6 +250,17 @@ NodeInfo GuestFs::Info(const Location& at) const {
 
 std::vector<DirEntry> GuestFs::List(const Location& dir) const {
   std::vector<DirEntry> out;
+  if (IsScratch(dir)) {
+    if (!scratch_->Exists(dir.node)) return out;  // removed: empty, without "." and ".."
+    out.push_back(DirEntry{".", Info(dir).ino, NodeType::kDirectory, 0});
+    out.push_back(DirEntry{"..", Info(Parent(dir)).ino, NodeType::kDirectory, 1});
+    for (const auto& [name, id] : scratch_->Children(dir.node)) {
+      out.push_back(DirEntry{name, uint64_t{id} + 1, scratch_->type(id), uint64_t{id} + 2});
+    }
+    std::sort(out.begin() + 2, out.end(),
+              [](const DirEntry& a, const DirEntry& b) { return a.pos < b.pos; });
+    return out;
+  }
   const FileTree& tree = *mounts_[static_cast<size_t>(dir.mount)].tree;
   const FileTree::Node& n = tree.node(dir.node);
   for (const auto& [name, id] : n.children) {
@@ -222,10 +283,13 @@ std::vector<DirEntry> GuestFs::List(const Location& dir) const {
   }
   out.insert(out.begin(), {DirEntry{".", Info(dir).ino, NodeType::kDirectory},
                            DirEntry{"..", Info(Parent(dir)).ino, NodeType::kDirectory}});
+  for (size_t i = 0; i < out.size(); ++i) out[i].pos = i;
   return out;
 }
 
 bool GuestFs::MayExecute(const Location& at, uint64_t offset, uint64_t length) const {
+  // Scratch bytes are the guest's own writing: never code (W^X across the whole run).
+  if (IsScratch(at)) return false;
   const Mount& m = mounts_[static_cast<size_t>(at.mount)];
   return m.executable != nullptr && m.tree->node(at.node).type == NodeType::kRegular &&
          m.executable->Allows(at.node, offset, length);

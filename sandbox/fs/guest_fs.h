@@ -12,11 +12,14 @@
 #include "absl/status/statusor.h"
 #include "sandbox/fs/executable_files.h"
 #include "sandbox/fs/file_tree.h"
+#include "sandbox/fs/scratch_dir.h"
 
 namespace zerocell::sandbox::fs {
 
-// One node as the guest reaches it: the mount it belongs to, its node there, and its canonical
-// absolute guest path ("/" for the root; no symlink, "." or ".." in it).
+// One node as the guest reaches it: the mount it belongs to (GuestFs::kScratchMount: the
+// scratch, `node` a ScratchDir::Id), its node there, and its canonical absolute guest path ("/"
+// for the root; no symlink, "." or ".." in it; a scratch node's may be stale after a rename:
+// GuestFs::PathOf is current).
 struct Location {
   int mount = 0;
   FileTree::NodeId node = FileTree::kRoot;
@@ -44,6 +47,10 @@ struct DirEntry {
   std::string name;
   uint64_t ino = 0;
   NodeType type = NodeType::kDirectory;
+  // Where a listing resumes to return this entry next (getdents64's d_off is pos + 1), rising
+  // along a listing: a tree's the index; a scratch child's its never-reused id + 2, so that
+  // removing entries while reading a directory (rm -r) neither skips nor repeats the others.
+  uint64_t pos = 0;
 };
 
 // Immutable once made: trees mounted read-only at absolute guest paths, later mounts covering
@@ -63,9 +70,13 @@ class GuestFs {
     // The tree's admitted code pages (null: no file of it may be mapped executable).
     std::shared_ptr<const ExecutableFiles> executable = nullptr;
   };
-  // INVALID_ARGUMENT naming mounts[i] for a bad mountpoint or a null tree.
+  static constexpr int kScratchMount = -1;  // Location::mount of a scratch node
+  // INVALID_ARGUMENT naming mounts[i] for a bad mountpoint or a null tree. `scratch`: the run's
+  // writable directory (null: none), seen at its path over everything mounted there. It is the
+  // one mutable part of an otherwise immutable namespace: one run's, used by one thread.
   static absl::StatusOr<std::unique_ptr<const GuestFs>> Create(
-      std::vector<Mount> mounts, const std::vector<std::string>& extra_dirs = {});
+      std::vector<Mount> mounts, std::vector<std::string> extra_dirs = {},
+      std::shared_ptr<ScratchDir> scratch = nullptr);
 
   Location Root() const;
   // Resolves `path` from `start` (the cwd or a directory fd's location; ignored for an absolute
@@ -76,11 +87,19 @@ class GuestFs {
   Location Parent(const Location& dir) const;
 
   NodeInfo Info(const Location& at) const;
+  NodeType Type(const Location& at) const;
+  std::string_view SymlinkTarget(const Location& at) const;  // "" for a non-symlink
+  std::string PathOf(const Location& at) const;              // current, also in the scratch
+  // A tree node (never a scratch location: see IsScratch).
   const FileTree::Node& node(const Location& at) const;
-  // A regular file's sealed memfd (FileTree::ContentFd).
+  // A regular tree file's sealed memfd (FileTree::ContentFd); -1 for a scratch file.
   int ContentFd(const Location& at) const;
+  // The scratch (null when none is declared) and whether `at` lies in it.
+  ScratchDir* scratch() const { return scratch_.get(); }
+  static bool IsScratch(const Location& at) { return at.mount == kScratchMount; }
   // A directory's entries: ".", "..", then its children by name, with mountpoints below it
-  // (whether or not its tree has them) as the mounted roots.
+  // (whether or not its tree has them) as the mounted roots; a scratch directory's children in
+  // the order they were made.
   std::vector<DirEntry> List(const Location& dir) const;
 
   size_t mount_count() const { return mounts_.size(); }
@@ -97,6 +116,7 @@ class GuestFs {
   // mounts_[0] is the skeleton; the caller's mounts follow, in order.
   std::vector<Mount> mounts_;
   absl::flat_hash_map<std::string, int> mount_at_;  // mountpoint -> topmost mount there
+  std::shared_ptr<ScratchDir> scratch_;
 };
 
 }  // namespace zerocell::sandbox::fs

@@ -22,6 +22,9 @@ struct OpenFile {
   // guest, and what emulated reads and seeks use, so that every descriptor of it shares one
   // offset as in the kernel. Null for directories and O_PATH.
   std::shared_ptr<const sys::UniqueFd> real;
+  // A scratch file's (ScratchDir::Hold): its bytes stay, also once unlinked, until the last
+  // descriptor of it closes.
+  std::shared_ptr<const void> scratch_hold;
 };
 
 class FdTable {

@@ -16,8 +16,10 @@
 
 namespace zerocell::sandbox::supervisor {
 
-// open/openat/creat of a path that is no channel alias. Anything that would write is EROFS.
-Reply FsOpen(GuestState& g, int64_t dirfd, std::string_view path, uint64_t flags);
+// open/openat/creat of a path that is no channel alias. Anything that would write is EROFS,
+// except in the scratch, where O_CREAT makes a file with `mode` (less the umask).
+Reply FsOpen(GuestState& g, int64_t dirfd, std::string_view path, uint64_t flags,
+             uint64_t mode = 0666);
 // stat of a path (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH in `at_flags`); 0 or an errno.
 int FsStatAt(GuestState& g, int64_t dirfd, std::string_view path, uint64_t at_flags,
              struct stat* out);
@@ -29,6 +31,10 @@ Reply FsAccess(GuestState& g, int64_t dirfd, std::string_view path, uint64_t mod
 // read/pread/readv/preadv of an open file.
 Reply FsRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov, uint64_t total,
              std::optional<int64_t> offset);
+// write/pwrite/writev/pwritev of an open file: a scratch file's bytes, within its byte quota (a
+// short count, or EDQUOT when nothing fits); EBADF for anything not open for writing.
+Reply FsWrite(GuestState& g, OpenFile& file, const std::vector<iovec>& iov, uint64_t total,
+              std::optional<int64_t> offset);
 Reply FsLseek(GuestState& g, OpenFile& file, int64_t offset, int whence);
 // Gives `file` a descriptor: in the tree range with its memfd injected at the same number when
 // it has one and the range has room (then reads run in the kernel), else an emulated number
@@ -37,12 +43,17 @@ int FsPlaceFile(GuestState& g, std::shared_ptr<OpenFile> file, bool cloexec, int
 // dup2/dup3 of an open file onto `newfd`: in the tree range only by injecting its memfd there.
 int FsDupTo(GuestState& g, int64_t fd, int64_t newfd, bool cloexec);
 
-// Gives `file` a descriptor: in the tree range with its memfd injected at the same number when
-// it has one and the range has room (then reads run in the kernel), else an emulated number
-// >= min_fd. The descriptor or -errno.
-int FsPlaceFile(GuestState& g, std::shared_ptr<OpenFile> file, bool cloexec, int min_fd);
-// dup2/dup3 of an open file onto `newfd`: in the tree range only by injecting its memfd there.
-int FsDupTo(GuestState& g, int64_t fd, int64_t newfd, bool cloexec);
+// read of a scratch file (FsRead's checks made): from `offset`, or the file's own and advanced.
+Reply ScratchRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov,
+                  std::optional<int64_t> offset);
+
+// mmap(addr, length, prot, flags, fd, offset) of a scratch file, before the call is accounted and
+// continued: puts a read-only, sealed snapshot of the mapped bytes at the guest's number `fd`
+// (the kernel maps that). 0, or the errno to answer: ENODEV for MAP_SHARED (a snapshot would not
+// follow later writes, nor could writes through it be counted) or without an injector, EACCES
+// for a descriptor not open for reading.
+int ScratchPrepareMap(GuestState& g, int64_t fd, const OpenFile& file, uint64_t length,
+                      uint64_t flags, uint64_t offset);
 
 // F_GETFL / F_SETFL of an open file.
 Reply FsGetfl(const OpenFile& file);

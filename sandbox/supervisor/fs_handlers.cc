@@ -63,10 +63,20 @@ struct stat StatOfNode(const fs::GuestFs& fs, const fs::Location& at) {
 // Owner permission bits against R_OK/W_OK/X_OK for the guest (which owns every file).
 int CheckAccess(const fs::GuestFs& fs, const fs::Location& at, uint64_t mode) {
   const fs::NodeInfo info = fs.Info(at);
-  if (mode & W_OK) return EROFS;
+  if (mode & W_OK) {
+    if (!fs::GuestFs::IsScratch(at)) return EROFS;
+    if (!(info.mode & S_IWUSR)) return EACCES;
+  }
   if ((mode & R_OK) && !(info.mode & S_IRUSR)) return EACCES;
   if ((mode & X_OK) && !(info.mode & S_IXUSR)) return EACCES;
   return 0;
+}
+
+// The last component of a path (trailing slashes dropped): "" for "/".
+std::string_view LastName(std::string_view path) {
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  const size_t slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
 }
 
 }  // namespace
@@ -75,7 +85,7 @@ struct stat FsStat(const GuestState& g, const OpenFile& file) {
   return StatOfNode(g.fs(), file.at);
 }
 
-Reply FsOpen(GuestState& g, int64_t dirfd, std::string_view path, uint64_t flags) {
+Reply FsOpen(GuestState& g, int64_t dirfd, std::string_view path, uint64_t flags, uint64_t mode) {
   const int access = static_cast<int>(flags & O_ACCMODE);
   const bool creates = flags & O_CREAT;
   const bool excl = creates && (flags & O_EXCL);
@@ -84,23 +94,47 @@ Reply FsOpen(GuestState& g, int64_t dirfd, std::string_view path, uint64_t flags
   // With O_CREAT|O_EXCL a final symlink is never followed (the kernel's rule).
   const bool follow = !(flags & O_NOFOLLOW) && !excl;
   int err = ResolveAt(g, dirfd, path, {follow, (flags & O_DIRECTORY) != 0 && !tmpfile}, &at);
+  bool created = false;
   if (err == ENOENT && creates && !tmpfile) {
     // A new name: refused for the read-only file system once its directory exists.
     fs::Location dir;
-    const int parent = ResolveParent(g, dirfd, path, &dir);
-    return Reply::Error(parent != 0 ? parent : EROFS);
+    if (int parent = ResolveParent(g, dirfd, path, &dir)) return Reply::Error(parent);
+    if (!fs::GuestFs::IsScratch(dir)) return Reply::Error(EROFS);
+    if (path.back() == '/') return Reply::Error(EISDIR);  // the kernel's answer to "new/"
+    fs::ScratchDir::Id id;
+    if (int e = g.fs().scratch()->Create(dir.node, LastName(path), fs::NodeType::kRegular,
+                                         static_cast<uint32_t>(mode), "", &id)) {
+      return Reply::Error(e);
+    }
+    at = fs::Location{fs::GuestFs::kScratchMount, id, g.fs().scratch()->PathOf(id)};
+    created = true;
+  } else if (err != 0) {
+    return Reply::Error(err);
   }
-  if (err != 0) return Reply::Error(err);
-  if (tmpfile) return Reply::Error(EROFS);
-  if (excl) return Reply::Error(EEXIST);
-  const fs::NodeType type = g.fs().node(at).type;
+  const bool scratch = fs::GuestFs::IsScratch(at);
+  if (tmpfile) return Reply::Error(scratch ? EOPNOTSUPP : EROFS);  // no unnamed scratch files
+  if (excl && !created) return Reply::Error(EEXIST);
+  const fs::NodeType type = g.fs().Type(at);
   if (type == fs::NodeType::kSymlink && !(flags & O_PATH)) return Reply::Error(ELOOP);
   if (!(flags & O_PATH)) {
     const bool writes = access != O_RDONLY;
     if (type == fs::NodeType::kDirectory && (writes || creates)) return Reply::Error(EISDIR);
-    if (writes || (flags & O_TRUNC)) return Reply::Error(EROFS);
+    // Only scratch files are writable; everything of the trees is read-only.
+    if (!scratch && (writes || (flags & O_TRUNC))) return Reply::Error(EROFS);
+    if (scratch && !created) {
+      const uint32_t perm = g.fs().Info(at).mode;
+      const bool alters = writes || (flags & O_TRUNC);
+      if ((alters && !(perm & S_IWUSR)) || (access != O_WRONLY && !(perm & S_IRUSR))) {
+        return Reply::Error(EACCES);
+      }
+    }
+    if (scratch && (flags & O_TRUNC) && type == fs::NodeType::kRegular) {
+      if (int e = g.fs().scratch()->Truncate(at.node, 0)) return Reply::Error(e);
+    }
   }
   auto file = std::make_shared<OpenFile>();
+  if (scratch && type == fs::NodeType::kRegular)
+    file->scratch_hold = g.fs().scratch()->Hold(at.node);
   const std::shared_ptr<int>& held = g.real_files();
   if (type == fs::NodeType::kRegular && !(flags & O_PATH) && g.injector() != nullptr &&
       *held < GuestState::kMaxRealFiles) {
@@ -189,8 +223,10 @@ Reply FsAccess(GuestState& g, int64_t dirfd, std::string_view path, uint64_t mod
 Reply FsRead(GuestState& g, OpenFile& file, const std::vector<iovec>& iov, uint64_t,
              std::optional<int64_t> offset) {
   if (file.flags & O_PATH) return Reply::Error(EBADF);
-  if (g.fs().node(file.at).type == fs::NodeType::kDirectory) return Reply::Error(EISDIR);
+  if (g.fs().Type(file.at) == fs::NodeType::kDirectory) return Reply::Error(EISDIR);
+  if ((file.flags & O_ACCMODE) == O_WRONLY) return Reply::Error(EBADF);
   if (offset.has_value() && *offset < 0) return Reply::Error(EINVAL);
+  if (fs::GuestFs::IsScratch(file.at)) return ScratchRead(g, file, iov, offset);
   const uint64_t size = g.fs().Info(file.at).size;
   // With a real description the offset is the kernel's: every descriptor of the file shares it,
   // also those the kernel reads in place. Without one, the file's own.
@@ -290,11 +326,16 @@ Reply Getdents64(GuestState& g, const Call& c) {
   OpenFile* f = g.fds().File(Fd(c));
   if (f == nullptr) return Reply::Error(g.fds().IsOpen(Fd(c)) ? ENOTDIR : EBADF);
   if (f->flags & O_PATH) return Reply::Error(EBADF);
-  if (g.fs().node(f->at).type != fs::NodeType::kDirectory) return Reply::Error(ENOTDIR);
+  if (g.fs().Type(f->at) != fs::NodeType::kDirectory) return Reply::Error(ENOTDIR);
   const std::vector<fs::DirEntry> entries = g.fs().List(f->at);
   const uint64_t count = std::min<uint64_t>(c.args[2], 1 << 20);
   std::string out;
-  uint64_t index = f->pos;
+  // The first entry at or after the position (positions rise along a listing: fs::DirEntry).
+  size_t index = static_cast<size_t>(
+      std::lower_bound(entries.begin(), entries.end(), f->pos,
+                       [](const fs::DirEntry& e, uint64_t pos) { return e.pos < pos; }) -
+      entries.begin());
+  uint64_t next = f->pos;
   for (; index < entries.size(); ++index) {
     const fs::DirEntry& e = entries[index];
     const size_t reclen = (offsetof(dirent64, d_name) + e.name.size() + 1 + 7) & ~size_t{7};
@@ -303,7 +344,8 @@ Reply Getdents64(GuestState& g, const Call& c) {
     out.resize(at + reclen, '\0');
     dirent64 head = {};
     head.d_ino = e.ino;
-    head.d_off = static_cast<int64_t>(index + 1);
+    head.d_off = static_cast<int64_t>(e.pos + 1);
+    next = e.pos + 1;
     head.d_reclen = static_cast<unsigned short>(reclen);
     head.d_type = DirentType(e.type);
     memcpy(&out[at], &head, offsetof(dirent64, d_name));
@@ -311,7 +353,7 @@ Reply Getdents64(GuestState& g, const Call& c) {
   }
   if (out.empty() && index < entries.size()) return Reply::Error(EINVAL);  // buffer too small
   if (int err = g.memory().Write(c.args[1], out.data(), out.size())) return Reply::Error(err);
-  f->pos = index;
+  f->pos = next;
   return Reply::Value(static_cast<int64_t>(out.size()));
 }
 
@@ -322,10 +364,10 @@ Reply ReadlinkCommon(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t 
   if (static_cast<int64_t>(size) <= 0) return Reply::Error(EINVAL);
   fs::Location at;
   if (int err = ResolveAt(g, dirfd, path, {false, false}, &at)) return Reply::Error(err);
-  const fs::FileTree::Node& n = g.fs().node(at);
-  if (n.type != fs::NodeType::kSymlink) return Reply::Error(EINVAL);
-  const size_t len = std::min<size_t>(n.symlink_target.size(), size);
-  if (int err = g.memory().Write(buf, n.symlink_target.data(), len)) return Reply::Error(err);
+  if (g.fs().Type(at) != fs::NodeType::kSymlink) return Reply::Error(EINVAL);
+  const std::string_view target = g.fs().SymlinkTarget(at);
+  const size_t len = std::min<size_t>(target.size(), size);
+  if (int err = g.memory().Write(buf, target.data(), len)) return Reply::Error(err);
   return Reply::Value(static_cast<int64_t>(len));
 }
 Reply Readlink(GuestState& g, const Call& c) {
@@ -348,13 +390,17 @@ Reply Chdir(GuestState& g, const Call& c) {
 Reply Fchdir(GuestState& g, const Call& c) {
   const OpenFile* f = g.fds().File(Fd(c));
   if (f == nullptr) return Reply::Error(g.fds().IsOpen(Fd(c)) ? ENOTDIR : EBADF);
-  if (g.fs().node(f->at).type != fs::NodeType::kDirectory) return Reply::Error(ENOTDIR);
+  if (g.fs().Type(f->at) != fs::NodeType::kDirectory) return Reply::Error(ENOTDIR);
   g.set_cwd(f->at);
   return Reply::Value(0);
 }
 
 Reply Getcwd(GuestState& g, const Call& c) {
-  const std::string& cwd = g.cwd().path;
+  // A removed scratch directory has no path (the kernel's answer too).
+  if (fs::GuestFs::IsScratch(g.cwd()) && !g.fs().scratch()->Exists(g.cwd().node)) {
+    return Reply::Error(ENOENT);
+  }
+  const std::string cwd = g.fs().PathOf(g.cwd());
   if (c.args[1] < cwd.size() + 1) return Reply::Error(ERANGE);
   if (int err = g.memory().Write(c.args[0], cwd.c_str(), cwd.size() + 1)) return Reply::Error(err);
   return Reply::Value(static_cast<int64_t>(cwd.size() + 1));
@@ -370,6 +416,7 @@ void RegisterFsHandlers(HandlerTable& t) {
   t[SYS_fchdir] = Fchdir;
   t[SYS_getcwd] = Getcwd;
   RegisterFsWriteHandlers(t);
+  RegisterScratchHandlers(t);  // over the refusals, for the scratch
 }
 
 }  // namespace zerocell::sandbox::supervisor

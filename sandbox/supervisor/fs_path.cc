@@ -18,7 +18,7 @@ int ResolveAt(GuestState& g, int64_t dirfd, std::string_view path, fs::ResolveOp
   if (path.front() != '/' && dirfd != AT_FDCWD) {
     const OpenFile* f = g.fds().File(dirfd);
     if (f == nullptr) return g.fds().IsOpen(dirfd) ? ENOTDIR : EBADF;
-    if (g.fs().node(f->at).type != fs::NodeType::kDirectory) return ENOTDIR;
+    if (g.fs().Type(f->at) != fs::NodeType::kDirectory) return ENOTDIR;
     start = &f->at;
   }
   return g.fs().Resolve(*start, path, options, out);

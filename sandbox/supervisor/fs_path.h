@@ -22,8 +22,20 @@ int ResolveAt(GuestState& g, int64_t dirfd, std::string_view path, fs::ResolveOp
 // The directory that would hold `path`'s last component (which need not exist).
 int ResolveParent(GuestState& g, int64_t dirfd, std::string_view path, fs::Location* out);
 
-// mkdir, unlink, rename, ... : EROFS once the path is found valid (the kernel's order).
+enum class WriteKind {
+  kModify,  // the path must exist (chmod, chown, truncate, utimes, setxattr)
+  kCreate,  // a new name: EEXIST when it exists (mkdir, mknod, symlink, link's new name)
+  kRemove,  // a name in an existing directory (unlink, rmdir, rename)
+};
+// The errno a write to `path` outside the scratch gets: the kernel's earlier checks, then EROFS.
+int RefuseWrite(GuestState& g, int64_t dirfd, std::string_view path, WriteKind kind,
+                uint64_t at_flags);
+
+// mkdir, unlink, rename, ... : EROFS once the path is found valid (the kernel's order); then
+// the scratch's own (RegisterScratchHandlers) over them.
 void RegisterFsWriteHandlers(HandlerTable& table);
+// The same calls inside the scratch, and write/ftruncate of its files (fs_scratch_handlers.cc).
+void RegisterScratchHandlers(HandlerTable& table);
 
 }  // namespace zerocell::sandbox::supervisor
 

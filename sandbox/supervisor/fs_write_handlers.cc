@@ -15,17 +15,14 @@ namespace {
 constexpr int kCwd = -1;   // no dirfd argument: relative to the cwd
 constexpr int kNone = -1;  // no flags argument
 
-enum class Kind {
-  kModify,  // the path must exist (chmod, chown, truncate, utimes, setxattr)
-  kCreate,  // a new name: EEXIST when it exists (mkdir, mknod, symlink, link's new name)
-  kRemove,  // a name in an existing directory (unlink, rmdir, rename)
-};
+using Kind = WriteKind;
 
 int64_t Arg(const Call& c, int i) { return static_cast<int32_t>(c.args[i]); }
 
-int RefusePath(GuestState& g, int64_t dirfd, uint64_t path_addr, Kind kind, uint64_t at_flags) {
-  std::string path;
-  if (int err = ReadPath(g, path_addr, &path)) return err;
+}  // namespace
+
+int RefuseWrite(GuestState& g, int64_t dirfd, std::string_view path, WriteKind kind,
+                uint64_t at_flags) {
   fs::Location at;
   if (path.empty() && (at_flags & AT_EMPTY_PATH) && kind == Kind::kModify) {
     if (dirfd == AT_FDCWD) return EROFS;
@@ -39,6 +36,14 @@ int RefusePath(GuestState& g, int64_t dirfd, uint64_t path_addr, Kind kind, uint
   if (int err = ResolveParent(g, dirfd, path, &at)) return err;
   if (kind == Kind::kCreate && ResolveAt(g, dirfd, path, {false, false}, &at) == 0) return EEXIST;
   return EROFS;
+}
+
+namespace {
+
+int RefusePath(GuestState& g, int64_t dirfd, uint64_t path_addr, Kind kind, uint64_t at_flags) {
+  std::string path;
+  if (int err = ReadPath(g, path_addr, &path)) return err;
+  return RefuseWrite(g, dirfd, path, kind, at_flags);
 }
 
 template <int kDirfd, int kPath, Kind kKind, int kFlags = kNone, bool kNoFollow = false>

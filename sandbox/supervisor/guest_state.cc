@@ -133,4 +133,21 @@ std::vector<ChannelResult> GuestState::TakeChannelResults() {
   return out;
 }
 
+std::optional<ScratchResult> GuestState::ScratchResults() const {
+  const std::optional<ScratchSpec>& spec = manifest_.scratch();
+  if (!spec.has_value()) return std::nullopt;
+  ScratchResult r;
+  r.path = spec->path;
+  if (fs_ != nullptr && fs_->scratch() != nullptr) {
+    const fs::ScratchUsage u = fs_->scratch()->usage();
+    r.bytes = static_cast<int64_t>(u.bytes);
+    r.peak_bytes = static_cast<int64_t>(u.peak_bytes);
+    r.files = static_cast<int64_t>(u.files);
+    r.peak_files = static_cast<int64_t>(u.peak_files);
+    r.bytes_quota_exceeded = u.bytes_quota_exceeded;
+    r.files_quota_exceeded = u.files_quota_exceeded;
+  }
+  return r;
+}
+
 }  // namespace zerocell::sandbox::supervisor

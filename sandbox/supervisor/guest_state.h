@@ -163,6 +163,9 @@ class GuestState {
   bool cancelled() const { return cancelled_; }
 
   std::vector<ChannelResult> TakeChannelResults();
+  // The scratch's sizes and quota flags, whenever the manifest declares one (zeros when the file
+  // system was made without it).
+  std::optional<ScratchResult> ScratchResults() const;
 
   // The /dev/memory etag (hex SHA-256), taken at exit_group when the manifest asks for it.
   const std::string& memory_etag() const { return memory_etag_; }

@@ -101,6 +101,7 @@ Reply FinishWrite(GuestState& g, int ch, Channel& c, uint64_t size_before, std::
 
 Reply DoWrite(GuestState& g, int64_t fd, const std::vector<iovec>& iov, uint64_t total,
               std::optional<int64_t> offset) {
+  if (OpenFile* f = g.fds().File(fd)) return FsWrite(g, *f, iov, total, offset);
   const int ch = g.fds().Lookup(fd);
   if (ch < 0) return Reply::Error(EBADF);
   Channel& c = g.channel(ch);
@@ -202,11 +203,12 @@ int ReadPathArg(GuestState& g, uint64_t path_addr, std::string* path, int* chann
   return 0;
 }
 
-Reply OpenCommon(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t flags) {
+Reply OpenCommon(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t flags,
+                 uint64_t create_mode) {
   std::string path;
   int ch = -1;
   if (int err = ReadPathArg(g, path_addr, &path, &ch)) return Reply::Error(err);
-  if (ch < 0) return FsOpen(g, dirfd, path, flags);
+  if (ch < 0) return FsOpen(g, dirfd, path, flags, create_mode);
   const ChannelSpec& spec = g.channel(ch).spec();
   const int mode = static_cast<int>(flags & O_ACCMODE);
   const bool want_read = mode == O_RDONLY || mode == O_RDWR;
@@ -218,10 +220,14 @@ Reply OpenCommon(GuestState& g, int64_t dirfd, uint64_t path_addr, uint64_t flag
   return Reply::FromResult(g.fds().Open(ch));
 }
 
-Reply Open(GuestState& g, const Call& c) { return OpenCommon(g, AT_FDCWD, c.args[0], c.args[1]); }
-Reply Openat(GuestState& g, const Call& c) { return OpenCommon(g, Fd(c), c.args[1], c.args[2]); }
+Reply Open(GuestState& g, const Call& c) {
+  return OpenCommon(g, AT_FDCWD, c.args[0], c.args[1], c.args[2]);
+}
+Reply Openat(GuestState& g, const Call& c) {
+  return OpenCommon(g, Fd(c), c.args[1], c.args[2], c.args[3]);
+}
 Reply Creat(GuestState& g, const Call& c) {
-  return OpenCommon(g, AT_FDCWD, c.args[0], O_CREAT | O_WRONLY | O_TRUNC);
+  return OpenCommon(g, AT_FDCWD, c.args[0], O_CREAT | O_WRONLY | O_TRUNC, c.args[1]);
 }
 
 Reply Close(GuestState& g, const Call& c) {
@@ -409,8 +415,10 @@ Reply PollCommon(GuestState& g, uint64_t fds_addr, uint64_t nfds, int64_t timeou
     p.revents = 0;
     if (p.fd < 0) continue;
     const int ch = g.fds().Lookup(p.fd);
-    if (g.fds().File(p.fd) != nullptr) {
-      p.revents = static_cast<short>(p.events & (POLLIN | POLLRDNORM));  // files never block
+    if (const OpenFile* f = g.fds().File(p.fd)) {
+      // Files never block: readable always, writable when open for writing (scratch files).
+      const short out = (f->flags & O_ACCMODE) != O_RDONLY ? POLLOUT | POLLWRNORM : 0;
+      p.revents = static_cast<short>(p.events & (POLLIN | POLLRDNORM | out));
     } else if (ch < 0) {
       p.revents = POLLNVAL;
     } else {

@@ -17,6 +17,7 @@
 #include <string>
 
 #include "sandbox/launch/launch_spec.h"
+#include "sandbox/supervisor/fs_calls.h"
 #include "sandbox/supervisor/handlers.h"
 #include "sandbox/supervisor/memory_accounting.h"
 #include "sandbox/supervisor/memory_digest.h"
@@ -303,6 +304,12 @@ Reply Mmap(GuestState& g, const Call& c) {
     // of a sealed memfd: never writable shared, and PROT_EXEC was refused above); channels and
     // directories are not mappable.
     const int64_t fd = static_cast<int32_t>(c.args[4]);
+    // A scratch file: a sealed snapshot of the mapped bytes is put at that number first.
+    if (const OpenFile* f = g.fds().File(fd); f != nullptr && fs::GuestFs::IsScratch(f->at)) {
+      if (int err = ScratchPrepareMap(g, fd, *f, c.args[1], flags, c.args[5])) {
+        return Reply::Error(err);
+      }
+    }
     if (!g.fds().injected(fd)) return Reply::Error(g.fds().IsOpen(fd) ? ENODEV : EBADF);
   }
   // A MAP_GROWSDOWN mapping grows on page faults, with no call the accounting would see; a

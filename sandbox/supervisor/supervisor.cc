@@ -135,6 +135,7 @@ class Loop {
       }
     }
     r.channels = guest_.TakeChannelResults();
+    r.scratch = guest_.ScratchResults();
     r.memory_etag = guest_.memory_etag();
     return out;
   }
@@ -216,6 +217,7 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
           absl::StrCat("wall-clock timeout of ", absl::FormatDuration(params.manifest->timeout()),
                        " reached before the guest started");
       out.result.channels = guest.TakeChannelResults();
+      out.result.scratch = guest.ScratchResults();
       return out;
     }
   }

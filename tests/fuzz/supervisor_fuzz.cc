@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "sandbox/fs/guest_fs.h"
+#include "sandbox/fs/scratch_dir.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/supervisor/dispatcher.h"
 #include "sandbox/supervisor/guest_state.h"
@@ -148,6 +150,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
 
   sv::GuestState guest(manifest, std::move(memory), /*pidfd=*/-1);
   if (!guest.Open({}).ok()) abort();
+  // A writable scratch with small quotas, as the cwd: fuzzed relative names all land in it.
+  std::shared_ptr<zs::fs::ScratchDir> scratch;
+  if (in.ConsumeBool()) {
+    scratch = std::make_shared<zs::fs::ScratchDir>("/tmp", 4096, 16);
+    auto fs = zs::fs::GuestFs::Create({}, {}, scratch);
+    if (!fs.ok()) abort();
+    guest.set_fs(std::shared_ptr<const zs::fs::GuestFs>(*std::move(fs)));
+    guest.set_cwd(
+        zs::fs::Location{zs::fs::GuestFs::kScratchMount, zs::fs::ScratchDir::kRoot, "/tmp"});
+  }
   zerocell::testing::FakeNotifier notifier;
   sv::Dispatcher dispatcher(notifier, guest);
 
@@ -183,6 +195,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     if (answer.error < 0 || answer.error > 4095) abort();
     if (answer.error != 0 && (answer.value != 0 || answer.continue_syscall)) abort();
     if (answer.continue_syscall && answer.value != 0) abort();
+    // The quotas hold whatever the calls were.
+    if (scratch != nullptr && (scratch->usage().bytes > scratch->max_bytes() ||
+                               scratch->usage().files > scratch->max_files())) {
+      abort();
+    }
   }
   return 0;
 }
