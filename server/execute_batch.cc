@@ -318,6 +318,12 @@ int BatchShare(int workers) { return std::max(1, workers / 2); }
 
 absl::Status CheckBatchRequest(const v1::ExecuteBatchRequest& request, const RequestCaps& caps,
                                int share) {
+  // Without an image the runs name their programs; when none does, the batch is wrong as a whole.
+  if (request.program_case() == v1::ExecuteBatchRequest::PROGRAM_NOT_SET &&
+      std::none_of(request.runs().begin(), request.runs().end(),
+                   [](const v1::Manifest& m) { return !m.program_path().empty(); })) {
+    return Invalid("program: set image_id or image (or manifest.program_path in the runs)");
+  }
   if (request.program_case() == v1::ExecuteBatchRequest::kImage &&
       static_cast<int64_t>(request.image().size()) > caps.max_image_bytes) {
     return Invalid(absl::StrCat("image: ", request.image().size(),

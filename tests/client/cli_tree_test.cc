@@ -1,5 +1,6 @@
 // `zerocell run --tree=TAR[:MOUNT] PROGRAM` end to end, locally and against a real zerocelld:
 // a program by its path in a tree, a data tree at a sub-path, --scratch, and the errors.
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -93,6 +94,49 @@ TEST_P(CliTreeTest, ErrorsNameThePathOrTheFlag) {
   CliResult bad_scratch = Run({"--tree=" + tree_, "--scratch=/tmp", "/bin/hello"});
   EXPECT_EQ(bad_scratch.exit_code, 2);
   EXPECT_THAT(bad_scratch.err, HasSubstr("--scratch=/tmp"));
+}
+
+// Debian's busybox-static as a tree (scripts/make-tree.sh): a shell script of builtins and an
+// awk program over data in a second tree, each writing the /tmp scratch and reading it back, and
+// sort over the same data. (A shell running applets needs fork: one process per run.)
+TEST_P(CliTreeTest, BusyboxShellAwkAndSortOverADataTreeWithScratch) {
+  const char* source = std::getenv("ZEROCELL_SOURCE_DIR");
+  const std::string busybox = dir_.File("busybox.tar");
+  const std::string command = std::string("bash ") + (source ? source : ".") +
+                              "/scripts/make-tree.sh busybox " + busybox + " >/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  TarBuilder data;
+  data.File("sales.txt", "north 120\nsouth 80\nnorth 40\neast 200\nsouth 20\n")
+      .File("report.sh",
+            "north=0 south=0 east=0\n"
+            "while read region amount; do eval \"$region=\\$((\\$$region + amount))\"; done "
+            "< /data/sales.txt\n"
+            "for r in east north south; do eval \"echo \\\"\\$$r $r\\\"\"; done > "
+            "/tmp/totals.txt\n"
+            "while read line; do echo \"total $line\"; done < /tmp/totals.txt\n")
+      .File("report.awk",
+            "{ total[$1] += $2 }\n"
+            "END { for (r in total) print total[r], r > \"/tmp/t\"; close(\"/tmp/t\")\n"
+            "  while ((getline line < \"/tmp/t\") > 0) n++\n"
+            "  print n, \"regions\" }\n");
+  const std::string data_tar = dir_.Write("data.tar", data.bytes());
+  const std::string trees = "--tree=" + busybox;
+  const std::string data_mount = "--tree=" + data_tar + ":/data";
+
+  CliResult sh = Run({trees, data_mount, "/bin/sh", "/data/report.sh"});
+  EXPECT_EQ(sh.exit_code, 0) << sh.err;
+  EXPECT_EQ(sh.out, "total 200 east\ntotal 160 north\ntotal 100 south\n");
+  CliResult awk = Run({trees, data_mount, "/bin/awk", "-f", "/data/report.awk", "/data/sales.txt"});
+  EXPECT_EQ(awk.exit_code, 0) << awk.err;
+  EXPECT_EQ(awk.out, "3 regions\n");
+  CliResult sort = Run({trees, data_mount, "/bin/sort", "-k2", "-n", "/data/sales.txt"});
+  EXPECT_EQ(sort.exit_code, 0) << sort.err;
+  EXPECT_EQ(sort.out, "south 20\nnorth 40\nsouth 80\nnorth 120\neast 200\n");
+  // With the scratch elsewhere, /tmp is nowhere (the busybox tree has none): nothing to write.
+  CliResult no_scratch =
+      Run({trees, data_mount, "--scratch=/work:1K", "/bin/sh", "/data/report.sh"});
+  EXPECT_THAT(no_scratch.err, HasSubstr("can't create /tmp/totals.txt"));
+  EXPECT_EQ(no_scratch.out, "");
 }
 
 INSTANTIATE_TEST_SUITE_P(LocalAndRemote, CliTreeTest, ::testing::Bool(),
