@@ -10,6 +10,9 @@ export interface Manifest {
   argv?: string[]; env?: string[]; timeoutMs?: number; cpuLimitMs?: number;
   memoryBytes?: number; outputLimitBytes?: number; randomSeed?: number;
   clockStartUnixNs?: number; memoryEtag?: boolean; channels?: Channel[];
+  mounts?: { mountpoint: string; treeId: string }[];
+  scratch?: { path: string; maxBytes: number; maxFiles: number };
+  programPath?: string;
 }
 export interface ChannelResult {
   alias: string; reads: number; readBytes: number; writes: number; writeBytes: number;
@@ -36,6 +39,9 @@ export declare class Client {
   close(): void;
   ensureImage(elf: Buffer | string): Promise<string>;
   execute(elf: Buffer | string, manifest?: Manifest, options?: CallOptions): Promise<ExecuteResponse>;
+  ensureTree(tar: Buffer | string): Promise<string>;
+  executeInTrees(trees: Record<string, Buffer | string>, programPath: string, manifest?: Manifest,
+                 options?: CallOptions): Promise<ExecuteResponse>;
   executeStream(elf: Buffer | string, manifest?: Manifest, options?: CallOptions): Promise<StreamRun>;
   executeBatch(elf: Buffer | string, runs: Manifest[],
                options?: { parallelism?: number; deadlineMs?: number }): AsyncGenerator<BatchResult>;

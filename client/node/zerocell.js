@@ -145,6 +145,44 @@ class Client {
   }
 
   /**
+   * Registers the file tree `tar` (a Buffer or a file path) unless the server has it; resolves
+   * to its id.
+   * @param {Buffer|string} tar  an uncompressed tar archive
+   * @returns {Promise<string>}
+   */
+  async ensureTree(tar) {
+    const bytes = typeof tar === 'string' ? fs.readFileSync(tar) : tar;
+    const id = imageIdOf(bytes);
+    try {
+      await this._unary('getImage', { imageId: id }, 30000);
+    } catch (err) {
+      if (err.code !== grpc.status.NOT_FOUND) throw err;
+      await this._unary('registerImage', { treeTar: bytes }, 120000);
+    }
+    return id;
+  }
+
+  /**
+   * Runs the program at `programPath` in the mounted trees: `trees` maps mountpoints to tars
+   * (Buffers or file paths; those the server lacks are registered first). `manifest` as for
+   * execute (argv defaults to [programPath]); its mounts and programPath are set here.
+   * @param {Object<string, Buffer|string>} trees  e.g. { '/': 'python3.tar' }
+   * @param {string} programPath  e.g. '/usr/bin/python3'
+   * @param {Manifest} [manifest]
+   * @param {CallOptions} [options]
+   * @returns {Promise<ExecuteResponse>}
+   */
+  async executeInTrees(trees, programPath, manifest = {}, options = {}) {
+    const mounts = [];
+    for (const [mountpoint, tar] of Object.entries(trees)) {
+      mounts.push({ mountpoint, treeId: await this.ensureTree(tar) });
+    }
+    const full = { ...manifest, mounts, programPath };
+    const deadlineMs = options.deadlineMs || timeoutOf(manifest) + DEADLINE_MARGIN_MS;
+    return this._unary('execute', { manifest: full }, deadlineMs);
+  }
+
+  /**
    * Runs `elf` once: by id first, inline on NOT_FOUND. Guest outcomes are data; RPC errors reject.
    * @param {Buffer|string} elf  the ELF bytes or a file path
    * @param {Manifest} [manifest]

@@ -61,6 +61,21 @@ test('execute: a minimal manifest gets the default standard channels', async () 
   assert.equal(r.channels[1].output.toString(), 'hello, world\n');
 });
 
+test('executeInTrees: a program by its path in a registered tree', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'zerocell-node-tree-'));
+  fs.mkdirSync(path.join(dir, 'bin'));
+  fs.copyFileSync(guest('hello'), path.join(dir, 'bin', 'hello'));
+  const tar = path.join(dir, 'tree.tar');
+  require('node:child_process').execFileSync('tar', ['-C', dir, '-cf', tar, 'bin']);
+  const r = await client.executeInTrees({ '/': tar }, '/bin/hello');
+  assert.equal(r.outcome, 'OUTCOME_EXITED');
+  assert.equal(r.channels[1].output.toString(), 'hello, world\n');
+  assert.equal(r.scratch.path, '/tmp');
+  await assert.rejects(client.executeInTrees({ '/': tar }, '/bin/nope'),
+    (err) => err.code === 5 && /manifest\.program_path/.test(err.details));  // NOT_FOUND
+  fs.rmSync(dir, { recursive: true });
+});
+
 test('executeStream: stdin piped in, stdout streamed out, result at the end', async () => {
   const run = await client.executeStream(guest('cat'), { argv: ['cat'] });
   const chunks = [];
