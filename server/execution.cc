@@ -54,12 +54,12 @@ absl::StatusOr<bool> AddToNamespace(const ServiceDeps& deps, const std::string& 
   const std::string id = (*image)->id;
   absl::Status stored;
   std::vector<std::string> orphans;
-  absl::StatusOr<bool> added = deps.namespaces->Add(
-      ns, id, name,
-      (*image)->kind == image::ImageKind::kTree
-          ? image::ImageCache::ChargeForTree(*(*image)->tree)
-          : image::ImageCache::ChargeFor((*image)->image->size_bytes()),
-      absl::ToUnixNanos(absl::Now()), &orphans, &stored);
+  absl::StatusOr<bool> added =
+      deps.namespaces->Add(ns, id, name,
+                           (*image)->kind == image::ImageKind::kTree
+                               ? image::ImageCache::ChargeForTree(*(*image)->tree)
+                               : image::ImageCache::ChargeFor((*image)->image->size_bytes()),
+                           absl::ToUnixNanos(absl::Now()), &orphans, &stored);
   if (!stored.ok()) {
     LogLine(*deps.log, "warning", "image_namespace_store_failed")
         .Str("message", std::string(stored.message()))

@@ -44,8 +44,8 @@ class RunProgram {
   void AddTo(sandbox::RunOptions* options) const;
 
  private:
-  friend grpc::Status AcquireTrees(const ServiceDeps&, const std::string&,
-                                   const sandbox::Manifest&, bool, RunProgram*);
+  friend grpc::Status AcquireTrees(const ServiceDeps&, const std::string&, const sandbox::Manifest&,
+                                   bool, RunProgram*);
   ImageNamespaces* namespaces_ = nullptr;
   std::string ns_;
   bool program_from_trees_ = false;

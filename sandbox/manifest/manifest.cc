@@ -311,8 +311,8 @@ absl::StatusOr<Manifest> ManifestBuilder::Build() const {
   if (!program_path_.empty()) {
     RETURN_IF_ERROR(ValidateGuestPath("program_path", program_path_));
     if (mounts_.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("program_path: ", Quote(program_path_), " needs a mounted tree (no mounts)"));
+      return absl::InvalidArgumentError(absl::StrCat("program_path: ", Quote(program_path_),
+                                                     " needs a mounted tree (no mounts)"));
     }
   }
 
