@@ -303,7 +303,10 @@ TEST_F(HardeningTest, SigtermUnderLoadLosesNoAcceptedCall) {
         grpc::Status s = Execute(req, &resp, "", stub.get());
         if (s.ok()) {
           ++ok;
-        } else if (!before_signal && s.error_code() == grpc::StatusCode::UNAVAILABLE) {
+        } else if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
+                   (!before_signal || absl::StrContains(s.error_message(), "accepts no new"))) {
+          // A call the client started just before the signal may reach the server after it: the
+          // draining service's refusal at the door shows it was never accepted, so not lost.
           ++unavailable;
           absl::SleepFor(absl::Milliseconds(2));
         } else if (!before_signal && s.error_code() == grpc::StatusCode::CANCELLED) {
