@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Sanitizer runs (clang). Each mode builds only the tests it runs (and what they link), in a build
 # directory of its own, and runs them; any report fails the test that hit it, and this script.
-#   scripts/sanitize.sh [quick|asan|tsan|all] [ctest args...]
+#   scripts/sanitize.sh [quick|asan|tsan|ci|all] [ctest args...]
 # quick  ASan+UBSan over the unit tests of the parsers and the supervisor (build-fuzz/: the same
 #        configuration as scripts/fuzz.sh, so that the two share one compile of those libraries).
-#        The test command runs this one.
 # asan   ASan+UBSan (build-asan/): every gtest binary of the build (unit, engine, pools, image,
 #        client and the service end to end, with zerocelld itself sanitized).
-# tsan   TSan (build-tsan/): the worker pool, the warm pools and every server end-to-end suite.
+# tsan   TSan (build-tsan/): the code that shares memory between threads without gRPC in between:
+#        the worker pool, the warm pool and its demand, the image cache, the engine suites that
+#        run threads beside a run (limits and lifecycle, warm start and release, input streams),
+#        the JSON log. Not the server end to end: see CONTRIBUTING.md (gRPC is not instrumented).
+# ci     What the test command runs: quick, then tsan, then asan (each in its own directory).
 # all    asan then tsan.
 # The loader and the guests are never instrumented (freestanding / static musl), see
 # cmake/Hardening.cmake. Confined variants (.unprivileged, .pod) are not rerun here.
@@ -20,9 +23,8 @@ quick_tests=(manifest_test classic_parser_test classic_formats_test nvram_test c
   fd_table_test guest_state_test syscall_policy_test result_test spec_builder_test)
 # asan builds and runs every gtest binary: the target `all` (benchmarks off), all ctests named
 # <binary>.<Suite>.<Case>.
-tsan_tests=(server_worker_pool_test pool_demand_test pool_warm_pool_test server_service_e2e_test
-  warm_pool_e2e_test batch_e2e_test stream_e2e_test hardening_e2e_test tls_e2e_test
-  metrics_e2e_test health_reflection_e2e_test)
+tsan_tests=(server_worker_pool_test pool_demand_test pool_warm_pool_test image_cache_test
+  engine_limits_test engine_warm_start_test engine_inputs_test json_log_test)
 
 launcher=()
 if command -v ccache >/dev/null; then
@@ -61,9 +63,14 @@ case $mode in
   quick) run build-fuzz address,undefined -DZEROCELL_FUZZ=ON "${quick_tests[@]}" ;;
   asan) run build-asan address,undefined "" all ;;
   tsan) run build-tsan thread "" "${tsan_tests[@]}" ;;
+  ci)
+    run build-fuzz address,undefined -DZEROCELL_FUZZ=ON "${quick_tests[@]}"
+    run build-tsan thread "" "${tsan_tests[@]}"
+    run build-asan address,undefined "" all
+    ;;
   all)
     run build-asan address,undefined "" all
     run build-tsan thread "" "${tsan_tests[@]}"
     ;;
-  *) echo "sanitize.sh: unknown mode $mode (quick, asan, tsan or all)" >&2; exit 2 ;;
+  *) echo "sanitize.sh: unknown mode $mode (quick, asan, tsan, ci or all)" >&2; exit 2 ;;
 esac

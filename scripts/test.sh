@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The test command: install what is missing, check formatting, build, run every test, then fuzz
-# each fuzz target briefly and run the parsers' and supervisor's unit tests under ASan+UBSan.
-# FUZZ_SECONDS sets the fuzzing time per target (default 10). The longer sanitizer runs (the
-# engine and service suites under ASan+UBSan, the server and pools under TSan) are
-# scripts/sanitize.sh asan|tsan; CONTRIBUTING.md says where each runs and why.
+# each fuzz target briefly and run the sanitizer suites (scripts/sanitize.sh ci): the parsers' and
+# supervisor's unit tests and every gtest under ASan+UBSan, the pools, image cache and engine
+# threads under TSan. FUZZ_SECONDS sets the fuzzing time per target (default 10).
+# CONTRIBUTING.md says what runs where, why, and what it costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # ccache (installed by setup.sh) keyed on paths relative to the clone, so that a fresh clone on
@@ -16,4 +16,4 @@ bash scripts/lint.sh --all
 bash scripts/build.sh
 (cd build && ctest --output-on-failure -j"$(nproc)" --timeout 600)
 FUZZ_SECONDS=${FUZZ_SECONDS:-10} bash scripts/fuzz.sh
-bash scripts/sanitize.sh quick
+bash scripts/sanitize.sh ci

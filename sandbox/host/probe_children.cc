@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <memory>
+#include <utility>
 
 #include "base/errno_status.h"
 #include "sandbox/policy/syscall_policy.h"
@@ -40,7 +40,7 @@ long Raw(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, lo
 }
 
 // no_new_privs, then the filter; returns the seccomp call's result (a listener fd or -errno).
-long InstallFilter(const std::string& bpf, long flags) {
+ZEROCELL_CLONE_CHILD long InstallFilter(const std::string& bpf, long flags) {
   if (Raw(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -EPERM;
   sock_fprog prog = {static_cast<unsigned short>(bpf.size() / sizeof(sock_filter)),
                      reinterpret_cast<sock_filter*>(const_cast<char*>(bpf.data()))};
@@ -63,27 +63,24 @@ ProbeChild::~ProbeChild() {
 }
 
 absl::StatusOr<ProbeChild> ProbeChild::Start(int (*fn)(void*), void* arg, Mode mode) {
+  if (mode == Mode::kVfork) {
+    // The engine's own vfork clone (every signal blocked in the child, safe under TSan).
+    sys::UniqueFd pidfd;
+    absl::StatusOr<pid_t> pid = sys::CloneVfork(fn, arg, &pidfd);
+    if (!pid.ok()) return pid.status();
+    return ProbeChild(*pid, std::move(pidfd));
+  }
+  // A fork (no CLONE_VM): the experiment may change its credentials, which would change the
+  // dumpability of a shared memory descriptor, the server's own.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int pidfd = -1;
-  long pid;
-  if (mode == Mode::kVfork) {
-    // This thread is suspended until the child ends, so one stack on the heap suffices.
-    constexpr size_t kStackBytes = 64 * 1024;
-    std::unique_ptr<char[]> stack(new char[kStackBytes]);
-    pid = clone(fn, stack.get() + kStackBytes, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, arg,
-                &pidfd);
-    if (pid < 0) pid = -errno;
-  } else {
-    // A fork (no CLONE_VM): the experiment may change its credentials, which would change the
-    // dumpability of a shared memory descriptor, the server's own.
-    const long flags = CLONE_PIDFD | SIGCHLD | (mode == Mode::kForkSharingFds ? CLONE_FILES : 0);
-    pid = Raw(SYS_clone, flags, 0, reinterpret_cast<long>(&pidfd), 0, 0);
-    if (pid == 0) {
-      const int code = fn(arg);
-      for (;;) Raw(SYS_exit_group, code);
-    }
+  const long flags = CLONE_PIDFD | SIGCHLD | (mode == Mode::kForkSharingFds ? CLONE_FILES : 0);
+  const long pid = Raw(SYS_clone, flags, 0, reinterpret_cast<long>(&pidfd), 0, 0);
+  if (pid == 0) {
+    const int code = fn(arg);
+    for (;;) Raw(SYS_exit_group, code);
   }
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return ErrnoStatus(static_cast<int>(-pid), "clone a probe child");
@@ -108,7 +105,7 @@ absl::StatusOr<int> ProbeChild::Wait(absl::Duration timeout) {
   return status;
 }
 
-int TscChild(void* use_rdtscp) {
+ZEROCELL_CLONE_CHILD int TscChild(void* use_rdtscp) {
   if (Raw(SYS_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) != 0) return kSetupRefused;
   uint32_t lo, hi, aux;
   if (use_rdtscp != nullptr) {
@@ -119,33 +116,33 @@ int TscChild(void* use_rdtscp) {
   return kRan;
 }
 
-int CpuidFaultChild(void*) {
+ZEROCELL_CLONE_CHILD int CpuidFaultChild(void*) {
   if (Raw(SYS_arch_prctl, ARCH_SET_CPUID, 0) != 0) return kSetupRefused;
   uint32_t a = 0, b, c = 0, d;
   __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
   return kRan;
 }
 
-int Int80Child(void* filter_args) {
+ZEROCELL_CLONE_CHILD int Int80Child(void* filter_args) {
   if (InstallFilter(*static_cast<FilterArgs*>(filter_args)->bpf, 0) != 0) return kSetupRefused;
   long r = 20;  // getpid in the i386 table
   __asm__ volatile("int $0x80" : "+a"(r) : : "memory");
   return r == -kProbeMarkerErrno ? kFilterMarker : kUnexpected;
 }
 
-int X32Child(void* filter_args) {
+ZEROCELL_CLONE_CHILD int X32Child(void* filter_args) {
   if (InstallFilter(*static_cast<FilterArgs*>(filter_args)->bpf, 0) != 0) return kSetupRefused;
   const long r = Raw(kX32Bit | SYS_getpid);
   return r == -kProbeMarkerErrno ? kFilterMarker : kUnexpected;
 }
 
-int PersonalityChild(void*) {
+ZEROCELL_CLONE_CHILD int PersonalityChild(void*) {
   if (Raw(SYS_personality, ADDR_NO_RANDOMIZE) < 0) return kSetupRefused;
   const long now = Raw(SYS_personality, 0xffffffff);
   return now >= 0 && (now & ADDR_NO_RANDOMIZE) ? kRan : kUnexpected;
 }
 
-int NotifyChild(void* notify_args) {
+ZEROCELL_CLONE_CHILD int NotifyChild(void* notify_args) {
   const auto* a = static_cast<NotifyArgs*>(notify_args);
   int32_t report = 0;
   if (a->drop_privileges &&

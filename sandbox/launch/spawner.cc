@@ -27,7 +27,7 @@ struct ChildArgs {
 };
 
 // Runs in the child between clone and exec: async-signal-safe raw syscalls only, in order.
-int ChildMain(void* raw) {
+ZEROCELL_CLONE_CHILD int ChildMain(void* raw) {
   auto* args = static_cast<ChildArgs*>(raw);
   // kControlFd, kImageFd, kSpecFd, kInterpFd in order; the interpreter only for dynamic programs.
   const int sources[4] = {args->fds.control, args->fds.image, args->fds.spec, args->fds.interp};

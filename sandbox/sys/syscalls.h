@@ -16,9 +16,25 @@ namespace zerocell::sandbox::sys {
 absl::StatusOr<UniqueFd> SealedMemfd(const char* name, std::string_view data);
 
 // Runs `fn(arg)` in a child that shares our memory until it execs or exits (CLONE_VM|CLONE_VFORK),
-// like posix_spawn. `fn` must be async-signal-safe and must end in execve or _exit. Returns the
-// child's pid and stores a pidfd for it in *pidfd.
+// like posix_spawn, with every signal blocked. `fn` must be async-signal-safe and end in execve or
+// _exit, or return (the child exits with its value); mark it (and anything it calls that is
+// compiled here) ZEROCELL_CLONE_CHILD. Returns the child's pid and stores a pidfd in *pidfd.
 absl::StatusOr<pid_t> CloneVfork(int (*fn)(void*), void* arg, UniqueFd* pidfd);
+
+// For code that runs in a CloneVfork child. Why: the child runs on this thread's memory and TLS
+// while the thread is suspended, so under TSan its instrumentation would update that thread's
+// state (shadow call stack, clock) and a child that execs or is killed never pops its frames.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define ZEROCELL_CLONE_CHILD __attribute__((disable_sanitizer_instrumentation))
+#endif
+#endif
+#if !defined(ZEROCELL_CLONE_CHILD) && defined(__SANITIZE_THREAD__)
+#define ZEROCELL_CLONE_CHILD __attribute__((no_sanitize_thread))  // gcc
+#endif
+#ifndef ZEROCELL_CLONE_CHILD
+#define ZEROCELL_CLONE_CHILD
+#endif
 
 int PidfdSendSignal(int pidfd, int sig);
 

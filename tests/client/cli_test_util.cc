@@ -20,6 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/testing/files.h"
+#include "tests/testing/processes.h"
 
 extern char** environ;
 
@@ -71,7 +72,9 @@ CliResult RunCliWith(const std::vector<std::string>& args, const CliOptions& opt
     program = (std::filesystem::current_path() / program).string();
   }
   std::vector<std::string> words;
-  if (options.address_space_kib > 0) {
+  // Not under AddressSanitizer: the CLI, built with it too, could not even start (see
+  // kAddressSanitizer). The other builds check those bounds.
+  if (options.address_space_kib > 0 && !::zerocell::testing::kAddressSanitizer) {
     // RLIMIT_AS for the CLI (and so for everything it spawns), soft and hard.
     words = {"/bin/sh", "-c",
              absl::StrCat("ulimit -v ", options.address_space_kib, " && exec \"$0\" \"$@\"")};

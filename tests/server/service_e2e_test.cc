@@ -126,11 +126,14 @@ TEST_F(ServiceTest, LargeCallsDoNotLeaveTheServerHoldingTheirMemory) {
   }
   const absl::Time until = absl::Now() + absl::Seconds(10);
   int64_t after = AnonRssBytes(server_->pid());
-  while (after > before + (16 << 20) && absl::Now() < until) {
+  while (!::zerocell::testing::kAddressSanitizer && after > before + (16 << 20) &&
+         absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(100));
     after = AnonRssBytes(server_->pid());
   }
-  EXPECT_LE(after, before + (16 << 20)) << "idle server kept " << (after - before) << " bytes";
+  if (!::zerocell::testing::kAddressSanitizer) {
+    EXPECT_LE(after, before + (16 << 20)) << "idle server kept " << (after - before) << " bytes";
+  }
 }
 
 TEST_F(ServiceTest, GuestOutcomeIsDataNotAnRpcError) {

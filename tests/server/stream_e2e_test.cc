@@ -204,7 +204,9 @@ TEST_F(StreamTest, ClientReadingNothingStopsTheGuestNotGrowsTheServer) {
   stream->WritesDone();
   absl::SleepFor(absl::Milliseconds(1500));
   const int64_t during = RssBytes(server_->pid());
-  EXPECT_LT(during - before, int64_t{8} << 20) << "the server buffered what nobody read";
+  if (!::zerocell::testing::kAddressSanitizer) {
+    EXPECT_LT(during - before, int64_t{8} << 20) << "the server buffered what nobody read";
+  }
   Received r = ReadAll(stream.get());
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();
   EXPECT_EQ(static_cast<int64_t>(r.Joined("/dev/stdout").size()), kTotal);
@@ -230,7 +232,9 @@ TEST_F(StreamTest, GuestNotReadingHoldsTheClientBack) {
   });
   absl::SleepFor(absl::Milliseconds(1000));
   EXPECT_LT(sent.load(), int64_t{16} << 20) << "the server took input nobody read";
-  EXPECT_LT(RssBytes(server_->pid()) - before, int64_t{16} << 20);
+  if (!::zerocell::testing::kAddressSanitizer) {
+    EXPECT_LT(RssBytes(server_->pid()) - before, int64_t{16} << 20);
+  }
   Received r = ReadAll(stream.get());  // the timeout ends the run; the writer's Write fails
   writer.join();
   ASSERT_TRUE(r.status.ok()) << r.status.error_message();

@@ -29,6 +29,19 @@ bool HasZombieChild();
 // Entries in /proc/<pid>/fd; -1 when unreadable.
 int OpenFdCount(pid_t pid);
 
+// True when this build is instrumented by AddressSanitizer (and so is every process it starts).
+// Its quarantine keeps up to 256 MiB of freed memory resident and its shadow grows with what is
+// touched, so RSS says nothing about what a process holds; and it reserves terabytes of shadow
+// address space at start, so nothing starts under a small RLIMIT_AS. Tests bound RSS or address
+// space only without it (the code under test still runs under it).
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+inline constexpr bool kAddressSanitizer = __has_feature(address_sanitizer);
+#else
+inline constexpr bool kAddressSanitizer = false;
+#endif
+
 // Polls `predicate` every 5 ms until it holds or `timeout` passes; returns its last value.
 bool WaitFor(const std::function<bool()>& predicate, absl::Duration timeout = absl::Seconds(5));
 
