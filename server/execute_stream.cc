@@ -266,14 +266,7 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
         ManifestForRun(StreamCaps(deps_->caps), start_.manifest());
     if (!manifest.ok()) return api::ToGrpcStatus(manifest.status());
     RunProgram program;
-    const ProgramSource source =
-        start_.program_case() == v1::StreamStart::kImageId ? ProgramSource::kImageId
-        : start_.program_case() == v1::StreamStart::kImage ? ProgramSource::kInline
-                                                           : ProgramSource::kTreePath;
-    if (grpc::Status acquired =
-            AcquireProgram(*deps_, ns_, source,
-                           source == ProgramSource::kImageId ? start_.image_id() : start_.image(),
-                           *manifest, &program);
+    if (grpc::Status acquired = AcquireProgramOf(*deps_, ns_, start_, *manifest, &program);
         !acquired.ok()) {
       return acquired;
     }

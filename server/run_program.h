@@ -65,6 +65,21 @@ grpc::Status AcquireProgram(const ServiceDeps& deps, const std::string& ns, Prog
                             const std::string& id_or_bytes, const sandbox::Manifest& manifest,
                             RunProgram* out);
 
+// AcquireProgram for a request whose `program` oneof is image_id / image (ExecuteRequest,
+// StreamStart): neither set means Manifest::program_path.
+template <typename Request>
+grpc::Status AcquireProgramOf(const ServiceDeps& deps, const std::string& ns,
+                              const Request& request, const sandbox::Manifest& manifest,
+                              RunProgram* out) {
+  const ProgramSource source = request.program_case() == Request::kImageId ? ProgramSource::kImageId
+                               : request.program_case() == Request::kImage
+                                   ? ProgramSource::kInline
+                                   : ProgramSource::kTreePath;
+  return AcquireProgram(deps, ns, source,
+                        source == ProgramSource::kImageId ? request.image_id() : request.image(),
+                        manifest, out);
+}
+
 }  // namespace zerocell::server
 
 #endif  // ZEROCELL_SERVER_RUN_PROGRAM_H_

@@ -175,14 +175,7 @@ grpc::Status SandboxService::RunExecute(const v1::ExecuteRequest& request,
   absl::StatusOr<sandbox::Manifest> manifest = ManifestForRun(deps_.caps, request.manifest());
   if (!manifest.ok()) return api::ToGrpcStatus(manifest.status());
   RunProgram program;
-  const ProgramSource source =
-      request.program_case() == v1::ExecuteRequest::kImageId ? ProgramSource::kImageId
-      : request.program_case() == v1::ExecuteRequest::kImage ? ProgramSource::kInline
-                                                             : ProgramSource::kTreePath;
-  if (grpc::Status acquired =
-          AcquireProgram(deps_, ns, source,
-                         source == ProgramSource::kImageId ? request.image_id() : request.image(),
-                         *manifest, &program);
+  if (grpc::Status acquired = AcquireProgramOf(deps_, ns, request, *manifest, &program);
       !acquired.ok()) {
     return acquired;
   }

@@ -60,15 +60,7 @@ class PythonTreeTest : public ::testing::Test {
     python_id_ = Register(*tar_);
   }
 
-  std::string Register(const std::string& tar) {
-    grpc::ClientContext ctx;
-    v1::RegisterImageRequest request;
-    request.set_tree_tar(tar);
-    v1::RegisterImageResponse response;
-    grpc::Status s = stub_->RegisterImage(&ctx, request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return response.image().image_id();
-  }
+  std::string Register(const std::string& tar) { return testing::RegisterTree(*stub_, tar); }
 
   // python3 ARGS... with the python tree at /, stdin holding `input`.
   v1::ExecuteResponse Python(std::vector<std::string> args, const std::string& input,

@@ -2,6 +2,8 @@
 #ifndef ZEROCELL_TESTS_SERVER_SANDBOX_REQUESTS_H_
 #define ZEROCELL_TESTS_SERVER_SANDBOX_REQUESTS_H_
 
+#include <grpcpp/grpcpp.h>
+
 #include <algorithm>
 #include <map>
 #include <string>
@@ -12,9 +14,21 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
+#include "zerocell/v1/sandbox.grpc.pb.h"
 #include "zerocell/v1/sandbox.pb.h"
 
 namespace zerocell::server::testing {
+
+// RegisterImage of a file tree (tree_tar); its id ("" and a test failure when refused).
+inline std::string RegisterTree(zerocell::v1::Sandbox::Stub& stub, const std::string& tar) {
+  grpc::ClientContext ctx;
+  zerocell::v1::RegisterImageRequest request;
+  request.set_tree_tar(tar);
+  zerocell::v1::RegisterImageResponse response;
+  grpc::Status s = stub.RegisterImage(&ctx, request, &response);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+  return response.image().image_id();
+}
 
 inline zerocell::v1::Channel* AddChannel(zerocell::v1::Manifest* m, const std::string& alias,
                                          bool read, bool write) {

@@ -53,15 +53,7 @@ class TreeRunTest : public ::testing::Test {
     data_id_ = Register(data.bytes());
   }
 
-  std::string Register(const std::string& tar) {
-    grpc::ClientContext ctx;
-    v1::RegisterImageRequest request;
-    request.set_tree_tar(tar);
-    v1::RegisterImageResponse response;
-    grpc::Status s = stub_->RegisterImage(&ctx, request, &response);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return response.image().image_id();
-  }
+  std::string Register(const std::string& tar) { return testing::RegisterTree(*stub_, tar); }
 
   v1::Manifest ByPath(const std::string& path, std::vector<std::string> args = {}) {
     v1::Manifest m = testing::StdManifest({});
