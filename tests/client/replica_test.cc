@@ -182,8 +182,8 @@ TEST(ReplicaTest, SigtermOfOneReplicaHalfWayLosesNoCall) {
   // The drained replica finished its calls and exited 0.
   absl::StatusOr<int> status = victim.WaitExit(absl::Seconds(30));
   ASSERT_THAT(status, IsOk());
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-      << "wait status " << *status << "\n" << victim.Logs();
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status << "\n"
+                                                               << victim.Logs();
   EXPECT_THAT(victim.Logs(), HasSubstr("\"event\":\"draining\""));
   // A lost call is diagnosed from the drained replica's log (request_failed lines, drain times).
   if (!load.failures.empty()) std::printf("victim's log:\n%s\n", victim.Logs().c_str());
