@@ -304,6 +304,15 @@ absl::Status WriteReadyFile(const std::string& path, int grpc_port, int metrics_
 }
 
 int Main() {
+  // Blocked before any thread exists (the log's is the first) so that every thread inherits the
+  // mask and only sigwait below takes them: a thread that let SIGTERM through would be picked by
+  // the kernel now and then, and its default action ends the process without a drain. (The
+  // loader resets the mask before a guest runs.)
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   JsonLog log(STDERR_FILENO);
   absl::StatusOr<ServerOptions> options = OptionsFromFlags();
   if (!options.ok()) {
@@ -312,13 +321,6 @@ int Main() {
         .Emit();
     return 2;
   }
-  // Blocked before any thread exists so that every thread inherits the mask and only sigwait
-  // below sees them. (The loader resets the mask before a guest runs.)
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   const uint64_t parked_fds =

@@ -13,8 +13,11 @@
 #include <map>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "tests/testing/files.h"
 
@@ -99,6 +102,33 @@ int OpenFdCount(pid_t pid) {
   }
   closedir(dir);
   return n;
+}
+
+std::vector<std::string> ThreadsNotBlocking(pid_t pid, int sig) {
+  std::vector<std::string> open;
+  const std::string tasks = absl::StrCat("/proc/", pid, "/task");
+  DIR* dir = opendir(tasks.c_str());
+  if (dir == nullptr) return {absl::StrCat("cannot read ", tasks)};
+  while (dirent* entry = readdir(dir)) {
+    pid_t tid = 0;
+    if (!absl::SimpleAtoi(entry->d_name, &tid) || tid == pid) continue;
+    const std::string base = absl::StrCat(tasks, "/", tid);
+    absl::StatusOr<std::string> status = ReadFile(base + "/status");
+    if (!status.ok()) continue;  // the thread ended meanwhile
+    uint64_t blocked = 0;
+    for (absl::string_view line : absl::StrSplit(*status, '\n')) {
+      if (absl::ConsumePrefix(&line, "SigBlk:")) {
+        (void)absl::SimpleHexAtoi(absl::StripAsciiWhitespace(line), &blocked);
+      }
+    }
+    if ((blocked & (uint64_t{1} << (sig - 1))) == 0) {
+      absl::StatusOr<std::string> comm = ReadFile(base + "/comm");
+      open.push_back(
+          absl::StrCat(comm.ok() ? absl::StripAsciiWhitespace(*comm) : "?", "(", tid, ")"));
+    }
+  }
+  closedir(dir);
+  return open;
 }
 
 bool WaitFor(const std::function<bool()>& predicate, absl::Duration timeout) {

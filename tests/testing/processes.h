@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -28,6 +29,9 @@ bool ProcessGone(pid_t pid);
 bool HasZombieChild();
 // Entries in /proc/<pid>/fd; -1 when unreadable.
 int OpenFdCount(pid_t pid);
+// The names (comm) of the threads of `pid` other than its main thread whose signal mask lets
+// `sig` through (SigBlk of /proc/<pid>/task/<tid>/status), one "name(tid)" each.
+std::vector<std::string> ThreadsNotBlocking(pid_t pid, int sig);
 
 // True when this build is instrumented by AddressSanitizer (and so is every process it starts).
 // Its quarantine keeps up to 256 MiB of freed memory resident and its shadow grows with what is
