@@ -16,6 +16,7 @@
 #include "client/local_run.h"
 #include "client/remote_client.h"
 #include "client/remote_run.h"
+#include "client/tree_mounts.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 
@@ -25,6 +26,8 @@ namespace {
 constexpr FlagSpec kBatchFlags[] = {
     {"parallelism", "N", false,
      "most runs of the batch at once on the server (default: its batch share)"},
+    kTreeFlag,
+    kScratchFlag,
     kServerFlag,
     kTlsCaFlag,
     kTlsCertFlag,
@@ -37,6 +40,27 @@ constexpr absl::string_view kStdinKey = "stdin";
 std::string Basename(const std::string& path) {
   const size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// --tree and --scratch applied to one run: the line's own mounts, scratch and program_path win
+// (a line may run another program of the trees, or mount more).
+void MountTrees(const std::vector<TreeArchive>& trees,
+                const std::optional<sandbox::ScratchSpec>& scratch, const std::string& program,
+                v1::Manifest* manifest) {
+  if (manifest->mounts().empty()) {
+    for (const TreeArchive& tree : trees) {
+      v1::Mount* mount = manifest->add_mounts();
+      mount->set_mountpoint(tree.mountpoint);
+      mount->set_tree_id(tree.id);
+    }
+  }
+  if (scratch.has_value() && !manifest->has_scratch()) {
+    v1::Scratch* s = manifest->mutable_scratch();
+    s->set_path(scratch->path);
+    s->set_max_bytes(scratch->max_bytes);
+    s->set_max_files(scratch->max_files);
+  }
+  if (manifest->program_path().empty()) manifest->set_program_path(program);
 }
 
 }  // namespace
@@ -92,7 +116,10 @@ std::string BatchHelp() {
       "each run's result as one JSON line (ExecuteBatchResult: index, response or error) as the\n"
       "runs complete. A line is a zerocell.v1.Manifest in proto JSON, plus an optional \"stdin\"\n"
       "text; channels left out get the server's defaults. Example line:\n"
-      "  {\"argv\": [\"wc\", \"-l\"], \"stdin\": \"a\\nb\\n\", \"timeoutMs\": 500}\n\nFlags:\n",
+      "  {\"argv\": [\"wc\", \"-l\"], \"stdin\": \"a\\nb\\n\", \"timeoutMs\": 500}\n"
+      "With --tree, PROGRAM is a path in the trees: each archive the server lacks is registered\n"
+      "(by its sha256) and every run mounts them, unless its line sets mounts or programPath.\n"
+      "\nFlags:\n",
       FormatFlagHelp(kBatchFlags));
 }
 
@@ -111,8 +138,22 @@ int BatchCommand(absl::Span<const std::string> args) {
                              c->args.Get("parallelism"), "\")"));
   }
   const std::string program = c->args.positional()[0];
-  std::optional<std::string> elf = ReadCheckedProgram(program, "", &exit_code);
-  if (!elf.has_value()) return exit_code;
+  absl::StatusOr<std::vector<TreeArchive>> trees = ReadTreeFlags(c->args.GetAll("tree"));
+  if (!trees.ok()) return Fail(kExitUsage, absl::StrCat("batch: ", trees.status().message()));
+  std::optional<sandbox::ScratchSpec> scratch;
+  if (c->args.Has("scratch")) {
+    if (trees->empty()) return Fail(kExitUsage, "batch: --scratch: needs --tree");
+    absl::StatusOr<sandbox::ScratchSpec> parsed = ParseScratchFlag(c->args.Get("scratch"));
+    if (!parsed.ok()) return Fail(kExitUsage, absl::StrCat("batch: ", parsed.status().message()));
+    scratch = *std::move(parsed);
+  }
+  // With trees PROGRAM is a path in them (each run names it; no image is sent), else a host file.
+  std::string elf;
+  if (trees->empty()) {
+    std::optional<std::string> read = ReadCheckedProgram(program, "", &exit_code);
+    if (!read.has_value()) return exit_code;
+    elf = *std::move(read);
+  }
 
   absl::StatusOr<std::string> input = ReadInputFile("batch: runs", "-");
   if (!input.ok()) return Fail(kExitUsage, input.status().message());
@@ -121,17 +162,23 @@ int BatchCommand(absl::Span<const std::string> args) {
   for (absl::string_view line : absl::StrSplit(*input, '\n')) {
     ++line_number;
     if (absl::StripAsciiWhitespace(line).empty()) continue;
-    absl::StatusOr<v1::Manifest> manifest = ParseBatchLine(line, Basename(program));
+    // From a tree argv[0] is the whole path, as for `run` (interpreters find their files by it).
+    absl::StatusOr<v1::Manifest> manifest =
+        ParseBatchLine(line, trees->empty() ? Basename(program) : program);
     if (!manifest.ok()) {
       return Fail(kExitUsage, absl::StrCat("batch: stdin line ", line_number, ": ",
                                            manifest.status().message()));
     }
+    if (!trees->empty()) MountTrees(*trees, scratch, program, &*manifest);
     runs.push_back(*std::move(manifest));
   }
   if (runs.empty()) return Fail(kExitUsage, "batch: stdin holds no runs (one JSON object a line)");
 
+  if (absl::Status registered = EnsureTreesRegistered(*c->client, *trees); !registered.ok()) {
+    return FailRpc("batch: ", registered);
+  }
   bool printed = true;
-  absl::Status status = c->client->ExecuteBatch(*elf, std::move(runs), parallelism,
+  absl::Status status = c->client->ExecuteBatch(elf, std::move(runs), parallelism,
                                                 [&printed](const v1::ExecuteBatchResult& result) {
                                                   printed = PrintMessageJson(result) && printed;
                                                 });

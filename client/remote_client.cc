@@ -243,7 +243,15 @@ absl::Status RemoteClient::ExecuteBatch(
     absl::string_view elf, std::vector<v1::Manifest> runs, int parallelism,
     const std::function<void(const v1::ExecuteBatchResult&)>& on_result,
     const ExecuteOptions& options) {
-  if (elf.empty()) return absl::InvalidArgumentError("image: empty");
+  const bool by_path = elf.empty();
+  if (by_path) {
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i].program_path().empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("image: empty, and runs[", i, "].program_path names no program either"));
+      }
+    }
+  }
   absl::Duration budget = options.deadline;
   if (budget <= absl::ZeroDuration()) {
     budget = kDeadlineMargin;
@@ -251,7 +259,7 @@ absl::Status RemoteClient::ExecuteBatch(
   }
   const absl::Time deadline = absl::Now() + budget;
   v1::ExecuteBatchRequest request;
-  request.set_image_id(image::ImageIdOf(std::string_view(elf.data(), elf.size())));
+  if (!by_path) request.set_image_id(image::ImageIdOf(std::string_view(elf.data(), elf.size())));
   request.set_parallelism(parallelism);
   for (v1::Manifest& m : runs) *request.add_runs() = std::move(m);
   {
@@ -260,6 +268,8 @@ absl::Status RemoteClient::ExecuteBatch(
   }
   bool any_result = false;
   absl::Status status = BatchCall(request, deadline, options.canceller, on_result, &any_result);
+  // By path a NOT_FOUND names a tree or a path, which no upload of an image would mend.
+  if (by_path) return status;
   // NOT_FOUND for the image comes before any result (the image is resolved first).
   if (status.code() != absl::StatusCode::kNotFound || any_result) return status;
   {

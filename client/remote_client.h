@@ -153,7 +153,8 @@ class RemoteClient {
                                                   const ExecuteOptions& options = {});
 
   // ExecuteBatch: `elf` under each manifest of `runs` (moved into the request), by id first and,
-  // when the server answers NOT_FOUND before any result, once more with the image inline.
+  // when the server answers NOT_FOUND before any result, once more with the image inline. An
+  // empty `elf` when every run names its program by manifest.program_path: no image is sent.
   // `on_result` sees each run's result as it arrives (completion order, tagged with its index) on
   // the calling thread; the call waits for it, so a slow callback holds the batch back rather
   // than buffering results. `parallelism` 0: the server's batch share. The status is the call's:

@@ -8,12 +8,21 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "client/cli_args.h"
 #include "client/remote_client.h"
 #include "image/tree_program.h"
 #include "image/validator.h"
 #include "sandbox/manifest/manifest.h"
 
 namespace zerocell::client {
+
+// The flags of the commands that run programs from trees (`run`, `batch`).
+inline constexpr FlagSpec kTreeFlag = {
+    "tree", "TAR[:MOUNTPOINT]", true,
+    "mount the tar archive read-only at MOUNTPOINT (default /); PROGRAM is then its path there"};
+inline constexpr FlagSpec kScratchFlag = {
+    "scratch", "PATH:BYTES[:FILES]", false,
+    "the run's writable in-memory directory (with --tree, default /tmp:16M:1024)"};
 
 // One --tree=TAR[:MOUNTPOINT]: the archive read whole (its id is its sha256).
 struct TreeArchive {

@@ -1,10 +1,16 @@
 // `zerocell run --tree=TAR[:MOUNT] PROGRAM` end to end, locally and against a real zerocelld:
-// a program by its path in a tree, a data tree at a sub-path, --scratch, and the errors.
+// a program by its path in a tree, a data tree at a sub-path, --scratch, and the errors; and
+// `zerocell batch --tree`.
 #include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/client/cli_test_util.h"
@@ -138,6 +144,49 @@ TEST_P(CliTreeTest, BusyboxShellAwkAndSortOverADataTreeWithScratch) {
   EXPECT_THAT(no_scratch.err, HasSubstr("can't create /tmp/totals.txt"));
   EXPECT_EQ(no_scratch.out, "");
 }
+
+// `zerocell batch` only runs on a server.
+using CliTreeBatchTest = CliTreeTest;
+
+// The stdout text of the batch result line whose index is `index` ("" when there is none).
+std::string BatchStdout(const std::string& out, int index) {
+  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+    if (!absl::StrContains(line, absl::StrCat("\"index\":", index, ","))) continue;
+    size_t at = line.find("\"alias\":\"/dev/stdout\"");
+    if (at == absl::string_view::npos) return "";
+    constexpr absl::string_view kOutput = "\"output\":\"";
+    at = line.find(kOutput, at);
+    if (at == absl::string_view::npos) return "";
+    at += kOutput.size();
+    std::string text;
+    if (!absl::Base64Unescape(line.substr(at, line.find('"', at) - at), &text)) return "";
+    return text;
+  }
+  return "";
+}
+
+// --tree mounts the archives in every run of the batch, which names its program by path: the
+// PROGRAM given, or the one a line names; a path not in the trees fails that run alone.
+TEST_P(CliTreeBatchTest, BatchRunsProgramsByPathInTheTrees) {
+  CliResult r = RunCli({"batch", "--server=" + server_->grpc_address(), "--tree=" + tree_,
+                        "--tree=" + data_ + ":/data", "/bin/fs_probe"},
+                       "{\"argv\": [\"/bin/fs_probe\", \"read\", \"/data/numbers.txt\"]}\n"
+                       "{\"programPath\": \"/bin/hello\"}\n"
+                       "{\"programPath\": \"/bin/nope\"}\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(BatchStdout(r.out, 0), HasSubstr("bytes=6"));
+  EXPECT_EQ(BatchStdout(r.out, 1), "hello, world\n");
+  EXPECT_THAT(r.out, HasSubstr("\"index\":2,\"errorCode\":5"));  // NOT_FOUND, that run only
+  EXPECT_THAT(r.out, HasSubstr("manifest.program_path: \\\"/bin/nope\\\""));
+
+  r = RunCli({"batch", "--server=" + server_->grpc_address(), "--scratch=/tmp:1M", "/bin/hello"},
+             "{}\n");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--scratch: needs --tree"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Remote, CliTreeBatchTest, ::testing::Values(true),
+                         [](const ::testing::TestParamInfo<bool>&) { return "Remote"; });
 
 INSTANTIATE_TEST_SUITE_P(LocalAndRemote, CliTreeTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& info) {
