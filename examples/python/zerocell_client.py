@@ -283,10 +283,7 @@ class Client:
             copy.CopyFrom(manifest)  # the caller's manifest is left as it was
             manifest = copy
         del manifest.mounts[:]
-        for mountpoint, tar in trees.items():
-            tree_id = tar if isinstance(tar, str) and tar.startswith("sha256:") else \
-                self.ensure_tree(tar)
-            manifest.mounts.add(mountpoint=mountpoint, tree_id=tree_id)
+        manifest.mounts.extend(self._tree_mounts(trees))
         manifest.program_path = path
         if deadline_s is None:
             deadline_s = (manifest.timeout_ms or DEFAULT_TIMEOUT_MS) / 1000 + DEADLINE_MARGIN_S
@@ -295,6 +292,14 @@ class Client:
                                       timeout=deadline_s)
         except grpc.RpcError as error:
             _raise_rich(error)
+
+    def _tree_mounts(self, trees):
+        """[Mount] of `trees` ({mountpoint: tar path, bytes or "sha256:..." id}), registering
+        each tree the server lacks."""
+        return [sandbox_pb2.Mount(
+            mountpoint=mountpoint,
+            tree_id=tar if isinstance(tar, str) and tar.startswith("sha256:") else
+            self.ensure_tree(tar)) for mountpoint, tar in trees.items()]
 
     def ensure_image(self, program):
         """The image id of `program`, registering it first when the server lacks it (a stream
@@ -351,16 +356,33 @@ class Client:
         except grpc.RpcError as error:
             _raise_rich(error)
 
-    def execute_batch(self, program, manifests, parallelism=0, deadline_s=None):
+    def execute_batch(self, program, manifests, parallelism=0, deadline_s=None, trees=None):
         """ExecuteBatch: runs `program` under each manifest in one call and yields each
-        ExecuteBatchResult (index, then response or error_code/error_message) as it completes."""
-        image_id = self.ensure_image(program)
+        ExecuteBatchResult (index, then response or error_code/error_message) as it completes.
+
+        With `trees` ({mountpoint: tar}, as for execute_in_trees) `program` is a path in them:
+        each manifest (copied) mounts the trees unless it sets mounts itself, and runs `program`
+        unless it sets program_path; no image is sent. A path not in the trees fails its run alone.
+        """
         manifests = list(manifests)
+        if trees is not None:
+            mounts = self._tree_mounts(trees)
+            runs = []
+            for m in manifests:
+                copy = sandbox_pb2.Manifest()
+                copy.CopyFrom(m)
+                if not copy.mounts:
+                    copy.mounts.extend(mounts)
+                if not copy.program_path:
+                    copy.program_path = program
+                runs.append(copy)
+            request = sandbox_pb2.ExecuteBatchRequest(runs=runs, parallelism=parallelism)
+        else:
+            request = sandbox_pb2.ExecuteBatchRequest(image_id=self.ensure_image(program),
+                                                      runs=manifests, parallelism=parallelism)
         if deadline_s is None:
             deadline_s = DEADLINE_MARGIN_S + sum(
                 (m.timeout_ms or DEFAULT_TIMEOUT_MS) / 1000 for m in manifests)
-        request = sandbox_pb2.ExecuteBatchRequest(image_id=image_id, runs=manifests,
-                                                  parallelism=parallelism)
         try:
             yield from self._stub.ExecuteBatch(request, timeout=deadline_s)
         except grpc.RpcError as error:

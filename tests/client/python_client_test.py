@@ -213,6 +213,19 @@ class PythonClientTest(unittest.TestCase):
         self.assertEqual(missing.exception.code(), grpc.StatusCode.NOT_FOUND)
         self.assertIn("manifest.program_path", missing.exception.details())
 
+        # A batch by path: the trees (registered already) mount in every run; a run may name
+        # another path, and one not in the trees fails alone.
+        runs = [sandbox_pb2.Manifest(argv=["fs_probe", "read", "/data/numbers.txt"]),
+                sandbox_pb2.Manifest(program_path="/bin/nope")]
+        results = {r.index: r for r in
+                   self.client.execute_batch("/bin/fs_probe", runs, trees=trees)}
+        self.assertEqual(sorted(results), [0, 1])
+        self.assertIn(b"bytes=6", channel(results[0].response, "/dev/stdout").output)
+        self.assertEqual(results[1].error_code, grpc.StatusCode.NOT_FOUND.value[0])
+        self.assertIn("manifest.program_path", results[1].error_message)
+        self.assertEqual(runs[0].program_path, "", "the caller's manifests are left as they were")
+        self.assertEqual(self.client.image_uploads, 2)
+
     def test_execute_stream_feeds_input_and_yields_output_then_the_result(self):
         chunks = [("", b"first "), ("/dev/stdin", b"y" * (1 << 20))]  # beyond the server's window
         seen = list(self.client.execute_stream(guest("cat"), chunks, argv=["cat"]))
