@@ -44,6 +44,7 @@ export declare class Client {
                  options?: CallOptions): Promise<ExecuteResponse>;
   executeStream(elf: Buffer | string, manifest?: Manifest, options?: CallOptions): Promise<StreamRun>;
   executeBatch(elf: Buffer | string, runs: Manifest[],
-               options?: { parallelism?: number; deadlineMs?: number }): AsyncGenerator<BatchResult>;
+               options?: { parallelism?: number; deadlineMs?: number;
+                           trees?: Record<string, Buffer | string> }): AsyncGenerator<BatchResult>;
 }
 export { grpc };

@@ -173,13 +173,19 @@ class Client {
    * @returns {Promise<ExecuteResponse>}
    */
   async executeInTrees(trees, programPath, manifest = {}, options = {}) {
+    const mounts = await this._treeMounts(trees);
+    const full = { ...manifest, mounts, programPath };
+    const deadlineMs = options.deadlineMs || timeoutOf(manifest) + DEADLINE_MARGIN_MS;
+    return this._unary('execute', { manifest: full }, deadlineMs);
+  }
+
+  /** Mounts of `trees` ({mountpoint: tar}), registering each tree the server lacks. */
+  async _treeMounts(trees) {
     const mounts = [];
     for (const [mountpoint, tar] of Object.entries(trees)) {
       mounts.push({ mountpoint, treeId: await this.ensureTree(tar) });
     }
-    const full = { ...manifest, mounts, programPath };
-    const deadlineMs = options.deadlineMs || timeoutOf(manifest) + DEADLINE_MARGIN_MS;
-    return this._unary('execute', { manifest: full }, deadlineMs);
+    return mounts;
   }
 
   /**
@@ -270,17 +276,31 @@ class Client {
 
   /**
    * Runs `elf` under each manifest in one call; yields each run's result as it completes.
+   * With `options.trees` ({mountpoint: tar}, as for executeInTrees) `elf` is a path in them:
+   * each run mounts the trees unless it sets mounts, and runs that path unless it sets
+   * programPath; no image is sent, and a path not in the trees fails its run alone.
    * @param {Buffer|string} elf
    * @param {Manifest[]} runs
-   * @param {{parallelism?: number, deadlineMs?: number}} [options]
+   * @param {{parallelism?: number, deadlineMs?: number,
+   *   trees?: Object<string, Buffer|string>}} [options]
    * @returns {AsyncGenerator<BatchResult>}
    */
   async *executeBatch(elf, runs, options = {}) {
-    const id = await this.ensureImage(elf);
+    const request = { parallelism: options.parallelism || 0 };
+    if (options.trees) {
+      const mounts = await this._treeMounts(options.trees);
+      request.runs = runs.map((m) => ({
+        ...m,
+        mounts: m.mounts && m.mounts.length ? m.mounts : mounts,
+        programPath: m.programPath || elf,
+      }));
+    } else {
+      request.imageId = await this.ensureImage(elf);
+      request.runs = runs;
+    }
     const total = runs.reduce((sum, m) => sum + timeoutOf(m), 0);
     const call = this.stub.executeBatch(
-      { imageId: id, runs, parallelism: options.parallelism || 0 },
-      { deadline: deadlineFor(options.deadlineMs || total + DEADLINE_MARGIN_MS) });
+      request, { deadline: deadlineFor(options.deadlineMs || total + DEADLINE_MARGIN_MS) });
     for await (const result of call) {
       yield {
         index: result.index,

@@ -73,6 +73,15 @@ test('executeInTrees: a program by its path in a registered tree', async () => {
   assert.equal(r.scratch.path, '/tmp');
   await assert.rejects(client.executeInTrees({ '/': tar }, '/bin/nope'),
     (err) => err.code === 5 && /manifest\.program_path/.test(err.details));  // NOT_FOUND
+  // A batch by path: every run mounts the tree; a path not in it fails that run alone.
+  const seen = new Map();
+  for await (const b of client.executeBatch('/bin/hello', [{}, { programPath: '/bin/nope' }],
+    { trees: { '/': tar } })) {
+    seen.set(b.index, b);
+  }
+  assert.equal(seen.get(0).response.channels[1].output.toString(), 'hello, world\n');
+  assert.equal(seen.get(1).errorCode, 5);
+  assert.match(seen.get(1).errorMessage, /manifest\.program_path/);
   fs.rmSync(dir, { recursive: true });
 });
 
