@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "zerocell/v1/service_config.h"
 
 namespace zerocell::client {
 
@@ -29,32 +30,19 @@ struct ChannelTarget {
 // addresses; names go through dns:///), a bad or missing port, or mixed families.
 absl::StatusOr<ChannelTarget> ChannelTargetFor(absl::string_view address);
 
-// The service config of every channel to zerocelld (C++ client, CLI; the Python client holds the
-// same JSON). round_robin spreads calls over every resolved address instead of pinning one
-// (pick_first), and with client-side health checking only over replicas whose gRPC health is
-// SERVING: a draining zerocelld turns NOT_SERVING first, so retries go elsewhere. The retry policy
-// re-sends a call that ended UNAVAILABLE or CANCELLED, up to 5 attempts with backoff 50 ms .. 1 s,
-// each attempt picked anew (so on another replica). UNAVAILABLE is what a draining or dead replica
-// or a broken connection produces. CANCELLED reaches a client from a server only for a call that
-// raced the server's shutdown: gRPC cancels the calls that arrive after the drain began and before
-// the client saw its GOAWAY (measured: 1-3 of 1,000 calls in client_replica_test, on 4 runs in 20);
-// a cancellation by this client itself is never retried by gRPC. Every zerocell.v1.Sandbox call is
-// safe to repeat (docs/deployment.md, "Retries"). Other codes are not retried: RESOURCE_EXHAUSTED
-// is load shedding, which the caller decides about.
-inline constexpr absl::string_view kServiceConfigJson = R"json({
-  "loadBalancingConfig": [{"round_robin": {}}],
-  "healthCheckConfig": {"serviceName": ""},
-  "methodConfig": [{
-    "name": [{"service": "zerocell.v1.Sandbox"}],
-    "retryPolicy": {
-      "maxAttempts": 5,
-      "initialBackoff": "0.05s",
-      "maxBackoff": "1s",
-      "backoffMultiplier": 2,
-      "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"]
-    }
-  }]
-})json";
+// The service config of every channel to zerocelld (C++ client, CLI, and the Python and Node.js
+// clients: proto/zerocell/v1/service_config.json). round_robin spreads calls over every resolved
+// address instead of pinning one (pick_first), and with client-side health checking only over
+// replicas whose gRPC health is SERVING: a draining zerocelld turns NOT_SERVING first, so retries
+// go elsewhere. The retry policy re-sends a call that ended UNAVAILABLE or CANCELLED, up to 5
+// attempts with backoff 50 ms .. 1 s, each attempt picked anew (so on another replica). UNAVAILABLE
+// is what a draining or dead replica or a broken connection produces. CANCELLED reaches a client
+// from a server only for a call that raced the server's shutdown: gRPC cancels the calls that
+// arrive after the drain began and before the client saw its GOAWAY (measured: 1-3 of 1,000 calls
+// in client_replica_test, on 4 runs in 20); a cancellation by this client itself is never retried
+// by gRPC. Every zerocell.v1.Sandbox call is safe to repeat (docs/deployment.md, "Retries"). Other
+// codes are not retried: RESOURCE_EXHAUSTED is load shedding, which the caller decides about.
+using ::zerocell::v1::kServiceConfigJson;
 
 }  // namespace zerocell::client
 

@@ -18,6 +18,16 @@ const DEFAULT_TIMEOUT_MS = 10000;
 /** zerocelld's default --max_message_bytes. */
 const MAX_MESSAGE_BYTES = 160 << 20;
 
+/**
+ * The channels' service config, proto/zerocell/v1/service_config.json (shared with the C++ and
+ * Python clients): round robin over every address the target resolves to, and a call that ends
+ * UNAVAILABLE or CANCELLED by a server is retried up to 5 attempts (every Sandbox call is safe to
+ * repeat: docs/deployment.md, "Retries"). grpc-js ignores its healthCheckConfig: a draining
+ * replica is left when its GOAWAY arrives, not when its health turns NOT_SERVING.
+ */
+const SERVICE_CONFIG = fs.readFileSync(path.join(PROTO_DIR, 'zerocell/v1/service_config.json'),
+  'utf8');
+
 const definition = protoLoader.loadSync(path.join(PROTO_DIR, 'zerocell/v1/sandbox.proto'), {
   includeDirs: [PROTO_DIR],
   keepCase: false, // lowerCamelCase field names, as the proto JSON mapping
@@ -113,6 +123,11 @@ class Client {
     this.stub = new v1.Sandbox(address, credentials, {
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.service_config': SERVICE_CONFIG,
+      // A call is retried only while its request fits the retry buffers (the channel's and the
+      // call's): room for one of the largest, as the C++ client allows.
+      'grpc.retry_buffer_size': MAX_MESSAGE_BYTES,
+      'grpc.per_rpc_retry_buffer_size': MAX_MESSAGE_BYTES,
     });
   }
 

@@ -1,5 +1,6 @@
 """Builds the zerocell.v1 and google.rpc stubs from the repository's proto/ into the package."""
 import os
+import shutil
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
@@ -23,6 +24,9 @@ class BuildWithStubs(build_py):
         # is shared with protobuf's google.protobuf).
         for package in ("zerocell", "zerocell/v1"):
             open(os.path.join(out, package, "__init__.py"), "a").close()
+        # The channels' service config, read by zerocell_client from beside the stubs.
+        shutil.copyfile(os.path.join(PROTO_DIR, "zerocell/v1/service_config.json"),
+                        os.path.join(out, "zerocell/v1/service_config.json"))
 
 
 setup(cmdclass={"build_py": BuildWithStubs},

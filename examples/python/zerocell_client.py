@@ -35,27 +35,17 @@ DEFAULT_TIMEOUT_MS = 10_000
 DEFAULT_MAX_MESSAGE_BYTES = 160 << 20
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
-# The service config of every channel (the same JSON as client/channel_target.h): round_robin
-# spreads calls over every address the target resolves to, and a call that ends UNAVAILABLE (a
-# replica draining or gone, a broken connection) or CANCELLED by a server (a call that raced its
-# shutdown) is retried, on another replica, up to 5 attempts; this client's own cancellations are
-# never retried. Every zerocell.v1.Sandbox call is safe to repeat: an Execute has no effect
-# outside its response (docs/deployment.md, "Retries").
-SERVICE_CONFIG = {
-    "loadBalancingConfig": [{"round_robin": {}}],
-    # Only replicas whose gRPC health is SERVING (a draining one turns NOT_SERVING first).
-    "healthCheckConfig": {"serviceName": ""},
-    "methodConfig": [{
-        "name": [{"service": "zerocell.v1.Sandbox"}],
-        "retryPolicy": {
-            "maxAttempts": 5,
-            "initialBackoff": "0.05s",
-            "maxBackoff": "1s",
-            "backoffMultiplier": 2,
-            "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"],
-        },
-    }],
-}
+# The service config of every channel, proto/zerocell/v1/service_config.json (shared with the
+# C++ and Node.js clients; this package carries it beside its stubs): round_robin spreads calls
+# over every address the target resolves to, only over replicas whose gRPC health is SERVING (a
+# draining one turns NOT_SERVING first), and a call that ends UNAVAILABLE (a replica draining or
+# gone, a broken connection) or CANCELLED by a server (a call that raced its shutdown) is retried,
+# on another replica, up to 5 attempts; this client's own cancellations are never retried. Every
+# zerocell.v1.Sandbox call is safe to repeat: an Execute has no effect outside its response
+# (docs/deployment.md, "Retries").
+with open(os.path.join(os.path.dirname(sandbox_pb2.__file__), "service_config.json"),
+          encoding="utf-8") as _config:
+    SERVICE_CONFIG = json.load(_config)
 
 
 def channel_target(address):
