@@ -61,7 +61,7 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
   }
 
   void OnWriteDone(bool ok) override {
-    ZEROCELL_TSAN_ACQUIRE(this);
+    ZEROCELL_TSAN_REACTION(this);
     Action action;
     {
       absl::MutexLock lock(&mu_);
@@ -74,7 +74,7 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
   }
 
   void OnCancel() override {
-    ZEROCELL_TSAN_ACQUIRE(this);
+    ZEROCELL_TSAN_REACTION(this);
     Action action;
     {
       absl::MutexLock lock(&mu_);

@@ -60,7 +60,7 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
   }
 
   void OnReadDone(bool ok) override {
-    ZEROCELL_TSAN_ACQUIRE(this);
+    ZEROCELL_TSAN_REACTION(this);
     if (!started_) {
       started_ = true;  // only this thread touches started_ (reads are serialized)
       OnStart(ok);
@@ -91,7 +91,7 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
   }
 
   void OnWriteDone(bool ok) override {
-    ZEROCELL_TSAN_ACQUIRE(this);
+    ZEROCELL_TSAN_REACTION(this);
     std::optional<grpc::Status> finish;
     StreamResponse* next = nullptr;
     bool last = false;
@@ -115,7 +115,7 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
   }
 
   void OnCancel() override {
-    ZEROCELL_TSAN_ACQUIRE(this);
+    ZEROCELL_TSAN_REACTION(this);
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);

@@ -55,7 +55,7 @@ void PooledCall::Start() {
 }
 
 void PooledCall::OnCancel() {
-  ZEROCELL_TSAN_ACQUIRE(this);
+  ZEROCELL_TSAN_REACTION(this);
   work_->Cancel();
   // Still queued: it will never run, so this thread finishes the call.
   if (pool_->Withdraw(work_.get())) FinishOnce(CallerGoneStatus());
