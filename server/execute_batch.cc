@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/rpc_status.h"
+#include "base/tsan_handoff.h"
 #include "server/execution.h"
 #include "server/run_program.h"
 
@@ -36,6 +37,7 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
         on_finish_(std::move(on_finish)),
         window_(window) {
     calls_->live.fetch_add(1);
+    ZEROCELL_TSAN_RELEASE(this);  // handed to gRPC when StartExecuteBatch returns it
   }
 
   // Queues the image resolution (runs follow from there), or finishes with `invalid`.
@@ -59,6 +61,7 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
   }
 
   void OnWriteDone(bool ok) override {
+    ZEROCELL_TSAN_REACTION(this);
     Action action;
     {
       absl::MutexLock lock(&mu_);
@@ -71,6 +74,7 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
   }
 
   void OnCancel() override {
+    ZEROCELL_TSAN_REACTION(this);
     Action action;
     {
       absl::MutexLock lock(&mu_);
@@ -81,6 +85,7 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
   }
 
   void OnDone() override {
+    ZEROCELL_TSAN_ACQUIRE(this);
     calls_->live.fetch_sub(1);
     delete this;
   }
@@ -281,9 +286,13 @@ class BatchCall final : public grpc::ServerWriteReactor<ExecuteBatchResult> {
 
   // Outside mu_. After Finish, `this` may be gone.
   void Act(const Action& action) {
-    if (action.write != nullptr) StartWrite(action.write);
+    if (action.write != nullptr) {
+      ZEROCELL_TSAN_RELEASE(this);
+      StartWrite(action.write);
+    }
     if (action.finish) {
       if (on_finish_) on_finish_(*action.finish);
+      ZEROCELL_TSAN_RELEASE(this);
       Finish(*action.finish);
     }
   }

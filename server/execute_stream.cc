@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "api/rpc_status.h"
+#include "base/tsan_handoff.h"
 #include "sandbox/manifest/manifest.h"
 #include "sandbox/output_observer.h"
 #include "server/execution.h"
@@ -54,10 +55,12 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
         refused_(std::move(refused)),
         on_finish_(std::move(on_finish)) {
     calls_->live.fetch_add(1);
+    ZEROCELL_TSAN_RELEASE(this);  // handed to gRPC (with the first read)
     StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
+    ZEROCELL_TSAN_REACTION(this);
     if (!started_) {
       started_ = true;  // only this thread touches started_ (reads are serialized)
       OnStart(ok);
@@ -83,11 +86,12 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
       }
       finish = MaybeFinish();
     }
-    if (read_more) StartRead(&in_);
+    if (read_more) ReadNext();
     if (finish) FinishCall(*finish);
   }
 
   void OnWriteDone(bool ok) override {
+    ZEROCELL_TSAN_REACTION(this);
     std::optional<grpc::Status> finish;
     StreamResponse* next = nullptr;
     bool last = false;
@@ -111,6 +115,7 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
   }
 
   void OnCancel() override {
+    ZEROCELL_TSAN_REACTION(this);
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
@@ -123,6 +128,7 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
   }
 
   void OnDone() override {
+    ZEROCELL_TSAN_ACQUIRE(this);
     calls_->live.fetch_sub(1);
     delete this;
   }
@@ -215,7 +221,7 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
       FinishCall(*finish);
       return;
     }
-    StartRead(&in_);
+    ReadNext();
   }
 
   // Under mu_: the input message in in_ to its channel.
@@ -251,7 +257,7 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
         read_more = true;
       }
     }
-    if (read_more) StartRead(&in_);
+    if (read_more) ReadNext();
   }
 
   void RunOnWorker(absl::Duration queue_wait) {
@@ -335,8 +341,15 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
     return &out_.front();
   }
 
+  // The next read into in_ (reads are serialized: only after OnReadDone, or while paused).
+  void ReadNext() {
+    ZEROCELL_TSAN_RELEASE(this);
+    StartRead(&in_);
+  }
+
   void Write(StreamResponse* next, bool last) {
     if (next == nullptr) return;
+    ZEROCELL_TSAN_RELEASE(this);
     if (last) {
       if (on_finish_) on_finish_(grpc::Status::OK);
       StartWriteAndFinish(next, grpc::WriteOptions(), grpc::Status::OK);
@@ -361,6 +374,7 @@ class StreamCall final : public grpc::ServerBidiReactor<StreamRequest, StreamRes
 
   void FinishCall(const grpc::Status& status) {
     if (on_finish_) on_finish_(status);
+    ZEROCELL_TSAN_RELEASE(this);
     Finish(status);
   }
 

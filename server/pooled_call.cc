@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "api/rpc_status.h"
+#include "base/tsan_handoff.h"
 
 namespace zerocell::server {
 
@@ -44,6 +45,7 @@ PooledCall::PooledCall(grpc::CallbackServerContext* context, WorkerPool* pool,
       on_finish_(std::move(on_finish)),
       work_(std::make_shared<Work>(this, std::move(work))) {
   counters_->live.fetch_add(1);
+  ZEROCELL_TSAN_RELEASE(this);  // handed to gRPC when the handler returns it
 }
 
 void PooledCall::Start() {
@@ -53,12 +55,14 @@ void PooledCall::Start() {
 }
 
 void PooledCall::OnCancel() {
+  ZEROCELL_TSAN_REACTION(this);
   work_->Cancel();
   // Still queued: it will never run, so this thread finishes the call.
   if (pool_->Withdraw(work_.get())) FinishOnce(CallerGoneStatus());
 }
 
 void PooledCall::OnDone() {
+  ZEROCELL_TSAN_ACQUIRE(this);
   counters_->live.fetch_sub(1);
   delete this;
 }
@@ -80,6 +84,7 @@ grpc::Status CallerGoneStatus(const grpc::CallbackServerContext& context,
 void PooledCall::FinishOnce(const grpc::Status& status) {
   if (finished_.exchange(true)) return;
   if (on_finish_) on_finish_(status);
+  ZEROCELL_TSAN_RELEASE(this);
   Finish(status);
 }
 

@@ -12,6 +12,7 @@
 #include "api/report_proto.h"
 #include "api/result_proto.h"
 #include "api/rpc_status.h"
+#include "base/tsan_handoff.h"
 #include "server/execute_batch.h"
 #include "server/execute_stream.h"
 #include "server/execution.h"
@@ -33,6 +34,21 @@ bool SaneRequestId(std::string_view id) {
            c == '_' || c == '.';
   });
 }
+
+// A call answered on the handler's thread. Not the context's DefaultReactor: its OnDone is
+// gRPC's, and this one's tells TSan (base/tsan_handoff.h) that gRPC's request and response,
+// which gRPC frees after OnDone on another thread, were handed over by this thread.
+class AnsweredCall final : public grpc::ServerUnaryReactor {
+ public:
+  explicit AnsweredCall(const grpc::Status& status) {
+    ZEROCELL_TSAN_RELEASE(this);
+    Finish(status);
+  }
+  void OnDone() override {
+    ZEROCELL_TSAN_ACQUIRE(this);
+    delete this;
+  }
+};
 
 }  // namespace
 
@@ -92,14 +108,11 @@ absl::Status SandboxService::DrainingStatus() {
 
 grpc::Status SandboxService::Draining() { return api::ToGrpcStatus(DrainingStatus()); }
 
-grpc::ServerUnaryReactor* SandboxService::FinishNow(grpc::CallbackServerContext* context,
-                                                    std::string_view method,
+grpc::ServerUnaryReactor* SandboxService::FinishNow(std::string_view method,
                                                     const std::string& request_id, absl::Time start,
                                                     const grpc::Status& status) {
   Finished(method, request_id, start, status);
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
+  return new AnsweredCall(status);
 }
 
 grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* context,
@@ -107,14 +120,14 @@ grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* c
                                                   v1::ExecuteResponse* response) {
   const absl::Time start = absl::Now();
   std::string request_id = RequestIdFor(context);
-  if (calls_.draining.load()) return FinishNow(context, "Execute", request_id, start, Draining());
+  if (calls_.draining.load()) return FinishNow("Execute", request_id, start, Draining());
   absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
   if (!ns.ok()) {
-    return FinishNow(context, "Execute", request_id, start, api::ToGrpcStatus(ns.status()));
+    return FinishNow("Execute", request_id, start, api::ToGrpcStatus(ns.status()));
   }
   // Cheap field scans only: anything heavier (copies, hashing, validation) runs on a worker.
   if (absl::Status caps = CheckExecuteRequest(*request, deps_.caps); !caps.ok()) {
-    return FinishNow(context, "Execute", request_id, start, api::ToGrpcStatus(caps));
+    return FinishNow("Execute", request_id, start, api::ToGrpcStatus(caps));
   }
   // Why: a request refused here is freed at once instead of waiting in the queue; the charge is
   // held until gRPC is done with the call (its response sent).
@@ -123,7 +136,7 @@ grpc::ServerUnaryReactor* SandboxService::Execute(grpc::CallbackServerContext* c
     absl::StatusOr<std::shared_ptr<RequestBudget::Charge>> charged = deps_.budget->TryCharge(
         ExecuteMemoryCharge(*request, deps_.caps), "max_request_memory_bytes");
     if (!charged.ok()) {
-      return FinishNow(context, "Execute", request_id, start, api::ToGrpcStatus(charged.status()));
+      return FinishNow("Execute", request_id, start, api::ToGrpcStatus(charged.status()));
     }
     charge = *std::move(charged);
   }
@@ -191,22 +204,21 @@ grpc::ServerUnaryReactor* SandboxService::RegisterImage(grpc::CallbackServerCont
   const absl::Time start = absl::Now();
   std::string request_id = RequestIdFor(context);
   if (calls_.draining.load()) {
-    return FinishNow(context, "RegisterImage", request_id, start, Draining());
+    return FinishNow("RegisterImage", request_id, start, Draining());
   }
   absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
   if (!ns.ok()) {
-    return FinishNow(context, "RegisterImage", request_id, start, api::ToGrpcStatus(ns.status()));
+    return FinishNow("RegisterImage", request_id, start, api::ToGrpcStatus(ns.status()));
   }
   if (absl::Status caps = CheckRegisterRequest(*request, deps_.caps); !caps.ok()) {
-    return FinishNow(context, "RegisterImage", request_id, start, api::ToGrpcStatus(caps));
+    return FinishNow("RegisterImage", request_id, start, api::ToGrpcStatus(caps));
   }
   std::shared_ptr<RequestBudget::Charge> charge;
   if (deps_.budget != nullptr) {
     absl::StatusOr<std::shared_ptr<RequestBudget::Charge>> charged =
         deps_.budget->TryCharge(RegisterMemoryCharge(*request), "max_request_memory_bytes");
     if (!charged.ok()) {
-      return FinishNow(context, "RegisterImage", request_id, start,
-                       api::ToGrpcStatus(charged.status()));
+      return FinishNow("RegisterImage", request_id, start, api::ToGrpcStatus(charged.status()));
     }
     charge = *std::move(charged);
   }
@@ -298,21 +310,21 @@ grpc::ServerUnaryReactor* SandboxService::GetImage(grpc::CallbackServerContext* 
   const absl::Time start = absl::Now();
   std::string request_id = RequestIdFor(context);
   if (absl::Status id = image::CheckImageId(request->image_id(), "image_id"); !id.ok()) {
-    return FinishNow(context, "GetImage", request_id, start, api::ToGrpcStatus(id));
+    return FinishNow("GetImage", request_id, start, api::ToGrpcStatus(id));
   }
   absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
   if (!ns.ok()) {
-    return FinishNow(context, "GetImage", request_id, start, api::ToGrpcStatus(ns.status()));
+    return FinishNow("GetImage", request_id, start, api::ToGrpcStatus(ns.status()));
   }
   absl::StatusOr<v1::Image> image = DescribeImage(*ns, request->image_id());
   if (!image.ok()) {
-    return FinishNow(context, "GetImage", request_id, start,
+    return FinishNow("GetImage", request_id, start,
                      image.status().code() == absl::StatusCode::kNotFound
                          ? ImageNotFound(request->image_id())
                          : api::ToGrpcStatus(image.status()));
   }
   *response = *std::move(image);
-  return FinishNow(context, "GetImage", request_id, start, grpc::Status::OK);
+  return FinishNow("GetImage", request_id, start, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* SandboxService::ListImages(grpc::CallbackServerContext* context,
@@ -322,7 +334,7 @@ grpc::ServerUnaryReactor* SandboxService::ListImages(grpc::CallbackServerContext
   std::string request_id = RequestIdFor(context);
   if (request->page_size() < 0 || request->page_size() > kMaxPageSize) {
     return FinishNow(
-        context, "ListImages", request_id, start,
+        "ListImages", request_id, start,
         api::ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
             "page_size: must be 0..", kMaxPageSize, " (got ", request->page_size(), ")"))));
   }
@@ -332,12 +344,12 @@ grpc::ServerUnaryReactor* SandboxService::ListImages(grpc::CallbackServerContext
   if (!request->page_token().empty() &&
       (!absl::SimpleAtoi(request->page_token(), &offset) || offset > (size_t{1} << 30))) {
     return FinishNow(
-        context, "ListImages", request_id, start,
+        "ListImages", request_id, start,
         api::ToGrpcStatus(absl::InvalidArgumentError("page_token: not a token from ListImages")));
   }
   absl::StatusOr<std::string> ns = NamespaceOf(deps_.namespace_mode, *context);
   if (!ns.ok()) {
-    return FinishNow(context, "ListImages", request_id, start, api::ToGrpcStatus(ns.status()));
+    return FinishNow("ListImages", request_id, start, api::ToGrpcStatus(ns.status()));
   }
   const size_t page = request->page_size() == 0 ? kDefaultPageSize : request->page_size();
   // Images with long reports can make a page larger than a message may be: the page then ends
@@ -372,7 +384,7 @@ grpc::ServerUnaryReactor* SandboxService::ListImages(grpc::CallbackServerContext
     }
   }
   if (end < total) response->set_next_page_token(absl::StrCat(end));
-  return FinishNow(context, "ListImages", request_id, start, grpc::Status::OK);
+  return FinishNow("ListImages", request_id, start, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* SandboxService::GetServerInfo(grpc::CallbackServerContext* context,
@@ -381,7 +393,7 @@ grpc::ServerUnaryReactor* SandboxService::GetServerInfo(grpc::CallbackServerCont
   const absl::Time start = absl::Now();
   std::string request_id = RequestIdFor(context);
   *response = deps_.info;
-  return FinishNow(context, "GetServerInfo", request_id, start, grpc::Status::OK);
+  return FinishNow("GetServerInfo", request_id, start, grpc::Status::OK);
 }
 
 }  // namespace zerocell::server

@@ -85,9 +85,8 @@ class SandboxService final : public zerocell::v1::Sandbox::CallbackService {
   void Finished(std::string_view method, const std::string& request_id, absl::Time start,
                 const grpc::Status& status) const;
   // A reactor that finishes at once with `status`.
-  grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, std::string_view method,
-                                      const std::string& request_id, absl::Time start,
-                                      const grpc::Status& status);
+  grpc::ServerUnaryReactor* FinishNow(std::string_view method, const std::string& request_id,
+                                      absl::Time start, const grpc::Status& status);
 
   // `ns`: the caller's image namespace ("" when namespaces are off).
   grpc::Status RunExecute(const zerocell::v1::ExecuteRequest& request,

@@ -72,9 +72,9 @@ CliResult RunCliWith(const std::vector<std::string>& args, const CliOptions& opt
     program = (std::filesystem::current_path() / program).string();
   }
   std::vector<std::string> words;
-  // Not under AddressSanitizer: the CLI, built with it too, could not even start (see
-  // kAddressSanitizer). The other builds check those bounds.
-  if (options.address_space_kib > 0 && !::zerocell::testing::kAddressSanitizer) {
+  // Not under ASan or TSan: the CLI, built with it too, could not even start (see
+  // kShadowMemorySanitizer). The other builds check those bounds.
+  if (options.address_space_kib > 0 && !::zerocell::testing::kShadowMemorySanitizer) {
     // RLIMIT_AS for the CLI (and so for everything it spawns), soft and hard.
     words = {"/bin/sh", "-c",
              absl::StrCat("ulimit -v ", options.address_space_kib, " && exec \"$0\" \"$@\"")};

@@ -1,8 +1,8 @@
-// TSan builds only: tells ThreadSanitizer about abseil's Mutex and Notification, whose lock and
-// wait paths live in Debian's uninstrumented libabsl_synchronization (futex calls TSan cannot
-// see), so that it sees their happens-before edges instead of reporting every guarded access as
-// a race. cmake/Hardening.cmake links this into every program of a ZEROCELL_SANITIZE=thread build
-// and redirects the calls with `ld --wrap`; the wrappers annotate and call the real function.
+// TSan builds only: tells ThreadSanitizer about abseil's Mutex, CondVar and Notification, whose
+// lock and wait paths live in Debian's uninstrumented libabsl_synchronization (futex calls TSan
+// cannot see), so that it sees their happens-before edges instead of reporting every guarded access
+// as a race. cmake/Hardening.cmake links this into every program of a ZEROCELL_SANITIZE=thread
+// build and redirects the calls with `ld --wrap`; the wrappers annotate and call the real function.
 // The ABI of the wrapped members: `this` first, Condition by reference, Duration and Time (16
 // trivially copyable bytes) in two registers, as declared below.
 #include <sanitizer/tsan_interface.h>
@@ -49,6 +49,12 @@ bool REAL(_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE)
                                                                                  const void* cond,
                                                                                  Time deadline);
 void REAL(_ZN4absl7debian35MutexD1Ev)(void* mu);
+// CondVar::Wait, WaitWithTimeout, WaitWithDeadline (called and returning with `mu` held).
+void REAL(_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE)(void* cv, void* mu);
+bool REAL(_ZN4absl7debian37CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE)(void* cv, void* mu,
+                                                                                Duration timeout);
+bool REAL(_ZN4absl7debian37CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE)(void* cv, void* mu,
+                                                                             Time deadline);
 // Notification::Notify, WaitForNotification(WithTimeout|WithDeadline), HasBeenNotifiedInternal.
 void REAL(_ZN4absl7debian312Notification6NotifyEv)(void* n);
 void REAL(_ZNK4absl7debian312Notification19WaitForNotificationEv)(const void* n);
@@ -125,6 +131,32 @@ bool WRAP(_ZN4absl7debian35Mutex17AwaitWithDeadlineERKNS0_9ConditionENS0_4TimeE)
 void WRAP(_ZN4absl7debian35MutexD1Ev)(void* mu) {
   __tsan_mutex_destroy(mu, 0);
   REAL(_ZN4absl7debian35MutexD1Ev)(mu);
+}
+// CondVar waits release `mu` while waiting and hold it again when they return: without this,
+// TSan would see the waiter keep `mu` and report the signaller's lock as a double lock.
+void WRAP(_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE)(void* cv, void* mu) {
+  AnnotateUnlock(mu, 0);
+  AnnotateRelock(mu);
+  REAL(_ZN4absl7debian37CondVar4WaitEPNS0_5MutexE)(cv, mu);
+  __tsan_mutex_post_lock(mu, 0, 0);
+}
+bool WRAP(_ZN4absl7debian37CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE)(void* cv, void* mu,
+                                                                                Duration timeout) {
+  AnnotateUnlock(mu, 0);
+  AnnotateRelock(mu);
+  const bool timed_out =
+      REAL(_ZN4absl7debian37CondVar15WaitWithTimeoutEPNS0_5MutexENS0_8DurationE)(cv, mu, timeout);
+  __tsan_mutex_post_lock(mu, 0, 0);
+  return timed_out;
+}
+bool WRAP(_ZN4absl7debian37CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE)(void* cv, void* mu,
+                                                                             Time deadline) {
+  AnnotateUnlock(mu, 0);
+  AnnotateRelock(mu);
+  const bool timed_out =
+      REAL(_ZN4absl7debian37CondVar16WaitWithDeadlineEPNS0_5MutexENS0_4TimeE)(cv, mu, deadline);
+  __tsan_mutex_post_lock(mu, 0, 0);
+  return timed_out;
 }
 // Notification: Notify releases, a wait that saw it acquires (on the Notification's address).
 void WRAP(_ZN4absl7debian312Notification6NotifyEv)(void* n) {

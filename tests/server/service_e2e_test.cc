@@ -126,12 +126,12 @@ TEST_F(ServiceTest, LargeCallsDoNotLeaveTheServerHoldingTheirMemory) {
   }
   const absl::Time until = absl::Now() + absl::Seconds(10);
   int64_t after = AnonRssBytes(server_->pid());
-  while (!::zerocell::testing::kAddressSanitizer && after > before + (16 << 20) &&
+  while (!::zerocell::testing::kShadowMemorySanitizer && after > before + (16 << 20) &&
          absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(100));
     after = AnonRssBytes(server_->pid());
   }
-  if (!::zerocell::testing::kAddressSanitizer) {
+  if (!::zerocell::testing::kShadowMemorySanitizer) {
     EXPECT_LE(after, before + (16 << 20)) << "idle server kept " << (after - before) << " bytes";
   }
 }

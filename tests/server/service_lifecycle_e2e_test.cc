@@ -160,7 +160,9 @@ TEST_F(ServiceTest, MixedConcurrentLoadLeavesNothingBehind) {
 // SIGTERM: the running call finishes within the grace period, new calls are refused, the
 // process exits 0 and leaves no sandbox behind.
 TEST_F(ServiceTest, SigtermDrainsInFlightRuns) {
-  StartServer({"--max_concurrency=2", "--grace_period_ms=10000"});
+  // No warm pool: its parked sandboxes are children too, and the first child must be the call's
+  // (with them, a slower build signalled before the call arrived, which was then refused).
+  StartServer({"--max_concurrency=2", "--grace_period_ms=10000", "--pool=false"});
   v1::ExecuteRequest req;
   req.set_image_id(Register(Guest("spin_cpu")));
   *req.mutable_manifest() = StdManifest({"spin_cpu", "300"}, 20000);

@@ -36,7 +36,16 @@ bool ReadStat(pid_t pid, char* state, pid_t* ppid) {
   return true;
 }
 
-// pid -> parent pid of every process in /proc.
+// A sanitizer runtime starts llvm-symbolizer as a child of the process at its first report
+// (suppressed reports too: matching a suppression needs function names), and keeps it: it is the
+// runtime's helper, not a process of the code under test, so the scans below leave it out.
+bool IsSanitizerSymbolizer(pid_t pid) {
+  if (!kAddressSanitizer && !kThreadSanitizer) return false;
+  absl::StatusOr<std::string> comm = ReadFile(absl::StrCat("/proc/", pid, "/comm"));
+  return comm.ok() && comm->rfind("llvm-symbolizer", 0) == 0;
+}
+
+// pid -> parent pid of every process in /proc (but a sanitizer's symbolizer).
 std::map<pid_t, pid_t> ParentMap() {
   std::map<pid_t, pid_t> out;
   DIR* dir = opendir("/proc");
@@ -46,7 +55,7 @@ std::map<pid_t, pid_t> ParentMap() {
     if (!absl::SimpleAtoi(entry->d_name, &pid)) continue;
     char state = 0;
     pid_t ppid = 0;
-    if (ReadStat(pid, &state, &ppid)) out[pid] = ppid;  // else: exited meanwhile
+    if (ReadStat(pid, &state, &ppid) && !IsSanitizerSymbolizer(pid)) out[pid] = ppid;
   }
   closedir(dir);
   return out;

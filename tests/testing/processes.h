@@ -46,6 +46,20 @@ inline constexpr bool kAddressSanitizer = __has_feature(address_sanitizer);
 inline constexpr bool kAddressSanitizer = false;
 #endif
 
+// True when this build is instrumented by ThreadSanitizer (and so is every process it starts).
+// Its shadow memory (several times what the program touches) stays resident and it reserves
+// terabytes of address space too, so RSS and address-space bounds are off under it as well.
+#if defined(__SANITIZE_THREAD__)
+inline constexpr bool kThreadSanitizer = true;
+#elif defined(__has_feature)
+inline constexpr bool kThreadSanitizer = __has_feature(thread_sanitizer);
+#else
+inline constexpr bool kThreadSanitizer = false;
+#endif
+// Either of them: memory and address-space bounds say nothing about the code under test, and
+// every step is several times slower.
+inline constexpr bool kShadowMemorySanitizer = kAddressSanitizer || kThreadSanitizer;
+
 // Polls `predicate` every 5 ms until it holds or `timeout` passes; returns its last value.
 bool WaitFor(const std::function<bool()>& predicate, absl::Duration timeout = absl::Seconds(5));
 
