@@ -255,7 +255,15 @@ TEST_F(ServiceTest, SigtermKillsRunsPastTheGracePeriod) {
   // Recorded as the server's doing (UNAVAILABLE = 14), not as the callers' cancellations.
   EXPECT_THAT(server_->Logs(), HasSubstr("\"code\":14"));
   EXPECT_THAT(server_->Logs(), ::testing::Not(HasSubstr("\"code\":1,")));
-  for (pid_t pid : sandboxes) EXPECT_NE(kill(pid, 0), 0) << "sandbox " << pid << " survived";
+  // Dead: gone, or a zombie the server had killed but not reaped when it exited (init reaps
+  // those, a little later). Never running.
+  for (pid_t pid : sandboxes) {
+    char state = '?';
+    EXPECT_TRUE(zerocell::testing::WaitFor([&] {
+      state = zerocell::testing::ProcessState(pid);
+      return state == '\0' || state == 'Z';
+    })) << "sandbox " << pid << " survived the server, state " << state;
+  }
 }
 
 }  // namespace
