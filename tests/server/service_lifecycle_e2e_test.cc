@@ -262,7 +262,8 @@ TEST_F(ServiceTest, SigtermKillsRunsPastTheGracePeriod) {
     EXPECT_TRUE(zerocell::testing::WaitFor([&] {
       state = zerocell::testing::ProcessState(pid);
       return state == '\0' || state == 'Z';
-    })) << "sandbox " << pid << " survived the server, state " << state;
+    })) << "sandbox "
+        << pid << " survived the server, state " << state;
   }
 }
 
