@@ -1,0 +1,48 @@
+// The run's processes: which one a notification came from, and a fork's child paired with the
+// state its parent had at the fork (docs/architecture.md "Processes").
+#ifndef ZEROCELL_SANDBOX_SUPERVISOR_PROCESS_TABLE_H_
+#define ZEROCELL_SANDBOX_SUPERVISOR_PROCESS_TABLE_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "sandbox/supervisor/guest_state.h"
+
+namespace zerocell::sandbox::supervisor {
+
+// Makes the caller of a notification from host pid `pid` the current process and returns true;
+// a pid no process of the run can be (none of its processes' children, or a child whose
+// parent's fork can no longer be told apart) stops the guest with POLICY_VIOLATION and returns
+// false.
+bool SelectCaller(GuestState& g, pid_t pid);
+
+// Pairs `parent`'s pending fork with its child now (found among the parent's children the run
+// does not know yet), or drops it when the child is already gone.
+void ResolvePendingFork(GuestState& g, GuestProcess& parent);
+
+// Processes of the run that have not ended, pending forks included.
+int64_t LiveProcesses(GuestState& g);
+
+// Whether `p` has ended (its exit was seen, or its pidfd polls readable); marks it.
+bool HasExited(GuestProcess& p);
+
+// Makes this process a child subreaper (once; it stays one): the children a run's first
+// process leaves behind become ours when it ends, so the supervisor can reap them (else they would
+// be init's, which in a container may never reap). False when the kernel refused.
+bool EnsureSubreaper();
+// SIGKILLs every process of the run: they share the first one's process group (`pgid`, its
+// host pid; the guest cannot leave it: setpgid and setsid are EPERM). Call it while the first
+// process is not reaped yet, so the group id cannot have been reused.
+void KillGroup(pid_t pgid);
+
+// Host pids whose parent is `pid` (/proc/<pid>/task/<pid>/children where the kernel has
+// CONFIG_PROC_CHILDREN, probed once; else a scan of /proc/*/stat).
+std::vector<pid_t> ChildrenOf(pid_t pid);
+// The parent of host pid `pid` (PPid of /proc/<pid>/status), or -1 when it is gone.
+pid_t ParentOf(pid_t pid);
+
+}  // namespace zerocell::sandbox::supervisor
+
+#endif  // ZEROCELL_SANDBOX_SUPERVISOR_PROCESS_TABLE_H_
