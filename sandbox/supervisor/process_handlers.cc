@@ -376,18 +376,22 @@ Reply Madvise(GuestState&, const Call& c) {
     case MADV_SEQUENTIAL:
     case MADV_WILLNEED:
     case MADV_DONTNEED:
-      return Reply::Continue();
-    case MADV_FREE:  // pages that stay as they are are one of its allowed outcomes
+    // What a fork's child gets of a mapping (nothing, zeros, a copy): a child that runs with its
+    // parent's random state because a wipe was ignored would be wrong. Only private anonymous
+    // mappings can be wiped (EINVAL otherwise: never code); the accounting counts a child's copy
+    // in full either way.
     case MADV_DONTFORK:
     case MADV_DOFORK:
+    case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK:
+      return Reply::Continue();
+    case MADV_FREE:  // pages that stay as they are are one of its allowed outcomes
     case MADV_MERGEABLE:
     case MADV_UNMERGEABLE:
     case MADV_HUGEPAGE:
     case MADV_NOHUGEPAGE:
     case MADV_DONTDUMP:
     case MADV_DODUMP:
-    case MADV_WIPEONFORK:  // a hint here: the child's copy is accounted in full either way
-    case MADV_KEEPONFORK:
     case MADV_COLD:
     case MADV_PAGEOUT:
     case MADV_POPULATE_READ:

@@ -140,8 +140,9 @@ TEST_P(CliTreeTest, BusyboxShellAwkAndSortOverADataTreeWithScratch) {
 }
 
 // Issue 16's case: a busybox sh script runs sort and awk (applets it runs in a forked child,
-// waiting for each) over a data tree, writes the /tmp scratch, then cats it to stdout. With one
-// process, the default, the shell cannot fork and says so.
+// waiting for each) over a data tree, writes the /tmp scratch, then prints it to stdout with head
+// (Debian's busybox-static runs cat by re-executing itself: execve, which no run may do). With
+// one process, the default, the shell cannot fork and says so.
 TEST_P(CliTreeTest, BusyboxShellForksSortAndAwkWithProcesses) {
   const char* source = std::getenv("ZEROCELL_SOURCE_DIR");
   const std::string busybox = dir_.File("busybox.tar");
@@ -156,9 +157,9 @@ TEST_P(CliTreeTest, BusyboxShellForksSortAndAwkWithProcesses) {
             "/tmp/sorted.txt > /tmp/totals.txt\n"
             "sort -n /tmp/totals.txt > /tmp/report.txt\n"
             "echo \"sorted:\"\n"
-            "cat /tmp/sorted.txt\n"
+            "head -n 100 /tmp/sorted.txt\n"
             "echo \"totals:\"\n"
-            "cat /tmp/report.txt\n");
+            "head -n 100 /tmp/report.txt\n");
   const std::string data_tar = dir_.Write("data.tar", data.bytes());
   const std::string trees = "--tree=" + busybox;
   const std::string data_mount = "--tree=" + data_tar + ":/data";
@@ -170,7 +171,7 @@ TEST_P(CliTreeTest, BusyboxShellForksSortAndAwkWithProcesses) {
             "totals:\n100 south\n160 north\n200 east\n");
   CliResult inline_script =
       Run({trees, data_mount, "--processes=2", "/bin/sh", "-c",
-           "sort -r /data/sales.txt > /tmp/r; awk '{ print NR, $1 }' /tmp/r; cat /tmp/r"});
+           "sort -r /data/sales.txt > /tmp/r; awk '{ print NR, $1 }' /tmp/r; head -n 9 /tmp/r"});
   EXPECT_EQ(inline_script.exit_code, 0) << inline_script.err;
   EXPECT_EQ(inline_script.out,
             "1 south\n2 south\n3 north\n4 north\n5 east\n"

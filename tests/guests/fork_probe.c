@@ -9,6 +9,7 @@
 //   nowait   a child waits in pause() (its pid printed); the parent exits without waiting
 //   sleepwait  a child waits in pause() (its pid printed); the parent waits for it
 //   mem A B  maps and touches A MiB, forks; the child maps and touches B MiB more
+//   wipe     a page marked MADV_WIPEONFORK: the child reads zeros, the parent its byte
 //   clone    clone with CLONE_THREAD-like flags (refused)
 #define _GNU_SOURCE
 #include <errno.h>
@@ -152,6 +153,17 @@ int main(int argc, char **argv) {
     }
     put("forked", pid > 0 ? 1 : pid);
     put("child_status", wait_status(pid));
+  } else if (strcmp(mode, "wipe") == 0) {
+    char *p = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    p[0] = 'x';
+    put("madvise", madvise(p, 4096, MADV_WIPEONFORK));
+    pid_t pid = fork();
+    if (pid == 0) {
+      say("child_byte=%d\n", p[0]);
+      _exit(0);
+    }
+    wait_status(pid);
+    say("parent_byte=%d\n", p[0]);
   } else if (strcmp(mode, "clone") == 0) {
     say("start\n");
     long r = syscall(SYS_clone,
