@@ -237,7 +237,7 @@ rlimit FixedRlimit(GuestState& g, int resource) {
 // Limits are fixed by the manifest: reads get deterministic values, writes are refused.
 Reply Prlimit(GuestState& g, const Call& c) {
   const int64_t pid = static_cast<int32_t>(c.args[0]);
-  if (pid != 0 && pid != kGuestPid) return Reply::Error(ESRCH);
+  if (pid != 0 && pid != g.current().own_pid) return Reply::Error(ESRCH);
   const int resource = static_cast<int>(c.args[1]);
   if (resource < 0 || resource >= RLIM_NLIMITS) return Reply::Error(EINVAL);
   if (c.args[2] != 0) return Reply::Error(EPERM);

@@ -9,6 +9,7 @@
 //   nowait   a child waits in pause() (its pid printed); the parent exits without waiting
 //   sleepwait  a child waits in pause() (its pid printed); the parent waits for it
 //   mem A B  maps and touches A MiB, forks; the child maps and touches B MiB more
+//   vfork    vfork; the child exits 5 at once; the parent, resumed, waits for it
 //   wipe     a page marked MADV_WIPEONFORK: the child reads zeros, the parent its byte
 //   clone    clone with CLONE_THREAD-like flags (refused)
 #define _GNU_SOURCE
@@ -152,6 +153,11 @@ int main(int argc, char **argv) {
       _exit(0);
     }
     put("forked", pid > 0 ? 1 : pid);
+    put("child_status", wait_status(pid));
+  } else if (strcmp(mode, "vfork") == 0) {
+    pid_t pid = vfork();
+    if (pid == 0) _exit(5);
+    put("vforked", pid > 0 ? 1 : pid);
     put("child_status", wait_status(pid));
   } else if (strcmp(mode, "wipe") == 0) {
     char *p = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -173,6 +173,15 @@ TEST(EngineForkTest, AForkPastTheMemoryLimitIsMemoryLimit) {
   EXPECT_THAT(r.detail, HasSubstr("fork"));
 }
 
+// A vfork child shares its parent's memory (and its accounting) until it exits.
+TEST(EngineForkTest, VforkChildRunsAndIsWaitedFor) {
+  ZC_ASSERT_RUN(r, RunGuest("fork_probe", Probe({"vfork"}, 2)));
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  const auto kv = KeyValues(StdoutOf(r));
+  EXPECT_EQ(kv.at("vforked"), "1");
+  EXPECT_EQ(kv.at("child_status"), "5");
+}
+
 // MADV_WIPEONFORK is the kernel's to honour: a child must not run with, say, its parent's
 // random state.
 TEST(EngineForkTest, WipeOnForkGivesTheChildZeros) {

@@ -5,6 +5,7 @@
 #include <linux/audit.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -273,6 +274,7 @@ class ProcessSelectionTest : public ::testing::Test {
   pid_t SpawnChild() {
     child_ = fork();
     if (child_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a test that crashed
       pause();
       _exit(0);
     }
