@@ -46,6 +46,8 @@ sandbox::Result SampleResult() {
   r.usage.supervisor_cpu = absl::Microseconds(50);
   r.usage.peak_memory_bytes = 1 << 20;
   r.usage.notified_syscalls = 17;
+  r.usage.peak_processes = 3;
+  r.process_limit_exceeded = true;
   r.nondeterminism = {"cpuid: visible"};
   r.memory_etag = std::string(64, 'c');
   return r;
@@ -78,6 +80,8 @@ TEST(ResultToProtoTest, CopiesEveryField) {
   EXPECT_EQ(p.usage().supervisor_cpu_ns(), 50'000);
   EXPECT_EQ(p.usage().peak_memory_bytes(), 1 << 20);
   EXPECT_EQ(p.usage().notified_syscalls(), 17);
+  EXPECT_EQ(p.usage().peak_processes(), 3);
+  EXPECT_TRUE(p.process_limit_exceeded());
   EXPECT_EQ(p.usage().queue_wait_ns(), 0);
   ASSERT_EQ(p.nondeterminism_size(), 1);
   EXPECT_EQ(p.image_id(), "abc123");
