@@ -9,6 +9,8 @@
 //   nowait   a child waits in pause() (its pid printed); the parent exits without waiting
 //   sleepwait  a child waits in pause() (its pid printed); the parent waits for it
 //   mem A B  maps and touches A MiB, forks; the child maps and touches B MiB more
+//   orphans  two children each fork a grandchild (raw fork: no notified call in it) and exit at
+//            once; the grandchildren, woken through shared memory, each write a line
 //   vfork    vfork; the child exits 5 at once; the parent, resumed, waits for it
 //   wipe     a page marked MADV_WIPEONFORK: the child reads zeros, the parent its byte
 //   clone    clone with CLONE_THREAD-like flags (refused)
@@ -25,6 +27,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+// musl ships no <linux/futex.h>.
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
 
 static void say(const char *fmt, ...) {
   char buf[256];
@@ -154,6 +160,28 @@ int main(int argc, char **argv) {
     }
     put("forked", pid > 0 ? 1 : pid);
     put("child_status", wait_status(pid));
+  } else if (strcmp(mode, "orphans") == 0) {
+    // w[0]: the grandchildren may go on; w[1]: how many wrote their line.
+    volatile int *w = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    for (int i = 0; i < 2; ++i) {
+      pid_t middle = fork();
+      if (middle == 0) {
+        if (syscall(SYS_fork) == 0) {
+          while (w[0] == 0) syscall(SYS_futex, &w[0], FUTEX_WAIT, 0, 0, 0, 0);
+          static const char line[] = "grandchild\n";
+          syscall(SYS_write, 1, line, sizeof line - 1);
+          __atomic_add_fetch(&w[1], 1, __ATOMIC_SEQ_CST);
+          syscall(SYS_futex, &w[1], FUTEX_WAKE, 1, 0, 0, 0);
+          syscall(SYS_exit_group, 0);
+        }
+        syscall(SYS_exit_group, 0);  // before its child made any notified call
+      }
+      wait_status(middle);
+    }
+    w[0] = 1;
+    syscall(SYS_futex, &w[0], FUTEX_WAKE, 16, 0, 0, 0);
+    for (int done; (done = w[1]) < 2;) syscall(SYS_futex, &w[1], FUTEX_WAIT, done, 0, 0, 0);
+    say("done=%d\n", w[1]);
   } else if (strcmp(mode, "vfork") == 0) {
     pid_t pid = vfork();
     if (pid == 0) _exit(5);

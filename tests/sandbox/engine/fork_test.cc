@@ -173,6 +173,14 @@ TEST(EngineForkTest, AForkPastTheMemoryLimitIsMemoryLimit) {
   EXPECT_THAT(r.detail, HasSubstr("fork"));
 }
 
+// A parent that exits before its child made a notified call: its exit pairs the fork, so two
+// such orphans at once are still told apart (the child is re-parented before it calls).
+TEST(EngineForkTest, ForksOfParentsThatExitedAtOnceArePaired) {
+  ZC_ASSERT_RUN(r, RunGuest("fork_probe", Probe({"orphans"}, 5)));
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  EXPECT_EQ(StdoutOf(r), "grandchild\ngrandchild\ndone=2\n");
+}
+
 // A vfork child shares its parent's memory (and its accounting) until it exits.
 TEST(EngineForkTest, VforkChildRunsAndIsWaitedFor) {
   ZC_ASSERT_RUN(r, RunGuest("fork_probe", Probe({"vfork"}, 2)));
