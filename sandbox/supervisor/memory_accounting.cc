@@ -147,7 +147,8 @@ bool AdmitGrowth(GuestState& g, uint64_t bytes, uint64_t tables, const char* cal
                              ? static_cast<uint64_t>(vm) - mem.overhead_bytes
                              : 0;
   // The run's other address spaces as last measured: the limit is the run's, not a process's.
-  const uint64_t others = g.processes().size() > 1 ? OthersAccounted(g, mem) : 0;
+  // Also while the run has one known process: a fork not paired yet is a copy already made.
+  const uint64_t others = OthersAccounted(g, mem);
   const uint64_t own_limit = static_cast<uint64_t>(mem.limit_bytes);
   const uint64_t limit = own_limit > others ? own_limit - others : 0;
   // The address space alone decides when it does not fit; page tables only add to it.

@@ -9,6 +9,8 @@
 //   nowait   a child waits in pause() (its pid printed); the parent exits without waiting
 //   sleepwait  a child waits in pause() (its pid printed); the parent waits for it
 //   mem A B  maps and touches A MiB, forks; the child maps and touches B MiB more
+//   rawmem A B  maps and touches A MiB, forks with the raw syscall (the child waits, making no
+//            notified call, so the fork stays pending), then maps and touches B MiB more
 //   orphans  two children each fork a grandchild (raw fork: no notified call in it) and exit at
 //            once; the grandchildren, woken through shared memory, each write a line
 //   vfork    vfork; the child exits 5 at once; the parent, resumed, waits for it
@@ -160,6 +162,19 @@ int main(int argc, char **argv) {
     }
     put("forked", pid > 0 ? 1 : pid);
     put("child_status", wait_status(pid));
+  } else if (strcmp(mode, "rawmem") == 0) {
+    volatile int *w = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    touch((size_t)atoi(argv[2]));
+    long pid = syscall(SYS_fork);
+    if (pid == 0) {
+      while (w[0] == 0) syscall(SYS_futex, &w[0], FUTEX_WAIT, 0, 0, 0, 0);
+      syscall(SYS_exit_group, 0);
+    }
+    touch((size_t)atoi(argv[3]));
+    say("parent_mapped=1\n");
+    w[0] = 1;
+    syscall(SYS_futex, &w[0], FUTEX_WAKE, 1, 0, 0, 0);
+    put("child_status", wait_status((pid_t)pid));
   } else if (strcmp(mode, "orphans") == 0) {
     // w[0]: the grandchildren may go on; w[1]: how many wrote their line.
     volatile int *w = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -162,6 +162,20 @@ TEST(EngineForkTest, MemoryIsSummedOverTheProcesses) {
   ZC_ASSERT_RUN(ok, RunGuest("fork_probe", small));
   ASSERT_EQ(ok.outcome, Outcome::kExited) << Describe(ok);
   EXPECT_EQ(KeyValues(StdoutOf(ok)).at("child_status"), "0");
+
+  // A raw fork whose child makes no notified call stays pending: its copy still counts when
+  // the parent maps more.
+  ManifestBuilder raw = Probe({"rawmem", "12", "24"}, 2);
+  raw.set_memory_bytes(int64_t{64} << 20);
+  ZC_ASSERT_RUN(rr, RunGuest("fork_probe", raw));
+  EXPECT_EQ(rr.outcome, Outcome::kMemoryLimit) << Describe(rr);
+  EXPECT_THAT(StdoutOf(rr), Not(HasSubstr("parent_mapped=1")));
+
+  ManifestBuilder raw_small = Probe({"rawmem", "12", "4"}, 2);
+  raw_small.set_memory_bytes(int64_t{64} << 20);
+  ZC_ASSERT_RUN(rok, RunGuest("fork_probe", raw_small));
+  ASSERT_EQ(rok.outcome, Outcome::kExited) << Describe(rok);
+  EXPECT_EQ(KeyValues(StdoutOf(rok)).at("child_status"), "0");
 }
 
 // A fork copies the whole address space: it is admitted like a mapping of that size.
