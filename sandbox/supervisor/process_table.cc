@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,6 +19,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "sandbox/supervisor/guest_memory.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -93,7 +96,60 @@ GuestProcess* Adopt(GuestState& g, GuestProcess& parent, pid_t pid) {
   return g.processes().back().get();
 }
 
+void AddRusage(rusage& total, const rusage& ru) {
+  const auto add = [](timeval& a, const timeval& b) {
+    a.tv_sec += b.tv_sec;
+    a.tv_usec += b.tv_usec;
+    if (a.tv_usec >= 1000000) {
+      a.tv_usec -= 1000000;
+      ++a.tv_sec;
+    }
+  };
+  add(total.ru_utime, ru.ru_utime);
+  add(total.ru_stime, ru.ru_stime);
+}
+
 }  // namespace
+
+RunGroup::~RunGroup() {
+  if (!first_.reaped()) {
+    Kill();
+    first_.Kill();
+    int status;
+    rusage usage;
+    (void)first_.Reap(&status, &usage);
+  }
+  ReapOthers(nullptr);
+}
+
+void RunGroup::Kill() {
+  // Why only while unreaped: once the first process is reaped its pid, the group id, may be
+  // another run's.
+  if (!first_.reaped()) KillGroup(first_.pid());
+}
+
+void RunGroup::ReapOthers(rusage* total) {
+  if (!several_ || others_reaped_ || !first_.reaped()) return;
+  others_reaped_ = true;
+  const pid_t pgid = first_.pid();
+  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  int status;
+  rusage ru;
+  for (;;) {
+    const pid_t r = wait4(-pgid, &status, __WALL | WNOHANG, &ru);
+    if (r > 0) {
+      if (total != nullptr) AddRusage(*total, ru);
+      continue;
+    }
+    if (r < 0 && errno == EINTR) continue;
+    // None to reap now. kill(-pgid, 0) finds the group while any member is left, zombies
+    // included: one dying of the SIGKILL, one still being re-parented to us as its parent
+    // dies, or (where the subreaper could not be set) init's to reap. Bounded: a kill that
+    // does not end a process (never expected) must not hold the run forever.
+    if (kill(-pgid, 0) != 0 || absl::Now() >= deadline) return;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+}
 
 std::shared_ptr<MemoryAccounting> MemoryAccounting::CopyFor(pid_t child) const {
   auto copy = std::make_shared<MemoryAccounting>();

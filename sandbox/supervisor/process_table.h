@@ -3,12 +3,14 @@
 #ifndef ZEROCELL_SANDBOX_SUPERVISOR_PROCESS_TABLE_H_
 #define ZEROCELL_SANDBOX_SUPERVISOR_PROCESS_TABLE_H_
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <cstdint>
 #include <vector>
 
 #include "sandbox/supervisor/guest_state.h"
+#include "sandbox/sys/process.h"
 
 namespace zerocell::sandbox::supervisor {
 
@@ -36,6 +38,28 @@ bool EnsureSubreaper();
 // host pid; the guest cannot leave it: setpgid and setsid are EPERM). Call it while the first
 // process is not reaped yet, so the group id cannot have been reused.
 void KillGroup(pid_t pgid);
+
+// Ends every process of a run however its supervision returns (an error included): the first
+// process's group is SIGKILLed while the first is not reaped (so the group id is still the run's),
+// then the first is reaped, then the others it left to us (this process is their subreaper).
+class RunGroup {
+ public:
+  // `several`: the run may fork (max_processes > 1), so others may be left to reap.
+  RunGroup(sys::Process& first, bool several) : first_(first), several_(several) {}
+  RunGroup(const RunGroup&) = delete;
+  RunGroup& operator=(const RunGroup&) = delete;
+  ~RunGroup();
+
+  // SIGKILLs the whole group (the first process stays to be reaped by the caller).
+  void Kill();
+  // Once the first process is reaped: reaps the others, adding their CPU to `total` (may be null).
+  void ReapOthers(rusage* total);
+
+ private:
+  sys::Process& first_;
+  const bool several_;
+  bool others_reaped_ = false;
+};
 
 // Host pids whose parent is `pid` (/proc/<pid>/task/<pid>/children where the kernel has
 // CONFIG_PROC_CHILDREN, probed once; else a scan of /proc/*/stat).

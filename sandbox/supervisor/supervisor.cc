@@ -37,9 +37,10 @@ constexpr uint64_t kNotifSyncWakeUp = 1;
 // wall and CPU deadlines; the Dispatcher serves the notifications.
 class Loop {
  public:
-  Loop(SuperviseParams& p, GuestState& guest, const RunBudget& budget)
+  Loop(SuperviseParams& p, GuestState& guest, const RunBudget& budget, RunGroup& group)
       : p_(p),
         guest_(guest),
+        group_(group),
         budget_(budget),
         notifier_(p.listener.get()),
         dispatcher_(notifier_, guest) {}
@@ -110,13 +111,12 @@ class Loop {
     const bool stopped = guest_.stop().has_value() || cancelled_;
     if (stopped) p_.process->Kill();
     // The run ends with its first process: every other one ends with it, also those the
-    // supervisor never saw (a child that made no notified call).
-    const bool forked = guest_.processes().size() > 1 || guest_.first().pending != nullptr;
-    if (forked) KillGroup(p_.process->pid());
+    // supervisor never saw (a child that made no notified call, a fork not paired yet).
+    if (p_.manifest->max_processes() > 1) group_.Kill();
     int status = 0;
     rusage usage = {};
     if (absl::Status s = p_.process->Reap(&status, &usage); !s.ok()) return s;
-    if (forked) ReapOrphans(usage);
+    group_.ReapOthers(&usage);
 
     SuperviseResult out;
     out.cancelled = cancelled_;
@@ -155,42 +155,9 @@ class Loop {
     return out;
   }
 
-  // Reaps the killed processes the first one left (ours as the subreaper), adding their CPU.
-  void ReapOrphans(rusage& total) {
-    const pid_t pgid = p_.process->pid();
-    const absl::Time deadline = absl::Now() + absl::Seconds(2);
-    int status;
-    rusage ru;
-    for (;;) {
-      const pid_t r = wait4(-pgid, &status, __WALL | WNOHANG, &ru);
-      if (r > 0) {
-        AddRusage(total, ru);
-        continue;
-      }
-      if (r < 0 && errno == EINTR) continue;
-      // None to reap now. kill(-pgid, 0) finds the group while any member is left, zombies
-      // included: one dying of the SIGKILL, one still being re-parented to us as its parent
-      // dies, or (where the subreaper could not be set) init's to reap. Bounded: a kill that
-      // does not end a process (never expected) must not hold the run forever.
-      if (kill(-pgid, 0) != 0 || absl::Now() >= deadline) return;
-      absl::SleepFor(absl::Milliseconds(1));
-    }
-  }
-  static void AddRusage(rusage& total, const rusage& ru) {
-    const auto add = [](timeval& a, const timeval& b) {
-      a.tv_sec += b.tv_sec;
-      a.tv_usec += b.tv_usec;
-      if (a.tv_usec >= 1000000) {
-        a.tv_usec -= 1000000;
-        ++a.tv_sec;
-      }
-    };
-    add(total.ru_utime, ru.ru_utime);
-    add(total.ru_stime, ru.ru_stime);
-  }
-
   SuperviseParams& p_;
   GuestState& guest_;
+  RunGroup& group_;
   const RunBudget& budget_;
   SeccompNotifier notifier_;
   Dispatcher dispatcher_;
@@ -219,6 +186,8 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   // instruction (StartGuest below).
   RunBudget budget(params.process->pid(), params.manifest->cpu_limit(), params.wall_deadline,
                    params.cancel_fd);
+  // Whatever this returns, no process of the run outlives it.
+  RunGroup group(*params.process, params.manifest->max_processes() > 1);
   GuestState guest(*params.manifest, std::make_unique<ProcessMemory>(params.process->pid()),
                    params.process->pidfd());
   guest.set_budget(&budget);
@@ -289,7 +258,7 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
     });
   }
   budget.StartGuest();
-  Loop loop(params, guest, budget);
+  Loop loop(params, guest, budget, group);
   return loop.Run();
 }
 

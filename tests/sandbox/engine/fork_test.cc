@@ -1,6 +1,7 @@
 // Real runs of several processes: fork and wait, output of children, descriptor tables, the
 // process limit, memory summed over the processes, and every process ending with the run.
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,8 @@
 #include "gtest/gtest.h"
 #include "sandbox/fs/file_tree.h"
 #include "sandbox/launch/launch_spec.h"
+#include "sandbox/supervisor/process_table.h"
+#include "sandbox/sys/process.h"
 #include "tests/sandbox/engine/test_util.h"
 
 namespace zerocell::sandbox::testing {
@@ -213,6 +216,39 @@ TEST(EngineForkTest, WipeOnForkGivesTheChildZeros) {
   EXPECT_EQ(kv.at("madvise"), "0");
   EXPECT_EQ(kv.at("child_byte"), "0");
   EXPECT_EQ(kv.at("parent_byte"), std::to_string('x'));
+}
+
+// A supervision that returns an error (no Finish) still ends the run's other processes: its
+// guard kills the first process's group before reaping it, then reaps the ones left to us.
+TEST(EngineForkTest, EveryProcessEndsWhenSupervisionReturnsEarly) {
+  ASSERT_TRUE(supervisor::EnsureSubreaper());
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t first = fork();
+  ASSERT_GE(first, 0);
+  if (first == 0) {
+    // A sandbox's shape: a group leader with a child of its own.
+    setpgid(0, 0);
+    const pid_t grandchild = fork();
+    if (grandchild == 0) {
+      pause();
+      _exit(0);
+    }
+    (void)!write(ready[1], &grandchild, sizeof grandchild);
+    pause();
+    _exit(0);
+  }
+  setpgid(first, first);  // either side may run first
+  close(ready[1]);
+  pid_t grandchild = 0;
+  ASSERT_EQ(read(ready[0], &grandchild, sizeof grandchild), ssize_t{sizeof grandchild});
+  close(ready[0]);
+  {
+    sys::Process process(first, sys::UniqueFd(static_cast<int>(syscall(SYS_pidfd_open, first, 0))));
+    supervisor::RunGroup group(process, /*several=*/true);
+  }
+  EXPECT_TRUE(Gone(std::to_string(grandchild))) << "grandchild " << grandchild << " outlived";
+  EXPECT_FALSE(HasChildProcess());
 }
 
 TEST(EngineForkTest, ThreadsStayAViolation) {
