@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "sandbox/fs/guest_fs.h"
 #include "sandbox/input_source.h"
@@ -116,6 +117,13 @@ class GuestState {
   // Most processes the run had at once, and whether a fork was refused at max_processes.
   int64_t peak_processes() const { return peak_processes_; }
   void NoteProcesses(int64_t live) { peak_processes_ = std::max(peak_processes_, live); }
+  // CPU of the run's processes the supervisor reaped itself (orphans re-parented to it).
+  absl::Duration reaped_user_cpu() const { return reaped_user_cpu_; }
+  absl::Duration reaped_system_cpu() const { return reaped_system_cpu_; }
+  void AddReapedCpu(absl::Duration user, absl::Duration system) {
+    reaped_user_cpu_ += user;
+    reaped_system_cpu_ += system;
+  }
   bool process_limit_hit() const { return process_limit_hit_; }
   void set_process_limit_hit() { process_limit_hit_ = true; }
   OutputObserver* observer() const { return observer_; }
@@ -162,6 +170,7 @@ class GuestState {
   std::vector<std::unique_ptr<GuestProcess>> processes_;
   GuestProcess* current_;
   int64_t peak_processes_ = 1;
+  absl::Duration reaped_user_cpu_, reaped_system_cpu_;
   bool process_limit_hit_ = false;
   std::vector<std::unique_ptr<Channel>> channels_;
   std::vector<std::unique_ptr<InputSource>> byte_inputs_;  // over the manifest's initial_bytes

@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "sandbox/supervisor/guest_memory.h"
+#include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox::supervisor {
 namespace {
@@ -49,6 +50,9 @@ pid_t StatParent(const std::string& stat) {
   if (close_paren == std::string::npos || close_paren + 4 >= stat.size()) return -1;
   return static_cast<pid_t>(strtol(stat.c_str() + close_paren + 4, nullptr, 10));
 }
+
+// waitid's idtype for a pidfd (Linux 5.4; glibc's headers may predate it).
+constexpr int kPPidfd = 3;
 
 bool HasProcChildren() {
   static const bool has =
@@ -176,10 +180,45 @@ bool HasExited(GuestProcess& p) {
   return p.exited;
 }
 
+bool Reaped(const GuestProcess& p) {
+  if (p.pidfd < 0) return true;  // gone before it was seen
+  return sys::PidfdSendSignal(p.pidfd, 0) != 0 && errno == ESRCH;
+}
+
+void ReleaseEnded(GuestState& g) {
+  auto& procs = g.processes();
+  for (auto it = procs.begin() + 1; it != procs.end();) {
+    GuestProcess& p = **it;
+    if (!HasExited(p)) {
+      ++it;
+      continue;
+    }
+    // An orphan re-parented to us (the subreaper) is ours to reap now, not at the run's end:
+    // a zombie holds a pid of the host's. ECHILD: its guest parent reaps it.
+    siginfo_t si = {};
+    rusage ru = {};
+    if (p.pidfd >= 0 &&
+        syscall(SYS_waitid, kPPidfd, p.pidfd, &si, WEXITED | WNOHANG | __WALL, &ru) == 0 &&
+        si.si_pid != 0) {
+      g.AddReapedCpu(absl::DurationFromTimeval(ru.ru_utime),
+                     absl::DurationFromTimeval(ru.ru_stime));
+    }
+    // An ended parent's pending fork still pairs its orphaned child (SelectCaller).
+    if (p.pending != nullptr || !Reaped(p)) {
+      ++it;
+      continue;
+    }
+    if (&g.current() == &p) g.set_current(&g.first());
+    it = procs.erase(it);
+  }
+}
+
 int64_t LiveProcesses(GuestState& g) {
+  ReleaseEnded(g);
   int64_t live = 0;
   for (auto& p : g.processes()) {
-    if (p.get() == &g.first() || !HasExited(*p)) ++live;
+    // Until reaped (an ended parent kept for its pending fork may be).
+    if (p.get() == &g.first() || !Reaped(*p)) ++live;
     if (p->pending != nullptr) ++live;
   }
   return live;

@@ -24,8 +24,19 @@ bool SelectCaller(GuestState& g, pid_t pid);
 // does not know yet), or drops it when the child is already gone.
 void ResolvePendingFork(GuestState& g, GuestProcess& parent);
 
-// Processes of the run that have not ended, pending forks included.
+// Processes of the run not reaped yet (zombies hold their pid, as RLIMIT_NPROC counts them),
+// pending forks included. Releases the ended ones first (ReleaseEnded).
 int64_t LiveProcesses(GuestState& g);
+
+// Reaps the ended processes that were re-parented to this process (adding their CPU to the
+// run's), then drops every reaped process from the table, closing its descriptors: a run's
+// table and descriptors stay bounded by max_processes however many processes it makes. The
+// current process becomes the first one if it was dropped.
+void ReleaseEnded(GuestState& g);
+
+// Whether `p` (not the first) has been reaped, by its parent or by us: pidfd_send_signal with
+// signal 0 succeeds on a zombie and fails with ESRCH once it is reaped.
+bool Reaped(const GuestProcess& p);
 
 // Whether `p` has ended (its exit was seen, or its pidfd polls readable); marks it.
 bool HasExited(GuestProcess& p);

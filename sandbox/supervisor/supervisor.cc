@@ -121,8 +121,8 @@ class Loop {
     SuperviseResult out;
     out.cancelled = cancelled_;
     Result& r = out.result;
-    r.usage.user_cpu = absl::DurationFromTimeval(usage.ru_utime);
-    r.usage.system_cpu = absl::DurationFromTimeval(usage.ru_stime);
+    r.usage.user_cpu = absl::DurationFromTimeval(usage.ru_utime) + guest_.reaped_user_cpu();
+    r.usage.system_cpu = absl::DurationFromTimeval(usage.ru_stime) + guest_.reaped_system_cpu();
     r.usage.supervisor_cpu = budget_.SupervisorCpu();
     r.usage.peak_memory_bytes = guest_.mem().peak_rss_bytes;
     r.usage.notified_syscalls = dispatcher_.notified();
@@ -250,7 +250,8 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
     // The run's CPU is all of its processes': the first one's clock (above) plus what it reaped
     // and what the others used so far (/proc, clock-tick resolution).
     budget.set_other_cpu([&guest] {
-      absl::Duration sum = ProcStatCpu(guest.first().pid, /*own=*/false, /*reaped=*/true);
+      absl::Duration sum = ProcStatCpu(guest.first().pid, /*own=*/false, /*reaped=*/true) +
+                           guest.reaped_user_cpu() + guest.reaped_system_cpu();
       for (auto& p : guest.processes()) {
         if (p.get() != &guest.first() && !HasExited(*p)) sum += ProcStatCpu(p->pid, true, true);
       }

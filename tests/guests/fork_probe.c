@@ -11,6 +11,9 @@
 //   mem A B  maps and touches A MiB, forks; the child maps and touches B MiB more
 //   rawmem A B  maps and touches A MiB, forks with the raw syscall (the child waits, making no
 //            notified call, so the fork stays pending), then maps and touches B MiB more
+//   zombies N   N raw forks whose children exit at once, never waited for; prints how many
+//            were made and the last error
+//   forkwait N  "start", then N times fork, the child exits, the parent waits; prints how many
 //   orphans  two children each fork a grandchild (raw fork: no notified call in it) and exit at
 //            once; the grandchildren, woken through shared memory, each write a line
 //   vfork    vfork; the child exits 5 at once; the parent, resumed, waits for it
@@ -175,6 +178,27 @@ int main(int argc, char **argv) {
     w[0] = 1;
     syscall(SYS_futex, &w[0], FUTEX_WAKE, 1, 0, 0, 0);
     put("child_status", wait_status((pid_t)pid));
+  } else if (strcmp(mode, "zombies") == 0) {
+    int made = 0, last_error = 0;
+    for (int i = atoi(argv[2]); i > 0; --i) {
+      long pid = syscall(SYS_fork);
+      if (pid == 0) syscall(SYS_exit_group, 0);
+      if (pid < 0) {
+        last_error = errno;
+      } else {
+        ++made;
+      }
+    }
+    say("made=%d\nfork_error=E%d\n", made, last_error);
+  } else if (strcmp(mode, "forkwait") == 0) {
+    say("start\n");
+    int made = 0;
+    for (int i = atoi(argv[2]); i > 0; --i) {
+      pid_t pid = fork();
+      if (pid == 0) _exit(0);
+      if (pid > 0 && wait_status(pid) == 0) ++made;
+    }
+    say("made=%d\n", made);
   } else if (strcmp(mode, "orphans") == 0) {
     // w[0]: the grandchildren may go on; w[1]: how many wrote their line.
     volatile int *w = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

@@ -1,11 +1,13 @@
 // Real runs of several processes: fork and wait, output of children, descriptor tables, the
 // process limit, memory summed over the processes, and every process ending with the run.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "sandbox/fs/file_tree.h"
 #include "sandbox/launch/launch_spec.h"
+#include "sandbox/output_observer.h"
 #include "sandbox/supervisor/process_table.h"
 #include "sandbox/sys/process.h"
 #include "tests/sandbox/engine/test_util.h"
@@ -102,6 +105,50 @@ TEST(EngineForkTest, ForksPastTheLimitAnswerEagain) {
   EXPECT_TRUE(r.process_limit_exceeded);
   EXPECT_EQ(r.usage.peak_processes, 5);
   EXPECT_FALSE(HasChildProcess());
+}
+
+// Zombies hold their pid until reaped, as the kernel counts them at RLIMIT_NPROC: children that
+// exit at once and are never waited for fill the limit instead of piling up in the host.
+TEST(EngineForkTest, ZombiesCountUntilReaped) {
+  ZC_ASSERT_RUN(r, RunGuest("fork_probe", Probe({"zombies", "2000"}, 2)));
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  const auto kv = KeyValues(StdoutOf(r));
+  EXPECT_EQ(kv.at("made"), "1");
+  EXPECT_EQ(kv.at("fork_error"), E(EAGAIN));
+  EXPECT_TRUE(r.process_limit_exceeded);
+  EXPECT_FALSE(HasChildProcess());
+}
+
+// The engine's descriptors open when the guest writes (the observer runs on the supervisor's
+// thread, in the run).
+class FdCounter : public OutputObserver {
+ public:
+  void OnWrite(int, uint64_t, std::string_view) override {
+    int n = 0;
+    if (DIR* d = opendir("/proc/self/fd"); d != nullptr) {
+      while (readdir(d) != nullptr) ++n;
+      closedir(d);
+    }
+    counts.push_back(n);
+  }
+  std::vector<int> counts;
+};
+
+// A reaped process is released (its pidfd and /proc files closed): however many processes a
+// run makes one after the other, the engine holds descriptors for at most max_processes.
+TEST(EngineForkTest, ReapedProcessesAreReleased) {
+  FdCounter counter;
+  RunOptions o;
+  o.observer = &counter;
+  ManifestBuilder m = Probe({"forkwait", "2000"}, 2);
+  m.set_timeout(absl::Seconds(60));
+  ZC_ASSERT_RUN(r, RunGuestWith("fork_probe", m, o));
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  EXPECT_EQ(KeyValues(StdoutOf(r)).at("made"), "2000");
+  ASSERT_EQ(counter.counts.size(), 2u) << Describe(r);
+  EXPECT_LE(counter.counts[1], counter.counts[0] + 16)
+      << "descriptors at the start " << counter.counts[0] << ", after 2000 processes "
+      << counter.counts[1];
 }
 
 TEST(EngineForkTest, AChildSpinningIsKilledAtTheTimeout) {
