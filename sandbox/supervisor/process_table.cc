@@ -15,6 +15,8 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "sandbox/supervisor/guest_memory.h"
+#include "sandbox/supervisor/run_budget.h"
 #include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -53,6 +56,25 @@ pid_t StatParent(const std::string& stat) {
 
 // waitid's idtype for a pidfd (Linux 5.4; glibc's headers may predate it).
 constexpr int kPPidfd = 3;
+
+// Fields of /proc/<pid>/stat after the command name: [0] is the state (field 3).
+std::vector<long long> StatFields(const std::string& stat) {
+  std::vector<long long> out;
+  const size_t close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) return out;
+  const char* p = stat.c_str() + close_paren + 1;
+  while (*p == ' ') ++p;
+  out.push_back(0);  // the state letter
+  while (*p != '\0' && *p != ' ') ++p;
+  while (*p != '\0' && out.size() < 16) {
+    char* end = nullptr;
+    const long long v = strtoll(p, &end, 10);
+    if (end == p) break;
+    out.push_back(v);
+    p = end;
+  }
+  return out;
+}
 
 bool HasProcChildren() {
   static const bool has =
@@ -119,11 +141,11 @@ RunGroup::~RunGroup() {
   if (!first_.reaped()) {
     Kill();
     first_.Kill();
+    ReapOthers(nullptr);
     int status;
     rusage usage;
     (void)first_.Reap(&status, &usage);
   }
-  ReapOthers(nullptr);
 }
 
 void RunGroup::Kill() {
@@ -133,24 +155,26 @@ void RunGroup::Kill() {
 }
 
 void RunGroup::ReapOthers(rusage* total) {
-  if (!several_ || others_reaped_ || !first_.reaped()) return;
+  if (!several_ || others_reaped_ || first_.reaped()) return;
   others_reaped_ = true;
   const pid_t pgid = first_.pid();
+  // Bounded: a kill that does not end a process (never expected) must not hold the run forever.
   const absl::Time deadline = absl::Now() + absl::Seconds(2);
-  int status;
-  rusage ru;
   for (;;) {
-    const pid_t r = wait4(-pgid, &status, __WALL | WNOHANG, &ru);
-    if (r > 0) {
-      if (total != nullptr) AddRusage(*total, ru);
-      continue;
+    bool others = false;
+    for (pid_t pid : GroupMembers(pgid)) {
+      if (pid == pgid) continue;
+      others = true;
+      // Ours once its parent died (it was re-parented to us); else its dying parent's.
+      int status;
+      rusage ru;
+      pid_t r;
+      do {
+        r = wait4(pid, &status, __WALL | WNOHANG, &ru);
+      } while (r < 0 && errno == EINTR);
+      if (r == pid && total != nullptr) AddRusage(*total, ru);
     }
-    if (r < 0 && errno == EINTR) continue;
-    // None to reap now. kill(-pgid, 0) finds the group while any member is left, zombies
-    // included: one dying of the SIGKILL, one still being re-parented to us as its parent
-    // dies, or (where the subreaper could not be set) init's to reap. Bounded: a kill that
-    // does not end a process (never expected) must not hold the run forever.
-    if (kill(-pgid, 0) != 0 || absl::Now() >= deadline) return;
+    if (!others || absl::Now() >= deadline) return;
     absl::SleepFor(absl::Milliseconds(1));
   }
 }
@@ -248,6 +272,46 @@ std::vector<pid_t> ChildrenOf(pid_t pid) {
   }
   closedir(dir);
   return out;
+}
+
+std::vector<pid_t> GroupMembers(pid_t pgid) {
+  std::vector<std::pair<pid_t, pid_t>> found;  // pid, parent
+  DIR* dir = opendir("/proc");
+  if (dir == nullptr) return {};
+  while (dirent* e = readdir(dir)) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(e->d_name, &pid) || pid <= 0) continue;
+    const std::vector<long long> f = StatFields(ReadSmall(absl::StrCat("/proc/", pid, "/stat")));
+    // f[1]: ppid (field 4), f[2]: pgrp (field 5).
+    if (f.size() > 2 && f[2] == pgid) found.emplace_back(pid, static_cast<pid_t>(f[1]));
+  }
+  closedir(dir);
+  // Parents first: those whose parent is no member, then their children, level by level.
+  std::vector<pid_t> out;
+  const auto member = [&](pid_t pid) {
+    for (const auto& [p, parent] : found) {
+      if (p == pid) return true;
+    }
+    return false;
+  };
+  for (const auto& [pid, parent] : found) {
+    if (!member(parent)) out.push_back(pid);
+  }
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (const auto& [pid, parent] : found) {
+      if (parent == out[i] && pid != out[i]) out.push_back(pid);
+    }
+  }
+  return out;
+}
+
+absl::Duration GroupCpu(pid_t pgid) {
+  absl::Duration sum;
+  for (pid_t pid : GroupMembers(pgid)) {
+    // The first's own CPU is its clock's (RunBudget); its reaped children's is here.
+    sum += ProcStatCpu(pid, /*own=*/pid != pgid, /*reaped=*/true);
+  }
+  return sum;
 }
 
 bool EnsureSubreaper() {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "sandbox/supervisor/guest_state.h"
 #include "sandbox/sys/process.h"
 
@@ -52,7 +53,8 @@ void KillGroup(pid_t pgid);
 
 // Ends every process of a run however its supervision returns (an error included): the first
 // process's group is SIGKILLed while the first is not reaped (so the group id is still the run's),
-// then the first is reaped, then the others it left to us (this process is their subreaper).
+// then the others are reaped as they are left to us (this process is their subreaper), then the
+// first.
 class RunGroup {
  public:
   // `several`: the run may fork (max_processes > 1), so others may be left to reap.
@@ -63,7 +65,9 @@ class RunGroup {
 
   // SIGKILLs the whole group (the first process stays to be reaped by the caller).
   void Kill();
-  // Once the first process is reaped: reaps the others, adding their CPU to `total` (may be null).
+  // After Kill, before the first process is reaped (its pid keeps the group id the run's): waits
+  // for the others to end and reaps them as they become ours, adding their CPU to `total` (may
+  // be null).
   void ReapOthers(rusage* total);
 
  private:
@@ -71,6 +75,16 @@ class RunGroup {
   const bool several_;
   bool others_reaped_ = false;
 };
+
+// The members of process group `pgid` (zombies included), each after its parent when the
+// parent is a member too (a scan of /proc/*/stat).
+std::vector<pid_t> GroupMembers(pid_t pgid);
+
+// The CPU of a run's processes other than the first (`pgid`, the first's pid) and of the
+// children the first reaped: every process of the group counts, paired or not, ended or not,
+// until reaped, then in its reaper's reaped-children times. Read parents before children, so
+// a child reaped meanwhile is missed for one sample, never counted twice.
+absl::Duration GroupCpu(pid_t pgid);
 
 // Host pids whose parent is `pid` (/proc/<pid>/task/<pid>/children where the kernel has
 // CONFIG_PROC_CHILDREN, probed once; else a scan of /proc/*/stat).

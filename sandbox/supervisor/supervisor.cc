@@ -112,17 +112,22 @@ class Loop {
     if (stopped) p_.process->Kill();
     // The run ends with its first process: every other one ends with it, also those the
     // supervisor never saw (a child that made no notified call, a fork not paired yet).
-    if (p_.manifest->max_processes() > 1) group_.Kill();
+    rusage others = {};
+    if (p_.manifest->max_processes() > 1) {
+      group_.Kill();
+      group_.ReapOthers(&others);
+    }
     int status = 0;
     rusage usage = {};
     if (absl::Status s = p_.process->Reap(&status, &usage); !s.ok()) return s;
-    group_.ReapOthers(&usage);
 
     SuperviseResult out;
     out.cancelled = cancelled_;
     Result& r = out.result;
-    r.usage.user_cpu = absl::DurationFromTimeval(usage.ru_utime) + guest_.reaped_user_cpu();
-    r.usage.system_cpu = absl::DurationFromTimeval(usage.ru_stime) + guest_.reaped_system_cpu();
+    r.usage.user_cpu = absl::DurationFromTimeval(usage.ru_utime) +
+                       absl::DurationFromTimeval(others.ru_utime) + guest_.reaped_user_cpu();
+    r.usage.system_cpu = absl::DurationFromTimeval(usage.ru_stime) +
+                         absl::DurationFromTimeval(others.ru_stime) + guest_.reaped_system_cpu();
     r.usage.supervisor_cpu = budget_.SupervisorCpu();
     r.usage.peak_memory_bytes = guest_.mem().peak_rss_bytes;
     r.usage.notified_syscalls = dispatcher_.notified();
@@ -250,12 +255,7 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
     // The run's CPU is all of its processes': the first one's clock (above) plus what it reaped
     // and what the others used so far (/proc, clock-tick resolution).
     budget.set_other_cpu([&guest] {
-      absl::Duration sum = ProcStatCpu(guest.first().pid, /*own=*/false, /*reaped=*/true) +
-                           guest.reaped_user_cpu() + guest.reaped_system_cpu();
-      for (auto& p : guest.processes()) {
-        if (p.get() != &guest.first() && !HasExited(*p)) sum += ProcStatCpu(p->pid, true, true);
-      }
-      return sum;
+      return GroupCpu(guest.first().pid) + guest.reaped_user_cpu() + guest.reaped_system_cpu();
     });
   }
   budget.StartGuest();

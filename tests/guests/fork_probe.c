@@ -14,6 +14,8 @@
 //   zombies N   N raw forks whose children exit at once, never waited for; prints how many
 //            were made and the last error
 //   forkwait N  "start", then N times fork, the child exits, the parent waits; prints how many
+//   rawspin  a raw-fork child (never paired: it makes no notified call) spins; the parent waits
+//   burners N  N children one after the other each spin a while and exit; none is waited for
 //   orphans  two children each fork a grandchild (raw fork: no notified call in it) and exit at
 //            once; the grandchildren, woken through shared memory, each write a line
 //   vfork    vfork; the child exits 5 at once; the parent, resumed, waits for it
@@ -199,6 +201,33 @@ int main(int argc, char **argv) {
       if (pid > 0 && wait_status(pid) == 0) ++made;
     }
     say("made=%d\n", made);
+  } else if (strcmp(mode, "rawspin") == 0) {
+    long pid = syscall(SYS_fork);
+    if (pid == 0) {
+      for (;;) {
+      }
+    }
+    put("child", pid);
+    put("child_status", wait_status((pid_t)pid));
+  } else if (strcmp(mode, "burners") == 0) {
+    volatile int *w = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    const int n = atoi(argv[2]);
+    for (int i = 0; i < n && i < 1000; ++i) {
+      pid_t pid = fork();
+      if (pid == 0) {
+        for (volatile long k = 0; k < (1L << 28); ++k) {
+        }
+        w[i] = 1;
+        syscall(SYS_futex, &w[i], FUTEX_WAKE, 1, 0, 0, 0);
+        syscall(SYS_exit_group, 0);
+      }
+      if (pid < 0) {
+        say("fork_error=E%d\n", errno);
+        break;
+      }
+      while (w[i] == 0) syscall(SYS_futex, &w[i], FUTEX_WAIT, 0, 0, 0, 0);
+    }
+    say("done\n");
   } else if (strcmp(mode, "orphans") == 0) {
     // w[0]: the grandchildren may go on; w[1]: how many wrote their line.
     volatile int *w = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);

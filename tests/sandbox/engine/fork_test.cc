@@ -185,6 +185,29 @@ TEST(EngineForkTest, AChildsCpuCountsAgainstTheRunsLimit) {
   EXPECT_GE(r.usage.user_cpu + r.usage.system_cpu, absl::Milliseconds(250)) << Describe(r);
 }
 
+// A child that made no notified call is the run's too: it spins while its parent waits in the
+// kernel's wait4, and the CPU limit ends the run (not the child's own RLIMIT_CPU, which
+// would let the parent exit).
+TEST(EngineForkTest, AnUnpairedChildsCpuCountsAgainstTheRunsLimit) {
+  ManifestBuilder m = Probe({"rawspin"}, 2);
+  m.set_timeout(absl::Seconds(30)).set_cpu_limit(absl::Milliseconds(300));
+  ZC_ASSERT_RUN(r, RunGuest("fork_probe", m));
+  ASSERT_EQ(r.outcome, Outcome::kCpuLimit) << Describe(r);
+  EXPECT_THAT(StdoutOf(r), Not(HasSubstr("child_status")));
+  EXPECT_FALSE(HasChildProcess());
+}
+
+// Children that ended but were never reaped keep their CPU in the run's: 40 of them each spin
+// 2^28 iterations (far more than 300 ms together on any machine), one after the other.
+TEST(EngineForkTest, EndedUnreapedChildrensCpuCounts) {
+  ManifestBuilder m = Probe({"burners", "40"}, 41);
+  m.set_timeout(absl::Seconds(120)).set_cpu_limit(absl::Milliseconds(300));
+  ZC_ASSERT_RUN(r, RunGuest("fork_probe", m));
+  ASSERT_EQ(r.outcome, Outcome::kCpuLimit) << Describe(r);
+  EXPECT_THAT(StdoutOf(r), Not(HasSubstr("done")));
+  EXPECT_FALSE(HasChildProcess());
+}
+
 TEST(EngineForkTest, AChildNeverWaitedForEndsWithTheRunNoZombie) {
   ZC_ASSERT_RUN(r, RunGuest("fork_probe", Probe({"nowait"}, 2)));
   ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
