@@ -57,6 +57,7 @@ TEST(EngineForkTest, WaitReturnsTheChildAndItsExitStatus) {
   EXPECT_EQ(kv.at("parent_getpid"), std::to_string(launch::kGuestPid));
   EXPECT_EQ(r.usage.peak_processes, 2);
   EXPECT_FALSE(r.process_limit_exceeded);
+  EXPECT_TRUE(ReportsNondeterminism(r, "processes")) << Describe(r);
 }
 
 TEST(EngineForkTest, ChildrenWriteToStdoutInOrder) {
@@ -93,6 +94,7 @@ TEST(EngineForkTest, OneProcessByDefaultAForkAnswersEagain) {
   EXPECT_EQ(kv.at("made"), "0");
   EXPECT_TRUE(r.process_limit_exceeded);
   EXPECT_EQ(r.usage.peak_processes, 1);
+  EXPECT_FALSE(ReportsNondeterminism(r, "processes"));  // no fork happened
 }
 
 // Also a fork bomb: bounded by the limit, and every child ends with the run.
