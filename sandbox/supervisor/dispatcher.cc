@@ -34,7 +34,7 @@ absl::Status Dispatcher::HandleNext() {
   call.nr = n->nr;
   for (int i = 0; i < 6; ++i) call.args[i] = n->args[i];
   // The caller's own state (descriptors, memory, ...) for the handler.
-  if (!SelectCaller(guest_, static_cast<pid_t>(n->pid))) return absl::OkStatus();
+  if (!SelectCaller(guest_, static_cast<pid_t>(n->pid), n->arch, n->nr)) return absl::OkStatus();
   Handler handler = HandlerFor(n->arch, n->nr);
   if (handler == nullptr) {
     // Outside the policy: stop the guest here and name the call. No answer: it dies waiting.

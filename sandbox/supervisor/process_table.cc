@@ -23,6 +23,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "sandbox/policy/syscall_policy.h"
 #include "sandbox/supervisor/guest_memory.h"
 #include "sandbox/supervisor/run_budget.h"
 #include "sandbox/sys/syscalls.h"
@@ -342,7 +343,7 @@ void ResolvePendingFork(GuestState& g, GuestProcess& parent) {
   parent.pending.reset();  // the child already ended and was reaped
 }
 
-bool SelectCaller(GuestState& g, pid_t pid) {
+bool SelectCaller(GuestState& g, pid_t pid, uint32_t arch, int64_t nr) {
   // pid 0: a state with no real process behind it (handler unit tests).
   if (g.first().pid == pid || g.first().pid == 0) {
     g.set_current(&g.first());
@@ -378,7 +379,7 @@ bool SelectCaller(GuestState& g, pid_t pid) {
          absl::StrFormat("a process of the run could not be paired with its fork (%d "
                          "candidate parents)",
                          candidates),
-         Violation{"clone", 56, "unpaired child process"});
+         Violation{SyscallName(arch, nr), nr, "unpaired child process"});
   return false;
 }
 

@@ -19,7 +19,8 @@ namespace zerocell::sandbox::supervisor {
 // a pid no process of the run can be (none of its processes' children, or a child whose
 // parent's fork can no longer be told apart) stops the guest with POLICY_VIOLATION and returns
 // false.
-bool SelectCaller(GuestState& g, pid_t pid);
+// `arch` and `nr`: the notified call, named in the violation.
+bool SelectCaller(GuestState& g, pid_t pid, uint32_t arch, int64_t nr);
 
 // Pairs `parent`'s pending fork with its child now (found among the parent's children the run
 // does not know yet), or drops it when the child is already gone.
