@@ -36,6 +36,7 @@ absl::StatusOr<sandbox::Manifest> ManifestFromProto(const v1::Manifest& proto) {
         std::pair{"cpu_limit_ms", proto.cpu_limit_ms()},
         std::pair{"memory_bytes", proto.memory_bytes()},
         std::pair{"output_limit_bytes", proto.output_limit_bytes()},
+        std::pair{"max_processes", proto.max_processes()},
         std::pair{"clock_start_unix_ns", proto.clock_start_unix_ns()}}) {
     if (absl::Status s = CheckNonNegative(name, value); !s.ok()) return s;
   }
@@ -49,6 +50,7 @@ absl::StatusOr<sandbox::Manifest> ManifestFromProto(const v1::Manifest& proto) {
   }
   if (proto.memory_bytes() > 0) builder.set_memory_bytes(proto.memory_bytes());
   if (proto.output_limit_bytes() > 0) builder.set_output_limit_bytes(proto.output_limit_bytes());
+  if (proto.max_processes() > 0) builder.set_max_processes(proto.max_processes());
   if (proto.argv_size() > 0) {
     builder.set_argv(std::vector<std::string>(proto.argv().begin(), proto.argv().end()));
   } else if (!proto.program_path().empty()) {
@@ -124,6 +126,7 @@ v1::Manifest ManifestToProto(const sandbox::Manifest& manifest) {
   out.set_cpu_limit_ms(std::max<int64_t>(1, absl::ToInt64Milliseconds(manifest.cpu_limit())));
   out.set_memory_bytes(manifest.memory_bytes());
   out.set_output_limit_bytes(manifest.output_limit_bytes());
+  out.set_max_processes(manifest.max_processes());
   for (const std::string& arg : manifest.argv()) out.add_argv(arg);
   for (const std::string& kv : manifest.env()) out.add_env(kv);
   out.set_clock_start_unix_ns(absl::ToUnixNanos(manifest.clock_start()));

@@ -71,6 +71,8 @@ v1::ExecuteResponse ResultToProto(sandbox::Result result, absl::string_view imag
   usage->set_supervisor_cpu_ns(absl::ToInt64Nanoseconds(result.usage.supervisor_cpu));
   usage->set_peak_memory_bytes(result.usage.peak_memory_bytes);
   usage->set_notified_syscalls(result.usage.notified_syscalls);
+  usage->set_peak_processes(result.usage.peak_processes);
+  out.set_process_limit_exceeded(result.process_limit_exceeded);
   for (const std::string& line : result.nondeterminism) out.add_nondeterminism(line);
   out.set_image_id(std::string(image_id));
   out.set_memory_etag(std::move(result.memory_etag));

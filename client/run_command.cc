@@ -24,6 +24,8 @@ constexpr FlagSpec kRunFlags[] = {
     {"memory", "BYTES", false, "guest address-space limit: 64M, 1G, ... (default 256M)"},
     {"output-limit", "BYTES", false,
      "total bytes the guest may write (default 64M; 4G when all of it is shown as written)"},
+    {"processes", "N", false,
+     "processes the run may have at once, 1..256 (default 1: a fork answers EAGAIN)"},
     {"stdin", "FILE", false,
      "data for the guest's stdin (default '-': this process's stdin, a pipe, file or terminal)"},
     {"no-stdin", "", false, "give the guest an empty stdin (this process's stdin is not read)"},
@@ -152,6 +154,15 @@ absl::StatusOr<RunPlan> BuildRunPlan(const ParsedArgs& args) {
                      ParseByteSize("--output-limit", args.Get("output-limit")));
     if (output_limit <= 0) return absl::InvalidArgumentError("--output-limit: must be > 0");
     builder.set_output_limit_bytes(output_limit);
+  }
+  if (args.Has("processes")) {
+    ASSIGN_OR_RETURN(int64_t processes, ParseInt64("--processes", args.Get("processes")));
+    if (processes < 1 || processes > sandbox::ManifestLimits::kMaxProcesses) {
+      return absl::InvalidArgumentError(absl::StrCat("--processes: must be between 1 and ",
+                                                     sandbox::ManifestLimits::kMaxProcesses,
+                                                     " (got ", args.Get("processes"), ")"));
+    }
+    builder.set_max_processes(processes);
   }
   if (args.Has("seed")) {
     ASSIGN_OR_RETURN(uint64_t seed, ParseUint64("--seed", args.Get("seed")));

@@ -347,6 +347,14 @@ absl::StatusOr<Result> Engine::Release(ParkedSandbox& sandbox, const PreparedRun
       host::Nondeterminism(*host_, run.image().instruction_use(),
                            {.vdso_removed = (sandbox.ready_.flags & launch::kReadyVdsoRemoved) != 0,
                             .cpuid_faulting = sandbox.cpuid_faulting_});
+  if (result.usage.peak_processes > 1) {
+    // Several processes: what the host decides between them reaches the guest (architecture.md
+    // "Determinism").
+    result.nondeterminism.push_back(
+        "processes: the run forked; the interleaving of its processes, a fork answered EAGAIN "
+        "near max_processes while another ends, children's host pids (and their gaps: other "
+        "processes of the host), SIGCHLD's host CPU times and a signal's sender pid vary");
+  }
   return result;
 }
 

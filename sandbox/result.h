@@ -63,6 +63,7 @@ struct Usage {
   absl::Duration supervisor_cpu;
   int64_t peak_memory_bytes = 0;  // resident high-water mark of the sandbox process
   int64_t notified_syscalls = 0;  // syscalls serviced by the supervisor
+  int64_t peak_processes = 1;     // most processes the run had at once
 };
 
 struct Result {
@@ -78,6 +79,8 @@ struct Result {
   std::string memory_etag;
   // Set when the run had a scratch directory.
   std::optional<ScratchResult> scratch;
+  // A fork was refused (EAGAIN) at Manifest::max_processes, reported like a quota.
+  bool process_limit_exceeded = false;
   Usage usage;
   // Sources of nondeterminism this host could not close, e.g. "cpuid: host CPU features are
   // visible to the guest". Empty means the run is fully reproducible here.

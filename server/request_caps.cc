@@ -64,6 +64,10 @@ absl::Status CheckManifestCaps(const v1::Manifest& m, const RequestCaps& caps) {
     return OverCap("manifest.output_limit_bytes", m.output_limit_bytes(), caps.max_output_bytes,
                    caps.output_cap_flag);
   }
+  if (m.max_processes() > caps.max_processes) {
+    return OverCap("manifest.max_processes", m.max_processes(), caps.max_processes,
+                   "max_processes");
+  }
   if (m.channels_size() > caps.max_channels) {
     return OverCap("manifest.channels", m.channels_size(), caps.max_channels, "max_channels");
   }

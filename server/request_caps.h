@@ -21,6 +21,9 @@ struct RequestCaps {
   int64_t max_output_bytes = int64_t{64} << 20;  // output_limit_bytes (bounds all channels)
   int64_t max_args_bytes = int64_t{256} << 10;   // argv + env strings together
   int64_t max_image_bytes = int64_t{64} << 20;   // ELF bytes (RegisterImage and inline images)
+  // Manifest.max_processes: each process of a run holds descriptors in the server (its pidfd
+  // and /proc files), counted in the descriptor budget.
+  int64_t max_processes = 16;
   // output_limit_bytes of an ExecuteStream, whose output the server never holds (it is sent as
   // written, within the stream's window): bounds time spent, not memory.
   int64_t max_stream_output_bytes = int64_t{4} << 30;  // the most a manifest takes

@@ -23,6 +23,7 @@ v1::ServerInfo MakeServerInfo(const ServerOptions& options,
   caps->set_max_inline_bytes(options.caps.max_inline_bytes);
   caps->set_max_output_bytes(options.caps.max_output_bytes);
   caps->set_max_stream_output_bytes(options.caps.max_stream_output_bytes);
+  caps->set_max_processes(options.caps.max_processes);
   caps->set_max_args_bytes(options.caps.max_args_bytes);
   caps->set_max_image_bytes(options.caps.max_image_bytes);
   caps->set_max_message_bytes(options.max_message_bytes);

@@ -49,6 +49,8 @@ ABSL_FLAG(int64_t, max_inline_bytes, int64_t{64} << 20,
 ABSL_FLAG(int64_t, max_output_bytes, int64_t{64} << 20,
           "cap on manifest.output_limit_bytes (the total over all channels) of Execute and "
           "ExecuteBatch, whose outputs the server holds");
+ABSL_FLAG(int64_t, max_processes, 16,
+          "cap on manifest.max_processes (each process holds 3 descriptors of the server)");
 ABSL_FLAG(int64_t, max_stream_output_bytes, int64_t{4} << 30,
           "cap on manifest.output_limit_bytes of ExecuteStream, whose output is sent as written "
           "and never held");
@@ -136,6 +138,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
   caps.max_inline_bytes = absl::GetFlag(FLAGS_max_inline_bytes);
   caps.max_output_bytes = absl::GetFlag(FLAGS_max_output_bytes);
   caps.max_stream_output_bytes = absl::GetFlag(FLAGS_max_stream_output_bytes);
+  caps.max_processes = absl::GetFlag(FLAGS_max_processes);
   caps.max_args_bytes = absl::GetFlag(FLAGS_max_args_bytes);
   caps.max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes);
   for (auto [name, value] : {std::pair{"max_timeout_ms", caps.max_timeout_ms},
@@ -144,6 +147,7 @@ absl::StatusOr<ServerOptions> OptionsFromFlags() {
                              {"max_inline_bytes", caps.max_inline_bytes},
                              {"max_output_bytes", caps.max_output_bytes},
                              {"max_stream_output_bytes", caps.max_stream_output_bytes},
+                             {"max_processes", caps.max_processes},
                              {"max_args_bytes", caps.max_args_bytes},
                              {"max_image_bytes", caps.max_image_bytes}}) {
     if (value <= 0) return absl::InvalidArgumentError(absl::StrCat("--", name, ": must be > 0"));
@@ -285,8 +289,10 @@ absl::StatusOr<uint64_t> ImageDescriptorBudget(uint64_t reserved) {
 }
 
 // Descriptors one running sandbox holds in the server: its tree files' read-only descriptions
-// (supervisor::GuestState's cap), pidfd, listener, pipes and /proc files.
+// (supervisor::GuestState's cap), pidfd, listener, pipes and /proc files; and per process beyond
+// the first (Manifest.max_processes) its pidfd and two /proc files.
 constexpr uint64_t kRunDescriptors = 128 + 16;
+constexpr uint64_t kProcessDescriptors = 3;
 
 // Written to a temp file and renamed, so a reader never sees half of it.
 absl::Status WriteReadyFile(const std::string& path, int grpc_port, int metrics_port) {
@@ -325,7 +331,9 @@ int Main() {
 
   const uint64_t parked_fds =
       options->warm_pool_enabled ? 4 * static_cast<uint64_t>(options->warm_pool.max_total) : 0;
-  const uint64_t running_fds = kRunDescriptors * static_cast<uint64_t>(options->pool.workers);
+  const uint64_t running_fds =
+      (kRunDescriptors + kProcessDescriptors * static_cast<uint64_t>(options->caps.max_processes)) *
+      static_cast<uint64_t>(options->pool.workers);
   absl::StatusOr<uint64_t> images = ImageDescriptorBudget(parked_fds + running_fds);
   if (!images.ok()) {
     LogLine(log, "error", "fd_limit").Str("message", std::string(images.status().message())).Emit();

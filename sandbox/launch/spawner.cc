@@ -33,6 +33,9 @@ ZEROCELL_CLONE_CHILD int ChildMain(void* raw) {
   const int sources[4] = {args->fds.control, args->fds.image, args->fds.spec, args->fds.interp};
   const int count = args->fds.interp >= 0 ? 4 : 3;
   int moved[4];
+  // Step 0: a process group of its own, which the guest's processes can never leave (setpgid
+  // and setsid are EPERM): the run's end kills the group.
+  if (syscall(SYS_setpgid, 0, 0) < 0) goto fail;
   // Step 1: move the fds out of the way (above 9) so placing them cannot clobber another.
   for (int i = 0; i < count; ++i) {
     moved[i] = static_cast<int>(syscall(SYS_fcntl, sources[i], F_DUPFD, 10));

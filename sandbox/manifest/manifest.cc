@@ -230,6 +230,11 @@ ManifestBuilder& ManifestBuilder::set_memory_bytes(int64_t bytes) {
   return *this;
 }
 
+ManifestBuilder& ManifestBuilder::set_max_processes(int64_t n) {
+  max_processes_ = n;
+  return *this;
+}
+
 ManifestBuilder& ManifestBuilder::set_output_limit_bytes(int64_t bytes) {
   output_limit_bytes_ = bytes;
   return *this;
@@ -300,6 +305,11 @@ absl::StatusOr<Manifest> ManifestBuilder::Build() const {
         absl::StrFormat("output_limit_bytes: must be > 0 and <= %d, got %d", kMaxOutputLimitBytes,
                         output_limit_bytes_));
   }
+  if (max_processes_ < 1 || max_processes_ > ManifestLimits::kMaxProcesses) {
+    return absl::InvalidArgumentError(absl::StrFormat("max_processes: must be in [1, %d], got %d",
+                                                      ManifestLimits::kMaxProcesses,
+                                                      max_processes_));
+  }
   RETURN_IF_ERROR(ValidateArgvEnv(argv_, env_));
   ASSIGN_OR_RETURN(std::vector<int> order, ValidateChannels(channels_));
   std::optional<ScratchSpec> scratch = scratch_;
@@ -323,6 +333,7 @@ absl::StatusOr<Manifest> ManifestBuilder::Build() const {
       (cpu_limit_ == absl::ZeroDuration() || cpu_limit_ > timeout_) ? timeout_ : cpu_limit_;
   m.memory_bytes_ = memory_bytes_;
   m.output_limit_bytes_ = output_limit_bytes_;
+  m.max_processes_ = max_processes_;
   m.channels_ = channels_;
   m.argv_ = argv_;
   m.env_ = env_;

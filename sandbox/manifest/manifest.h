@@ -74,6 +74,8 @@ struct ManifestLimits {
   static constexpr size_t kMaxGuestPathBytes = 4095;  // PATH_MAX without the NUL
   static constexpr int64_t kMaxScratchBytes = int64_t{4} << 30;
   static constexpr int64_t kMaxScratchFiles = 1000000;
+  // Processes a run may have at once (Manifest::max_processes).
+  static constexpr int64_t kMaxProcesses = 256;
 };
 
 // A validated manifest. Construct with ManifestBuilder; never mutated afterwards.
@@ -83,6 +85,8 @@ class Manifest {
   absl::Duration cpu_limit() const { return cpu_limit_; }  // never above timeout()
   int64_t memory_bytes() const { return memory_bytes_; }
   int64_t output_limit_bytes() const { return output_limit_bytes_; }
+  // Processes the run may have at once, the first included: a fork past it answers EAGAIN.
+  int64_t max_processes() const { return max_processes_; }
   const std::vector<ChannelSpec>& channels() const { return channels_; }
   const std::vector<std::string>& argv() const { return argv_; }
   const std::vector<std::string>& env() const { return env_; }
@@ -109,6 +113,7 @@ class Manifest {
   absl::Duration cpu_limit_;
   int64_t memory_bytes_ = 0;
   int64_t output_limit_bytes_ = 0;
+  int64_t max_processes_ = 1;
   std::vector<ChannelSpec> channels_;
   std::vector<std::string> argv_;
   std::vector<std::string> env_;
@@ -137,6 +142,7 @@ class ManifestBuilder {
   ManifestBuilder& set_cpu_limit(absl::Duration d);        // default: the timeout
   ManifestBuilder& set_memory_bytes(int64_t bytes);        // guest address space bound
   ManifestBuilder& set_output_limit_bytes(int64_t bytes);  // total bytes across writable channels
+  ManifestBuilder& set_max_processes(int64_t n);           // 1..kMaxProcesses; default 1
   ManifestBuilder& add_channel(ChannelSpec channel);
   ManifestBuilder& set_argv(
       std::vector<std::string> argv);                      // argv[0] included; default {"program"}
@@ -158,6 +164,7 @@ class ManifestBuilder {
   absl::Duration cpu_limit_ = absl::ZeroDuration();  // zero: same as timeout
   int64_t memory_bytes_ = kDefaultMemoryBytes;
   int64_t output_limit_bytes_ = kDefaultOutputLimitBytes;
+  int64_t max_processes_ = 1;
   std::vector<ChannelSpec> channels_;
   std::vector<std::string> argv_ = {"program"};
   std::vector<std::string> env_;

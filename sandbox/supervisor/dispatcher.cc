@@ -4,10 +4,12 @@
 #include <linux/audit.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <string>
 
 #include "absl/strings/str_format.h"
 #include "sandbox/policy/syscall_policy.h"
+#include "sandbox/supervisor/process_table.h"
 
 namespace zerocell::sandbox::supervisor {
 namespace {
@@ -31,6 +33,8 @@ absl::Status Dispatcher::HandleNext() {
   Call call;
   call.nr = n->nr;
   for (int i = 0; i < 6; ++i) call.args[i] = n->args[i];
+  // The caller's own state (descriptors, memory, ...) for the handler.
+  if (!SelectCaller(guest_, static_cast<pid_t>(n->pid), n->arch, n->nr)) return absl::OkStatus();
   Handler handler = HandlerFor(n->arch, n->nr);
   if (handler == nullptr) {
     // Outside the policy: stop the guest here and name the call. No answer: it dies waiting.
@@ -43,12 +47,13 @@ absl::Status Dispatcher::HandleNext() {
   return Serve(n->id, call, handler);
 }
 
-absl::Status Dispatcher::RetryPending() {
-  if (!pending_.has_value()) return absl::OkStatus();
-  Pending p = *pending_;
-  pending_.reset();
+absl::Status Dispatcher::RetryPending(size_t i) {
+  if (i >= pending_.size()) return absl::OkStatus();
+  Pending p = pending_[i];
+  pending_.erase(pending_.begin() + static_cast<std::ptrdiff_t>(i));
   // The guest may have been killed meanwhile; its notification is then gone.
   if (!notifier_.IdValid(p.id)) return absl::OkStatus();
+  guest_.set_current(p.process);
   return Serve(p.id, p.call, p.handler);
 }
 
@@ -65,8 +70,8 @@ absl::Status Dispatcher::Serve(uint64_t id, const Call& call, Handler handler) {
   if (guest_.stop().has_value() || guest_.cancelled()) return absl::OkStatus();
   if (reply.wait_fd >= 0) {
     // Answered later, when the source has something: the loop keeps serving deadlines and
-    // cancellation meanwhile (the guest, single-threaded, makes no other call).
-    pending_ = Pending{id, call, handler, reply.wait_fd};
+    // cancellation meanwhile (a process waits in one call at a time; the others go on).
+    pending_.push_back(Pending{id, call, handler, reply.wait_fd, &guest_.current()});
     return absl::OkStatus();
   }
   // The handler read guest memory: answer only if that memory still belonged to this call.

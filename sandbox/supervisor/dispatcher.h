@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "sandbox/supervisor/guest_state.h"
@@ -33,11 +34,12 @@ class Dispatcher final : public FdInjector {
   // kernel's (the run cannot go on); a caller that died meanwhile is not an error.
   absl::Status HandleNext();
 
-  // The descriptor a pending call waits on, or -1.
-  int pending_fd() const { return pending_.has_value() ? pending_->fd : -1; }
-  // Runs the pending call's handler again (its descriptor polled ready): answered, or pending
-  // again on the descriptor it names.
-  absl::Status RetryPending();
+  // Calls waiting (one at most per process of the run), and the descriptor the i-th waits on.
+  size_t pending_count() const { return pending_.size(); }
+  int pending_fd(size_t i) const { return pending_[i].fd; }
+  // Runs the i-th pending call's handler again (its descriptor polled ready): answered, or
+  // pending again on the descriptor it names.
+  absl::Status RetryPending(size_t i);
 
   // Notifications received (the run's notified_syscalls).
   int64_t notified() const { return notified_; }
@@ -48,6 +50,7 @@ class Dispatcher final : public FdInjector {
     Call call;
     Handler handler;
     int fd;
+    GuestProcess* process;  // its caller
   };
   absl::Status Serve(uint64_t id, const Call& call, Handler handler);
 
@@ -55,7 +58,7 @@ class Dispatcher final : public FdInjector {
   GuestState& guest_;
   int64_t notified_ = 0;
   uint64_t serving_id_ = 0;
-  std::optional<Pending> pending_;
+  std::vector<Pending> pending_;
 };
 
 // The handler for a notified call of `arch` and number `nr`, or null when it is outside the

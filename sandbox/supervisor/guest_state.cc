@@ -12,21 +12,23 @@
 namespace zerocell::sandbox::supervisor {
 
 GuestState::GuestState(const Manifest& manifest, std::unique_ptr<GuestMemory> memory, int pidfd)
-    : manifest_(manifest),
-      pidfd_(pidfd),
-      memory_(std::move(memory)),
-      fds_(manifest.handle_order()) {
-  mem_.limit_bytes = manifest.memory_bytes();
+    : manifest_(manifest) {
+  processes_.push_back(std::make_unique<GuestProcess>(0, pidfd, std::move(memory),
+                                                      FdTable(manifest.handle_order())));
+  current_ = processes_.front().get();
+  current_->own_pid = kGuestPid;
+  current_->parent_pid = kGuestPpid;
+  current_->mem->limit_bytes = manifest.memory_bytes();
   realtime_base_ns_ = absl::ToUnixNanos(manifest.clock_start());
   absl::StatusOr<std::unique_ptr<const fs::GuestFs>> empty = fs::GuestFs::Create({});
   fs_ = empty.ok() ? std::shared_ptr<const fs::GuestFs>(*std::move(empty)) : nullptr;
   if (fs_ == nullptr) abort();  // an empty skeleton cannot fail but for memory
-  cwd_ = fs_->Root();
+  current_->cwd = fs_->Root();
 }
 
 void GuestState::set_fs(std::shared_ptr<const fs::GuestFs> fs) {
   fs_ = std::move(fs);
-  cwd_ = fs_->Root();
+  first().cwd = fs_->Root();
 }
 
 absl::Status GuestState::Open(absl::Span<InputSource* const> inputs) {

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "sandbox/fs/guest_fs.h"
 #include "sandbox/input_source.h"
@@ -21,6 +23,7 @@
 #include "sandbox/supervisor/channel.h"
 #include "sandbox/supervisor/fd_table.h"
 #include "sandbox/supervisor/guest_memory.h"
+#include "sandbox/supervisor/guest_process.h"
 #include "sandbox/supervisor/run_budget.h"
 #include "sandbox/sys/unique_fd.h"
 
@@ -72,34 +75,6 @@ struct StopReason {
   Violation violation;
 };
 
-// [start, end), page aligned.
-struct AddressRange {
-  uint64_t start = 0, end = 0;
-  bool Intersects(uint64_t lo, uint64_t hi) const { return lo < end && start < hi; }
-};
-
-// The memory limit counts the guest's address space and the page tables its mappings can need
-// (memory_accounting.h).
-struct MemoryAccounting {
-  int64_t limit_bytes = 0;
-  uint64_t overhead_bytes = 0;  // loader mappings present before the guest ran
-  // Page-table bytes the mappings present before the guest ran can need (not the guest's), the
-  // mappings' need beyond that when the supervisor last read them from /proc/<pid>/maps, and
-  // the most the calls admitted since can have added.
-  uint64_t tables_baseline = 0;
-  uint64_t tables_measured = 0;
-  uint64_t tables_admitted = 0;
-  // The image's executable segments and the loader's own mappings: never moved or grown.
-  std::vector<AddressRange> code;
-  uint64_t brk = 0;      // last program break the guest asked for
-  sys::UniqueFd statm;   // /proc/<pid>/statm
-  sys::UniqueFd status;  // /proc/<pid>/status, opened on first use
-  pid_t pid = 0;
-  int64_t peak_rss_bytes = 0;
-  uint64_t stack_bytes = 0;  // the fixed guest stack mapping
-  uint64_t loader_end = 0;   // end of the loader's own mappings (its bss; the heap follows)
-};
-
 class GuestState {
  public:
   // `memory`: the guest's memory (ProcessMemory of the sandbox; a fake in unit tests). `pidfd`:
@@ -110,20 +85,21 @@ class GuestState {
   absl::Status Open(absl::Span<InputSource* const> inputs);
 
   const Manifest& manifest() const { return manifest_; }
-  const GuestMemory& memory() const { return *memory_; }
-  FdTable& fds() { return fds_; }
+  // The calling process's (process_table.h selects it before each handler runs).
+  const GuestMemory& memory() const { return *current_->memory; }
+  FdTable& fds() { return current_->fds; }
   Channel& channel(int index) { return *channels_[static_cast<size_t>(index)]; }
   int channel_count() const { return static_cast<int>(channels_.size()); }
   // Index of the channel named `alias`, or -1.
   int FindAlias(std::string_view alias) const;
-  MemoryAccounting& mem() { return mem_; }
+  MemoryAccounting& mem() { return *current_->mem; }
   // The guest's file system (never null: without mounts, an empty read-only root) and its
   // working directory. Set before the guest runs; the default is the empty root.
   const fs::GuestFs& fs() const { return *fs_; }
   bool has_fs() const { return fs_ != nullptr; }
   void set_fs(std::shared_ptr<const fs::GuestFs> fs);
-  const fs::Location& cwd() const { return cwd_; }
-  void set_cwd(fs::Location cwd) { cwd_ = std::move(cwd); }
+  const fs::Location& cwd() const { return current_->cwd; }
+  void set_cwd(fs::Location cwd) { current_->cwd = std::move(cwd); }
   // Null: tree files are emulated descriptors only (no real fd in the guest).
   FdInjector* injector() const { return injector_; }
   void set_injector(FdInjector* injector) { injector_ = injector; }
@@ -131,7 +107,25 @@ class GuestState {
   // process, so a run holds at most kMaxRealFiles; the rest are served from the tree's memfd.
   static constexpr int kMaxRealFiles = 128;
   const std::shared_ptr<int>& real_files() const { return real_files_; }
-  int pidfd() const { return pidfd_; }  // for signals the guest sends itself
+  int pidfd() const { return current_->pidfd; }  // for signals the caller sends itself
+
+  // The run's processes: the first is the sandbox process, the caller the one being served.
+  GuestProcess& first() { return *processes_.front(); }
+  GuestProcess& current() { return *current_; }
+  void set_current(GuestProcess* p) { current_ = p; }
+  std::vector<std::unique_ptr<GuestProcess>>& processes() { return processes_; }
+  // Most processes the run had at once, and whether a fork was refused at max_processes.
+  int64_t peak_processes() const { return peak_processes_; }
+  void NoteProcesses(int64_t live) { peak_processes_ = std::max(peak_processes_, live); }
+  // CPU of the run's processes the supervisor reaped itself (orphans re-parented to it).
+  absl::Duration reaped_user_cpu() const { return reaped_user_cpu_; }
+  absl::Duration reaped_system_cpu() const { return reaped_system_cpu_; }
+  void AddReapedCpu(absl::Duration user, absl::Duration system) {
+    reaped_user_cpu_ += user;
+    reaped_system_cpu_ += system;
+  }
+  bool process_limit_hit() const { return process_limit_hit_; }
+  void set_process_limit_hit() { process_limit_hit_ = true; }
   OutputObserver* observer() const { return observer_; }
   void set_observer(OutputObserver* observer) { observer_ = observer; }
 
@@ -173,14 +167,14 @@ class GuestState {
 
  private:
   const Manifest& manifest_;
-  int pidfd_;
-  std::unique_ptr<GuestMemory> memory_;
-  FdTable fds_;
+  std::vector<std::unique_ptr<GuestProcess>> processes_;
+  GuestProcess* current_;
+  int64_t peak_processes_ = 1;
+  absl::Duration reaped_user_cpu_, reaped_system_cpu_;
+  bool process_limit_hit_ = false;
   std::vector<std::unique_ptr<Channel>> channels_;
   std::vector<std::unique_ptr<InputSource>> byte_inputs_;  // over the manifest's initial_bytes
-  MemoryAccounting mem_;
   std::shared_ptr<const fs::GuestFs> fs_;
-  fs::Location cwd_;
   FdInjector* injector_ = nullptr;
   std::shared_ptr<int> real_files_ = std::make_shared<int>(0);
   std::string memory_etag_;

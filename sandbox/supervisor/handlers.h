@@ -15,6 +15,7 @@ using HandlerTable = std::array<Handler, kMaxSyscall>;
 void RegisterIoHandlers(HandlerTable& table);       // channels and descriptors
 void RegisterProcessHandlers(HandlerTable& table);  // clock, random, identity, memory, signals
 void RegisterFsHandlers(HandlerTable& table);       // the guest's file system (fs_handlers.cc)
+void RegisterForkHandlers(HandlerTable& table);     // processes of the run (fork_handlers.cc)
 
 // Built once, immutable afterwards.
 const HandlerTable& Handlers();

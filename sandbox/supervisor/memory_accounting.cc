@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "base/errno_status.h"
+#include "sandbox/supervisor/process_table.h"
 #include "sandbox/sys/syscalls.h"
 #include "sandbox/sys/unique_fd.h"
 
@@ -112,6 +114,31 @@ int64_t SamplePeakRss(MemoryAccounting& mem) {
   return bytes;
 }
 
+uint64_t AccountedBytes(MemoryAccounting& mem) {
+  const int64_t vm = VmBytes(mem);
+  if (vm < 0) return mem.last_accounted;
+  const uint64_t space = static_cast<uint64_t>(vm) > mem.overhead_bytes
+                             ? static_cast<uint64_t>(vm) - mem.overhead_bytes
+                             : 0;
+  mem.last_accounted = space + mem.tables_measured + mem.tables_admitted;
+  return mem.last_accounted;
+}
+
+uint64_t OthersAccounted(GuestState& g, const MemoryAccounting& self) {
+  std::vector<const MemoryAccounting*> counted = {&self};
+  uint64_t sum = 0;
+  const auto add = [&](const MemoryAccounting* m) {
+    if (m == nullptr || std::find(counted.begin(), counted.end(), m) != counted.end()) return;
+    counted.push_back(m);
+    sum += m->last_accounted;
+  };
+  for (auto& p : g.processes()) {
+    if (p.get() == &g.first() || !HasExited(*p)) add(p->mem.get());
+    if (p->pending != nullptr) add(p->pending->mem.get());
+  }
+  return sum;
+}
+
 bool AdmitGrowth(GuestState& g, uint64_t bytes, uint64_t tables, const char* call) {
   MemoryAccounting& mem = g.mem();
   const int64_t vm = VmBytes(mem);
@@ -119,7 +146,11 @@ bool AdmitGrowth(GuestState& g, uint64_t bytes, uint64_t tables, const char* cal
   const uint64_t space = static_cast<uint64_t>(vm) > mem.overhead_bytes
                              ? static_cast<uint64_t>(vm) - mem.overhead_bytes
                              : 0;
-  const uint64_t limit = static_cast<uint64_t>(mem.limit_bytes);
+  // The run's other address spaces as last measured: the limit is the run's, not a process's.
+  // Also while the run has one known process: a fork not paired yet is a copy already made.
+  const uint64_t others = OthersAccounted(g, mem);
+  const uint64_t own_limit = static_cast<uint64_t>(mem.limit_bytes);
+  const uint64_t limit = own_limit > others ? own_limit - others : 0;
   // The address space alone decides when it does not fit; page tables only add to it.
   const bool space_fits = bytes <= limit && space <= limit - bytes;
   const auto fits = [&] {
@@ -143,12 +174,13 @@ bool AdmitGrowth(GuestState& g, uint64_t bytes, uint64_t tables, const char* cal
   }
   if (fits()) {
     mem.tables_admitted += tables;
+    mem.last_accounted = space + bytes + mem.tables_measured + mem.tables_admitted;
     return true;
   }
   g.Stop(Outcome::kMemoryLimit,
          absl::StrFormat("memory limit %d bytes exceeded: %s of %u bytes with %u in use (%u of "
                          "them page tables the guest's mappings can need)",
-                         mem.limit_bytes, call, bytes, space + mem.tables_measured,
+                         mem.limit_bytes, call, bytes, space + mem.tables_measured + others,
                          mem.tables_measured));
   return false;
 }

@@ -38,7 +38,13 @@ int64_t SamplePeakRss(MemoryAccounting& mem);
 // Usually arithmetic on what earlier calls were admitted with; when that bound would not fit, the
 // mappings are read (/proc/<pid>/maps) for the real need before deciding, so a guest that maps
 // and unmaps at the same places never runs out of a budget it does not use.
+// The run's memory limit counts all of its address spaces together: a call is admitted when the
+// caller's need fits beside the others' as each was last measured (at its own last admission or
+// at the fork that made it), so a process that unmapped since is counted high until it maps again.
 bool AdmitGrowth(GuestState& g, uint64_t bytes, uint64_t tables, const char* call);
+// What `mem`'s address space accounts for now (its space and page tables); kept as
+// last_accounted.
+uint64_t AccountedBytes(MemoryAccounting& mem);
 
 }  // namespace zerocell::sandbox::supervisor
 

@@ -21,6 +21,7 @@
 #include "sandbox/supervisor/handlers.h"
 #include "sandbox/supervisor/memory_accounting.h"
 #include "sandbox/supervisor/memory_digest.h"
+#include "sandbox/supervisor/process_table.h"
 #include "sandbox/sys/syscalls.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -236,7 +237,7 @@ rlimit FixedRlimit(GuestState& g, int resource) {
 // Limits are fixed by the manifest: reads get deterministic values, writes are refused.
 Reply Prlimit(GuestState& g, const Call& c) {
   const int64_t pid = static_cast<int32_t>(c.args[0]);
-  if (pid != 0 && pid != kGuestPid) return Reply::Error(ESRCH);
+  if (pid != 0 && pid != g.current().own_pid) return Reply::Error(ESRCH);
   const int resource = static_cast<int>(c.args[1]);
   if (resource < 0 || resource >= RLIM_NLIMITS) return Reply::Error(EINVAL);
   if (c.args[2] != 0) return Reply::Error(EPERM);
@@ -375,18 +376,22 @@ Reply Madvise(GuestState&, const Call& c) {
     case MADV_SEQUENTIAL:
     case MADV_WILLNEED:
     case MADV_DONTNEED:
-      return Reply::Continue();
-    case MADV_FREE:  // pages that stay as they are are one of its allowed outcomes
+    // What a fork's child gets of a mapping (nothing, zeros, a copy): a child that runs with its
+    // parent's random state because a wipe was ignored would be wrong. Only private anonymous
+    // mappings can be wiped (EINVAL otherwise: never code); the accounting counts a child's copy
+    // in full either way.
     case MADV_DONTFORK:
     case MADV_DOFORK:
+    case MADV_WIPEONFORK:
+    case MADV_KEEPONFORK:
+      return Reply::Continue();
+    case MADV_FREE:  // pages that stay as they are are one of its allowed outcomes
     case MADV_MERGEABLE:
     case MADV_UNMERGEABLE:
     case MADV_HUGEPAGE:
     case MADV_NOHUGEPAGE:
     case MADV_DONTDUMP:
     case MADV_DODUMP:
-    case MADV_WIPEONFORK:  // no fork is ever possible
-    case MADV_KEEPONFORK:
     case MADV_COLD:
     case MADV_PAGEOUT:
     case MADV_POPULATE_READ:
@@ -401,6 +406,13 @@ Reply Madvise(GuestState&, const Call& c) {
 // -------------------------------------------------------------------------------
 
 Reply ExitGroup(GuestState& g, const Call&) {
+  // Its last chance to pair a fork: once it is gone, its child is re-parented.
+  ResolvePendingFork(g, g.current());
+  if (&g.current() != &g.first()) {
+    // A child's exit ends only it; the run's etag and peak are the first process's.
+    g.current().exited = true;
+    return Reply::Continue();
+  }
   // The last moment the guest's memory can be read.
   SamplePeakRss(g.mem());
   if (g.manifest().memory_etag()) {
@@ -411,33 +423,6 @@ Reply ExitGroup(GuestState& g, const Call&) {
     if (digest.ok()) g.set_memory_etag(*std::move(digest));
   }
   return Reply::Continue();
-}
-
-Reply SignalSelf(GuestState& g, int64_t sig) {
-  if (sig < 0 || sig > 64) return Reply::Error(EINVAL);
-  if (sig == 0) return Reply::Value(0);
-  if (sys::PidfdSendSignal(g.pidfd(), static_cast<int>(sig)) != 0) return Reply::Error(errno);
-  return Reply::Value(0);
-}
-
-// The guest may signal itself (abort(), raise()); it has no one else to signal.
-Reply Kill(GuestState& g, const Call& c) {
-  const int64_t pid = static_cast<int32_t>(c.args[0]);
-  if (pid != kGuestPid && pid != 0) return Reply::Error(EPERM);
-  return SignalSelf(g, static_cast<int64_t>(c.args[1]));
-}
-
-Reply Tgkill(GuestState& g, const Call& c) {
-  if (static_cast<int32_t>(c.args[0]) != kGuestPid ||
-      static_cast<int32_t>(c.args[1]) != kGuestPid) {
-    return Reply::Error(ESRCH);
-  }
-  return SignalSelf(g, static_cast<int64_t>(c.args[2]));
-}
-
-Reply Tkill(GuestState& g, const Call& c) {
-  if (static_cast<int32_t>(c.args[0]) != kGuestPid) return Reply::Error(ESRCH);
-  return SignalSelf(g, static_cast<int64_t>(c.args[1]));
 }
 
 }  // namespace
@@ -453,12 +438,6 @@ void RegisterProcessHandlers(HandlerTable& t) {
   t[SYS_getrusage] = Getrusage;
   t[SYS_getrandom] = Getrandom;
   t[SYS_uname] = Uname;
-  // Emulated, not allowed: the kernel would return the real tid, which libc caches and later
-  // passes to tgkill (and which would leak the host's pid counter). One thread: nothing to clear.
-  t[SYS_set_tid_address] = Constant<kGuestPid>;
-  t[SYS_getpid] = Constant<kGuestPid>;
-  t[SYS_gettid] = Constant<kGuestPid>;
-  t[SYS_getppid] = Constant<kGuestPpid>;
   t[SYS_getpgrp] = Constant<kGuestPid>;
   t[SYS_getpgid] = Constant<kGuestPid>;
   t[SYS_getsid] = Constant<kGuestPid>;
@@ -486,8 +465,6 @@ void RegisterProcessHandlers(HandlerTable& t) {
   // wake-op operations are refused as a kernel without them would (a host pid oracle otherwise).
   t[SYS_futex] = Fail<ENOSYS>;
   t[SYS_membarrier] = Fail<ENOSYS>;
-  t[SYS_wait4] = Fail<ECHILD>;
-  t[SYS_waitid] = Fail<ECHILD>;
   t[SYS_setuid] = Fail<EPERM>;
   t[SYS_setgid] = Fail<EPERM>;
   t[SYS_setsid] = Fail<EPERM>;
@@ -498,10 +475,8 @@ void RegisterProcessHandlers(HandlerTable& t) {
   t[SYS_mremap] = Mremap;
   t[SYS_madvise] = Madvise;  // only the advice the kernel is not asked for
   t[SYS_exit_group] = ExitGroup;
-  t[SYS_kill] = Kill;
   t[SYS_socket] = Socket;
-  t[SYS_tgkill] = Tgkill;
-  t[SYS_tkill] = Tkill;
+  RegisterForkHandlers(t);  // processes, their identity and signals (fork_handlers.cc)
 }
 
 const HandlerTable& Handlers() {

@@ -1,7 +1,13 @@
 // The run's wall, CPU and cancellation budget; see run_budget.h.
 #include "sandbox/supervisor/run_budget.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "absl/time/clock.h"
 
@@ -26,7 +32,34 @@ RunBudget::RunBudget(pid_t pid, absl::Duration cpu_limit, absl::Time wall_deadli
 }
 
 absl::Duration RunBudget::GuestCpu() const {
-  return guest_clock_ok_ ? ClockNow(guest_clock_) - guest_start_ : absl::ZeroDuration();
+  const absl::Duration others = other_cpu_ ? other_cpu_() : absl::ZeroDuration();
+  return others + (guest_clock_ok_ ? ClockNow(guest_clock_) - guest_start_ : absl::ZeroDuration());
+}
+
+absl::Duration ProcStatCpu(pid_t pid, bool own, bool reaped) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::ZeroDuration();
+  char buf[1024];
+  const ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return absl::ZeroDuration();
+  buf[n] = '\0';
+  // Fields 14-17 (utime, stime, cutime, cstime) count from the state after the last ')'.
+  const char* p = strrchr(buf, ')');
+  if (p == nullptr) return absl::ZeroDuration();
+  long long f[17] = {};
+  int field = 3;  // the state
+  for (p += 2; *p != '\0' && field <= 17; ++field) {
+    char* end = nullptr;
+    f[field - 1] = field == 3 ? 0 : strtoll(p, &end, 10);
+    p = field == 3 ? strchr(p, ' ') : end;
+    if (p == nullptr) break;
+    while (*p == ' ') ++p;
+  }
+  const long long ticks = (own ? f[13] + f[14] : 0) + (reaped ? f[15] + f[16] : 0);
+  return absl::Seconds(1) * ticks / sysconf(_SC_CLK_TCK);
 }
 
 void RunBudget::StartGuest() {

@@ -6,6 +6,8 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include <functional>
+
 #include "absl/time/time.h"
 
 namespace zerocell::sandbox::supervisor {
@@ -34,6 +36,9 @@ class RunBudget {
   absl::Duration SupervisorCpu() const;
   // The guest is released: the supervisor's CPU counts from now.
   void StartGuest();
+  // CPU of the run's other processes, added to GuestCpu (a run that may fork). Set before the
+  // guest is released; it runs on the supervising thread.
+  void set_other_cpu(std::function<absl::Duration()> f) { other_cpu_ = std::move(f); }
 
   // Everything, now: the cancel descriptor, the wall deadline, then guest + supervisor CPU.
   Verdict Check() const;
@@ -47,7 +52,12 @@ class RunBudget {
   bool guest_clock_ok_ = false;
   absl::Duration thread_start_;
   absl::Duration guest_start_;
+  std::function<absl::Duration()> other_cpu_;
 };
+
+// CPU of host process `pid` from /proc/<pid>/stat, in clock ticks' resolution: its own
+// (`own`) and that of the children it reaped (`reaped`); zero when it is gone.
+absl::Duration ProcStatCpu(pid_t pid, bool own, bool reaped);
 
 }  // namespace zerocell::sandbox::supervisor
 

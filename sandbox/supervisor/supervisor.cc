@@ -22,6 +22,7 @@
 #include "sandbox/supervisor/guest_state.h"
 #include "sandbox/supervisor/memory_accounting.h"
 #include "sandbox/supervisor/notifier.h"
+#include "sandbox/supervisor/process_table.h"
 #include "sandbox/supervisor/run_budget.h"
 #include "sandbox/sys/syscalls.h"
 
@@ -36,9 +37,10 @@ constexpr uint64_t kNotifSyncWakeUp = 1;
 // wall and CPU deadlines; the Dispatcher serves the notifications.
 class Loop {
  public:
-  Loop(SuperviseParams& p, GuestState& guest, const RunBudget& budget)
+  Loop(SuperviseParams& p, GuestState& guest, const RunBudget& budget, RunGroup& group)
       : p_(p),
         guest_(guest),
+        group_(group),
         budget_(budget),
         notifier_(p.listener.get()),
         dispatcher_(notifier_, guest) {}
@@ -64,16 +66,20 @@ class Loop {
           guest_.EndFor(RunBudget::Verdict::kCpuLimit);
           break;
         }
-        next_cpu_check = now + (cpu_limit - used);
+        // Several processes run at once: their CPU grows that many times faster than wall time.
+        next_cpu_check = now + (cpu_limit - used) / std::max<int64_t>(1, LiveProcesses(guest_));
       }
       const absl::Duration wait = std::min(p_.wall_deadline, next_cpu_check) - now;
-      // A read waiting on a stream (the guest is blocked in it) adds the stream's descriptor.
-      pollfd fds[4] = {{listener_open ? p_.listener.get() : -1, POLLIN, 0},
-                       {p_.process->pidfd(), POLLIN, 0},
-                       {p_.cancel_fd, POLLIN, 0},
-                       {dispatcher_.pending_fd(), POLLIN, 0}};
+      // Reads waiting on a stream (their processes are blocked in them) add its descriptor.
+      fds_.assign({{listener_open ? p_.listener.get() : -1, POLLIN, 0},
+                   {p_.process->pidfd(), POLLIN, 0},
+                   {p_.cancel_fd, POLLIN, 0}});
+      for (size_t i = 0; i < dispatcher_.pending_count(); ++i) {
+        fds_.push_back({dispatcher_.pending_fd(i), POLLIN, 0});
+      }
+      pollfd* fds = fds_.data();
       timespec ts = absl::ToTimespec(std::max(wait, absl::ZeroDuration()));
-      int n = ppoll(fds, 4, &ts, nullptr);
+      int n = ppoll(fds, fds_.size(), &ts, nullptr);
       if (n < 0) {
         if (errno == EINTR) continue;
         return ErrnoStatus(errno, "ppoll");
@@ -82,16 +88,19 @@ class Loop {
         cancelled_ = true;
         break;
       }
-      if (fds[3].revents != 0) {
-        if (absl::Status s = dispatcher_.RetryPending(); !s.ok()) return s;
+      size_t ready = 3;
+      while (ready < fds_.size() && fds[ready].revents == 0) ++ready;
+      if (ready < fds_.size()) {
+        if (absl::Status s = dispatcher_.RetryPending(ready - 3); !s.ok()) return s;
         continue;
       }
+      // The run ends with its first process, whatever the others still ask.
+      if (fds[1].revents & POLLIN) break;
       if (fds[0].revents & POLLIN) {
         if (absl::Status s = dispatcher_.HandleNext(); !s.ok()) return s;
         continue;
       }
       if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) listener_open = false;
-      if (fds[1].revents & POLLIN) break;  // the process ended
     }
     return Finish();
   }
@@ -101,6 +110,13 @@ class Loop {
     cancelled_ = cancelled_ || guest_.cancelled();
     const bool stopped = guest_.stop().has_value() || cancelled_;
     if (stopped) p_.process->Kill();
+    // The run ends with its first process: every other one ends with it, also those the
+    // supervisor never saw (a child that made no notified call, a fork not paired yet).
+    rusage others = {};
+    if (p_.manifest->max_processes() > 1) {
+      group_.Kill();
+      group_.ReapOthers(&others);
+    }
     int status = 0;
     rusage usage = {};
     if (absl::Status s = p_.process->Reap(&status, &usage); !s.ok()) return s;
@@ -108,11 +124,15 @@ class Loop {
     SuperviseResult out;
     out.cancelled = cancelled_;
     Result& r = out.result;
-    r.usage.user_cpu = absl::DurationFromTimeval(usage.ru_utime);
-    r.usage.system_cpu = absl::DurationFromTimeval(usage.ru_stime);
+    r.usage.user_cpu = absl::DurationFromTimeval(usage.ru_utime) +
+                       absl::DurationFromTimeval(others.ru_utime) + guest_.reaped_user_cpu();
+    r.usage.system_cpu = absl::DurationFromTimeval(usage.ru_stime) +
+                         absl::DurationFromTimeval(others.ru_stime) + guest_.reaped_system_cpu();
     r.usage.supervisor_cpu = budget_.SupervisorCpu();
     r.usage.peak_memory_bytes = guest_.mem().peak_rss_bytes;
     r.usage.notified_syscalls = dispatcher_.notified();
+    r.usage.peak_processes = guest_.peak_processes();
+    r.process_limit_exceeded = guest_.process_limit_hit();
     if (guest_.stop().has_value()) {
       r.outcome = guest_.stop()->outcome;
       r.detail = guest_.stop()->detail;
@@ -142,9 +162,11 @@ class Loop {
 
   SuperviseParams& p_;
   GuestState& guest_;
+  RunGroup& group_;
   const RunBudget& budget_;
   SeccompNotifier notifier_;
   Dispatcher dispatcher_;
+  std::vector<pollfd> fds_;
   bool cancelled_ = false;
 };
 
@@ -169,6 +191,8 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   // instruction (StartGuest below).
   RunBudget budget(params.process->pid(), params.manifest->cpu_limit(), params.wall_deadline,
                    params.cancel_fd);
+  // Whatever this returns, no process of the run outlives it.
+  RunGroup group(*params.process, params.manifest->max_processes() > 1);
   GuestState guest(*params.manifest, std::make_unique<ProcessMemory>(params.process->pid()),
                    params.process->pidfd());
   guest.set_budget(&budget);
@@ -185,6 +209,9 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
                                         : OpenProc(params.process->pid(), "statm");
   mem.status = std::move(params.proc_status);  // SamplePeakRss opens it when not given
   mem.pid = params.process->pid();
+  guest.first().pid = params.process->pid();
+  // A run of several processes reaps the ones its first process leaves behind.
+  if (params.manifest->max_processes() > 1) (void)EnsureSubreaper();
   guest.set_observer(params.observer);
   mem.brk = params.initial_brk;
   mem.loader_end = (params.initial_brk + launch::kPageSize - 1) & ~(launch::kPageSize - 1);
@@ -224,8 +251,15 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   // Why not from the start: opening channels and the release are what every run costs the server;
   // counted, they made a busy guest's default CPU limit (= its timeout) end it before its wall
   // timeout, as CPU_LIMIT instead of TIMEOUT.
+  if (params.manifest->max_processes() > 1) {
+    // The run's CPU is all of its processes': the first one's clock (above) plus what it reaped
+    // and what the others used so far (/proc, clock-tick resolution).
+    budget.set_other_cpu([&guest] {
+      return GroupCpu(guest.first().pid) + guest.reaped_user_cpu() + guest.reaped_system_cpu();
+    });
+  }
   budget.StartGuest();
-  Loop loop(params, guest, budget);
+  Loop loop(params, guest, budget, group);
   return loop.Run();
 }
 

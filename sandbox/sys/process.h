@@ -19,6 +19,7 @@ class Process {
   ~Process();
 
   pid_t pid() const { return pid_; }
+  bool reaped() const { return reaped_; }
   int pidfd() const { return pidfd_.get(); }
   void Kill();
   // Waits for the process to end; fills its wait status and resource usage. Once only.

@@ -145,6 +145,51 @@ TEST_P(CliTreeTest, BusyboxShellAwkAndSortOverADataTreeWithScratch) {
   EXPECT_EQ(no_scratch.out, "");
 }
 
+// Issue 16's case: a busybox sh script runs sort and awk (applets it runs in a forked child,
+// waiting for each) over a data tree, writes the /tmp scratch, then prints it to stdout with head
+// (Debian's busybox-static runs cat by re-executing itself: execve, which no run may do). With
+// one process, the default, the shell cannot fork and says so.
+TEST_P(CliTreeTest, BusyboxShellForksSortAndAwkWithProcesses) {
+  const char* source = std::getenv("ZEROCELL_SOURCE_DIR");
+  const std::string busybox = dir_.File("busybox.tar");
+  const std::string command = std::string("bash ") + (source ? source : ".") +
+                              "/scripts/make-tree.sh busybox " + busybox + " >/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  TarBuilder data;
+  data.File("sales.txt", "north 120\nsouth 80\nnorth 40\neast 200\nsouth 20\n")
+      .File("pipeline.sh",
+            "sort -k2 -n /data/sales.txt > /tmp/sorted.txt\n"
+            "awk '{ total[$1] += $2 } END { for (r in total) print total[r], r }' "
+            "/tmp/sorted.txt > /tmp/totals.txt\n"
+            "sort -n /tmp/totals.txt > /tmp/report.txt\n"
+            "echo \"sorted:\"\n"
+            "head -n 100 /tmp/sorted.txt\n"
+            "echo \"totals:\"\n"
+            "head -n 100 /tmp/report.txt\n");
+  const std::string data_tar = dir_.Write("data.tar", data.bytes());
+  const std::string trees = "--tree=" + busybox;
+  const std::string data_mount = "--tree=" + data_tar + ":/data";
+
+  CliResult sh = Run({trees, data_mount, "--processes=4", "/bin/sh", "/data/pipeline.sh"});
+  EXPECT_EQ(sh.exit_code, 0) << sh.err;
+  EXPECT_EQ(sh.out,
+            "sorted:\nsouth 20\nnorth 40\nsouth 80\nnorth 120\neast 200\n"
+            "totals:\n100 south\n160 north\n200 east\n");
+  CliResult inline_script =
+      Run({trees, data_mount, "--processes=2", "/bin/sh", "-c",
+           "sort -r /data/sales.txt > /tmp/r; awk '{ print NR, $1 }' /tmp/r; head -n 9 /tmp/r"});
+  EXPECT_EQ(inline_script.exit_code, 0) << inline_script.err;
+  EXPECT_EQ(inline_script.out,
+            "1 south\n2 south\n3 north\n4 north\n5 east\n"
+            "south 80\nsouth 20\nnorth 40\nnorth 120\neast 200\n");
+  CliResult one = Run({trees, data_mount, "--processes=1", "/bin/sh", "/data/pipeline.sh"});
+  EXPECT_THAT(one.err, HasSubstr("can't fork"));
+  EXPECT_NE(one.exit_code, 0);
+  CliResult bad = Run({trees, data_mount, "--processes=0", "/bin/sh", "/data/pipeline.sh"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("--processes"));
+}
+
 // `zerocell batch` only runs on a server.
 using CliTreeBatchTest = CliTreeTest;
 

@@ -46,6 +46,8 @@ sandbox::Result SampleResult() {
   r.usage.supervisor_cpu = absl::Microseconds(50);
   r.usage.peak_memory_bytes = 1 << 20;
   r.usage.notified_syscalls = 17;
+  r.usage.peak_processes = 3;
+  r.process_limit_exceeded = true;
   r.nondeterminism = {"cpuid: visible"};
   r.memory_etag = std::string(64, 'c');
   return r;
@@ -78,6 +80,8 @@ TEST(ResultToProtoTest, CopiesEveryField) {
   EXPECT_EQ(p.usage().supervisor_cpu_ns(), 50'000);
   EXPECT_EQ(p.usage().peak_memory_bytes(), 1 << 20);
   EXPECT_EQ(p.usage().notified_syscalls(), 17);
+  EXPECT_EQ(p.usage().peak_processes(), 3);
+  EXPECT_TRUE(p.process_limit_exceeded());
   EXPECT_EQ(p.usage().queue_wait_ns(), 0);
   ASSERT_EQ(p.nondeterminism_size(), 1);
   EXPECT_EQ(p.image_id(), "abc123");
@@ -157,6 +161,7 @@ TEST(ManifestProtoTest, DefaultsApplyToZeroFields) {
   EXPECT_EQ(m->cpu_limit(), sandbox::ManifestBuilder::kDefaultTimeout);
   EXPECT_EQ(m->memory_bytes(), sandbox::ManifestBuilder::kDefaultMemoryBytes);
   EXPECT_EQ(m->output_limit_bytes(), sandbox::ManifestBuilder::kDefaultOutputLimitBytes);
+  EXPECT_EQ(m->max_processes(), 1);
   EXPECT_EQ(m->clock_start(), absl::UnixEpoch());
   EXPECT_EQ(m->argv(), std::vector<std::string>{"program"});
 }
@@ -207,6 +212,7 @@ TEST(ManifestProtoTest, RoundTrip) {
   p.set_cpu_limit_ms(700);
   p.set_memory_bytes(64 << 20);
   p.set_output_limit_bytes(4096);
+  p.set_max_processes(3);
   p.add_argv("prog");
   p.add_argv("--x");
   p.add_env("A=1");
@@ -233,6 +239,7 @@ TEST(ManifestProtoTest, RoundTrip) {
   EXPECT_EQ(m->timeout(), absl::Milliseconds(1500));
   EXPECT_EQ(m->cpu_limit(), absl::Milliseconds(700));
   EXPECT_TRUE(m->memory_etag());
+  EXPECT_EQ(m->max_processes(), 3);
   EXPECT_EQ(api::ManifestToProto(*m).SerializeAsString(), p.SerializeAsString());
 }
 
@@ -256,6 +263,12 @@ TEST(ManifestProtoTest, ErrorsNameTheField) {
   p = base;
   p.set_memory_bytes(-5);
   EXPECT_THAT(error(p), HasSubstr("manifest.memory_bytes"));
+  p = base;
+  p.set_max_processes(-1);
+  EXPECT_THAT(error(p), HasSubstr("manifest.max_processes"));
+  p = base;
+  p.set_max_processes(257);
+  EXPECT_THAT(error(p), HasSubstr("max_processes: must be in [1, 256]"));
   p = base;
   p.mutable_channels(2)->set_type(static_cast<v1::ChannelType>(7));
   EXPECT_THAT(error(p), HasSubstr("manifest.channels[2].type"));

@@ -1,4 +1,4 @@
-// Guest: the raw clone syscall, fork-style (denied: POLICY_VIOLATION "clone", 56).
+// Guest: the raw clone syscall, fork-style (at one process, the default: EAGAIN).
 // Prints "start" before the call and "survived ret=<r> errno=<e>" if it returns at all.
 #include <errno.h>
 #include <signal.h>

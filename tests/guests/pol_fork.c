@@ -1,4 +1,4 @@
-// Guest: fork() (denied: POLICY_VIOLATION "fork", 57).
+// Guest: fork() (at one process, the default: EAGAIN).
 // Prints "start" before the call and "survived ret=<r> errno=<e>" if it returns at all.
 #include <errno.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-// Guest: the raw vfork syscall (denied: POLICY_VIOLATION "vfork", 58).
+// Guest: the raw vfork syscall (at one process, the default: EAGAIN).
 // Prints "start" before the call and "survived ret=<r> errno=<e>" if it returns at all.
 #include <errno.h>
 #include <stdio.h>

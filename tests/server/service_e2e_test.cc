@@ -54,6 +54,7 @@ TEST_F(ServiceTest, ServerInfoCarriesVersionCapsPolicyAndHostReport) {
   EXPECT_EQ(info.caps().max_timeout_ms(), 5000);
   EXPECT_EQ(info.caps().max_concurrency(), 3);
   EXPECT_EQ(info.caps().max_memory_bytes(), int64_t{4} << 30);
+  EXPECT_EQ(info.caps().max_processes(), 16);
   EXPECT_TRUE(info.warm_pool());
   std::vector<std::string> names;
   for (const v1::HostCapability& c : info.host().capabilities()) {
@@ -318,7 +319,8 @@ TEST_F(ServiceTest, EveryCapNamesItsField) {
               .max_inline_bytes = 1000,
               .max_output_bytes = 5000,
               .max_args_bytes = 100,
-              .max_image_bytes = 200000};
+              .max_image_bytes = 200000,
+              .max_processes = 4};
   });
   const std::string id = Register(Guest("hello"));
   struct Case {
@@ -331,6 +333,7 @@ TEST_F(ServiceTest, EveryCapNamesItsField) {
        [](auto* r) { r->mutable_manifest()->set_memory_bytes(int64_t{128} << 20); }},
       {"manifest.output_limit_bytes",
        [](auto* r) { r->mutable_manifest()->set_output_limit_bytes(5001); }},
+      {"manifest.max_processes", [](auto* r) { r->mutable_manifest()->set_max_processes(5); }},
       {"manifest.channels",
        [](auto* r) {
          AddChannel(r->mutable_manifest(), "/dev/a", true, false);

@@ -61,7 +61,7 @@ int FakeGuestMemory::Write(uint64_t addr, const void* data, size_t len) const {
 uint64_t FakeNotifier::Push(int64_t nr, std::vector<uint64_t> args, uint32_t arch) {
   Notification n;
   n.id = next_id_++;
-  n.pid = 4242;
+  n.pid = pid_;
   n.arch = arch;
   n.nr = nr;
   for (size_t i = 0; i < args.size() && i < 6; ++i) n.args[i] = args[i];

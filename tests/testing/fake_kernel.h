@@ -54,6 +54,8 @@ class FakeNotifier : public sandbox::supervisor::Notifier {
   uint64_t Push(int64_t nr, std::vector<uint64_t> args = {}, uint32_t arch = 0xC000003E);
   // Queues a receive that finds the caller gone (NOT_FOUND), as the kernel's ENOENT.
   void PushVanished() { queue_.push_back({}); }
+  // The caller's pid of the calls pushed from now on (default 4242).
+  void set_pid(uint32_t pid) { pid_ = pid; }
   // From now on IdValid(id) is false (also calls after the next IdValid of it, see
   // invalidate_after_checks).
   void Invalidate(uint64_t id) { invalid_.insert(id); }
@@ -79,6 +81,7 @@ class FakeNotifier : public sandbox::supervisor::Notifier {
   std::set<uint64_t> invalid_;
   std::map<uint64_t, int> invalidate_after_;
   uint64_t next_id_ = 1;
+  uint32_t pid_ = 4242;
   int id_checks_ = 0;
   std::vector<std::pair<uint64_t, int>> added_fds_;
 };

@@ -150,9 +150,8 @@ TEST_P(EngineFsHostileTest, StillAViolation) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Corpus, EngineFsHostileTest,
-                         ::testing::Values("pol_socket", "pol_fork", "pol_vfork", "pol_clone",
-                                           "pol_execve", "pol_ptrace", "pol_x32", "pol_x32_asm",
-                                           "pol_int80"));
+                         ::testing::Values("pol_socket", "pol_execve", "pol_ptrace", "pol_x32",
+                                           "pol_x32_asm", "pol_int80"));
 
 TEST(EngineFsTest, HostFilesStayUnreachableWithATreeMounted) {
   ZC_ASSERT_RUN(r, RunGuestWith("pol_open_host", Mounted({"pol_open_host"}), Trees()));

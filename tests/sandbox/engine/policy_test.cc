@@ -48,15 +48,28 @@ TEST_P(EnginePolicyViolationTest, DeniedSyscallKillsAndIsNamed) {
   EXPECT_EQ(StdoutOf(r), "start\n");
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Classes, EnginePolicyViolationTest,
-    ::testing::Values(DeniedCase{"pol_socket", "socket", 41}, DeniedCase{"pol_fork", "fork", 57},
-                      DeniedCase{"pol_vfork", "vfork", 58}, DeniedCase{"pol_clone", "clone", 56},
-                      DeniedCase{"pol_execve", "execve", 59},
-                      DeniedCase{"pol_ptrace", "ptrace", 101},
-                      DeniedCase{"pol_x32", "x32:getpid", 0x40000000 | 39},
-                      DeniedCase{"pol_x32_asm", "x32:getpid", 0x40000000 | 39}),
-    [](const auto& info) { return std::string(info.param.guest); });
+INSTANTIATE_TEST_SUITE_P(Classes, EnginePolicyViolationTest,
+                         ::testing::Values(DeniedCase{"pol_socket", "socket", 41},
+                                           DeniedCase{"pol_execve", "execve", 59},
+                                           DeniedCase{"pol_ptrace", "ptrace", 101},
+                                           DeniedCase{"pol_x32", "x32:getpid", 0x40000000 | 39},
+                                           DeniedCase{"pol_x32_asm", "x32:getpid",
+                                                      0x40000000 | 39}),
+                         [](const auto& info) { return std::string(info.param.guest); });
+
+// A run has one process unless its manifest allows more: fork, vfork and a fork-like clone
+// answer EAGAIN there, as the kernel does at RLIMIT_NPROC, and the result says the limit was hit.
+class EngineForkAtOneProcessTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EngineForkAtOneProcessTest, AnswersEagain) {
+  ZC_ASSERT_RUN(r, RunGuest(GetParam(), StdManifest({GetParam()})));
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  EXPECT_EQ(StdoutOf(r), "start\nsurvived ret=-1 errno=11\n");
+  EXPECT_TRUE(r.process_limit_exceeded);
+}
+
+INSTANTIATE_TEST_SUITE_P(Forms, EngineForkAtOneProcessTest,
+                         ::testing::Values("pol_fork", "pol_vfork", "pol_clone"));
 
 // int 0x80 reaches the filter as an i386 call where the kernel has IA32 emulation, and faults
 // where it has none (CONFIG_IA32_EMULATION off or ia32_emulation=0): what the probe found decides.

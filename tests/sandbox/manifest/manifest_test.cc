@@ -49,6 +49,7 @@ TEST(ManifestBuilderTest, DefaultsBuild) {
   EXPECT_EQ(m->cpu_limit(), ManifestBuilder::kDefaultTimeout);
   EXPECT_EQ(m->memory_bytes(), ManifestBuilder::kDefaultMemoryBytes);
   EXPECT_EQ(m->output_limit_bytes(), ManifestBuilder::kDefaultOutputLimitBytes);
+  EXPECT_EQ(m->max_processes(), 1);
   EXPECT_THAT(m->argv(), ElementsAre("program"));
   EXPECT_TRUE(m->env().empty());
   EXPECT_EQ(m->clock_start(), absl::UnixEpoch());
@@ -116,6 +117,14 @@ TEST(ManifestBuilderTest, MemoryBytes) {
   ExpectInvalid(StdBuilder().set_memory_bytes((int64_t{64} << 30) + 1), "memory_bytes:");
   EXPECT_THAT(StdBuilder().set_memory_bytes(int64_t{1} << 20).Build(), IsOk());
   EXPECT_THAT(StdBuilder().set_memory_bytes(int64_t{64} << 30).Build(), IsOk());
+}
+
+TEST(ManifestBuilderTest, MaxProcesses) {
+  ExpectInvalid(StdBuilder().set_max_processes(0), "max_processes: must be in [1, 256], got 0");
+  ExpectInvalid(StdBuilder().set_max_processes(257), "max_processes:");
+  absl::StatusOr<Manifest> m = StdBuilder().set_max_processes(256).Build();
+  ASSERT_THAT(m, IsOk());
+  EXPECT_EQ(m->max_processes(), 256);
 }
 
 TEST(ManifestBuilderTest, OutputLimitBytes) {

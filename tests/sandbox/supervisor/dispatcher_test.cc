@@ -3,8 +3,11 @@
 #include "sandbox/supervisor/dispatcher.h"
 
 #include <linux/audit.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -199,11 +202,12 @@ TEST_F(PendingReadTest, ReadWaitsForTheSourceThenIsAnswered) {
   Dispatcher d(notifier_, *guest_);
   ASSERT_THAT(d.HandleNext(), IsOk());
   EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
-  ASSERT_GE(d.pending_fd(), 0);
+  ASSERT_EQ(d.pending_count(), 1u);
+  ASSERT_GE(d.pending_fd(0), 0);
 
   ASSERT_EQ(write(writer_.get(), "abc", 3), 3);
-  ASSERT_THAT(d.RetryPending(), IsOk());
-  EXPECT_EQ(d.pending_fd(), -1);
+  ASSERT_THAT(d.RetryPending(0), IsOk());
+  EXPECT_EQ(d.pending_count(), 0u);
   ASSERT_NE(notifier_.AnswerFor(id), nullptr);
   EXPECT_EQ(notifier_.AnswerFor(id)->value, 3);
   EXPECT_EQ(memory_->Bytes(kBuf, 3), "abc");
@@ -214,7 +218,7 @@ TEST_F(PendingReadTest, EndOfInputAnswersZero) {
   Dispatcher d(notifier_, *guest_);
   ASSERT_THAT(d.HandleNext(), IsOk());
   writer_.reset();
-  ASSERT_THAT(d.RetryPending(), IsOk());
+  ASSERT_THAT(d.RetryPending(0), IsOk());
   ASSERT_NE(notifier_.AnswerFor(id), nullptr);
   EXPECT_EQ(notifier_.AnswerFor(id)->value, 0);
   EXPECT_EQ(notifier_.AnswerFor(id)->error, 0);
@@ -226,9 +230,9 @@ TEST_F(PendingReadTest, PendingCallOfADeadGuestIsDropped) {
   ASSERT_THAT(d.HandleNext(), IsOk());
   notifier_.Invalidate(id);
   ASSERT_EQ(write(writer_.get(), "abc", 3), 3);
-  ASSERT_THAT(d.RetryPending(), IsOk());
+  ASSERT_THAT(d.RetryPending(0), IsOk());
   EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
-  EXPECT_EQ(d.pending_fd(), -1);
+  EXPECT_EQ(d.pending_count(), 0u);
   EXPECT_EQ(memory_->writes(), 0);  // the dead guest's memory was not written either
 }
 
@@ -236,9 +240,106 @@ TEST_F(PendingReadTest, RetryWithoutDataStaysPending) {
   const uint64_t id = notifier_.Push(SYS_read, {0, kBuf, 64});
   Dispatcher d(notifier_, *guest_);
   ASSERT_THAT(d.HandleNext(), IsOk());
-  const int fd = d.pending_fd();
-  ASSERT_THAT(d.RetryPending(), IsOk());  // a spurious wake-up
-  EXPECT_EQ(d.pending_fd(), fd);
+  const int fd = d.pending_fd(0);
+  ASSERT_THAT(d.RetryPending(0), IsOk());  // a spurious wake-up
+  ASSERT_EQ(d.pending_count(), 1u);
+  EXPECT_EQ(d.pending_fd(0), fd);
+  EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
+}
+
+// Processes: the caller's state is selected by its pid. A real child of this test stands for a
+// fork's child (its parent, this process, is the run's first process), so /proc pairs them.
+class ProcessSelectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<Manifest> m = ManifestBuilder()
+                                     .add_channel(StdinChannel(""))
+                                     .add_channel(StdoutChannel(1 << 20))
+                                     .add_channel(StderrChannel(1 << 20))
+                                     .set_max_processes(4)
+                                     .Build();
+    ASSERT_THAT(m, IsOk());
+    manifest_ = std::make_unique<Manifest>(*std::move(m));
+    guest_ = std::make_unique<GuestState>(*manifest_, std::make_unique<FakeGuestMemory>(), -1);
+    ASSERT_THAT(guest_->Open({}), IsOk());
+    guest_->first().pid = getpid();
+    notifier_.set_pid(static_cast<uint32_t>(getpid()));
+  }
+  void TearDown() override {
+    if (child_ > 0) {
+      kill(child_, SIGKILL);
+      waitpid(child_, nullptr, 0);
+    }
+  }
+  pid_t SpawnChild() {
+    child_ = fork();
+    if (child_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a test that crashed
+      pause();
+      _exit(0);
+    }
+    return child_;
+  }
+
+  std::unique_ptr<Manifest> manifest_;
+  std::unique_ptr<GuestState> guest_;
+  FakeNotifier notifier_;
+  pid_t child_ = -1;
+};
+
+TEST_F(ProcessSelectionTest, AForksChildTakesItsParentsStateAtTheFork) {
+  Dispatcher d(notifier_, *guest_);
+  notifier_.Push(SYS_dup, {1});  // fd 3: the child's table is a copy of the parent's
+  ASSERT_THAT(d.HandleNext(), IsOk());
+  notifier_.Push(SYS_fork);
+  ASSERT_THAT(d.HandleNext(), IsOk());
+  ASSERT_NE(guest_->first().pending, nullptr);
+  // The parent closes both after the fork: the child's copy still has them.
+  notifier_.Push(SYS_close, {1});
+  ASSERT_THAT(d.HandleNext(), IsOk());
+  notifier_.Push(SYS_close, {3});
+  ASSERT_THAT(d.HandleNext(), IsOk());
+  const pid_t child = SpawnChild();
+  ASSERT_GT(child, 0);
+  notifier_.set_pid(static_cast<uint32_t>(child));
+  const uint64_t id = notifier_.Push(SYS_getpid);
+  ASSERT_THAT(d.HandleNext(), IsOk());
+  ASSERT_FALSE(guest_->stop().has_value()) << guest_->stop()->detail;
+  ASSERT_NE(notifier_.AnswerFor(id), nullptr);
+  EXPECT_EQ(notifier_.AnswerFor(id)->value, child);
+  EXPECT_EQ(guest_->first().pending, nullptr);
+  ASSERT_EQ(guest_->processes().size(), 2u);
+  EXPECT_EQ(&guest_->current(), guest_->processes()[1].get());
+  EXPECT_TRUE(guest_->fds().IsOpen(1));
+  EXPECT_TRUE(guest_->fds().IsOpen(3));
+  EXPECT_FALSE(guest_->first().fds.IsOpen(1));
+  EXPECT_FALSE(guest_->first().fds.IsOpen(3));
+}
+
+TEST_F(ProcessSelectionTest, AChildOfAProcessWithNoForkPendingIsAViolation) {
+  Dispatcher d(notifier_, *guest_);
+  const pid_t child = SpawnChild();  // this process's child, but no fork of the run made it
+  ASSERT_GT(child, 0);
+  notifier_.Push(SYS_getpid);  // the first process's own call: it has no fork pending
+  ASSERT_THAT(d.HandleNext(), IsOk());
+  notifier_.set_pid(static_cast<uint32_t>(child));
+  const uint64_t id = notifier_.Push(SYS_getpid);
+  ASSERT_THAT(d.HandleNext(), IsOk());
+  ASSERT_TRUE(guest_->stop().has_value());
+  EXPECT_EQ(guest_->stop()->outcome, Outcome::kPolicyViolation);
+  EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
+}
+
+TEST_F(ProcessSelectionTest, ACallerNoForkMadeIsAViolation) {
+  Dispatcher d(notifier_, *guest_);
+  notifier_.Push(SYS_fork);
+  ASSERT_THAT(d.HandleNext(), IsOk());
+  // Not this process's child: init's (pid 1) parent is 0, no process of the run.
+  notifier_.set_pid(1);
+  const uint64_t id = notifier_.Push(SYS_getpid);
+  ASSERT_THAT(d.HandleNext(), IsOk());
+  ASSERT_TRUE(guest_->stop().has_value());
+  EXPECT_EQ(guest_->stop()->outcome, Outcome::kPolicyViolation);
   EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
 }
 

@@ -1,5 +1,6 @@
 // Unit tests of the process handlers against fake guest memory: the virtual clock, seeded random,
 // identity, limits, memory accounting and exit.
+#include <linux/audit.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -16,6 +17,7 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "sandbox/supervisor/memory_accounting.h"
+#include "sandbox/supervisor/process_table.h"
 #include "sandbox/supervisor/run_budget.h"
 #include "tests/sandbox/supervisor/handler_fixture.h"
 
@@ -113,6 +115,17 @@ TEST_F(HandlersTest, ExecutableMemoryIsAViolation) {
   Run(SYS_mprotect, {kBuf, 4096, PROT_READ | PROT_EXEC});
   ASSERT_TRUE(guest_->stop().has_value());
   EXPECT_EQ(guest_->stop()->violation.syscall, "mprotect");
+}
+
+// A caller no fork pairs is a violation naming the call it made (this test process: its parent
+// is none of the run's).
+TEST_F(HandlersTest, AnUnpairedCallerIsAViolationNamingItsCall) {
+  guest_->first().pid = 1;  // a run whose first process is not this test's parent
+  EXPECT_FALSE(SelectCaller(*guest_, getpid(), AUDIT_ARCH_X86_64, SYS_read));
+  ASSERT_TRUE(guest_->stop().has_value());
+  EXPECT_EQ(guest_->stop()->outcome, Outcome::kPolicyViolation);
+  EXPECT_EQ(guest_->stop()->violation.syscall, "read");
+  EXPECT_EQ(guest_->stop()->violation.number, SYS_read);
 }
 
 TEST_F(HandlersTest, FileMappingsAreRefused) {
