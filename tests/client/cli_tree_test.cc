@@ -59,6 +59,20 @@ class CliTreeTest : public ::testing::TestWithParam<bool> {
     return RunCli(full);
   }
 
+  // Debian's busybox-static as a tree (scripts/make-tree.sh), in this test's directory; "" (and
+  // a failure) when the script fails.
+  std::string BusyboxTree() {
+    const char* source = std::getenv("ZEROCELL_SOURCE_DIR");
+    const std::string busybox = dir_.File("busybox.tar");
+    const std::string command = std::string("bash ") + (source ? source : ".") +
+                                "/scripts/make-tree.sh busybox " + busybox + " >/dev/null";
+    if (std::system(command.c_str()) != 0) {
+      ADD_FAILURE() << command;
+      return "";
+    }
+    return busybox;
+  }
+
   static ZerocelldProcess* server_;
   TempDir dir_;
   std::string tree_, data_;
@@ -104,13 +118,10 @@ TEST_P(CliTreeTest, ErrorsNameThePathOrTheFlag) {
 
 // Debian's busybox-static as a tree (scripts/make-tree.sh): a shell script of builtins and an
 // awk program over data in a second tree, each writing the /tmp scratch and reading it back, and
-// sort over the same data. (A shell running applets needs fork: one process per run.)
+// sort over the same data, in one process (the default).
 TEST_P(CliTreeTest, BusyboxShellAwkAndSortOverADataTreeWithScratch) {
-  const char* source = std::getenv("ZEROCELL_SOURCE_DIR");
-  const std::string busybox = dir_.File("busybox.tar");
-  const std::string command = std::string("bash ") + (source ? source : ".") +
-                              "/scripts/make-tree.sh busybox " + busybox + " >/dev/null";
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const std::string busybox = BusyboxTree();
+  ASSERT_FALSE(busybox.empty());
   TarBuilder data;
   data.File("sales.txt", "north 120\nsouth 80\nnorth 40\neast 200\nsouth 20\n")
       .File("report.sh",
@@ -150,11 +161,8 @@ TEST_P(CliTreeTest, BusyboxShellAwkAndSortOverADataTreeWithScratch) {
 // (Debian's busybox-static runs cat by re-executing itself: execve, which no run may do). With
 // one process, the default, the shell cannot fork and says so.
 TEST_P(CliTreeTest, BusyboxShellForksSortAndAwkWithProcesses) {
-  const char* source = std::getenv("ZEROCELL_SOURCE_DIR");
-  const std::string busybox = dir_.File("busybox.tar");
-  const std::string command = std::string("bash ") + (source ? source : ".") +
-                              "/scripts/make-tree.sh busybox " + busybox + " >/dev/null";
-  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  const std::string busybox = BusyboxTree();
+  ASSERT_FALSE(busybox.empty());
   TarBuilder data;
   data.File("sales.txt", "north 120\nsouth 80\nnorth 40\neast 200\nsouth 20\n")
       .File("pipeline.sh",
