@@ -177,10 +177,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* bytes, size_t size) {
     }
     const size_t answers_before = notifier.answers().size();
     if (!dispatcher.HandleNext().ok()) abort();  // the fake kernel never fails
-    if (dispatcher.pending_fd() >= 0) {
-      // The call waits for its source; in-memory inputs are always ready, so retry once.
-      if (!dispatcher.RetryPending().ok()) abort();
-      if (dispatcher.pending_fd() >= 0) break;
+    if (dispatcher.pending_count() > 0) {
+      // The call waits for its source (one process: one call at most); in-memory inputs are
+      // always ready, so retry once.
+      if (!dispatcher.RetryPending(0).ok()) abort();
+      if (dispatcher.pending_count() > 0) break;
     }
     const size_t answered = notifier.answers().size() - answers_before;
     if (answered > 1) abort();
