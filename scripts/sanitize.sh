@@ -34,10 +34,6 @@ tsan_tests=(server_worker_pool_test pool_demand_test pool_warm_pool_test image_c
 # into other refusals (seen in CI under load). They run in the default build; what they share
 # with other threads runs under TSan in the rest of these suites.
 tsan_exclude='|server_service_e2e_test\.ServiceTest\.Backpressure'
-# And the service suite's cases that take any child of zerocelld for a call's sandbox: under TSan
-# the sanitizer's helper is such a child for a moment (CancellationKills..., SigtermDrains...
-# failed so in CI). Until they wait for a sandbox by what it is, they run in the default build.
-tsan_exclude+='|server_service_e2e_test\.ServiceTest\.(CancellationKillsTheSandbox|SigtermDrainsInFlightRuns|CallerDeadlineKillsTheSandbox|MixedConcurrentLoadLeavesNothingBehind|SigtermKillsRunsPastTheGracePeriod)'
 tsan_exclude+='|hardening_e2e_test\.HardeningTest\.SigtermUnderLoadLosesNoAcceptedCall'
 
 launcher=()

@@ -200,7 +200,7 @@ TEST_F(BatchTest, CancellationMidBatchLeavesNoProcess) {
   ASSERT_TRUE(reader->Read(&first));
   EXPECT_EQ(first.index(), 0);
   const absl::Time until = absl::Now() + absl::Seconds(10);
-  while (::zerocell::testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
+  while (::zerocell::testing::SandboxPids(server_->pid()).empty() && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   ctx.TryCancel();

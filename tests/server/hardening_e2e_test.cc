@@ -98,7 +98,7 @@ class HardeningTest : public ::testing::Test {
 
   void WaitForSandboxes(size_t n) {
     const absl::Time until = absl::Now() + absl::Seconds(10);
-    while (::zerocell::testing::ChildPids(server_->pid()).size() < n && absl::Now() < until) {
+    while (::zerocell::testing::SandboxPids(server_->pid()).size() < n && absl::Now() < until) {
       absl::SleepFor(absl::Milliseconds(5));
     }
   }
@@ -147,7 +147,7 @@ TEST_F(HardeningTest, RequestMemoryBudgetRefusesAtOnce) {
     busy_done = true;
   });
   WaitForSandboxes(1);
-  ASSERT_FALSE(::zerocell::testing::ChildPids(server_->pid()).empty()) << "no busy run";
+  ASSERT_FALSE(::zerocell::testing::SandboxPids(server_->pid()).empty()) << "no busy run";
 
   // 64 MiB: 16 for gRPC's transport, 48 for calls. Each of these is charged about 2 x 4 MiB plus
   // its 1 MiB output limit: five fit beside the running call, so at least three of the eight

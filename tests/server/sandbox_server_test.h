@@ -44,13 +44,10 @@ class SandboxServerTest : public ::testing::Test {
     return resp.image().image_id();
   }
 
-  // No sandbox process under the server within 5 s (a cancelled or failed run leaves none).
+  // No sandbox under the server, for good, within 5 s (a cancelled or failed run leaves none).
   void ExpectNoSandboxesEventually() {
-    const absl::Time until = absl::Now() + absl::Seconds(5);
-    while (!::zerocell::testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    EXPECT_THAT(::zerocell::testing::ChildPids(server_->pid()), ::testing::IsEmpty());
+    EXPECT_TRUE(::zerocell::testing::WaitForNoSandboxes(server_->pid()))
+        << ::zerocell::testing::DescribeProcesses(::zerocell::testing::SandboxPids(server_->pid()));
   }
 
   std::unique_ptr<::zerocell::testing::ZerocelldProcess> server_;

@@ -45,15 +45,8 @@ TEST_F(ServiceTest, CancellationKillsTheSandbox) {
   v1::ExecuteResponse resp;
   grpc::Status status;
   std::thread call([&] { status = stub_->Execute(&ctx, req, &resp); });
-  // A child that stays (a sanitizer's helper is a child of the server for a moment too).
-  const auto running = [&] { return !zerocell::testing::ChildPids(server_->pid()).empty(); };
   const bool started = zerocell::testing::WaitFor(
-      [&] {
-        if (!running()) return false;
-        absl::SleepFor(absl::Milliseconds(50));
-        return running();
-      },
-      absl::Seconds(10));
+      [&] { return !zerocell::testing::SandboxPids(server_->pid()).empty(); }, absl::Seconds(10));
   if (!started) {  // end the call so that the thread joins
     ctx.TryCancel();
     call.join();
@@ -179,7 +172,7 @@ TEST_F(ServiceTest, SigtermDrainsInFlightRuns) {
   grpc::Status status;
   std::thread call([&] { status = Execute(req, &resp); });
   const absl::Time until = absl::Now() + absl::Seconds(10);
-  while (zerocell::testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
+  while (zerocell::testing::SandboxPids(server_->pid()).empty() && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   ASSERT_THAT(server_->Signal(SIGTERM), IsOk());
@@ -247,11 +240,11 @@ TEST_F(ServiceTest, SigtermKillsRunsPastTheGracePeriod) {
     });
   }
   const absl::Time until = absl::Now() + absl::Seconds(10);
-  while (zerocell::testing::ChildPids(server_->pid()).size() < 2 && absl::Now() < until) {
+  while (zerocell::testing::SandboxPids(server_->pid()).size() < 2 && absl::Now() < until) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   // Two running, and any the warm pool has parked: none may outlive the server.
-  std::vector<pid_t> sandboxes = zerocell::testing::ChildPids(server_->pid());
+  std::vector<pid_t> sandboxes = zerocell::testing::SandboxPids(server_->pid());
   ASSERT_GE(sandboxes.size(), 2u);
   const absl::Time start = absl::Now();
   ASSERT_THAT(server_->Signal(SIGTERM), IsOk());

@@ -115,14 +115,11 @@ class ServiceTest : public ::testing::Test {
     return stub_->Execute(&ctx, req, resp);
   }
 
-  // Sandboxes are the server's direct children (the loader becomes the guest). Tests that use
-  // this start the server with kQuickRetire, so that parked ones are gone soon after the calls.
+  // No sandbox under the server, for good, within 5 s. Tests that use this start the server with
+  // kQuickRetire, so that parked ones are gone soon after the calls.
   void ExpectNoSandboxesEventually() {
-    const absl::Time until = absl::Now() + absl::Seconds(5);
-    while (!zerocell::testing::ChildPids(server_->pid()).empty() && absl::Now() < until) {
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    EXPECT_THAT(zerocell::testing::ChildPids(server_->pid()), ::testing::IsEmpty());
+    EXPECT_TRUE(::zerocell::testing::WaitForNoSandboxes(server_->pid()))
+        << ::zerocell::testing::DescribeProcesses(::zerocell::testing::SandboxPids(server_->pid()));
   }
 
   // The in-process server's request log goes nowhere: the tests read responses, not logs.

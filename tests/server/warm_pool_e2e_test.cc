@@ -200,7 +200,7 @@ TEST_F(WarmPoolE2eTest, LaterExecutesStartWarmAndAnswerExactlyAsTheColdOne) {
 
   s = SettledWithParked(static_cast<double>(requests.size()));
   EXPECT_EQ(At(s, kPrestartErrors), 0);
-  EXPECT_GE(zerocell::testing::ChildPids(server_->pid()).size(), requests.size());
+  EXPECT_GE(zerocell::testing::SandboxPids(server_->pid()).size(), requests.size());
 
   for (int round = 0; round < 2; ++round) {
     for (size_t i = 0; i < requests.size(); ++i) {
@@ -238,7 +238,7 @@ TEST_F(WarmPoolE2eTest, PoolOffMeansColdStartsAndNoParkedProcess) {
   }
   // Idle: no process under the server, now or over the next maintenance periods.
   for (int i = 0; i < 15; ++i) {
-    EXPECT_EQ(zerocell::testing::ChildPids(server_->pid()).size(), 0u) << "sample " << i;
+    EXPECT_EQ(zerocell::testing::SandboxPids(server_->pid()).size(), 0u) << "sample " << i;
     absl::SleepFor(absl::Milliseconds(20));
   }
   const Samples s = Scrape();
@@ -255,7 +255,7 @@ TEST_F(WarmPoolE2eTest, SigtermWithParkedSandboxesLeavesNoneAlive) {
   Execute(hello, testing::StdManifest({"hello"}));
   Execute(cat, testing::StdManifest({"cat"}));
   SettledWithParked(2);
-  const std::vector<pid_t> parked = zerocell::testing::ChildPids(server_->pid());
+  const std::vector<pid_t> parked = zerocell::testing::SandboxPids(server_->pid());
   ASSERT_GE(parked.size(), 2u);
 
   ASSERT_THAT(server_->Signal(SIGTERM), IsOk());
@@ -284,9 +284,9 @@ TEST_F(WarmPoolE2eTest, GlobalCapHoldsWithMoreImagesThanSlots) {
       // Idle between calls: no more than two processes under the server once the run's own
       // sandbox is reaped (the response may leave before it is: a slow host, ASan).
       EXPECT_TRUE(zerocell::testing::WaitFor([&] {
-        return zerocell::testing::ChildPids(server_->pid()).size() <= 2;
+        return zerocell::testing::SandboxPids(server_->pid()).size() <= 2;
       })) << guests[i].first
-          << ": " << zerocell::testing::ChildPids(server_->pid()).size()
+          << ": " << zerocell::testing::SandboxPids(server_->pid()).size()
           << " processes under the server";
     }
   }
@@ -294,7 +294,7 @@ TEST_F(WarmPoolE2eTest, GlobalCapHoldsWithMoreImagesThanSlots) {
   size_t most = 0;
   double most_parked = 0;
   for (int i = 0; i < 60; ++i) {
-    most = std::max(most, zerocell::testing::ChildPids(server_->pid()).size());
+    most = std::max(most, zerocell::testing::SandboxPids(server_->pid()).size());
     if (i % 10 == 0) most_parked = std::max(most_parked, At(Scrape(), kParked));
     absl::SleepFor(absl::Milliseconds(10));
   }
@@ -304,7 +304,7 @@ TEST_F(WarmPoolE2eTest, GlobalCapHoldsWithMoreImagesThanSlots) {
   EXPECT_EQ(At(s, kParked), 2);
   // (Taking a slot from a colder image is covered in warm_pool_test; images taking turns
   // within one demand window do not take slots from each other, which would only churn.)
-  EXPECT_EQ(zerocell::testing::ChildPids(server_->pid()).size(), 2u);
+  EXPECT_EQ(zerocell::testing::SandboxPids(server_->pid()).size(), 2u);
 }
 
 }  // namespace

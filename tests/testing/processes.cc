@@ -71,6 +71,45 @@ std::vector<pid_t> ChildPids(pid_t parent) {
   return out;  // ascending: the map is ordered by pid
 }
 
+std::vector<pid_t> SandboxPids(pid_t server) {
+  std::vector<pid_t> out;
+  for (pid_t child : ChildPids(server)) {
+    absl::StatusOr<std::string> comm = ReadFile(absl::StrCat("/proc/", child, "/comm"));
+    if (comm.ok() && absl::StripTrailingAsciiWhitespace(*comm) == "zerocell-loader") {
+      out.push_back(child);
+    }
+  }
+  return out;
+}
+
+bool WaitForNoSandboxes(pid_t server, absl::Duration timeout) {
+  const absl::Time until = absl::Now() + timeout;
+  absl::Time empty_since = absl::InfiniteFuture();
+  while (true) {
+    const absl::Time now = absl::Now();
+    if (!SandboxPids(server).empty()) {
+      empty_since = absl::InfiniteFuture();
+    } else if (empty_since == absl::InfiniteFuture()) {
+      empty_since = now;
+    } else if (now - empty_since >= absl::Milliseconds(100)) {
+      return true;
+    }
+    if (now >= until) return false;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+}
+
+std::string DescribeProcesses(const std::vector<pid_t>& pids) {
+  std::string out;
+  for (pid_t pid : pids) {
+    absl::StatusOr<std::string> comm = ReadFile(absl::StrCat("/proc/", pid, "/comm"));
+    absl::StrAppend(&out, out.empty() ? "" : " ", pid, "(",
+                    comm.ok() ? absl::StripTrailingAsciiWhitespace(*comm) : "gone", " ",
+                    std::string(1, ProcessState(pid)), ")");
+  }
+  return out;
+}
+
 std::vector<pid_t> DescendantPids(pid_t pid) {
   std::multimap<pid_t, pid_t> children;
   for (const auto& [child, parent] : ParentMap()) children.emplace(parent, child);

@@ -17,6 +17,17 @@ namespace zerocell::testing {
 // Processes whose parent is `parent` (any of its threads), zombies included, ascending. Found by
 // scanning /proc/<pid>/stat (a kernel may lack /proc/<pid>/task/<tid>/children).
 std::vector<pid_t> ChildPids(pid_t parent = getpid());
+// The children of `server` that are sandboxes: those that have become zerocell-loader (their
+// comm; a guest cannot rename itself, the supervisor answers PR_SET_NAME), ascending. Not any
+// child: under a sanitizer the runtime forks its symbolizer, and between that fork and its exec
+// the helper looks like any child of the server. A sandbox between clone and exec is not counted
+// either; the spawning thread waits for that exec, so that lasts microseconds.
+std::vector<pid_t> SandboxPids(pid_t server);
+// True when no sandbox is under `server` for 100 ms in a row within `timeout` (a sandbox spawned
+// just after one sample is seen by a later one).
+bool WaitForNoSandboxes(pid_t server, absl::Duration timeout = absl::Seconds(5));
+// "pid(comm state)" for each of `pids`, for failure messages.
+std::string DescribeProcesses(const std::vector<pid_t>& pids);
 // Every descendant of `pid` (children, their children, ...), breadth first.
 std::vector<pid_t> DescendantPids(pid_t pid);
 
