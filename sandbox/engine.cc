@@ -27,6 +27,7 @@
 #include "sandbox/loader_wait.h"
 #include "sandbox/policy/syscall_policy.h"
 #include "sandbox/supervisor/channel.h"
+#include "sandbox/supervisor/process_table.h"
 #include "sandbox/supervisor/supervisor.h"
 #include "sandbox/sys/syscalls.h"
 
@@ -217,6 +218,8 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(EngineOptions options) {
   std::shared_ptr<const host::HostCapabilities> caps = std::move(options.host);
   if (caps == nullptr) caps = std::make_shared<const host::HostCapabilities>(host::ProbeHost());
   RETURN_IF_ERROR(host::CheckUsable(*caps));
+  // Why here and not at a run's first fork: orphans of any run must be ours to reap.
+  RETURN_IF_ERROR(supervisor::BecomeSubreaper());
   ASSIGN_OR_RETURN(std::unique_ptr<CompiledPolicy> policy, CompiledPolicy::Build());
   return std::unique_ptr<Engine>(new Engine(std::move(loader), std::move(policy), std::move(caps)));
 }

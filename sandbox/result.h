@@ -61,7 +61,7 @@ struct Usage {
   // CPU the supervisor spent on the guest's behalf (emulated calls, copies, hashing, the memory
   // etag); it counts against the CPU limit together with the guest's.
   absl::Duration supervisor_cpu;
-  int64_t peak_memory_bytes = 0;  // resident high-water mark of the sandbox process
+  int64_t peak_memory_bytes = 0;  // resident high-water mark: its processes' largest
   int64_t notified_syscalls = 0;  // syscalls serviced by the supervisor
   int64_t peak_processes = 1;     // most processes the run had at once
 };

@@ -27,14 +27,14 @@ quick_tests=(manifest_test classic_parser_test classic_formats_test nvram_test c
 tsan_tests=(server_worker_pool_test pool_demand_test pool_warm_pool_test image_cache_test
   engine_limits_test engine_warm_start_test engine_inputs_test json_log_test
   server_service_e2e_test metrics_e2e_test tls_e2e_test health_reflection_e2e_test
-  warm_pool_e2e_test hardening_e2e_test batch_e2e_test stream_e2e_test
+  warm_pool_e2e_test hardening_e2e_test faults_e2e_test batch_e2e_test stream_e2e_test
   server_tree_register_e2e_test server_tree_run_e2e_test)
 # Left out under TSan: cases whose point is a wall-clock queue wait (a call refused after
 # --max_queue_wait_ms, another finding the queue full meanwhile), which TSan's slowdown turns
 # into other refusals (seen in CI under load). They run in the default build; what they share
 # with other threads runs under TSan in the rest of these suites.
 tsan_exclude='|server_service_e2e_test\.ServiceTest\.Backpressure'
-tsan_exclude+='|hardening_e2e_test\.HardeningTest\.SigtermUnderLoadLosesNoAcceptedCall'
+tsan_exclude+='|faults_e2e_test\.FaultTest\.SigtermUnderLoadLosesNoAcceptedCall'
 
 launcher=()
 if command -v ccache >/dev/null; then

@@ -34,7 +34,11 @@ absl::Status Dispatcher::HandleNext() {
   call.nr = n->nr;
   for (int i = 0; i < 6; ++i) call.args[i] = n->args[i];
   // The caller's own state (descriptors, memory, ...) for the handler.
-  if (!SelectCaller(guest_, static_cast<pid_t>(n->pid), n->arch, n->nr)) return absl::OkStatus();
+  const uint64_t id = n->id;
+  if (!SelectCaller(guest_, static_cast<pid_t>(n->pid), n->arch, n->nr,
+                    [this, id] { return notifier_.IdValid(id); })) {
+    return absl::OkStatus();
+  }
   Handler handler = HandlerFor(n->arch, n->nr);
   if (handler == nullptr) {
     // Outside the policy: stop the guest here and name the call. No answer: it dies waiting.
@@ -55,6 +59,10 @@ absl::Status Dispatcher::RetryPending(size_t i) {
   if (!notifier_.IdValid(p.id)) return absl::OkStatus();
   guest_.set_current(p.process);
   return Serve(p.id, p.call, p.handler);
+}
+
+void Dispatcher::DropGoneCallers() {
+  std::erase_if(pending_, [this](const Pending& p) { return !notifier_.IdValid(p.id); });
 }
 
 int Dispatcher::Inject(int src_fd, int target_fd) {

@@ -40,6 +40,10 @@ class Dispatcher final : public FdInjector {
   // Runs the i-th pending call's handler again (its descriptor polled ready): answered, or
   // pending again on the descriptor it names.
   absl::Status RetryPending(size_t i);
+  // Forgets the pending calls whose callers are gone (killed while they waited): their
+  // descriptors may never be ready, and a run forking readers and killing them would otherwise
+  // grow the list, and every poll, without bound.
+  void DropGoneCallers();
 
   // Notifications received (the run's notified_syscalls).
   int64_t notified() const { return notified_; }

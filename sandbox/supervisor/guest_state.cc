@@ -63,6 +63,14 @@ int GuestState::FindAlias(std::string_view alias) const {
   return -1;
 }
 
+int64_t GuestState::PeakRssBytes() const {
+  int64_t peak = released_peak_rss_;
+  for (const std::unique_ptr<GuestProcess>& p : processes_) {
+    peak = std::max(peak, p->mem->peak_rss_bytes);
+  }
+  return peak;
+}
+
 uint64_t GuestState::output_capacity() const {
   const uint64_t limit = static_cast<uint64_t>(manifest_.output_limit_bytes());
   return output_bytes_ >= limit ? 0 : limit - output_bytes_;

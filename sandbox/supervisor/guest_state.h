@@ -124,6 +124,10 @@ class GuestState {
     reaped_user_cpu_ += user;
     reaped_system_cpu_ += system;
   }
+  // The run's resident high-water mark: the largest of its processes' (each folded in by the
+  // memory sampling while it lives and at its exit, and kept here once it is released).
+  int64_t PeakRssBytes() const;
+  void NotePeakRss(int64_t bytes) { released_peak_rss_ = std::max(released_peak_rss_, bytes); }
   bool process_limit_hit() const { return process_limit_hit_; }
   void set_process_limit_hit() { process_limit_hit_ = true; }
   OutputObserver* observer() const { return observer_; }
@@ -170,6 +174,7 @@ class GuestState {
   std::vector<std::unique_ptr<GuestProcess>> processes_;
   GuestProcess* current_;
   int64_t peak_processes_ = 1;
+  int64_t released_peak_rss_ = 0;
   absl::Duration reaped_user_cpu_, reaped_system_cpu_;
   bool process_limit_hit_ = false;
   std::vector<std::unique_ptr<Channel>> channels_;

@@ -408,13 +408,13 @@ Reply Madvise(GuestState&, const Call& c) {
 Reply ExitGroup(GuestState& g, const Call&) {
   // Its last chance to pair a fork: once it is gone, its child is re-parented.
   ResolvePendingFork(g, g.current());
+  // The last moment this process's memory can be read: the run's peak is its processes' largest.
+  SamplePeakRss(g.mem());
   if (&g.current() != &g.first()) {
-    // A child's exit ends only it; the run's etag and peak are the first process's.
+    // A child's exit ends only it; the run's etag is the first process's.
     g.current().exited = true;
     return Reply::Continue();
   }
-  // The last moment the guest's memory can be read.
-  SamplePeakRss(g.mem());
   if (g.manifest().memory_etag()) {
     // Work the guest asked for: it counts against its limits and stops when they run out.
     absl::StatusOr<std::string> digest = GuestMemoryDigest(

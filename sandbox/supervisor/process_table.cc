@@ -18,11 +18,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/errno_status.h"
 #include "sandbox/policy/syscall_policy.h"
 #include "sandbox/supervisor/guest_memory.h"
 #include "sandbox/supervisor/run_budget.h"
@@ -234,6 +236,7 @@ void ReleaseEnded(GuestState& g) {
       continue;
     }
     if (&g.current() == &p) g.set_current(&g.first());
+    g.NotePeakRss(p.mem->peak_rss_bytes);
     it = procs.erase(it);
   }
 }
@@ -315,9 +318,11 @@ absl::Duration GroupCpu(pid_t pgid) {
   return sum;
 }
 
-bool EnsureSubreaper() {
-  static const bool ok = prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
-  return ok;
+absl::Status BecomeSubreaper() {
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+    return ErrnoStatus(errno, "prctl(PR_SET_CHILD_SUBREAPER)");
+  }
+  return absl::OkStatus();
 }
 
 void KillGroup(pid_t pgid) {
@@ -343,7 +348,8 @@ void ResolvePendingFork(GuestState& g, GuestProcess& parent) {
   parent.pending.reset();  // the child already ended and was reaped
 }
 
-bool SelectCaller(GuestState& g, pid_t pid, uint32_t arch, int64_t nr) {
+bool SelectCaller(GuestState& g, pid_t pid, uint32_t arch, int64_t nr,
+                  const std::function<bool()>& still_waiting) {
   // pid 0: a state with no real process behind it (handler unit tests).
   if (g.first().pid == pid || g.first().pid == 0) {
     g.set_current(&g.first());
@@ -355,6 +361,9 @@ bool SelectCaller(GuestState& g, pid_t pid, uint32_t arch, int64_t nr) {
   }
   // A child's first notified call: its parent's pending fork is its state.
   const pid_t parent = ParentOf(pid);
+  // Why: /proc names a pid, not a process; only a caller still waiting in its call is sure to
+  // be the process that made it, so its parent as read is its own.
+  if (!still_waiting()) return false;
   if (GuestProcess* p = Find(g, parent); p != nullptr && p->pending != nullptr) {
     g.set_current(Adopt(g, *p, pid));
     return true;

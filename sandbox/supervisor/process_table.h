@@ -7,8 +7,10 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "sandbox/supervisor/guest_state.h"
 #include "sandbox/sys/process.h"
@@ -19,8 +21,11 @@ namespace zerocell::sandbox::supervisor {
 // a pid no process of the run can be (none of its processes' children, or a child whose
 // parent's fork can no longer be told apart) stops the guest with POLICY_VIOLATION and returns
 // false.
-// `arch` and `nr`: the notified call, named in the violation.
-bool SelectCaller(GuestState& g, pid_t pid, uint32_t arch, int64_t nr);
+// `arch` and `nr`: the notified call, named in the violation. For a pid the run does not know,
+// `still_waiting` is asked after /proc was read for its parent: false (the caller died meanwhile,
+// and its pid may already be another process's) returns false and decides nothing.
+bool SelectCaller(GuestState& g, pid_t pid, uint32_t arch, int64_t nr,
+                  const std::function<bool()>& still_waiting);
 
 // Pairs `parent`'s pending fork with its child now (found among the parent's children the run
 // does not know yet), or drops it when the child is already gone.
@@ -43,10 +48,11 @@ bool Reaped(const GuestProcess& p);
 // Whether `p` has ended (its exit was seen, or its pidfd polls readable); marks it.
 bool HasExited(GuestProcess& p);
 
-// Makes this process a child subreaper (once; it stays one): the children a run's first
-// process leaves behind become ours when it ends, so the supervisor can reap them (else they would
-// be init's, which in a container may never reap). False when the kernel refused.
-bool EnsureSubreaper();
+// Makes this process a child subreaper (it stays one): the children a run's first process
+// leaves behind become ours when it ends, so the supervisor can reap them (else they would be
+// init's, which in a container may never reap). The engine does it once, when it is created,
+// before any run can fork.
+absl::Status BecomeSubreaper();
 // SIGKILLs every process of the run: they share the first one's process group (`pgid`, its
 // host pid; the guest cannot leave it: setpgid and setsid are EPERM). Call it while the first
 // process is not reaped yet, so the group id cannot have been reused.

@@ -71,6 +71,8 @@ class Loop {
       }
       const absl::Duration wait = std::min(p_.wall_deadline, next_cpu_check) - now;
       // Reads waiting on a stream (their processes are blocked in them) add its descriptor.
+      // (One pending call cannot grow into many: a run of one process pays nothing for this.)
+      if (dispatcher_.pending_count() > 1) dispatcher_.DropGoneCallers();
       fds_.assign({{listener_open ? p_.listener.get() : -1, POLLIN, 0},
                    {p_.process->pidfd(), POLLIN, 0},
                    {p_.cancel_fd, POLLIN, 0}});
@@ -129,7 +131,7 @@ class Loop {
     r.usage.system_cpu = absl::DurationFromTimeval(usage.ru_stime) +
                          absl::DurationFromTimeval(others.ru_stime) + guest_.reaped_system_cpu();
     r.usage.supervisor_cpu = budget_.SupervisorCpu();
-    r.usage.peak_memory_bytes = guest_.mem().peak_rss_bytes;
+    r.usage.peak_memory_bytes = guest_.PeakRssBytes();
     r.usage.notified_syscalls = dispatcher_.notified();
     r.usage.peak_processes = guest_.peak_processes();
     r.process_limit_exceeded = guest_.process_limit_hit();
@@ -210,8 +212,6 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   mem.status = std::move(params.proc_status);  // SamplePeakRss opens it when not given
   mem.pid = params.process->pid();
   guest.first().pid = params.process->pid();
-  // A run of several processes reaps the ones its first process leaves behind.
-  if (params.manifest->max_processes() > 1) (void)EnsureSubreaper();
   guest.set_observer(params.observer);
   mem.brk = params.initial_brk;
   mem.loader_end = (params.initial_brk + launch::kPageSize - 1) & ~(launch::kPageSize - 1);

@@ -266,6 +266,24 @@ int main(int argc, char **argv) {
     }
     wait_status(pid);
     say("parent_byte=%d\n", p[0]);
+  } else if (strcmp(mode, "sleeper") == 0) {
+    // A child asleep in the kernel, then argv[2]: "clone" (a violation), "map" (argv[3] MiB more)
+    // or "spin": however the run ends, the child must end with it.
+    pid_t pid = fork();
+    if (pid == 0) {
+      pause();
+      _exit(0);
+    }
+    put("child", pid);
+    if (strcmp(argv[2], "clone") == 0) {
+      syscall(SYS_clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | SIGCHLD,
+              0, 0, 0, 0);
+    } else if (strcmp(argv[2], "map") == 0) {
+      touch((size_t)atoi(argv[3]));
+    } else {
+      for (;;) {
+      }
+    }
   } else if (strcmp(mode, "clone") == 0) {
     say("start\n");
     long r = syscall(SYS_clone,

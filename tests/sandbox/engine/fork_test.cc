@@ -1,5 +1,6 @@
 // Real runs of several processes: fork and wait, output of children, descriptor tables, the
-// process limit, memory summed over the processes, and every process ending with the run.
+// process limit, memory summed over the processes, and every process ending with the run
+// however it ends.
 #include <dirent.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -7,6 +8,7 @@
 
 #include <cerrno>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -19,13 +21,16 @@
 #include "sandbox/supervisor/process_table.h"
 #include "sandbox/sys/process.h"
 #include "tests/sandbox/engine/test_util.h"
+#include "tests/testing/processes.h"
 
 namespace zerocell::sandbox::testing {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using ::zerocell::testing::DescendantPids;
 using ::zerocell::testing::IsOk;
+using ::zerocell::testing::WaitFor;
 
 std::string E(int err) { return "E" + std::to_string(err); }
 
@@ -252,6 +257,16 @@ TEST(EngineForkTest, MemoryIsSummedOverTheProcesses) {
   EXPECT_EQ(KeyValues(StdoutOf(rok)).at("child_status"), "0");
 }
 
+// The run's peak is its largest process's, whichever process the supervisor served last.
+TEST(EngineForkTest, PeakMemoryIsTheLargestProcesss) {
+  ZC_ASSERT_RUN(r, RunGuest("fork_probe", Probe({"mem", "1", "40"}, 2)));
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  EXPECT_GE(r.usage.peak_memory_bytes, int64_t{40} << 20);
+  ZC_ASSERT_RUN(parent_only, RunGuest("fork_probe", Probe({"mem", "1", "0"}, 2)));
+  ASSERT_EQ(parent_only.outcome, Outcome::kExited) << Describe(parent_only);
+  EXPECT_LT(parent_only.usage.peak_memory_bytes, int64_t{40} << 20);
+}
+
 // A fork copies the whole address space: it is admitted like a mapping of that size.
 TEST(EngineForkTest, AForkPastTheMemoryLimitIsMemoryLimit) {
   ManifestBuilder m = Probe({"mem", "30", "0"}, 2);
@@ -292,7 +307,7 @@ TEST(EngineForkTest, WipeOnForkGivesTheChildZeros) {
 // A supervision that returns an error (no Finish) still ends the run's other processes: its
 // guard kills the first process's group before reaping it, then reaps the ones left to us.
 TEST(EngineForkTest, EveryProcessEndsWhenSupervisionReturnsEarly) {
-  ASSERT_TRUE(supervisor::EnsureSubreaper());
+  ASSERT_THAT(supervisor::BecomeSubreaper(), IsOk());
   int ready[2];
   ASSERT_EQ(pipe(ready), 0);
   const pid_t first = fork();
@@ -319,6 +334,50 @@ TEST(EngineForkTest, EveryProcessEndsWhenSupervisionReturnsEarly) {
     supervisor::RunGroup group(process, /*several=*/true);
   }
   EXPECT_TRUE(Gone(std::to_string(grandchild))) << "grandchild " << grandchild << " outlived";
+  EXPECT_FALSE(HasChildProcess());
+}
+
+// However the run ends, a child asleep in the kernel (no notified call to stop it at) ends with
+// it and is reaped.
+void ExpectTheSleepingChildEndedWith(const Result& r) {
+  const auto kv = KeyValues(StdoutOf(r));
+  ASSERT_TRUE(kv.contains("child")) << Describe(r);
+  EXPECT_TRUE(Gone(kv.at("child"))) << "child " << kv.at("child") << " outlived the run";
+  EXPECT_FALSE(HasChildProcess());
+}
+
+TEST(EngineForkTest, AViolationEndsEveryProcess) {
+  ZC_ASSERT_RUN(r, RunGuest("fork_probe", Probe({"sleeper", "clone"}, 2)));
+  ASSERT_EQ(r.outcome, Outcome::kPolicyViolation) << Describe(r);
+  ExpectTheSleepingChildEndedWith(r);
+}
+
+TEST(EngineForkTest, TheMemoryLimitEndsEveryProcess) {
+  ManifestBuilder m = Probe({"sleeper", "map", "200"}, 2);
+  m.set_memory_bytes(int64_t{64} << 20);
+  ZC_ASSERT_RUN(r, RunGuest("fork_probe", m));
+  ASSERT_EQ(r.outcome, Outcome::kMemoryLimit) << Describe(r);
+  ExpectTheSleepingChildEndedWith(r);
+}
+
+// Cancelled, the run has no result to name the child: it is found under this process while
+// the parent spins.
+TEST(EngineForkTest, CancellationEndsEveryProcess) {
+  ManifestBuilder m = Probe({"sleeper", "spin"}, 2);
+  m.set_timeout(absl::Seconds(30));
+  CancelToken cancel;
+  std::vector<pid_t> seen;
+  std::thread canceller([&] {
+    // The sandbox and its child (the engine's other children, if any, are not this run's).
+    WaitFor([&] { return (seen = DescendantPids(getpid())).size() >= 2; }, absl::Seconds(20));
+    cancel.Cancel();
+  });
+  absl::StatusOr<Result> r = RunGuest("fork_probe", m, &cancel);
+  canceller.join();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled)
+      << (r.ok() ? Describe(*r) : r.status().ToString());
+  ASSERT_GE(seen.size(), 2u);
+  for (pid_t pid : seen) EXPECT_TRUE(Gone(std::to_string(pid))) << pid << " outlived the run";
   EXPECT_FALSE(HasChildProcess());
 }
 

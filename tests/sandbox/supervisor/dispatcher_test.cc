@@ -236,6 +236,19 @@ TEST_F(PendingReadTest, PendingCallOfADeadGuestIsDropped) {
   EXPECT_EQ(memory_->writes(), 0);  // the dead guest's memory was not written either
 }
 
+// A caller killed while it waited is forgotten without its descriptor becoming ready.
+TEST_F(PendingReadTest, GoneCallersAreDroppedWithoutTheirSourceReady) {
+  const uint64_t id = notifier_.Push(SYS_read, {0, kBuf, 64});
+  Dispatcher d(notifier_, *guest_);
+  ASSERT_THAT(d.HandleNext(), IsOk());
+  d.DropGoneCallers();
+  ASSERT_EQ(d.pending_count(), 1u);  // still waiting: kept
+  notifier_.Invalidate(id);
+  d.DropGoneCallers();
+  EXPECT_EQ(d.pending_count(), 0u);
+  EXPECT_EQ(notifier_.AnswerFor(id), nullptr);
+}
+
 TEST_F(PendingReadTest, RetryWithoutDataStaysPending) {
   const uint64_t id = notifier_.Push(SYS_read, {0, kBuf, 64});
   Dispatcher d(notifier_, *guest_);

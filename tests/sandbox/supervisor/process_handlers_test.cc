@@ -121,11 +121,19 @@ TEST_F(HandlersTest, ExecutableMemoryIsAViolation) {
 // is none of the run's).
 TEST_F(HandlersTest, AnUnpairedCallerIsAViolationNamingItsCall) {
   guest_->first().pid = 1;  // a run whose first process is not this test's parent
-  EXPECT_FALSE(SelectCaller(*guest_, getpid(), AUDIT_ARCH_X86_64, SYS_read));
+  EXPECT_FALSE(SelectCaller(*guest_, getpid(), AUDIT_ARCH_X86_64, SYS_read, [] { return true; }));
   ASSERT_TRUE(guest_->stop().has_value());
   EXPECT_EQ(guest_->stop()->outcome, Outcome::kPolicyViolation);
   EXPECT_EQ(guest_->stop()->violation.syscall, "read");
   EXPECT_EQ(guest_->stop()->violation.number, SYS_read);
+}
+
+// A caller that died while its parent was read from /proc decides nothing: its pid may already
+// be another process's, whose parent says nothing about the run.
+TEST_F(HandlersTest, ACallerGoneWhileItsParentIsReadDecidesNothing) {
+  guest_->first().pid = 1;
+  EXPECT_FALSE(SelectCaller(*guest_, getpid(), AUDIT_ARCH_X86_64, SYS_read, [] { return false; }));
+  EXPECT_FALSE(guest_->stop().has_value());
 }
 
 TEST_F(HandlersTest, FileMappingsAreRefused) {
