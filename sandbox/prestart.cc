@@ -52,6 +52,8 @@ const char* StepName(launch::LoaderStep step) {
       return "install seccomp filter";
     case launch::LoaderStep::kHandoff:
       return "hand off listener";
+    case launch::LoaderStep::kMapVdso:
+      return "map the guest's vdso and clock page";
     case launch::LoaderStep::kNone:
       break;
   }

@@ -113,6 +113,7 @@ struct GoHeader {
   uint64_t stack_low;   // guest stack is [stack_low, kStackTop); the rest of the parked one goes
   uint64_t initial_sp;  // rsp at entry; points at argc
   SpecRlimit rlimits[kGoRlimits];
+  int64_t realtime_base_ns;  // the clock page's (sandbox/vdso/clock_page.h); its ns starts at 0
 };
 
 // Which loader step failed; sent in the handshake so the engine can name it.
@@ -131,6 +132,7 @@ enum class LoaderStep : uint32_t {
   kCloseFds,
   kInstallFilter,
   kHandoff,
+  kMapVdso,
 };
 
 inline constexpr uint32_t kReadyVdsoRemoved = 1u << 1;

@@ -16,6 +16,7 @@
 #include "base/sha256.h"
 #include "base/status_macros.h"
 #include "sandbox/launch/launch_spec.h"
+#include "sandbox/vdso/clock_page.h"
 
 namespace zerocell::sandbox::launch {
 namespace {
@@ -241,6 +242,8 @@ absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest&
       {AT_RANDOM, at_random},
       {AT_PLATFORM, platform},
       {AT_EXECFN, execfn},
+      // Ours (sandbox/vdso), not the kernel's: its clock calls read the virtual clock.
+      {AT_SYSINFO_EHDR, vdso::kVdsoAddr},
       {AT_NULL, 0},
   };
   std::vector<uint64_t> block;
@@ -268,6 +271,7 @@ absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest&
   // Backstops only: the supervisor enforces the exact limits and names them.
   plan.header.rlimits[0] = {RLIMIT_AS, 0, as, as};
   plan.header.rlimits[1] = {RLIMIT_CPU, 0, cpu_seconds + 1, cpu_seconds + 2};
+  plan.header.realtime_base_ns = absl::ToUnixNanos(manifest.clock_start());
   return plan;
 }
 

@@ -10,10 +10,16 @@
 #include <stdint.h>
 
 #include "sandbox/launch/launch_spec.h"
+#include "sandbox/vdso/clock_page.h"
+
+// The guest's vDSO image (sandbox/vdso, built by CMake), embedded by loader_vdso.S.
+extern "C" const char zerocell_vdso_start[], zerocell_vdso_end[];
+extern "C" void* memcpy(void* dst, const void* src, size_t n);  // defined below
 
 namespace {
 
 using namespace zerocell::sandbox::launch;
+namespace vdso = ::zerocell::sandbox::vdso;
 
 // --- raw syscalls ------------------------------------------------------------------------------
 
@@ -34,7 +40,8 @@ long Sys(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, lo
 bool Failed(long r) { return r < 0 && r > -4096; }
 
 constexpr int kProtRead = 1, kProtWrite = 2, kProtExec = 4;
-constexpr int kMapPrivate = 0x02, kMapFixed = 0x10, kMapAnonymous = 0x20;
+constexpr int kMapShared = 0x01, kMapPrivate = 0x02, kMapFixed = 0x10, kMapAnonymous = 0x20;
+constexpr int kMapFixedNoreplace = 0x100000;
 constexpr int kSigKill = 9;
 constexpr int kAtSysinfoEhdr = 33;
 constexpr int kAtExecfn = 31;
@@ -194,6 +201,27 @@ void MapParkedStack() {
 // Parks in a notified read until the engine releases the loader into a request: it has written
 // the stack image below kStackTop and `go` into this read's buffer. Returns the guest's rsp.
 // A read that ends any other way (the listener closed: the engine is gone) ends the loader.
+// The guest's own vDSO at vdso::kVdsoAddr (its clock calls answered in the guest, from the
+// virtual clock) and the clock page below it, shared by every process the run forks. Before
+// the filter: mmap and mprotect run in the kernel here.
+void MapVdso() {
+  const uint64_t len = static_cast<uint64_t>(zerocell_vdso_end - zerocell_vdso_start);
+  if (len == 0 || len > vdso::kVdsoMaxBytes) Fail(LoaderStep::kMapVdso, -22 /*EINVAL*/);
+  // NOREPLACE, and the address checked: an old kernel takes it as a hint only.
+  const long page = Sys(__NR_mmap, vdso::kClockPageAddr, kPageSize, kProtRead | kProtWrite,
+                        kMapShared | kMapAnonymous | kMapFixedNoreplace, -1, 0);
+  Check(page, LoaderStep::kMapVdso);
+  if (static_cast<uint64_t>(page) != vdso::kClockPageAddr) Fail(LoaderStep::kMapVdso, -17);
+  const long image = Sys(__NR_mmap, vdso::kVdsoAddr, PageUp(len), kProtRead | kProtWrite,
+                         kMapPrivate | kMapAnonymous | kMapFixedNoreplace, -1, 0);
+  Check(image, LoaderStep::kMapVdso);
+  if (static_cast<uint64_t>(image) != vdso::kVdsoAddr) Fail(LoaderStep::kMapVdso, -17);
+  memcpy(reinterpret_cast<void*>(vdso::kVdsoAddr), zerocell_vdso_start, len);
+  // Never writable and executable at once, like every code mapping of the guest.
+  Check(Sys(__NR_mprotect, vdso::kVdsoAddr, PageUp(len), kProtRead | kProtExec),
+        LoaderStep::kMapVdso);
+}
+
 uint64_t Park() {
   GoHeader go = {};
   const long n = Sys(__NR_read, kControlFd, reinterpret_cast<long>(&go), sizeof(go));
@@ -216,6 +244,10 @@ uint64_t Park() {
       Exit(127);
     }
   }
+  // The request's clock: its start, and no time passed yet.
+  auto* clock = reinterpret_cast<volatile vdso::ClockPage*>(vdso::kClockPageAddr);
+  clock->realtime_base_ns = go.realtime_base_ns;
+  clock->ns = 0;
   return go.initial_sp;
 }
 
@@ -438,6 +470,7 @@ void* memcpy(void* dst, const void* src, size_t n) {
   const char* payload = reinterpret_cast<const char*>(spec);
   for (uint32_t i = 0; i < spec->segment_count; ++i) MapSegment(spec->segments[i]);
   MapParkedStack();
+  MapVdso();
   static char maps_buf[16384];
   SpecialRanges special = {};
   uint32_t flags = UnmapVdso(spec->special, AuxValue(initial_stack, kAtSysinfoEhdr), maps_buf,

@@ -76,15 +76,38 @@ uint64_t GuestState::output_capacity() const {
   return output_bytes_ >= limit ? 0 : limit - output_bytes_;
 }
 
+// The page's `ns` is its first field (vdso::ClockPage).
+void GuestState::LoadClock() {
+  int64_t ns = 0;
+  // Why only forward: the page is the guest's memory; a guest that writes it can stall its own
+  // clock's reads in the vDSO, never move the supervisor's answers back.
+  if (clock_page_ != 0 && memory().ReadValue(clock_page_, &ns) == 0 && ns > clock_ns_) {
+    clock_ns_ = ns;
+  }
+}
+
+void GuestState::StoreClock() {
+  if (clock_page_ != 0) (void)memory().WriteValue(clock_page_, clock_ns_);
+}
+
 int64_t GuestState::TickClock() {
+  LoadClock();
   const int64_t now = clock_ns_;
-  AdvanceClock(1000);
+  clock_ns_ = now > INT64_MAX - 1000 ? INT64_MAX : now + 1000;
+  StoreClock();
   return now;
 }
 
 void GuestState::AdvanceClock(int64_t ns) {
   if (ns <= 0) return;
+  LoadClock();
   clock_ns_ = ns > INT64_MAX - clock_ns_ ? INT64_MAX : clock_ns_ + ns;
+  StoreClock();
+}
+
+int64_t GuestState::clock_ns() {
+  LoadClock();
+  return clock_ns_;
 }
 
 void GuestState::RandomBytes(char* out, size_t len) {

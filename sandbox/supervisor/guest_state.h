@@ -139,9 +139,13 @@ class GuestState {
 
   // Virtual clock: nanoseconds since the run started, advanced by time calls and sleeps. It
   // saturates at INT64_MAX: a guest may sleep "forever" as often as it likes (never a wrap).
+  // With a clock page (a real run: sandbox/vdso/clock_page.h) the clock lives there, where the
+  // guest's vDSO ticks it too; it is read before and written after each use. Without one
+  // (handler tests), or when the guest unmapped it, the state's own copy serves.
   int64_t TickClock();            // returns the time before advancing by 1 us
   void AdvanceClock(int64_t ns);  // ns <= 0: no change
-  int64_t clock_ns() const { return clock_ns_; }
+  int64_t clock_ns();
+  void set_clock_page(uint64_t addr) { clock_page_ = addr; }
   int64_t realtime_base_ns() const { return realtime_base_ns_; }
 
   // Next bytes of the seeded random stream.
@@ -184,7 +188,10 @@ class GuestState {
   std::shared_ptr<int> real_files_ = std::make_shared<int>(0);
   std::string memory_etag_;
   uint64_t output_bytes_ = 0;
+  void LoadClock();
+  void StoreClock();
   int64_t clock_ns_ = 0;
+  uint64_t clock_page_ = 0;  // guest address of ClockPage; 0: none
   int64_t realtime_base_ns_ = 0;
   uint64_t random_counter_ = 0;
   std::string random_pool_;  // the current 4 KiB block of the stream, used from random_used_

@@ -25,6 +25,7 @@
 #include "sandbox/supervisor/process_table.h"
 #include "sandbox/supervisor/run_budget.h"
 #include "sandbox/sys/syscalls.h"
+#include "sandbox/vdso/clock_page.h"
 
 namespace zerocell::sandbox::supervisor {
 namespace {
@@ -219,6 +220,9 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   mem.tables_baseline = PageTablesFor(StartingMappings(params, mem.loader_end));
   mem.code = params.image_code;
   mem.code.push_back({launch::kLoaderBase, mem.loader_end});
+  // The vDSO and its clock page, mapped by the loader: like its own code, never moved or grown.
+  mem.code.push_back({vdso::kClockPageAddr, vdso::kVdsoAddr + vdso::kVdsoMaxBytes});
+  guest.set_clock_page(vdso::kClockPageAddr);
   // What the loader itself still maps is not the guest's: measure it once, before the guest runs
   // (this also records the start-up resident size, the peak of a guest that dies early).
   const int64_t vm = VmBytes(mem);

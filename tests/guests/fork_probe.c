@@ -21,6 +21,8 @@
 //   vfork    vfork; the child exits 5 at once; the parent, resumed, waits for it
 //   wipe     a page marked MADV_WIPEONFORK: the child reads zeros, the parent its byte
 //   clone    clone with CLONE_THREAD-like flags (refused)
+//   sleeper ACTION  a child waits in pause() (its pid printed); then the parent makes a thread
+//            (ACTION "clone": a violation), maps argv[3] MiB ("map") or spins ("spin")
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>

@@ -149,6 +149,16 @@ std::vector<EquivalenceCase> Cases() {
          EXPECT_EQ(kv["getrandom_ret"], "32");
          EXPECT_THAT(kv["realtime"], StartsWith("1700000000."));
        }},
+      // The clock page is reset at the release: a warm run reads the clock a cold one does,
+      // through the vDSO and the notified calls alike.
+      {"vdso_clock", "clock_probe",
+       [] {
+         ManifestBuilder b = StdManifest({"clock_probe", "mix"});
+         b.set_clock_start(absl::FromUnixSeconds(1700000000));
+         return b;
+       },
+       Outcome::kExited,
+       [](const Result& r) { EXPECT_THAT(StdoutOf(r), HasSubstr("\ntime=1700000000\n")); }},
       {"echo_args_env", "echo_args",
        [] {
          ManifestBuilder b = StdManifest({"echo_args", "one", "two words", ""});

@@ -157,6 +157,35 @@ TEST(GuestStateTest, TickClockAdvancesOneMicrosecond) {
   EXPECT_EQ(g.realtime_base_ns(), int64_t{1000} * 1'000'000'000);
 }
 
+// With a clock page the clock is the page's: the guest's vDSO ticks it between two handler
+// calls, and each handler use writes it back. A page moved backwards (the guest writes its own
+// memory) never moves the supervisor's answers back; an unmapped one leaves its own copy.
+TEST(GuestStateTest, TheClockPageIsTheClock) {
+  const Manifest m = MakeManifest(0);
+  auto memory = std::make_unique<zerocell::testing::FakeGuestMemory>();
+  zerocell::testing::FakeGuestMemory* fake = memory.get();
+  constexpr uint64_t kPage = 0x7000;
+  fake->Map(kPage, 16);
+  GuestState g(m, std::move(memory), -1);
+  ASSERT_THAT(g.Open({}), IsOk());
+  g.set_clock_page(kPage);
+  EXPECT_EQ(g.TickClock(), 0);
+  int64_t page = 0;
+  ASSERT_EQ(fake->ReadValue(kPage, &page), 0);
+  EXPECT_EQ(page, 1000);
+  page = 50'000;  // the vDSO's ticks
+  ASSERT_EQ(fake->WriteValue(kPage, page), 0);
+  EXPECT_EQ(g.TickClock(), 50'000);
+  page = 10;  // backwards
+  ASSERT_EQ(fake->WriteValue(kPage, page), 0);
+  EXPECT_EQ(g.TickClock(), 51'000);
+  ASSERT_EQ(fake->ReadValue(kPage, &page), 0);
+  EXPECT_EQ(page, 52'000);
+  g.set_clock_page(0x9000);  // not mapped
+  EXPECT_EQ(g.TickClock(), 52'000);
+  EXPECT_EQ(g.clock_ns(), 53'000);
+}
+
 // Found by tests/fuzz/supervisor_fuzz.cc: a ppoll timeout of ~2^57 s overflowed int64
 // nanoseconds (undefined behaviour; in practice a clock that jumped backwards).
 TEST(GuestStateTest, ClockSaturatesInsteadOfWrapping) {
