@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "base/status_macros.h"
+#include "sandbox/vdso/clock_page.h"
 
 namespace zerocell::sandbox::elf {
 namespace {
@@ -25,9 +26,9 @@ constexpr uint64_t kPhdrSize = sizeof(Elf64_Phdr);
 // Linux refuses mappings below vm.mmap_min_addr (65536 by default), and an unmapped low range
 // keeps NULL dereferences faulting.
 constexpr uint64_t kMinExecAddress = 0x10000;
-// ET_EXEC segments end below this: the rest of the 47-bit user range belongs to the stack and
-// the loader.
-constexpr uint64_t kMaxExecAddress = 0x6f0000000000;
+// ET_EXEC segments end below this: the rest of the 47-bit user range belongs to the guest's vDSO
+// and its clock page, the loader and the stack.
+constexpr uint64_t kMaxExecAddress = vdso::kClockPageAddr;
 // A static-pie is mapped at a fixed base, so its as-linked addresses must stay small.
 constexpr uint64_t kMaxPieSpan = uint64_t{1} << 40;
 // Sum of page-rounded segment sizes: refuses images whose bss alone exceeds any sane limit.

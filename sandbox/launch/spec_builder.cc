@@ -242,8 +242,9 @@ absl::StatusOr<GoPlan> BuildGoPlan(const elf::ElfLayout& layout, const Manifest&
       {AT_RANDOM, at_random},
       {AT_PLATFORM, platform},
       {AT_EXECFN, execfn},
-      // Ours (sandbox/vdso), not the kernel's: its clock calls read the virtual clock.
-      {AT_SYSINFO_EHDR, vdso::kVdsoAddr},
+      // Ours (sandbox/vdso), not the kernel's: its clock calls read the virtual clock. Not for
+      // a run that may fork: its processes would tick the page while a handler rewrites it.
+      {AT_SYSINFO_EHDR, manifest.max_processes() > 1 ? 0 : vdso::kVdsoAddr},
       {AT_NULL, 0},
   };
   std::vector<uint64_t> block;

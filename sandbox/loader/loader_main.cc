@@ -198,12 +198,9 @@ void MapParkedStack() {
         LoaderStep::kMapStack);
 }
 
-// Parks in a notified read until the engine releases the loader into a request: it has written
-// the stack image below kStackTop and `go` into this read's buffer. Returns the guest's rsp.
-// A read that ends any other way (the listener closed: the engine is gone) ends the loader.
 // The guest's own vDSO at vdso::kVdsoAddr (its clock calls answered in the guest, from the
-// virtual clock) and the clock page below it, shared by every process the run forks. Before
-// the filter: mmap and mprotect run in the kernel here.
+// virtual clock) and the clock page below it. Before the filter: mmap and mprotect run in the
+// kernel here.
 void MapVdso() {
   const uint64_t len = static_cast<uint64_t>(zerocell_vdso_end - zerocell_vdso_start);
   if (len == 0 || len > vdso::kVdsoMaxBytes) Fail(LoaderStep::kMapVdso, -22 /*EINVAL*/);
@@ -212,7 +209,8 @@ void MapVdso() {
                         kMapShared | kMapAnonymous | kMapFixedNoreplace, -1, 0);
   Check(page, LoaderStep::kMapVdso);
   if (static_cast<uint64_t>(page) != vdso::kClockPageAddr) Fail(LoaderStep::kMapVdso, -17);
-  const long image = Sys(__NR_mmap, vdso::kVdsoAddr, PageUp(len), kProtRead | kProtWrite,
+  // The whole range, so that nothing else can be placed in it: the image, then PROT_NONE.
+  const long image = Sys(__NR_mmap, vdso::kVdsoAddr, vdso::kVdsoMaxBytes, kProtRead | kProtWrite,
                          kMapPrivate | kMapAnonymous | kMapFixedNoreplace, -1, 0);
   Check(image, LoaderStep::kMapVdso);
   if (static_cast<uint64_t>(image) != vdso::kVdsoAddr) Fail(LoaderStep::kMapVdso, -17);
@@ -220,8 +218,15 @@ void MapVdso() {
   // Never writable and executable at once, like every code mapping of the guest.
   Check(Sys(__NR_mprotect, vdso::kVdsoAddr, PageUp(len), kProtRead | kProtExec),
         LoaderStep::kMapVdso);
+  if (PageUp(len) < vdso::kVdsoMaxBytes) {
+    Check(Sys(__NR_mprotect, vdso::kVdsoAddr + PageUp(len), vdso::kVdsoMaxBytes - PageUp(len), 0),
+          LoaderStep::kMapVdso);
+  }
 }
 
+// Parks in a notified read until the engine releases the loader into a request: it has written
+// the stack image below kStackTop and `go` into this read's buffer. Returns the guest's rsp.
+// A read that ends any other way (the listener closed: the engine is gone) ends the loader.
 uint64_t Park() {
   GoHeader go = {};
   const long n = Sys(__NR_read, kControlFd, reinterpret_cast<long>(&go), sizeof(go));

@@ -14,7 +14,8 @@ namespace zerocell::sandbox::supervisor {
 
 // The definition (stable for a deterministic program on one host, warm or cold start alike):
 // - the mappings are those of /proc/<pid>/maps at the guest's exit_group, in address order,
-//   without the loader's own (every mapping inside [loader_low, loader_high)), the loader's exec
+//   without the loader's own and the guest's vDSO and clock page below them (every mapping
+//   inside [loader_low, loader_high): our code and the clock, not the guest's), the loader's exec
 //   stack ("[stack]": only the loader ever ran on it) and the kernel's [vdso], [vvar],
 //   [vvar_vclock] and [vsyscall] pages (time and host data the guest did not make);
 // - each mapping adds 'M', its start and end (little-endian uint64) and one byte of protection

@@ -23,6 +23,7 @@
 #include "sandbox/supervisor/memory_digest.h"
 #include "sandbox/supervisor/process_table.h"
 #include "sandbox/sys/syscalls.h"
+#include "sandbox/vdso/clock_page.h"
 
 namespace zerocell::sandbox::supervisor {
 namespace {
@@ -418,7 +419,7 @@ Reply ExitGroup(GuestState& g, const Call&) {
   if (g.manifest().memory_etag()) {
     // Work the guest asked for: it counts against its limits and stops when they run out.
     absl::StatusOr<std::string> digest = GuestMemoryDigest(
-        g.mem().pid, launch::kLoaderBase, g.mem().loader_end, [&g] { return g.Exhausted(); });
+        g.mem().pid, vdso::kClockPageAddr, g.mem().loader_end, [&g] { return g.Exhausted(); });
     if (g.stop().has_value() || g.cancelled()) return Reply::Error(EINTR);
     if (digest.ok()) g.set_memory_etag(*std::move(digest));
   }

@@ -29,6 +29,7 @@
 #include "sandbox/supervisor/guest_memory.h"
 #include "sandbox/supervisor/run_budget.h"
 #include "sandbox/sys/syscalls.h"
+#include "sandbox/sys/unique_fd.h"
 
 namespace zerocell::sandbox::supervisor {
 namespace {
@@ -100,9 +101,10 @@ bool Known(GuestState& g, pid_t pid) {
 }
 
 // The child takes the state its parent had at the fork.
-GuestProcess* Adopt(GuestState& g, GuestProcess& parent, pid_t pid) {
+// `pidfd`: the child's, when the caller opened it already; else opened here.
+GuestProcess* Adopt(GuestState& g, GuestProcess& parent, pid_t pid, sys::UniqueFd pidfd = {}) {
   std::unique_ptr<PendingFork> fork = std::move(parent.pending);
-  sys::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+  if (!pidfd.valid()) pidfd.reset(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   const int raw = pidfd.get();
   auto child = std::make_unique<GuestProcess>(pid, raw, std::make_unique<ProcessMemory>(pid),
                                               std::move(fork->fds));
@@ -360,12 +362,13 @@ bool SelectCaller(GuestState& g, pid_t pid, uint32_t arch, int64_t nr,
     return true;
   }
   // A child's first notified call: its parent's pending fork is its state.
+  // Why this order: a pid names a process only while it lives. The pidfd first, then its parent
+  // from /proc, then the caller still waiting in its call: then both were the caller's.
+  sys::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
   const pid_t parent = ParentOf(pid);
-  // Why: /proc names a pid, not a process; only a caller still waiting in its call is sure to
-  // be the process that made it, so its parent as read is its own.
   if (!still_waiting()) return false;
   if (GuestProcess* p = Find(g, parent); p != nullptr && p->pending != nullptr) {
-    g.set_current(Adopt(g, *p, pid));
+    g.set_current(Adopt(g, *p, pid, std::move(pidfd)));
     return true;
   }
   // Its parent ended before the child was seen (the child was re-parented): the one ended
@@ -379,7 +382,7 @@ bool SelectCaller(GuestState& g, pid_t pid, uint32_t arch, int64_t nr,
     }
   }
   if (candidates == 1) {
-    g.set_current(Adopt(g, *orphaned_by, pid));
+    g.set_current(Adopt(g, *orphaned_by, pid, std::move(pidfd)));
     return true;
   }
   // Why a violation: only the run's processes share its listener, and each was a fork the

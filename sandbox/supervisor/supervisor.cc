@@ -180,7 +180,7 @@ sys::UniqueFd OpenProc(pid_t pid, const char* file) {
 // The mappings every guest starts with, in address order: the image, the loader, the stack.
 std::vector<AddressRange> StartingMappings(const SuperviseParams& p, uint64_t loader_end) {
   std::vector<AddressRange> out = p.image_segments;
-  out.push_back({launch::kLoaderBase, loader_end});
+  out.push_back({vdso::kClockPageAddr, loader_end});  // the guest's vDSO, then the loader
   out.push_back({launch::kStackTop - p.stack_bytes, launch::kStackTop});
   std::sort(out.begin(), out.end(),
             [](const AddressRange& a, const AddressRange& b) { return a.start < b.start; });
@@ -219,10 +219,11 @@ absl::StatusOr<SuperviseResult> Supervise(SuperviseParams params) {
   mem.stack_bytes = params.stack_bytes;
   mem.tables_baseline = PageTablesFor(StartingMappings(params, mem.loader_end));
   mem.code = params.image_code;
-  mem.code.push_back({launch::kLoaderBase, mem.loader_end});
-  // The vDSO and its clock page, mapped by the loader: like its own code, never moved or grown.
-  mem.code.push_back({vdso::kClockPageAddr, vdso::kVdsoAddr + vdso::kVdsoMaxBytes});
-  guest.set_clock_page(vdso::kClockPageAddr);
+  // The loader's mappings and, right below them, the guest's vDSO and its clock page: never
+  // moved or grown.
+  mem.code.push_back({vdso::kClockPageAddr, mem.loader_end});
+  // Only a run of one process reads the clock through its vDSO (spec_builder.cc).
+  if (params.manifest->max_processes() == 1) guest.set_clock_page(vdso::kClockPageAddr);
   // What the loader itself still maps is not the guest's: measure it once, before the guest runs
   // (this also records the start-up resident size, the peak of a guest that dies early).
   const int64_t vm = VmBytes(mem);

@@ -9,14 +9,17 @@ namespace zerocell::sandbox::vdso {
 #endif
 
 // Where the guest finds its vDSO (AT_SYSINFO_EHDR) and, one page below, the clock page: fixed,
-// below zerocell-loader and far above any program's segments and heap. The vDSO is an image of
-// at most kVdsoMaxBytes; nothing else is mapped in [kClockPageAddr, kVdsoAddr + kVdsoMaxBytes).
-#define ZEROCELL_VDSO_ADDR 0x6efffff00000ull
+// right below zerocell-loader (kLoaderBase, 0x6f0000000000), so that [kClockPageAddr, the
+// loader's end) is one range the accounting and the memory etag treat as the loader's. Programs'
+// fixed segments end below kClockPageAddr (sandbox/elf). The loader maps the whole
+// [kVdsoAddr, kVdsoAddr + kVdsoMaxBytes): the image, then PROT_NONE.
 #define ZEROCELL_VDSO_MAX_BYTES 0x4000ull
+#define ZEROCELL_VDSO_ADDR (0x6f0000000000ull - ZEROCELL_VDSO_MAX_BYTES)
 #define ZEROCELL_CLOCK_PAGE_ADDR (ZEROCELL_VDSO_ADDR - 0x1000ull)
 
-// The run's virtual clock, in a page every process of the run shares (MAP_SHARED): the vDSO's
-// calls tick it without a notification, the supervisor's handlers read and advance it. `ns` is
+// The run's virtual clock, in a page the guest's vDSO ticks without a notification and the
+// supervisor's handlers read and advance (only in a run of one process: its one thread is
+// stopped while a handler runs, so the two never race; a run that may fork gets no vDSO). `ns` is
 // the virtual nanoseconds since the run started (each read of a clock advances it by 1 us);
 // `realtime_base_ns` the manifest's clock start (CLOCK_REALTIME = base + ns).
 struct ClockPage {

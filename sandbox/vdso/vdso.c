@@ -42,16 +42,19 @@ static int64_t Realtime(int64_t t) {
 
 // A clock the supervisor does not offer: its answer (EINVAL, after its own tick) comes from the
 // notified call, as the kernel's vDSO falls back to the syscall.
-static long Fallback(long clock, struct zc_timespec* ts) {
+static int Fallback(int clock, struct zc_timespec* ts) {
   long ret;
   __asm__ volatile("syscall"
                    : "=a"(ret)
-                   : "a"(NR_CLOCK_GETTIME), "D"(clock), "S"(ts)
+                   : "a"(NR_CLOCK_GETTIME), "D"((long)clock), "S"(ts)
                    : "rcx", "r11", "memory");
-  return ret;
+  return (int)ret;
 }
 
-long __vdso_clock_gettime(long clock, struct zc_timespec* ts) {
+// The clock id is an int (clockid_t): the ABI leaves the upper half of its register undefined.
+int __vdso_clock_gettime(int clock, struct zc_timespec* ts) {
+  // No buffer: the supervisor's EFAULT (after its tick), not a fault here.
+  if (!ts) return Fallback(clock, ts);
   int64_t ns;
   switch (clock) {
     case 0:   // CLOCK_REALTIME
@@ -70,6 +73,8 @@ long __vdso_clock_gettime(long clock, struct zc_timespec* ts) {
     default:
       return Fallback(clock, ts);
   }
+  // A clock start before the epoch: the supervisor's answer for a negative instant.
+  if (ns < 0) return -22;  // EINVAL
   ts->tv_sec = ns / NANOS;
   ts->tv_nsec = ns % NANOS;
   return 0;
@@ -94,7 +99,7 @@ long __vdso_time(int64_t* t) {
   return seconds;
 }
 
-long __vdso_clock_getres(long clock, struct zc_timespec* res) {
+int __vdso_clock_getres(int clock, struct zc_timespec* res) {
   (void)clock;
   if (res) {
     res->tv_sec = 0;
@@ -104,8 +109,8 @@ long __vdso_clock_getres(long clock, struct zc_timespec* res) {
 }
 
 // The kernel's vDSO exports these names under both spellings; libcs look up the __vdso_ ones.
-long clock_gettime(long, struct zc_timespec*) __attribute__((weak, alias("__vdso_clock_gettime")));
+int clock_gettime(int, struct zc_timespec*) __attribute__((weak, alias("__vdso_clock_gettime")));
 long gettimeofday(struct zc_timeval*, struct zc_timezone*)
     __attribute__((weak, alias("__vdso_gettimeofday")));
 long time(int64_t*) __attribute__((weak, alias("__vdso_time")));
-long clock_getres(long, struct zc_timespec*) __attribute__((weak, alias("__vdso_clock_getres")));
+int clock_getres(int, struct zc_timespec*) __attribute__((weak, alias("__vdso_clock_getres")));

@@ -3,7 +3,8 @@
 //   mix      libc clock_gettime, the raw syscall, libc again (MONOTONIC); time(), gettimeofday()
 //            and REALTIME; an unknown clock through libc; clock_getres; AT_SYSINFO_EHDR
 //   loop N   N libc clock_gettime calls; the first and last values
-//   fork     the child makes 10 libc clock calls; the parent's clock after waiting for it
+//   fork     the child makes 10 libc clock calls; the parent's clock after waiting for it, and
+//            AT_SYSINFO_EHDR
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
@@ -74,6 +75,7 @@ int main(int argc, char **argv) {
     int status = 0;
     waitpid(pid, &status, 0);
     say("before=%lld\nafter=%lld\n", before, libc_now(CLOCK_MONOTONIC));
+    say("vdso=%#lx\n", getauxval(AT_SYSINFO_EHDR));
   }
   return 0;
 }

@@ -163,7 +163,7 @@ INSTANTIATE_TEST_SUITE_P(
             "BeyondTheAddressRange",
             [] { return Built([](ElfBuilder& b) { b.Load(PF_R, 0, 0x6ff000000000, 0, 0x1000); }); },
             "segment 1 (PT_LOAD at 0x6ff000000000): p_vaddr 0x6ff000000000 + p_memsz 0x1000 "
-            "ends beyond 0x6f0000000000, the top of the guest address range"},
+            "ends beyond 0x6effffffb000, the top of the guest address range"},
         ElfCase{"BelowTheNullGuard",
                 [] {
                   return Built([](ElfBuilder& b) {

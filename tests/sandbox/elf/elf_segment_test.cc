@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "sandbox/elf/elf_image.h"
+#include "sandbox/vdso/clock_page.h"
 #include "tests/sandbox/elf/elf_builder.h"
 #include "tests/sandbox/elf/elf_image_test_util.h"
 #include "tests/testing/files.h"
@@ -119,20 +120,23 @@ TEST(ParseElfTest, ExecSegmentsStayAboveTheNullGuard) {
   Accepted(b.Build());
 }
 
+// The limit is where the guest's vDSO and clock page begin, below the loader (a segment there
+// would make every launch of an accepted image fail).
 TEST(ParseElfTest, ExecSegmentsEndBelowTheGuestAddressLimit) {
+  ASSERT_EQ(vdso::kClockPageAddr, 0x6effffffb000u);
   ElfBuilder b;
-  b.phdrs[0].p_vaddr = 0x6f0000000000 - 0x2000;
+  b.phdrs[0].p_vaddr = 0x6effffffb000 - 0x2000;
   b.phdrs[0].p_memsz = 0x3000;
   b.eh.e_entry = b.phdrs[0].p_vaddr;
   EXPECT_EQ(Rejection(b.Build()),
-            "segment 0 (PT_LOAD at 0x6effffffe000): p_vaddr 0x6effffffe000 + p_memsz 0x3000 "
-            "ends beyond 0x6f0000000000, the top of the guest address range");
+            "segment 0 (PT_LOAD at 0x6effffff9000): p_vaddr 0x6effffff9000 + p_memsz 0x3000 "
+            "ends beyond 0x6effffffb000, the top of the guest address range");
   b.phdrs[0].p_memsz = 0x2000;  // ends exactly at the limit
   Accepted(b.Build());
   // vaddr + memsz wraps around 2^64.
   b.phdrs[0].p_vaddr = 0xfffffffffffff000;
   b.eh.e_entry = b.phdrs[0].p_vaddr;
-  EXPECT_THAT(Rejection(b.Build()), HasSubstr("ends beyond 0x6f0000000000"));
+  EXPECT_THAT(Rejection(b.Build()), HasSubstr("ends beyond 0x6effffffb000"));
 }
 
 TEST(ParseElfTest, StaticPieSpanIsBounded) {
