@@ -59,6 +59,16 @@ static long put(const char *key, long r) {
   return r;
 }
 
+// A child that waits in pause() until the run ends it; its pid (or -1) to the parent.
+static pid_t sleeping_child(void) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    pause();
+    _exit(0);
+  }
+  return pid;
+}
+
 static void touch(size_t mib) {
   char *p = mmap(0, mib << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
@@ -124,11 +134,7 @@ int main(int argc, char **argv) {
   } else if (strcmp(mode, "limit") == 0) {
     int made = 0;
     for (;;) {
-      pid_t pid = fork();
-      if (pid == 0) {
-        pause();
-        _exit(0);
-      }
+      pid_t pid = sleeping_child();
       if (pid < 0) {
         say("fork_error=E%d\n", errno);
         break;
@@ -145,19 +151,11 @@ int main(int argc, char **argv) {
     put("child", pid);
     wait_status(pid);
   } else if (strcmp(mode, "sleepwait") == 0) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      pause();
-      _exit(0);
-    }
+    pid_t pid = sleeping_child();
     put("child", pid);
     wait_status(pid);
   } else if (strcmp(mode, "nowait") == 0) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      pause();
-      _exit(0);
-    }
+    pid_t pid = sleeping_child();
     put("child", pid);
   } else if (strcmp(mode, "mem") == 0) {
     touch((size_t)atoi(argv[2]));
@@ -271,11 +269,7 @@ int main(int argc, char **argv) {
   } else if (strcmp(mode, "sleeper") == 0) {
     // A child asleep in the kernel, then argv[2]: "clone" (a violation), "map" (argv[3] MiB more)
     // or "spin": however the run ends, the child must end with it.
-    pid_t pid = fork();
-    if (pid == 0) {
-      pause();
-      _exit(0);
-    }
+    pid_t pid = sleeping_child();
     put("child", pid);
     if (strcmp(argv[2], "clone") == 0) {
       syscall(SYS_clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | SIGCHLD,
