@@ -36,7 +36,14 @@ if(ZEROCELL_SANITIZE)
   add_link_options("$<${not_excluded}:${ZEROCELL_SANITIZE_FLAGS}>")
   if("thread" IN_LIST sanitizers)
     # gRPC's header code is left uninstrumented like the rest of gRPC: see the file.
-    add_compile_options("$<$<AND:$<COMPILE_LANGUAGE:C,CXX>,${not_excluded}>:-fsanitize-ignorelist=${CMAKE_SOURCE_DIR}/tests/sanitizers/tsan_ignorelist.txt>")
+    # Its content's hash goes in a define too: scripts/test.sh has ccache leave the option (an
+    # absolute path, another in every clone) out of its hash, and the define keeps an edited list
+    # from reusing objects built with the old one.
+    set(ignorelist ${CMAKE_SOURCE_DIR}/tests/sanitizers/tsan_ignorelist.txt)
+    file(SHA256 ${ignorelist} ignorelist_sha256)
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${ignorelist})
+    add_compile_options("$<$<AND:$<COMPILE_LANGUAGE:C,CXX>,${not_excluded}>:-fsanitize-ignorelist=${ignorelist}>"
+                        "$<$<AND:$<COMPILE_LANGUAGE:C,CXX>,${not_excluded}>:-DZEROCELL_TSAN_IGNORELIST_SHA256=${ignorelist_sha256}>")
     # TSan cannot see abseil's Mutex, CondVar and Notification (Debian's libabsl is not instrumented and
     # they block in futex calls): every program links tests/sanitizers/absl_tsan.cc, whose
     # wrappers tell TSan what they do, and `ld --wrap` sends our calls through them. The names are
