@@ -13,7 +13,7 @@ namespace zerocell::sandbox {
 
 enum class Outcome {
   kExited,           // exit_code is valid
-  kSignaled,         // term_signal is valid (includes SIGSEGV from a trapped rdtsc)
+  kSignaled,         // term_signal is valid
   kTimeout,          // wall clock limit
   kCpuLimit,         // CPU time limit
   kMemoryLimit,      // address-space limit (refused at a mapping call, or at load)

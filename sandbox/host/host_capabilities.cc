@@ -216,15 +216,17 @@ std::vector<Finding> Describe(const HostCapabilities& c) {
       c.ptrace_scope < 0 ? "no Yama" : absl::StrCat(c.ptrace_scope),
       "Yama above 1 forbids the supervisor's access to sandbox memory without CAP_SYS_PTRACE");
   add("tsc_trap", Yes(c.tsc_trap), std::string(ProbedText(c.tsc_trap)),
-      Yes(c.tsc_trap) ? "rdtsc faults in the guest (SIGSEGV), so time cannot leak through it"
-                      : "rdtsc: not trappable on this host: programs that execute it are "
-                        "non-deterministic (reported per run); the deterministic admission policy "
-                        "refuses them");
+      Yes(c.tsc_trap)
+          ? "rdtsc faults in the guest and the loader answers it from the virtual clock, so "
+            "the host's time cannot leak through it"
+          : "rdtsc: not trappable on this host: programs that execute it are "
+            "non-deterministic (reported per run); the deterministic admission policy "
+            "refuses them");
   add("rdtscp_trap", c.rdtscp_trap != Probed::kNo,
       c.rdtscp_trap == Probed::kUnknown ? "no rdtscp on this CPU"
                                         : std::string(ProbedText(c.rdtscp_trap)),
       c.rdtscp_trap == Probed::kNo ? "rdtscp: not trappable on this host (reported per run)"
-                                   : "rdtscp faults in the guest");
+                                   : "rdtscp faults in the guest and is answered like rdtsc");
   add("cpuid_faulting", Yes(c.cpuid_faulting), std::string(ProbedText(c.cpuid_faulting)),
       Yes(c.cpuid_faulting)
           ? "cpuid faults in guests whose image holds none, so a hidden one cannot read the host "

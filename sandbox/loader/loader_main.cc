@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "sandbox/launch/launch_spec.h"
+#include "sandbox/loader/raw_syscall.h"
+#include "sandbox/loader/tsc_trap.h"
 #include "sandbox/vdso/clock_page.h"
 
 // The guest's vDSO image (sandbox/vdso, built by CMake), embedded by loader_vdso.S.
@@ -19,25 +21,8 @@ extern "C" void* memcpy(void* dst, const void* src, size_t n);  // defined below
 namespace {
 
 using namespace zerocell::sandbox::launch;
+using namespace zerocell::sandbox::loader;
 namespace vdso = ::zerocell::sandbox::vdso;
-
-// --- raw syscalls ------------------------------------------------------------------------------
-
-long Syscall6(long nr, long a, long b, long c, long d, long e, long f) {
-  long ret;
-  register long r10 __asm__("r10") = d;
-  register long r8 __asm__("r8") = e;
-  register long r9 __asm__("r9") = f;
-  __asm__ volatile("syscall"
-                   : "=a"(ret)
-                   : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                   : "rcx", "r11", "memory");
-  return ret;
-}
-long Sys(long nr, long a = 0, long b = 0, long c = 0, long d = 0, long e = 0, long f = 0) {
-  return Syscall6(nr, a, b, c, d, e, f);
-}
-bool Failed(long r) { return r < 0 && r > -4096; }
 
 constexpr int kProtRead = 1, kProtWrite = 2, kProtExec = 4;
 constexpr int kMapShared = 0x01, kMapPrivate = 0x02, kMapFixed = 0x10, kMapAnonymous = 0x20;
@@ -70,14 +55,14 @@ uint64_t PageUp(uint64_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); }
 // --- steps -------------------------------------------------------------------------------------
 
 // Default dispositions and an empty mask: the guest must not inherit the server's signal state.
+// SIGSEGV's handler is the loader's: it answers a trapped rdtsc (sandbox/loader/tsc_trap.h).
 void ResetSignals() {
-  struct KernelSigaction {
-    uint64_t handler, flags, restorer, mask;
-  } dfl = {0, 0, 0, 0};
+  KernelSigaction dfl = {0, 0, 0, 0};
   for (int sig = 1; sig <= 64; ++sig) {
     if (sig == 9 || sig == 19) continue;  // SIGKILL, SIGSTOP cannot be changed
     Sys(__NR_rt_sigaction, sig, reinterpret_cast<long>(&dfl), 0, 8);
   }
+  Check(InstallTscTrap(), LoaderStep::kSignals);
   uint64_t empty = 0;
   Check(Sys(__NR_rt_sigprocmask, 2 /*SIG_SETMASK*/, reinterpret_cast<long>(&empty), 0, 8),
         LoaderStep::kSignals);
@@ -90,8 +75,9 @@ void ApplyPrctls(const LaunchSpec& spec) {
   Check(Sys(__NR_prctl, PR_SET_PDEATHSIG, kSigKill, 0, 0, 0), LoaderStep::kPrctl);
   if (static_cast<uint32_t>(Sys(__NR_getppid)) != spec.parent_pid)
     Exit(127);  // parent already gone
-  // rdtsc would read the host clock: make it fault. Some hypervisors accept this and do not
-  // enforce it; the engine's host probe knows, and runs report rdtsc then.
+  // rdtsc would read the host clock: make it fault, and the SIGSEGV handler answers it from the
+  // virtual clock. Some hypervisors accept this and do not enforce it; the engine's host probe
+  // knows, and runs report rdtsc then.
   Sys(__NR_prctl, PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0);
   // cpuid faults too where the probe found CPUID faulting and the image holds no cpuid: a cpuid
   // hidden in other instructions' bytes cannot read the host CPU then.

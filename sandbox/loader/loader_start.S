@@ -50,4 +50,12 @@ enter_guest:
         push %r11
         xor %r11d, %r11d
         ret
+
+// The restorer of the loader's SIGSEGV handler (tsc_trap.cc): returns from the signal frame.
+        .globl zerocell_sigreturn
+        .type zerocell_sigreturn, @function
+zerocell_sigreturn:
+        mov $15, %eax           // __NR_rt_sigreturn
+        syscall
+        hlt
         .section .note.GNU-stack,"",@progbits

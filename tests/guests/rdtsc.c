@@ -1,4 +1,4 @@
-// Guest: executes rdtsc and prints the counter (deterministic hosts trap it with SIGSEGV).
+// Guest: executes rdtsc and prints the counter (the virtual clock's where the host traps rdtsc).
 #include <stdint.h>
 #include <stdio.h>
 

@@ -1,5 +1,5 @@
 // Integration tests for determinism: identical output across runs, the virtual clock, seeded
-// random bytes, fixed identities and addresses, instant sleeps, and trapped rdtsc.
+// random bytes, fixed identities and addresses, instant sleeps, and rdtsc.
 #include <signal.h>
 
 #include <map>
@@ -241,21 +241,60 @@ TEST(EngineSleepTest, NanosleepAdvancesTheVirtualClockInstantly) {
   EXPECT_LT(r.usage.wall, absl::Seconds(2)) << "the sleep must not happen on the host";
 }
 
-// What the probe found decides: trapped where PR_SET_TSC is enforced, reported where it is not.
-TEST(EngineRdtscTest, RdtscIsTrappedWhereTheHostTrapsItAndReportedWhereNot) {
-  absl::StatusOr<std::shared_ptr<const Image>> image = testing::LoadAdmittedGuest("rdtsc");
+uint64_t Counter(const std::map<std::string, std::string>& kv, const std::string& key) {
+  uint64_t v = 0;
+  EXPECT_TRUE(kv.count(key) && absl::SimpleAtoi(kv.at(key), &v)) << key;
+  return v;
+}
+
+// What the probe found decides: where PR_SET_TSC is enforced, rdtsc faults and the loader's
+// handler answers it from the virtual clock (one sequence with clock_gettime, the same on every
+// run); where it is not, the guest reads the host's counter and the run says so.
+TEST(EngineRdtscTest, RdtscReadsTheVirtualClockWhereTheHostTrapsItAndIsReportedWhereNot) {
+  absl::StatusOr<std::shared_ptr<const Image>> image = testing::LoadAdmittedGuest("tsc_probe");
   ASSERT_THAT(image, IsOk());
-  ZC_ASSERT_RUN(r, RunImage(**image, StdManifest({"rdtsc"})));
-  if (testing::Host().tsc_trap == host::Probed::kYes) {
-    EXPECT_EQ(r.outcome, Outcome::kSignaled) << Describe(r);
-    EXPECT_EQ(r.term_signal, SIGSEGV);
-    EXPECT_EQ(StdoutOf(r), "");
-    EXPECT_FALSE(Reports(r, "rdtsc")) << Describe(r);
-  } else {
-    EXPECT_EQ(r.outcome, Outcome::kExited) << Describe(r);
-    EXPECT_THAT(StdoutOf(r), HasSubstr("rdtsc="));
+  ZC_ASSERT_RUN(r, RunImage(**image, StdManifest({"tsc_probe"})));
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  if (testing::Host().tsc_trap != host::Probed::kYes) {
     EXPECT_TRUE(Reports(r, "rdtsc"))
         << "the run read the host TSC and must say so: " << Describe(r);
+    return;
+  }
+  EXPECT_FALSE(Reports(r, "rdtsc")) << Describe(r);
+  std::map<std::string, std::string> kv = KeyValues(StdoutOf(r));
+  EXPECT_LT(Counter(kv, "before"), Counter(kv, "monotonic"));
+  EXPECT_LT(Counter(kv, "monotonic"), Counter(kv, "after"));
+  ZC_ASSERT_RUN(again, RunImage(**image, StdManifest({"tsc_probe"})));
+  EXPECT_EQ(StdoutOf(again), StdoutOf(r));
+}
+
+// rdtscp is under the same control: answered like rdtsc with IA32_TSC_AUX 0 where trapped.
+TEST(EngineRdtscTest, RdtscpIsAnsweredLikeRdtsc) {
+  const host::Probed trap = testing::Host().rdtscp_trap;
+  ZC_ASSERT_RUN(r, testing::RunGuest("tsc_probe", StdManifest({"tsc_probe", "rdtscp"})));
+  if (trap == host::Probed::kUnknown) {  // the probe found no rdtscp on this CPU
+    EXPECT_EQ(r.outcome, Outcome::kSignaled) << Describe(r);
+    EXPECT_EQ(r.term_signal, SIGILL) << Describe(r);
+    return;
+  }
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  EXPECT_EQ(Reports(r, "rdtscp"), trap == host::Probed::kNo) << Describe(r);
+  if (trap == host::Probed::kYes) {
+    std::map<std::string, std::string> kv = KeyValues(StdoutOf(r));
+    EXPECT_LT(Counter(kv, "before"), Counter(kv, "monotonic"));
+    EXPECT_LT(Counter(kv, "monotonic"), Counter(kv, "after"));
+    EXPECT_EQ(kv["aux"], "0");
+  }
+}
+
+// The handler answers only rdtsc: any other fault, and a SIGSEGV the guest sends itself, still
+// end the run by SIGSEGV (neither loops in the handler nor is swallowed by it).
+TEST(EngineRdtscTest, OtherSegmentationFaultsStillEndTheRun) {
+  for (const char* mode : {"hlt", "raise"}) {
+    ZC_ASSERT_RUN(r, testing::RunGuest("tsc_probe", StdManifest({"tsc_probe", mode})));
+    EXPECT_EQ(r.outcome, Outcome::kSignaled) << mode << ": " << Describe(r);
+    EXPECT_EQ(r.term_signal, SIGSEGV) << mode << ": " << Describe(r);
+    EXPECT_EQ(StdoutOf(r), "") << mode;
   }
 }
 
