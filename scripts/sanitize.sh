@@ -11,8 +11,8 @@
 #        release, input streams), the JSON log, and the server end to end (zerocelld with real
 #        gRPC, itself under TSan; gRPC is not instrumented: see CONTRIBUTING.md for how its
 #        hand-offs are made visible). Not the slow Python-tree suite.
-# ci     What the test command runs: quick, then tsan (each in its own directory).
-# all    asan then tsan.
+# ci     What the test command runs: asan, then tsan (each in its own directory).
+# all    The same as ci.
 # The loader and the guests are never instrumented (freestanding / static musl), see
 # cmake/Hardening.cmake. Confined variants (.unprivileged, .pod) are not rerun here.
 set -euo pipefail
@@ -75,12 +75,7 @@ case $mode in
   quick) run build-fuzz address,undefined -DZEROCELL_FUZZ=ON "${quick_tests[@]}" ;;
   asan) run build-asan address,undefined "" all ;;
   tsan) run build-tsan thread "" "${tsan_tests[@]}" ;;
-  ci)
-    # The full ASan+UBSan run (asan) is not here: see CONTRIBUTING.md for why.
-    run build-fuzz address,undefined -DZEROCELL_FUZZ=ON "${quick_tests[@]}"
-    run build-tsan thread "" "${tsan_tests[@]}"
-    ;;
-  all)
+  ci | all)
     run build-asan address,undefined "" all
     run build-tsan thread "" "${tsan_tests[@]}"
     ;;

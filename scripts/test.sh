@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: install what is missing, check formatting, build, run every test, then fuzz
-# each fuzz target briefly and run the sanitizer suites (scripts/sanitize.sh ci): the parsers' and
-# supervisor's unit tests under ASan+UBSan, the pools, image cache and engine threads under TSan
-# (every gtest under ASan+UBSan is scripts/sanitize.sh asan, run before merges). FUZZ_SECONDS sets the fuzzing time per target (default 10).
+# each fuzz target briefly and run the sanitizer suites (scripts/sanitize.sh ci): every gtest
+# under ASan+UBSan, then the pools, image cache, engine threads and the server end to end under
+# TSan. FUZZ_SECONDS sets the fuzzing time per target (default 10).
 # CONTRIBUTING.md says what runs where, why, and what it costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."

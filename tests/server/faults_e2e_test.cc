@@ -44,10 +44,13 @@ namespace v1 = ::zerocell::v1;
 // The hardening fixture; the suite is named for what it does.
 using FaultTest = testing::HardeningTest;
 
-// SIGTERM under load: every call that reached the server before the signal runs to its answer;
-// calls after it are answered UNAVAILABLE by the draining service (clients retry those). A call on
-// the wire at the instant gRPC itself shuts down (after the last answer) can still be cancelled by
-// gRPC core: counted and reported, not failed (docs/service-notes.md, "The drain ends early").
+// SIGTERM under load: every call the service accepted runs to its answer; calls after the signal
+// are answered UNAVAILABLE by the draining service (clients retry those). A call on the wire at
+// the instant gRPC itself shuts down (after the last answer) can still be cancelled by gRPC core:
+// counted and reported, not failed (docs/service-notes.md, "The drain ends early"). Such a call
+// may have left the client before the signal (seen under ASan, where the wire is slower): the
+// server's log tells, since every call the service saw and did not answer OK is logged with its
+// x-request-id.
 TEST_F(FaultTest, SigtermUnderLoadLosesNoAcceptedCall) {
   StartServer({"--max_concurrency=2", "--grace_period_ms=20000"});
   if (HasFatalFailure()) return;
@@ -56,15 +59,19 @@ TEST_F(FaultTest, SigtermUnderLoadLosesNoAcceptedCall) {
   std::atomic<bool> stop{false}, signalled{false};
   std::atomic<int> ok{0}, unavailable{0}, cut_at_close{0};
   absl::Mutex mu;
-  std::vector<std::string> lost;
+  std::vector<std::string> lost, cancelled_before_signal;  // the latter: request ids
   std::vector<std::thread> clients;
   for (int t = 0; t < 6; ++t) {
-    clients.emplace_back([&] {
+    clients.emplace_back([&, t] {
       std::unique_ptr<v1::Sandbox::Stub> stub = NewStub();
-      while (!stop.load()) {
+      for (int n = 0; !stop.load(); ++n) {
         const bool before_signal = !signalled.load();
+        const std::string request_id = absl::StrCat("sigterm-", t, "-", n);
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        ctx.AddMetadata("x-request-id", request_id);
         v1::ExecuteResponse resp;
-        grpc::Status s = Execute(req, &resp, "", stub.get());
+        grpc::Status s = stub->Execute(&ctx, req, &resp);
         if (s.ok()) {
           ++ok;
         } else if (s.error_code() == grpc::StatusCode::UNAVAILABLE &&
@@ -73,8 +80,13 @@ TEST_F(FaultTest, SigtermUnderLoadLosesNoAcceptedCall) {
           // draining service's refusal at the door shows it was never accepted, so not lost.
           ++unavailable;
           absl::SleepFor(absl::Milliseconds(2));
-        } else if (!before_signal && s.error_code() == grpc::StatusCode::CANCELLED) {
-          ++cut_at_close;
+        } else if (s.error_code() == grpc::StatusCode::CANCELLED) {
+          if (before_signal) {
+            absl::MutexLock lock(&mu);
+            cancelled_before_signal.push_back(request_id);
+          } else {
+            ++cut_at_close;
+          }
         } else {
           absl::MutexLock lock(&mu);
           lost.push_back(absl::StrCat(before_signal ? "sent before SIGTERM: " : "after: ",
@@ -92,6 +104,14 @@ TEST_F(FaultTest, SigtermUnderLoadLosesNoAcceptedCall) {
   for (std::thread& t : clients) t.join();
   ASSERT_TRUE(exit.ok()) << exit.status();
   EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << *exit;
+  const std::string logs = server_->Logs();
+  for (const std::string& id : cancelled_before_signal) {
+    if (absl::StrContains(logs, absl::StrCat("\"request_id\":\"", id, "\""))) {
+      lost.push_back(absl::StrCat("accepted by the service, then cancelled: ", id));
+    } else {
+      ++cut_at_close;  // gRPC core cut it before the service saw it
+    }
+  }
   EXPECT_THAT(lost, IsEmpty());
   EXPECT_GT(unavailable.load(), 0);  // the load went on into the drain
   RecordProperty("cancelled_at_close", cut_at_close.load());
