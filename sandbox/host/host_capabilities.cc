@@ -226,7 +226,9 @@ std::vector<Finding> Describe(const HostCapabilities& c) {
       c.rdtscp_trap == Probed::kUnknown ? "no rdtscp on this CPU"
                                         : std::string(ProbedText(c.rdtscp_trap)),
       c.rdtscp_trap == Probed::kNo ? "rdtscp: not trappable on this host (reported per run)"
-                                   : "rdtscp faults in the guest and is answered like rdtsc");
+      : c.rdtscp_trap == Probed::kUnknown
+          ? "rdtscp is an invalid instruction here (SIGILL)"
+          : "rdtscp faults in the guest and is answered like rdtsc");
   add("cpuid_faulting", Yes(c.cpuid_faulting), std::string(ProbedText(c.cpuid_faulting)),
       Yes(c.cpuid_faulting)
           ? "cpuid faults in guests whose image holds none, so a hidden one cannot read the host "

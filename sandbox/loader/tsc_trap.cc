@@ -41,12 +41,12 @@ void TscTrap(int, siginfo_t* info, void* context) {
   const int length =
       info->si_code == SI_KERNEL ? TscInstructionLength(reinterpret_cast<uint8_t*>(regs.rip)) : 0;
   if (length == 0) {
+    // Ends the process by SIGSEGV's default action, here: hlt faults in user mode. Not by
+    // returning for the fault to repeat: a SIGSEGV the kernel raised for a failed signal delivery
+    // or sigreturn (an unusable sigaltstack, say) does not repeat, nor does a sent one.
     KernelSigaction dfl = {0, 0, 0, 0};
     Sys(__NR_rt_sigaction, kSigSegv, reinterpret_cast<long>(&dfl), 0, 8);
-    // A fault repeats when the instruction runs again, and ends the process by the default
-    // action. A sent SIGSEGV does not repeat: hlt faults in user mode (SIGSEGV, now default).
-    if (info->si_code <= 0) __asm__ volatile("hlt");
-    return;
+    for (;;) __asm__ volatile("hlt");
   }
   // Virtual, like every clock the guest reads (notified: the supervisor answers it).
   struct timespec now = {0, 0};
@@ -62,8 +62,10 @@ void TscTrap(int, siginfo_t* info, void* context) {
 }  // namespace
 
 long InstallTscTrap() {
+  // Every signal blocked while it runs: a guest handler run inside it (SIGCHLD arriving during
+  // the clock read, say) would find SIGSEGV blocked, and its own rdtsc would then be fatal.
   KernelSigaction action = {reinterpret_cast<unsigned long>(&TscTrap), kSaSiginfo | kSaRestorer,
-                            reinterpret_cast<unsigned long>(&zerocell_sigreturn), 0};
+                            reinterpret_cast<unsigned long>(&zerocell_sigreturn), ~0ul};
   return Sys(__NR_rt_sigaction, kSigSegv, reinterpret_cast<long>(&action), 0, 8);
 }
 

@@ -284,13 +284,26 @@ TEST(EngineRdtscTest, RdtscpIsAnsweredLikeRdtsc) {
     EXPECT_LT(Counter(kv, "before"), Counter(kv, "monotonic"));
     EXPECT_LT(Counter(kv, "monotonic"), Counter(kv, "after"));
     EXPECT_EQ(kv["aux"], "0");
+    EXPECT_EQ(kv["carry"], "0") << "resumed inside rdtscp";
   }
 }
 
-// The handler answers only rdtsc: any other fault, and a SIGSEGV the guest sends itself, still
-// end the run by SIGSEGV (neither loops in the handler nor is swallowed by it).
+// A guest signal handler that runs while an rdtsc is being answered (a child's SIGCHLD during
+// the notified clock read) runs after the answer, with SIGSEGV unblocked, so its own rdtsc is
+// answered too.
+TEST(EngineRdtscTest, RdtscInASignalHandlerIsAnsweredToo) {
+  ManifestBuilder m = StdManifest({"tsc_probe", "nested"});
+  m.set_max_processes(2);
+  ZC_ASSERT_RUN(r, testing::RunGuest("tsc_probe", m));
+  ASSERT_EQ(r.outcome, Outcome::kExited) << Describe(r);
+  EXPECT_EQ(StdoutOf(r), "nested=20\n");
+}
+
+// The handler answers only rdtsc: any other fault, a SIGSEGV the guest sends itself, and one the
+// kernel raises for a signal it could not deliver (no fault to repeat), still end the run by
+// SIGSEGV (neither loops in the handler nor is swallowed by it).
 TEST(EngineRdtscTest, OtherSegmentationFaultsStillEndTheRun) {
-  for (const char* mode : {"hlt", "raise"}) {
+  for (const char* mode : {"hlt", "raise", "altstack"}) {
     ZC_ASSERT_RUN(r, testing::RunGuest("tsc_probe", StdManifest({"tsc_probe", mode})));
     EXPECT_EQ(r.outcome, Outcome::kSignaled) << mode << ": " << Describe(r);
     EXPECT_EQ(r.term_signal, SIGSEGV) << mode << ": " << Describe(r);
