@@ -26,6 +26,12 @@ grpc::Status ToGrpcStatus(const absl::Status& status, const v1::ValidationReport
                       rich.SerializeAsString());
 }
 
+absl::Status DrainingRefusal() { return absl::UnavailableError(kDrainingMessage); }
+
+bool IsDrainingRefusal(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable && status.message() == kDrainingMessage;
+}
+
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   absl::Status out(static_cast<absl::StatusCode>(status.error_code()), status.error_message());

@@ -24,6 +24,14 @@ grpc::Status ToGrpcStatus(const absl::Status& status, const v1::ValidationReport
 // can still reach them (RejectionReportOf below).
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
+// A draining server's answer to a call that arrives after its stop signal: UNAVAILABLE with this
+// message. The call was never accepted, so a client may send it again, to any replica.
+inline constexpr char kDrainingMessage[] =
+    "the server is shutting down and accepts no new calls; retry (another replica, or this "
+    "address once it restarts)";
+absl::Status DrainingRefusal();
+bool IsDrainingRefusal(const absl::Status& status);
+
 // Type URL of the absl::Status payload holding a serialized google.rpc.Status.
 inline constexpr char kRichDetailsPayload[] = "type.googleapis.com/google.rpc.Status";
 

@@ -80,6 +80,9 @@ struct ExecuteOptions {
 // timeout always answers well before the call deadline, so TIMEOUT stays an outcome, never a
 // DEADLINE_EXCEEDED.
 inline constexpr absl::Duration kDeadlineMargin = absl::Seconds(30);
+// Times an Execute refused at the door by a draining server is sent, with a backoff from 50 ms
+// doubling to 1 s, within its deadline (on top of gRPC's own retries of UNAVAILABLE).
+inline constexpr int kDrainingRefusalAttempts = 5;
 
 // Counters of what this client sent, for callers and tests that check the upload discipline.
 struct ClientStats {

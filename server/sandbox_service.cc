@@ -100,11 +100,7 @@ void SandboxService::Finished(std::string_view method, const std::string& reques
 
 // Why: a call that arrives while the server drains is answered, never left to gRPC's shutdown
 // (which cancels it, and clients do not retry CANCELLED): UNAVAILABLE is retried elsewhere.
-absl::Status SandboxService::DrainingStatus() {
-  return absl::UnavailableError(
-      "the server is shutting down and accepts no new calls; retry (another replica, or this "
-      "address once it restarts)");
-}
+absl::Status SandboxService::DrainingStatus() { return api::DrainingRefusal(); }
 
 grpc::Status SandboxService::Draining() { return api::ToGrpcStatus(DrainingStatus()); }
 

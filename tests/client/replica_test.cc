@@ -2,6 +2,8 @@
 // 1,000 Executes from 8 threads while one replica gets SIGTERM half-way (and, in the second
 // test, one is SIGKILLed): every call succeeds with its own output, none is lost, the drained
 // replica exits 0, and the replicas' own metrics show the calls spread over all of them.
+// A call refused at the door of a draining server is sent again by the client.
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -20,6 +22,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "api/rpc_status.h"
 #include "client/remote_client.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -224,6 +227,42 @@ TEST(ReplicaTest, SigkillOfOneReplicaHalfWayLosesNoCall) {
   const std::string figures = Figures("sigkill", load, after);
   std::printf("%s\n", figures.c_str());
   for (double executions : after) EXPECT_GE(executions, kCalls / 4) << figures;
+}
+
+// A server whose every Execute is a draining server's refusal at the door (a fake at the seam:
+// with a real one, the client's health check stops sending to it at once, and only a replica
+// whose health the client has not yet seen change meets the door).
+class DoorRefusingService final : public v1::Sandbox::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* Execute(grpc::CallbackServerContext* context, const v1::ExecuteRequest*,
+                                    v1::ExecuteResponse*) override {
+    ++calls;
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(api::ToGrpcStatus(api::DrainingRefusal()));
+    return reactor;
+  }
+  std::atomic<int> calls{0};
+};
+
+// A call refused at the door was never accepted: the client sends it again, with a backoff,
+// kDrainingRefusalAttempts times before it gives up, and says why.
+TEST(DrainingRefusalTest, TheClientSendsARefusedCallAgain) {
+  DoorRefusingService service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  absl::StatusOr<std::unique_ptr<RemoteClient>> client =
+      RemoteClient::Create(ClientOptions{.address = absl::StrCat("127.0.0.1:", port)});
+  ASSERT_THAT(client, IsOk());
+  absl::StatusOr<v1::ExecuteResponse> refused =
+      (*client)->ExecuteById("sha256:00", EchoManifest(1), {});
+  EXPECT_TRUE(api::IsDrainingRefusal(refused.status())) << refused.status();
+  // Each of those is retried by gRPC's own policy too (maxAttempts 5 in kServiceConfigJson).
+  EXPECT_EQ(service.calls.load(), kDrainingRefusalAttempts * 5);
+  server->Shutdown();
 }
 
 }  // namespace
